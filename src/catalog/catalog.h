@@ -1,0 +1,110 @@
+// The catalog: datasets, images and the distinct blobs they refer to.
+//
+// One interface, several backends (SQLite now, PostgreSQL for several instances). Records
+// are plain structs; nothing backend-specific crosses this header. Every method is
+// thread-safe and each mutating method is one transaction: after a crash the catalog holds
+// either all of a call's rows or none of them.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace samcache {
+
+struct DatasetRecord {
+  std::string id;
+  std::string name;
+  std::string created_at;   // ISO 8601 UTC
+  int64_t image_count = 0;  // filled by reads, ignored by CreateDataset
+};
+
+// One distinct content (by SHA-256 of its bytes) and what was derived from it once.
+struct BlobRecord {
+  std::string content_hash;  // SHA-256 hex of the file's bytes
+  std::string pixel_hash;    // SHA-256 hex of the decoded, oriented RGB8 pixels and size
+  std::string format;        // "jpeg", "png", ...
+  std::string mime_type;
+  int64_t byte_size = 0;
+  int width = 0;             // after EXIF orientation
+  int height = 0;
+  std::string thumb_jpeg;    // small JPEG preview bytes
+  std::string created_at;
+};
+
+struct ImageRecord {
+  std::string id;
+  std::string dataset_id;
+  std::string filename;  // as the uploader named it: data, never a path we open
+  std::string content_hash;
+  std::string pixel_hash;
+  std::string format;
+  std::string mime_type;
+  int64_t byte_size = 0;
+  int width = 0;
+  int height = 0;
+  int64_t position = 0;  // upload order within the dataset
+  std::string created_at;
+};
+
+struct NewImage {
+  std::string id;
+  std::string dataset_id;
+  std::string filename;
+  BlobRecord blob;  // inserted if no blob with this content_hash exists yet
+};
+
+struct AddImageOutcome {
+  ImageRecord image;
+  // True when another image with the same content_hash existed before this one, in any
+  // dataset (including earlier files of the same upload). Decided inside the transaction,
+  // so of N concurrent uploads of new content exactly one sees false.
+  bool duplicate = false;
+};
+
+struct CatalogStats {
+  int64_t datasets = 0;
+  int64_t images = 0;
+  int64_t blobs = 0;
+  int64_t blob_bytes = 0;
+  int schema_version = 0;
+};
+
+class Catalog {
+ public:
+  virtual ~Catalog() = default;
+
+  // Brings the schema to the newest version; safe to call on an up-to-date catalog.
+  virtual Status Migrate() = 0;
+  virtual Result<int> SchemaVersion() = 0;
+
+  virtual Status CreateDataset(const DatasetRecord& dataset) = 0;
+  // NotFound when no dataset has this id.
+  virtual Result<DatasetRecord> GetDataset(const std::string& id) = 0;
+  // Finds a dataset by id, or else by exact name (the newest of that name).
+  virtual Result<std::optional<DatasetRecord>> FindDataset(const std::string& id_or_name) = 0;
+  // Newest first.
+  virtual Result<std::vector<DatasetRecord>> ListDatasets() = 0;
+  // Removes the dataset and its images. Returns the content hashes whose blob rows were
+  // removed because no image refers to them any more: the caller deletes those files.
+  virtual Result<std::vector<std::string>> DeleteDataset(const std::string& id) = 0;
+
+  // Inserts the blob (if new) and the image in one transaction. NotFound if the dataset
+  // does not exist.
+  virtual Result<AddImageOutcome> AddImage(const NewImage& image) = 0;
+  virtual Result<ImageRecord> GetImage(const std::string& id) = 0;
+  // In upload order.
+  virtual Result<std::vector<ImageRecord>> ListImages(const std::string& dataset_id) = 0;
+
+  virtual Result<std::optional<BlobRecord>> FindBlob(const std::string& content_hash) = 0;
+  virtual Result<CatalogStats> Stats() = 0;
+};
+
+// Opens (creating if needed) the SQLite catalog at `path` and applies migrations.
+Result<std::unique_ptr<Catalog>> OpenSqliteCatalog(const std::string& path);
+
+}  // namespace samcache

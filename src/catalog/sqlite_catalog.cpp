@@ -1,0 +1,467 @@
+// SQLite backend of the Catalog: one connection in WAL mode, guarded by a mutex, with every
+// statement prepared once and reused. Several processes (serve, ingest) may share the file:
+// writers take the lock up front (BEGIN IMMEDIATE) and wait on each other (busy_timeout).
+#include <sqlite3.h>
+
+#include <map>
+#include <mutex>
+
+#include "catalog/catalog.h"
+#include "catalog/sqlite_migrations.h"
+
+namespace samcache {
+namespace {
+
+class Statement;
+
+class Connection {
+ public:
+  ~Connection() {
+    statements_.clear();
+    if (db_ != nullptr) sqlite3_close(db_);
+  }
+
+  Status Open(const std::string& path) {
+    int rc = sqlite3_open_v2(path.c_str(), &db_,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                             nullptr);
+    if (rc != SQLITE_OK) return Error("cannot open catalog " + path);
+    sqlite3_busy_timeout(db_, 15000);
+    SAMCACHE_RETURN_IF_ERROR(Exec("PRAGMA journal_mode=WAL"));
+    SAMCACHE_RETURN_IF_ERROR(Exec("PRAGMA synchronous=NORMAL"));
+    return Exec("PRAGMA foreign_keys=ON");
+  }
+
+  // For fixed SQL without parameters (pragmas, migrations, transaction control).
+  Status Exec(std::string_view sql) {
+    char* err = nullptr;
+    std::string text(sql);
+    if (sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+      std::string msg = err != nullptr ? err : "unknown error";
+      sqlite3_free(err);
+      return Status::IoError("SQLite: " + msg);
+    }
+    return Status::Ok();
+  }
+
+  Result<sqlite3_stmt*> Prepare(const char* sql) {
+    auto it = statements_.find(sql);
+    if (it != statements_.end()) {
+      sqlite3_reset(it->second.get());
+      sqlite3_clear_bindings(it->second.get());
+      return it->second.get();
+    }
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) != SQLITE_OK) {
+      return Error(std::string("cannot prepare ") + sql);
+    }
+    statements_.emplace(sql, StmtPtr(stmt));
+    return stmt;
+  }
+
+  Status Error(const std::string& what) const {
+    return Status::IoError(what + ": " + (db_ ? sqlite3_errmsg(db_) : "out of memory"));
+  }
+
+  int64_t Changes() const { return sqlite3_changes64(db_); }
+
+ private:
+  struct StmtDeleter {
+    void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
+  };
+  using StmtPtr = std::unique_ptr<sqlite3_stmt, StmtDeleter>;
+
+  sqlite3* db_ = nullptr;
+  // Keyed by the SQL text's address: every statement is a string literal in this file.
+  std::map<const char*, StmtPtr> statements_;
+};
+
+// Binds parameters by position and steps a prepared statement.
+class Query {
+ public:
+  Query(Connection& conn, sqlite3_stmt* stmt) : conn_(conn), stmt_(stmt) {}
+  ~Query() { sqlite3_reset(stmt_); }
+
+  Query& Bind(const std::string& v) {
+    sqlite3_bind_text(stmt_, ++index_, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Query& BindBlob(const std::string& v) {
+    sqlite3_bind_blob(stmt_, ++index_, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Query& Bind(int64_t v) {
+    sqlite3_bind_int64(stmt_, ++index_, v);
+    return *this;
+  }
+
+  // True while there is a row; a Status on error.
+  Result<bool> Step() {
+    int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    return conn_.Error("SQLite step failed");
+  }
+  Status Run() {
+    Result<bool> r = Step();
+    return r.ok() ? Status::Ok() : r.status();
+  }
+
+  std::string Text(int col) const {
+    const auto* p = sqlite3_column_blob(stmt_, col);
+    int n = sqlite3_column_bytes(stmt_, col);
+    return p == nullptr ? std::string() : std::string(static_cast<const char*>(p), static_cast<size_t>(n));
+  }
+  int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
+
+ private:
+  Connection& conn_;
+  sqlite3_stmt* stmt_;
+  int index_ = 0;
+};
+
+ImageRecord ReadImage(const Query& q) {
+  ImageRecord r;
+  r.id = q.Text(0);
+  r.dataset_id = q.Text(1);
+  r.filename = q.Text(2);
+  r.content_hash = q.Text(3);
+  r.pixel_hash = q.Text(4);
+  r.format = q.Text(5);
+  r.mime_type = q.Text(6);
+  r.byte_size = q.Int(7);
+  r.width = static_cast<int>(q.Int(8));
+  r.height = static_cast<int>(q.Int(9));
+  r.position = q.Int(10);
+  r.created_at = q.Text(11);
+  return r;
+}
+
+DatasetRecord ReadDataset(const Query& q) {
+  return DatasetRecord{q.Text(0), q.Text(1), q.Text(2), q.Int(3)};
+}
+
+#define SAMCACHE_DATASET_SELECT                                                          \
+  "SELECT d.id, d.name, d.created_at, (SELECT COUNT(*) FROM images i WHERE i.dataset_id = " \
+  "d.id) FROM datasets d "
+#define SAMCACHE_IMAGE_SELECT \
+  "SELECT i.id, i.dataset_id, i.filename, i.content_hash, b.pixel_hash, b.format, b.mime_type, " \
+  "b.byte_size, i.width, i.height, i.position, i.created_at FROM images i "                     \
+  "JOIN blobs b ON b.content_hash = i.content_hash "
+
+class SqliteCatalog final : public Catalog {
+ public:
+  Status Open(const std::string& path) {
+    std::lock_guard lock(mu_);
+    return conn_.Open(path);
+  }
+
+  Status Migrate() override {
+    std::lock_guard lock(mu_);
+    SAMCACHE_RETURN_IF_ERROR(conn_.Exec(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+        "name TEXT NOT NULL, applied_at TEXT NOT NULL)"));
+    for (const auto& m : sqlite_schema::kMigrations) {
+      // Each version in its own transaction, re-checked under the write lock so two
+      // processes starting at once apply it once.
+      SAMCACHE_RETURN_IF_ERROR(conn_.Exec("BEGIN IMMEDIATE"));
+      Result<int> current = VersionLocked();
+      if (!current.ok()) return Rollback(current.status());
+      if (*current >= m.version) {
+        SAMCACHE_RETURN_IF_ERROR(conn_.Exec("COMMIT"));
+        continue;
+      }
+      Status st = conn_.Exec(m.sql);
+      if (st.ok()) {
+        auto stmt = conn_.Prepare(
+            "INSERT INTO schema_migrations (version, name, applied_at) "
+            "VALUES (?, ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))");
+        st = stmt.ok() ? Query(conn_, *stmt).Bind(int64_t{m.version}).Bind(std::string(m.name)).Run()
+                       : stmt.status();
+      }
+      if (!st.ok()) {
+        return Rollback(Status::IoError("migration to schema version " + std::to_string(m.version) +
+                                        " failed: " + st.message()));
+      }
+      SAMCACHE_RETURN_IF_ERROR(conn_.Exec("COMMIT"));
+    }
+    return Status::Ok();
+  }
+
+  Result<int> SchemaVersion() override {
+    std::lock_guard lock(mu_);
+    return VersionLocked();
+  }
+
+  Status CreateDataset(const DatasetRecord& d) override {
+    std::lock_guard lock(mu_);
+    auto stmt = conn_.Prepare("INSERT INTO datasets (id, name, created_at) VALUES (?, ?, ?)");
+    if (!stmt.ok()) return stmt.status();
+    return Query(conn_, *stmt).Bind(d.id).Bind(d.name).Bind(d.created_at).Run();
+  }
+
+  Result<DatasetRecord> GetDataset(const std::string& id) override {
+    std::lock_guard lock(mu_);
+    auto stmt = conn_.Prepare(SAMCACHE_DATASET_SELECT "WHERE d.id = ?");
+    if (!stmt.ok()) return stmt.status();
+    Query q(conn_, *stmt);
+    q.Bind(id);
+    auto row = q.Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return Status::NotFound("no dataset with id '" + id + "'");
+    return ReadDataset(q);
+  }
+
+  Result<std::optional<DatasetRecord>> FindDataset(const std::string& id_or_name) override {
+    std::lock_guard lock(mu_);
+    auto stmt = conn_.Prepare(SAMCACHE_DATASET_SELECT
+                              "WHERE d.id = ? OR d.name = ? "
+                              "ORDER BY (d.id = ?) DESC, d.created_at DESC LIMIT 1");
+    if (!stmt.ok()) return stmt.status();
+    Query q(conn_, *stmt);
+    q.Bind(id_or_name).Bind(id_or_name).Bind(id_or_name);
+    auto row = q.Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return std::optional<DatasetRecord>();
+    return std::optional<DatasetRecord>(ReadDataset(q));
+  }
+
+  Result<std::vector<DatasetRecord>> ListDatasets() override {
+    std::lock_guard lock(mu_);
+    auto stmt = conn_.Prepare(SAMCACHE_DATASET_SELECT "ORDER BY d.created_at DESC, d.rowid DESC");
+    if (!stmt.ok()) return stmt.status();
+    Query q(conn_, *stmt);
+    std::vector<DatasetRecord> out;
+    for (;;) {
+      auto row = q.Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      out.push_back(ReadDataset(q));
+    }
+    return out;
+  }
+
+  Result<std::vector<std::string>> DeleteDataset(const std::string& id) override {
+    std::lock_guard lock(mu_);
+    SAMCACHE_RETURN_IF_ERROR(conn_.Exec("BEGIN IMMEDIATE"));
+    auto result = DeleteDatasetLocked(id);
+    if (!result.ok()) return Rollback(result.status());
+    SAMCACHE_RETURN_IF_ERROR(conn_.Exec("COMMIT"));
+    return result;
+  }
+
+  Result<AddImageOutcome> AddImage(const NewImage& img) override {
+    std::lock_guard lock(mu_);
+    SAMCACHE_RETURN_IF_ERROR(conn_.Exec("BEGIN IMMEDIATE"));
+    auto result = AddImageLocked(img);
+    if (!result.ok()) return Rollback(result.status());
+    SAMCACHE_RETURN_IF_ERROR(conn_.Exec("COMMIT"));
+    return result;
+  }
+
+  Result<ImageRecord> GetImage(const std::string& id) override {
+    std::lock_guard lock(mu_);
+    return GetImageLocked(id);
+  }
+
+  Result<std::vector<ImageRecord>> ListImages(const std::string& dataset_id) override {
+    std::lock_guard lock(mu_);
+    auto stmt = conn_.Prepare(SAMCACHE_IMAGE_SELECT "WHERE i.dataset_id = ? ORDER BY i.position");
+    if (!stmt.ok()) return stmt.status();
+    Query q(conn_, *stmt);
+    q.Bind(dataset_id);
+    std::vector<ImageRecord> out;
+    for (;;) {
+      auto row = q.Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      out.push_back(ReadImage(q));
+    }
+    return out;
+  }
+
+  Result<std::optional<BlobRecord>> FindBlob(const std::string& content_hash) override {
+    std::lock_guard lock(mu_);
+    auto stmt = conn_.Prepare(
+        "SELECT content_hash, pixel_hash, format, mime_type, byte_size, width, height, "
+        "thumb_jpeg, created_at FROM blobs WHERE content_hash = ?");
+    if (!stmt.ok()) return stmt.status();
+    Query q(conn_, *stmt);
+    q.Bind(content_hash);
+    auto row = q.Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return std::optional<BlobRecord>();
+    BlobRecord b;
+    b.content_hash = q.Text(0);
+    b.pixel_hash = q.Text(1);
+    b.format = q.Text(2);
+    b.mime_type = q.Text(3);
+    b.byte_size = q.Int(4);
+    b.width = static_cast<int>(q.Int(5));
+    b.height = static_cast<int>(q.Int(6));
+    b.thumb_jpeg = q.Text(7);
+    b.created_at = q.Text(8);
+    return std::optional<BlobRecord>(std::move(b));
+  }
+
+  Result<CatalogStats> Stats() override {
+    std::lock_guard lock(mu_);
+    CatalogStats s;
+    auto stmt = conn_.Prepare(
+        "SELECT (SELECT COUNT(*) FROM datasets), (SELECT COUNT(*) FROM images), "
+        "(SELECT COUNT(*) FROM blobs), (SELECT COALESCE(SUM(byte_size), 0) FROM blobs)");
+    if (!stmt.ok()) return stmt.status();
+    Query q(conn_, *stmt);
+    auto row = q.Step();
+    if (!row.ok()) return row.status();
+    s.datasets = q.Int(0);
+    s.images = q.Int(1);
+    s.blobs = q.Int(2);
+    s.blob_bytes = q.Int(3);
+    auto version = VersionLocked();
+    if (!version.ok()) return version.status();
+    s.schema_version = *version;
+    return s;
+  }
+
+ private:
+  template <typename T>
+  T Rollback(T error) {
+    (void)conn_.Exec("ROLLBACK");
+    return error;
+  }
+
+  Result<int> VersionLocked() {
+    auto stmt = conn_.Prepare("SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+    if (!stmt.ok()) return stmt.status();
+    Query q(conn_, *stmt);
+    auto row = q.Step();
+    if (!row.ok()) return row.status();
+    return static_cast<int>(q.Int(0));
+  }
+
+  Result<ImageRecord> GetImageLocked(const std::string& id) {
+    auto stmt = conn_.Prepare(SAMCACHE_IMAGE_SELECT "WHERE i.id = ?");
+    if (!stmt.ok()) return stmt.status();
+    Query q(conn_, *stmt);
+    q.Bind(id);
+    auto row = q.Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return Status::NotFound("no image with id '" + id + "'");
+    return ReadImage(q);
+  }
+
+  Result<AddImageOutcome> AddImageLocked(const NewImage& img) {
+    {
+      auto stmt = conn_.Prepare("SELECT 1 FROM datasets WHERE id = ?");
+      if (!stmt.ok()) return stmt.status();
+      Query q(conn_, *stmt);
+      q.Bind(img.dataset_id);
+      auto row = q.Step();
+      if (!row.ok()) return row.status();
+      if (!*row) return Status::NotFound("no dataset with id '" + img.dataset_id + "'");
+    }
+    AddImageOutcome out;
+    {
+      auto stmt = conn_.Prepare("SELECT EXISTS (SELECT 1 FROM images WHERE content_hash = ?)");
+      if (!stmt.ok()) return stmt.status();
+      Query q(conn_, *stmt);
+      q.Bind(img.blob.content_hash);
+      auto row = q.Step();
+      if (!row.ok()) return row.status();
+      out.duplicate = q.Int(0) != 0;
+    }
+    {
+      const BlobRecord& b = img.blob;
+      auto stmt = conn_.Prepare(
+          "INSERT INTO blobs (content_hash, pixel_hash, format, mime_type, byte_size, width, "
+          "height, thumb_jpeg, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+          "ON CONFLICT (content_hash) DO NOTHING");
+      if (!stmt.ok()) return stmt.status();
+      SAMCACHE_RETURN_IF_ERROR(Query(conn_, *stmt)
+                                   .Bind(b.content_hash)
+                                   .Bind(b.pixel_hash)
+                                   .Bind(b.format)
+                                   .Bind(b.mime_type)
+                                   .Bind(b.byte_size)
+                                   .Bind(int64_t{b.width})
+                                   .Bind(int64_t{b.height})
+                                   .BindBlob(b.thumb_jpeg)
+                                   .Bind(b.created_at)
+                                   .Run());
+    }
+    {
+      auto stmt = conn_.Prepare(
+          "INSERT INTO images (id, dataset_id, filename, content_hash, width, height, created_at, "
+          "position) SELECT ?, ?, ?, ?, b.width, b.height, ?, "
+          "(SELECT COALESCE(MAX(position) + 1, 0) FROM images WHERE dataset_id = ?) "
+          "FROM blobs b WHERE b.content_hash = ?");
+      if (!stmt.ok()) return stmt.status();
+      SAMCACHE_RETURN_IF_ERROR(Query(conn_, *stmt)
+                                   .Bind(img.id)
+                                   .Bind(img.dataset_id)
+                                   .Bind(img.filename)
+                                   .Bind(img.blob.content_hash)
+                                   .Bind(img.blob.created_at)
+                                   .Bind(img.dataset_id)
+                                   .Bind(img.blob.content_hash)
+                                   .Run());
+    }
+    auto image = GetImageLocked(img.id);
+    if (!image.ok()) return image.status();
+    out.image = std::move(image).value();
+    return out;
+  }
+
+  Result<std::vector<std::string>> DeleteDatasetLocked(const std::string& id) {
+    std::vector<std::string> hashes;
+    {
+      auto stmt = conn_.Prepare("SELECT DISTINCT content_hash FROM images WHERE dataset_id = ?");
+      if (!stmt.ok()) return stmt.status();
+      Query q(conn_, *stmt);
+      q.Bind(id);
+      for (;;) {
+        auto row = q.Step();
+        if (!row.ok()) return row.status();
+        if (!*row) break;
+        hashes.push_back(q.Text(0));
+      }
+    }
+    {
+      auto stmt = conn_.Prepare("DELETE FROM images WHERE dataset_id = ?");
+      if (!stmt.ok()) return stmt.status();
+      SAMCACHE_RETURN_IF_ERROR(Query(conn_, *stmt).Bind(id).Run());
+    }
+    {
+      auto stmt = conn_.Prepare("DELETE FROM datasets WHERE id = ?");
+      if (!stmt.ok()) return stmt.status();
+      SAMCACHE_RETURN_IF_ERROR(Query(conn_, *stmt).Bind(id).Run());
+      if (conn_.Changes() == 0) return Status::NotFound("no dataset with id '" + id + "'");
+    }
+    // Only this dataset's blobs can have lost their last reference.
+    std::vector<std::string> orphans;
+    for (const std::string& hash : hashes) {
+      auto stmt = conn_.Prepare(
+          "DELETE FROM blobs WHERE content_hash = ? AND NOT EXISTS "
+          "(SELECT 1 FROM images i WHERE i.content_hash = blobs.content_hash)");
+      if (!stmt.ok()) return stmt.status();
+      SAMCACHE_RETURN_IF_ERROR(Query(conn_, *stmt).Bind(hash).Run());
+      if (conn_.Changes() > 0) orphans.push_back(hash);
+    }
+    return orphans;
+  }
+
+  std::mutex mu_;
+  Connection conn_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Catalog>> OpenSqliteCatalog(const std::string& path) {
+  auto catalog = std::make_unique<SqliteCatalog>();
+  SAMCACHE_RETURN_IF_ERROR(catalog->Open(path));
+  SAMCACHE_RETURN_IF_ERROR(catalog->Migrate());
+  return std::unique_ptr<Catalog>(std::move(catalog));
+}
+
+}  // namespace samcache

@@ -1,0 +1,61 @@
+// The SQLite catalog's schema, one entry per version. Never edit a released entry: add a
+// new one. Versions match the PostgreSQL backend's so both describe the same schema.
+#pragma once
+
+#include <string_view>
+
+namespace samcache::sqlite_schema {
+
+struct Migration {
+  int version;
+  std::string_view name;
+  std::string_view sql;
+};
+
+inline constexpr Migration kMigrations[] = {
+    {1, "datasets, blobs and images", R"sql(
+CREATE TABLE datasets (
+  id VARCHAR(64) PRIMARY KEY,
+  name TEXT NOT NULL,
+  created_at TEXT NOT NULL
+);
+CREATE TABLE blobs (
+  content_hash VARCHAR(64) PRIMARY KEY,
+  pixel_hash VARCHAR(64) NOT NULL,
+  format VARCHAR(16) NOT NULL,
+  mime_type VARCHAR(64) NOT NULL,
+  byte_size BIGINT NOT NULL,
+  width INTEGER NOT NULL,
+  height INTEGER NOT NULL,
+  thumb_jpeg BLOB NOT NULL,
+  created_at TEXT NOT NULL
+);
+CREATE TABLE images (
+  id VARCHAR(64) PRIMARY KEY,
+  dataset_id VARCHAR(64) NOT NULL REFERENCES datasets(id),
+  filename VARCHAR(255) NOT NULL,
+  content_hash VARCHAR(64) NOT NULL REFERENCES blobs(content_hash),
+  width INTEGER NOT NULL,
+  height INTEGER NOT NULL,
+  created_at TEXT NOT NULL
+);
+CREATE INDEX idx_images_content_hash ON images(content_hash);
+CREATE INDEX idx_images_dataset ON images(dataset_id);
+)sql"},
+    // Upload order within a dataset (v1 relied on created_at, which ties within a request),
+    // a tenant on datasets for the scoping to come, and lookups by pixel_hash.
+    {2, "image order, dataset tenant, pixel_hash index", R"sql(
+ALTER TABLE images ADD COLUMN position BIGINT NOT NULL DEFAULT 0;
+UPDATE images SET position = (
+  SELECT COUNT(*) FROM images AS earlier
+  WHERE earlier.dataset_id = images.dataset_id
+    AND (earlier.created_at < images.created_at
+         OR (earlier.created_at = images.created_at AND earlier.rowid < images.rowid)));
+DROP INDEX idx_images_dataset;
+CREATE INDEX idx_images_dataset_position ON images(dataset_id, position);
+ALTER TABLE datasets ADD COLUMN tenant VARCHAR(64) NOT NULL DEFAULT 'default';
+CREATE INDEX idx_blobs_pixel_hash ON blobs(pixel_hash);
+)sql"},
+};
+
+}  // namespace samcache::sqlite_schema

@@ -1,0 +1,25 @@
+// Small file-system helpers with the durability the stores need.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+
+namespace samcache {
+
+// Writes `bytes` to `path` so that a crash at any moment leaves either no file or the whole
+// file: write to a uniquely named temp file in `tmp_dir` (same file system as `path`),
+// fsync it, rename it over `path`, fsync the parent directory. The temp file is removed on
+// failure.
+Status WriteFileAtomically(const std::filesystem::path& path, std::string_view bytes,
+                           const std::filesystem::path& tmp_dir);
+
+// Reads a whole file. NotFound when it does not exist.
+Result<std::string> ReadFile(const std::filesystem::path& path);
+
+// Current UTC time as ISO 8601 with milliseconds, e.g. "2026-11-24T13:53:17.123Z".
+std::string NowIso8601();
+
+}  // namespace samcache

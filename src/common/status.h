@@ -1,0 +1,83 @@
+// Status and Result<T>: expected failures as values.
+//
+// Domain code returns these; only the HTTP layer maps codes to status codes
+// and JSON bodies. A Status is cheap to copy when ok (no allocation).
+#pragma once
+
+#include <cassert>
+#include <optional>
+#include <string>
+#include <utility>
+#include <variant>
+
+namespace samcache {
+
+enum class StatusCode {
+  kOk,
+  kInvalidArgument,  // the caller sent something unusable (HTTP 400)
+  kNotFound,         // an id that does not exist (HTTP 404)
+  kTooLarge,         // over a configured size or pixel limit (HTTP 413)
+  kUnsupported,      // a well-formed input we do not handle (HTTP 415)
+  kCorrupt,          // stored or uploaded data failed an integrity check
+  kIoError,          // the file system or database failed
+  kInternal,         // a bug or an unexpected library failure (HTTP 500)
+};
+
+class Status {
+ public:
+  Status() = default;
+
+  static Status Ok() { return Status(); }
+  static Status InvalidArgument(std::string msg) { return {StatusCode::kInvalidArgument, std::move(msg)}; }
+  static Status NotFound(std::string msg) { return {StatusCode::kNotFound, std::move(msg)}; }
+  static Status TooLarge(std::string msg) { return {StatusCode::kTooLarge, std::move(msg)}; }
+  static Status Unsupported(std::string msg) { return {StatusCode::kUnsupported, std::move(msg)}; }
+  static Status Corrupt(std::string msg) { return {StatusCode::kCorrupt, std::move(msg)}; }
+  static Status IoError(std::string msg) { return {StatusCode::kIoError, std::move(msg)}; }
+  static Status Internal(std::string msg) { return {StatusCode::kInternal, std::move(msg)}; }
+
+  bool ok() const { return code_ == StatusCode::kOk; }
+  StatusCode code() const { return code_; }
+  const std::string& message() const { return message_; }
+
+ private:
+  Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
+
+  StatusCode code_ = StatusCode::kOk;
+  std::string message_;
+};
+
+// Either a value or a non-ok Status.
+template <typename T>
+class Result {
+ public:
+  Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(Status status) : status_(std::move(status)) {  // NOLINT: implicit by design
+    // A Result built from a Status must carry an error; an ok Status has no value to give.
+    assert(!status_.ok());
+  }
+
+  bool ok() const { return value_.has_value(); }
+  const Status& status() const { return status_; }
+
+  T& value() & { return *value_; }
+  const T& value() const& { return *value_; }
+  T&& value() && { return std::move(*value_); }
+  T* operator->() { return &*value_; }
+  const T* operator->() const { return &*value_; }
+  T& operator*() & { return *value_; }
+  const T& operator*() const& { return *value_; }
+
+ private:
+  std::optional<T> value_;
+  Status status_;
+};
+
+}  // namespace samcache
+
+// Returns early from the enclosing function when `expr` yields a non-ok Status.
+#define SAMCACHE_RETURN_IF_ERROR(expr)            \
+  do {                                            \
+    ::samcache::Status _st = (expr);              \
+    if (!_st.ok()) return _st;                    \
+  } while (0)

@@ -1,0 +1,393 @@
+// Routes of the samcache API. JSON lives here only: requests are parsed into plain values
+// and domain results are turned into JSON at this edge. Every handler runs inside one
+// wrapper, so any failure becomes a JSON {"error": ...} with the right status.
+#include "http/server.h"
+
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+
+#include <nlohmann/json.hpp>
+
+#include "app/app.h"
+#include "common/crypto.h"
+#include "ingest/ingestor.h"
+
+namespace samcache {
+namespace {
+
+using json = nlohmann::json;
+
+int HttpStatusFor(StatusCode code) {
+  switch (code) {
+    case StatusCode::kOk: return 200;
+    case StatusCode::kInvalidArgument: return 400;
+    case StatusCode::kNotFound: return 404;
+    case StatusCode::kTooLarge: return 413;
+    case StatusCode::kUnsupported: return 415;
+    case StatusCode::kCorrupt: return 422;
+    case StatusCode::kIoError:
+    case StatusCode::kInternal: return 500;
+  }
+  return 500;
+}
+
+std::string_view CodeName(StatusCode code) {
+  switch (code) {
+    case StatusCode::kOk: return "ok";
+    case StatusCode::kInvalidArgument: return "invalid_argument";
+    case StatusCode::kNotFound: return "not_found";
+    case StatusCode::kTooLarge: return "too_large";
+    case StatusCode::kUnsupported: return "unsupported";
+    case StatusCode::kCorrupt: return "corrupt";
+    case StatusCode::kIoError: return "io_error";
+    case StatusCode::kInternal: return "internal";
+  }
+  return "internal";
+}
+
+void SendJson(httplib::Response& res, int status, const json& body) {
+  res.status = status;
+  // Filenames come from uploaders and may not be valid UTF-8: replace, never throw.
+  res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
+}
+
+void SendError(httplib::Response& res, int status, const std::string& message) {
+  SendJson(res, status, json{{"error", message}});
+}
+
+void SendStatus(httplib::Response& res, const Status& status) {
+  if (status.code() == StatusCode::kIoError || status.code() == StatusCode::kInternal) {
+    spdlog::error("[HTTP] {}", status.message());
+  }
+  SendError(res, HttpStatusFor(status.code()), status.message());
+}
+
+json ImageJson(const ImageRecord& image) {
+  return json{{"id", image.id},
+              {"dataset_id", image.dataset_id},
+              {"filename", image.filename},
+              {"width", image.width},
+              {"height", image.height},
+              {"content_hash", image.content_hash},
+              {"pixel_hash", image.pixel_hash},
+              {"format", image.format},
+              {"mime_type", image.mime_type},
+              {"byte_size", image.byte_size},
+              {"position", image.position},
+              {"created_at", image.created_at},
+              // The embedding store arrives with inference; until then nothing is cached.
+              {"embedding_cached", false},
+              {"url", "/api/sam/image/" + image.id},
+              {"thumb_url", "/api/sam/image/" + image.id + "/thumb"}};
+}
+
+json DatasetJson(const DatasetRecord& d) {
+  return json{{"id", d.id}, {"dataset_id", d.id}, {"name", d.name},
+              {"created_at", d.created_at}, {"image_count", d.image_count}};
+}
+
+// RFC 5987 encoding, so any uploaded name is safe inside a header.
+std::string ContentDisposition(const std::string& filename) {
+  std::string encoded;
+  for (unsigned char c : filename) {
+    if (std::isalnum(c) || std::strchr("-._~", c) != nullptr) {
+      encoded.push_back(static_cast<char>(c));
+    } else {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", c);
+      encoded += buf;
+    }
+  }
+  return "inline; filename*=UTF-8''" + encoded;
+}
+
+// Reads a multipart body part by part, hashing each file while it streams in, and hands
+// every complete file to the batch before the next one arrives, so memory holds one file.
+class MultipartUpload {
+ public:
+  explicit MultipartUpload(UploadBatch& batch) : batch_(batch) {}
+
+  bool OnHeader(const httplib::MultipartFormData& header) {
+    FinishPart();
+    part_name_ = header.name;
+    part_filename_ = header.filename;
+    is_file_ = !header.filename.empty() || header.name == "images";
+    part_bytes_.clear();
+    in_part_ = true;
+    return true;
+  }
+
+  bool OnData(const char* data, size_t size) {
+    if (is_file_) {
+      hasher_.Update(data, size);
+    } else if (part_bytes_.size() + size > kMaxFieldBytes) {
+      return false;  // a form field, not a file: no reason for it to be large
+    }
+    part_bytes_.append(data, size);
+    return true;
+  }
+
+  void FinishPart() {
+    if (!in_part_) return;
+    in_part_ = false;
+    if (is_file_) {
+      ++file_parts_;
+      batch_.Add(IncomingFile{part_filename_, std::move(part_bytes_), hasher_.FinishHex()});
+    } else if (part_name_ == "name" && !batch_.dataset_exists()) {
+      batch_.set_dataset_name(part_bytes_);
+    }
+    part_bytes_ = std::string();
+  }
+
+  int file_parts() const { return file_parts_; }
+
+ private:
+  static constexpr size_t kMaxFieldBytes = 4096;
+
+  UploadBatch& batch_;
+  Sha256 hasher_;
+  std::string part_name_;
+  std::string part_filename_;
+  std::string part_bytes_;
+  bool is_file_ = false;
+  bool in_part_ = false;
+  int file_parts_ = 0;
+};
+
+}  // namespace
+
+struct HttpServer::Impl {
+  Impl(App& app, ServerOptions options) : app(app), options(std::move(options)) {}
+
+  void Routes();
+  void Upload(const httplib::Request& req, httplib::Response& res,
+              const httplib::ContentReader& reader, std::optional<std::string> dataset_id);
+
+  App& app;
+  ServerOptions options;
+  httplib::Server server;
+  int port = 0;
+};
+
+void HttpServer::Impl::Upload(const httplib::Request& req, httplib::Response& res,
+                              const httplib::ContentReader& reader,
+                              std::optional<std::string> dataset_id) {
+  if (!req.is_multipart_form_data()) {
+    return SendError(res, 400,
+                     "expected a multipart/form-data body with image files in fields named "
+                     "\"images\" (curl -F \"images=@img1.jpg\" ...)");
+  }
+  UploadBatch batch(app.ingestor(), app.catalog(), req.get_param_value("name"), dataset_id);
+  MultipartUpload upload(batch);
+  const bool complete = reader(
+      [&](const httplib::MultipartFormData& header) { return upload.OnHeader(header); },
+      [&](const char* data, size_t size) { return upload.OnData(data, size); });
+  if (res.status == 413) {
+    return SendError(res, 413,
+                     "the upload is larger than the server's limit of " +
+                         std::to_string(options.max_upload_bytes >> 20) +
+                         " MiB; send fewer or smaller files per request");
+  }
+  if (complete) upload.FinishPart();
+
+  json errors = json::array();
+  for (const RejectedFile& r : batch.rejected()) {
+    errors.push_back({{"filename", r.filename}, {"error", r.error}, {"code", CodeName(r.code)}});
+  }
+  if (!complete) {
+    errors.push_back({{"filename", nullptr},
+                      {"error", "the request body ended early or is not valid multipart data; "
+                                "files after this point were not received"},
+                      {"code", "invalid_argument"}});
+  }
+  if (upload.file_parts() == 0 && complete) {
+    return SendError(res, 400,
+                     "no image files in the request: send them as multipart/form-data file "
+                     "fields named \"images\"");
+  }
+  if (batch.stored().empty()) {
+    bool server_fault = !batch.rejected().empty();
+    for (const RejectedFile& r : batch.rejected()) {
+      server_fault = server_fault && (r.code == StatusCode::kIoError || r.code == StatusCode::kInternal);
+    }
+    const std::string message =
+        upload.file_parts() == 0
+            ? std::string("the request body is not valid multipart data")
+            : "none of the " + std::to_string(upload.file_parts()) +
+                  " file(s) could be stored; see \"errors\" for the reason for each";
+    return SendJson(res, server_fault ? 500 : 400,
+                    json{{"error", message}, {"errors", errors}, {"images", json::array()},
+                         {"duplicates_found", 0}});
+  }
+
+  json images = json::array();
+  for (const IngestedImage& img : batch.stored()) {
+    json j = ImageJson(img.image);
+    j["duplicate"] = img.duplicate;
+    j["embedding_cached"] = img.embedding_cached;
+    j["thumb_b64"] = Base64Encode(img.thumb_jpeg);
+    images.push_back(std::move(j));
+  }
+  json body{{"dataset_id", batch.dataset_id()},
+            {"name", batch.dataset_name()},
+            {"images", std::move(images)},
+            {"duplicates_found", batch.duplicates_found()},
+            {"errors", std::move(errors)}};
+  if (batch.duplicates_found() > 0) body["duplicates_message"] = DuplicatesMessage(batch.duplicates_found());
+  spdlog::info("[UPLOAD] dataset {}: {} stored, {} duplicate(s), {} rejected", batch.dataset_id(),
+               batch.stored().size(), batch.duplicates_found(), batch.rejected().size());
+  SendJson(res, 200, body);
+}
+
+void HttpServer::Impl::Routes() {
+  auto& s = server;
+
+  s.Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
+    Result<CatalogStats> stats = app.catalog().Stats();
+    if (!stats.ok()) return SendJson(res, 503, json{{"status", "unavailable"}, {"error", stats.status().message()}});
+    SendJson(res, 200, json{{"status", "ok"}, {"schema_version", stats->schema_version}});
+  });
+
+  s.Get("/", [](const httplib::Request&, httplib::Response& res) {
+    SendJson(res, 200, json{{"service", "samcache"},
+                            {"endpoints", {"POST /api/sam/dataset/init", "GET /api/sam/datasets",
+                                           "GET /api/sam/dataset/{id}", "DELETE /api/sam/dataset/{id}",
+                                           "POST /api/sam/dataset/{id}/images", "GET /api/sam/image/{id}",
+                                           "GET /api/sam/image/{id}/thumb", "GET /api/sam/stats",
+                                           "GET /healthz"}}});
+  });
+
+  s.Post("/api/sam/dataset/init", [this](const httplib::Request& req, httplib::Response& res,
+                                         const httplib::ContentReader& reader) {
+    Upload(req, res, reader, std::nullopt);
+  });
+
+  s.Post(R"(/api/sam/dataset/([^/]+)/images)",
+         [this](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
+           Result<DatasetRecord> dataset = app.catalog().GetDataset(req.matches[1]);
+           if (!dataset.ok()) return SendStatus(res, dataset.status());
+           Upload(req, res, reader, dataset->id);
+         });
+
+  s.Get("/api/sam/datasets", [this](const httplib::Request&, httplib::Response& res) {
+    Result<std::vector<DatasetRecord>> datasets = app.catalog().ListDatasets();
+    if (!datasets.ok()) return SendStatus(res, datasets.status());
+    json list = json::array();
+    for (const DatasetRecord& d : *datasets) list.push_back(DatasetJson(d));
+    SendJson(res, 200, json{{"datasets", std::move(list)}});
+  });
+
+  s.Get(R"(/api/sam/dataset/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+    Result<DatasetRecord> dataset = app.catalog().GetDataset(req.matches[1]);
+    if (!dataset.ok()) return SendStatus(res, dataset.status());
+    Result<std::vector<ImageRecord>> images = app.catalog().ListImages(dataset->id);
+    if (!images.ok()) return SendStatus(res, images.status());
+    json body = DatasetJson(*dataset);
+    json list = json::array();
+    for (const ImageRecord& image : *images) list.push_back(ImageJson(image));
+    body["images"] = std::move(list);
+    SendJson(res, 200, body);
+  });
+
+  s.Delete(R"(/api/sam/dataset/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+    const std::string id = req.matches[1];
+    Result<DeleteOutcome> deleted = app.ingestor().DeleteDataset(id);
+    if (!deleted.ok()) return SendStatus(res, deleted.status());
+    spdlog::info("[DATASET] deleted {} ({} blob file(s) no longer referenced removed)", id,
+                 deleted->blobs_removed);
+    SendJson(res, 200, json{{"deleted", id}, {"blobs_removed", deleted->blobs_removed}});
+  });
+
+  s.Get(R"(/api/sam/image/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+    Result<ImageRecord> image = app.catalog().GetImage(req.matches[1]);
+    if (!image.ok()) return SendStatus(res, image.status());
+    Result<std::string> bytes = app.blobs().Read(image->content_hash);
+    if (!bytes.ok()) {
+      return SendStatus(res, Status::IoError("the stored file of image " + image->id +
+                                             " cannot be read: " + bytes.status().message()));
+    }
+    res.set_header("Content-Disposition", ContentDisposition(image->filename));
+    res.set_header("ETag", "\"" + image->content_hash + "\"");
+    res.set_header("Cache-Control", "private, max-age=31536000, immutable");
+    res.set_content(std::move(bytes).value(), image->mime_type);
+  });
+
+  s.Get(R"(/api/sam/image/([^/]+)/thumb)", [this](const httplib::Request& req, httplib::Response& res) {
+    Result<ImageRecord> image = app.catalog().GetImage(req.matches[1]);
+    if (!image.ok()) return SendStatus(res, image.status());
+    Result<std::optional<BlobRecord>> blob = app.catalog().FindBlob(image->content_hash);
+    if (!blob.ok()) return SendStatus(res, blob.status());
+    if (!blob->has_value()) return SendStatus(res, Status::Internal("image without blob row: " + image->id));
+    res.set_header("Cache-Control", "private, max-age=31536000, immutable");
+    res.set_content(std::move((*blob)->thumb_jpeg), "image/jpeg");
+  });
+
+  s.Get("/api/sam/stats", [this](const httplib::Request&, httplib::Response& res) {
+    Result<CatalogStats> stats = app.catalog().Stats();
+    if (!stats.ok()) return SendStatus(res, stats.status());
+    SendJson(res, 200, json{{"datasets", stats->datasets}, {"images", stats->images},
+                            {"distinct_blobs", stats->blobs}, {"blob_bytes", stats->blob_bytes},
+                            {"schema_version", stats->schema_version}});
+  });
+
+  // Anything that reaches here with an error status and no body gets a JSON error.
+  s.set_error_handler(httplib::Server::HandlerWithResponse(
+      [](const httplib::Request& req, httplib::Response& res) -> httplib::Server::HandlerResponse {
+    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+    std::string message;
+    switch (res.status) {
+      case 404: message = "no such endpoint: " + req.method + " " + req.path; break;
+      case 413: message = "the request is larger than the server's upload limit"; break;
+      case 400: message = "malformed HTTP request"; break;
+      default: message = "request failed with HTTP status " + std::to_string(res.status);
+    }
+    SendError(res, res.status, message);
+    return httplib::Server::HandlerResponse::Handled;
+  }));
+  s.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+    std::string what = "unknown exception";
+    try {
+      std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    spdlog::error("[HTTP] {} {} failed: {}", req.method, req.path, what);
+    SendError(res, 500, "internal error: " + what);
+  });
+  s.set_logger([](const httplib::Request& req, const httplib::Response& res) {
+    spdlog::debug("[HTTP] {} {} {}", req.method, req.path, res.status);
+  });
+}
+
+HttpServer::HttpServer(App& app, ServerOptions options)
+    : impl_(std::make_unique<Impl>(app, std::move(options))) {
+  impl_->server.set_payload_max_length(impl_->options.max_upload_bytes);
+  const int threads = std::max(1, impl_->options.threads);
+  impl_->server.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
+  impl_->server.set_read_timeout(60, 0);
+  impl_->Routes();
+}
+
+HttpServer::~HttpServer() = default;
+
+Result<int> HttpServer::Bind() {
+  auto& o = impl_->options;
+  const int port = o.port == 0 ? impl_->server.bind_to_any_port(o.host)
+                               : (impl_->server.bind_to_port(o.host, o.port) ? o.port : -1);
+  if (port < 0) {
+    return Status::IoError("cannot listen on " + o.host + ":" + std::to_string(o.port) +
+                           " (is another server using the port?)");
+  }
+  impl_->port = port;
+  return port;
+}
+
+Status HttpServer::Run() {
+  if (!impl_->server.listen_after_bind()) return Status::IoError("the HTTP server stopped with an error");
+  return Status::Ok();
+}
+
+void HttpServer::Stop() { impl_->server.stop(); }
+
+}  // namespace samcache

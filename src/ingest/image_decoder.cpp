@@ -1,0 +1,86 @@
+#include "ingest/image_decoder.h"
+
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include <algorithm>
+#include <cmath>
+
+#include "common/crypto.h"
+
+namespace samcache {
+namespace {
+
+// A cv::Mat header over our RGB buffer: no copy.
+cv::Mat RgbView(const DecodedImage& image) {
+  return cv::Mat(static_cast<int>(image.height), static_cast<int>(image.width), CV_8UC3,
+                 const_cast<char*>(image.rgb.data()));
+}
+
+}  // namespace
+
+Result<DecodedImage> DecodeImage(std::string_view bytes, ImageFormat format) {
+  cv::Mat bgr;
+  try {
+    const cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8UC1, const_cast<char*>(bytes.data()));
+    // IMREAD_COLOR: 8-bit, 3 channels, EXIF orientation applied.
+    bgr = cv::imdecode(buffer, cv::IMREAD_COLOR);
+  } catch (const cv::Exception& e) {
+    return Status::Corrupt("cannot decode " + std::string(FormatName(format)) + ": " + e.what());
+  }
+  if (bgr.empty()) {
+    return Status::Corrupt("cannot decode " + std::string(FormatName(format)) +
+                           " data: the file is damaged or uses an unsupported variant");
+  }
+  DecodedImage out;
+  out.width = static_cast<uint32_t>(bgr.cols);
+  out.height = static_cast<uint32_t>(bgr.rows);
+  out.rgb.resize(static_cast<size_t>(bgr.cols) * bgr.rows * 3);
+  cv::Mat rgb = RgbView(out);
+  cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
+  return out;
+}
+
+std::string PixelHash(const DecodedImage& image) {
+  Sha256 hasher;
+  unsigned char header[16] = {'s', 'c', 'p', 'x', 'r', 'g', 'b', '8'};
+  for (int i = 0; i < 4; ++i) {
+    header[8 + i] = static_cast<unsigned char>(image.width >> (8 * i));
+    header[12 + i] = static_cast<unsigned char>(image.height >> (8 * i));
+  }
+  hasher.Update(header, sizeof header);
+  hasher.Update(image.rgb);
+  return hasher.FinishHex();
+}
+
+Result<std::string> MakeThumbnailJpeg(const DecodedImage& image, int max_side) {
+  const double scale = std::min(1.0, static_cast<double>(max_side) /
+                                         std::max(image.width, image.height));
+  const int w = std::max(1, static_cast<int>(std::lround(image.width * scale)));
+  const int h = std::max(1, static_cast<int>(std::lround(image.height * scale)));
+  cv::Mat small;
+  cv::resize(RgbView(image), small, cv::Size(w, h), 0, 0, cv::INTER_AREA);
+  cv::cvtColor(small, small, cv::COLOR_RGB2BGR);
+  std::vector<uchar> jpeg;
+  if (!cv::imencode(".jpg", small, jpeg, {cv::IMWRITE_JPEG_QUALITY, 80})) {
+    return Status::Internal("cannot encode thumbnail");
+  }
+  return std::string(jpeg.begin(), jpeg.end());
+}
+
+Result<std::string> EncodeImage(const DecodedImage& image, const std::string& extension, int jpeg_quality) {
+  cv::Mat bgr;
+  cv::cvtColor(RgbView(image), bgr, cv::COLOR_RGB2BGR);
+  std::vector<uchar> out;
+  try {
+    if (!cv::imencode(extension, bgr, out, {cv::IMWRITE_JPEG_QUALITY, jpeg_quality})) {
+      return Status::Internal("cannot encode " + extension);
+    }
+  } catch (const cv::Exception& e) {
+    return Status::Internal("cannot encode " + extension + ": " + e.what());
+  }
+  return std::string(out.begin(), out.end());
+}
+
+}  // namespace samcache

@@ -1,0 +1,168 @@
+#include "ingest/ingestor.h"
+
+#include <spdlog/spdlog.h>
+
+#include "common/crypto.h"
+#include "common/files.h"
+#include "ingest/image_decoder.h"
+#include "ingest/image_format.h"
+
+namespace samcache {
+namespace {
+
+constexpr size_t kMaxFilenameBytes = 255;
+
+// Keeps the uploader's name as data, but bounded and printable: control characters would
+// garble logs and terminals.
+std::string CleanFilename(const std::string& name) {
+  std::string out;
+  for (unsigned char c : name) {
+    if (out.size() >= kMaxFilenameBytes) break;
+    out.push_back(c < 0x20 || c == 0x7f ? '_' : static_cast<char>(c));
+  }
+  // Do not cut a UTF-8 sequence in half.
+  while (!out.empty() && (static_cast<unsigned char>(out.back()) & 0xC0) == 0x80 &&
+         out.size() == kMaxFilenameBytes) {
+    out.pop_back();
+  }
+  return out.empty() ? std::string("unnamed") : out;
+}
+
+std::string FormatMegapixels(uint64_t pixels) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f", static_cast<double>(pixels) / 1e6);
+  return buf;
+}
+
+}  // namespace
+
+Ingestor::Ingestor(Catalog& catalog, BlobStore& blobs, IngestOptions options)
+    : catalog_(catalog), blobs_(blobs), options_(options) {}
+
+Result<BlobRecord> Ingestor::DescribeNewContent(const IncomingFile& file) {
+  Result<ImageHeader> header = ReadImageHeader(file.bytes);
+  if (!header.ok()) return header.status();
+  const uint64_t pixels = uint64_t{header->width} * header->height;
+  if (pixels > options_.max_image_pixels) {
+    return Status::TooLarge("image is " + std::to_string(header->width) + "x" +
+                            std::to_string(header->height) + " (" + FormatMegapixels(pixels) +
+                            " megapixels), above the limit of " +
+                            FormatMegapixels(options_.max_image_pixels) + " megapixels");
+  }
+  Result<DecodedImage> decoded = DecodeImage(file.bytes, header->format);
+  if (!decoded.ok()) return decoded.status();
+  Result<std::string> thumb = MakeThumbnailJpeg(*decoded, options_.thumb_max_side);
+  if (!thumb.ok()) return thumb.status();
+
+  BlobRecord blob;
+  blob.content_hash = file.content_hash;
+  blob.pixel_hash = PixelHash(*decoded);
+  blob.format = std::string(FormatName(header->format));
+  blob.mime_type = std::string(MimeType(header->format));
+  blob.byte_size = static_cast<int64_t>(file.bytes.size());
+  blob.width = static_cast<int>(decoded->width);
+  blob.height = static_cast<int>(decoded->height);
+  blob.thumb_jpeg = std::move(thumb).value();
+  return blob;
+}
+
+Result<Ingestor::PreparedFile> Ingestor::Prepare(IncomingFile file) {
+  file.filename = CleanFilename(file.filename);
+  if (file.bytes.empty()) return Status::InvalidArgument("empty file (0 bytes)");
+  if (file.content_hash.empty()) file.content_hash = Sha256Hex(file.bytes);
+
+  // Byte-identical content was validated and decoded when it first arrived: reuse that.
+  Result<std::optional<BlobRecord>> known = catalog_.FindBlob(file.content_hash);
+  if (!known.ok()) return known.status();
+  PreparedFile prepared;
+  if (known->has_value()) {
+    prepared.blob = std::move(**known);
+  } else {
+    Result<BlobRecord> fresh = DescribeNewContent(file);
+    if (!fresh.ok()) return fresh.status();
+    prepared.blob = std::move(fresh).value();
+  }
+  prepared.file = std::move(file);
+  return prepared;
+}
+
+Result<IngestedImage> Ingestor::Commit(const std::string& dataset_id, PreparedFile prepared) {
+  const IncomingFile& file = prepared.file;
+  prepared.blob.created_at = NowIso8601();
+  const NewImage row{RandomId(), dataset_id, file.filename, prepared.blob};
+  Result<AddImageOutcome> added = [&]() -> Result<AddImageOutcome> {
+    auto pin = blobs_.PinForWrite();
+    SAMCACHE_RETURN_IF_ERROR(blobs_.Put(file.content_hash, file.bytes));
+    return catalog_.AddImage(row);
+  }();
+  if (!added.ok()) return added.status();
+
+  IngestedImage out;
+  out.image = std::move(added->image);
+  out.duplicate = added->duplicate;
+  // No embedding store exists yet, so no image has an embedding for the active model.
+  out.embedding_cached = false;
+  out.thumb_jpeg = std::move(prepared.blob.thumb_jpeg);
+  if (out.duplicate) {
+    spdlog::info("[DEDUP] Found duplicate image: {} (hash: {}..., cached: {})", out.image.filename,
+                 out.image.content_hash.substr(0, 8), out.embedding_cached ? "True" : "False");
+  }
+  return out;
+}
+
+Result<IngestedImage> Ingestor::Ingest(const std::string& dataset_id, IncomingFile file) {
+  Result<PreparedFile> prepared = Prepare(std::move(file));
+  if (!prepared.ok()) return prepared.status();
+  return Commit(dataset_id, std::move(prepared).value());
+}
+
+Result<DeleteOutcome> Ingestor::DeleteDataset(const std::string& dataset_id) {
+  Result<std::vector<std::string>> orphans = catalog_.DeleteDataset(dataset_id);
+  if (!orphans.ok()) return orphans.status();
+  DeleteOutcome out;
+  out.blobs_removed = blobs_.RemoveUnreferenced(*orphans, [&](const std::string& hash) {
+    // An upload may have brought the same content back since the delete committed; keep it
+    // then (and when unsure).
+    Result<std::optional<BlobRecord>> blob = catalog_.FindBlob(hash);
+    return !blob.ok() || blob->has_value();
+  });
+  return out;
+}
+
+UploadBatch::UploadBatch(Ingestor& ingestor, Catalog& catalog, std::string dataset_name,
+                         std::optional<std::string> existing_dataset_id)
+    : ingestor_(ingestor), catalog_(catalog), dataset_name_(std::move(dataset_name)) {
+  if (existing_dataset_id) {
+    dataset_id_ = *existing_dataset_id;
+    dataset_created_ = true;
+  } else {
+    dataset_id_ = RandomId();
+    if (dataset_name_.empty()) dataset_name_ = "dataset-" + dataset_id_.substr(0, 6);
+  }
+}
+
+void UploadBatch::Add(IncomingFile file) {
+  bytes_received_ += static_cast<int64_t>(file.bytes.size());
+  const std::string filename = file.filename.empty() ? "unnamed" : file.filename;
+  auto reject = [&](const Status& st) {
+    spdlog::warn("[UPLOAD] Rejected {}: {}", filename, st.message());
+    rejected_.push_back({filename, st.message(), st.code()});
+  };
+  Result<Ingestor::PreparedFile> prepared = ingestor_.Prepare(std::move(file));
+  if (!prepared.ok()) return reject(prepared.status());
+  if (!dataset_created_) {
+    Status st = catalog_.CreateDataset(DatasetRecord{dataset_id_, dataset_name_, NowIso8601(), 0});
+    if (!st.ok()) return reject(Status::IoError("could not create the dataset: " + st.message()));
+    dataset_created_ = true;
+  }
+  Result<IngestedImage> result = ingestor_.Commit(dataset_id_, std::move(prepared).value());
+  if (!result.ok()) return reject(result.status());
+  if (result->duplicate) ++duplicates_found_;
+  stored_.push_back(std::move(result).value());
+}
+
+std::string DuplicatesMessage(int64_t count) {
+  return std::to_string(count) + " image(s) already cached, prewarm will be faster";
+}
+
+}  // namespace samcache

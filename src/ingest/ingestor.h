@@ -1,0 +1,116 @@
+// Turning uploaded bytes into catalog rows and stored blobs.
+//
+// Used by the HTTP upload and by `samcache ingest` alike, so both behave the same.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "catalog/catalog.h"
+#include "common/status.h"
+#include "store/blob_store.h"
+
+namespace samcache {
+
+struct IngestOptions {
+  // Images whose header declares more pixels than this are refused before decoding.
+  uint64_t max_image_pixels = 100'000'000;
+  int thumb_max_side = 256;
+};
+
+struct IncomingFile {
+  std::string filename;      // the uploader's name for it: stored as data, never opened
+  std::string bytes;
+  std::string content_hash;  // SHA-256 hex computed while the bytes streamed in, or empty
+};
+
+struct IngestedImage {
+  ImageRecord image;
+  bool duplicate = false;         // this content was in the catalog before
+  bool embedding_cached = false;  // an embedding for the active model exists
+  std::string thumb_jpeg;
+};
+
+struct RejectedFile {
+  std::string filename;
+  std::string error;  // a reason a person understands
+  StatusCode code = StatusCode::kInvalidArgument;
+};
+
+struct DeleteOutcome {
+  size_t blobs_removed = 0;
+};
+
+class Ingestor {
+ public:
+  Ingestor(Catalog& catalog, BlobStore& blobs, IngestOptions options);
+
+  // A file that passed validation, ready to be stored.
+  struct PreparedFile {
+    IncomingFile file;
+    BlobRecord blob;
+  };
+
+  // Validates the file and decodes it unless this exact content is already known. A non-ok
+  // Status says why the file is refused. Stores nothing. Thread-safe.
+  Result<PreparedFile> Prepare(IncomingFile file);
+  // Stores the blob and records the image in `dataset_id`. Thread-safe.
+  Result<IngestedImage> Commit(const std::string& dataset_id, PreparedFile prepared);
+  // Prepare, then Commit.
+  Result<IngestedImage> Ingest(const std::string& dataset_id, IncomingFile file);
+
+  // Deletes a dataset, then the blob files no other dataset refers to.
+  Result<DeleteOutcome> DeleteDataset(const std::string& dataset_id);
+
+  const IngestOptions& options() const { return options_; }
+
+ private:
+  Result<BlobRecord> DescribeNewContent(const IncomingFile& file);
+
+  Catalog& catalog_;
+  BlobStore& blobs_;
+  IngestOptions options_;
+};
+
+// One upload of several files into one dataset. The dataset is created when the first file
+// is stored, so an upload whose files are all refused leaves nothing behind. A bad file is
+// recorded in rejected() and never stops the others.
+class UploadBatch {
+ public:
+  // With `existing_dataset_id`, files go into that dataset; otherwise a new one named
+  // `dataset_name` is created (named after its id when empty).
+  UploadBatch(Ingestor& ingestor, Catalog& catalog, std::string dataset_name,
+              std::optional<std::string> existing_dataset_id = std::nullopt);
+
+  void Add(IncomingFile file);
+  // Names the dataset; has no effect once the dataset exists.
+  void set_dataset_name(std::string name) {
+    if (!dataset_created_ && !name.empty()) dataset_name_ = std::move(name);
+  }
+
+  const std::string& dataset_id() const { return dataset_id_; }
+  const std::string& dataset_name() const { return dataset_name_; }
+  bool dataset_exists() const { return dataset_created_; }
+  const std::vector<IngestedImage>& stored() const { return stored_; }
+  const std::vector<RejectedFile>& rejected() const { return rejected_; }
+  int64_t duplicates_found() const { return duplicates_found_; }
+  int64_t bytes_received() const { return bytes_received_; }
+
+ private:
+  Ingestor& ingestor_;
+  Catalog& catalog_;
+  std::string dataset_id_;
+  std::string dataset_name_;
+  bool dataset_created_ = false;
+  std::vector<IngestedImage> stored_;
+  std::vector<RejectedFile> rejected_;
+  int64_t duplicates_found_ = 0;
+  int64_t bytes_received_ = 0;
+};
+
+// The seed's message, e.g. "2 image(s) already cached, prewarm will be faster".
+std::string DuplicatesMessage(int64_t count);
+
+}  // namespace samcache

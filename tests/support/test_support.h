@@ -1,0 +1,71 @@
+// Shared helpers for the tests: temporary folders, generated images, and the real samcache
+// binary started as a child process.
+#pragma once
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "ingest/image_decoder.h"
+
+namespace samcache::testing {
+
+// A fresh folder under the system temp dir, removed with everything in it on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// A deterministic picture: a background gradient with a few coloured shapes. Different
+// seeds give different pictures.
+DecodedImage MakeScene(int width, int height, int seed);
+// MakeScene encoded in a format (".png", ".jpg", ".bmp", ".webp", ".tiff").
+std::string MakeImageFile(int width, int height, int seed, const std::string& extension);
+
+// Inserts an EXIF APP1 segment with the given orientation tag (1..8) right after the SOI of
+// a JPEG.
+std::string WithExifOrientation(const std::string& jpeg, int orientation);
+
+void WriteFile(const std::filesystem::path& path, const std::string& bytes);
+std::string ReadFileOrDie(const std::filesystem::path& path);
+// Regular files below `dir`, recursively.
+std::vector<std::filesystem::path> ListFiles(const std::filesystem::path& dir);
+
+// `samcache serve` on an ephemeral loopback port, with its own data folder. Its combined
+// output goes to a log file that tests can read.
+class ServerProcess {
+ public:
+  explicit ServerProcess(std::filesystem::path data_dir, std::vector<std::string> extra_args = {});
+  ~ServerProcess();
+  ServerProcess(const ServerProcess&) = delete;
+  ServerProcess& operator=(const ServerProcess&) = delete;
+
+  int port() const { return port_; }
+  std::string Log() const;
+  // SIGTERM and wait; returns the exit status (as from waitpid).
+  int Stop();
+
+ private:
+  std::filesystem::path log_path_;
+  pid_t pid_ = -1;
+  int port_ = 0;
+};
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr together
+};
+// Runs the samcache binary with `args` and waits for it.
+CommandResult RunSamcache(const std::vector<std::string>& args);
+
+}  // namespace samcache::testing

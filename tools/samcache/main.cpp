@@ -1,0 +1,255 @@
+// samcache: the command-line entry point. Each subcommand parses its options and calls into
+// the library; no domain logic lives here.
+#include <onnxruntime_c_api.h>
+#include <signal.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "app/app.h"
+#include "common/crypto.h"
+#include "http/server.h"
+#include "ingest/ingestor.h"
+
+namespace fs = std::filesystem;
+using namespace samcache;
+
+namespace {
+
+constexpr const char* kVersion = "0.1.0";
+
+struct CommonOptions {
+  std::string data_dir = "./data";
+  std::string log_level = "info";
+  uint64_t max_image_megapixels = 100;
+};
+
+void AddCommonOptions(CLI::App* cmd, CommonOptions& o) {
+  cmd->add_option("--data", o.data_dir, "Folder for the catalog (SQLite) and the stored images")
+      ->capture_default_str();
+  cmd->add_option("--log-level", o.log_level, "trace, debug, info, warn or error")->capture_default_str();
+  cmd->add_option("--max-image-megapixels", o.max_image_megapixels,
+                  "Refuse images whose header declares more pixels than this (decompression bombs)")
+      ->capture_default_str()
+      ->check(CLI::Range(uint64_t{1}, uint64_t{2000}));
+}
+
+Result<std::unique_ptr<App>> OpenApp(const CommonOptions& o) {
+  spdlog::set_level(spdlog::level::from_str(o.log_level));
+  AppOptions options;
+  options.data_dir = o.data_dir;
+  options.ingest.max_image_pixels = o.max_image_megapixels * 1'000'000;
+  return App::Open(options);
+}
+
+int Fail(const Status& st) {
+  spdlog::error("{}", st.message());
+  return 1;
+}
+
+std::string OnnxRuntimeVersion() { return OrtGetApiBase()->GetVersionString(); }
+
+// --- serve -----------------------------------------------------------------------------
+
+int Serve(const CommonOptions& common, ServerOptions server_options) {
+  // Signals are taken by one thread with sigwait, so the server can be stopped cleanly.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  auto app = OpenApp(common);
+  if (!app.ok()) return Fail(app.status());
+  HttpServer server(**app, server_options);
+  Result<int> port = server.Bind();
+  if (!port.ok()) return Fail(port.status());
+  spdlog::info("samcache {} (ONNX Runtime {}), data in {}, catalog {}", kVersion, OnnxRuntimeVersion(),
+               fs::absolute(common.data_dir).string(), (*app)->options().catalog_path);
+  spdlog::info("samcache listening on http://{}:{}", server_options.host, *port);
+
+  std::thread stopper([&server, signals] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    spdlog::info("signal {} received, stopping", sig);
+    server.Stop();
+  });
+  Status st = server.Run();
+  // Wake the stopper if the server ended by itself.
+  pthread_kill(stopper.native_handle(), SIGTERM);
+  stopper.join();
+  return st.ok() ? 0 : Fail(st);
+}
+
+// --- ingest ----------------------------------------------------------------------------
+
+// Files under the given paths (folders recursively), in a stable order.
+std::vector<fs::path> CollectFiles(const std::vector<std::string>& paths, std::vector<std::string>& missing) {
+  std::vector<fs::path> files;
+  for (const std::string& p : paths) {
+    std::error_code ec;
+    if (fs::is_directory(p, ec)) {
+      std::vector<fs::path> found;
+      for (auto it = fs::recursive_directory_iterator(p, fs::directory_options::skip_permission_denied, ec);
+           it != fs::recursive_directory_iterator(); it.increment(ec)) {
+        if (ec) break;
+        if (it->is_regular_file(ec)) found.push_back(it->path());
+      }
+      std::sort(found.begin(), found.end());
+      files.insert(files.end(), found.begin(), found.end());
+    } else if (fs::is_regular_file(p, ec)) {
+      files.emplace_back(p);
+    } else {
+      missing.push_back(p);
+    }
+  }
+  return files;
+}
+
+// Reads a file in chunks, hashing as it goes, like an upload streaming in.
+Result<IncomingFile> ReadIncoming(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::IoError("cannot open " + path.string());
+  IncomingFile file;
+  file.filename = path.filename().string();
+  Sha256 hasher;
+  std::string chunk(1 << 20, '\0');
+  while (in) {
+    in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+    const auto n = static_cast<size_t>(in.gcount());
+    hasher.Update(chunk.data(), n);
+    file.bytes.append(chunk.data(), n);
+  }
+  if (in.bad()) return Status::IoError("cannot read " + path.string());
+  file.content_hash = hasher.FinishHex();
+  return file;
+}
+
+void DrawProgress(size_t done, size_t total, const UploadBatch& batch) {
+  constexpr int kWidth = 30;
+  const int filled = total == 0 ? kWidth : static_cast<int>(kWidth * done / total);
+  std::fprintf(stderr, "\r[%s%s] %zu/%zu files, %zu stored, %lld duplicate(s), %zu rejected ",
+               std::string(static_cast<size_t>(filled), '#').c_str(),
+               std::string(static_cast<size_t>(kWidth - filled), '-').c_str(), done, total,
+               batch.stored().size(), static_cast<long long>(batch.duplicates_found()),
+               batch.rejected().size());
+  std::fflush(stderr);
+}
+
+int Ingest(const CommonOptions& common, const std::string& dataset, const std::vector<std::string>& paths) {
+  auto app = OpenApp(common);
+  if (!app.ok()) return Fail(app.status());
+  std::vector<std::string> missing;
+  const std::vector<fs::path> files = CollectFiles(paths, missing);
+  for (const std::string& m : missing) spdlog::error("no such file or folder: {}", m);
+  if (files.empty()) {
+    spdlog::error("nothing to ingest");
+    return 1;
+  }
+
+  Result<std::optional<DatasetRecord>> existing = (*app)->catalog().FindDataset(dataset);
+  if (!existing.ok()) return Fail(existing.status());
+  std::optional<std::string> existing_id;
+  if (existing->has_value()) existing_id = (*existing)->id;
+  UploadBatch batch((*app)->ingestor(), (*app)->catalog(), dataset, existing_id);
+
+  const bool tty = isatty(STDERR_FILENO) != 0;
+  // The progress bar owns the terminal line; per-file warnings are listed at the end.
+  if (tty && spdlog::get_level() < spdlog::level::err) spdlog::set_level(spdlog::level::err);
+  const auto start = std::chrono::steady_clock::now();
+  for (size_t i = 0; i < files.size(); ++i) {
+    Result<IncomingFile> file = ReadIncoming(files[i]);
+    if (file.ok()) {
+      batch.Add(std::move(file).value());
+    } else {
+      batch.Add(IncomingFile{files[i].filename().string(), {}, {}});
+    }
+    if (tty) DrawProgress(i + 1, files.size(), batch);
+  }
+  if (tty) std::fputc('\n', stderr);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+  for (const RejectedFile& r : batch.rejected()) std::fprintf(stderr, "rejected %s: %s\n", r.filename.c_str(), r.error.c_str());
+  std::printf("ingested %zu of %zu file(s) into dataset '%s' (%s): %lld duplicate(s), %zu rejected, %.1f MB in %.2f s\n",
+              batch.stored().size(), files.size(), batch.dataset_name().c_str(),
+              batch.dataset_exists() ? batch.dataset_id().c_str() : "not created",
+              static_cast<long long>(batch.duplicates_found()), batch.rejected().size(),
+              static_cast<double>(batch.bytes_received()) / 1e6, seconds);
+  if (batch.duplicates_found() > 0) std::printf("%s\n", DuplicatesMessage(batch.duplicates_found()).c_str());
+  return batch.stored().empty() || !missing.empty() ? 1 : 0;
+}
+
+// --- migrate / stats -------------------------------------------------------------------
+
+int Migrate(const CommonOptions& common) {
+  auto app = OpenApp(common);  // opening applies every pending migration
+  if (!app.ok()) return Fail(app.status());
+  Result<int> version = (*app)->catalog().SchemaVersion();
+  if (!version.ok()) return Fail(version.status());
+  std::printf("catalog %s is at schema version %d\n", (*app)->options().catalog_path.c_str(), *version);
+  return 0;
+}
+
+int Stats(const CommonOptions& common) {
+  auto app = OpenApp(common);
+  if (!app.ok()) return Fail(app.status());
+  Result<CatalogStats> s = (*app)->catalog().Stats();
+  if (!s.ok()) return Fail(s.status());
+  std::printf("datasets:        %lld\nimages:          %lld\ndistinct images: %lld\nstored bytes:    %lld\nschema version:  %d\n",
+              static_cast<long long>(s->datasets), static_cast<long long>(s->images),
+              static_cast<long long>(s->blobs), static_cast<long long>(s->blob_bytes), s->schema_version);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  spdlog::set_default_logger(spdlog::stderr_color_mt("samcache"));
+  spdlog::set_pattern("[%Y-%m-%d %H:%M:%S.%e] [%^%l%$] %v");
+
+  CLI::App cli{"samcache: runs the SAM image encoder once per distinct image, ever"};
+  cli.require_subcommand(1);
+  cli.set_version_flag("--version", std::string("samcache ") + kVersion + " (ONNX Runtime " + OnnxRuntimeVersion() + ")");
+
+  CommonOptions common;
+  ServerOptions server_options;
+  auto* serve = cli.add_subcommand("serve", "Run the HTTP API");
+  AddCommonOptions(serve, common);
+  serve->add_option("--port", server_options.port, "TCP port (0 picks a free one)")->capture_default_str();
+  serve->add_option("--host", server_options.host, "Address to listen on")->capture_default_str();
+  serve->add_option("--threads", server_options.threads, "HTTP worker threads")->capture_default_str();
+  size_t max_upload_mb = server_options.max_upload_bytes >> 20;
+  serve->add_option("--max-upload-mb", max_upload_mb, "Largest accepted request body, in MiB")->capture_default_str();
+
+  std::string dataset;
+  std::vector<std::string> paths;
+  auto* ingest = cli.add_subcommand("ingest", "Add image files and folders (recursively) to a dataset");
+  AddCommonOptions(ingest, common);
+  ingest->add_option("--dataset", dataset, "Dataset name or id; created when it does not exist")->required();
+  ingest->add_option("paths", paths, "Files and folders")->required();
+
+  auto* migrate = cli.add_subcommand("migrate", "Bring the catalog's schema to the newest version");
+  AddCommonOptions(migrate, common);
+  auto* stats = cli.add_subcommand("stats", "Print catalog statistics");
+  AddCommonOptions(stats, common);
+
+  CLI11_PARSE(cli, argc, argv);
+
+  if (*serve) {
+    server_options.max_upload_bytes = max_upload_mb << 20;
+    return Serve(common, server_options);
+  }
+  if (*ingest) return Ingest(common, dataset, paths);
+  if (*migrate) return Migrate(common);
+  if (*stats) return Stats(common);
+  return 1;
+}
