@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <string>
 #include <string_view>
 
@@ -11,6 +12,11 @@ namespace {
 using namespace std::string_view_literals;
 
 constexpr std::string_view kSupportedList = "JPEG, PNG, WebP, BMP, TIFF";
+
+// Indexed by ImageFormat's underlying value.
+constexpr std::string_view kNames[] = {"unknown", "jpeg", "png", "webp", "bmp", "tiff", "gif"};
+constexpr std::string_view kMimeTypes[] = {"application/octet-stream", "image/jpeg", "image/png",
+                                           "image/webp", "image/bmp", "image/tiff", "image/gif"};
 
 // Byte access. Every caller checks Has() first; the readers assemble integers with explicit
 // shifts so that alignment and host byte order never matter.
@@ -269,6 +275,7 @@ uint32_t TiffElement(const Tiff& t, const TiffEntry& e, uint32_t i) {
 bool IsShortOrLong(const TiffEntry& e) { return e.present && (e.type == 3 || e.type == 4); }
 
 Result<ImageHeader> ReadTiff(std::string_view b) {
+  if (!Has(b, 0, 8)) return Truncated("TIFF", "the file ends inside the header");
   const Tiff t{b, b[0] == 'M'};
   const uint64_t ifd = t.U32(4);
   if (ifd < 8) return Bad("TIFF", "has an invalid image directory offset");
@@ -370,29 +377,13 @@ ImageFormat SniffFormat(std::string_view b) {
 }
 
 std::string_view FormatName(ImageFormat f) {
-  switch (f) {
-    case ImageFormat::kJpeg: return "jpeg";
-    case ImageFormat::kPng: return "png";
-    case ImageFormat::kWebp: return "webp";
-    case ImageFormat::kBmp: return "bmp";
-    case ImageFormat::kTiff: return "tiff";
-    case ImageFormat::kGif: return "gif";
-    case ImageFormat::kUnknown: break;
-  }
-  return "unknown";
+  const auto i = static_cast<size_t>(f);
+  return i < std::size(kNames) ? kNames[i] : kNames[0];
 }
 
 std::string_view MimeType(ImageFormat f) {
-  switch (f) {
-    case ImageFormat::kJpeg: return "image/jpeg";
-    case ImageFormat::kPng: return "image/png";
-    case ImageFormat::kWebp: return "image/webp";
-    case ImageFormat::kBmp: return "image/bmp";
-    case ImageFormat::kTiff: return "image/tiff";
-    case ImageFormat::kGif: return "image/gif";
-    case ImageFormat::kUnknown: break;
-  }
-  return "application/octet-stream";
+  const auto i = static_cast<size_t>(f);
+  return i < std::size(kMimeTypes) ? kMimeTypes[i] : kMimeTypes[0];
 }
 
 std::string DescribeUnknownContent(std::string_view bytes) {
@@ -460,9 +451,7 @@ Result<ImageHeader> ReadImageHeader(std::string_view bytes) {
     case ImageFormat::kPng: return ReadPng(bytes);
     case ImageFormat::kWebp: return ReadWebp(bytes);
     case ImageFormat::kBmp: return ReadBmp(bytes);
-    case ImageFormat::kTiff:
-      if (bytes.size() < 8) return Truncated("TIFF", "the file ends inside the header");
-      return ReadTiff(bytes);
+    case ImageFormat::kTiff: return ReadTiff(bytes);
     case ImageFormat::kGif:
       return Status::Unsupported("GIF images are not supported; convert to PNG");
     case ImageFormat::kUnknown: break;

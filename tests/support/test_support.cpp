@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -118,7 +119,10 @@ pid_t Spawn(const std::vector<std::string>& args, const fs::path& output) {
 
 ServerProcess::ServerProcess(fs::path data_dir, std::vector<std::string> extra_args) {
   fs::create_directories(data_dir);
-  log_path_ = data_dir.parent_path() / (data_dir.filename().string() + "-server.log");
+  // A new log file per start: a restarted server must not be mistaken for the last one.
+  static std::atomic<int> starts{0};
+  log_path_ = data_dir.parent_path() /
+              (data_dir.filename().string() + "-server-" + std::to_string(++starts) + ".log");
   std::vector<std::string> args = {SAMCACHE_BINARY, "serve", "--port", "0", "--host", "127.0.0.1",
                                    "--data", data_dir.string()};
   args.insert(args.end(), extra_args.begin(), extra_args.end());

@@ -1,0 +1,92 @@
+// The samcache command line, run as a real process: ingest, migrate, stats, and a server
+// started on the ingested data.
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <nlohmann/json.hpp>
+#include <regex>
+
+#include "support/test_support.h"
+
+namespace samcache::testing {
+namespace {
+
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+TEST(CliTest, IngestFoldersRecursivelyAndFindDuplicates) {
+  TempDir tmp;
+  const fs::path photos = tmp / "photos";
+  WriteFile(photos / "a.jpg", MakeImageFile(120, 90, 1, ".jpg"));
+  WriteFile(photos / "nested" / "b.png", MakeImageFile(100, 80, 2, ".png"));
+  WriteFile(photos / "nested" / "deeper" / "c.webp", MakeImageFile(64, 48, 3, ".webp"));
+  WriteFile(photos / "nested" / "readme.jpg", "not an image");
+  const std::string data = (tmp / "data").string();
+
+  CommandResult first = RunSamcache({"ingest", "--data", data, "--dataset", "holiday", photos.string()});
+  EXPECT_EQ(first.exit_code, 0) << first.output;
+  EXPECT_NE(first.output.find("ingested 3 of 4 file(s) into dataset 'holiday'"), std::string::npos) << first.output;
+  EXPECT_NE(first.output.find("0 duplicate(s), 1 rejected"), std::string::npos) << first.output;
+  EXPECT_NE(first.output.find("readme.jpg"), std::string::npos) << "the rejected file is named";
+
+  // A single file and the folder again, into a new dataset: all three images are duplicates.
+  CommandResult second = RunSamcache({"ingest", "--data", data, "--dataset", "copy",
+                                      (photos / "a.jpg").string(), (photos / "nested").string()});
+  EXPECT_EQ(second.exit_code, 0) << second.output;
+  EXPECT_NE(second.output.find("ingested 3 of 4 file(s) into dataset 'copy'"), std::string::npos) << second.output;
+  EXPECT_NE(second.output.find("3 duplicate(s)"), std::string::npos) << second.output;
+  EXPECT_NE(second.output.find("3 image(s) already cached, prewarm will be faster"), std::string::npos);
+  EXPECT_NE(second.output.find("[DEDUP] Found duplicate image: a.jpg (hash: "), std::string::npos) << second.output;
+
+  // Ingesting into an existing dataset name adds to it.
+  CommandResult third = RunSamcache({"ingest", "--data", data, "--dataset", "holiday", (photos / "a.jpg").string()});
+  EXPECT_EQ(third.exit_code, 0) << third.output;
+
+  CommandResult stats = RunSamcache({"stats", "--data", data});
+  EXPECT_EQ(stats.exit_code, 0);
+  EXPECT_TRUE(std::regex_search(stats.output, std::regex(R"(datasets:\s+2)"))) << stats.output;
+  EXPECT_TRUE(std::regex_search(stats.output, std::regex(R"(images:\s+7)"))) << stats.output;
+  EXPECT_TRUE(std::regex_search(stats.output, std::regex(R"(distinct images:\s+3)"))) << stats.output;
+
+  // A server on the same data folder sees what the CLI stored.
+  ServerProcess server(tmp / "data");
+  httplib::Client client("127.0.0.1", server.port());
+  auto list = client.Get("/api/sam/datasets");
+  ASSERT_TRUE(list);
+  json datasets = json::parse(list->body)["datasets"];
+  ASSERT_EQ(datasets.size(), 2u);
+  EXPECT_EQ(datasets[1]["name"], "holiday");
+  EXPECT_EQ(datasets[1]["image_count"], 4);
+}
+
+TEST(CliTest, IngestOfNothingUsableFails) {
+  TempDir tmp;
+  WriteFile(tmp / "x.txt", "hello");
+  CommandResult r = RunSamcache({"ingest", "--data", (tmp / "data").string(), "--dataset", "d",
+                                 (tmp / "x.txt").string(), (tmp / "missing").string()});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("no such file or folder"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("not created"), std::string::npos) << r.output;
+}
+
+TEST(CliTest, MigrateReportsTheSchemaVersion) {
+  TempDir tmp;
+  CommandResult r = RunSamcache({"migrate", "--data", (tmp / "data").string()});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(std::regex_search(r.output, std::regex(R"(schema version 2\b)"))) << r.output;
+  EXPECT_TRUE(fs::exists(tmp / "data" / "samcache.db"));
+}
+
+TEST(CliTest, VersionNamesOnnxRuntime) {
+  CommandResult r = RunSamcache({"--version"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_TRUE(std::regex_search(r.output, std::regex(R"(samcache \d+\.\d+\.\d+ \(ONNX Runtime 1\.\d+)"))) << r.output;
+}
+
+TEST(CliTest, UnknownOptionIsAnError) {
+  CommandResult r = RunSamcache({"serve", "--no-such-option"});
+  EXPECT_NE(r.exit_code, 0);
+}
+
+}  // namespace
+}  // namespace samcache::testing
