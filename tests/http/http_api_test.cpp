@@ -422,3 +422,65 @@ TEST_F(HttpApiTest, AddImagesToAnExistingDataset) {
 
 }  // namespace
 }  // namespace samcache::testing
+
+namespace samcache::testing {
+namespace {
+
+// kill -9 in the middle of an upload, then restart: every image row has its blob, every
+// blob file holds exactly the bytes its name promises, and the same files upload fine again.
+TEST(CrashTest, KillDuringUploadLeavesNothingCorrupt) {
+  TempDir tmp;
+  const fs::path data = tmp / "data";
+  std::vector<std::pair<std::string, std::string>> files;
+  for (int i = 0; i < 24; ++i) {
+    files.emplace_back("big" + std::to_string(i) + ".png", MakeImageFile(1200, 900, 500 + i, ".png"));
+  }
+  auto server = std::make_unique<ServerProcess>(data);
+  std::thread uploader([port = server->port(), &files] {
+    httplib::Client c("127.0.0.1", port);
+    httplib::MultipartFormDataItems items;
+    for (const auto& [name, bytes] : files) items.push_back({"images", bytes, name, "image/png"});
+    (void)c.Post("/api/sam/dataset/init", items);  // fails when the server dies: expected
+  });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (ListFiles(data / "blobs").size() < 3 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  server->Kill();
+  uploader.join();
+  const size_t blobs_after_kill = ListFiles(data / "blobs").size();
+  EXPECT_GE(blobs_after_kill, 3u);
+  EXPECT_LT(blobs_after_kill, files.size()) << "the kill came too late to test anything";
+
+  for (const fs::path& blob : ListFiles(data / "blobs")) {
+    EXPECT_EQ(Sha256Hex(ReadFileOrDie(blob)), blob.filename().string()) << blob;
+  }
+  server = std::make_unique<ServerProcess>(data);
+  httplib::Client client("127.0.0.1", server->port());
+  json datasets = json::parse(client.Get("/api/sam/datasets")->body)["datasets"];
+  size_t rows = 0;
+  for (const json& d : datasets) {
+    json images = json::parse(client.Get(("/api/sam/dataset/" + d["id"].get<std::string>()).c_str())->body)["images"];
+    for (const json& image : images) {
+      ++rows;
+      auto bytes = client.Get(("/api/sam/image/" + image["id"].get<std::string>()).c_str());
+      ASSERT_TRUE(bytes);
+      ASSERT_EQ(bytes->status, 200) << image.dump();
+      EXPECT_EQ(Sha256Hex(bytes->body), image["content_hash"]);
+    }
+  }
+  EXPECT_LE(rows, blobs_after_kill);
+
+  httplib::MultipartFormDataItems items;
+  for (const auto& [name, bytes] : files) items.push_back({"images", bytes, name, "image/png"});
+  auto again = client.Post("/api/sam/dataset/init", items);
+  ASSERT_TRUE(again);
+  ASSERT_EQ(again->status, 200) << again->body;
+  json body = json::parse(again->body);
+  EXPECT_EQ(body["images"].size(), files.size());
+  EXPECT_EQ(body["duplicates_found"], static_cast<int>(rows));
+  EXPECT_EQ(ListFiles(data / "blobs").size(), files.size());
+}
+
+}  // namespace
+}  // namespace samcache::testing

@@ -169,6 +169,13 @@ int ServerProcess::Stop() {
   return status;
 }
 
+void ServerProcess::Kill() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGKILL);
+  waitpid(pid_, nullptr, 0);
+  pid_ = -1;
+}
+
 CommandResult RunSamcache(const std::vector<std::string>& args) {
   TempDir tmp;
   std::vector<std::string> full = {SAMCACHE_BINARY};

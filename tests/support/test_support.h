@@ -54,6 +54,8 @@ class ServerProcess {
   std::string Log() const;
   // SIGTERM and wait; returns the exit status (as from waitpid).
   int Stop();
+  // SIGKILL and wait: a crash at whatever point the server had reached.
+  void Kill();
 
  private:
   std::filesystem::path log_path_;
