@@ -183,7 +183,8 @@ class SqliteCatalog final : public Catalog {
         return Rollback(Status::IoError("migration to schema version " + std::to_string(m.version) +
                                         " failed: " + st.message()));
       }
-      SAMCACHE_RETURN_IF_ERROR(conn_.Exec("COMMIT"));
+      st = conn_.Exec("COMMIT");
+      if (!st.ok()) return Rollback(st);
     }
     return Status::Ok();
   }
@@ -216,7 +217,7 @@ class SqliteCatalog final : public Catalog {
     std::lock_guard lock(mu_);
     auto stmt = conn_.Prepare(SAMCACHE_DATASET_SELECT
                               "WHERE d.id = ? OR d.name = ? "
-                              "ORDER BY (d.id = ?) DESC, d.created_at DESC LIMIT 1");
+                              "ORDER BY (d.id = ?) DESC, d.created_at DESC, d.rowid DESC LIMIT 1");
     if (!stmt.ok()) return stmt.status();
     Query q(conn_, *stmt);
     q.Bind(id_or_name).Bind(id_or_name).Bind(id_or_name);

@@ -12,29 +12,35 @@ namespace {
 
 constexpr size_t kMaxFilenameBytes = 255;
 
-// Keeps the uploader's name as data, but bounded and printable: control characters would
-// garble logs and terminals.
-std::string CleanFilename(const std::string& name) {
-  std::string out;
-  for (unsigned char c : name) {
-    if (out.size() >= kMaxFilenameBytes) break;
-    out.push_back(c < 0x20 || c == 0x7f ? '_' : static_cast<char>(c));
+std::string FormatPixels(uint64_t pixels) {
+  char buf[48];
+  if (pixels >= 100'000) {
+    std::snprintf(buf, sizeof buf, "%.1f megapixels", static_cast<double>(pixels) / 1e6);
+  } else {
+    std::snprintf(buf, sizeof buf, "%llu pixels", static_cast<unsigned long long>(pixels));
   }
-  // Do not cut a UTF-8 sequence in half.
-  while (!out.empty() && (static_cast<unsigned char>(out.back()) & 0xC0) == 0x80 &&
-         out.size() == kMaxFilenameBytes) {
-    out.pop_back();
-  }
-  return out.empty() ? std::string("unnamed") : out;
-}
-
-std::string FormatMegapixels(uint64_t pixels) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f", static_cast<double>(pixels) / 1e6);
   return buf;
 }
 
 }  // namespace
+
+std::string CleanFilename(const std::string& name) {
+  std::string out;
+  for (unsigned char c : name) out.push_back(c < 0x20 || c == 0x7f ? '_' : static_cast<char>(c));
+  if (out.size() > kMaxFilenameBytes) {
+    out.resize(kMaxFilenameBytes);
+    // Do not end in the middle of a UTF-8 sequence: drop continuation bytes and then the
+    // lead byte whose sequence was cut.
+    size_t end = out.size();
+    while (end > 0 && (static_cast<unsigned char>(out[end - 1]) & 0xC0) == 0x80) --end;
+    if (end > 0 && (static_cast<unsigned char>(out[end - 1]) & 0x80) != 0) {
+      const unsigned char lead = static_cast<unsigned char>(out[end - 1]);
+      const size_t needed = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+      if (out.size() - (end - 1) < needed) out.resize(end - 1);
+    }
+  }
+  return out.empty() ? std::string("unnamed") : out;
+}
 
 Ingestor::Ingestor(Catalog& catalog, BlobStore& blobs, IngestOptions options)
     : catalog_(catalog), blobs_(blobs), options_(options) {}
@@ -45,9 +51,8 @@ Result<BlobRecord> Ingestor::DescribeNewContent(const IncomingFile& file) {
   const uint64_t pixels = uint64_t{header->width} * header->height;
   if (pixels > options_.max_image_pixels) {
     return Status::TooLarge("image is " + std::to_string(header->width) + "x" +
-                            std::to_string(header->height) + " (" + FormatMegapixels(pixels) +
-                            " megapixels), above the limit of " +
-                            FormatMegapixels(options_.max_image_pixels) + " megapixels");
+                            std::to_string(header->height) + " (" + FormatPixels(pixels) +
+                            "), above the limit of " + FormatPixels(options_.max_image_pixels));
   }
   Result<DecodedImage> decoded = DecodeImage(file.bytes, header->format);
   if (!decoded.ok()) return decoded.status();
@@ -95,7 +100,11 @@ Result<IngestedImage> Ingestor::Commit(const std::string& dataset_id, PreparedFi
     SAMCACHE_RETURN_IF_ERROR(blobs_.Put(file.content_hash, file.bytes));
     return catalog_.AddImage(row);
   }();
-  if (!added.ok()) return added.status();
+  if (!added.ok()) {
+    // The file may be new and now without a row: remove it unless the content is recorded.
+    blobs_.RemoveUnreferenced({file.content_hash}, [&](const std::string& hash) { return BlobIsRecorded(hash); });
+    return added.status();
+  }
 
   IngestedImage out;
   out.image = std::move(added->image);
@@ -116,16 +125,17 @@ Result<IngestedImage> Ingestor::Ingest(const std::string& dataset_id, IncomingFi
   return Commit(dataset_id, std::move(prepared).value());
 }
 
+bool Ingestor::BlobIsRecorded(const std::string& content_hash) {
+  Result<std::optional<BlobRecord>> blob = catalog_.FindBlob(content_hash);
+  return !blob.ok() || blob->has_value();  // when unsure, keep the file
+}
+
 Result<DeleteOutcome> Ingestor::DeleteDataset(const std::string& dataset_id) {
   Result<std::vector<std::string>> orphans = catalog_.DeleteDataset(dataset_id);
   if (!orphans.ok()) return orphans.status();
   DeleteOutcome out;
-  out.blobs_removed = blobs_.RemoveUnreferenced(*orphans, [&](const std::string& hash) {
-    // An upload may have brought the same content back since the delete committed; keep it
-    // then (and when unsure).
-    Result<std::optional<BlobRecord>> blob = catalog_.FindBlob(hash);
-    return !blob.ok() || blob->has_value();
-  });
+  // An upload may have brought the same content back since the delete committed.
+  out.blobs_removed = blobs_.RemoveUnreferenced(*orphans, [&](const std::string& hash) { return BlobIsRecorded(hash); });
   return out;
 }
 
@@ -143,7 +153,8 @@ UploadBatch::UploadBatch(Ingestor& ingestor, Catalog& catalog, std::string datas
 
 void UploadBatch::Add(IncomingFile file) {
   bytes_received_ += static_cast<int64_t>(file.bytes.size());
-  const std::string filename = file.filename.empty() ? "unnamed" : file.filename;
+  file.filename = CleanFilename(file.filename);
+  const std::string filename = file.filename;
   auto reject = [&](const Status& st) {
     spdlog::warn("[UPLOAD] Rejected {}: {}", filename, st.message());
     rejected_.push_back({filename, st.message(), st.code()});

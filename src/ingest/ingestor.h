@@ -68,6 +68,8 @@ class Ingestor {
 
  private:
   Result<BlobRecord> DescribeNewContent(const IncomingFile& file);
+  // True when the catalog has a row for this content, or cannot tell.
+  bool BlobIsRecorded(const std::string& content_hash);
 
   Catalog& catalog_;
   BlobStore& blobs_;
@@ -109,6 +111,10 @@ class UploadBatch {
   int64_t duplicates_found_ = 0;
   int64_t bytes_received_ = 0;
 };
+
+// The uploader's file name as we keep it: control characters replaced (they would garble
+// logs and terminals), at most 255 bytes without cutting a UTF-8 sequence, never empty.
+std::string CleanFilename(const std::string& name);
 
 // The seed's message, e.g. "2 image(s) already cached, prewarm will be faster".
 std::string DuplicatesMessage(int64_t count);

@@ -1,0 +1,645 @@
+#include "catalog/catalog.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <iterator>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "catalog/sqlite_migrations.h"
+#include "common/crypto.h"
+#include "support/test_support.h"
+
+namespace samcache {
+namespace {
+
+using testing::ReadFileOrDie;
+using testing::TempDir;
+
+int NewestSchemaVersion() {
+  int newest = 0;
+  for (const auto& m : sqlite_schema::kMigrations) newest = std::max(newest, m.version);
+  return newest;
+}
+
+std::unique_ptr<Catalog> Open(const std::string& path) {
+  Result<std::unique_ptr<Catalog>> catalog = OpenSqliteCatalog(path);
+  EXPECT_TRUE(catalog.ok()) << catalog.status().message();
+  return catalog.ok() ? std::move(catalog).value() : nullptr;
+}
+
+DatasetRecord Dataset(const std::string& id, const std::string& name,
+                      const std::string& created_at) {
+  return DatasetRecord{id, name, created_at, 0};
+}
+
+BlobRecord Blob(const std::string& content, int width = 64, int height = 32,
+                const std::string& created_at = "2024-05-01T12:00:00.000Z") {
+  BlobRecord b;
+  b.content_hash = Sha256Hex(content);
+  b.pixel_hash = Sha256Hex("pixels of " + content);
+  b.format = "png";
+  b.mime_type = "image/png";
+  b.byte_size = static_cast<int64_t>(content.size());
+  b.width = width;
+  b.height = height;
+  b.thumb_jpeg = std::string("\xFF\xD8\xFF\xD9", 4);
+  b.created_at = created_at;
+  return b;
+}
+
+NewImage Image(const std::string& id, const std::string& dataset_id, const std::string& filename,
+               const BlobRecord& blob) {
+  return NewImage{id, dataset_id, filename, blob};
+}
+
+AddImageOutcome AddOrDie(Catalog& catalog, const NewImage& image) {
+  Result<AddImageOutcome> added = catalog.AddImage(image);
+  EXPECT_TRUE(added.ok()) << added.status().message();
+  return added.ok() ? *added : AddImageOutcome{};
+}
+
+CatalogStats StatsOrDie(Catalog& catalog) {
+  Result<CatalogStats> stats = catalog.Stats();
+  EXPECT_TRUE(stats.ok()) << stats.status().message();
+  return stats.ok() ? *stats : CatalogStats{};
+}
+
+std::vector<std::string> Ids(const std::vector<ImageRecord>& images) {
+  std::vector<std::string> ids;
+  for (const auto& i : images) ids.push_back(i.id);
+  return ids;
+}
+
+// A raw read-only connection for checking what the Catalog interface does not expose.
+class RawDb {
+ public:
+  explicit RawDb(const std::string& path) {
+    EXPECT_EQ(sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                              nullptr),
+              SQLITE_OK);
+  }
+  ~RawDb() { sqlite3_close(db_); }
+  RawDb(const RawDb&) = delete;
+  RawDb& operator=(const RawDb&) = delete;
+
+  void Exec(const std::string& sql) {
+    char* err = nullptr;
+    const int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err);
+    EXPECT_EQ(rc, SQLITE_OK) << (err != nullptr ? err : "");
+    sqlite3_free(err);
+  }
+
+  // The first column of the first row as text ("" when there is no row).
+  std::string Scalar(const std::string& sql) {
+    sqlite3_stmt* stmt = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr), SQLITE_OK)
+        << sqlite3_errmsg(db_);
+    std::string out;
+    if (stmt != nullptr && sqlite3_step(stmt) == SQLITE_ROW) {
+      const auto* text = sqlite3_column_text(stmt, 0);
+      if (text != nullptr) out = reinterpret_cast<const char*>(text);
+    }
+    sqlite3_finalize(stmt);
+    return out;
+  }
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+class CatalogTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = (dir_ / "catalog.db").string();
+    catalog_ = Open(path_);
+    ASSERT_NE(catalog_, nullptr);
+  }
+
+  void CreateOrDie(const DatasetRecord& d) {
+    const Status st = catalog_->CreateDataset(d);
+    ASSERT_TRUE(st.ok()) << st.message();
+  }
+
+  TempDir dir_;
+  std::string path_;
+  std::unique_ptr<Catalog> catalog_;
+};
+
+TEST_F(CatalogTest, FreshCatalogIsEmptyAtNewestVersion) {
+  Result<int> version = catalog_->SchemaVersion();
+  ASSERT_TRUE(version.ok());
+  EXPECT_EQ(*version, NewestSchemaVersion());
+  const CatalogStats stats = StatsOrDie(*catalog_);
+  EXPECT_EQ(stats.datasets, 0);
+  EXPECT_EQ(stats.images, 0);
+  EXPECT_EQ(stats.blobs, 0);
+  EXPECT_EQ(stats.blob_bytes, 0);
+  EXPECT_EQ(stats.schema_version, NewestSchemaVersion());
+  Result<std::vector<DatasetRecord>> datasets = catalog_->ListDatasets();
+  ASSERT_TRUE(datasets.ok());
+  EXPECT_TRUE(datasets->empty());
+}
+
+TEST_F(CatalogTest, CreateGetAndListDatasets) {
+  CreateOrDie(Dataset("d1", "old", "2024-01-01T00:00:00.000Z"));
+  CreateOrDie(Dataset("d3", "newest", "2024-03-01T00:00:00.000Z"));
+  CreateOrDie(Dataset("d2", "middle", "2024-02-01T00:00:00.000Z"));
+
+  Result<DatasetRecord> got = catalog_->GetDataset("d2");
+  ASSERT_TRUE(got.ok()) << got.status().message();
+  EXPECT_EQ(got->id, "d2");
+  EXPECT_EQ(got->name, "middle");
+  EXPECT_EQ(got->created_at, "2024-02-01T00:00:00.000Z");
+  EXPECT_EQ(got->image_count, 0);
+
+  Result<std::vector<DatasetRecord>> list = catalog_->ListDatasets();
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 3u);
+  EXPECT_EQ((*list)[0].id, "d3");  // newest first
+  EXPECT_EQ((*list)[1].id, "d2");
+  EXPECT_EQ((*list)[2].id, "d1");
+}
+
+TEST_F(CatalogTest, ListDatasetsBreaksTimestampTiesByInsertion) {
+  CreateOrDie(Dataset("b", "first", "2024-01-01T00:00:00.000Z"));
+  CreateOrDie(Dataset("a", "second", "2024-01-01T00:00:00.000Z"));
+  Result<std::vector<DatasetRecord>> list = catalog_->ListDatasets();
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[0].id, "a");  // created later
+  EXPECT_EQ((*list)[1].id, "b");
+}
+
+TEST_F(CatalogTest, DuplicateDatasetIdIsRefused) {
+  CreateOrDie(Dataset("d1", "one", "2024-01-01T00:00:00.000Z"));
+  EXPECT_FALSE(catalog_->CreateDataset(Dataset("d1", "two", "2024-01-02T00:00:00.000Z")).ok());
+  Result<DatasetRecord> got = catalog_->GetDataset("d1");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->name, "one");
+}
+
+TEST_F(CatalogTest, GetUnknownDatasetIsNotFound) {
+  Result<DatasetRecord> got = catalog_->GetDataset("nope");
+  ASSERT_FALSE(got.ok());
+  EXPECT_EQ(got.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(got.status().message().find("nope"), std::string::npos);
+}
+
+TEST_F(CatalogTest, FindDatasetByIdOrName) {
+  CreateOrDie(Dataset("id-old", "cats", "2024-01-01T00:00:00.000Z"));
+  CreateOrDie(Dataset("id-new", "cats", "2024-02-01T00:00:00.000Z"));
+  CreateOrDie(Dataset("id-dogs", "dogs", "2024-03-01T00:00:00.000Z"));
+  // A dataset named like another's id: the id wins.
+  CreateOrDie(Dataset("id-x", "id-dogs", "2024-04-01T00:00:00.000Z"));
+
+  auto by_id = catalog_->FindDataset("id-old");
+  ASSERT_TRUE(by_id.ok());
+  ASSERT_TRUE(by_id->has_value());
+  EXPECT_EQ((*by_id)->id, "id-old");
+
+  auto by_name = catalog_->FindDataset("cats");
+  ASSERT_TRUE(by_name.ok());
+  ASSERT_TRUE(by_name->has_value());
+  EXPECT_EQ((*by_name)->id, "id-new");  // the newest of that name
+  EXPECT_EQ((*by_name)->name, "cats");
+
+  auto id_beats_name = catalog_->FindDataset("id-dogs");
+  ASSERT_TRUE(id_beats_name.ok());
+  ASSERT_TRUE(id_beats_name->has_value());
+  EXPECT_EQ((*id_beats_name)->id, "id-dogs");
+
+  auto missing = catalog_->FindDataset("birds");
+  ASSERT_TRUE(missing.ok());
+  EXPECT_FALSE(missing->has_value());
+}
+
+TEST_F(CatalogTest, AddImageDetectsDuplicatesAndNumbersPositions) {
+  CreateOrDie(Dataset("d1", "one", "2024-01-01T00:00:00.000Z"));
+  CreateOrDie(Dataset("d2", "two", "2024-01-02T00:00:00.000Z"));
+  const BlobRecord shared = Blob("shared-content");
+
+  const AddImageOutcome first = AddOrDie(*catalog_, Image("i1", "d1", "a.png", shared));
+  EXPECT_FALSE(first.duplicate);
+  EXPECT_EQ(first.image.position, 0);
+
+  const AddImageOutcome other = AddOrDie(*catalog_, Image("i2", "d1", "b.png", Blob("other")));
+  EXPECT_FALSE(other.duplicate);
+  EXPECT_EQ(other.image.position, 1);
+
+  // Same content again, in the same dataset and then in another one.
+  const AddImageOutcome same_ds = AddOrDie(*catalog_, Image("i3", "d1", "a-again.png", shared));
+  EXPECT_TRUE(same_ds.duplicate);
+  EXPECT_EQ(same_ds.image.position, 2);
+  const AddImageOutcome other_ds = AddOrDie(*catalog_, Image("i4", "d2", "a-copy.png", shared));
+  EXPECT_TRUE(other_ds.duplicate);
+  EXPECT_EQ(other_ds.image.position, 0);  // positions count within a dataset
+
+  Result<std::vector<ImageRecord>> d1 = catalog_->ListImages("d1");
+  ASSERT_TRUE(d1.ok());
+  EXPECT_EQ(Ids(*d1), (std::vector<std::string>{"i1", "i2", "i3"}));
+  for (size_t i = 0; i < d1->size(); ++i) EXPECT_EQ((*d1)[i].position, static_cast<int64_t>(i));
+  Result<std::vector<ImageRecord>> d2 = catalog_->ListImages("d2");
+  ASSERT_TRUE(d2.ok());
+  EXPECT_EQ(Ids(*d2), (std::vector<std::string>{"i4"}));
+
+  const CatalogStats stats = StatsOrDie(*catalog_);
+  EXPECT_EQ(stats.datasets, 2);
+  EXPECT_EQ(stats.images, 4);
+  EXPECT_EQ(stats.blobs, 2);
+  EXPECT_EQ(stats.blob_bytes,
+            static_cast<int64_t>(std::string("shared-content").size() + std::string("other").size()));
+
+  Result<DatasetRecord> ds = catalog_->GetDataset("d1");
+  ASSERT_TRUE(ds.ok());
+  EXPECT_EQ(ds->image_count, 3);
+}
+
+TEST_F(CatalogTest, ImageFieldsComeFromTheBlobRow) {
+  CreateOrDie(Dataset("d1", "one", "2024-01-01T00:00:00.000Z"));
+  const BlobRecord original = Blob("content", 640, 480, "2024-05-01T12:00:00.000Z");
+  const AddImageOutcome first = AddOrDie(*catalog_, Image("i1", "d1", "cat.png", original));
+  EXPECT_EQ(first.image.id, "i1");
+  EXPECT_EQ(first.image.dataset_id, "d1");
+  EXPECT_EQ(first.image.filename, "cat.png");
+  EXPECT_EQ(first.image.content_hash, original.content_hash);
+  EXPECT_EQ(first.image.pixel_hash, original.pixel_hash);
+  EXPECT_EQ(first.image.format, "png");
+  EXPECT_EQ(first.image.mime_type, "image/png");
+  EXPECT_EQ(first.image.byte_size, original.byte_size);
+  EXPECT_EQ(first.image.width, 640);
+  EXPECT_EQ(first.image.height, 480);
+  EXPECT_EQ(first.image.created_at, "2024-05-01T12:00:00.000Z");
+
+  // A second record for the same content carrying different derived values: the stored blob
+  // row, decided once, wins.
+  BlobRecord conflicting = original;
+  conflicting.pixel_hash = Sha256Hex("something else");
+  conflicting.format = "jpeg";
+  conflicting.mime_type = "image/jpeg";
+  conflicting.width = 1;
+  conflicting.height = 2;
+  conflicting.created_at = "2024-06-01T00:00:00.000Z";
+  const AddImageOutcome second = AddOrDie(*catalog_, Image("i2", "d1", "copy.jpg", conflicting));
+  EXPECT_TRUE(second.duplicate);
+
+  Result<ImageRecord> got = catalog_->GetImage("i2");
+  ASSERT_TRUE(got.ok()) << got.status().message();
+  EXPECT_EQ(got->filename, "copy.jpg");
+  EXPECT_EQ(got->pixel_hash, original.pixel_hash);
+  EXPECT_EQ(got->format, "png");
+  EXPECT_EQ(got->mime_type, "image/png");
+  EXPECT_EQ(got->width, 640);
+  EXPECT_EQ(got->height, 480);
+  EXPECT_EQ(got->position, 1);
+  EXPECT_EQ(got->created_at, "2024-06-01T00:00:00.000Z");  // the image's own time
+
+  auto blob = catalog_->FindBlob(original.content_hash);
+  ASSERT_TRUE(blob.ok());
+  ASSERT_TRUE(blob->has_value());
+  EXPECT_EQ((*blob)->pixel_hash, original.pixel_hash);
+  EXPECT_EQ((*blob)->thumb_jpeg, original.thumb_jpeg);
+  EXPECT_EQ((*blob)->width, 640);
+  EXPECT_EQ((*blob)->created_at, original.created_at);
+
+  auto none = catalog_->FindBlob(Sha256Hex("never stored"));
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+
+  Result<ImageRecord> missing = catalog_->GetImage("nope");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(CatalogTest, BinaryThumbnailSurvivesRoundTrip) {
+  CreateOrDie(Dataset("d1", "one", "2024-01-01T00:00:00.000Z"));
+  BlobRecord blob = Blob("binary thumb");
+  blob.thumb_jpeg = std::string("\xFF\xD8\x00\x01\x00\xFF\xD9", 7);  // embedded NULs
+  AddOrDie(*catalog_, Image("i1", "d1", "x.png", blob));
+  auto found = catalog_->FindBlob(blob.content_hash);
+  ASSERT_TRUE(found.ok());
+  ASSERT_TRUE(found->has_value());
+  EXPECT_EQ((*found)->thumb_jpeg, blob.thumb_jpeg);
+}
+
+TEST_F(CatalogTest, AddImageToUnknownDatasetInsertsNothing) {
+  CreateOrDie(Dataset("d1", "one", "2024-01-01T00:00:00.000Z"));
+  AddOrDie(*catalog_, Image("i1", "d1", "a.png", Blob("a")));
+  const CatalogStats before = StatsOrDie(*catalog_);
+
+  const BlobRecord fresh = Blob("fresh content");
+  Result<AddImageOutcome> added = catalog_->AddImage(Image("i2", "ghost", "b.png", fresh));
+  ASSERT_FALSE(added.ok());
+  EXPECT_EQ(added.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(added.status().message().find("ghost"), std::string::npos);
+
+  const CatalogStats after = StatsOrDie(*catalog_);
+  EXPECT_EQ(after.datasets, before.datasets);
+  EXPECT_EQ(after.images, before.images);
+  EXPECT_EQ(after.blobs, before.blobs);
+  EXPECT_EQ(after.blob_bytes, before.blob_bytes);
+  auto blob = catalog_->FindBlob(fresh.content_hash);
+  ASSERT_TRUE(blob.ok());
+  EXPECT_FALSE(blob->has_value());
+
+  // The failed call left no transaction open: the catalog still takes writes.
+  EXPECT_FALSE(AddOrDie(*catalog_, Image("i3", "d1", "b.png", fresh)).duplicate);
+}
+
+TEST_F(CatalogTest, ConcurrentUploadsOfNewContentSeeExactlyOneOriginal) {
+  constexpr int kThreads = 8;
+  for (int t = 0; t < kThreads; ++t) {
+    CreateOrDie(Dataset("d" + std::to_string(t), "ds", "2024-01-01T00:00:00.000Z"));
+  }
+  const BlobRecord blob = Blob("raced content");
+  std::vector<Result<AddImageOutcome>> results(kThreads, Status::Internal("not run"));
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      results[t] = catalog_->AddImage(
+          Image("img" + std::to_string(t), "d" + std::to_string(t), "same.png", blob));
+    });
+  }
+  for (auto& th : threads) th.join();
+
+  int originals = 0;
+  for (const auto& r : results) {
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    if (!r->duplicate) ++originals;
+    EXPECT_EQ(r->image.position, 0);
+  }
+  EXPECT_EQ(originals, 1);
+  const CatalogStats stats = StatsOrDie(*catalog_);
+  EXPECT_EQ(stats.blobs, 1);
+  EXPECT_EQ(stats.images, kThreads);
+}
+
+TEST_F(CatalogTest, ConcurrentUploadsIntoOneDatasetGetDistinctPositions) {
+  CreateOrDie(Dataset("d", "ds", "2024-01-01T00:00:00.000Z"));
+  constexpr int kThreads = 8;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      const std::string n = std::to_string(t);
+      EXPECT_TRUE(catalog_->AddImage(Image("img" + n, "d", n + ".png", Blob("c" + n))).ok());
+    });
+  }
+  for (auto& th : threads) th.join();
+  Result<std::vector<ImageRecord>> images = catalog_->ListImages("d");
+  ASSERT_TRUE(images.ok());
+  ASSERT_EQ(images->size(), static_cast<size_t>(kThreads));
+  for (int i = 0; i < kThreads; ++i) EXPECT_EQ((*images)[i].position, i);
+}
+
+TEST_F(CatalogTest, DeleteDatasetReturnsOnlyUnsharedBlobs) {
+  CreateOrDie(Dataset("d1", "one", "2024-01-01T00:00:00.000Z"));
+  CreateOrDie(Dataset("d2", "two", "2024-01-02T00:00:00.000Z"));
+  const BlobRecord shared = Blob("shared");
+  const BlobRecord only_d1 = Blob("only in d1");
+  const BlobRecord only_d2 = Blob("only in d2");
+  AddOrDie(*catalog_, Image("i1", "d1", "s.png", shared));
+  AddOrDie(*catalog_, Image("i2", "d1", "o.png", only_d1));
+  AddOrDie(*catalog_, Image("i3", "d1", "o-again.png", only_d1));  // twice in one dataset
+  AddOrDie(*catalog_, Image("i4", "d2", "s.png", shared));
+  AddOrDie(*catalog_, Image("i5", "d2", "p.png", only_d2));
+
+  Result<std::vector<std::string>> removed = catalog_->DeleteDataset("d1");
+  ASSERT_TRUE(removed.ok()) << removed.status().message();
+  EXPECT_EQ(*removed, std::vector<std::string>{only_d1.content_hash});
+
+  EXPECT_EQ(catalog_->GetDataset("d1").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(catalog_->GetImage("i1").status().code(), StatusCode::kNotFound);
+  auto shared_blob = catalog_->FindBlob(shared.content_hash);
+  ASSERT_TRUE(shared_blob.ok());
+  EXPECT_TRUE(shared_blob->has_value());
+  auto gone = catalog_->FindBlob(only_d1.content_hash);
+  ASSERT_TRUE(gone.ok());
+  EXPECT_FALSE(gone->has_value());
+
+  CatalogStats stats = StatsOrDie(*catalog_);
+  EXPECT_EQ(stats.datasets, 1);
+  EXPECT_EQ(stats.images, 2);
+  EXPECT_EQ(stats.blobs, 2);
+
+  Result<std::vector<std::string>> removed2 = catalog_->DeleteDataset("d2");
+  ASSERT_TRUE(removed2.ok());
+  std::vector<std::string> got = *removed2;
+  std::vector<std::string> want = {shared.content_hash, only_d2.content_hash};
+  std::sort(got.begin(), got.end());
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(got, want);
+  stats = StatsOrDie(*catalog_);
+  EXPECT_EQ(stats.datasets, 0);
+  EXPECT_EQ(stats.images, 0);
+  EXPECT_EQ(stats.blobs, 0);
+}
+
+TEST_F(CatalogTest, DeleteEmptyAndUnknownDatasets) {
+  CreateOrDie(Dataset("empty", "nothing", "2024-01-01T00:00:00.000Z"));
+  Result<std::vector<std::string>> removed = catalog_->DeleteDataset("empty");
+  ASSERT_TRUE(removed.ok());
+  EXPECT_TRUE(removed->empty());
+
+  Result<std::vector<std::string>> unknown = catalog_->DeleteDataset("empty");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.status().code(), StatusCode::kNotFound);
+  // The failed delete was rolled back and the connection still works.
+  CreateOrDie(Dataset("next", "n", "2024-01-02T00:00:00.000Z"));
+  EXPECT_EQ(StatsOrDie(*catalog_).datasets, 1);
+}
+
+TEST_F(CatalogTest, ReopenKeepsEverything) {
+  CreateOrDie(Dataset("d1", "one", "2024-01-01T00:00:00.000Z"));
+  const BlobRecord blob = Blob("persisted", 10, 20);
+  AddOrDie(*catalog_, Image("i1", "d1", "p.png", blob));
+  AddOrDie(*catalog_, Image("i2", "d1", "q.png", Blob("second")));
+  catalog_.reset();  // closes the connection
+
+  catalog_ = Open(path_);
+  ASSERT_NE(catalog_, nullptr);
+  Result<int> version = catalog_->SchemaVersion();
+  ASSERT_TRUE(version.ok());
+  EXPECT_EQ(*version, NewestSchemaVersion());
+  Result<DatasetRecord> ds = catalog_->GetDataset("d1");
+  ASSERT_TRUE(ds.ok());
+  EXPECT_EQ(ds->name, "one");
+  EXPECT_EQ(ds->image_count, 2);
+  Result<ImageRecord> img = catalog_->GetImage("i1");
+  ASSERT_TRUE(img.ok());
+  EXPECT_EQ(img->filename, "p.png");
+  EXPECT_EQ(img->content_hash, blob.content_hash);
+  EXPECT_EQ(img->width, 10);
+  EXPECT_EQ(img->height, 20);
+  // Positions continue where they were.
+  EXPECT_TRUE(AddOrDie(*catalog_, Image("i3", "d1", "p2.png", blob)).duplicate);
+  EXPECT_EQ(catalog_->GetImage("i3")->position, 2);
+  const CatalogStats stats = StatsOrDie(*catalog_);
+  EXPECT_EQ(stats.images, 3);
+  EXPECT_EQ(stats.blobs, 2);
+  EXPECT_EQ(stats.schema_version, NewestSchemaVersion());
+}
+
+TEST_F(CatalogTest, MigrateIsIdempotent) {
+  CreateOrDie(Dataset("d1", "one", "2024-01-01T00:00:00.000Z"));
+  ASSERT_TRUE(catalog_->Migrate().ok());
+  ASSERT_TRUE(catalog_->Migrate().ok());
+  EXPECT_EQ(*catalog_->SchemaVersion(), NewestSchemaVersion());
+  EXPECT_EQ(StatsOrDie(*catalog_).datasets, 1);
+  RawDb raw(path_);
+  EXPECT_EQ(raw.Scalar("SELECT COUNT(*) FROM schema_migrations"),
+            std::to_string(std::size(sqlite_schema::kMigrations)));
+}
+
+// ---- Migration from schema version 1 ----------------------------------------------------
+
+constexpr char kDatasetA[] = "0a1b2c3d4e5f6071";  // "first": 3 images
+constexpr char kDatasetB[] = "1a2b3c4d5e6f7081";  // "second": 1 image, sharing a blob with A
+constexpr char kSharedHash[] = "f19e1cf05a6eb47bf5edc8fa36956780356fe7cc9761a5126a7154185708f8a5";
+
+class CatalogMigrationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = (dir_ / "v1.db").string();
+    // Recreate the version-1 database from its dump, with nothing of ours in between.
+    const std::string dump = ReadFileOrDie(SAMCACHE_SOURCE_DIR "/tests/fixtures/catalog_v1.sql");
+    ASSERT_FALSE(dump.empty());
+    RawDb raw(path_);
+    raw.Exec(dump);
+    ASSERT_EQ(raw.Scalar("SELECT MAX(version) FROM schema_migrations"), "1");
+    ASSERT_EQ(raw.Scalar("SELECT COUNT(*) FROM pragma_table_info('images') WHERE name = 'position'"),
+              "0");
+  }
+
+  TempDir dir_;
+  std::string path_;
+};
+
+TEST_F(CatalogMigrationTest, UpgradesVersionOneAndKeepsAllRows) {
+  std::unique_ptr<Catalog> catalog = Open(path_);
+  ASSERT_NE(catalog, nullptr);
+  Result<int> version = catalog->SchemaVersion();
+  ASSERT_TRUE(version.ok());
+  EXPECT_EQ(*version, NewestSchemaVersion());
+
+  const CatalogStats stats = StatsOrDie(*catalog);
+  EXPECT_EQ(stats.datasets, 2);
+  EXPECT_EQ(stats.blobs, 3);
+  EXPECT_EQ(stats.images, 4);
+  EXPECT_EQ(stats.blob_bytes, 1000 + 2000 + 3000);
+
+  Result<std::vector<DatasetRecord>> datasets = catalog->ListDatasets();
+  ASSERT_TRUE(datasets.ok());
+  ASSERT_EQ(datasets->size(), 2u);
+  EXPECT_EQ((*datasets)[0].id, kDatasetB);
+  EXPECT_EQ((*datasets)[0].image_count, 1);
+  EXPECT_EQ((*datasets)[1].id, kDatasetA);
+  EXPECT_EQ((*datasets)[1].name, "first");
+  EXPECT_EQ((*datasets)[1].image_count, 3);
+
+  // Positions follow created_at; equal timestamps follow insertion order (rowid), which here
+  // is neither id order nor filename order.
+  Result<std::vector<ImageRecord>> a = catalog->ListImages(kDatasetA);
+  ASSERT_TRUE(a.ok());
+  ASSERT_EQ(a->size(), 3u);
+  EXPECT_EQ(Ids(*a),
+            (std::vector<std::string>{"bbbbbbbbbbbbbbbb", "aaaaaaaaaaaaaaaa", "cccccccccccccccc"}));
+  for (size_t i = 0; i < a->size(); ++i) EXPECT_EQ((*a)[i].position, static_cast<int64_t>(i));
+  EXPECT_EQ((*a)[0].filename, "tie-first.png");
+  EXPECT_EQ((*a)[1].filename, "tie-second.jpg");
+  EXPECT_EQ((*a)[2].filename, "late.webp");
+  // Blob-derived fields of migrated rows.
+  EXPECT_EQ((*a)[1].format, "jpeg");
+  EXPECT_EQ((*a)[1].mime_type, "image/jpeg");
+  EXPECT_EQ((*a)[1].byte_size, 2000);
+  EXPECT_EQ((*a)[1].width, 32);
+  EXPECT_EQ((*a)[1].height, 64);
+
+  Result<std::vector<ImageRecord>> b = catalog->ListImages(kDatasetB);
+  ASSERT_TRUE(b.ok());
+  ASSERT_EQ(b->size(), 1u);
+  EXPECT_EQ((*b)[0].id, "dddddddddddddddd");
+  EXPECT_EQ((*b)[0].position, 0);
+  EXPECT_EQ((*b)[0].content_hash, kSharedHash);
+
+  auto thumb = catalog->FindBlob(kSharedHash);
+  ASSERT_TRUE(thumb.ok());
+  ASSERT_TRUE(thumb->has_value());
+  EXPECT_EQ((*thumb)->thumb_jpeg, std::string("\xFF\xD8\xFF\xD9", 4));
+
+  // New rows continue after the backfilled positions, and dedup sees the migrated images.
+  BlobRecord again;
+  again.content_hash = kSharedHash;
+  again.pixel_hash = Sha256Hex("ignored");
+  again.format = "png";
+  again.mime_type = "image/png";
+  again.byte_size = 1000;
+  again.width = 64;
+  again.height = 32;
+  again.thumb_jpeg = "x";
+  again.created_at = "2024-06-01T00:00:00.000Z";
+  const AddImageOutcome added =
+      AddOrDie(*catalog, NewImage{"eeeeeeeeeeeeeeee", kDatasetA, "again.png", again});
+  EXPECT_TRUE(added.duplicate);
+  EXPECT_EQ(added.image.position, 3);
+  EXPECT_EQ(added.image.pixel_hash, "81a461b5eddc593bf94f605e38d874343e80ec311132b2c5d712d99e49eed1da");
+  EXPECT_EQ(StatsOrDie(*catalog).blobs, 3);
+
+  // Deleting A keeps the blob B still uses.
+  Result<std::vector<std::string>> removed = catalog->DeleteDataset(kDatasetA);
+  ASSERT_TRUE(removed.ok());
+  std::vector<std::string> got = *removed;
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ(got, (std::vector<std::string>{
+                     "65d5a8363de0826ba731d1cb8fabc0f8558ce6eed1134169de3a4159b8b551c0",
+                     "ea4bfd7c392852fbea3dcf117d9f479048068a47384c8a9b0b57ddfc27dbc318"}));
+}
+
+TEST_F(CatalogMigrationTest, MigratingAgainIsANoOp) {
+  std::unique_ptr<Catalog> catalog = Open(path_);
+  ASSERT_NE(catalog, nullptr);
+  RawDb raw(path_);
+  const std::string applied = raw.Scalar(
+      "SELECT group_concat(version || ':' || applied_at, ',') FROM schema_migrations");
+  EXPECT_EQ(raw.Scalar("SELECT COUNT(*) FROM schema_migrations"),
+            std::to_string(std::size(sqlite_schema::kMigrations)));
+  // The v1 row kept its original time; later versions were recorded by Migrate().
+  EXPECT_EQ(raw.Scalar("SELECT applied_at FROM schema_migrations WHERE version = 1"),
+            "2024-01-01T08:00:00.000Z");
+  EXPECT_EQ(raw.Scalar("SELECT name FROM schema_migrations WHERE version = 2"),
+            std::string(sqlite_schema::kMigrations[1].name));
+  // What version 2 added beyond positions.
+  EXPECT_EQ(raw.Scalar("SELECT group_concat(tenant, ',') FROM datasets"), "default,default");
+  EXPECT_EQ(raw.Scalar("SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name IN "
+                       "('idx_blobs_pixel_hash', 'idx_images_dataset_position')"),
+            "2");
+  EXPECT_EQ(raw.Scalar("SELECT COUNT(*) FROM sqlite_master WHERE name = 'idx_images_dataset'"),
+            "0");
+
+  ASSERT_TRUE(catalog->Migrate().ok());
+  ASSERT_TRUE(catalog->Migrate().ok());
+  EXPECT_EQ(*catalog->SchemaVersion(), NewestSchemaVersion());
+  EXPECT_EQ(raw.Scalar(
+                "SELECT group_concat(version || ':' || applied_at, ',') FROM schema_migrations"),
+            applied);
+  // Positions were not recomputed.
+  Result<std::vector<ImageRecord>> a = catalog->ListImages(kDatasetA);
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(Ids(*a),
+            (std::vector<std::string>{"bbbbbbbbbbbbbbbb", "aaaaaaaaaaaaaaaa", "cccccccccccccccc"}));
+
+  // And reopening migrates nothing either.
+  catalog.reset();
+  catalog = Open(path_);
+  ASSERT_NE(catalog, nullptr);
+  EXPECT_EQ(raw.Scalar(
+                "SELECT group_concat(version || ':' || applied_at, ',') FROM schema_migrations"),
+            applied);
+  EXPECT_EQ(StatsOrDie(*catalog).images, 4);
+}
+
+}  // namespace
+}  // namespace samcache
