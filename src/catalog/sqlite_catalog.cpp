@@ -106,6 +106,17 @@ class Query {
     Result<bool> r = Step();
     return r.ok() ? Status::Ok() : r.status();
   }
+  // Steps through every row, turning each into a T with `read`.
+  template <typename T, typename Read>
+  Result<std::vector<T>> Collect(Read read) {
+    std::vector<T> out;
+    for (;;) {
+      Result<bool> row = Step();
+      if (!row.ok()) return row.status();
+      if (!*row) return out;
+      out.push_back(read(*this));
+    }
+  }
 
   std::string Text(int col) const {
     const auto* p = sqlite3_column_blob(stmt_, col);
@@ -231,15 +242,7 @@ class SqliteCatalog final : public Catalog {
     std::lock_guard lock(mu_);
     auto stmt = conn_.Prepare(SAMCACHE_DATASET_SELECT "ORDER BY d.created_at DESC, d.rowid DESC");
     if (!stmt.ok()) return stmt.status();
-    Query q(conn_, *stmt);
-    std::vector<DatasetRecord> out;
-    for (;;) {
-      auto row = q.Step();
-      if (!row.ok()) return row.status();
-      if (!*row) break;
-      out.push_back(ReadDataset(q));
-    }
-    return out;
+    return Query(conn_, *stmt).Collect<DatasetRecord>(ReadDataset);
   }
 
   Result<std::vector<std::string>> DeleteDataset(const std::string& id) override {
@@ -269,16 +272,7 @@ class SqliteCatalog final : public Catalog {
     std::lock_guard lock(mu_);
     auto stmt = conn_.Prepare(SAMCACHE_IMAGE_SELECT "WHERE i.dataset_id = ? ORDER BY i.position");
     if (!stmt.ok()) return stmt.status();
-    Query q(conn_, *stmt);
-    q.Bind(dataset_id);
-    std::vector<ImageRecord> out;
-    for (;;) {
-      auto row = q.Step();
-      if (!row.ok()) return row.status();
-      if (!*row) break;
-      out.push_back(ReadImage(q));
-    }
-    return out;
+    return Query(conn_, *stmt).Bind(dataset_id).Collect<ImageRecord>(ReadImage);
   }
 
   Result<std::optional<BlobRecord>> FindBlob(const std::string& content_hash) override {
@@ -415,19 +409,11 @@ class SqliteCatalog final : public Catalog {
   }
 
   Result<std::vector<std::string>> DeleteDatasetLocked(const std::string& id) {
-    std::vector<std::string> hashes;
-    {
-      auto stmt = conn_.Prepare("SELECT DISTINCT content_hash FROM images WHERE dataset_id = ?");
-      if (!stmt.ok()) return stmt.status();
-      Query q(conn_, *stmt);
-      q.Bind(id);
-      for (;;) {
-        auto row = q.Step();
-        if (!row.ok()) return row.status();
-        if (!*row) break;
-        hashes.push_back(q.Text(0));
-      }
-    }
+    auto hashes_stmt = conn_.Prepare("SELECT DISTINCT content_hash FROM images WHERE dataset_id = ?");
+    if (!hashes_stmt.ok()) return hashes_stmt.status();
+    Result<std::vector<std::string>> hashes = Query(conn_, *hashes_stmt).Bind(id).Collect<std::string>(
+        [](const Query& q) { return q.Text(0); });
+    if (!hashes.ok()) return hashes.status();
     {
       auto stmt = conn_.Prepare("DELETE FROM images WHERE dataset_id = ?");
       if (!stmt.ok()) return stmt.status();
@@ -441,7 +427,7 @@ class SqliteCatalog final : public Catalog {
     }
     // Only this dataset's blobs can have lost their last reference.
     std::vector<std::string> orphans;
-    for (const std::string& hash : hashes) {
+    for (const std::string& hash : *hashes) {
       auto stmt = conn_.Prepare(
           "DELETE FROM blobs WHERE content_hash = ? AND NOT EXISTS "
           "(SELECT 1 FROM images i WHERE i.content_hash = blobs.content_hash)");
