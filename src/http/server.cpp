@@ -189,6 +189,7 @@ void HttpServer::Impl::Upload(const httplib::Request& req, httplib::Response& re
                          " MiB; send fewer or smaller files per request");
   }
   if (complete) upload.FinishPart();
+  batch.Finish();
 
   json errors = json::array();
   for (const RejectedFile& r : batch.rejected()) {

@@ -43,7 +43,7 @@ std::string CleanFilename(const std::string& name) {
 }
 
 Ingestor::Ingestor(Catalog& catalog, BlobStore& blobs, IngestOptions options)
-    : catalog_(catalog), blobs_(blobs), options_(options) {}
+    : catalog_(catalog), blobs_(blobs), options_(options), prepare_pool_(options.prepare_threads) {}
 
 Result<BlobRecord> Ingestor::DescribeNewContent(const IncomingFile& file) {
   Result<ImageHeader> header = ReadImageHeader(file.bytes);
@@ -141,7 +141,12 @@ Result<DeleteOutcome> Ingestor::DeleteDataset(const std::string& dataset_id) {
 
 UploadBatch::UploadBatch(Ingestor& ingestor, Catalog& catalog, std::string dataset_name,
                          std::optional<std::string> existing_dataset_id)
-    : ingestor_(ingestor), catalog_(catalog), dataset_name_(std::move(dataset_name)) {
+    : ingestor_(ingestor),
+      catalog_(catalog),
+      dataset_name_(std::move(dataset_name)),
+      // Enough to keep every worker busy while the next files arrive, and no more: each
+      // pending file holds its bytes in memory.
+      max_pending_(2 * ingestor.prepare_pool().size()) {
   if (existing_dataset_id) {
     dataset_id_ = *existing_dataset_id;
     dataset_created_ = true;
@@ -151,23 +156,51 @@ UploadBatch::UploadBatch(Ingestor& ingestor, Catalog& catalog, std::string datas
   }
 }
 
+UploadBatch::~UploadBatch() { Finish(); }
+
 void UploadBatch::Add(IncomingFile file) {
   bytes_received_ += static_cast<int64_t>(file.bytes.size());
   file.filename = CleanFilename(file.filename);
-  const std::string filename = file.filename;
-  auto reject = [&](const Status& st) {
-    spdlog::warn("[UPLOAD] Rejected {}: {}", filename, st.message());
-    rejected_.push_back({filename, st.message(), st.code()});
-  };
-  Result<Ingestor::PreparedFile> prepared = ingestor_.Prepare(std::move(file));
-  if (!prepared.ok()) return reject(prepared.status());
+  std::string filename = file.filename;
+  Ingestor& ingestor = ingestor_;
+  pending_.push_back({std::move(filename), ingestor.prepare_pool().Submit(
+                                               [&ingestor, file = std::move(file)]() mutable {
+                                                 return ingestor.Prepare(std::move(file));
+                                               })});
+  // Commit what is ready at the front without waiting, then make room if needed.
+  while (!pending_.empty() &&
+         pending_.front().prepared.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
+    CommitOldest();
+  }
+  while (pending_.size() > max_pending_) CommitOldest();
+}
+
+void UploadBatch::Finish() {
+  while (!pending_.empty()) CommitOldest();
+}
+
+void UploadBatch::Reject(const std::string& filename, const Status& status) {
+  spdlog::warn("[UPLOAD] Rejected {}: {}", filename, status.message());
+  rejected_.push_back({filename, status.message(), status.code()});
+}
+
+void UploadBatch::CommitOldest() {
+  Pending next = std::move(pending_.front());
+  pending_.pop_front();
+  Result<Ingestor::PreparedFile> prepared = Status::Internal("not prepared");
+  try {
+    prepared = next.prepared.get();
+  } catch (const std::exception& e) {
+    prepared = Status::Internal(std::string("unexpected failure while reading the image: ") + e.what());
+  }
+  if (!prepared.ok()) return Reject(next.filename, prepared.status());
   if (!dataset_created_) {
     Status st = catalog_.CreateDataset(DatasetRecord{dataset_id_, dataset_name_, NowIso8601(), 0});
-    if (!st.ok()) return reject(Status::IoError("could not create the dataset: " + st.message()));
+    if (!st.ok()) return Reject(next.filename, Status::IoError("could not create the dataset: " + st.message()));
     dataset_created_ = true;
   }
   Result<IngestedImage> result = ingestor_.Commit(dataset_id_, std::move(prepared).value());
-  if (!result.ok()) return reject(result.status());
+  if (!result.ok()) return Reject(next.filename, result.status());
   if (result->duplicate) ++duplicates_found_;
   stored_.push_back(std::move(result).value());
 }

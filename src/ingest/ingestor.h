@@ -4,12 +4,16 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
+#include <future>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "catalog/catalog.h"
 #include "common/status.h"
+#include "common/thread_pool.h"
 #include "store/blob_store.h"
 
 namespace samcache {
@@ -18,6 +22,9 @@ struct IngestOptions {
   // Images whose header declares more pixels than this are refused before decoding.
   uint64_t max_image_pixels = 100'000'000;
   int thumb_max_side = 256;
+  // Workers that validate and decode uploads (0: one per hardware thread). Shared by all
+  // uploads, so concurrent requests cannot decode more images at once than this.
+  size_t prepare_threads = 0;
 };
 
 struct IncomingFile {
@@ -65,6 +72,7 @@ class Ingestor {
   Result<DeleteOutcome> DeleteDataset(const std::string& dataset_id);
 
   const IngestOptions& options() const { return options_; }
+  ThreadPool& prepare_pool() { return prepare_pool_; }
 
  private:
   Result<BlobRecord> DescribeNewContent(const IncomingFile& file);
@@ -74,11 +82,16 @@ class Ingestor {
   Catalog& catalog_;
   BlobStore& blobs_;
   IngestOptions options_;
+  ThreadPool prepare_pool_;
 };
 
 // One upload of several files into one dataset. The dataset is created when the first file
 // is stored, so an upload whose files are all refused leaves nothing behind. A bad file is
 // recorded in rejected() and never stops the others.
+//
+// Files are validated and decoded on the ingestor's workers while later files still arrive,
+// and are committed in the order they were added (so positions and the first-seen copy
+// follow the upload's order). Not thread-safe: one thread adds, then calls Finish().
 class UploadBatch {
  public:
   // With `existing_dataset_id`, files go into that dataset; otherwise a new one named
@@ -86,7 +99,14 @@ class UploadBatch {
   UploadBatch(Ingestor& ingestor, Catalog& catalog, std::string dataset_name,
               std::optional<std::string> existing_dataset_id = std::nullopt);
 
+  // Queues the file; blocks while too many files of this batch are waiting.
   void Add(IncomingFile file);
+  // Waits until every added file is stored or rejected. The results below are complete only
+  // after this.
+  void Finish();
+  ~UploadBatch();
+  UploadBatch(const UploadBatch&) = delete;
+  UploadBatch& operator=(const UploadBatch&) = delete;
   // Names the dataset; has no effect once the dataset exists.
   void set_dataset_name(std::string name) {
     if (!dataset_created_ && !name.empty()) dataset_name_ = std::move(name);
@@ -99,8 +119,17 @@ class UploadBatch {
   const std::vector<RejectedFile>& rejected() const { return rejected_; }
   int64_t duplicates_found() const { return duplicates_found_; }
   int64_t bytes_received() const { return bytes_received_; }
+  size_t completed() const { return stored_.size() + rejected_.size(); }
 
  private:
+  struct Pending {
+    std::string filename;
+    std::future<Result<Ingestor::PreparedFile>> prepared;
+  };
+  // Stores or rejects the oldest pending file, waiting for its preparation.
+  void CommitOldest();
+  void Reject(const std::string& filename, const Status& status);
+
   Ingestor& ingestor_;
   Catalog& catalog_;
   std::string dataset_id_;
@@ -110,6 +139,8 @@ class UploadBatch {
   std::vector<RejectedFile> rejected_;
   int64_t duplicates_found_ = 0;
   int64_t bytes_received_ = 0;
+  std::deque<Pending> pending_;
+  size_t max_pending_;
 };
 
 // The uploader's file name as we keep it: control characters replaced (they would garble

@@ -313,6 +313,7 @@ TEST_F(IngestorTest, UploadBatchKeepsGoodFilesAndReportsBadOnes) {
   batch.Add(File("b.jpg", b));
   batch.Add(File("broken.png", a.substr(0, a.size() / 2)));
   batch.Add(File("c.webp", c));
+  batch.Finish();
 
   ASSERT_EQ(batch.stored().size(), 3u);
   ASSERT_EQ(batch.rejected().size(), 2u);
@@ -348,6 +349,7 @@ TEST_F(IngestorTest, UploadBatchOfOnlyBadFilesLeavesNothing) {
   UploadBatch batch(*ingestor_, *catalog_, "");
   batch.Add(File("a.png", "<html><body>not an image</body></html>"));
   batch.Add(File("", ""));
+  batch.Finish();
   EXPECT_TRUE(batch.stored().empty());
   ASSERT_EQ(batch.rejected().size(), 2u);
   EXPECT_EQ(batch.rejected()[1].filename, "unnamed");
@@ -367,6 +369,7 @@ TEST_F(IngestorTest, UploadBatchCountsDuplicatesWithinTheBatch) {
   first.Add(File("a.png", a));
   first.Add(File("b.png", b));
   first.Add(File("a-copy.png", a));  // a duplicate of an earlier file of this upload
+  first.Finish();
   ASSERT_EQ(first.stored().size(), 3u);
   EXPECT_FALSE(first.stored()[0].duplicate);
   EXPECT_FALSE(first.stored()[1].duplicate);
@@ -377,6 +380,7 @@ TEST_F(IngestorTest, UploadBatchCountsDuplicatesWithinTheBatch) {
   second.Add(File("a.png", a));
   second.Add(File("b.png", b));
   second.Add(File("new.png", MakeImageFile(24, 24, 23, ".png")));
+  second.Finish();
   EXPECT_EQ(second.duplicates_found(), 2);
   EXPECT_NE(second.dataset_id(), first.dataset_id());
   EXPECT_EQ(DuplicatesMessage(second.duplicates_found()),
@@ -390,6 +394,7 @@ TEST_F(IngestorTest, UploadBatchIntoExistingDataset) {
   UploadBatch batch(*ingestor_, *catalog_, "ignored", std::string("d1"));
   EXPECT_TRUE(batch.dataset_exists());
   batch.Add(File("second.png", MakeImageFile(16, 16, 32, ".png")));
+  batch.Finish();
   ASSERT_EQ(batch.stored().size(), 1u);
   EXPECT_EQ(batch.stored()[0].image.dataset_id, "d1");
   EXPECT_EQ(batch.stored()[0].image.position, 1);
@@ -513,6 +518,7 @@ TEST_F(IngestorTest, IngestIntoUnknownDatasetLeavesNoBlobFile) {
 TEST_F(IngestorTest, RejectedFilenameIsCleanedToo) {
   UploadBatch batch(*ingestor_, *catalog_, "b");
   batch.Add(File("evil\nname.png", "not an image"));
+  batch.Finish();
   ASSERT_EQ(batch.rejected().size(), 1u);
   EXPECT_EQ(batch.rejected()[0].filename, "evil_name.png");
 }
@@ -536,3 +542,38 @@ TEST(IsValidUtf8Test, HelperWorks) {
 
 }  // namespace
 }  // namespace samcache
+
+namespace samcache::testing {
+namespace {
+
+// Files are decoded on several workers, big and small mixed so that later files finish
+// first; they must still be stored in the order they were added.
+TEST(UploadBatchOrderTest, ParallelPreparationKeepsUploadOrder) {
+  TempDir tmp;
+  auto catalog = OpenSqliteCatalog((tmp / "catalog.db").string());
+  ASSERT_TRUE(catalog.ok());
+  BlobStore blobs(tmp / "store");
+  ASSERT_TRUE(blobs.Init().ok());
+  IngestOptions options;
+  options.prepare_threads = 4;
+  Ingestor ingestor(**catalog, blobs, options);
+  UploadBatch batch(ingestor, **catalog, "ordered");
+  std::vector<std::string> names;
+  for (int i = 0; i < 16; ++i) {
+    const int side = i % 2 == 0 ? 900 : 16;
+    names.push_back("f" + std::to_string(i) + ".png");
+    batch.Add(IncomingFile{names.back(), MakeImageFile(side, side, 700 + i, ".png"), ""});
+  }
+  batch.Add(IncomingFile{"again.png", MakeImageFile(16, 16, 701, ".png"), ""});  // same as f1
+  batch.Finish();
+  ASSERT_EQ(batch.stored().size(), 17u);
+  for (size_t i = 0; i < names.size(); ++i) {
+    EXPECT_EQ(batch.stored()[i].image.filename, names[i]);
+    EXPECT_EQ(batch.stored()[i].image.position, static_cast<int64_t>(i));
+    EXPECT_FALSE(batch.stored()[i].duplicate);
+  }
+  EXPECT_TRUE(batch.stored()[16].duplicate);
+}
+
+}  // namespace
+}  // namespace samcache::testing

@@ -173,9 +173,13 @@ int Ingest(const CommonOptions& common, const std::string& dataset, const std::v
     } else {
       batch.Add(IncomingFile{files[i].filename().string(), {}, {}});
     }
-    if (tty) DrawProgress(i + 1, files.size(), batch);
+    if (tty) DrawProgress(batch.completed(), files.size(), batch);
   }
-  if (tty) std::fputc('\n', stderr);
+  batch.Finish();
+  if (tty) {
+    DrawProgress(batch.completed(), files.size(), batch);
+    std::fputc('\n', stderr);
+  }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   for (const RejectedFile& r : batch.rejected()) std::fprintf(stderr, "rejected %s: %s\n", r.filename.c_str(), r.error.c_str());
