@@ -59,8 +59,14 @@ Result<std::string> MakeThumbnailJpeg(const DecodedImage& image, int max_side) {
                                          std::max(image.width, image.height));
   const int w = std::max(1, static_cast<int>(std::lround(image.width * scale)));
   const int h = std::max(1, static_cast<int>(std::lround(image.height * scale)));
+  cv::Mat source = RgbView(image);
   cv::Mat small;
-  cv::resize(RgbView(image), small, cv::Size(w, h), 0, 0, cv::INTER_AREA);
+  // Area averaging over a 12-megapixel picture costs tens of milliseconds; sampling it down
+  // to 4x the thumbnail first and averaging 4x4 blocks of that looks the same at 256 px.
+  if (w * 4 < source.cols && h * 4 < source.rows) {
+    cv::resize(source, source, cv::Size(w * 4, h * 4), 0, 0, cv::INTER_NEAREST);
+  }
+  cv::resize(source, small, cv::Size(w, h), 0, 0, cv::INTER_AREA);
   cv::cvtColor(small, small, cv::COLOR_RGB2BGR);
   std::vector<uchar> jpeg;
   if (!cv::imencode(".jpg", small, jpeg, {cv::IMWRITE_JPEG_QUALITY, 80})) {
