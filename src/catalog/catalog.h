@@ -101,6 +101,7 @@ class Catalog {
   virtual Result<std::vector<ImageRecord>> ListImages(const std::string& dataset_id) = 0;
 
   virtual Result<std::optional<BlobRecord>> FindBlob(const std::string& content_hash) = 0;
+  virtual Result<bool> HasBlob(const std::string& content_hash) = 0;
   virtual Result<CatalogStats> Stats() = 0;
 };
 

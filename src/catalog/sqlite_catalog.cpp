@@ -299,6 +299,13 @@ class SqliteCatalog final : public Catalog {
     return std::optional<BlobRecord>(std::move(b));
   }
 
+  Result<bool> HasBlob(const std::string& content_hash) override {
+    std::lock_guard lock(mu_);
+    auto stmt = conn_.Prepare("SELECT 1 FROM blobs WHERE content_hash = ?");
+    if (!stmt.ok()) return stmt.status();
+    return Query(conn_, *stmt).Bind(content_hash).Step();
+  }
+
   Result<CatalogStats> Stats() override {
     std::lock_guard lock(mu_);
     CatalogStats s;

@@ -125,9 +125,13 @@ Result<IngestedImage> Ingestor::Ingest(const std::string& dataset_id, IncomingFi
   return Commit(dataset_id, std::move(prepared).value());
 }
 
+BlobStore::GarbageReport Ingestor::CollectGarbage(std::chrono::seconds grace, bool dry_run) {
+  return blobs_.CollectGarbage([&](const std::string& hash) { return BlobIsRecorded(hash); }, grace, dry_run);
+}
+
 bool Ingestor::BlobIsRecorded(const std::string& content_hash) {
-  Result<std::optional<BlobRecord>> blob = catalog_.FindBlob(content_hash);
-  return !blob.ok() || blob->has_value();  // when unsure, keep the file
+  Result<bool> recorded = catalog_.HasBlob(content_hash);
+  return !recorded.ok() || *recorded;  // when unsure, keep the file
 }
 
 Result<DeleteOutcome> Ingestor::DeleteDataset(const std::string& dataset_id) {

@@ -71,6 +71,10 @@ class Ingestor {
   // Deletes a dataset, then the blob files no other dataset refers to.
   Result<DeleteOutcome> DeleteDataset(const std::string& dataset_id);
 
+  // Removes stored files without a catalog row (left by a crash between the two writes),
+  // if untouched for `grace`. See BlobStore::CollectGarbage.
+  BlobStore::GarbageReport CollectGarbage(std::chrono::seconds grace, bool dry_run);
+
   const IngestOptions& options() const { return options_; }
   ThreadPool& prepare_pool() { return prepare_pool_; }
 

@@ -37,7 +37,10 @@ Status BlobStore::Put(const std::string& content_hash, std::string_view bytes) {
   if (!IsSha256Hex(content_hash)) return Status::Internal("not a content hash: " + content_hash);
   const fs::path path = PathFor(content_hash);
   std::error_code ec;
-  if (fs::file_size(path, ec) == bytes.size() && !ec) return Status::Ok();
+  if (fs::file_size(path, ec) == bytes.size() && !ec) {
+    fs::last_write_time(path, fs::file_time_type::clock::now(), ec);
+    return Status::Ok();
+  }
   return WriteFileAtomically(path, bytes, tmp_);
 }
 
@@ -61,6 +64,33 @@ size_t BlobStore::RemoveUnreferenced(const std::vector<std::string>& hashes,
     if (fs::remove(PathFor(hash), ec)) ++removed;
   }
   return removed;
+}
+
+BlobStore::GarbageReport BlobStore::CollectGarbage(const std::function<bool(const std::string&)>& is_recorded,
+                                                   std::chrono::seconds grace, bool dry_run) {
+  GarbageReport report;
+  const auto cutoff = fs::file_time_type::clock::now() - grace;
+  std::error_code ec;
+  for (const auto& shard : fs::directory_iterator(root_ / "blobs", ec)) {
+    std::error_code shard_ec;
+    for (const auto& entry : fs::directory_iterator(shard.path(), shard_ec)) {
+      const std::string hash = entry.path().filename().string();
+      std::error_code file_ec;
+      if (!IsSha256Hex(hash) || !entry.is_regular_file(file_ec)) continue;
+      ++report.files_seen;
+      if (entry.last_write_time(file_ec) >= cutoff || file_ec) continue;
+      // Asked under the exclusive pin: no upload of this process is between Put and its row.
+      std::unique_lock lock(gc_mutex_);
+      if (is_recorded(hash)) continue;
+      std::error_code size_ec, remove_ec;
+      const uintmax_t size = entry.file_size(size_ec);
+      if (dry_run || fs::remove(entry.path(), remove_ec)) {
+        ++report.files_removed;
+        report.bytes_removed += size_ec ? 0 : size;
+      }
+    }
+  }
+  return report;
 }
 
 }  // namespace samcache

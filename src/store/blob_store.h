@@ -5,6 +5,8 @@
 // may share one root.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <shared_mutex>
@@ -27,7 +29,8 @@ class BlobStore {
   // RemoveUnreferenced() cannot delete the file in between.
   std::shared_lock<std::shared_mutex> PinForWrite() { return std::shared_lock(gc_mutex_); }
 
-  // Stores `bytes` under `content_hash` unless a blob of that size is already there.
+  // Stores `bytes` under `content_hash` unless a blob of that size is already there (then
+  // its modification time is renewed, which keeps CollectGarbage away from it).
   // The caller guarantees that content_hash is the SHA-256 of bytes.
   Status Put(const std::string& content_hash, std::string_view bytes);
   bool Contains(const std::string& content_hash) const;
@@ -38,6 +41,18 @@ class BlobStore {
   // while no writer holds a pin. Returns how many files were removed.
   size_t RemoveUnreferenced(const std::vector<std::string>& hashes,
                             const std::function<bool(const std::string&)>& still_referenced);
+
+  struct GarbageReport {
+    size_t files_seen = 0;
+    size_t files_removed = 0;
+    uint64_t bytes_removed = 0;
+  };
+  // Removes blob files that `is_recorded` says no catalog row refers to, such as a file
+  // whose upload crashed before its row was committed. Files modified within `grace` are
+  // left alone: another process may be between writing one and committing its row. With
+  // `dry_run`, only counts.
+  GarbageReport CollectGarbage(const std::function<bool(const std::string&)>& is_recorded,
+                               std::chrono::seconds grace, bool dry_run);
 
  private:
   std::filesystem::path root_;

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 
+#include "common/crypto.h"
 #include "support/test_support.h"
 
 namespace samcache::testing {
@@ -75,6 +76,24 @@ TEST(CliTest, MigrateReportsTheSchemaVersion) {
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_TRUE(std::regex_search(r.output, std::regex(R"(schema version 2\b)"))) << r.output;
   EXPECT_TRUE(fs::exists(tmp / "data" / "samcache.db"));
+}
+
+TEST(CliTest, GcRemovesFilesWithoutRows) {
+  TempDir tmp;
+  const std::string data = (tmp / "data").string();
+  WriteFile(tmp / "a.png", MakeImageFile(30, 20, 1, ".png"));
+  ASSERT_EQ(RunSamcache({"ingest", "--data", data, "--dataset", "d", (tmp / "a.png").string()}).exit_code, 0);
+  // What a crash between writing a file and committing its row leaves behind.
+  const std::string orphan = MakeImageFile(30, 20, 2, ".png");
+  const std::string hash = Sha256Hex(orphan);
+  WriteFile(tmp / "data" / "blobs" / hash.substr(0, 2) / hash, orphan);
+
+  CommandResult dry = RunSamcache({"gc", "--data", data, "--grace-minutes", "0", "--dry-run"});
+  EXPECT_EQ(dry.exit_code, 0) << dry.output;
+  EXPECT_NE(dry.output.find("would remove 1 of 2 stored file(s)"), std::string::npos) << dry.output;
+  CommandResult gc = RunSamcache({"gc", "--data", data, "--grace-minutes", "0"});
+  EXPECT_NE(gc.output.find("removed 1 of 2 stored file(s)"), std::string::npos) << gc.output;
+  EXPECT_EQ(ListFiles(tmp / "data" / "blobs").size(), 1u);
 }
 
 TEST(CliTest, VersionNamesOnnxRuntime) {

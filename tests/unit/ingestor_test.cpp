@@ -119,6 +119,44 @@ class IngestorTest : public ::testing::Test {
   std::unique_ptr<Ingestor> ingestor_;
 };
 
+// Files a crash left without a row are removed once older than the grace period; recorded
+// files and fresh orphans (maybe mid-upload in another process) stay.
+TEST_F(IngestorTest, CollectGarbageRemovesOnlyOldUnrecordedFiles) {
+  CreateDataset("d1");
+  const IngestedImage kept = IngestOrDie("d1", File("kept.png", MakeImageFile(20, 20, 1, ".png")));
+  const std::string old_orphan = MakeImageFile(20, 20, 2, ".png");
+  const std::string new_orphan = MakeImageFile(20, 20, 3, ".png");
+  ASSERT_TRUE(blobs_->Put(Sha256Hex(old_orphan), old_orphan).ok());
+  ASSERT_TRUE(blobs_->Put(Sha256Hex(new_orphan), new_orphan).ok());
+  const auto two_hours_ago = fs::file_time_type::clock::now() - std::chrono::hours(2);
+  fs::last_write_time(blobs_->PathFor(Sha256Hex(old_orphan)), two_hours_ago);
+  fs::last_write_time(blobs_->PathFor(kept.image.content_hash), two_hours_ago);
+
+  BlobStore::GarbageReport dry = ingestor_->CollectGarbage(std::chrono::hours(1), /*dry_run=*/true);
+  EXPECT_EQ(dry.files_seen, 3u);
+  EXPECT_EQ(dry.files_removed, 1u);
+  EXPECT_EQ(dry.bytes_removed, old_orphan.size());
+  EXPECT_EQ(BlobFiles().size(), 3u);
+
+  BlobStore::GarbageReport real = ingestor_->CollectGarbage(std::chrono::hours(1), /*dry_run=*/false);
+  EXPECT_EQ(real.files_removed, 1u);
+  EXPECT_FALSE(fs::exists(blobs_->PathFor(Sha256Hex(old_orphan))));
+  EXPECT_TRUE(fs::exists(blobs_->PathFor(Sha256Hex(new_orphan))));
+  EXPECT_TRUE(fs::exists(blobs_->PathFor(kept.image.content_hash)));
+}
+
+// Re-using a stored file renews its time, so garbage collection cannot take it from under
+// an upload that is about to record it.
+TEST_F(IngestorTest, PutOfAnExistingBlobRenewsItsTime) {
+  const std::string bytes = MakeImageFile(20, 20, 4, ".png");
+  const std::string hash = Sha256Hex(bytes);
+  ASSERT_TRUE(blobs_->Put(hash, bytes).ok());
+  const auto old = fs::file_time_type::clock::now() - std::chrono::hours(2);
+  fs::last_write_time(blobs_->PathFor(hash), old);
+  ASSERT_TRUE(blobs_->Put(hash, bytes).ok());
+  EXPECT_GT(fs::last_write_time(blobs_->PathFor(hash)), old + std::chrono::hours(1));
+}
+
 TEST_F(IngestorTest, IngestsPngIntoStoreAndCatalog) {
   CreateDataset("d1");
   const std::string png = MakeImageFile(80, 60, 1, ".png");

@@ -74,7 +74,7 @@ int Serve(const CommonOptions& common, ServerOptions server_options) {
   Result<int> port = server.Bind();
   if (!port.ok()) return Fail(port.status());
   spdlog::info("samcache {} (ONNX Runtime {}), data in {}, catalog {}", kVersion, OnnxRuntimeVersion(),
-               fs::absolute(common.data_dir).string(), (*app)->options().catalog_path);
+               fs::absolute(common.data_dir).lexically_normal().string(), (*app)->options().catalog_path);
   spdlog::info("samcache listening on http://{}:{}", server_options.host, *port);
 
   std::thread stopper([&server, signals] {
@@ -203,6 +203,17 @@ int Migrate(const CommonOptions& common) {
   return 0;
 }
 
+int CollectGarbage(const CommonOptions& common, int grace_minutes, bool dry_run) {
+  auto app = OpenApp(common);
+  if (!app.ok()) return Fail(app.status());
+  const BlobStore::GarbageReport r =
+      (*app)->ingestor().CollectGarbage(std::chrono::minutes(grace_minutes), dry_run);
+  std::printf("%s %zu of %zu stored file(s) without a catalog row (%.1f MB)\n",
+              dry_run ? "would remove" : "removed", r.files_removed, r.files_seen,
+              static_cast<double>(r.bytes_removed) / 1e6);
+  return 0;
+}
+
 int Stats(const CommonOptions& common) {
   auto app = OpenApp(common);
   if (!app.ok()) return Fail(app.status());
@@ -246,6 +257,16 @@ int main(int argc, char** argv) {
   auto* stats = cli.add_subcommand("stats", "Print catalog statistics");
   AddCommonOptions(stats, common);
 
+  int grace_minutes = 60;
+  bool dry_run = false;
+  auto* gc = cli.add_subcommand("gc", "Remove stored files that no catalog row refers to (left by a crash)");
+  AddCommonOptions(gc, common);
+  gc->add_option("--grace-minutes", grace_minutes,
+                 "Leave files younger than this alone (an upload may be about to record them)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  gc->add_flag("--dry-run", dry_run, "Only count what would be removed");
+
   CLI11_PARSE(cli, argc, argv);
 
   if (*serve) {
@@ -255,5 +276,6 @@ int main(int argc, char** argv) {
   if (*ingest) return Ingest(common, dataset, paths);
   if (*migrate) return Migrate(common);
   if (*stats) return Stats(common);
+  if (*gc) return CollectGarbage(common, grace_minutes, dry_run);
   return 1;
 }
