@@ -179,6 +179,13 @@ void UploadBatch::Add(IncomingFile file) {
   while (pending_.size() > max_pending_) CommitOldest();
 }
 
+void UploadBatch::AddUnreadable(std::string filename, const Status& why) {
+  std::promise<Result<Ingestor::PreparedFile>> failed;
+  failed.set_value(why);
+  pending_.push_back({CleanFilename(filename), failed.get_future()});
+  while (pending_.size() > max_pending_) CommitOldest();
+}
+
 void UploadBatch::Finish() {
   while (!pending_.empty()) CommitOldest();
 }

@@ -105,6 +105,9 @@ class UploadBatch {
 
   // Queues the file; blocks while too many files of this batch are waiting.
   void Add(IncomingFile file);
+  // Records a file that could not even be read (e.g. a permission error), in its place in
+  // the order.
+  void AddUnreadable(std::string filename, const Status& why);
   // Waits until every added file is stored or rejected. The results below are complete only
   // after this.
   void Finish();

@@ -18,6 +18,7 @@
 #include "common/crypto.h"
 #include "http/server.h"
 #include "ingest/ingestor.h"
+#include "progress_line.h"
 
 namespace fs = std::filesystem;
 using namespace samcache;
@@ -25,6 +26,7 @@ using namespace samcache;
 namespace {
 
 constexpr const char* kVersion = "0.1.0";
+constexpr const char* kLogPattern = "[%Y-%m-%d %H:%M:%S.%e] [%^%l%$] %v";
 
 struct CommonOptions {
   std::string data_dir = "./data";
@@ -134,15 +136,14 @@ Result<IncomingFile> ReadIncoming(const fs::path& path) {
   return file;
 }
 
-void DrawProgress(size_t done, size_t total, const UploadBatch& batch) {
-  constexpr int kWidth = 30;
-  const int filled = total == 0 ? kWidth : static_cast<int>(kWidth * done / total);
-  std::fprintf(stderr, "\r[%s%s] %zu/%zu files, %zu stored, %lld duplicate(s), %zu rejected ",
-               std::string(static_cast<size_t>(filled), '#').c_str(),
-               std::string(static_cast<size_t>(kWidth - filled), '-').c_str(), done, total,
-               batch.stored().size(), static_cast<long long>(batch.duplicates_found()),
-               batch.rejected().size());
-  std::fflush(stderr);
+std::string ProgressText(size_t done, size_t total, const UploadBatch& batch) {
+  constexpr size_t kWidth = 30;
+  const size_t filled = total == 0 ? kWidth : kWidth * done / total;
+  char counts[160];
+  std::snprintf(counts, sizeof counts, " %zu/%zu files, %zu stored, %lld duplicate(s), %zu rejected", done,
+                total, batch.stored().size(), static_cast<long long>(batch.duplicates_found()),
+                batch.rejected().size());
+  return "[" + std::string(filled, '#') + std::string(kWidth - filled, '-') + "]" + counts;
 }
 
 int Ingest(const CommonOptions& common, const std::string& dataset, const std::vector<std::string>& paths) {
@@ -162,23 +163,29 @@ int Ingest(const CommonOptions& common, const std::string& dataset, const std::v
   if (existing->has_value()) existing_id = (*existing)->id;
   UploadBatch batch((*app)->ingestor(), (*app)->catalog(), dataset, existing_id);
 
-  const bool tty = isatty(STDERR_FILENO) != 0;
-  // The progress bar owns the terminal line; per-file warnings are listed at the end.
-  if (tty && spdlog::get_level() < spdlog::level::err) spdlog::set_level(spdlog::level::err);
+  // On a terminal, a progress line with the log scrolling above it.
+  std::shared_ptr<ProgressLine> progress;
+  std::vector<spdlog::sink_ptr> plain_sinks = spdlog::default_logger()->sinks();
+  if (isatty(STDERR_FILENO) != 0) {
+    progress = std::make_shared<ProgressLine>();
+    progress->set_pattern(kLogPattern);
+    spdlog::default_logger()->sinks() = {progress};
+  }
   const auto start = std::chrono::steady_clock::now();
-  for (size_t i = 0; i < files.size(); ++i) {
-    Result<IncomingFile> file = ReadIncoming(files[i]);
+  for (const fs::path& path : files) {
+    Result<IncomingFile> file = ReadIncoming(path);
     if (file.ok()) {
       batch.Add(std::move(file).value());
     } else {
-      batch.Add(IncomingFile{files[i].filename().string(), {}, {}});
+      batch.AddUnreadable(path.filename().string(), file.status());
     }
-    if (tty) DrawProgress(batch.completed(), files.size(), batch);
+    if (progress) progress->Update(ProgressText(batch.completed(), files.size(), batch));
   }
   batch.Finish();
-  if (tty) {
-    DrawProgress(batch.completed(), files.size(), batch);
-    std::fputc('\n', stderr);
+  if (progress) {
+    progress->Update(ProgressText(batch.completed(), files.size(), batch));
+    progress->Finish();
+    spdlog::default_logger()->sinks() = plain_sinks;
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
@@ -229,7 +236,7 @@ int Stats(const CommonOptions& common) {
 
 int main(int argc, char** argv) {
   spdlog::set_default_logger(spdlog::stderr_color_mt("samcache"));
-  spdlog::set_pattern("[%Y-%m-%d %H:%M:%S.%e] [%^%l%$] %v");
+  spdlog::set_pattern(kLogPattern);
 
   CLI::App cli{"samcache: runs the SAM image encoder once per distinct image, ever"};
   cli.require_subcommand(1);
