@@ -615,3 +615,29 @@ TEST(UploadBatchOrderTest, ParallelPreparationKeepsUploadOrder) {
 
 }  // namespace
 }  // namespace samcache::testing
+
+namespace samcache::testing {
+namespace {
+
+TEST(UploadBatchOrderTest, UnreadableFileIsRejectedWithItsReason) {
+  TempDir tmp;
+  auto catalog = OpenSqliteCatalog((tmp / "catalog.db").string());
+  ASSERT_TRUE(catalog.ok());
+  BlobStore blobs(tmp / "store");
+  ASSERT_TRUE(blobs.Init().ok());
+  Ingestor ingestor(**catalog, blobs, IngestOptions{});
+  UploadBatch batch(ingestor, **catalog, "d");
+  batch.Add(IncomingFile{"a.png", MakeImageFile(20, 20, 1, ".png"), ""});
+  batch.AddUnreadable("locked.jpg", Status::IoError("cannot open locked.jpg: Permission denied"));
+  batch.Add(IncomingFile{"b.png", MakeImageFile(20, 20, 2, ".png"), ""});
+  batch.Finish();
+  ASSERT_EQ(batch.stored().size(), 2u);
+  EXPECT_EQ(batch.stored()[1].image.filename, "b.png");
+  ASSERT_EQ(batch.rejected().size(), 1u);
+  EXPECT_EQ(batch.rejected()[0].filename, "locked.jpg");
+  EXPECT_EQ(batch.rejected()[0].code, StatusCode::kIoError);
+  EXPECT_NE(batch.rejected()[0].error.find("Permission denied"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace samcache::testing
