@@ -102,7 +102,8 @@ std::string ContentDisposition(const std::string& filename) {
 }
 
 // Reads a multipart body part by part, hashing each file while it streams in, and hands
-// every complete file to the batch before the next one arrives, so memory holds one file.
+// every complete file to the batch, which decodes it while the next ones arrive; memory
+// holds only the few files in flight, not the whole request.
 class MultipartUpload {
  public:
   explicit MultipartUpload(UploadBatch& batch) : batch_(batch) {}
@@ -197,7 +198,8 @@ void HttpServer::Impl::Upload(const httplib::Request& req, httplib::Response& re
   }
   if (!complete) {
     errors.push_back({{"filename", nullptr},
-                      {"error", "the request body ended early or is not valid multipart data; "
+                      {"error", "the request body ended early, is not valid multipart data, or has a form field "
+                                "over 4 KiB; "
                                 "files after this point were not received"},
                       {"code", "invalid_argument"}});
   }

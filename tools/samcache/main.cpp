@@ -37,7 +37,9 @@ struct CommonOptions {
 void AddCommonOptions(CLI::App* cmd, CommonOptions& o) {
   cmd->add_option("--data", o.data_dir, "Folder for the catalog (SQLite) and the stored images")
       ->capture_default_str();
-  cmd->add_option("--log-level", o.log_level, "trace, debug, info, warn or error")->capture_default_str();
+  cmd->add_option("--log-level", o.log_level, "How much to log")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
   cmd->add_option("--max-image-megapixels", o.max_image_megapixels,
                   "Refuse images whose header declares more pixels than this (decompression bombs)")
       ->capture_default_str()
