@@ -154,80 +154,6 @@ std::vector<InputFile> GenerateInputs(int count, const fs::path& dir) {
 }
 
 // ---------------------------------------------------------------------------------------
-// The server. ServerProcess in tests/support always runs SAMCACHE_BINARY; this is the same
-// thing for a binary given on the command line.
-
-class Server {
- public:
-  Server(const std::string& binary, const fs::path& data_dir, const fs::path& log_path)
-      : log_path_(log_path) {
-    fs::create_directories(data_dir);
-    std::vector<std::string> args = {binary, "serve", "--port", "0", "--host", "127.0.0.1",
-                                     "--data", data_dir.string()};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    pid_ = fork();
-    if (pid_ < 0) Fail("fork failed");
-    if (pid_ == 0) {
-      const int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      dup2(fd, STDOUT_FILENO);
-      dup2(fd, STDERR_FILENO);
-      close(fd);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    const std::regex listening(R"(listening on http://127\.0\.0\.1:(\d+))");
-    const auto deadline = Clock::now() + std::chrono::seconds(60);
-    while (Clock::now() < deadline) {
-      const std::string log = Log();
-      std::smatch m;
-      if (std::regex_search(log, m, listening)) {
-        port_ = std::stoi(m[1]);
-        return;
-      }
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        Fail("samcache serve (" + binary + ") exited early:\n" + log);
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    Fail("samcache serve did not start within 60 s:\n" + Log());
-  }
-  ~Server() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
-  Server(const Server&) = delete;
-  Server& operator=(const Server&) = delete;
-
-  int port() const { return port_; }
-  std::string Log() const {
-    std::ifstream in(log_path_, std::ios::binary);
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-  }
-  // SIGTERM and wait; true when it exited with status 0.
-  bool Stop() {
-    if (pid_ <= 0) return false;
-    kill(pid_, SIGTERM);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
-  }
-
- private:
-  fs::path log_path_;
-  pid_t pid_ = -1;
-  int port_ = 0;
-};
-
-// ---------------------------------------------------------------------------------------
 // Uploads
 
 struct PassResult {
@@ -430,13 +356,20 @@ int Run(int image_count, int batch, const std::string& binary, const std::string
   if (distinct.size() != files.size()) Fail("the generated images are not all distinct");
 
   // The real server, fresh data folder.
-  Server server(binary, root / "data", root / "server.log");
+  std::unique_ptr<samcache::testing::ServerProcess> started;
+  try {
+    started = std::make_unique<samcache::testing::ServerProcess>(root / "data", std::vector<std::string>{}, binary);
+  } catch (const std::exception& e) {
+    Fail(e.what());
+  }
+  samcache::testing::ServerProcess& server = *started;
   const PassResult pass1 = UploadPass(server.port(), files, batch, false, "pass 1");
   const PassResult pass2 = UploadPass(server.port(), files, batch, true, "pass 2");
   for (const auto& id : pass2.dataset_ids) {
     if (pass1.dataset_ids.count(id)) Fail("pass 2 reused dataset " + id + " from pass 1");
   }
-  if (!server.Stop()) Fail("samcache serve did not exit cleanly on SIGTERM:\n" + server.Log());
+  const int exit_status = server.Stop();
+  if (!WIFEXITED(exit_status) || WEXITSTATUS(exit_status) != 0) Fail("samcache serve did not exit cleanly on SIGTERM:\n" + server.Log());
 
   // The server's per-file steps for new content, in this process, after the server stopped.
   const StepTimes steps = TimeServerSteps(files, root / "scratch");
@@ -470,7 +403,7 @@ int Run(int image_count, int batch, const std::string& binary, const std::string
   PrintRow("write blob + fsync (WriteFileAtomically)", steps.durable_write, n, total_mb, pass1.seconds, 0);
   std::fflush(stdout);
 
-  if (!keep_dir.empty()) std::printf("\nkept: images, server data and server.log in %s\n", root.c_str());
+  if (!keep_dir.empty()) std::printf("\nkept: images, the server's data folder and its log in %s\n", root.c_str());
   return 0;
 }
 

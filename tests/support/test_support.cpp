@@ -117,13 +117,13 @@ pid_t Spawn(const std::vector<std::string>& args, const fs::path& output) {
 
 }  // namespace
 
-ServerProcess::ServerProcess(fs::path data_dir, std::vector<std::string> extra_args) {
+ServerProcess::ServerProcess(fs::path data_dir, std::vector<std::string> extra_args, std::string binary) {
   fs::create_directories(data_dir);
   // A new log file per start: a restarted server must not be mistaken for the last one.
   static std::atomic<int> starts{0};
   log_path_ = data_dir.parent_path() /
               (data_dir.filename().string() + "-server-" + std::to_string(++starts) + ".log");
-  std::vector<std::string> args = {SAMCACHE_BINARY, "serve", "--port", "0", "--host", "127.0.0.1",
+  std::vector<std::string> args = {binary, "serve", "--port", "0", "--host", "127.0.0.1",
                                    "--data", data_dir.string()};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   pid_ = Spawn(args, log_path_);

@@ -42,15 +42,18 @@ std::string ReadFileOrDie(const std::filesystem::path& path);
 std::vector<std::filesystem::path> ListFiles(const std::filesystem::path& dir);
 
 // `samcache serve` on an ephemeral loopback port, with its own data folder. Its combined
-// output goes to a log file that tests can read.
+// output goes to a log file next to the data folder, which tests can read. Throws
+// std::runtime_error if the server does not start.
 class ServerProcess {
  public:
-  explicit ServerProcess(std::filesystem::path data_dir, std::vector<std::string> extra_args = {});
+  explicit ServerProcess(std::filesystem::path data_dir, std::vector<std::string> extra_args = {},
+                         std::string binary = SAMCACHE_BINARY);
   ~ServerProcess();
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
 
   int port() const { return port_; }
+  const std::filesystem::path& log_path() const { return log_path_; }
   std::string Log() const;
   // SIGTERM and wait; returns the exit status (as from waitpid).
   int Stop();

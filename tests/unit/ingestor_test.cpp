@@ -578,31 +578,20 @@ TEST(IsValidUtf8Test, HelperWorks) {
   EXPECT_FALSE(IsValidUtf8("\x9C"));
 }
 
-}  // namespace
-}  // namespace samcache
-
-namespace samcache::testing {
-namespace {
-
 // Files are decoded on several workers, big and small mixed so that later files finish
 // first; they must still be stored in the order they were added.
-TEST(UploadBatchOrderTest, ParallelPreparationKeepsUploadOrder) {
-  TempDir tmp;
-  auto catalog = OpenSqliteCatalog((tmp / "catalog.db").string());
-  ASSERT_TRUE(catalog.ok());
-  BlobStore blobs(tmp / "store");
-  ASSERT_TRUE(blobs.Init().ok());
+TEST_F(IngestorTest, ParallelPreparationKeepsUploadOrder) {
   IngestOptions options;
   options.prepare_threads = 4;
-  Ingestor ingestor(**catalog, blobs, options);
-  UploadBatch batch(ingestor, **catalog, "ordered");
+  Build(options);
+  UploadBatch batch(*ingestor_, *catalog_, "ordered");
   std::vector<std::string> names;
   for (int i = 0; i < 16; ++i) {
     const int side = i % 2 == 0 ? 900 : 16;
     names.push_back("f" + std::to_string(i) + ".png");
-    batch.Add(IncomingFile{names.back(), MakeImageFile(side, side, 700 + i, ".png"), ""});
+    batch.Add(File(names.back(), MakeImageFile(side, side, 700 + i, ".png")));
   }
-  batch.Add(IncomingFile{"again.png", MakeImageFile(16, 16, 701, ".png"), ""});  // same as f1
+  batch.Add(File("again.png", MakeImageFile(16, 16, 701, ".png")));  // same as f1
   batch.Finish();
   ASSERT_EQ(batch.stored().size(), 17u);
   for (size_t i = 0; i < names.size(); ++i) {
@@ -613,23 +602,11 @@ TEST(UploadBatchOrderTest, ParallelPreparationKeepsUploadOrder) {
   EXPECT_TRUE(batch.stored()[16].duplicate);
 }
 
-}  // namespace
-}  // namespace samcache::testing
-
-namespace samcache::testing {
-namespace {
-
-TEST(UploadBatchOrderTest, UnreadableFileIsRejectedWithItsReason) {
-  TempDir tmp;
-  auto catalog = OpenSqliteCatalog((tmp / "catalog.db").string());
-  ASSERT_TRUE(catalog.ok());
-  BlobStore blobs(tmp / "store");
-  ASSERT_TRUE(blobs.Init().ok());
-  Ingestor ingestor(**catalog, blobs, IngestOptions{});
-  UploadBatch batch(ingestor, **catalog, "d");
-  batch.Add(IncomingFile{"a.png", MakeImageFile(20, 20, 1, ".png"), ""});
+TEST_F(IngestorTest, UnreadableFileIsRejectedWithItsReason) {
+  UploadBatch batch(*ingestor_, *catalog_, "d");
+  batch.Add(File("a.png", MakeImageFile(20, 20, 1, ".png")));
   batch.AddUnreadable("locked.jpg", Status::IoError("cannot open locked.jpg: Permission denied"));
-  batch.Add(IncomingFile{"b.png", MakeImageFile(20, 20, 2, ".png"), ""});
+  batch.Add(File("b.png", MakeImageFile(20, 20, 2, ".png")));
   batch.Finish();
   ASSERT_EQ(batch.stored().size(), 2u);
   EXPECT_EQ(batch.stored()[1].image.filename, "b.png");
@@ -640,4 +617,4 @@ TEST(UploadBatchOrderTest, UnreadableFileIsRejectedWithItsReason) {
 }
 
 }  // namespace
-}  // namespace samcache::testing
+}  // namespace samcache
