@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -23,6 +24,14 @@ struct DatasetRecord {
   int64_t image_count = 0;  // filled by reads, ignored by CreateDataset
 };
 
+// A 64-bit perceptual hash (pHash) of a picture, and of the same picture mirrored left to
+// right (to find flipped copies). See ingest/perceptual_hash.h.
+struct PerceptualHash {
+  uint64_t hash = 0;
+  uint64_t mirrored = 0;
+  bool operator==(const PerceptualHash&) const = default;
+};
+
 // One distinct content (by SHA-256 of its bytes) and what was derived from it once.
 struct BlobRecord {
   std::string content_hash;  // SHA-256 hex of the file's bytes
@@ -34,6 +43,8 @@ struct BlobRecord {
   int height = 0;
   std::string thumb_jpeg;    // small JPEG preview bytes
   std::string created_at;
+  // Absent for content stored before schema version 3 until it is computed (BackfillPerceptualHashes).
+  std::optional<PerceptualHash> perceptual_hash;
 };
 
 struct ImageRecord {
@@ -49,6 +60,7 @@ struct ImageRecord {
   int height = 0;
   int64_t position = 0;  // upload order within the dataset
   std::string created_at;
+  std::optional<PerceptualHash> perceptual_hash;  // of its blob
 };
 
 struct NewImage {
@@ -103,6 +115,19 @@ class Catalog {
   virtual Result<std::optional<BlobRecord>> FindBlob(const std::string& content_hash) = 0;
   virtual Result<bool> HasBlob(const std::string& content_hash) = 0;
   virtual Result<CatalogStats> Stats() = 0;
+
+  // --- Perceptual hashes (near duplicates) ---
+  // Calls `visit` once per distinct picture (pixel_hash) whose perceptual hash is known, in
+  // no particular order. `visit` must not call back into the catalog.
+  virtual Status ForEachPicture(
+      const std::function<void(const std::string& pixel_hash, const PerceptualHash& hash)>& visit) = 0;
+  // Every image showing exactly these pixels, in any dataset, oldest first.
+  virtual Result<std::vector<ImageRecord>> ListImagesWithPixelHash(const std::string& pixel_hash) = 0;
+  // Up to `limit` content hashes of blobs without a perceptual hash, in order, after `after`.
+  virtual Result<std::vector<std::string>> BlobsWithoutPerceptualHash(const std::string& after,
+                                                                      size_t limit) = 0;
+  // NotFound when no blob has this content hash.
+  virtual Status SetPerceptualHash(const std::string& content_hash, const PerceptualHash& hash) = 0;
 };
 
 // Opens (creating if needed) the SQLite catalog at `path` and applies migrations.

@@ -94,6 +94,15 @@ class Query {
     sqlite3_bind_int64(stmt_, ++index_, v);
     return *this;
   }
+  // A 64-bit hash as SQLite's signed INTEGER (same bits), or NULL.
+  Query& BindHash(std::optional<uint64_t> v) {
+    if (v) {
+      sqlite3_bind_int64(stmt_, ++index_, static_cast<int64_t>(*v));
+    } else {
+      sqlite3_bind_null(stmt_, ++index_);
+    }
+    return *this;
+  }
 
   // True while there is a row; a Status on error.
   Result<bool> Step() {
@@ -124,6 +133,13 @@ class Query {
     return p == nullptr ? std::string() : std::string(static_cast<const char*>(p), static_cast<size_t>(n));
   }
   int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
+  // Two hash columns (hash, mirrored) starting at `col`; absent when NULL.
+  std::optional<PerceptualHash> Hashes(int col) const {
+    if (sqlite3_column_type(stmt_, col) == SQLITE_NULL || sqlite3_column_type(stmt_, col + 1) == SQLITE_NULL) {
+      return std::nullopt;
+    }
+    return PerceptualHash{static_cast<uint64_t>(Int(col)), static_cast<uint64_t>(Int(col + 1))};
+  }
 
  private:
   Connection& conn_;
@@ -145,6 +161,7 @@ ImageRecord ReadImage(const Query& q) {
   r.height = static_cast<int>(q.Int(9));
   r.position = q.Int(10);
   r.created_at = q.Text(11);
+  r.perceptual_hash = q.Hashes(12);
   return r;
 }
 
@@ -157,7 +174,8 @@ DatasetRecord ReadDataset(const Query& q) {
   "d.id) FROM datasets d "
 #define SAMCACHE_IMAGE_SELECT \
   "SELECT i.id, i.dataset_id, i.filename, i.content_hash, b.pixel_hash, b.format, b.mime_type, " \
-  "b.byte_size, i.width, i.height, i.position, i.created_at FROM images i "                     \
+  "b.byte_size, i.width, i.height, i.position, i.created_at, b.phash, b.phash_mirrored "        \
+  "FROM images i "                                                                              \
   "JOIN blobs b ON b.content_hash = i.content_hash "
 
 class SqliteCatalog final : public Catalog {
@@ -279,7 +297,7 @@ class SqliteCatalog final : public Catalog {
     std::lock_guard lock(mu_);
     auto stmt = conn_.Prepare(
         "SELECT content_hash, pixel_hash, format, mime_type, byte_size, width, height, "
-        "thumb_jpeg, created_at FROM blobs WHERE content_hash = ?");
+        "thumb_jpeg, created_at, phash, phash_mirrored FROM blobs WHERE content_hash = ?");
     if (!stmt.ok()) return stmt.status();
     Query q(conn_, *stmt);
     q.Bind(content_hash);
@@ -296,6 +314,7 @@ class SqliteCatalog final : public Catalog {
     b.height = static_cast<int>(q.Int(6));
     b.thumb_jpeg = q.Text(7);
     b.created_at = q.Text(8);
+    b.perceptual_hash = q.Hashes(9);
     return std::optional<BlobRecord>(std::move(b));
   }
 
@@ -324,6 +343,48 @@ class SqliteCatalog final : public Catalog {
     if (!version.ok()) return version.status();
     s.schema_version = *version;
     return s;
+  }
+
+  Status ForEachPicture(
+      const std::function<void(const std::string& pixel_hash, const PerceptualHash& hash)>& visit) override {
+    std::lock_guard lock(mu_);
+    auto stmt = conn_.Prepare(
+        "SELECT pixel_hash, MIN(phash), MIN(phash_mirrored) FROM blobs WHERE phash IS NOT NULL "
+        "GROUP BY pixel_hash");
+    if (!stmt.ok()) return stmt.status();
+    Query q(conn_, *stmt);
+    for (;;) {
+      Result<bool> row = q.Step();
+      if (!row.ok()) return row.status();
+      if (!*row) return Status::Ok();
+      visit(q.Text(0), *q.Hashes(1));
+    }
+  }
+
+  Result<std::vector<ImageRecord>> ListImagesWithPixelHash(const std::string& pixel_hash) override {
+    std::lock_guard lock(mu_);
+    auto stmt = conn_.Prepare(SAMCACHE_IMAGE_SELECT "WHERE b.pixel_hash = ? ORDER BY i.created_at, i.rowid");
+    if (!stmt.ok()) return stmt.status();
+    return Query(conn_, *stmt).Bind(pixel_hash).Collect<ImageRecord>(ReadImage);
+  }
+
+  Result<std::vector<std::string>> BlobsWithoutPerceptualHash(const std::string& after, size_t limit) override {
+    std::lock_guard lock(mu_);
+    auto stmt = conn_.Prepare(
+        "SELECT content_hash FROM blobs WHERE phash IS NULL AND content_hash > ? "
+        "ORDER BY content_hash LIMIT ?");
+    if (!stmt.ok()) return stmt.status();
+    return Query(conn_, *stmt).Bind(after).Bind(static_cast<int64_t>(limit)).Collect<std::string>(
+        [](const Query& q) { return q.Text(0); });
+  }
+
+  Status SetPerceptualHash(const std::string& content_hash, const PerceptualHash& hash) override {
+    std::lock_guard lock(mu_);
+    auto stmt = conn_.Prepare("UPDATE blobs SET phash = ?, phash_mirrored = ? WHERE content_hash = ?");
+    if (!stmt.ok()) return stmt.status();
+    SAMCACHE_RETURN_IF_ERROR(Query(conn_, *stmt).BindHash(hash.hash).BindHash(hash.mirrored).Bind(content_hash).Run());
+    if (conn_.Changes() == 0) return Status::NotFound("no stored content with hash " + content_hash);
+    return Status::Ok();
   }
 
  private:
@@ -377,7 +438,7 @@ class SqliteCatalog final : public Catalog {
       const BlobRecord& b = img.blob;
       auto stmt = conn_.Prepare(
           "INSERT INTO blobs (content_hash, pixel_hash, format, mime_type, byte_size, width, "
-          "height, thumb_jpeg, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+          "height, thumb_jpeg, created_at, phash, phash_mirrored) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
           "ON CONFLICT (content_hash) DO NOTHING");
       if (!stmt.ok()) return stmt.status();
       SAMCACHE_RETURN_IF_ERROR(Query(conn_, *stmt)
@@ -390,6 +451,8 @@ class SqliteCatalog final : public Catalog {
                                    .Bind(int64_t{b.height})
                                    .BindBlob(b.thumb_jpeg)
                                    .Bind(b.created_at)
+                                   .BindHash(b.perceptual_hash ? std::optional(b.perceptual_hash->hash) : std::nullopt)
+                                   .BindHash(b.perceptual_hash ? std::optional(b.perceptual_hash->mirrored) : std::nullopt)
                                    .Run());
     }
     {

@@ -56,6 +56,14 @@ CREATE INDEX idx_images_dataset_position ON images(dataset_id, position);
 ALTER TABLE datasets ADD COLUMN tenant VARCHAR(64) NOT NULL DEFAULT 'default';
 CREATE INDEX idx_blobs_pixel_hash ON blobs(pixel_hash);
 )sql"},
+    // Perceptual hashes (pHash of the picture and of its mirror image, 64-bit, stored as
+    // SQLite's signed INTEGER) for near-duplicate detection. NULL until computed: content
+    // stored before this version gets them from the stored files (BackfillPerceptualHashes).
+    {3, "perceptual hashes", R"sql(
+ALTER TABLE blobs ADD COLUMN phash INTEGER;
+ALTER TABLE blobs ADD COLUMN phash_mirrored INTEGER;
+CREATE INDEX idx_blobs_phash_missing ON blobs(content_hash) WHERE phash IS NULL;
+)sql"},
 };
 
 }  // namespace samcache::sqlite_schema

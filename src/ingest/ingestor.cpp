@@ -2,10 +2,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "common/crypto.h"
 #include "common/files.h"
 #include "ingest/image_decoder.h"
 #include "ingest/image_format.h"
+#include "ingest/perceptual_hash.h"
 
 namespace samcache {
 namespace {
@@ -68,6 +71,7 @@ Result<BlobRecord> Ingestor::DescribeNewContent(const IncomingFile& file) {
   blob.width = static_cast<int>(decoded->width);
   blob.height = static_cast<int>(decoded->height);
   blob.thumb_jpeg = std::move(thumb).value();
+  blob.perceptual_hash = ComputePerceptualHash(*decoded);
   return blob;
 }
 
@@ -116,6 +120,24 @@ Result<IngestedImage> Ingestor::Commit(const std::string& dataset_id, PreparedFi
     spdlog::info("[DEDUP] Found duplicate image: {} (hash: {}..., cached: {})", out.image.filename,
                  out.image.content_hash.substr(0, 8), out.embedding_cached ? "True" : "False");
   }
+  if (near_duplicates_ != nullptr) {
+    // The image is stored: a failure here costs the report, not the upload.
+    Result<std::vector<SimilarImage>> similar =
+        near_duplicates_->OnImageStored(out.image, options_.max_near_duplicates_listed);
+    if (!similar.ok()) {
+      spdlog::warn("[NEAR-DUP] cannot look for near duplicates of {}: {}", out.image.filename,
+                   similar.status().message());
+    } else if (!similar->empty()) {
+      out.near_duplicates = std::move(similar).value();
+      const SimilarImage& closest = out.near_duplicates.front();
+      spdlog::info("[NEAR-DUP] {} looks like {} in dataset '{}' (image {}, distance {}{}){}", out.image.filename,
+                   closest.image.filename, closest.dataset_name, closest.image.id, closest.distance,
+                   closest.mirrored ? ", mirrored" : "",
+                   out.near_duplicates.size() > 1
+                       ? " and " + std::to_string(out.near_duplicates.size() - 1) + " more"
+                       : std::string());
+    }
+  }
   return out;
 }
 
@@ -135,8 +157,18 @@ bool Ingestor::BlobIsRecorded(const std::string& content_hash) {
 }
 
 Result<DeleteOutcome> Ingestor::DeleteDataset(const std::string& dataset_id) {
+  std::vector<ImageRecord> images;
+  if (near_duplicates_ != nullptr) {
+    Result<std::vector<ImageRecord>> listed = catalog_.ListImages(dataset_id);
+    if (!listed.ok()) return listed.status();
+    images = std::move(listed).value();
+  }
   Result<std::vector<std::string>> orphans = catalog_.DeleteDataset(dataset_id);
   if (!orphans.ok()) return orphans.status();
+  if (near_duplicates_ != nullptr) {
+    Status st = near_duplicates_->OnImagesDeleted(images);
+    if (!st.ok()) spdlog::warn("[NEAR-DUP] cannot update the index after deleting {}: {}", dataset_id, st.message());
+  }
   DeleteOutcome out;
   // An upload may have brought the same content back since the delete committed.
   out.blobs_removed = blobs_.RemoveUnreferenced(*orphans, [&](const std::string& hash) { return BlobIsRecorded(hash); });
@@ -214,6 +246,51 @@ void UploadBatch::CommitOldest() {
   if (!result.ok()) return Reject(next.filename, result.status());
   if (result->duplicate) ++duplicates_found_;
   stored_.push_back(std::move(result).value());
+}
+
+int64_t UploadBatch::near_duplicates_found() const {
+  return std::count_if(stored_.begin(), stored_.end(),
+                       [](const IngestedImage& image) { return !image.near_duplicates.empty(); });
+}
+
+Result<BackfillOutcome> Ingestor::BackfillPerceptualHashes() {
+  BackfillOutcome outcome;
+  constexpr size_t kBatch = 64;
+  std::string after;
+  for (;;) {
+    Result<std::vector<std::string>> missing = catalog_.BlobsWithoutPerceptualHash(after, kBatch);
+    if (!missing.ok()) return missing.status();
+    if (missing->empty()) return outcome;
+    after = missing->back();
+    std::vector<std::future<Result<PerceptualHash>>> hashes;
+    for (const std::string& content_hash : *missing) {
+      hashes.push_back(prepare_pool_.Submit([this, content_hash]() -> Result<PerceptualHash> {
+        Result<std::string> bytes = blobs_.Read(content_hash);
+        if (!bytes.ok()) return bytes.status();
+        Result<ImageHeader> header = ReadImageHeader(*bytes);
+        if (!header.ok()) return header.status();
+        if (uint64_t{header->width} * header->height > options_.max_image_pixels) {
+          return Status::TooLarge("above the pixel limit");
+        }
+        Result<DecodedImage> decoded = DecodeImage(*bytes, header->format);
+        if (!decoded.ok()) return decoded.status();
+        return ComputePerceptualHash(*decoded);
+      }));
+    }
+    for (size_t i = 0; i < hashes.size(); ++i) {
+      Result<PerceptualHash> hash = hashes[i].get();
+      const std::string& content_hash = (*missing)[i];
+      Status st = hash.ok() ? catalog_.SetPerceptualHash(content_hash, *hash) : hash.status();
+      if (st.ok()) {
+        ++outcome.hashed;
+      } else if (st.code() == StatusCode::kNotFound && hash.ok()) {
+        // Deleted meanwhile: nothing to do.
+      } else {
+        ++outcome.failed;
+        spdlog::warn("[NEAR-DUP] no perceptual hash for stored content {}: {}", content_hash, st.message());
+      }
+    }
+  }
 }
 
 std::string DuplicatesMessage(int64_t count) {

@@ -14,6 +14,7 @@
 #include "catalog/catalog.h"
 #include "common/status.h"
 #include "common/thread_pool.h"
+#include "similar/near_duplicates.h"
 #include "store/blob_store.h"
 
 namespace samcache {
@@ -25,6 +26,8 @@ struct IngestOptions {
   // Workers that validate and decode uploads (0: one per hardware thread). Shared by all
   // uploads, so concurrent requests cannot decode more images at once than this.
   size_t prepare_threads = 0;
+  // Near duplicates listed per stored image (the closest first).
+  size_t max_near_duplicates_listed = 20;
 };
 
 struct IncomingFile {
@@ -38,6 +41,9 @@ struct IngestedImage {
   bool duplicate = false;         // this content was in the catalog before
   bool embedding_cached = false;  // an embedding for the active model exists
   std::string thumb_jpeg;
+  // Images already known that look like this one (other pixels), when near-duplicate
+  // detection is on (Ingestor::set_near_duplicate_finder).
+  std::vector<SimilarImage> near_duplicates;
 };
 
 struct RejectedFile {
@@ -48,6 +54,11 @@ struct RejectedFile {
 
 struct DeleteOutcome {
   size_t blobs_removed = 0;
+};
+
+struct BackfillOutcome {
+  size_t hashed = 0;
+  size_t failed = 0;  // stored files that could not be read or decoded (logged)
 };
 
 class Ingestor {
@@ -75,6 +86,14 @@ class Ingestor {
   // if untouched for `grace`. See BlobStore::CollectGarbage.
   BlobStore::GarbageReport CollectGarbage(std::chrono::seconds grace, bool dry_run);
 
+  // Computes the perceptual hash of stored content that has none (stored before schema
+  // version 3), from the stored files, on the prepare workers. Safe to repeat.
+  Result<BackfillOutcome> BackfillPerceptualHashes();
+
+  // Turns on near-duplicate detection: Commit lists each image's near duplicates and adds its
+  // picture to `finder`, DeleteDataset removes pictures. `finder` must outlive the ingestor.
+  void set_near_duplicate_finder(NearDuplicateFinder* finder) { near_duplicates_ = finder; }
+
   const IngestOptions& options() const { return options_; }
   ThreadPool& prepare_pool() { return prepare_pool_; }
 
@@ -87,6 +106,7 @@ class Ingestor {
   BlobStore& blobs_;
   IngestOptions options_;
   ThreadPool prepare_pool_;
+  NearDuplicateFinder* near_duplicates_ = nullptr;
 };
 
 // One upload of several files into one dataset. The dataset is created when the first file
@@ -125,6 +145,8 @@ class UploadBatch {
   const std::vector<IngestedImage>& stored() const { return stored_; }
   const std::vector<RejectedFile>& rejected() const { return rejected_; }
   int64_t duplicates_found() const { return duplicates_found_; }
+  // Stored images with at least one near duplicate.
+  int64_t near_duplicates_found() const;
   int64_t bytes_received() const { return bytes_received_; }
   size_t completed() const { return stored_.size() + rejected_.size(); }
 

@@ -74,7 +74,7 @@ TEST(CliTest, MigrateReportsTheSchemaVersion) {
   TempDir tmp;
   CommandResult r = RunSamcache({"migrate", "--data", (tmp / "data").string()});
   EXPECT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_TRUE(std::regex_search(r.output, std::regex(R"(schema version 2\b)"))) << r.output;
+  EXPECT_TRUE(std::regex_search(r.output, std::regex(R"(schema version 3\b)"))) << r.output;
   EXPECT_TRUE(fs::exists(tmp / "data" / "samcache.db"));
 }
 

@@ -1,0 +1,249 @@
+#include "similar/near_duplicates.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <map>
+#include <tuple>
+
+#include "common/crypto.h"
+
+namespace samcache {
+namespace {
+
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+// A SHA-256 hex digest as its 32 bytes; false unless it is one.
+bool ParseDigest(std::string_view hex, std::array<uint8_t, 32>& out) {
+  if (!IsSha256Hex(hex)) return false;
+  for (size_t i = 0; i < out.size(); ++i) {
+    out[i] = static_cast<uint8_t>(HexDigit(hex[2 * i]) << 4 | HexDigit(hex[2 * i + 1]));
+  }
+  return true;
+}
+
+}  // namespace
+
+// --- PictureIndex ------------------------------------------------------------------------
+
+int64_t PictureIndex::SlotOfLocked(const Digest& digest, uint64_t hash) const {
+  std::vector<HammingIndex::Match> exact;
+  index_.Search(hash, 0, exact);
+  for (const auto& m : exact) {
+    if (slots_[m.value] == digest) return m.value;
+  }
+  return -1;
+}
+
+bool PictureIndex::AddLocked(const std::string& pixel_hash, uint64_t hash) {
+  Digest digest;
+  if (!ParseDigest(pixel_hash, digest)) return false;
+  if (SlotOfLocked(digest, hash) >= 0) return true;
+  uint32_t slot;
+  if (!free_slots_.empty()) {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+    slots_[slot] = digest;
+  } else {
+    slot = static_cast<uint32_t>(slots_.size());
+    slots_.push_back(digest);
+  }
+  index_.Insert(hash, slot);
+  return true;
+}
+
+bool PictureIndex::Add(const std::string& pixel_hash, uint64_t hash) {
+  std::unique_lock lock(mu_);
+  return AddLocked(pixel_hash, hash);
+}
+
+void PictureIndex::Remove(const std::string& pixel_hash, uint64_t hash) {
+  Digest digest;
+  if (!ParseDigest(pixel_hash, digest)) return;
+  std::unique_lock lock(mu_);
+  const int64_t slot = SlotOfLocked(digest, hash);
+  if (slot < 0) return;
+  index_.Erase(hash, static_cast<uint32_t>(slot));
+  free_slots_.push_back(static_cast<uint32_t>(slot));
+}
+
+void PictureIndex::Clear() {
+  std::unique_lock lock(mu_);
+  index_.Clear();
+  slots_.clear();
+  free_slots_.clear();
+}
+
+size_t PictureIndex::size() const {
+  std::shared_lock lock(mu_);
+  return index_.size();
+}
+
+std::vector<PictureIndex::Match> PictureIndex::FindLocked(const PerceptualHash& hash, int max_distance,
+                                                          std::string_view exclude) const {
+  Digest excluded{};
+  const bool exclude_one = ParseDigest(exclude, excluded);
+  // Best (distance, mirrored) per slot: a picture may be close both ways.
+  struct Best {
+    int distance;
+    bool mirrored;
+    uint64_t code;
+  };
+  std::map<uint32_t, Best> best;
+  std::vector<HammingIndex::Match> found;
+  for (const bool mirrored : {false, true}) {
+    found.clear();
+    index_.Search(mirrored ? hash.mirrored : hash.hash, max_distance, found);
+    for (const auto& m : found) {
+      if (exclude_one && slots_[m.value] == excluded) continue;
+      auto [it, inserted] = best.try_emplace(m.value, Best{m.distance, mirrored, m.code});
+      if (!inserted && m.distance < it->second.distance) it->second = {m.distance, mirrored, m.code};
+    }
+  }
+  std::vector<Match> out;
+  out.reserve(best.size());
+  for (const auto& [slot, how] : best) {
+    out.push_back({HexEncode(slots_[slot].data(), slots_[slot].size()), how.code, how.distance, how.mirrored});
+  }
+  std::sort(out.begin(), out.end(), [](const Match& a, const Match& b) {
+    return std::tie(a.distance, a.mirrored, a.pixel_hash) < std::tie(b.distance, b.mirrored, b.pixel_hash);
+  });
+  return out;
+}
+
+std::vector<PictureIndex::Match> PictureIndex::Find(const PerceptualHash& hash, int max_distance,
+                                                    std::string_view exclude_pixel_hash) const {
+  std::shared_lock lock(mu_);
+  return FindLocked(hash, max_distance, exclude_pixel_hash);
+}
+
+std::vector<PictureIndex::Match> PictureIndex::FindAndAdd(const std::string& pixel_hash, const PerceptualHash& hash,
+                                                          int max_distance) {
+  std::unique_lock lock(mu_);
+  std::vector<Match> matches = FindLocked(hash, max_distance, pixel_hash);
+  AddLocked(pixel_hash, hash.hash);
+  return matches;
+}
+
+// --- NearDuplicateFinder -----------------------------------------------------------------
+
+std::string_view RelationName(SimilarImage::Relation relation) {
+  switch (relation) {
+    case SimilarImage::Relation::kSameFile: return "same_file";
+    case SimilarImage::Relation::kSamePixels: return "same_pixels";
+    case SimilarImage::Relation::kNearDuplicate: return "near_duplicate";
+  }
+  return "near_duplicate";
+}
+
+NearDuplicateFinder::NearDuplicateFinder(Catalog& catalog, int default_distance)
+    : catalog_(catalog), default_distance_(default_distance) {}
+
+Status NearDuplicateFinder::Rebuild() {
+  std::lock_guard membership(membership_mu_);
+  pictures_.Clear();
+  size_t skipped = 0;
+  SAMCACHE_RETURN_IF_ERROR(catalog_.ForEachPicture([&](const std::string& pixel_hash, const PerceptualHash& hash) {
+    if (!pictures_.Add(pixel_hash, hash.hash)) ++skipped;
+  }));
+  if (skipped > 0) spdlog::warn("[NEAR-DUP] {} picture(s) with a malformed pixel_hash left out of the index", skipped);
+  return Status::Ok();
+}
+
+Result<std::string> NearDuplicateFinder::DatasetName(const std::string& dataset_id) {
+  Result<DatasetRecord> dataset = catalog_.GetDataset(dataset_id);
+  if (!dataset.ok()) return dataset.status();
+  return dataset->name;
+}
+
+Status NearDuplicateFinder::DropIfUnused(const std::string& pixel_hash, uint64_t hash) {
+  std::lock_guard membership(membership_mu_);
+  Result<std::vector<ImageRecord>> users = catalog_.ListImagesWithPixelHash(pixel_hash);
+  if (!users.ok()) return users.status();
+  if (users->empty()) pictures_.Remove(pixel_hash, hash);
+  return Status::Ok();
+}
+
+Status NearDuplicateFinder::Resolve(const std::vector<PictureIndex::Match>& matches, size_t limit,
+                                    std::vector<SimilarImage>& out) {
+  std::map<std::string, std::string> dataset_names;
+  for (const PictureIndex::Match& match : matches) {
+    if (out.size() >= limit) break;
+    Result<std::vector<ImageRecord>> images = catalog_.ListImagesWithPixelHash(match.pixel_hash);
+    if (!images.ok()) return images.status();
+    if (images->empty()) {
+      // No image shows it any more (deleted by another process, or a delete raced an upload).
+      SAMCACHE_RETURN_IF_ERROR(DropIfUnused(match.pixel_hash, match.hash));
+      continue;
+    }
+    for (ImageRecord& image : *images) {
+      if (out.size() >= limit) break;
+      auto name = dataset_names.find(image.dataset_id);
+      if (name == dataset_names.end()) {
+        Result<std::string> found = DatasetName(image.dataset_id);
+        if (!found.ok() && found.status().code() != StatusCode::kNotFound) return found.status();
+        name = dataset_names.emplace(image.dataset_id, found.ok() ? *found : std::string()).first;
+      }
+      SimilarImage similar;
+      similar.dataset_name = name->second;
+      similar.distance = match.distance;
+      similar.mirrored = match.mirrored;
+      similar.relation = SimilarImage::Relation::kNearDuplicate;
+      similar.image = std::move(image);
+      out.push_back(std::move(similar));
+    }
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<SimilarImage>> NearDuplicateFinder::OnImageStored(const ImageRecord& image, size_t limit) {
+  std::vector<SimilarImage> out;
+  if (!image.perceptual_hash) return out;
+  std::vector<PictureIndex::Match> matches;
+  {
+    std::lock_guard membership(membership_mu_);
+    matches = pictures_.FindAndAdd(image.pixel_hash, *image.perceptual_hash, default_distance_);
+  }
+  SAMCACHE_RETURN_IF_ERROR(Resolve(matches, limit, out));
+  return out;
+}
+
+Status NearDuplicateFinder::OnImagesDeleted(const std::vector<ImageRecord>& deleted) {
+  std::map<std::string, uint64_t> pictures;
+  for (const ImageRecord& image : deleted) {
+    if (image.perceptual_hash) pictures.emplace(image.pixel_hash, image.perceptual_hash->hash);
+  }
+  for (const auto& [pixel_hash, hash] : pictures) SAMCACHE_RETURN_IF_ERROR(DropIfUnused(pixel_hash, hash));
+  return Status::Ok();
+}
+
+Result<std::vector<SimilarImage>> NearDuplicateFinder::FindSimilar(const ImageRecord& image, int max_distance,
+                                                                   size_t limit) {
+  std::vector<SimilarImage> out;
+  Result<std::vector<ImageRecord>> same = catalog_.ListImagesWithPixelHash(image.pixel_hash);
+  if (!same.ok()) return same.status();
+  for (ImageRecord& other : *same) {
+    if (other.id == image.id) continue;
+    if (out.size() >= limit) return out;
+    SimilarImage similar;
+    Result<std::string> name = DatasetName(other.dataset_id);
+    similar.dataset_name = name.ok() ? *name : std::string();
+    similar.relation = other.content_hash == image.content_hash ? SimilarImage::Relation::kSameFile
+                                                                : SimilarImage::Relation::kSamePixels;
+    similar.image = std::move(other);
+    out.push_back(std::move(similar));
+  }
+  // Same-file copies before same-pixel ones; each group oldest first, as listed.
+  std::stable_sort(out.begin(), out.end(),
+                   [](const SimilarImage& a, const SimilarImage& b) { return a.relation < b.relation; });
+  if (!image.perceptual_hash) return out;
+  SAMCACHE_RETURN_IF_ERROR(
+      Resolve(pictures_.Find(*image.perceptual_hash, max_distance, image.pixel_hash), limit, out));
+  return out;
+}
+
+}  // namespace samcache
