@@ -11,6 +11,8 @@
 #include "app/app.h"
 #include "common/crypto.h"
 #include "ingest/ingestor.h"
+#include "ingest/perceptual_hash.h"
+#include "similar/near_duplicates.h"
 
 namespace samcache {
 namespace {
@@ -75,10 +77,38 @@ json ImageJson(const ImageRecord& image) {
               {"byte_size", image.byte_size},
               {"position", image.position},
               {"created_at", image.created_at},
+              {"perceptual_hash",
+               image.perceptual_hash ? json(PerceptualHashHex(image.perceptual_hash->hash)) : json(nullptr)},
               // The embedding store arrives with inference; until then nothing is cached.
               {"embedding_cached", false},
               {"url", "/api/sam/image/" + image.id},
               {"thumb_url", "/api/sam/image/" + image.id + "/thumb"}};
+}
+
+// One entry of an upload's "near_duplicates" or of GET /api/sam/image/{id}/similar.
+json SimilarJson(const SimilarImage& s) {
+  return json{{"image_id", s.image.id},
+              {"dataset_id", s.image.dataset_id},
+              {"dataset_name", s.dataset_name},
+              {"filename", s.image.filename},
+              {"distance", s.distance},
+              {"mirrored", s.mirrored},
+              {"relation", RelationName(s.relation)},
+              {"thumb_url", "/api/sam/image/" + s.image.id + "/thumb"}};
+}
+
+// A whole-number query parameter in [min, max]; `fallback` when absent.
+Result<int> IntParam(const httplib::Request& req, const std::string& name, int min, int max, int fallback) {
+  if (!req.has_param(name)) return fallback;
+  const std::string text = req.get_param_value(name);
+  const std::string expected = name + " must be a whole number from " + std::to_string(min) + " to " +
+                               std::to_string(max) + ", got \"" + text.substr(0, 32) + "\"";
+  if (text.empty() || text.size() > 9 || text.find_first_not_of("0123456789") != std::string::npos) {
+    return Status::InvalidArgument(expected);
+  }
+  const int value = std::stoi(text);
+  if (value < min || value > max) return Status::InvalidArgument(expected);
+  return value;
 }
 
 json DatasetJson(const DatasetRecord& d) {
@@ -229,12 +259,16 @@ void HttpServer::Impl::Upload(const httplib::Request& req, httplib::Response& re
     j["duplicate"] = img.duplicate;
     j["embedding_cached"] = img.embedding_cached;
     j["thumb_b64"] = Base64Encode(img.thumb_jpeg);
+    json near = json::array();
+    for (const SimilarImage& s : img.near_duplicates) near.push_back(SimilarJson(s));
+    j["near_duplicates"] = std::move(near);
     images.push_back(std::move(j));
   }
   json body{{"dataset_id", batch.dataset_id()},
             {"name", batch.dataset_name()},
             {"images", std::move(images)},
             {"duplicates_found", batch.duplicates_found()},
+            {"near_duplicates_found", batch.near_duplicates_found()},
             {"errors", std::move(errors)}};
   if (batch.duplicates_found() > 0) body["duplicates_message"] = DuplicatesMessage(batch.duplicates_found());
   spdlog::info("[UPLOAD] dataset {}: {} stored, {} duplicate(s), {} rejected", batch.dataset_id(),
@@ -256,7 +290,8 @@ void HttpServer::Impl::Routes() {
                             {"endpoints", {"POST /api/sam/dataset/init", "GET /api/sam/datasets",
                                            "GET /api/sam/dataset/{id}", "DELETE /api/sam/dataset/{id}",
                                            "POST /api/sam/dataset/{id}/images", "GET /api/sam/image/{id}",
-                                           "GET /api/sam/image/{id}/thumb", "GET /api/sam/stats",
+                                           "GET /api/sam/image/{id}/thumb", "GET /api/sam/image/{id}/similar",
+                                           "GET /api/sam/stats",
                                            "GET /healthz"}}});
   });
 
@@ -323,6 +358,28 @@ void HttpServer::Impl::Routes() {
     if (!blob->has_value()) return SendStatus(res, Status::Internal("image without blob row: " + image->id));
     res.set_header("Cache-Control", "private, max-age=31536000, immutable");
     res.set_content(std::move((*blob)->thumb_jpeg), "image/jpeg");
+  });
+
+  s.Get(R"(/api/sam/image/([^/]+)/similar)", [this](const httplib::Request& req, httplib::Response& res) {
+    NearDuplicateFinder* finder = app.near_duplicates();
+    if (finder == nullptr) return SendStatus(res, Status::Internal("near-duplicate detection is not running"));
+    Result<int> max_distance = IntParam(req, "max_distance", 0, kMaxNearDuplicateDistance, finder->default_distance());
+    if (!max_distance.ok()) return SendStatus(res, max_distance.status());
+    Result<int> limit = IntParam(req, "limit", 1, 1000, 100);
+    if (!limit.ok()) return SendStatus(res, limit.status());
+    Result<ImageRecord> image = app.catalog().GetImage(req.matches[1]);
+    if (!image.ok()) return SendStatus(res, image.status());
+    Result<std::vector<SimilarImage>> similar =
+        finder->FindSimilar(*image, *max_distance, static_cast<size_t>(*limit));
+    if (!similar.ok()) return SendStatus(res, similar.status());
+    json list = json::array();
+    for (const SimilarImage& s : *similar) list.push_back(SimilarJson(s));
+    SendJson(res, 200,
+             json{{"image_id", image->id},
+                  {"perceptual_hash",
+                   image->perceptual_hash ? json(PerceptualHashHex(image->perceptual_hash->hash)) : json(nullptr)},
+                  {"max_distance", *max_distance},
+                  {"similar", std::move(list)}});
   });
 
   s.Get("/api/sam/stats", [this](const httplib::Request&, httplib::Response& res) {

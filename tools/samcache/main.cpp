@@ -16,6 +16,7 @@
 
 #include "app/app.h"
 #include "common/crypto.h"
+#include "dupes_command.h"
 #include "http/server.h"
 #include "ingest/ingestor.h"
 #include "progress_line.h"
@@ -32,6 +33,7 @@ struct CommonOptions {
   std::string data_dir = "./data";
   std::string log_level = "info";
   uint64_t max_image_megapixels = 100;
+  int near_duplicate_distance = kDefaultNearDuplicateDistance;
 };
 
 void AddCommonOptions(CLI::App* cmd, CommonOptions& o) {
@@ -46,11 +48,19 @@ void AddCommonOptions(CLI::App* cmd, CommonOptions& o) {
       ->check(CLI::Range(uint64_t{1}, uint64_t{2000}));
 }
 
+void AddNearDuplicateOption(CLI::App* cmd, CommonOptions& o) {
+  cmd->add_option("--near-duplicate-distance", o.near_duplicate_distance,
+                  "Images whose perceptual hashes differ in at most this many of 64 bits are near duplicates")
+      ->capture_default_str()
+      ->check(CLI::Range(0, kMaxNearDuplicateDistance));
+}
+
 Result<std::unique_ptr<App>> OpenApp(const CommonOptions& o) {
   spdlog::set_level(spdlog::level::from_str(o.log_level));
   AppOptions options;
   options.data_dir = o.data_dir;
   options.ingest.max_image_pixels = o.max_image_megapixels * 1'000'000;
+  options.near_duplicate_distance = o.near_duplicate_distance;
   return App::Open(options);
 }
 
@@ -74,6 +84,8 @@ int Serve(const CommonOptions& common, ServerOptions server_options) {
 
   auto app = OpenApp(common);
   if (!app.ok()) return Fail(app.status());
+  Status near_duplicates = (*app)->EnableNearDuplicates();
+  if (!near_duplicates.ok()) return Fail(near_duplicates);
   HttpServer server(**app, server_options);
   Result<int> port = server.Bind();
   if (!port.ok()) return Fail(port.status());
@@ -151,6 +163,8 @@ std::string ProgressText(size_t done, size_t total, const UploadBatch& batch) {
 int Ingest(const CommonOptions& common, const std::string& dataset, const std::vector<std::string>& paths) {
   auto app = OpenApp(common);
   if (!app.ok()) return Fail(app.status());
+  Status near_duplicates = (*app)->EnableNearDuplicates();
+  if (!near_duplicates.ok()) return Fail(near_duplicates);
   std::vector<std::string> missing;
   const std::vector<fs::path> files = CollectFiles(paths, missing);
   for (const std::string& m : missing) spdlog::error("no such file or folder: {}", m);
@@ -198,6 +212,10 @@ int Ingest(const CommonOptions& common, const std::string& dataset, const std::v
               static_cast<long long>(batch.duplicates_found()), batch.rejected().size(),
               static_cast<double>(batch.bytes_received()) / 1e6, seconds);
   if (batch.duplicates_found() > 0) std::printf("%s\n", DuplicatesMessage(batch.duplicates_found()).c_str());
+  if (batch.near_duplicates_found() > 0) {
+    std::printf("%lld image(s) with near duplicates (samcache dupes lists them)\n",
+                static_cast<long long>(batch.near_duplicates_found()));
+  }
   return batch.stored().empty() || !missing.empty() ? 1 : 0;
 }
 
@@ -253,6 +271,7 @@ int main(int argc, char** argv) {
   serve->add_option("--threads", server_options.threads, "HTTP worker threads")->capture_default_str();
   size_t max_upload_mb = server_options.max_upload_bytes >> 20;
   serve->add_option("--max-upload-mb", max_upload_mb, "Largest accepted request body, in MiB")->capture_default_str();
+  AddNearDuplicateOption(serve, common);
 
   std::string dataset;
   std::vector<std::string> paths;
@@ -260,6 +279,7 @@ int main(int argc, char** argv) {
   AddCommonOptions(ingest, common);
   ingest->add_option("--dataset", dataset, "Dataset name or id; created when it does not exist")->required();
   ingest->add_option("paths", paths, "Files and folders")->required();
+  AddNearDuplicateOption(ingest, common);
 
   auto* migrate = cli.add_subcommand("migrate", "Bring the catalog's schema to the newest version");
   AddCommonOptions(migrate, common);
@@ -276,6 +296,14 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   gc->add_flag("--dry-run", dry_run, "Only count what would be removed");
 
+  std::string dupes_dataset;
+  bool dupes_json = false;
+  auto* dupes = cli.add_subcommand("dupes", "Report identical files, identical pictures and near duplicates");
+  AddCommonOptions(dupes, common);
+  AddNearDuplicateOption(dupes, common);
+  dupes->add_option("dataset", dupes_dataset, "Only groups with an image of this dataset (id or name)");
+  dupes->add_flag("--json", dupes_json, "Print JSON instead of text");
+
   CLI11_PARSE(cli, argc, argv);
 
   if (*serve) {
@@ -286,5 +314,11 @@ int main(int argc, char** argv) {
   if (*migrate) return Migrate(common);
   if (*stats) return Stats(common);
   if (*gc) return CollectGarbage(common, grace_minutes, dry_run);
+  if (*dupes) {
+    auto app = OpenApp(common);
+    if (!app.ok()) return Fail(app.status());
+    return RunDupesCommand(**app, dupes_dataset.empty() ? std::nullopt : std::optional(dupes_dataset),
+                           common.near_duplicate_distance, dupes_json);
+  }
   return 1;
 }
