@@ -74,18 +74,4 @@ std::string PerceptualHashHex(uint64_t hash) {
   return out;
 }
 
-Result<uint64_t> ParsePerceptualHashHex(std::string_view hex) {
-  if (hex.size() != 16) return Status::InvalidArgument("a perceptual hash is 16 hex digits");
-  uint64_t value = 0;
-  for (char c : hex) {
-    int digit = -1;
-    if (c >= '0' && c <= '9') digit = c - '0';
-    if (c >= 'a' && c <= 'f') digit = c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') digit = c - 'A' + 10;
-    if (digit < 0) return Status::InvalidArgument("a perceptual hash is 16 hex digits");
-    value = value << 4 | static_cast<uint64_t>(digit);
-  }
-  return value;
-}
-
 }  // namespace samcache

@@ -6,7 +6,6 @@
 #include <bit>
 #include <cstdint>
 #include <string>
-#include <string_view>
 
 #include "catalog/catalog.h"
 #include "ingest/image_decoder.h"
@@ -27,8 +26,7 @@ PerceptualHash ComputePerceptualHash(const DecodedImage& image);
 // Number of differing bits.
 inline int HammingDistance(uint64_t a, uint64_t b) { return std::popcount(a ^ b); }
 
-// 16 lowercase hex digits, and back (InvalidArgument unless exactly 16 hex digits).
+// 16 lowercase hex digits, most significant first.
 std::string PerceptualHashHex(uint64_t hash);
-Result<uint64_t> ParsePerceptualHashHex(std::string_view hex);
 
 }  // namespace samcache

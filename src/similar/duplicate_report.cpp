@@ -140,9 +140,10 @@ Result<DuplicateReport> BuildDuplicateReport(Catalog& catalog, const NearDuplica
     std::stable_sort(g.images.begin(), g.images.end(), Older);
     const PerceptualHash& first = *g.images.front().image.perceptual_hash;
     for (ReportedImage& r : g.images) {
-      const uint64_t h = r.image.perceptual_hash->hash;
-      const int straight = HammingDistance(first.hash, h);
-      const int flipped = HammingDistance(first.mirrored, h);
+      const PerceptualHash& h = *r.image.perceptual_hash;
+      // Mirroring either picture; the two differ by a bit or two, take the closer.
+      const int straight = HammingDistance(first.hash, h.hash);
+      const int flipped = std::min(HammingDistance(first.mirrored, h.hash), HammingDistance(first.hash, h.mirrored));
       r.mirrored = flipped < straight;
       r.distance = std::min(straight, flipped);
     }

@@ -483,6 +483,46 @@ TEST_F(CatalogTest, ReopenKeepsEverything) {
   EXPECT_EQ(stats.schema_version, NewestSchemaVersion());
 }
 
+// Perceptual hashes are 64-bit; SQLite's INTEGER is signed. Every bit must survive a restart.
+TEST_F(CatalogTest, PerceptualHashesRoundTripAllSixtyFourBits) {
+  CreateOrDie(Dataset("d1", "one", "2024-01-01T00:00:00.000Z"));
+  BlobRecord high = Blob("high");
+  high.perceptual_hash = PerceptualHash{0xFFFFFFFF00000001ull, 0x8000000000000000ull};
+  BlobRecord none = Blob("none");
+  AddOrDie(*catalog_, Image("i1", "d1", "high.png", high));
+  AddOrDie(*catalog_, Image("i2", "d1", "none.png", none));
+  AddOrDie(*catalog_, Image("i3", "d1", "high-again.png", high));
+
+  catalog_.reset();
+  catalog_ = Open(path_);
+  ASSERT_NE(catalog_, nullptr);
+  EXPECT_EQ(catalog_->GetImage("i1")->perceptual_hash, high.perceptual_hash);
+  EXPECT_FALSE(catalog_->GetImage("i2")->perceptual_hash.has_value());
+  EXPECT_EQ((*catalog_->FindBlob(high.content_hash))->perceptual_hash, high.perceptual_hash);
+
+  std::vector<std::pair<std::string, PerceptualHash>> pictures;
+  ASSERT_TRUE(catalog_->ForEachPicture([&](const std::string& pixel_hash, const PerceptualHash& h) {
+                        pictures.emplace_back(pixel_hash, h);
+                      }).ok());
+  ASSERT_EQ(pictures.size(), 1u) << "one picture has a hash";
+  EXPECT_EQ(pictures[0].first, high.pixel_hash);
+  EXPECT_EQ(pictures[0].second, *high.perceptual_hash);
+
+  Result<std::vector<std::string>> missing = catalog_->BlobsWithoutPerceptualHash("", 10);
+  ASSERT_TRUE(missing.ok());
+  EXPECT_EQ(*missing, std::vector<std::string>{none.content_hash});
+  EXPECT_TRUE(catalog_->BlobsWithoutPerceptualHash(none.content_hash, 10)->empty()) << "after the last";
+  ASSERT_TRUE(catalog_->SetPerceptualHash(none.content_hash, PerceptualHash{1, 2}).ok());
+  EXPECT_EQ(catalog_->GetImage("i2")->perceptual_hash, (PerceptualHash{1, 2}));
+  EXPECT_TRUE(catalog_->BlobsWithoutPerceptualHash("", 10)->empty());
+  EXPECT_EQ(catalog_->SetPerceptualHash(Sha256Hex("unknown"), PerceptualHash{}).code(), StatusCode::kNotFound);
+
+  Result<std::vector<ImageRecord>> showing = catalog_->ListImagesWithPixelHash(high.pixel_hash);
+  ASSERT_TRUE(showing.ok());
+  EXPECT_EQ(Ids(*showing), (std::vector<std::string>{"i1", "i3"}));
+  EXPECT_TRUE(catalog_->ListImagesWithPixelHash(Sha256Hex("nothing"))->empty());
+}
+
 TEST_F(CatalogTest, MigrateIsIdempotent) {
   CreateOrDie(Dataset("d1", "one", "2024-01-01T00:00:00.000Z"));
   ASSERT_TRUE(catalog_->Migrate().ok());
@@ -588,6 +628,22 @@ TEST_F(CatalogMigrationTest, UpgradesVersionOneAndKeepsAllRows) {
   EXPECT_EQ(added.image.pixel_hash, "81a461b5eddc593bf94f605e38d874343e80ec311132b2c5d712d99e49eed1da");
   EXPECT_EQ(StatsOrDie(*catalog).blobs, 3);
 
+  // Version 3: migrated content has no perceptual hash until it is computed from the files.
+  EXPECT_FALSE((*a)[0].perceptual_hash.has_value());
+  Result<std::vector<std::string>> missing = catalog->BlobsWithoutPerceptualHash("", 100);
+  ASSERT_TRUE(missing.ok());
+  EXPECT_EQ(missing->size(), 3u);
+  EXPECT_TRUE(std::is_sorted(missing->begin(), missing->end()));
+  ASSERT_TRUE(catalog->SetPerceptualHash(kSharedHash, PerceptualHash{0xF0F0F0F0F0F0F0F0ull, 42}).ok());
+  int pictures = 0;
+  ASSERT_TRUE(catalog->ForEachPicture([&](const std::string&, const PerceptualHash&) { ++pictures; }).ok());
+  EXPECT_EQ(pictures, 1);
+  Result<std::vector<ImageRecord>> shared = catalog->ListImagesWithPixelHash(
+      "81a461b5eddc593bf94f605e38d874343e80ec311132b2c5d712d99e49eed1da");
+  ASSERT_TRUE(shared.ok());
+  EXPECT_EQ(Ids(*shared), (std::vector<std::string>{"bbbbbbbbbbbbbbbb", "dddddddddddddddd", "eeeeeeeeeeeeeeee"}));
+  EXPECT_EQ((*shared)[1].perceptual_hash, (PerceptualHash{0xF0F0F0F0F0F0F0F0ull, 42}));
+
   // Deleting A keeps the blob B still uses.
   Result<std::vector<std::string>> removed = catalog->DeleteDataset(kDatasetA);
   ASSERT_TRUE(removed.ok());
@@ -618,6 +674,11 @@ TEST_F(CatalogMigrationTest, MigratingAgainIsANoOp) {
             "2");
   EXPECT_EQ(raw.Scalar("SELECT COUNT(*) FROM sqlite_master WHERE name = 'idx_images_dataset'"),
             "0");
+  // What version 3 added: nullable hash columns, NULL for every migrated blob.
+  EXPECT_EQ(raw.Scalar("SELECT name FROM schema_migrations WHERE version = 3"),
+            std::string(sqlite_schema::kMigrations[2].name));
+  EXPECT_EQ(raw.Scalar("SELECT COUNT(*) FROM blobs WHERE phash IS NULL AND phash_mirrored IS NULL"), "3");
+  EXPECT_EQ(raw.Scalar("SELECT COUNT(*) FROM sqlite_master WHERE name = 'idx_blobs_phash_missing'"), "1");
 
   ASSERT_TRUE(catalog->Migrate().ok());
   ASSERT_TRUE(catalog->Migrate().ok());
