@@ -18,7 +18,7 @@ constexpr int kSampleSide = kDctSize * 8;
 
 // Bits of `coeffs` (8x8, row-major) above their median.
 uint64_t BitsAboveMedian(const std::array<float, kBits * kBits>& coeffs) {
-  std::array<float, kBits * kBits> sorted = coeffs;
+  std::array<float, kBits* kBits> sorted = coeffs;
   std::nth_element(sorted.begin(), sorted.begin() + 32, sorted.end());
   const float upper = sorted[32];
   const float lower = *std::max_element(sorted.begin(), sorted.begin() + 32);

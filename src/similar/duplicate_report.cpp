@@ -52,9 +52,9 @@ std::vector<DuplicateGroup> GroupBy(const std::vector<ReportedImage>& images, Ke
   std::vector<DuplicateGroup> groups;
   for (auto& [k, members] : by_key) {
     if (members.size() < 2) continue;
-    const bool wanted = whole_catalog || std::any_of(members.begin(), members.end(), [&](const ReportedImage* r) {
-                          return in_scope.count(r->image.id) > 0;
-                        });
+    const bool wanted =
+        whole_catalog || std::any_of(members.begin(), members.end(),
+                                     [&](const ReportedImage* r) { return in_scope.count(r->image.id) > 0; });
     if (!wanted) continue;
     DuplicateGroup g;
     g.key = k;
@@ -93,7 +93,8 @@ Result<DuplicateReport> BuildDuplicateReport(Catalog& catalog, const NearDuplica
   const bool whole_catalog = !report.dataset;
   report.images_examined = whole_catalog ? images.size() : in_scope.size();
 
-  report.same_file = GroupBy(images, [](const ImageRecord& i) { return i.content_hash; }, in_scope, whole_catalog);
+  report.same_file = GroupBy(
+      images, [](const ImageRecord& i) { return i.content_hash; }, in_scope, whole_catalog);
   // Same pixels: only pictures stored in two or more distinct files.
   {
     std::map<std::string, std::set<std::string>> files_per_picture;
@@ -102,8 +103,8 @@ Result<DuplicateReport> BuildDuplicateReport(Catalog& catalog, const NearDuplica
     for (const ReportedImage& r : images) {
       if (files_per_picture[r.image.pixel_hash].size() > 1) multi_file.push_back(r);
     }
-    report.same_pixels =
-        GroupBy(multi_file, [](const ImageRecord& i) { return i.pixel_hash; }, in_scope, whole_catalog);
+    report.same_pixels = GroupBy(
+        multi_file, [](const ImageRecord& i) { return i.pixel_hash; }, in_scope, whole_catalog);
   }
 
   // Near duplicates: pictures are the nodes, index matches the links.
@@ -111,7 +112,8 @@ Result<DuplicateReport> BuildDuplicateReport(Catalog& catalog, const NearDuplica
   std::vector<PerceptualHash> hashes;
   for (const ReportedImage& r : images) {
     if (!r.image.perceptual_hash) continue;
-    if (picture_of.emplace(r.image.pixel_hash, hashes.size()).second) hashes.push_back(*r.image.perceptual_hash);
+    if (picture_of.emplace(r.image.pixel_hash, hashes.size()).second)
+      hashes.push_back(*r.image.perceptual_hash);
   }
   Components components(hashes.size());
   for (const auto& [pixel_hash, node] : picture_of) {
@@ -143,7 +145,8 @@ Result<DuplicateReport> BuildDuplicateReport(Catalog& catalog, const NearDuplica
       const PerceptualHash& h = *r.image.perceptual_hash;
       // Mirroring either picture; the two differ by a bit or two, take the closer.
       const int straight = HammingDistance(first.hash, h.hash);
-      const int flipped = std::min(HammingDistance(first.mirrored, h.hash), HammingDistance(first.hash, h.mirrored));
+      const int flipped =
+          std::min(HammingDistance(first.mirrored, h.hash), HammingDistance(first.hash, h.mirrored));
       r.mirrored = flipped < straight;
       r.distance = std::min(straight, flipped);
     }

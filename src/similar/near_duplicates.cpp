@@ -107,7 +107,8 @@ std::vector<PictureIndex::Match> PictureIndex::FindLocked(const PerceptualHash& 
   std::vector<Match> out;
   out.reserve(best.size());
   for (const auto& [slot, how] : best) {
-    out.push_back({HexEncode(slots_[slot].data(), slots_[slot].size()), how.code, how.distance, how.mirrored});
+    out.push_back(
+        {HexEncode(slots_[slot].data(), slots_[slot].size()), how.code, how.distance, how.mirrored});
   }
   std::sort(out.begin(), out.end(), [](const Match& a, const Match& b) {
     return std::tie(a.distance, a.mirrored, a.pixel_hash) < std::tie(b.distance, b.mirrored, b.pixel_hash);
@@ -121,8 +122,8 @@ std::vector<PictureIndex::Match> PictureIndex::Find(const PerceptualHash& hash, 
   return FindLocked(hash, max_distance, exclude_pixel_hash);
 }
 
-std::vector<PictureIndex::Match> PictureIndex::FindAndAdd(const std::string& pixel_hash, const PerceptualHash& hash,
-                                                          int max_distance) {
+std::vector<PictureIndex::Match> PictureIndex::FindAndAdd(const std::string& pixel_hash,
+                                                          const PerceptualHash& hash, int max_distance) {
   std::unique_lock lock(mu_);
   std::vector<Match> matches = FindLocked(hash, max_distance, pixel_hash);
   AddLocked(pixel_hash, hash.hash);
@@ -133,9 +134,12 @@ std::vector<PictureIndex::Match> PictureIndex::FindAndAdd(const std::string& pix
 
 std::string_view RelationName(SimilarImage::Relation relation) {
   switch (relation) {
-    case SimilarImage::Relation::kSameFile: return "same_file";
-    case SimilarImage::Relation::kSamePixels: return "same_pixels";
-    case SimilarImage::Relation::kNearDuplicate: return "near_duplicate";
+    case SimilarImage::Relation::kSameFile:
+      return "same_file";
+    case SimilarImage::Relation::kSamePixels:
+      return "same_pixels";
+    case SimilarImage::Relation::kNearDuplicate:
+      return "near_duplicate";
   }
   return "near_duplicate";
 }
@@ -147,10 +151,12 @@ Status NearDuplicateFinder::Rebuild() {
   std::lock_guard membership(membership_mu_);
   pictures_.Clear();
   size_t skipped = 0;
-  SAMCACHE_RETURN_IF_ERROR(catalog_.ForEachPicture([&](const std::string& pixel_hash, const PerceptualHash& hash) {
-    if (!pictures_.Add(pixel_hash, hash.hash)) ++skipped;
-  }));
-  if (skipped > 0) spdlog::warn("[NEAR-DUP] {} picture(s) with a malformed pixel_hash left out of the index", skipped);
+  SAMCACHE_RETURN_IF_ERROR(
+      catalog_.ForEachPicture([&](const std::string& pixel_hash, const PerceptualHash& hash) {
+        if (!pictures_.Add(pixel_hash, hash.hash)) ++skipped;
+      }));
+  if (skipped > 0)
+    spdlog::warn("[NEAR-DUP] {} picture(s) with a malformed pixel_hash left out of the index", skipped);
   return Status::Ok();
 }
 

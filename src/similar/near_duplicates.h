@@ -49,7 +49,8 @@ class PictureIndex {
   // Pictures within `max_distance` of `hash.hash` (mirrored = false) or of `hash.mirrored`
   // (mirrored = true; a picture close both ways is reported once, unmirrored if that is as
   // close), except `exclude_pixel_hash`. Closest first, then unmirrored first.
-  std::vector<Match> Find(const PerceptualHash& hash, int max_distance, std::string_view exclude_pixel_hash) const;
+  std::vector<Match> Find(const PerceptualHash& hash, int max_distance,
+                          std::string_view exclude_pixel_hash) const;
   // Find, then Add, as one step: of two similar pictures added at the same time, the second
   // finds the first.
   std::vector<Match> FindAndAdd(const std::string& pixel_hash, const PerceptualHash& hash, int max_distance);
@@ -62,8 +63,8 @@ class PictureIndex {
   int64_t SlotOfLocked(const Digest& digest, uint64_t hash) const;
 
   mutable std::shared_mutex mu_;
-  HammingIndex index_;           // values are slots
-  std::vector<Digest> slots_;    // pixel_hash of each slot, as bytes
+  HammingIndex index_;         // values are slots
+  std::vector<Digest> slots_;  // pixel_hash of each slot, as bytes
   std::vector<uint32_t> free_slots_;
 };
 
@@ -117,7 +118,8 @@ class NearDuplicateFinder {
 
  private:
   // Appends the images of `matches` as near duplicates, up to `limit` in all.
-  Status Resolve(const std::vector<PictureIndex::Match>& matches, size_t limit, std::vector<SimilarImage>& out);
+  Status Resolve(const std::vector<PictureIndex::Match>& matches, size_t limit,
+                 std::vector<SimilarImage>& out);
   Result<std::string> DatasetName(const std::string& dataset_id);
   // Removes `pixel_hash` from the index if no image shows it. Serialised with
   // OnImageStored's add, so a picture being stored again is never dropped.

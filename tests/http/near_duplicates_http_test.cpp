@@ -164,7 +164,8 @@ TEST_F(NearDuplicatesHttpTest, SimilarEndpointAcrossRestartAndDelete) {
   check("before restart");
   StartServer();  // the index is rebuilt from the catalog
   check("after restart");
-  EXPECT_NE(server_->Log().find("[NEAR-DUP] index of 4 distinct picture(s)"), std::string::npos) << server_->Log();
+  EXPECT_NE(server_->Log().find("[NEAR-DUP] index of 4 distinct picture(s)"), std::string::npos)
+      << server_->Log();
 
   Reply limited = Get("/api/sam/image/" + id + "/similar?limit=1");
   ASSERT_EQ(limited.status, 200);
@@ -173,7 +174,8 @@ TEST_F(NearDuplicatesHttpTest, SimilarEndpointAcrossRestartAndDelete) {
   ASSERT_EQ(exact.status, 200);
   for (const json& s : exact.body["similar"]) EXPECT_EQ(s["distance"], 0);
 
-  ASSERT_EQ(client_->Delete(("/api/sam/dataset/" + b.body["dataset_id"].get<std::string>()).c_str())->status, 200);
+  ASSERT_EQ(client_->Delete(("/api/sam/dataset/" + b.body["dataset_id"].get<std::string>()).c_str())->status,
+            200);
   Reply after = Get("/api/sam/image/" + id + "/similar");
   ASSERT_EQ(after.status, 200);
   EXPECT_TRUE(after.body["similar"].empty()) << after.raw;
@@ -183,9 +185,9 @@ TEST_F(NearDuplicatesHttpTest, SimilarEndpointRefusesBadInput) {
   Reply up = Upload({set_.original}, "a");
   ASSERT_EQ(up.status, 200);
   const std::string base = "/api/sam/image/" + up.body["images"][0]["id"].get<std::string>() + "/similar";
-  for (const std::string& bad : {"max_distance=-1", "max_distance=33", "max_distance=abc", "max_distance=",
-                                 "max_distance=1.5", "max_distance=%203", "max_distance=99999999999",
-                                 "limit=0", "limit=1001", "limit=x"}) {
+  for (const char* bad :
+       {"max_distance=-1", "max_distance=33", "max_distance=abc", "max_distance=", "max_distance=1.5",
+        "max_distance=%203", "max_distance=99999999999", "limit=0", "limit=1001", "limit=x"}) {
     Reply r = Get(base + "?" + bad);
     EXPECT_EQ(r.status, 400) << bad << ": " << r.raw;
     ASSERT_TRUE(r.body.is_object()) << bad;
@@ -208,13 +210,14 @@ TEST_F(NearDuplicatesHttpTest, DistanceOptionOfServe) {
   Reply similar = Get("/api/sam/image/" + r.body["images"][0]["id"].get<std::string>() + "/similar");
   EXPECT_EQ(similar.body["max_distance"], 0);
   // But asking with a larger distance finds it.
-  Reply wider = Get("/api/sam/image/" + r.body["images"][0]["id"].get<std::string>() + "/similar?max_distance=16");
+  Reply wider =
+      Get("/api/sam/image/" + r.body["images"][0]["id"].get<std::string>() + "/similar?max_distance=16");
   EXPECT_EQ(Filenames(wider.body["similar"]), std::set<std::string>{"photo.jpg"});
 
   server_.reset();
-  for (const std::string& bad : {"33", "-1", "ten"}) {
-    CommandResult r2 = RunSamcache({"serve", "--port", "0", "--data", (tmp_ / "data").string(),
-                                    "--near-duplicate-distance", bad});
+  for (const char* bad : {"33", "-1", "ten"}) {
+    CommandResult r2 = RunSamcache(
+        {"serve", "--port", "0", "--data", (tmp_ / "data").string(), "--near-duplicate-distance", bad});
     EXPECT_NE(r2.exit_code, 0) << bad;
     EXPECT_NE(r2.output.find("--near-duplicate-distance"), std::string::npos) << r2.output;
   }
@@ -226,10 +229,11 @@ TEST_F(NearDuplicatesHttpTest, IngestAndDupesCommands) {
   const std::string data = (tmp_ / "data").string();
   WriteFile(tmp_ / "one" / "photo.jpg", set_.original.bytes);
   WriteFile(tmp_ / "one" / "other1.jpg", set_.other1.bytes);
-  WriteFile(tmp_ / "two" / "photo-copy.jpg", set_.original.bytes);              // same file
-  WriteFile(tmp_ / "two" / "photo.png", EncodeOrDie(set_.photo, ".png"));       // near (JPEG vs PNG pixels)
-  WriteFile(tmp_ / "two" / "photo-lossless.bmp", EncodeOrDie(set_.photo, ".bmp"));  // same pixels as photo.png
-  WriteFile(tmp_ / "two" / "photo-flip.jpg", set_.mirrored.bytes);              // near, mirrored
+  WriteFile(tmp_ / "two" / "photo-copy.jpg", set_.original.bytes);         // same file
+  WriteFile(tmp_ / "two" / "photo.png", EncodeOrDie(set_.photo, ".png"));  // near (JPEG vs PNG pixels)
+  WriteFile(tmp_ / "two" / "photo-lossless.bmp",
+            EncodeOrDie(set_.photo, ".bmp"));                       // same pixels as photo.png
+  WriteFile(tmp_ / "two" / "photo-flip.jpg", set_.mirrored.bytes);  // near, mirrored
   WriteFile(tmp_ / "three" / "other2.jpg", set_.other2.bytes);
 
   CommandResult one = RunSamcache({"ingest", "--data", data, "--dataset", "one", (tmp_ / "one").string()});
@@ -238,11 +242,13 @@ TEST_F(NearDuplicatesHttpTest, IngestAndDupesCommands) {
   ASSERT_EQ(two.exit_code, 0) << two.output;
   EXPECT_NE(two.output.find("image(s) with near duplicates"), std::string::npos) << two.output;
   EXPECT_NE(two.output.find("[NEAR-DUP] photo-flip.jpg looks like"), std::string::npos) << two.output;
-  ASSERT_EQ(RunSamcache({"ingest", "--data", data, "--dataset", "three", (tmp_ / "three").string()}).exit_code, 0);
+  ASSERT_EQ(
+      RunSamcache({"ingest", "--data", data, "--dataset", "three", (tmp_ / "three").string()}).exit_code, 0);
 
   CommandResult text = RunSamcache({"dupes", "--data", data});
   ASSERT_EQ(text.exit_code, 0) << text.output;
-  EXPECT_NE(text.output.find("Duplicates among all 7 image(s) of the catalog"), std::string::npos) << text.output;
+  EXPECT_NE(text.output.find("Duplicates among all 7 image(s) of the catalog"), std::string::npos)
+      << text.output;
   EXPECT_NE(text.output.find("Same file (identical bytes): 1 group(s)"), std::string::npos) << text.output;
   EXPECT_NE(text.output.find("Same pixels (one picture in several files): 1 group(s)"), std::string::npos);
   EXPECT_NE(text.output.find("Near duplicates (perceptual hashes within 10 of 64 bits): 1 group(s)"),
@@ -260,7 +266,8 @@ TEST_F(NearDuplicatesHttpTest, IngestAndDupesCommands) {
   EXPECT_EQ(report["images_examined"], 2);
   EXPECT_EQ(report["max_distance"], 10);
   ASSERT_EQ(report["same_file"].size(), 1u);
-  EXPECT_EQ(Filenames(report["same_file"][0]["images"]), (std::set<std::string>{"photo.jpg", "photo-copy.jpg"}));
+  EXPECT_EQ(Filenames(report["same_file"][0]["images"]),
+            (std::set<std::string>{"photo.jpg", "photo-copy.jpg"}));
   EXPECT_EQ(report["same_pixels"].size(), 0u) << "photo.png and its BMP have no image in dataset one";
   ASSERT_EQ(report["near_duplicates"].size(), 1u);
   const json& group = report["near_duplicates"][0]["images"];

@@ -53,7 +53,9 @@ DecodedImage MakePhoto(int width, int height, int seed, int objects_seed) {
     const cv::Point c(objects.uniform(0, width), objects.uniform(0, height));
     const int r = objects.uniform(s / 20 + 1, s / 4 + 2);
     switch (objects.uniform(0, 3)) {
-      case 0: cv::circle(img, c, r, colour(), cv::FILLED, cv::LINE_AA); break;
+      case 0:
+        cv::circle(img, c, r, colour(), cv::FILLED, cv::LINE_AA);
+        break;
       case 1:
         cv::rectangle(img, c, c + cv::Point(objects.uniform(-2 * r, 2 * r), objects.uniform(-2 * r, 2 * r)),
                       colour(), cv::FILLED);
@@ -78,12 +80,20 @@ DecodedImage MakePhoto(int width, int height, int seed, int objects_seed) {
 
 std::string_view EditName(Edit edit) {
   switch (edit) {
-    case Edit::kResized: return "resized 50%";
-    case Edit::kJpegQ60: return "JPEG quality 60";
-    case Edit::kCropped: return "cropped 3%/2%";
-    case Edit::kBrighter: return "brighter +30";
-    case Edit::kDarker: return "darker x0.8";
-    case Edit::kMirrored: return "mirrored";
+    case Edit::kResized:
+      return "resized 50%";
+    case Edit::kJpegQ60:
+      return "JPEG quality 60";
+    case Edit::kCropped:
+      return "cropped 3%/2%";
+    case Edit::kBrighter:
+      return "brighter +30";
+    case Edit::kDarker:
+      return "darker x0.8";
+    case Edit::kMirrored:
+      return "mirrored";
+    case Edit::kCroppedMore:
+      return "cropped 6%/4%";
   }
   return "?";
 }
@@ -107,15 +117,23 @@ DecodedImage ApplyEdit(const DecodedImage& image, Edit edit) {
       if (!decoded.ok()) throw std::runtime_error(decoded.status().message());
       return std::move(decoded).value();
     }
-    case Edit::kCropped: {
-      const int left = in.cols * 3 / 100;
-      const int bottom = in.rows * 2 / 100;
+    case Edit::kCropped:
+    case Edit::kCroppedMore: {
+      const bool more = edit == Edit::kCroppedMore;
+      const int left = in.cols * (more ? 6 : 3) / 100;
+      const int bottom = in.rows * (more ? 4 : 2) / 100;
       out = in(cv::Rect(left, 0, in.cols - left, in.rows - bottom)).clone();
       break;
     }
-    case Edit::kBrighter: in.convertTo(out, CV_8UC3, 1.0, 30.0); break;
-    case Edit::kDarker: in.convertTo(out, CV_8UC3, 0.8, 0.0); break;
-    case Edit::kMirrored: cv::flip(in, out, 1); break;
+    case Edit::kBrighter:
+      in.convertTo(out, CV_8UC3, 1.0, 30.0);
+      break;
+    case Edit::kDarker:
+      in.convertTo(out, CV_8UC3, 0.8, 0.0);
+      break;
+    case Edit::kMirrored:
+      cv::flip(in, out, 1);
+      break;
   }
   return FromMat(out);
 }

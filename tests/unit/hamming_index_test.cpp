@@ -73,8 +73,8 @@ TEST(HammingIndexTest, MatchesBruteForceOnClusteredCodes) {
   }
   for (int radius = 0; radius <= 16; ++radius) {
     for (int q = 0; q < 20; ++q) {
-      ExpectSameAsBruteForce(index, codes, Flip(centres[rng() % centres.size()], static_cast<int>(rng() % 6), rng),
-                             radius);
+      ExpectSameAsBruteForce(index, codes,
+                             Flip(centres[rng() % centres.size()], static_cast<int>(rng() % 6), rng), radius);
     }
   }
 }

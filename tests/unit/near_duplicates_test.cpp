@@ -68,11 +68,13 @@ class NearDuplicatesTest : public ::testing::Test {
     return r.ok() ? *r : IngestedImage{};
   }
 
-  std::vector<SimilarImage> Similar(const std::string& image_id, int max_distance = kDefaultNearDuplicateDistance) {
+  std::vector<SimilarImage> Similar(const std::string& image_id,
+                                    int max_distance = kDefaultNearDuplicateDistance) {
     Result<ImageRecord> image = app_->catalog().GetImage(image_id);
     EXPECT_TRUE(image.ok());
     if (!image.ok()) return {};
-    Result<std::vector<SimilarImage>> similar = app_->near_duplicates()->FindSimilar(*image, max_distance, 100);
+    Result<std::vector<SimilarImage>> similar =
+        app_->near_duplicates()->FindSimilar(*image, max_distance, 100);
     EXPECT_TRUE(similar.ok()) << similar.status().message();
     return similar.ok() ? *similar : std::vector<SimilarImage>{};
   }
@@ -91,8 +93,8 @@ TEST_F(NearDuplicatesTest, EditedCopiesFindTheirOriginalAndNothingElse) {
   CreateDataset("edits");
   constexpr int kPhotos = 4;
   for (int p = 0; p < kPhotos; ++p) {
-    const IngestedImage stored =
-        Ingest("originals", "photo" + std::to_string(p) + ".jpg", EncodeOrDie(MakePhoto(640, 480, 100 + p), ".jpg"));
+    const IngestedImage stored = Ingest("originals", "photo" + std::to_string(p) + ".jpg",
+                                        EncodeOrDie(MakePhoto(640, 480, 100 + p), ".jpg"));
     EXPECT_TRUE(stored.near_duplicates.empty()) << "unrelated photos: " << p;
   }
   const IngestedImage same_background =
@@ -132,9 +134,9 @@ TEST_F(NearDuplicatesTest, SameFileAndSamePixelsAreNotNearDuplicates) {
   CreateDataset("d");
   const DecodedImage photo = MakePhoto(320, 240, 7);
   const IngestedImage png = Ingest("d", "a.png", EncodeOrDie(photo, ".png"));
-  const IngestedImage bmp = Ingest("d", "a.bmp", EncodeOrDie(photo, ".bmp"));  // same pixels
+  const IngestedImage bmp = Ingest("d", "a.bmp", EncodeOrDie(photo, ".bmp"));          // same pixels
   const IngestedImage again = Ingest("d", "a-again.png", EncodeOrDie(photo, ".png"));  // same bytes
-  const IngestedImage jpeg = Ingest("d", "a.jpg", EncodeOrDie(photo, ".jpg"));  // other pixels
+  const IngestedImage jpeg = Ingest("d", "a.jpg", EncodeOrDie(photo, ".jpg"));         // other pixels
   EXPECT_EQ(bmp.image.pixel_hash, png.image.pixel_hash);
   EXPECT_TRUE(bmp.near_duplicates.empty());
   EXPECT_TRUE(again.duplicate);
@@ -277,8 +279,8 @@ TEST_F(NearDuplicatesTest, DuplicateReportGroupsFilesPixelsAndNearDuplicates) {
   const DecodedImage p2 = MakePhoto(640, 480, 21);
   const std::string p1_png = EncodeOrDie(p1, ".png");
   Ingest("x", "p1.png", p1_png);
-  Ingest("y", "p1-copy.png", p1_png);                     // same file
-  Ingest("y", "p1.bmp", EncodeOrDie(p1, ".bmp"));         // same pixels
+  Ingest("y", "p1-copy.png", p1_png);                                   // same file
+  Ingest("y", "p1.bmp", EncodeOrDie(p1, ".bmp"));                       // same pixels
   Ingest("y", "p1-small.png", EditedFile(p1, Edit::kResized, ".png"));  // near
   Ingest("x", "p2.png", EncodeOrDie(p2, ".png"));
   Ingest("y", "p2-flip.png", EditedFile(p2, Edit::kMirrored, ".png"));  // near, mirrored
@@ -304,8 +306,8 @@ TEST_F(NearDuplicatesTest, DuplicateReportGroupsFilesPixelsAndNearDuplicates) {
   EXPECT_LE(pair.images[1].distance, kDefaultNearDuplicateDistance);
 
   // Scoped to x: every group has an image of x; members elsewhere are listed too.
-  Result<DuplicateReport> x = BuildDuplicateReport(app_->catalog(), finder(), std::string("x"),
-                                                   kDefaultNearDuplicateDistance);
+  Result<DuplicateReport> x =
+      BuildDuplicateReport(app_->catalog(), finder(), std::string("x"), kDefaultNearDuplicateDistance);
   ASSERT_TRUE(x.ok());
   EXPECT_EQ(x->images_examined, 2u);
   EXPECT_EQ(x->near_duplicates.size(), 2u);

@@ -49,8 +49,8 @@ struct Case {
   int height;
   int seed;
 };
-constexpr Case kCases[] = {{640, 480, 1}, {800, 600, 2}, {480, 640, 3}, {1024, 576, 4}, {320, 240, 5},
-                           {1600, 1200, 6}, {500, 500, 7}, {640, 360, 8}};
+constexpr Case kCases[] = {{640, 480, 1}, {800, 600, 2},   {480, 640, 3}, {1024, 576, 4},
+                           {320, 240, 5}, {1600, 1200, 6}, {500, 500, 7}, {640, 360, 8}};
 
 TEST(PerceptualHashTest, EveryEditIsWithinTheDefaultDistance) {
   for (const Case& c : kCases) {
@@ -103,7 +103,8 @@ TEST(PerceptualHashTest, ComesFromTheOrientedPixels) {
 TEST(PerceptualHashTest, SameFileFormatsAgree) {
   const DecodedImage original = MakePhoto(400, 300, 12);
   const PerceptualHash h = ComputePerceptualHash(original);
-  EXPECT_EQ(ComputePerceptualHash(Decode(EncodeOrDie(original, ".png"))), h) << "lossless: same pixels, same hash";
+  EXPECT_EQ(ComputePerceptualHash(Decode(EncodeOrDie(original, ".png"))), h)
+      << "lossless: same pixels, same hash";
   EXPECT_LE(HammingDistance(ComputePerceptualHash(Decode(EncodeOrDie(original, ".webp"))).hash, h.hash), 4);
 }
 

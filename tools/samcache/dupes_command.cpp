@@ -14,14 +14,18 @@ namespace {
 using json = nlohmann::json;
 
 json ImageRef(const ReportedImage& r) {
-  return json{{"image_id", r.image.id},     {"dataset_id", r.image.dataset_id},
-              {"dataset_name", r.dataset_name}, {"filename", r.image.filename},
-              {"content_hash", r.image.content_hash}, {"pixel_hash", r.image.pixel_hash}};
+  return json{{"image_id", r.image.id},
+              {"dataset_id", r.image.dataset_id},
+              {"dataset_name", r.dataset_name},
+              {"filename", r.image.filename},
+              {"content_hash", r.image.content_hash},
+              {"pixel_hash", r.image.pixel_hash}};
 }
 
 json ReportJson(const DuplicateReport& report) {
   json out;
-  out["dataset"] = report.dataset ? json{{"id", report.dataset->id}, {"name", report.dataset->name}} : json(nullptr);
+  out["dataset"] =
+      report.dataset ? json{{"id", report.dataset->id}, {"name", report.dataset->name}} : json(nullptr);
   out["max_distance"] = report.max_distance;
   out["images_examined"] = report.images_examined;
   auto groups = [](const std::vector<DuplicateGroup>& list, const char* key_name, bool near) {
@@ -49,7 +53,9 @@ json ReportJson(const DuplicateReport& report) {
   return out;
 }
 
-std::string Where(const ReportedImage& r) { return r.dataset_name + "/" + r.image.filename + "  [" + r.image.id + "]"; }
+std::string Where(const ReportedImage& r) {
+  return r.dataset_name + "/" + r.image.filename + "  [" + r.image.id + "]";
+}
 
 void PrintText(const DuplicateReport& report) {
   if (report.dataset) {
@@ -68,7 +74,8 @@ void PrintText(const DuplicateReport& report) {
         const ReportedImage& r = g.images[k];
         std::string note;
         if (near) {
-          note = k == 0 ? "first seen" : "distance " + std::to_string(r.distance) + (r.mirrored ? ", mirrored" : "");
+          note = k == 0 ? "first seen"
+                        : "distance " + std::to_string(r.distance) + (r.mirrored ? ", mirrored" : "");
         } else if (!g.key.empty() && g.key == r.image.pixel_hash) {
           note = "file " + r.image.content_hash.substr(0, 12) + "...";
         }
@@ -106,7 +113,8 @@ int RunDupesCommand(App& app, const std::optional<std::string>& dataset, int max
     spdlog::error("{}", enabled.message());
     return 1;
   }
-  Result<DuplicateReport> report = BuildDuplicateReport(app.catalog(), *app.near_duplicates(), dataset_id, max_distance);
+  Result<DuplicateReport> report =
+      BuildDuplicateReport(app.catalog(), *app.near_duplicates(), dataset_id, max_distance);
   if (!report.ok()) {
     spdlog::error("{}", report.status().message());
     return 1;
