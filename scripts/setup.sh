@@ -4,6 +4,7 @@
 #
 #   scripts/setup.sh            Release-with-debug-info build in build/
 #   BUILD_DIR=build-asan SAMCACHE_SANITIZE=ON scripts/setup.sh   ASan+UBSan build
+#   SAMCACHE_BENCH=1 scripts/setup.sh   also what the benchmarks compare with (scripts/bench.sh)
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -30,6 +31,9 @@ debian_packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   nodejs npm
 )
+# bench/near_dup_bench runs Debian's findimagedupes over its images for comparison.
+bench_packages=(findimagedupes)
+if [ "${SAMCACHE_BENCH:-0}" = 1 ]; then debian_packages+=("${bench_packages[@]}"); fi
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 
