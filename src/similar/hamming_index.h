@@ -36,7 +36,7 @@ class HammingIndex {
 
   // Layout: kTables substrings; substring t has Width(t) bits (the first 64 % kTables one more
   // than the others) and ends Shift(t) bits from the right. Five substrings (13, 13, 13, 13
-  // and 12 bits) measured faster than four or six at a million codes (bench/README.md).
+  // and 12 bits) measured best across one and three million codes (bench/README.md).
   static constexpr int kTables = 5;
   static constexpr int Width(int t) { return 64 / kTables + (t < 64 % kTables ? 1 : 0); }
   static constexpr int Shift(int t) {
