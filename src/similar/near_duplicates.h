@@ -22,8 +22,10 @@
 namespace samcache {
 
 // The default --near-duplicate-distance, in bits of 64. bench/README.md has the measurements
-// behind it: every resized, re-compressed, brightened, darkened or mirrored copy of the
-// benchmark's photos is within it, and no unrelated pair.
+// behind it: every resized, re-compressed, brightened, darkened and mirrored copy of the
+// benchmark's photos and 99% of its 3% crops are within it, no unrelated pair is, and at a
+// million pictures it means about one false match per seven uploads (12 would mean three per
+// upload).
 inline constexpr int kDefaultNearDuplicateDistance = 10;
 // Beyond this, half of the bits may differ: random pictures start to match.
 inline constexpr int kMaxNearDuplicateDistance = 32;
