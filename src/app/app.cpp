@@ -21,8 +21,28 @@ Result<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   app->blobs_ = std::make_unique<BlobStore>(options.data_dir);
   SAMCACHE_RETURN_IF_ERROR(app->blobs_->Init());
   app->ingestor_ = std::make_unique<Ingestor>(*app->catalog_, *app->blobs_, options.ingest);
+  if (!options.load_model) return app;
+
+  Result<std::unique_ptr<SamModel>> model = options.model_dir.empty()
+                                                ? SamModel::OpenDemo(options.model)
+                                                : SamModel::OpenFolder(options.model_dir, options.model);
+  if (!model.ok()) return model.status();
+  app->model_ = std::move(model).value();
+  const ModelInfo& info = app->model_->info();
+  spdlog::info("[MODEL] {} (id {}, from {}, {} encoder input, {} threads){}", info.name, info.id, info.source,
+               info.encoder_layout == EncoderLayout::kNchwNormalized ? "NCHW" : "HWC", info.intra_op_threads,
+               info.demo ? " -- a demo model for trying samcache out, not SAM" : "");
+  app->memory_tier_ = std::make_unique<MemoryTier>(options.memory_cache_bytes);
+  app->embeddings_ = std::make_unique<EmbeddingService>(*app->model_, *app->memory_tier_, *app->blobs_,
+                                                        EmbeddingService::Options{options.encoder_queue, 1});
+  app->segmenter_ = std::make_unique<Segmenter>(*app->catalog_, *app->embeddings_, *app->model_);
+  EmbeddingService* embeddings = app->embeddings_.get();
+  app->ingestor_->SetEmbeddingProbe(
+      [embeddings](const std::string& pixel_hash) -> bool { return embeddings->AreCached({pixel_hash}).front(); });
   return app;
 }
+
+App::~App() = default;
 
 Status App::EnableNearDuplicates() {
   if (near_duplicates_) return Status::Ok();

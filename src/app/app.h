@@ -1,7 +1,8 @@
 // The running parts of samcache for one data folder, opened once and shared by the
-// commands (serve, ingest, migrate).
+// commands (serve, ingest, migrate...).
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -9,8 +10,12 @@
 #include "catalog/catalog.h"
 #include "common/status.h"
 #include "ingest/ingestor.h"
+#include "model/embedding_service.h"
+#include "model/sam_model.h"
+#include "model/segmenter.h"
 #include "similar/near_duplicates.h"
 #include "store/blob_store.h"
+#include "store/memory_tier.h"
 
 namespace samcache {
 
@@ -19,13 +24,21 @@ struct AppOptions {
   std::string catalog_path;  // default: <data_dir>/samcache.db
   IngestOptions ingest;
   int near_duplicate_distance = kDefaultNearDuplicateDistance;
+
+  // Inference: loaded only by the commands that segment (serve, embed...).
+  bool load_model = false;
+  std::filesystem::path model_dir;  // empty: the built-in demo model
+  ModelOptions model;
+  uint64_t memory_cache_bytes = uint64_t{1} << 30;
+  size_t encoder_queue = 64;
 };
 
 class App {
  public:
   // Creates the data folder if needed, opens the catalog (applying migrations) and the
-  // blob store.
+  // blob store, and with load_model the model and the embedding cache.
   static Result<std::unique_ptr<App>> Open(const AppOptions& options);
+  ~App();
 
   Catalog& catalog() { return *catalog_; }
   BlobStore& blobs() { return *blobs_; }
@@ -39,12 +52,24 @@ class App {
   Status EnableNearDuplicates();
   const AppOptions& options() const { return options_; }
 
+  // Only with load_model (null otherwise).
+  SamModel* model() { return model_.get(); }
+  EmbeddingTier* memory_tier() { return memory_tier_.get(); }
+  EmbeddingService* embeddings() { return embeddings_.get(); }
+  Segmenter* segmenter() { return segmenter_.get(); }
+
  private:
+  // Destroyed in reverse order: the segmenter and the service's threads before the model,
+  // the tier and the stores they use.
   AppOptions options_;
   std::unique_ptr<Catalog> catalog_;
   std::unique_ptr<BlobStore> blobs_;
   std::unique_ptr<NearDuplicateFinder> near_duplicates_;  // used by the ingestor: declared before it
   std::unique_ptr<Ingestor> ingestor_;
+  std::unique_ptr<SamModel> model_;
+  std::unique_ptr<MemoryTier> memory_tier_;
+  std::unique_ptr<EmbeddingService> embeddings_;
+  std::unique_ptr<Segmenter> segmenter_;
 };
 
 }  // namespace samcache

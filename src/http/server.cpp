@@ -6,12 +6,15 @@
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "app/app.h"
 #include "common/crypto.h"
 #include "ingest/ingestor.h"
 #include "ingest/perceptual_hash.h"
+#include "model/npy.h"
+#include "model/segmenter.h"
 #include "similar/near_duplicates.h"
 
 namespace samcache {
@@ -27,6 +30,7 @@ int HttpStatusFor(StatusCode code) {
     case StatusCode::kTooLarge: return 413;
     case StatusCode::kUnsupported: return 415;
     case StatusCode::kCorrupt: return 422;
+    case StatusCode::kUnavailable: return 503;
     case StatusCode::kIoError:
     case StatusCode::kInternal: return 500;
   }
@@ -41,6 +45,7 @@ std::string_view CodeName(StatusCode code) {
     case StatusCode::kTooLarge: return "too_large";
     case StatusCode::kUnsupported: return "unsupported";
     case StatusCode::kCorrupt: return "corrupt";
+    case StatusCode::kUnavailable: return "unavailable";
     case StatusCode::kIoError: return "io_error";
     case StatusCode::kInternal: return "internal";
   }
@@ -64,7 +69,7 @@ void SendStatus(httplib::Response& res, const Status& status) {
   SendError(res, HttpStatusFor(status.code()), status.message());
 }
 
-json ImageJson(const ImageRecord& image) {
+json ImageJson(const ImageRecord& image, bool embedding_cached) {
   return json{{"id", image.id},
               {"dataset_id", image.dataset_id},
               {"filename", image.filename},
@@ -79,8 +84,7 @@ json ImageJson(const ImageRecord& image) {
               {"created_at", image.created_at},
               {"perceptual_hash",
                image.perceptual_hash ? json(PerceptualHashHex(image.perceptual_hash->hash)) : json(nullptr)},
-              // The embedding store arrives with inference; until then nothing is cached.
-              {"embedding_cached", false},
+              {"embedding_cached", embedding_cached},
               {"url", "/api/sam/image/" + image.id},
               {"thumb_url", "/api/sam/image/" + image.id + "/thumb"}};
 }
@@ -185,12 +189,144 @@ class MultipartUpload {
   int file_parts_ = 0;
 };
 
+// Parses the JSON body of POST /api/sam/predict. Errors name the field that is wrong.
+Result<PredictRequest> ParsePredictRequest(const std::string& body) {
+  json j;
+  try {
+    j = json::parse(body);
+  } catch (const json::exception& e) {
+    // e.g. "number overflow parsing '1e999'": JSON has no infinities, so they end here.
+    std::string what = e.what();
+    if (auto colon = what.find(": "); what.rfind("[json.exception", 0) == 0 && colon != std::string::npos) {
+      what = what.substr(colon + 2);
+    }
+    return Status::InvalidArgument("the body is not valid JSON: " + what);
+  }
+  if (!j.is_object()) {
+    return Status::InvalidArgument(
+        "the body must be a JSON object, e.g. {\"image_id\": \"...\", \"points\": [{\"x\": 10, \"y\": 20, "
+        "\"label\": 1}]}");
+  }
+  PredictRequest request;
+  if (!j.contains("image_id") || !j["image_id"].is_string() || j["image_id"].get<std::string>().empty()) {
+    return Status::InvalidArgument("image_id: required, the id of an uploaded image (a string)");
+  }
+  request.image_id = j["image_id"].get<std::string>();
+  auto number = [](const json& v, const std::string& field) -> Result<float> {
+    if (!v.is_number()) return Status::InvalidArgument(field + " must be a number");
+    return static_cast<float>(v.get<double>());
+  };
+  if (j.contains("points") && !j["points"].is_null()) {
+    const json& points = j["points"];
+    if (!points.is_array()) return Status::InvalidArgument("points must be an array of {x, y, label} objects");
+    if (points.size() > kMaxPromptPoints) {
+      return Status::InvalidArgument("points: at most " + std::to_string(kMaxPromptPoints) +
+                                     " points per request (got " + std::to_string(points.size()) + ")");
+    }
+    for (size_t i = 0; i < points.size(); ++i) {
+      const std::string field = "points[" + std::to_string(i) + "]";
+      const json& p = points[i];
+      if (!p.is_object() || !p.contains("x") || !p.contains("y")) {
+        return Status::InvalidArgument(field + " must be an object with x, y and label");
+      }
+      Result<float> x = number(p["x"], field + ".x");
+      if (!x.ok()) return x.status();
+      Result<float> y = number(p["y"], field + ".y");
+      if (!y.ok()) return y.status();
+      int label = 1;
+      if (p.contains("label")) {
+        const json& l = p["label"];
+        if (!l.is_number() || l.get<double>() != std::floor(l.get<double>()) || std::fabs(l.get<double>()) > 1e6) {
+          return Status::InvalidArgument(field + ".label must be 1 (foreground) or 0 (background)");
+        }
+        label = static_cast<int>(l.get<double>());
+      }
+      request.points.push_back(PromptPoint{*x, *y, label});
+    }
+  }
+  if (j.contains("box") && !j["box"].is_null()) {
+    const json& box = j["box"];
+    if (!box.is_array() || box.size() != 4) {
+      return Status::InvalidArgument("box must be an array of four numbers [x0, y0, x1, y1]");
+    }
+    std::array<float, 4> b{};
+    for (size_t i = 0; i < 4; ++i) {
+      Result<float> v = number(box[i], "box[" + std::to_string(i) + "]");
+      if (!v.ok()) return v.status();
+      b[i] = *v;
+    }
+    request.box = b;
+  }
+  if (j.contains("multimask") && !j["multimask"].is_null()) {
+    if (!j["multimask"].is_boolean()) return Status::InvalidArgument("multimask must be true or false");
+    request.multimask = j["multimask"].get<bool>();
+  }
+  if (j.contains("refine_from") && !j["refine_from"].is_null()) {
+    if (!j["refine_from"].is_string()) {
+      return Status::InvalidArgument("refine_from must be the prediction_id of an earlier answer (a string)");
+    }
+    request.refine_from = j["refine_from"].get<std::string>();
+  }
+  if (j.contains("format") && !j["format"].is_null()) {
+    json formats = j["format"].is_array() ? j["format"] : json::array({j["format"]});
+    for (const json& f : formats) {
+      const std::string name = f.is_string() ? f.get<std::string>() : f.dump();
+      if (name == "rle") continue;  // always included
+      if (name == "polygon") {
+        request.want_polygon = true;
+      } else if (name == "png") {
+        request.want_png = true;
+      } else {
+        return Status::InvalidArgument("format: unknown format " + name + " (use \"rle\", \"polygon\" or \"png\")");
+      }
+    }
+  }
+  return request;
+}
+
+json PredictJson(const PredictResult& r, const ModelInfo& model, bool want_polygon, bool want_png) {
+  json masks = json::array();
+  for (const PredictedMask& m : r.masks) {
+    json mask{{"rle", {{"size", {m.rle.height, m.rle.width}}, {"counts", m.rle.counts}}},
+              {"bbox", m.bbox},
+              {"area", m.area},
+              {"score", m.score}};
+    if (want_polygon) mask["polygons"] = m.polygons;
+    if (want_png) mask["png_b64"] = Base64Encode(m.png);
+    masks.push_back(std::move(mask));
+  }
+  return json{{"prediction_id", r.prediction_id},
+              {"image_id", r.image_id},
+              {"width", r.width},
+              {"height", r.height},
+              {"embedding", r.embedding_cached ? "cached" : "computed"},
+              {"model", {{"id", model.id}, {"name", model.name}, {"demo", model.demo}}},
+              {"masks", std::move(masks)},
+              {"timings_ms",
+               {{"embedding", r.embedding_ms}, {"decode", r.decode_ms}, {"postprocess", r.postprocess_ms},
+                {"total", r.total_ms}}}};
+}
+
+json ModelJson(const ModelInfo& info) {
+  return json{{"id", info.id},
+              {"name", info.name},
+              {"description", info.description},
+              {"demo", info.demo},
+              {"source", info.source},
+              {"encoder_input", info.encoder_layout == EncoderLayout::kNchwNormalized ? "nchw" : "hwc"},
+              {"input_size", info.input_side},
+              {"embedding_shape", info.embedding_shape},
+              {"intra_op_threads", info.intra_op_threads}};
+}
+
 }  // namespace
 
 struct HttpServer::Impl {
   Impl(App& app, ServerOptions options) : app(app), options(std::move(options)) {}
 
   void Routes();
+  // Whether each image's embedding is in the store for the active model (one batched lookup).
+  std::vector<bool> Cached(const std::vector<ImageRecord>& images);
   void Upload(const httplib::Request& req, httplib::Response& res,
               const httplib::ContentReader& reader, std::optional<std::string> dataset_id);
 
@@ -255,7 +391,7 @@ void HttpServer::Impl::Upload(const httplib::Request& req, httplib::Response& re
 
   json images = json::array();
   for (const IngestedImage& img : batch.stored()) {
-    json j = ImageJson(img.image);
+    json j = ImageJson(img.image, img.embedding_cached);
     j["duplicate"] = img.duplicate;
     j["embedding_cached"] = img.embedding_cached;
     j["thumb_b64"] = Base64Encode(img.thumb_jpeg);
@@ -276,6 +412,14 @@ void HttpServer::Impl::Upload(const httplib::Request& req, httplib::Response& re
   SendJson(res, 200, body);
 }
 
+std::vector<bool> HttpServer::Impl::Cached(const std::vector<ImageRecord>& images) {
+  if (!app.embeddings()) return std::vector<bool>(images.size(), false);
+  std::vector<std::string> hashes;
+  hashes.reserve(images.size());
+  for (const ImageRecord& image : images) hashes.push_back(image.pixel_hash);
+  return app.embeddings()->AreCached(hashes);
+}
+
 void HttpServer::Impl::Routes() {
   auto& s = server;
 
@@ -290,8 +434,9 @@ void HttpServer::Impl::Routes() {
                             {"endpoints", {"POST /api/sam/dataset/init", "GET /api/sam/datasets",
                                            "GET /api/sam/dataset/{id}", "DELETE /api/sam/dataset/{id}",
                                            "POST /api/sam/dataset/{id}/images", "GET /api/sam/image/{id}",
-                                           "GET /api/sam/image/{id}/thumb", "GET /api/sam/image/{id}/similar",
-                                           "GET /api/sam/stats",
+                                           "GET /api/sam/image/{id}/thumb", "GET /api/sam/image/{id}/embedding.npy",
+                                           "GET /api/sam/image/{id}/similar", "GET /api/sam/model",
+                                           "POST /api/sam/predict", "GET /api/sam/stats",
                                            "GET /healthz"}}});
   });
 
@@ -322,7 +467,8 @@ void HttpServer::Impl::Routes() {
     if (!images.ok()) return SendStatus(res, images.status());
     json body = DatasetJson(*dataset);
     json list = json::array();
-    for (const ImageRecord& image : *images) list.push_back(ImageJson(image));
+    std::vector<bool> cached = Cached(*images);
+    for (size_t i = 0; i < images->size(); ++i) list.push_back(ImageJson((*images)[i], cached[i]));
     body["images"] = std::move(list);
     SendJson(res, 200, body);
   });
@@ -385,9 +531,62 @@ void HttpServer::Impl::Routes() {
   s.Get("/api/sam/stats", [this](const httplib::Request&, httplib::Response& res) {
     Result<CatalogStats> stats = app.catalog().Stats();
     if (!stats.ok()) return SendStatus(res, stats.status());
-    SendJson(res, 200, json{{"datasets", stats->datasets}, {"images", stats->images},
-                            {"distinct_blobs", stats->blobs}, {"blob_bytes", stats->blob_bytes},
-                            {"schema_version", stats->schema_version}});
+    json body{{"datasets", stats->datasets}, {"images", stats->images},
+              {"distinct_blobs", stats->blobs}, {"blob_bytes", stats->blob_bytes},
+              {"schema_version", stats->schema_version}};
+    if (app.embeddings()) {
+      TierStats memory = app.memory_tier()->Stats();
+      EncoderStats encoder = app.embeddings()->Stats();
+      body["model_id"] = app.model()->info().id;
+      body["embeddings"] = {{"memory", {{"entries", memory.entries}, {"bytes", memory.bytes},
+                                        {"hits", memory.hits}, {"misses", memory.misses},
+                                        {"evictions", memory.evictions}}},
+                            {"encoder_runs", encoder.runs},
+                            {"encoder_failures", encoder.failures},
+                            {"encoder_seconds", encoder.encoder_seconds},
+                            {"joined_runs", encoder.joined},
+                            {"rejected_busy", encoder.rejected}};
+    }
+    SendJson(res, 200, body);
+  });
+
+  s.Get("/api/sam/model", [this](const httplib::Request&, httplib::Response& res) {
+    if (!app.model()) return SendError(res, 503, "no model is loaded");
+    SendJson(res, 200, ModelJson(app.model()->info()));
+  });
+
+  s.Post("/api/sam/predict", [this](const httplib::Request& req, httplib::Response& res) {
+    if (!app.segmenter()) return SendError(res, 503, "no model is loaded");
+    Result<PredictRequest> request = ParsePredictRequest(req.body);
+    if (!request.ok()) return SendStatus(res, request.status());
+    Result<PredictResult> result = app.segmenter()->Predict(*request);
+    if (!result.ok()) {
+      if (result.status().code() == StatusCode::kUnavailable) res.set_header("Retry-After", "2");
+      return SendStatus(res, result.status());
+    }
+    spdlog::info("[PREDICT] image {} ({} point(s){}{}): embedding {} {:.0f} ms, decode {:.0f} ms, total {:.0f} ms",
+                 result->image_id, request->points.size(), request->box ? ", box" : "",
+                 request->refine_from.empty() ? "" : ", refined", result->embedding_cached ? "cached" : "computed",
+                 result->embedding_ms, result->decode_ms, result->total_ms);
+    SendJson(res, 200, PredictJson(*result, app.model()->info(), request->want_polygon, request->want_png));
+  });
+
+  s.Get(R"(/api/sam/image/([^/]+)/embedding\.npy)", [this](const httplib::Request& req, httplib::Response& res) {
+    if (!app.embeddings()) return SendError(res, 503, "no model is loaded");
+    Result<ImageRecord> image = app.catalog().GetImage(req.matches[1]);
+    if (!image.ok()) return SendStatus(res, image.status());
+    Result<EmbeddingLookup> lookup = app.embeddings()->Get(ImageSource{image->content_hash, image->pixel_hash});
+    if (!lookup.ok()) {
+      if (lookup.status().code() == StatusCode::kUnavailable) res.set_header("Retry-After", "2");
+      return SendStatus(res, lookup.status());
+    }
+    // The decoder's input; SAM has no other tensor.
+    const NamedTensor& tensor = lookup->embedding->tensors.front();
+    res.set_header("X-Embedding", lookup->cached ? "cached" : "computed");
+    res.set_header("X-Model-Id", app.model()->info().id);
+    res.set_header("X-Tensor-Name", tensor.name);
+    res.set_header("Content-Disposition", "attachment; filename=\"" + image->id + ".npy\"");
+    res.set_content(EncodeNpyFloat32(tensor.shape, tensor.values.data()), "application/octet-stream");
   });
 
   // Anything that reaches here with an error status and no body gets a JSON error.

@@ -113,8 +113,7 @@ Result<IngestedImage> Ingestor::Commit(const std::string& dataset_id, PreparedFi
   IngestedImage out;
   out.image = std::move(added->image);
   out.duplicate = added->duplicate;
-  // No embedding store exists yet, so no image has an embedding for the active model.
-  out.embedding_cached = false;
+  out.embedding_cached = embedding_probe_ && embedding_probe_(out.image.pixel_hash);
   out.thumb_jpeg = std::move(prepared.blob.thumb_jpeg);
   if (out.duplicate) {
     spdlog::info("[DEDUP] Found duplicate image: {} (hash: {}..., cached: {})", out.image.filename,

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <future>
 #include <memory>
 #include <optional>
@@ -65,6 +66,13 @@ class Ingestor {
  public:
   Ingestor(Catalog& catalog, BlobStore& blobs, IngestOptions options);
 
+  // Answers "is there an embedding for these pixels under the active model?" for the
+  // upload response and the [DEDUP] log. Without one (no model loaded), nothing is cached.
+  // Set before the first upload.
+  void SetEmbeddingProbe(std::function<bool(const std::string& pixel_hash)> probe) {
+    embedding_probe_ = std::move(probe);
+  }
+
   // A file that passed validation, ready to be stored.
   struct PreparedFile {
     IncomingFile file;
@@ -107,6 +115,7 @@ class Ingestor {
   IngestOptions options_;
   ThreadPool prepare_pool_;
   NearDuplicateFinder* near_duplicates_ = nullptr;
+  std::function<bool(const std::string&)> embedding_probe_;
 };
 
 // One upload of several files into one dataset. The dataset is created when the first file

@@ -1,6 +1,5 @@
 // samcache: the command-line entry point. Each subcommand parses its options and calls into
 // the library; no domain logic lives here.
-#include <onnxruntime_c_api.h>
 #include <signal.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -16,9 +15,14 @@
 
 #include "app/app.h"
 #include "common/crypto.h"
+#include "common/files.h"
 #include "dupes_command.h"
 #include "http/server.h"
+#include "ingest/image_decoder.h"
+#include "ingest/image_format.h"
 #include "ingest/ingestor.h"
+#include "model/npy.h"
+#include "model/sam_model.h"
 #include "progress_line.h"
 
 namespace fs = std::filesystem;
@@ -55,12 +59,45 @@ void AddNearDuplicateOption(CLI::App* cmd, CommonOptions& o) {
       ->check(CLI::Range(0, kMaxNearDuplicateDistance));
 }
 
-Result<std::unique_ptr<App>> OpenApp(const CommonOptions& o) {
+// Options of the commands that load the model.
+struct ModelCliOptions {
+  std::string model_dir;
+  int intra_op_threads = 0;
+  uint64_t memory_cache_bytes = uint64_t{1} << 30;
+  size_t encoder_queue = 64;
+};
+
+void AddModelOptions(CLI::App* cmd, ModelCliOptions& o, bool with_cache) {
+  cmd->add_option("--model", o.model_dir,
+                  "Folder with encoder.onnx, decoder.onnx and optional model.json (default: the built-in demo model)")
+      ->check(CLI::ExistingDirectory);
+  cmd->add_option("--intra-op-threads", o.intra_op_threads, "ONNX Runtime threads per model run (0: one per core)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 256));
+  if (!with_cache) return;
+  cmd->add_option("--memory-cache-bytes", o.memory_cache_bytes, "Byte budget of the in-process embedding cache")
+      ->capture_default_str();
+  cmd->add_option("--encoder-queue", o.encoder_queue,
+                  "Images that may wait for the encoder before requests are refused with 503")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1}, size_t{100000}));
+}
+
+void ApplyModelOptions(const ModelCliOptions& o, AppOptions& options) {
+  options.load_model = true;
+  options.model_dir = o.model_dir;
+  options.model.intra_op_threads = o.intra_op_threads;
+  options.memory_cache_bytes = o.memory_cache_bytes;
+  options.encoder_queue = o.encoder_queue;
+}
+
+Result<std::unique_ptr<App>> OpenApp(const CommonOptions& o, const ModelCliOptions* model = nullptr) {
   spdlog::set_level(spdlog::level::from_str(o.log_level));
   AppOptions options;
   options.data_dir = o.data_dir;
   options.ingest.max_image_pixels = o.max_image_megapixels * 1'000'000;
   options.near_duplicate_distance = o.near_duplicate_distance;
+  if (model) ApplyModelOptions(*model, options);
   return App::Open(options);
 }
 
@@ -69,11 +106,10 @@ int Fail(const Status& st) {
   return 1;
 }
 
-std::string OnnxRuntimeVersion() { return OrtGetApiBase()->GetVersionString(); }
 
 // --- serve -----------------------------------------------------------------------------
 
-int Serve(const CommonOptions& common, ServerOptions server_options) {
+int Serve(const CommonOptions& common, const ModelCliOptions& model, ServerOptions server_options) {
   // Signals are taken by one thread with sigwait, so the server can be stopped cleanly.
   sigset_t signals;
   sigemptyset(&signals);
@@ -82,7 +118,7 @@ int Serve(const CommonOptions& common, ServerOptions server_options) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  auto app = OpenApp(common);
+  auto app = OpenApp(common, &model);
   if (!app.ok()) return Fail(app.status());
   Status near_duplicates = (*app)->EnableNearDuplicates();
   if (!near_duplicates.ok()) return Fail(near_duplicates);
@@ -104,6 +140,53 @@ int Serve(const CommonOptions& common, ServerOptions server_options) {
   pthread_kill(stopper.native_handle(), SIGTERM);
   stopper.join();
   return st.ok() ? 0 : Fail(st);
+}
+
+// --- embed -----------------------------------------------------------------------------
+
+int Embed(const CommonOptions& common, const ModelCliOptions& model_options, const std::string& image_path,
+          const std::string& out_path) {
+  spdlog::set_level(spdlog::level::from_str(common.log_level));
+  using Clock = std::chrono::steady_clock;
+  auto ms = [](Clock::time_point since) {
+    return std::chrono::duration<double, std::milli>(Clock::now() - since).count();
+  };
+  ModelOptions options;
+  options.intra_op_threads = model_options.intra_op_threads;
+  Result<std::unique_ptr<SamModel>> model = model_options.model_dir.empty()
+                                                ? SamModel::OpenDemo(options)
+                                                : SamModel::OpenFolder(model_options.model_dir, options);
+  if (!model.ok()) return Fail(model.status());
+
+  Clock::time_point step = Clock::now();
+  Result<std::string> bytes = ReadFile(image_path);
+  if (!bytes.ok()) return Fail(bytes.status());
+  Result<ImageHeader> header = ReadImageHeader(*bytes);
+  if (!header.ok()) return Fail(Status::InvalidArgument(image_path + ": " + header.status().message()));
+  if (uint64_t{header->width} * header->height > common.max_image_megapixels * 1'000'000) {
+    return Fail(Status::TooLarge(image_path + " has more than " + std::to_string(common.max_image_megapixels) +
+                                 " megapixels (see --max-image-megapixels)"));
+  }
+  Result<DecodedImage> image = DecodeImage(*bytes, header->format);
+  if (!image.ok()) return Fail(Status::InvalidArgument(image_path + ": " + image.status().message()));
+  const double decode_ms = ms(step);
+  step = Clock::now();
+  PreparedImage prepared = (*model)->Prepare(*image);
+  const double preprocess_ms = ms(step);
+  step = Clock::now();
+  Result<Embedding> embedding = (*model)->Encode(prepared);
+  if (!embedding.ok()) return Fail(embedding.status());
+  const double encoder_ms = ms(step);
+  const NamedTensor& tensor = embedding->tensors.front();
+  const fs::path out_dir = fs::absolute(out_path).parent_path();
+  Status written = WriteFileAtomically(out_path, EncodeNpyFloat32(tensor.shape, tensor.values.data()), out_dir);
+  if (!written.ok()) return Fail(written);
+  std::string shape;
+  for (int64_t d : tensor.shape) shape += (shape.empty() ? "" : ",") + std::to_string(d);
+  std::printf("%s: %s [%s] float32 from %ux%u image, model %s (%s); decode %.0f ms, preprocess %.0f ms, encoder %.0f ms\n",
+              out_path.c_str(), tensor.name.c_str(), shape.c_str(), image->width, image->height,
+              (*model)->info().name.c_str(), (*model)->info().id.c_str(), decode_ms, preprocess_ms, encoder_ms);
+  return 0;
 }
 
 // --- ingest ----------------------------------------------------------------------------
@@ -263,9 +346,11 @@ int main(int argc, char** argv) {
   cli.set_version_flag("--version", std::string("samcache ") + kVersion + " (ONNX Runtime " + OnnxRuntimeVersion() + ")");
 
   CommonOptions common;
+  ModelCliOptions model;
   ServerOptions server_options;
   auto* serve = cli.add_subcommand("serve", "Run the HTTP API");
   AddCommonOptions(serve, common);
+  AddModelOptions(serve, model, /*with_cache=*/true);
   serve->add_option("--port", server_options.port, "TCP port (0 picks a free one)")->capture_default_str();
   serve->add_option("--host", server_options.host, "Address to listen on")->capture_default_str();
   serve->add_option("--threads", server_options.threads, "HTTP worker threads")->capture_default_str();
@@ -280,6 +365,14 @@ int main(int argc, char** argv) {
   ingest->add_option("--dataset", dataset, "Dataset name or id; created when it does not exist")->required();
   ingest->add_option("paths", paths, "Files and folders")->required();
   AddNearDuplicateOption(ingest, common);
+
+  std::string embed_image;
+  std::string embed_out;
+  auto* embed = cli.add_subcommand("embed", "Compute one image's embedding and write it as a .npy file");
+  AddCommonOptions(embed, common);
+  AddModelOptions(embed, model, /*with_cache=*/false);
+  embed->add_option("image", embed_image, "Image file")->required()->check(CLI::ExistingFile);
+  embed->add_option("--out", embed_out, "Output .npy file ([1,256,64,64] float32 for SAM)")->required();
 
   auto* migrate = cli.add_subcommand("migrate", "Bring the catalog's schema to the newest version");
   AddCommonOptions(migrate, common);
@@ -308,8 +401,9 @@ int main(int argc, char** argv) {
 
   if (*serve) {
     server_options.max_upload_bytes = max_upload_mb << 20;
-    return Serve(common, server_options);
+    return Serve(common, model, server_options);
   }
+  if (*embed) return Embed(common, model, embed_image, embed_out);
   if (*ingest) return Ingest(common, dataset, paths);
   if (*migrate) return Migrate(common);
   if (*stats) return Stats(common);

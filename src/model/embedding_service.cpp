@@ -1,0 +1,205 @@
+#include "model/embedding_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include "ingest/image_decoder.h"
+#include "ingest/image_format.h"
+#include "store/blob_store.h"
+
+namespace samcache {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double MillisSince(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+// The image's pixels from its blob, checked against the pixel hash the key was made from:
+// an embedding is never computed from other pixels than its key says.
+Result<DecodedImage> LoadPixels(BlobStore& blobs, const ImageSource& source, EncodeTimings& timings) {
+  Clock::time_point step = Clock::now();
+  Result<std::string> bytes = blobs.Read(source.content_hash);
+  timings.read_ms = MillisSince(step);
+  if (!bytes.ok()) {
+    return Status::Corrupt("the image's stored file cannot be read: " + bytes.status().message());
+  }
+  step = Clock::now();
+  Result<DecodedImage> image = DecodeImage(*bytes, SniffFormat(*bytes));
+  timings.decode_ms = MillisSince(step);
+  if (image.ok() && PixelHash(*image) != source.pixel_hash) {
+    return Status::Corrupt("stored file " + source.content_hash.substr(0, 12) +
+                           " no longer decodes to the recorded pixels");
+  }
+  return image;
+}
+
+}  // namespace
+
+EmbeddingService::EmbeddingService(const SamModel& model, EmbeddingTier& tier, BlobStore& blobs,
+                                   Options options)
+    : model_(model), tier_(tier), blobs_(blobs), options_(options) {
+  preparer_ = std::thread([this] { PrepareLoop(); });
+  encoder_ = std::thread([this] { EncodeLoop(); });
+}
+
+EmbeddingService::~EmbeddingService() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  waiting_cv_.notify_all();
+  prepared_cv_.notify_all();
+  preparer_.join();
+  encoder_.join();
+  std::deque<std::unique_ptr<Job>> left;
+  {
+    std::lock_guard lock(mutex_);
+    left.swap(waiting_);
+    for (auto& job : prepared_) left.push_back(std::move(job));
+    prepared_.clear();
+  }
+  for (auto& job : left) Finish(*job, Status::Unavailable("the server is shutting down"));
+}
+
+EmbeddingKey EmbeddingService::KeyFor(const std::string& pixel_hash) const {
+  return EmbeddingKey{model_.info().id, pixel_hash};
+}
+
+Result<EmbeddingLookup> EmbeddingService::Get(const ImageSource& image) {
+  const Clock::time_point start = Clock::now();
+  const EmbeddingKey key = KeyFor(image.pixel_hash);
+  if (auto embedding = tier_.Get(key)) {
+    return EmbeddingLookup{std::move(embedding), /*cached=*/true, MillisSince(start), {}};
+  }
+  std::shared_future<Outcome> future;
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return Status::Unavailable("the server is shutting down");
+    const std::string name = key.ToString();
+    if (auto it = in_flight_.find(name); it != in_flight_.end()) {
+      future = it->second;
+      ++stats_.joined;
+    } else if (auto embedding = tier_.Get(key)) {
+      // Stored by a run that finished after our first look.
+      return EmbeddingLookup{std::move(embedding), /*cached=*/true, MillisSince(start), {}};
+    } else if (waiting_.size() >= options_.max_waiting) {
+      ++stats_.rejected;
+      return Status::Unavailable("the encoder queue is full (" + std::to_string(waiting_.size()) +
+                                 " images waiting); try again shortly");
+    } else {
+      auto job = std::make_unique<Job>();
+      job->key = key;
+      job->source = image;
+      job->queued_at = start;
+      future = job->promise.get_future().share();
+      in_flight_.emplace(name, future);
+      waiting_.push_back(std::move(job));
+      waiting_cv_.notify_one();
+    }
+  }
+  const Outcome& outcome = future.get();
+  if (!outcome.ok()) return outcome.status();
+  return EmbeddingLookup{outcome->embedding, /*cached=*/false, MillisSince(start), outcome->timings};
+}
+
+std::vector<bool> EmbeddingService::AreCached(const std::vector<std::string>& pixel_hashes) {
+  std::vector<EmbeddingKey> keys;
+  keys.reserve(pixel_hashes.size());
+  for (const std::string& hash : pixel_hashes) keys.push_back(KeyFor(hash));
+  return tier_.ContainsMany(keys);
+}
+
+EncoderStats EmbeddingService::Stats() {
+  std::lock_guard lock(mutex_);
+  return stats_;
+}
+
+void EmbeddingService::Finish(Job& job, Outcome outcome) {
+  job.promise.set_value(std::move(outcome));
+  std::lock_guard lock(mutex_);
+  in_flight_.erase(job.key.ToString());
+}
+
+void EmbeddingService::PrepareLoop() {
+  for (;;) {
+    std::unique_ptr<Job> job;
+    {
+      std::unique_lock lock(mutex_);
+      waiting_cv_.wait(lock, [&] { return stopping_ || !waiting_.empty(); });
+      if (stopping_) return;
+      job = std::move(waiting_.front());
+      waiting_.pop_front();
+    }
+    job->timings.queue_ms = MillisSince(job->queued_at);
+
+    {  // the decoded image is released before waiting for the encoder
+      Result<DecodedImage> image = LoadPixels(blobs_, job->source, job->timings);
+      if (!image.ok()) {
+        spdlog::error("embedding {}: {}", job->key.ToString(), image.status().message());
+        Finish(*job, image.status());
+        continue;
+      }
+      const Clock::time_point step = Clock::now();
+      job->prepared = model_.Prepare(*image);
+      job->timings.preprocess_ms = MillisSince(step);
+    }
+
+    std::unique_lock lock(mutex_);
+    prepared_cv_.wait(lock, [&] { return stopping_ || prepared_.size() < options_.max_prepared; });
+    if (stopping_) {
+      lock.unlock();
+      Finish(*job, Status::Unavailable("the server is shutting down"));
+      return;
+    }
+    prepared_.push_back(std::move(job));
+    prepared_cv_.notify_all();
+  }
+}
+
+void EmbeddingService::EncodeLoop() {
+  for (;;) {
+    std::unique_ptr<Job> job;
+    {
+      std::unique_lock lock(mutex_);
+      prepared_cv_.wait(lock, [&] { return stopping_ || !prepared_.empty(); });
+      if (stopping_) return;
+      job = std::move(prepared_.front());
+      prepared_.pop_front();
+    }
+    prepared_cv_.notify_all();  // room for the preparer's next input
+
+    const Clock::time_point step = Clock::now();
+    Result<Embedding> embedding = model_.Encode(job->prepared);
+    job->timings.encoder_ms = MillisSince(step);
+    job->prepared = PreparedImage{};
+    if (!embedding.ok()) {
+      {
+        std::lock_guard lock(mutex_);
+        ++stats_.failures;
+      }
+      spdlog::error("encoder failed for {}: {}", job->key.ToString(), embedding.status().message());
+      Finish(*job, embedding.status());
+      continue;
+    }
+    auto shared = std::make_shared<const Embedding>(std::move(*embedding));
+    if (Status put = tier_.Put(job->key, shared); !put.ok()) {
+      // The caller still gets its embedding; only later calls will compute it again.
+      spdlog::error("could not store embedding {}: {}", job->key.ToString(), put.message());
+    }
+    {
+      std::lock_guard lock(mutex_);
+      ++stats_.runs;
+      stats_.encoder_seconds += job->timings.encoder_ms / 1000.0;
+    }
+    spdlog::info("[ENCODE] {} in {:.0f} ms (read {:.0f}, decode {:.0f}, preprocess {:.0f}, encoder {:.0f})",
+                 job->key.pixel_hash.substr(0, 12),
+                 job->timings.read_ms + job->timings.decode_ms + job->timings.preprocess_ms +
+                     job->timings.encoder_ms,
+                 job->timings.read_ms, job->timings.decode_ms, job->timings.preprocess_ms,
+                 job->timings.encoder_ms);
+    Finish(*job, Computed{std::move(shared), job->timings});
+  }
+}
+
+}  // namespace samcache

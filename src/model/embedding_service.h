@@ -1,0 +1,124 @@
+// Embeddings on demand: a cache lookup, and on a miss one encoder run however many callers
+// ask for the same key at once (singleflight).
+//
+// Misses go through a bounded two-stage pipeline: a preparing thread reads the blob,
+// decodes it and lays out the encoder input, while the encoder thread runs the previous
+// image. At most `max_waiting` images wait to start and `max_prepared` prepared inputs
+// (12 MiB each for SAM) wait for the encoder, so a burst of requests cannot exhaust memory:
+// beyond that, Get answers Unavailable at once.
+//
+// Thread-safety: all methods may be called from any thread.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/status.h"
+#include "model/sam_model.h"
+#include "store/embedding_tier.h"
+
+namespace samcache {
+
+class BlobStore;
+
+// Where an image's pixels come from: its blob, and the pixel hash they must decode to.
+struct ImageSource {
+  std::string content_hash;
+  std::string pixel_hash;
+};
+
+// Time spent on one computed embedding, in milliseconds.
+struct EncodeTimings {
+  double read_ms = 0;
+  double decode_ms = 0;
+  double preprocess_ms = 0;
+  double encoder_ms = 0;
+  double queue_ms = 0;  // waiting for the pipeline
+};
+
+struct EmbeddingLookup {
+  std::shared_ptr<const Embedding> embedding;
+  bool cached = false;  // found in the store, no encoder run for this call
+  double elapsed_ms = 0;
+  EncodeTimings timings;  // when computed (by this call or one it joined)
+};
+
+struct EncoderStats {
+  uint64_t runs = 0;  // encoder runs that succeeded
+  uint64_t failures = 0;
+  double encoder_seconds = 0;
+  uint64_t joined = 0;  // requests that waited for another's run instead of starting one
+  uint64_t rejected = 0;  // refused because the pipeline was full
+};
+
+class EmbeddingService {
+ public:
+  struct Options {
+    size_t max_waiting = 64;
+    size_t max_prepared = 1;
+  };
+  // `model`, `tier` and `blobs` must outlive the service.
+  EmbeddingService(const SamModel& model, EmbeddingTier& tier, BlobStore& blobs, Options options);
+  // Fails whatever still waits (Unavailable) and joins the threads.
+  ~EmbeddingService();
+  EmbeddingService(const EmbeddingService&) = delete;
+  EmbeddingService& operator=(const EmbeddingService&) = delete;
+
+  EmbeddingKey KeyFor(const std::string& pixel_hash) const;
+
+  // The embedding of `image` under the model, from the store or computed now.
+  // Corrupt when the blob is missing or does not decode to image.pixel_hash; Unavailable
+  // when the pipeline is full.
+  Result<EmbeddingLookup> Get(const ImageSource& image);
+
+  // Whether each pixel hash has an embedding in the store for this model.
+  std::vector<bool> AreCached(const std::vector<std::string>& pixel_hashes);
+
+  EncoderStats Stats();
+
+ private:
+  struct Computed {
+    std::shared_ptr<const Embedding> embedding;
+    EncodeTimings timings;
+  };
+  using Outcome = Result<Computed>;
+  struct Job {
+    EmbeddingKey key;
+    ImageSource source;
+    std::promise<Outcome> promise;
+    std::chrono::steady_clock::time_point queued_at;
+    EncodeTimings timings;
+    PreparedImage prepared;
+  };
+
+  void PrepareLoop();
+  void EncodeLoop();
+  void Finish(Job& job, Outcome outcome);
+
+  const SamModel& model_;
+  EmbeddingTier& tier_;
+  BlobStore& blobs_;
+  const Options options_;
+
+  std::mutex mutex_;
+  std::condition_variable waiting_cv_;   // a job to prepare, or stopping
+  std::condition_variable prepared_cv_;  // a prepared job, room for one, or stopping
+  std::deque<std::unique_ptr<Job>> waiting_;
+  std::deque<std::unique_ptr<Job>> prepared_;
+  std::map<std::string, std::shared_future<Outcome>> in_flight_;
+  bool stopping_ = false;
+  EncoderStats stats_;
+
+  std::thread preparer_;
+  std::thread encoder_;
+};
+
+}  // namespace samcache

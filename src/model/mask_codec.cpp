@@ -1,0 +1,382 @@
+#include "model/mask_codec.h"
+
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include <algorithm>
+#include <cassert>
+#include <cmath>
+#include <cstddef>
+#include <cstring>
+#include <limits>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+namespace samcache {
+namespace {
+
+// --- Bilinear resize ------------------------------------------------------------------------
+
+// One output coordinate of a bilinear resize: value = src[i0] * w0 + src[i1] * w1.
+struct Tap {
+  int i0;
+  int i1;
+  float w0;
+  float w1;
+};
+
+// Taps for output coordinates 0..count-1 of a resize from `in` to `out` samples, computed as
+// cv::resize INTER_LINEAR does (so float results match it to the last bit in most pixels):
+// src = (dst + 0.5) * in / out - 0.5 rounded to float, clamped to the first and last sample.
+// PyTorch's align_corners=False bilinear maps the same way.
+std::vector<Tap> BilinearTaps(int in, int out, int count) {
+  const double scale = 1.0 / (static_cast<double>(out) / in);
+  std::vector<Tap> taps(static_cast<size_t>(count));
+  for (int d = 0; d < count; ++d) {
+    float f = static_cast<float>((d + 0.5) * scale - 0.5);
+    int s = static_cast<int>(std::floor(f));
+    f -= static_cast<float>(s);
+    if (s < 0) s = 0, f = 0.0f;
+    if (s >= in - 1) s = in - 1, f = 0.0f;
+    taps[d] = Tap{s, std::min(s + 1, in - 1), 1.0f - f, f};
+  }
+  return taps;
+}
+
+// Resizes the row-major in_h x in_w float image `src` to out_h x out_w, but produces only the
+// top-left rows x cols of the result (the crop costs nothing). Horizontal pass first, as OpenCV
+// and PyTorch do; each source row is resized horizontally once and kept while output rows need
+// it. For every output row y, in order, calls emit(y, r0, r1, b0, b1): the row is
+// r0[x] * b0 + r1[x] * b1 for x < cols, and `emit` decides what to store.
+template <typename Emit>
+void ResizeBilinear(const float* src, int in_h, int in_w, int out_h, int out_w, int rows, int cols,
+                    Emit&& emit) {
+  const std::vector<Tap> xt = BilinearTaps(in_w, out_w, cols);
+  const std::vector<Tap> yt = BilinearTaps(in_h, out_h, rows);
+  // Two slots by source-row parity: an output row needs rows s and s + 1 (or s twice), which
+  // never share a slot, and rows are needed in increasing order.
+  std::vector<float> slots(2 * static_cast<size_t>(cols));
+  int cached[2] = {-1, -1};
+  auto row = [&](int sy) -> const float* {
+    float* dst = slots.data() + (sy & 1) * static_cast<size_t>(cols);
+    if (cached[sy & 1] != sy) {
+      const float* s = src + static_cast<size_t>(sy) * in_w;
+      for (int x = 0; x < cols; ++x) {
+        const Tap& t = xt[x];
+        dst[x] = s[t.i0] * t.w0 + s[t.i1] * t.w1;
+      }
+      cached[sy & 1] = sy;
+    }
+    return dst;
+  };
+  for (int y = 0; y < rows; ++y) {
+    const Tap& t = yt[y];
+    const float* r0 = row(t.i0);
+    const float* r1 = row(t.i1);
+    emit(y, r0, r1, t.w0, t.w1);
+  }
+}
+
+void CheckUpsampleArgs([[maybe_unused]] const float* low_res, [[maybe_unused]] int low_h,
+                       [[maybe_unused]] int low_w, [[maybe_unused]] int input_h, [[maybe_unused]] int input_w,
+                       [[maybe_unused]] int orig_h, [[maybe_unused]] int orig_w, [[maybe_unused]] int side) {
+  // Programmer errors: the sizes come from the model's outputs and the catalog's image record.
+  assert(low_res != nullptr && low_h > 0 && low_w > 0 && orig_h > 0 && orig_w > 0);
+  assert(input_h > 0 && input_w > 0 && input_h <= side && input_w <= side);
+}
+
+// Steps 1 and 2 of the postprocess: the input_h x input_w crop of the side x side upsample.
+std::vector<float> UpsampleAndCrop(const float* low_res, int low_h, int low_w, int input_h, int input_w,
+                                   int side) {
+  std::vector<float> cropped(static_cast<size_t>(input_h) * input_w);
+  ResizeBilinear(low_res, low_h, low_w, side, side, input_h, input_w,
+                 [&](int y, const float* r0, const float* r1, float b0, float b1) {
+                   float* d = cropped.data() + static_cast<size_t>(y) * input_w;
+                   for (int x = 0; x < input_w; ++x) d[x] = r0[x] * b0 + r1[x] * b1;
+                 });
+  return cropped;
+}
+
+// --- Byte masks -----------------------------------------------------------------------------
+
+#if defined(__SSE2__)
+// One 16 x 16 block of TransposeToBinary: four rounds of interleaving rows i and i + 8 (bytes,
+// then 16-, 32- and 64-bit units) transpose the block when the rows go in bit-reversed order.
+void Transpose16x16ToBinary(const uint8_t* src, size_t src_stride, uint8_t* dst, size_t dst_stride) {
+  static constexpr int kBitReversed[16] = {0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15};
+  const __m128i zero = _mm_setzero_si128();
+  const __m128i one = _mm_set1_epi8(1);
+  __m128i a[16], b[16];
+  for (int i = 0; i < 16; ++i) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + kBitReversed[i] * src_stride));
+    a[i] = _mm_andnot_si128(_mm_cmpeq_epi8(v, zero), one);
+  }
+  for (int i = 0; i < 8; ++i) {
+    b[2 * i] = _mm_unpacklo_epi8(a[i], a[i + 8]);
+    b[2 * i + 1] = _mm_unpackhi_epi8(a[i], a[i + 8]);
+  }
+  for (int i = 0; i < 8; ++i) {
+    a[2 * i] = _mm_unpacklo_epi16(b[i], b[i + 8]);
+    a[2 * i + 1] = _mm_unpackhi_epi16(b[i], b[i + 8]);
+  }
+  for (int i = 0; i < 8; ++i) {
+    b[2 * i] = _mm_unpacklo_epi32(a[i], a[i + 8]);
+    b[2 * i + 1] = _mm_unpackhi_epi32(a[i], a[i + 8]);
+  }
+  for (int i = 0; i < 8; ++i) {
+    a[2 * i] = _mm_unpacklo_epi64(b[i], b[i + 8]);
+    a[2 * i + 1] = _mm_unpackhi_epi64(b[i], b[i + 8]);
+  }
+  for (int i = 0; i < 16; ++i) _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i * dst_stride), a[i]);
+}
+#endif
+
+// dst (cols x rows) = transpose of src (rows x cols), with any non-zero byte written as 1.
+// Column-major order is what COCO RLE counts in; this is most of EncodeRle's time, hence SSE2
+// blocks where available and a scalar loop for the edges.
+void TransposeToBinary(const uint8_t* src, int rows, int cols, uint8_t* dst) {
+  int full_rows = 0, full_cols = 0;
+#if defined(__SSE2__)
+  full_rows = rows / 16 * 16;
+  full_cols = cols / 16 * 16;
+  for (int r = 0; r < full_rows; r += 16) {
+    for (int c = 0; c < full_cols; c += 16) {
+      Transpose16x16ToBinary(src + static_cast<size_t>(r) * cols + c, static_cast<size_t>(cols),
+                             dst + static_cast<size_t>(c) * rows + r, static_cast<size_t>(rows));
+    }
+  }
+#endif
+  auto scalar = [&](int r0, int r1, int c0, int c1) {
+    for (int c = c0; c < c1; ++c) {
+      uint8_t* d = dst + static_cast<size_t>(c) * rows;
+      for (int r = r0; r < r1; ++r) d[r] = src[static_cast<size_t>(r) * cols + c] != 0;
+    }
+  };
+  scalar(0, full_rows, full_cols, cols);  // right edge
+  scalar(full_rows, rows, 0, cols);       // bottom edge
+}
+
+size_t PixelCount(const BinaryMask& mask) { return static_cast<size_t>(mask.height) * mask.width; }
+
+cv::Mat MaskView(const BinaryMask& mask) {
+  return cv::Mat(mask.height, mask.width, CV_8UC1, const_cast<uint8_t*>(mask.data.data()));
+}
+
+}  // namespace
+
+std::vector<float> UpsampleLowResLogitsToLogits(const float* low_res, int low_h, int low_w, int input_h,
+                                                int input_w, int orig_h, int orig_w, int side) {
+  CheckUpsampleArgs(low_res, low_h, low_w, input_h, input_w, orig_h, orig_w, side);
+  const std::vector<float> cropped = UpsampleAndCrop(low_res, low_h, low_w, input_h, input_w, side);
+  std::vector<float> out(static_cast<size_t>(orig_h) * orig_w);
+  ResizeBilinear(cropped.data(), input_h, input_w, orig_h, orig_w, orig_h, orig_w,
+                 [&](int y, const float* r0, const float* r1, float b0, float b1) {
+                   float* d = out.data() + static_cast<size_t>(y) * orig_w;
+                   for (int x = 0; x < orig_w; ++x) d[x] = r0[x] * b0 + r1[x] * b1;
+                 });
+  return out;
+}
+
+BinaryMask UpsampleLowResLogits(const float* low_res, int low_h, int low_w, int input_h, int input_w,
+                                int orig_h, int orig_w, int side) {
+  CheckUpsampleArgs(low_res, low_h, low_w, input_h, input_w, orig_h, orig_w, side);
+  const std::vector<float> cropped = UpsampleAndCrop(low_res, low_h, low_w, input_h, input_w, side);
+  BinaryMask mask;
+  mask.height = orig_h;
+  mask.width = orig_w;
+  mask.data.resize(PixelCount(mask));
+  ResizeBilinear(cropped.data(), input_h, input_w, orig_h, orig_w, orig_h, orig_w,
+                 [&](int y, const float* r0, const float* r1, float b0, float b1) {
+                   uint8_t* d = mask.data.data() + static_cast<size_t>(y) * orig_w;
+                   for (int x = 0; x < orig_w; ++x) d[x] = (r0[x] * b0 + r1[x] * b1) > 0.0f;
+                 });
+  return mask;
+}
+
+std::vector<uint32_t> RleCounts(const BinaryMask& mask) {
+  const size_t n = PixelCount(mask);
+  // pycocotools counts are 32-bit; no image the server accepts comes near 4 Gpx.
+  assert(n <= std::numeric_limits<uint32_t>::max());
+  std::vector<uint8_t> column_major(n);
+  TransposeToBinary(mask.data.data(), mask.height, mask.width, column_major.data());
+  std::vector<uint32_t> counts;
+  const uint8_t* p = column_major.data();
+  const uint8_t* const end = p + n;
+  uint8_t value = 0;  // runs start with background
+  while (p < end) {
+    const void* next = std::memchr(p, value ^ 1, static_cast<size_t>(end - p));
+    const uint8_t* run_end = next != nullptr ? static_cast<const uint8_t*>(next) : end;
+    counts.push_back(static_cast<uint32_t>(run_end - p));
+    p = run_end;
+    value ^= 1;
+  }
+  if (counts.empty()) counts.push_back(0);  // pycocotools gives [0] for an empty mask
+  return counts;
+}
+
+Result<BinaryMask> MaskFromRleCounts(const std::vector<uint32_t>& counts, int height, int width) {
+  if (height < 0 || width < 0) return Status::InvalidArgument("negative mask size");
+  const uint64_t n = static_cast<uint64_t>(height) * static_cast<uint64_t>(width);
+  if (n > std::numeric_limits<uint32_t>::max()) {
+    return Status::InvalidArgument("mask size " + std::to_string(height) + "x" + std::to_string(width) +
+                                   " is too large for COCO RLE");
+  }
+  uint64_t sum = 0;
+  for (uint32_t c : counts) sum += c;
+  if (sum != n) {
+    return Status::InvalidArgument("RLE counts sum to " + std::to_string(sum) + ", not " +
+                                   std::to_string(height) + "x" + std::to_string(width));
+  }
+  std::vector<uint8_t> column_major(n);
+  size_t pos = 0;
+  for (size_t i = 0; i < counts.size(); ++i) {
+    if (i % 2 == 1) std::memset(column_major.data() + pos, 1, counts[i]);
+    pos += counts[i];
+  }
+  BinaryMask mask;
+  mask.height = height;
+  mask.width = width;
+  mask.data.resize(n);
+  TransposeToBinary(column_major.data(), width, height, mask.data.data());
+  return mask;
+}
+
+std::string CompressRleCounts(const std::vector<uint32_t>& counts) {
+  std::string s;
+  s.reserve(counts.size() * 2);
+  for (size_t i = 0; i < counts.size(); ++i) {
+    int64_t x = counts[i];
+    if (i > 2) x -= counts[i - 2];
+    bool more = true;
+    while (more) {
+      int c = static_cast<int>(x & 0x1f);
+      x >>= 5;  // arithmetic: negative deltas end when only sign bits remain
+      more = (c & 0x10) ? x != -1 : x != 0;
+      if (more) c |= 0x20;
+      s.push_back(static_cast<char>(c + 48));
+    }
+  }
+  return s;
+}
+
+Result<std::vector<uint32_t>> DecompressRleCounts(std::string_view s) {
+  // Seven 5-bit groups carry any 32-bit count or delta between two of them; more is malformed.
+  constexpr int kMaxGroups = 7;
+  std::vector<uint32_t> counts;
+  size_t p = 0;
+  while (p < s.size()) {
+    int64_t x = 0;
+    int k = 0;
+    bool more = true;
+    while (more) {
+      if (p >= s.size()) return Status::InvalidArgument("RLE counts string ends inside a count");
+      const int c = static_cast<unsigned char>(s[p]) - 48;
+      if (c < 0 || c > 63) {
+        return Status::InvalidArgument("RLE counts string has an invalid character at " + std::to_string(p));
+      }
+      if (k == kMaxGroups) return Status::InvalidArgument("RLE count too long at " + std::to_string(p));
+      x |= static_cast<int64_t>(c & 0x1f) << (5 * k);
+      more = (c & 0x20) != 0;
+      ++p;
+      ++k;
+      if (!more && (c & 0x10)) x |= ~int64_t{0} << (5 * k);  // sign-extend
+    }
+    if (counts.size() > 2) x += counts[counts.size() - 2];
+    if (x < 0 || x > std::numeric_limits<uint32_t>::max()) {
+      return Status::InvalidArgument("RLE count " + std::to_string(counts.size()) + " out of range");
+    }
+    counts.push_back(static_cast<uint32_t>(x));
+  }
+  return counts;
+}
+
+Rle EncodeRle(const BinaryMask& mask) {
+  return Rle{mask.height, mask.width, CompressRleCounts(RleCounts(mask))};
+}
+
+Result<BinaryMask> DecodeRle(const Rle& rle) {
+  Result<std::vector<uint32_t>> counts = DecompressRleCounts(rle.counts);
+  if (!counts.ok()) return counts.status();
+  return MaskFromRleCounts(*counts, rle.height, rle.width);
+}
+
+std::array<int, 4> MaskBbox(const BinaryMask& mask) {
+  int x_min = mask.width, x_max = -1, y_min = -1, y_max = -1;
+  const auto nonzero = [](uint8_t v) { return v != 0; };
+  for (int y = 0; y < mask.height; ++y) {
+    const uint8_t* row = mask.data.data() + static_cast<size_t>(y) * mask.width;
+    // Most rows of a mask are empty; an OR over the row vectorises, a search does not.
+    uint8_t any = 0;
+    for (int x = 0; x < mask.width; ++x) any |= row[x];
+    if (any == 0) continue;
+    const uint8_t* first = std::find_if(row, row + mask.width, nonzero);
+    // Only the part outside the box found so far can move its edges.
+    const int left = static_cast<int>(first - row);
+    int right = left;
+    for (int x = mask.width - 1; x > std::max(left, x_max); --x) {
+      if (row[x] != 0) {
+        right = x;
+        break;
+      }
+    }
+    x_min = std::min(x_min, left);
+    x_max = std::max(x_max, right);
+    if (y_min < 0) y_min = y;
+    y_max = y;
+  }
+  if (y_min < 0) return {0, 0, 0, 0};
+  return {x_min, y_min, x_max - x_min + 1, y_max - y_min + 1};
+}
+
+uint64_t MaskArea(const BinaryMask& mask) {
+  uint64_t area = 0;
+  const uint8_t* d = mask.data.data();
+  const size_t n = PixelCount(mask);
+  // Byte-wide sums over blocks of 255 cannot overflow and let the compiler vectorise.
+  for (size_t i = 0; i < n;) {
+    const size_t block_end = std::min(n, i + 255);
+    uint8_t block = 0;
+    for (; i < block_end; ++i) block += d[i] != 0;
+    area += block;
+  }
+  return area;
+}
+
+std::vector<std::vector<float>> MaskPolygons(const BinaryMask& mask, double epsilon_px) {
+  std::vector<std::vector<float>> polygons;
+  if (mask.height == 0 || mask.width == 0) return polygons;
+  std::vector<std::vector<cv::Point>> contours;
+  // findContours treats non-zero as foreground and, since OpenCV 3.2, leaves its input alone.
+  cv::findContours(MaskView(mask), contours, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_SIMPLE);
+  std::vector<cv::Point> simplified;
+  for (const std::vector<cv::Point>& contour : contours) {
+    cv::approxPolyDP(contour, simplified, epsilon_px, /*closed=*/true);
+    if (simplified.size() < 3) continue;
+    std::vector<float>& polygon = polygons.emplace_back();
+    polygon.reserve(simplified.size() * 2);
+    for (const cv::Point& p : simplified) {
+      polygon.push_back(static_cast<float>(p.x));
+      polygon.push_back(static_cast<float>(p.y));
+    }
+  }
+  return polygons;
+}
+
+Result<std::string> MaskPng(const BinaryMask& mask) {
+  if (mask.height <= 0 || mask.width <= 0)
+    return Status::InvalidArgument("cannot make a PNG of an empty mask");
+  std::vector<uchar> png;
+  try {
+    cv::Mat grey;
+    cv::compare(MaskView(mask), 0, grey, cv::CMP_NE);  // 255 where non-zero
+    if (!cv::imencode(".png", grey, png)) return Status::Internal("cannot encode mask PNG");
+  } catch (const cv::Exception& e) {
+    return Status::Internal(std::string("cannot encode mask PNG: ") + e.what());
+  }
+  return std::string(png.begin(), png.end());
+}
+
+}  // namespace samcache

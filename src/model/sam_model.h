@@ -1,0 +1,128 @@
+// A SAM-family model: one ONNX encoder and one ONNX decoder, loaded once and shared.
+//
+// Names, shapes and the encoder's input convention are read from the model files (and an
+// optional model.json), never assumed; a folder that matches no supported convention is
+// refused at Open with a message naming the file, the tensor and the expected shape.
+// ONNX Runtime stays behind this header.
+//
+// Thread-safety: after Open, every method may be called from any number of threads at
+// once (ONNX Runtime sessions support concurrent Run calls).
+#pragma once
+
+#include <array>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "ingest/image_decoder.h"
+#include "store/embedding.h"
+
+namespace samcache {
+
+enum class EncoderLayout {
+  kNchwNormalized,  // [1,3,S,S]: resized, normalised and zero-padded by us
+  kHwcResized,      // [H,W,3] 0..255: resized by us, normalised and padded in the graph
+};
+
+struct ModelInfo {
+  std::string id;  // first 16 hex of the SHA-256 of encoder.onnx: the cache key's model part
+  std::string name;
+  std::string description;
+  bool demo = false;   // the bundled demo model, which is not SAM
+  std::string source;  // the model folder, or "built-in"
+  EncoderLayout encoder_layout = EncoderLayout::kNchwNormalized;
+  int input_side = 1024;  // the encoder's square frame; the longest image side is resized to it
+  std::array<float, 3> pixel_mean{123.675f, 116.28f, 103.53f};
+  std::array<float, 3> pixel_std{58.395f, 57.12f, 57.375f};
+  std::string encoder_input;                  // the encoder's input tensor name
+  std::vector<std::string> embedding_names;   // encoder outputs the decoder takes, by name
+  std::vector<int64_t> embedding_shape{1, 256, 64, 64};
+  int low_res_side = 256;  // mask_input / low_res_masks side
+  int intra_op_threads = 0;
+};
+
+struct ModelOptions {
+  int intra_op_threads = 0;  // 0: the number of cores
+};
+
+// Encoder input for one image, ready to run.
+struct PreparedImage {
+  int original_height = 0;  // the decoded, oriented image
+  int original_width = 0;
+  int input_height = 0;  // after resizing the longest side to the model's frame
+  int input_width = 0;
+  std::vector<int64_t> shape;
+  std::vector<float> values;
+};
+
+struct PromptPoint {
+  float x = 0;  // original image pixels
+  float y = 0;
+  int label = 1;  // 1 foreground, 0 background
+};
+
+struct DecoderPrompt {
+  int original_height = 0;
+  int original_width = 0;
+  std::vector<PromptPoint> points;
+  std::optional<std::array<float, 4>> box;  // x0, y0, x1, y1 in original pixels
+  const std::vector<float>* mask_input = nullptr;  // low_res_side² logits of an earlier decode
+};
+
+struct DecoderResult {
+  int mask_count = 0;
+  int low_res_height = 0;
+  int low_res_width = 0;
+  std::vector<float> low_res_logits;  // mask_count * low_res_height * low_res_width
+  std::vector<float> scores;          // mask_count
+  // Only from DecodeWithGraphMasks: the decoder's own masks at graph_height x graph_width.
+  int graph_height = 0;
+  int graph_width = 0;
+  std::vector<float> graph_masks;
+};
+
+class SamModel {
+ public:
+  // A folder with encoder.onnx, decoder.onnx and optionally model.json.
+  static Result<std::unique_ptr<SamModel>> OpenFolder(const std::filesystem::path& dir,
+                                                      const ModelOptions& options);
+  // The demo model compiled into the binary (models/demo).
+  static Result<std::unique_ptr<SamModel>> OpenDemo(const ModelOptions& options);
+
+  ~SamModel();
+  SamModel(const SamModel&) = delete;
+  SamModel& operator=(const SamModel&) = delete;
+
+  const ModelInfo& info() const;
+
+  // Resize (longest side to the frame, area averaging when shrinking) and lay out the
+  // encoder input in the model's convention.
+  PreparedImage Prepare(const DecodedImage& image) const;
+
+  // Runs the encoder. The returned tensors' shapes are checked against what the decoder
+  // takes (exports often declare symbolic output shapes, so metadata alone proves nothing).
+  Result<Embedding> Encode(const PreparedImage& input) const;
+
+  // Runs the decoder with prompts mapped into the model's frame. The graph's own full-size
+  // upsample is skipped (orig_im_size is set to the resized size): callers upsample only
+  // the low-resolution mask they return, which keeps clicks fast on large images.
+  Result<DecoderResult> Decode(const Embedding& embedding, const DecoderPrompt& prompt) const;
+
+  // As Decode, but also returns the graph's masks output at the original size. Slow on
+  // large images; tests use it to check our upsampling against the graph's.
+  Result<DecoderResult> DecodeWithGraphMasks(const Embedding& embedding,
+                                             const DecoderPrompt& prompt) const;
+
+ private:
+  struct Impl;
+  explicit SamModel(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// The ONNX Runtime library version actually loaded.
+std::string OnnxRuntimeVersion();
+
+}  // namespace samcache

@@ -1,0 +1,181 @@
+#include "model/segmenter.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <numeric>
+
+#include "catalog/catalog.h"
+#include "common/crypto.h"
+#include "model/preprocess.h"
+
+namespace samcache {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double MillisSince(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+std::string Num(float v) {
+  std::string s = std::to_string(v);
+  s.erase(s.find_last_not_of('0') + 1);
+  if (!s.empty() && s.back() == '.') s.pop_back();
+  return s;
+}
+
+Status ValidatePrompts(const PredictRequest& request, int width, int height) {
+  if (request.points.empty() && !request.box) {
+    return Status::InvalidArgument("points: give at least one point, or a box");
+  }
+  if (request.points.size() > kMaxPromptPoints) {
+    return Status::InvalidArgument("points: at most " + std::to_string(kMaxPromptPoints) + " points per request (got " +
+                                   std::to_string(request.points.size()) + ")");
+  }
+  const std::string size = std::to_string(width) + "x" + std::to_string(height);
+  for (size_t i = 0; i < request.points.size(); ++i) {
+    const PromptPoint& p = request.points[i];
+    const std::string field = "points[" + std::to_string(i) + "]";
+    if (!std::isfinite(p.x) || !std::isfinite(p.y)) {
+      return Status::InvalidArgument(field + ": x and y must be finite numbers");
+    }
+    if (p.x < 0 || p.y < 0 || p.x > static_cast<float>(width) || p.y > static_cast<float>(height)) {
+      return Status::InvalidArgument(field + ": (" + Num(p.x) + ", " + Num(p.y) + ") is outside the " + size +
+                                     " image");
+    }
+    if (p.label != 0 && p.label != 1) {
+      return Status::InvalidArgument(field + ".label must be 1 (foreground) or 0 (background)");
+    }
+  }
+  if (request.box) {
+    const auto& b = *request.box;
+    if (!std::all_of(b.begin(), b.end(), [](float v) { return std::isfinite(v); })) {
+      return Status::InvalidArgument("box: all four numbers must be finite");
+    }
+    if (!(b[0] < b[2] && b[1] < b[3])) {
+      return Status::InvalidArgument("box: expected [x0, y0, x1, y1] with x0 < x1 and y0 < y1");
+    }
+    if (b[0] < 0 || b[1] < 0 || b[2] > static_cast<float>(width) || b[3] > static_cast<float>(height)) {
+      return Status::InvalidArgument("box: [" + Num(b[0]) + ", " + Num(b[1]) + ", " + Num(b[2]) + ", " +
+                                     Num(b[3]) + "] is not inside the " + size + " image");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::vector<int> ChooseMasks(const std::vector<float>& scores, bool multimask) {
+  const int count = static_cast<int>(scores.size());
+  std::vector<int> chosen;
+  if (count == 4) {
+    // The official four-mask export: index 0 is the single-mask answer.
+    if (!multimask) return std::vector<int>(1, 0);
+    chosen = {1, 2, 3};
+  } else {
+    chosen.resize(static_cast<size_t>(count));
+    std::iota(chosen.begin(), chosen.end(), 0);
+  }
+  std::stable_sort(chosen.begin(), chosen.end(), [&](int a, int b) { return scores[a] > scores[b]; });
+  if (!multimask && chosen.size() > 1) chosen.erase(chosen.begin() + 1, chosen.end());
+  return chosen;
+}
+
+Segmenter::Segmenter(Catalog& catalog, EmbeddingService& embeddings, const SamModel& model,
+                     size_t remembered_predictions)
+    : catalog_(catalog), embeddings_(embeddings), model_(model), capacity_(std::max<size_t>(1, remembered_predictions)) {}
+
+Result<PredictResult> Segmenter::Predict(const PredictRequest& request) {
+  const Clock::time_point start = Clock::now();
+  Result<ImageRecord> image = catalog_.GetImage(request.image_id);
+  if (!image.ok()) return image.status();
+  SAMCACHE_RETURN_IF_ERROR(ValidatePrompts(request, image->width, image->height));
+
+  std::shared_ptr<const Remembered> previous;
+  if (!request.refine_from.empty()) {
+    previous = Recall(request.refine_from);
+    if (!previous) {
+      return Status::InvalidArgument("refine_from: no earlier prediction with id \"" + request.refine_from +
+                                     "\" (the server keeps the last " + std::to_string(capacity_) + ")");
+    }
+    if (previous->image_id != image->id) {
+      return Status::InvalidArgument("refine_from: prediction \"" + request.refine_from +
+                                     "\" was made on another image");
+    }
+  }
+
+  PredictResult result;
+  result.image_id = image->id;
+  result.width = image->width;
+  result.height = image->height;
+
+  Result<EmbeddingLookup> embedding = embeddings_.Get(ImageSource{image->content_hash, image->pixel_hash});
+  if (!embedding.ok()) return embedding.status();
+  result.embedding_cached = embedding->cached;
+  result.embedding_ms = embedding->elapsed_ms;
+
+  DecoderPrompt prompt;
+  prompt.original_height = image->height;
+  prompt.original_width = image->width;
+  prompt.points = request.points;
+  prompt.box = request.box;
+  if (previous) prompt.mask_input = &previous->low_res_logits;
+  Clock::time_point step = Clock::now();
+  Result<DecoderResult> decoded = model_.Decode(*embedding->embedding, prompt);
+  if (!decoded.ok()) return decoded.status();
+  result.decode_ms = MillisSince(step);
+
+  step = Clock::now();
+  const ResizedSize input = LongestSideSize(image->height, image->width, model_.info().input_side);
+  const size_t plane = static_cast<size_t>(decoded->low_res_height) * decoded->low_res_width;
+  std::vector<int> chosen = ChooseMasks(decoded->scores, request.multimask);
+  for (int index : chosen) {
+    const float* logits = decoded->low_res_logits.data() + plane * static_cast<size_t>(index);
+    BinaryMask mask = UpsampleLowResLogits(logits, decoded->low_res_height, decoded->low_res_width, input.height,
+                                           input.width, image->height, image->width, model_.info().input_side);
+    PredictedMask out;
+    out.rle = EncodeRle(mask);
+    out.bbox = MaskBbox(mask);
+    out.area = MaskArea(mask);
+    out.score = decoded->scores[static_cast<size_t>(index)];
+    if (request.want_polygon) out.polygons = MaskPolygons(mask);
+    if (request.want_png) {
+      Result<std::string> png = MaskPng(mask);
+      if (!png.ok()) return png.status();
+      out.png = std::move(*png);
+    }
+    result.masks.push_back(std::move(out));
+  }
+  result.postprocess_ms = MillisSince(step);
+
+  // The best returned mask is what a next click refines, as in the SAM demo.
+  auto remembered = std::make_shared<Remembered>();
+  remembered->image_id = image->id;
+  const float* best = decoded->low_res_logits.data() + plane * static_cast<size_t>(chosen.front());
+  remembered->low_res_logits.assign(best, best + plane);
+  result.prediction_id = RandomId();
+  Remember(result.prediction_id, std::move(remembered));
+  result.total_ms = MillisSince(start);
+  return result;
+}
+
+std::shared_ptr<const Segmenter::Remembered> Segmenter::Recall(const std::string& prediction_id) {
+  std::lock_guard lock(mutex_);
+  auto it = predictions_.find(prediction_id);
+  if (it == predictions_.end()) return nullptr;
+  order_.splice(order_.begin(), order_, it->second.second);
+  return it->second.first;
+}
+
+void Segmenter::Remember(const std::string& prediction_id, std::shared_ptr<const Remembered> entry) {
+  std::lock_guard lock(mutex_);
+  order_.push_front(prediction_id);
+  predictions_[prediction_id] = {std::move(entry), order_.begin()};
+  while (predictions_.size() > capacity_) {
+    predictions_.erase(order_.back());
+    order_.pop_back();
+  }
+}
+
+}  // namespace samcache

@@ -1,0 +1,97 @@
+// Click-to-segment: prompts on a catalog image in, masks in the original image's pixels out.
+//
+// Validates the prompts against the image, gets the embedding (cached or computed once),
+// runs the decoder, upsamples only the masks it returns, and encodes them (COCO RLE, and
+// polygons or PNG on request). Each answer gets a prediction id; its low-resolution mask
+// is remembered for a while so that a later request can refine it (`refine_from`).
+//
+// Thread-safety: Predict may be called from any number of threads at once.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/status.h"
+#include "model/embedding_service.h"
+#include "model/mask_codec.h"
+#include "model/sam_model.h"
+
+namespace samcache {
+
+class Catalog;
+
+inline constexpr size_t kMaxPromptPoints = 64;
+
+struct PredictRequest {
+  std::string image_id;
+  std::vector<PromptPoint> points;           // original image pixels
+  std::optional<std::array<float, 4>> box;   // x0, y0, x1, y1 in original pixels
+  bool multimask = false;
+  std::string refine_from;  // a prediction id on the same image, or empty
+  bool want_polygon = false;
+  bool want_png = false;
+};
+
+struct PredictedMask {
+  Rle rle;
+  std::array<int, 4> bbox{};  // x, y, width, height
+  uint64_t area = 0;
+  float score = 0;
+  std::vector<std::vector<float>> polygons;  // when asked for
+  std::string png;                           // when asked for
+};
+
+struct PredictResult {
+  std::string prediction_id;
+  std::string image_id;
+  int width = 0;
+  int height = 0;
+  bool embedding_cached = false;
+  std::vector<PredictedMask> masks;  // best score first when several
+  double embedding_ms = 0;
+  double decode_ms = 0;
+  double postprocess_ms = 0;
+  double total_ms = 0;
+};
+
+class Segmenter {
+ public:
+  // Everything passed in must outlive the segmenter.
+  Segmenter(Catalog& catalog, EmbeddingService& embeddings, const SamModel& model,
+            size_t remembered_predictions = 256);
+
+  // NotFound for an unknown image; InvalidArgument naming the field for bad prompts or an
+  // unknown refine_from; Unavailable when the encoder queue is full.
+  Result<PredictResult> Predict(const PredictRequest& request);
+
+ private:
+  struct Remembered {
+    std::string image_id;
+    std::vector<float> low_res_logits;
+  };
+  std::shared_ptr<const Remembered> Recall(const std::string& prediction_id);
+  void Remember(const std::string& prediction_id, std::shared_ptr<const Remembered> entry);
+
+  Catalog& catalog_;
+  EmbeddingService& embeddings_;
+  const SamModel& model_;
+  const size_t capacity_;
+
+  std::mutex mutex_;
+  std::list<std::string> order_;  // front: newest
+  std::unordered_map<std::string, std::pair<std::shared_ptr<const Remembered>, std::list<std::string>::iterator>>
+      predictions_;
+};
+
+// Which of the decoder's masks to return: the single-mask answer (index 0 of four, or the
+// best of others), or the multimask answers (1..3 of four) best score first.
+std::vector<int> ChooseMasks(const std::vector<float>& scores, bool multimask);
+
+}  // namespace samcache

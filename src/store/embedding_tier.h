@@ -1,0 +1,41 @@
+// One level of the embedding cache. The in-process LRU is the first; a persistent disk
+// tier and a shared tier for several instances stack behind the same interface.
+//
+// Thread-safety: implementations are safe to call from any number of threads.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "store/embedding.h"
+
+namespace samcache {
+
+struct TierStats {
+  std::string name;
+  uint64_t hits = 0;
+  uint64_t misses = 0;
+  uint64_t entries = 0;
+  uint64_t bytes = 0;
+  uint64_t evictions = 0;
+};
+
+class EmbeddingTier {
+ public:
+  virtual ~EmbeddingTier() = default;
+
+  // The embedding, or nullptr on a miss. Embeddings are immutable once stored, so they are
+  // handed out shared rather than copied (4 MiB each for SAM).
+  virtual std::shared_ptr<const Embedding> Get(const EmbeddingKey& key) = 0;
+  virtual Status Put(const EmbeddingKey& key, std::shared_ptr<const Embedding> embedding) = 0;
+  // Does not count as a hit or a miss, and does not refresh recency.
+  virtual bool Contains(const EmbeddingKey& key) = 0;
+  // Contains() for many keys at once; backends answer with one query where they can.
+  virtual std::vector<bool> ContainsMany(const std::vector<EmbeddingKey>& keys) = 0;
+  virtual TierStats Stats() = 0;
+};
+
+}  // namespace samcache
