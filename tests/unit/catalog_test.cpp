@@ -353,7 +353,7 @@ TEST_F(CatalogTest, AddImageToUnknownDatasetInsertsNothing) {
 TEST_F(CatalogTest, ConcurrentUploadsOfNewContentSeeExactlyOneOriginal) {
   constexpr int kThreads = 8;
   for (int t = 0; t < kThreads; ++t) {
-    CreateOrDie(Dataset("d" + std::to_string(t), "ds", "2024-01-01T00:00:00.000Z"));
+    CreateOrDie(Dataset(std::string("d") + std::to_string(t), "ds", "2024-01-01T00:00:00.000Z"));
   }
   const BlobRecord blob = Blob("raced content");
   std::vector<Result<AddImageOutcome>> results(kThreads, Status::Internal("not run"));
@@ -361,7 +361,7 @@ TEST_F(CatalogTest, ConcurrentUploadsOfNewContentSeeExactlyOneOriginal) {
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       results[t] = catalog_->AddImage(
-          Image("img" + std::to_string(t), "d" + std::to_string(t), "same.png", blob));
+          Image(std::string("img") + std::to_string(t), std::string("d") + std::to_string(t), "same.png", blob));
     });
   }
   for (auto& th : threads) th.join();

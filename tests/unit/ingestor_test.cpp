@@ -588,7 +588,7 @@ TEST_F(IngestorTest, ParallelPreparationKeepsUploadOrder) {
   std::vector<std::string> names;
   for (int i = 0; i < 16; ++i) {
     const int side = i % 2 == 0 ? 900 : 16;
-    names.push_back("f" + std::to_string(i) + ".png");
+    names.push_back(std::string("f") + std::to_string(i) + ".png");
     batch.Add(File(names.back(), MakeImageFile(side, side, 700 + i, ".png")));
   }
   batch.Add(File("again.png", MakeImageFile(16, 16, 701, ".png")));  // same as f1

@@ -259,7 +259,7 @@ TEST_F(NearDuplicatesTest, ConcurrentUploadsOfSimilarImagesSeeEachOther) {
   std::vector<IngestedImage> stored(files.size());
   std::vector<std::thread> threads;
   for (size_t i = 0; i < files.size(); ++i) {
-    threads.emplace_back([&, i] { stored[i] = Ingest("d", "f" + std::to_string(i), files[i]); });
+    threads.emplace_back([&, i] { stored[i] = Ingest("d", std::string("f") + std::to_string(i), files[i]); });
   }
   for (auto& t : threads) t.join();
   for (size_t i = 0; i < stored.size(); ++i) {
