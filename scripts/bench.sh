@@ -4,6 +4,7 @@
 #
 #   scripts/bench.sh near-dup [--photos 100 ...]   bench/near_dup_bench (issue 6)
 #   scripts/bench.sh upload [--images 60 ...]      bench/upload_bench (issue 2)
+#   scripts/bench.sh predict [--model DIR ...]     bench/predict_bench (issue 3)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build_dir="${BUILD_DIR:-build}"
@@ -12,7 +13,8 @@ which="${1:-}"
 case "$which" in
   near-dup) program=near_dup_bench ;;
   upload) program=upload_bench ;;
-  *) echo "usage: scripts/bench.sh near-dup|upload [benchmark options]" >&2; exit 2 ;;
+  predict) program=predict_bench ;;
+  *) echo "usage: scripts/bench.sh near-dup|upload|predict [benchmark options]" >&2; exit 2 ;;
 esac
 shift
 SAMCACHE_BENCH=1 BUILD_DIR="$build_dir" "$root/scripts/setup.sh"
