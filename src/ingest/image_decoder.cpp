@@ -8,17 +8,9 @@
 #include <cmath>
 
 #include "common/crypto.h"
+#include "ingest/cv_image.h"
 
 namespace samcache {
-namespace {
-
-// A cv::Mat header over our RGB buffer: no copy.
-cv::Mat RgbView(const DecodedImage& image) {
-  return cv::Mat(static_cast<int>(image.height), static_cast<int>(image.width), CV_8UC3,
-                 const_cast<char*>(image.rgb.data()));
-}
-
-}  // namespace
 
 Result<DecodedImage> DecodeImage(std::string_view bytes, ImageFormat format) {
   cv::Mat bgr;

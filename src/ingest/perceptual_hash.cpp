@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <array>
 
+#include "ingest/cv_image.h"
+
 namespace samcache {
 namespace {
 
@@ -34,8 +36,7 @@ uint64_t BitsAboveMedian(const std::array<float, kBits * kBits>& coeffs) {
 
 PerceptualHash ComputePerceptualHash(const DecodedImage& image) {
   if (image.width == 0 || image.height == 0) return {};
-  cv::Mat rgb(static_cast<int>(image.height), static_cast<int>(image.width), CV_8UC3,
-              const_cast<char*>(image.rgb.data()));
+  cv::Mat rgb = RgbView(image);
   if (rgb.cols > kSampleSide || rgb.rows > kSampleSide) {
     cv::Mat sampled;
     cv::resize(rgb, sampled, cv::Size(std::min(rgb.cols, kSampleSide), std::min(rgb.rows, kSampleSide)), 0, 0,

@@ -9,15 +9,9 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "ingest/cv_image.h"
+
 namespace samcache {
-namespace {
-
-cv::Mat RgbView(const DecodedImage& image) {
-  return cv::Mat(static_cast<int>(image.height), static_cast<int>(image.width), CV_8UC3,
-                 const_cast<char*>(image.rgb.data()));
-}
-
-}  // namespace
 
 ResizedSize LongestSideSize(int height, int width, int target) {
   // Programmer errors: sizes come from a decoded image and the model's configuration.

@@ -12,6 +12,7 @@
 #include "common/crypto.h"
 #include "ingest/image_decoder.h"
 #include "ingest/image_format.h"
+#include "support/http_reply.h"
 #include "support/test_support.h"
 
 namespace samcache::testing {
@@ -19,17 +20,6 @@ namespace {
 
 using json = nlohmann::json;
 namespace fs = std::filesystem;
-
-struct NamedFile {
-  std::string filename;
-  std::string bytes;
-};
-
-struct Reply {
-  int status = 0;
-  json body;
-  std::string raw;
-};
 
 std::vector<NamedFile> MakeJpegs(int count, int first_seed) {
   std::vector<NamedFile> files;
@@ -66,19 +56,8 @@ class HttpApiTest : public ::testing::Test {
 
   fs::path data_dir() const { return tmp_ / "data"; }
 
-  static Reply ToReply(const httplib::Result& r) {
-    Reply reply;
-    if (!r) return reply;
-    reply.status = r->status;
-    reply.raw = r->body;
-    reply.body = json::parse(r->body, nullptr, false);
-    return reply;
-  }
-
   Reply Upload(const std::vector<NamedFile>& files, const std::string& path = "/api/sam/dataset/init") {
-    httplib::MultipartFormDataItems items;
-    for (const auto& f : files) items.push_back({"images", f.bytes, f.filename, "application/octet-stream"});
-    return ToReply(client_->Post(path.c_str(), items));
+    return ToReply(client_->Post(path.c_str(), ImageItems(files)));
   }
   Reply Get(const std::string& path) { return ToReply(client_->Get(path.c_str())); }
 

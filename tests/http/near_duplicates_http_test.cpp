@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "support/http_reply.h"
 #include "support/near_dup_images.h"
 #include "support/test_support.h"
 
@@ -15,17 +16,6 @@ namespace {
 
 using json = nlohmann::json;
 namespace fs = std::filesystem;
-
-struct NamedFile {
-  std::string filename;
-  std::string bytes;
-};
-
-struct Reply {
-  int status = 0;
-  json body;
-  std::string raw;
-};
 
 // Three unrelated photos and the edits of the first one.
 struct PhotoSet {
@@ -57,18 +47,8 @@ class NearDuplicatesHttpTest : public ::testing::Test {
   }
   void SetUp() override { StartServer(); }
 
-  static Reply ToReply(const httplib::Result& r) {
-    Reply reply;
-    if (!r) return reply;
-    reply.status = r->status;
-    reply.raw = r->body;
-    reply.body = json::parse(r->body, nullptr, false);
-    return reply;
-  }
   Reply Upload(const std::vector<NamedFile>& files, const std::string& name) {
-    httplib::MultipartFormDataItems items;
-    for (const auto& f : files) items.push_back({"images", f.bytes, f.filename, "application/octet-stream"});
-    return ToReply(client_->Post(("/api/sam/dataset/init?name=" + name).c_str(), items));
+    return ToReply(client_->Post(("/api/sam/dataset/init?name=" + name).c_str(), ImageItems(files)));
   }
   Reply Get(const std::string& path) { return ToReply(client_->Get(path.c_str())); }
 

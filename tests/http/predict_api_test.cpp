@@ -10,6 +10,7 @@
 
 #include "ingest/image_decoder.h"
 #include "model/mask_codec.h"
+#include "support/http_reply.h"
 #include "support/scenes.h"
 #include "support/test_support.h"
 
@@ -18,24 +19,6 @@ namespace {
 
 using json = nlohmann::json;
 namespace fs = std::filesystem;
-
-struct Reply {
-  int status = 0;
-  json body;
-  std::string raw;
-  std::string header(const std::string& name) const { return headers.count(name) ? headers.at(name) : ""; }
-  std::map<std::string, std::string> headers;
-};
-
-Reply ToReply(const httplib::Result& r) {
-  Reply reply;
-  if (!r) return reply;
-  reply.status = r->status;
-  reply.raw = r->body;
-  reply.body = json::parse(r->body, nullptr, false);
-  for (const auto& [k, v] : r->headers) reply.headers[k] = v;
-  return reply;
-}
 
 // The mask a predict answer's first RLE decodes to.
 std::vector<uint8_t> FirstMask(const json& answer) {
@@ -63,8 +46,7 @@ class PredictApiTest : public ::testing::Test {
 
   // Uploads one image file; returns its id.
   std::string Upload(const std::string& filename, const std::string& bytes) {
-    httplib::MultipartFormDataItems items{{"images", bytes, filename, "application/octet-stream"}};
-    Reply reply = ToReply(client_->Post("/api/sam/dataset/init", items));
+    Reply reply = ToReply(client_->Post("/api/sam/dataset/init", ImageItems({{filename, bytes}})));
     EXPECT_EQ(reply.status, 200) << reply.raw;
     return reply.body["images"][0]["id"].get<std::string>();
   }
@@ -137,8 +119,7 @@ TEST_F(PredictApiTest, ClickSegmentsTheShapeAndTheSecondClickIsCached) {
   Reply dataset = Get("/api/sam/dataset/" + datasets.body["datasets"][0]["id"].get<std::string>());
   EXPECT_EQ(dataset.body["images"][0]["embedding_cached"], true) << dataset.raw;
   Result<std::string> png = EncodeImage(scene.image, ".png");
-  httplib::MultipartFormDataItems items{{"images", *png, "again.png", "application/octet-stream"}};
-  Reply again = ToReply(client_->Post("/api/sam/dataset/init", items));
+  Reply again = ToReply(client_->Post("/api/sam/dataset/init", ImageItems({{"again.png", *png}})));
   EXPECT_EQ(again.body["images"][0]["embedding_cached"], true) << again.raw;
   EXPECT_NE(server_->Log().find("Found duplicate image: again.png (hash: "), std::string::npos);
   EXPECT_NE(server_->Log().find("cached: True)"), std::string::npos);

@@ -6,6 +6,7 @@
 #include <random>
 #include <stdexcept>
 
+#include "ingest/cv_image.h"
 #include "support/test_support.h"
 
 namespace samcache::testing {
@@ -83,9 +84,7 @@ Scene MakeShapesScene(int width, int height, int seed) {
     cv::rectangle(m, pair_origin + cv::Point(s * 18 / 100 + 1, 0), pair_origin + cv::Point(s * 36 / 100, s * 20 / 100), c,
                   cv::FILLED);
   });
-  scene.image.width = static_cast<uint32_t>(width);
-  scene.image.height = static_cast<uint32_t>(height);
-  scene.image.rgb.assign(reinterpret_cast<const char*>(picture.data), picture.total() * 3);
+  scene.image = FromRgbMat(picture);
   return scene;
 }
 
@@ -107,16 +106,10 @@ std::vector<uint8_t> MaskUnion(const std::vector<uint8_t>& a, const std::vector<
 }
 
 std::string JpegWithOrientation6(const DecodedImage& image, int quality) {
-  cv::Mat rgb(static_cast<int>(image.height), static_cast<int>(image.width), CV_8UC3,
-              const_cast<char*>(image.rgb.data()));
   cv::Mat stored;
   // Orientation 6 displays the stored pixels rotated 90° clockwise, so store them rotated back.
-  cv::rotate(rgb, stored, cv::ROTATE_90_COUNTERCLOCKWISE);
-  DecodedImage raw;
-  raw.width = static_cast<uint32_t>(stored.cols);
-  raw.height = static_cast<uint32_t>(stored.rows);
-  raw.rgb.assign(reinterpret_cast<const char*>(stored.data), stored.total() * 3);
-  Result<std::string> jpeg = EncodeImage(raw, ".jpg", quality);
+  cv::rotate(RgbView(image), stored, cv::ROTATE_90_COUNTERCLOCKWISE);
+  Result<std::string> jpeg = EncodeImage(FromRgbMat(stored), ".jpg", quality);
   if (!jpeg.ok()) throw std::runtime_error(jpeg.status().message());
   return WithExifOrientation(*jpeg, 6);
 }

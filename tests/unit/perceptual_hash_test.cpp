@@ -7,6 +7,7 @@
 
 #include <opencv2/core.hpp>
 
+#include "ingest/cv_image.h"
 #include "ingest/image_format.h"
 #include "similar/near_duplicates.h"
 #include "support/near_dup_images.h"
@@ -32,15 +33,9 @@ DecodedImage Decode(const std::string& bytes) {
 }
 
 DecodedImage Rotate90Clockwise(const DecodedImage& image) {
-  cv::Mat in(static_cast<int>(image.height), static_cast<int>(image.width), CV_8UC3,
-             const_cast<char*>(image.rgb.data()));
   cv::Mat out;
-  cv::rotate(in, out, cv::ROTATE_90_CLOCKWISE);
-  DecodedImage r;
-  r.width = static_cast<uint32_t>(out.cols);
-  r.height = static_cast<uint32_t>(out.rows);
-  r.rgb.assign(reinterpret_cast<const char*>(out.data), out.total() * 3);
-  return r;
+  cv::rotate(RgbView(image), out, cv::ROTATE_90_CLOCKWISE);
+  return FromRgbMat(out);
 }
 
 // Photos of a few sizes and shapes, landscape and portrait.
