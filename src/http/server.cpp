@@ -284,6 +284,9 @@ Result<PredictRequest> ParsePredictRequest(const std::string& body) {
   return request;
 }
 
+// Milliseconds to 0.01: finer digits are noise.
+double Rounded(double ms) { return std::round(ms * 100.0) / 100.0; }
+
 json PredictJson(const PredictResult& r, const ModelInfo& model, bool want_polygon, bool want_png) {
   json masks = json::array();
   for (const PredictedMask& m : r.masks) {
@@ -303,8 +306,8 @@ json PredictJson(const PredictResult& r, const ModelInfo& model, bool want_polyg
               {"model", {{"id", model.id}, {"name", model.name}, {"demo", model.demo}}},
               {"masks", std::move(masks)},
               {"timings_ms",
-               {{"embedding", r.embedding_ms}, {"decode", r.decode_ms}, {"postprocess", r.postprocess_ms},
-                {"total", r.total_ms}}}};
+               {{"embedding", Rounded(r.embedding_ms)}, {"decode", Rounded(r.decode_ms)},
+                {"postprocess", Rounded(r.postprocess_ms)}, {"total", Rounded(r.total_ms)}}}};
 }
 
 json ModelJson(const ModelInfo& info) {
