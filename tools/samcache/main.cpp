@@ -40,9 +40,12 @@ struct CommonOptions {
   int near_duplicate_distance = kDefaultNearDuplicateDistance;
 };
 
-void AddCommonOptions(CLI::App* cmd, CommonOptions& o) {
-  cmd->add_option("--data", o.data_dir, "Folder for the catalog (SQLite) and the stored images")
-      ->capture_default_str();
+// `with_data`: false for commands that do not touch the data folder (embed).
+void AddCommonOptions(CLI::App* cmd, CommonOptions& o, bool with_data = true) {
+  if (with_data) {
+    cmd->add_option("--data", o.data_dir, "Folder for the catalog (SQLite) and the stored images")
+        ->capture_default_str();
+  }
   cmd->add_option("--log-level", o.log_level, "How much to log")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
@@ -369,7 +372,7 @@ int main(int argc, char** argv) {
   std::string embed_image;
   std::string embed_out;
   auto* embed = cli.add_subcommand("embed", "Compute one image's embedding and write it as a .npy file");
-  AddCommonOptions(embed, common);
+  AddCommonOptions(embed, common, /*with_data=*/false);
   AddModelOptions(embed, model, /*with_cache=*/false);
   embed->add_option("image", embed_image, "Image file")->required()->check(CLI::ExistingFile);
   embed->add_option("--out", embed_out, "Output .npy file ([1,256,64,64] float32 for SAM)")->required();
