@@ -36,6 +36,8 @@ Result<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   app->embeddings_ = std::make_unique<EmbeddingService>(*app->model_, *app->memory_tier_, *app->blobs_,
                                                         EmbeddingService::Options{options.encoder_queue, 1});
   app->segmenter_ = std::make_unique<Segmenter>(*app->catalog_, *app->embeddings_, *app->model_);
+  app->prewarm_ = std::make_unique<PrewarmJobs>(*app->catalog_, *app->embeddings_, *app->memory_tier_, info.id,
+                                                options.prewarm);
   EmbeddingService* embeddings = app->embeddings_.get();
   app->ingestor_->SetEmbeddingProbe(
       [embeddings](const std::string& pixel_hash) -> bool { return embeddings->AreCached({pixel_hash}).front(); });

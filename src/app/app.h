@@ -10,6 +10,7 @@
 #include "catalog/catalog.h"
 #include "common/status.h"
 #include "ingest/ingestor.h"
+#include "jobs/prewarm_jobs.h"
 #include "model/embedding_service.h"
 #include "model/sam_model.h"
 #include "model/segmenter.h"
@@ -31,6 +32,9 @@ struct AppOptions {
   ModelOptions model;
   uint64_t memory_cache_bytes = uint64_t{1} << 30;
   size_t encoder_queue = 64;
+  std::filesystem::path cache_dir;  // default: <data_dir>/embeddings
+  uint64_t cache_max_bytes = uint64_t{10} << 30;  // 0: no limit
+  PrewarmJobs::Options prewarm;
 };
 
 class App {
@@ -57,6 +61,7 @@ class App {
   EmbeddingTier* memory_tier() { return memory_tier_.get(); }
   EmbeddingService* embeddings() { return embeddings_.get(); }
   Segmenter* segmenter() { return segmenter_.get(); }
+  PrewarmJobs* prewarm() { return prewarm_.get(); }
 
  private:
   // Destroyed in reverse order: the segmenter and the service's threads before the model,
@@ -70,6 +75,7 @@ class App {
   std::unique_ptr<MemoryTier> memory_tier_;
   std::unique_ptr<EmbeddingService> embeddings_;
   std::unique_ptr<Segmenter> segmenter_;
+  std::unique_ptr<PrewarmJobs> prewarm_;  // its runners use the service: destroyed first
 };
 
 }  // namespace samcache

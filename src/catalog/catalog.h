@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -78,6 +79,37 @@ struct AddImageOutcome {
   bool duplicate = false;
 };
 
+// A prewarm job: compute the embeddings a dataset's images lack, for one model. Kept in the
+// catalog so that it survives the process running it and can be resumed where it stopped.
+struct PrewarmJobRecord {
+  std::string id;
+  std::string dataset_id;
+  std::string model_id;
+  std::string status;  // see jobs/prewarm_jobs.h: queued, running, completed, cancelled, failed
+  int64_t total = 0;
+  int64_t done = 0;  // computed + skipped + failed
+  int64_t computed = 0;
+  int64_t skipped = 0;
+  int64_t failed = 0;
+  // Images are handled in upload order; the next one to handle on resume is the first with
+  // a position at or after this.
+  int64_t next_position = 0;
+  int64_t to_compute = 0;  // images still to handle that need the encoder
+  double compute_seconds = 0;  // time spent on computed images only (the ETA's basis)
+  std::string error;
+  std::string runner;        // "host:pid" of the process running it; empty when none has
+  int64_t heartbeat_ms = 0;  // Unix time of the runner's last word, for finding dead runners
+  std::string created_at;
+  std::string started_at;
+  std::string finished_at;
+};
+
+struct PrewarmFailure {
+  std::string image_id;
+  std::string filename;
+  std::string reason;
+};
+
 struct CatalogStats {
   int64_t datasets = 0;
   int64_t images = 0;
@@ -128,6 +160,30 @@ class Catalog {
                                                                       size_t limit) = 0;
   // NotFound when no blob has this content hash.
   virtual Status SetPerceptualHash(const std::string& content_hash, const PerceptualHash& hash) = 0;
+
+  // --- Prewarm jobs ---
+  virtual Status CreatePrewarmJob(const PrewarmJobRecord& job) = 0;
+  // NotFound when no job has this id.
+  virtual Result<PrewarmJobRecord> GetPrewarmJob(const std::string& id) = 0;
+  // Jobs still queued or running (their runner may be dead), oldest first.
+  virtual Result<std::vector<PrewarmJobRecord>> ListUnfinishedPrewarmJobs() = 0;
+  // The newest unfinished job for this dataset and model, if any.
+  virtual Result<std::optional<PrewarmJobRecord>> FindUnfinishedPrewarmJob(const std::string& dataset_id,
+                                                                           const std::string& model_id) = 0;
+  // Makes `runner` the job's runner if its runner is still `expected_runner` and it is not
+  // finished: of several processes trying to take over one job, exactly one gets true.
+  virtual Result<bool> ClaimPrewarmJob(const std::string& id, const std::string& expected_runner,
+                                       const std::string& runner, int64_t now_ms) = 0;
+  // Writes the job's progress, status and the new failures in one transaction, only while
+  // `job.runner` still runs it and it is not finished; false when it does not (cancelled, or
+  // taken over), in which case nothing is written.
+  virtual Result<bool> SavePrewarmProgress(const PrewarmJobRecord& job,
+                                           const std::vector<PrewarmFailure>& new_failures) = 0;
+  // Marks an unfinished job cancelled. False when it was already finished.
+  virtual Result<bool> CancelPrewarmJob(const std::string& id, const std::string& finished_at) = 0;
+  virtual Result<std::vector<PrewarmFailure>> ListPrewarmFailures(const std::string& job_id) = 0;
+  // Job count per status, e.g. {"completed": 3, "running": 1}.
+  virtual Result<std::vector<std::pair<std::string, int64_t>>> CountPrewarmJobsByStatus() = 0;
 };
 
 // Opens (creating if needed) the SQLite catalog at `path` and applies migrations.

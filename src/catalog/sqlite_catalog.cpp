@@ -94,6 +94,10 @@ class Query {
     sqlite3_bind_int64(stmt_, ++index_, v);
     return *this;
   }
+  Query& Bind(double v) {
+    sqlite3_bind_double(stmt_, ++index_, v);
+    return *this;
+  }
   // A 64-bit hash as SQLite's signed INTEGER (same bits), or NULL.
   Query& BindHash(std::optional<uint64_t> v) {
     if (v) {
@@ -133,6 +137,7 @@ class Query {
     return p == nullptr ? std::string() : std::string(static_cast<const char*>(p), static_cast<size_t>(n));
   }
   int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
+  double Double(int col) const { return sqlite3_column_double(stmt_, col); }
   // Two hash columns (hash, mirrored) starting at `col`; absent when NULL.
   std::optional<PerceptualHash> Hashes(int col) const {
     if (sqlite3_column_type(stmt_, col) == SQLITE_NULL || sqlite3_column_type(stmt_, col + 1) == SQLITE_NULL) {
@@ -168,6 +173,35 @@ ImageRecord ReadImage(const Query& q) {
 DatasetRecord ReadDataset(const Query& q) {
   return DatasetRecord{q.Text(0), q.Text(1), q.Text(2), q.Int(3)};
 }
+
+PrewarmJobRecord ReadPrewarmJob(const Query& q) {
+  PrewarmJobRecord j;
+  j.id = q.Text(0);
+  j.dataset_id = q.Text(1);
+  j.model_id = q.Text(2);
+  j.status = q.Text(3);
+  j.total = q.Int(4);
+  j.done = q.Int(5);
+  j.computed = q.Int(6);
+  j.skipped = q.Int(7);
+  j.failed = q.Int(8);
+  j.next_position = q.Int(9);
+  j.compute_seconds = q.Double(10);
+  j.error = q.Text(11);
+  j.runner = q.Text(12);
+  j.heartbeat_ms = q.Int(13);
+  j.created_at = q.Text(14);
+  j.started_at = q.Text(15);
+  j.finished_at = q.Text(16);
+  j.to_compute = q.Int(17);
+  return j;
+}
+
+#define SAMCACHE_PREWARM_JOB_SELECT                                                                  \
+  "SELECT id, dataset_id, model_id, status, total, done, computed, skipped, failed, next_position, " \
+  "compute_seconds, error, runner, heartbeat_ms, created_at, started_at, finished_at, to_compute " \
+  "FROM prewarm_jobs "
+#define SAMCACHE_UNFINISHED "status IN ('queued', 'running')"
 
 #define SAMCACHE_DATASET_SELECT                                                          \
   "SELECT d.id, d.name, d.created_at, (SELECT COUNT(*) FROM images i WHERE i.dataset_id = " \
@@ -387,6 +421,100 @@ class SqliteCatalog final : public Catalog {
     return Status::Ok();
   }
 
+  Status CreatePrewarmJob(const PrewarmJobRecord& j) override {
+    std::lock_guard lock(mu_);
+    auto stmt = conn_.Prepare(
+        "INSERT INTO prewarm_jobs (id, dataset_id, model_id, status, total, runner, heartbeat_ms, "
+        "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+    if (!stmt.ok()) return stmt.status();
+    return Query(conn_, *stmt)
+        .Bind(j.id)
+        .Bind(j.dataset_id)
+        .Bind(j.model_id)
+        .Bind(j.status)
+        .Bind(j.total)
+        .Bind(j.runner)
+        .Bind(j.heartbeat_ms)
+        .Bind(j.created_at)
+        .Run();
+  }
+
+  Result<PrewarmJobRecord> GetPrewarmJob(const std::string& id) override {
+    std::lock_guard lock(mu_);
+    auto stmt = conn_.Prepare(SAMCACHE_PREWARM_JOB_SELECT "WHERE id = ?");
+    if (!stmt.ok()) return stmt.status();
+    Query q(conn_, *stmt);
+    q.Bind(id);
+    auto row = q.Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return Status::NotFound("no prewarm job with id '" + id + "'");
+    return ReadPrewarmJob(q);
+  }
+
+  Result<std::vector<PrewarmJobRecord>> ListUnfinishedPrewarmJobs() override {
+    std::lock_guard lock(mu_);
+    auto stmt = conn_.Prepare(SAMCACHE_PREWARM_JOB_SELECT "WHERE " SAMCACHE_UNFINISHED
+                                                          " ORDER BY created_at, rowid");
+    if (!stmt.ok()) return stmt.status();
+    return Query(conn_, *stmt).Collect<PrewarmJobRecord>(ReadPrewarmJob);
+  }
+
+  Result<std::optional<PrewarmJobRecord>> FindUnfinishedPrewarmJob(const std::string& dataset_id,
+                                                                   const std::string& model_id) override {
+    std::lock_guard lock(mu_);
+    auto stmt = conn_.Prepare(SAMCACHE_PREWARM_JOB_SELECT "WHERE dataset_id = ? AND model_id = ? AND " SAMCACHE_UNFINISHED
+                                                          " ORDER BY created_at DESC, rowid DESC LIMIT 1");
+    if (!stmt.ok()) return stmt.status();
+    Query q(conn_, *stmt);
+    q.Bind(dataset_id).Bind(model_id);
+    auto row = q.Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return std::optional<PrewarmJobRecord>();
+    return std::optional<PrewarmJobRecord>(ReadPrewarmJob(q));
+  }
+
+  Result<bool> ClaimPrewarmJob(const std::string& id, const std::string& expected_runner, const std::string& runner,
+                               int64_t now_ms) override {
+    std::lock_guard lock(mu_);
+    auto stmt = conn_.Prepare("UPDATE prewarm_jobs SET runner = ?, heartbeat_ms = ? WHERE id = ? AND runner = ? AND " SAMCACHE_UNFINISHED);
+    if (!stmt.ok()) return stmt.status();
+    SAMCACHE_RETURN_IF_ERROR(Query(conn_, *stmt).Bind(runner).Bind(now_ms).Bind(id).Bind(expected_runner).Run());
+    return conn_.Changes() > 0;
+  }
+
+  Result<bool> SavePrewarmProgress(const PrewarmJobRecord& j, const std::vector<PrewarmFailure>& new_failures) override {
+    std::lock_guard lock(mu_);
+    SAMCACHE_RETURN_IF_ERROR(conn_.Exec("BEGIN IMMEDIATE"));
+    Result<bool> saved = SavePrewarmProgressLocked(j, new_failures);
+    if (!saved.ok() || !*saved) return Rollback(saved);
+    SAMCACHE_RETURN_IF_ERROR(conn_.Exec("COMMIT"));
+    return saved;
+  }
+
+  Result<bool> CancelPrewarmJob(const std::string& id, const std::string& finished_at) override {
+    std::lock_guard lock(mu_);
+    auto stmt = conn_.Prepare("UPDATE prewarm_jobs SET status = 'cancelled', finished_at = ? WHERE id = ? AND " SAMCACHE_UNFINISHED);
+    if (!stmt.ok()) return stmt.status();
+    SAMCACHE_RETURN_IF_ERROR(Query(conn_, *stmt).Bind(finished_at).Bind(id).Run());
+    return conn_.Changes() > 0;
+  }
+
+  Result<std::vector<PrewarmFailure>> ListPrewarmFailures(const std::string& job_id) override {
+    std::lock_guard lock(mu_);
+    auto stmt = conn_.Prepare("SELECT image_id, filename, reason FROM prewarm_failures WHERE job_id = ? ORDER BY rowid");
+    if (!stmt.ok()) return stmt.status();
+    return Query(conn_, *stmt).Bind(job_id).Collect<PrewarmFailure>(
+        [](const Query& q) { return PrewarmFailure{q.Text(0), q.Text(1), q.Text(2)}; });
+  }
+
+  Result<std::vector<std::pair<std::string, int64_t>>> CountPrewarmJobsByStatus() override {
+    std::lock_guard lock(mu_);
+    auto stmt = conn_.Prepare("SELECT status, COUNT(*) FROM prewarm_jobs GROUP BY status ORDER BY status");
+    if (!stmt.ok()) return stmt.status();
+    return Query(conn_, *stmt).Collect<std::pair<std::string, int64_t>>(
+        [](const Query& q) { return std::pair(q.Text(0), q.Int(1)); });
+  }
+
  private:
   template <typename T>
   T Rollback(T error) {
@@ -478,6 +606,43 @@ class SqliteCatalog final : public Catalog {
     return out;
   }
 
+  Result<bool> SavePrewarmProgressLocked(const PrewarmJobRecord& j, const std::vector<PrewarmFailure>& new_failures) {
+    {
+      auto stmt = conn_.Prepare(
+          "UPDATE prewarm_jobs SET status = ?, total = ?, done = ?, computed = ?, skipped = ?, failed = ?, "
+          "next_position = ?, to_compute = ?, compute_seconds = ?, error = ?, heartbeat_ms = ?, started_at = ?, "
+          "finished_at = ? "
+          "WHERE id = ? AND runner = ? AND " SAMCACHE_UNFINISHED);
+      if (!stmt.ok()) return stmt.status();
+      SAMCACHE_RETURN_IF_ERROR(Query(conn_, *stmt)
+                                   .Bind(j.status)
+                                   .Bind(j.total)
+                                   .Bind(j.done)
+                                   .Bind(j.computed)
+                                   .Bind(j.skipped)
+                                   .Bind(j.failed)
+                                   .Bind(j.next_position)
+                                   .Bind(j.to_compute)
+                                   .Bind(j.compute_seconds)
+                                   .Bind(j.error)
+                                   .Bind(j.heartbeat_ms)
+                                   .Bind(j.started_at)
+                                   .Bind(j.finished_at)
+                                   .Bind(j.id)
+                                   .Bind(j.runner)
+                                   .Run());
+      if (conn_.Changes() == 0) return false;
+    }
+    for (const PrewarmFailure& f : new_failures) {
+      auto stmt = conn_.Prepare(
+          "INSERT INTO prewarm_failures (job_id, image_id, filename, reason) VALUES (?, ?, ?, ?) "
+          "ON CONFLICT (job_id, image_id) DO UPDATE SET reason = excluded.reason");
+      if (!stmt.ok()) return stmt.status();
+      SAMCACHE_RETURN_IF_ERROR(Query(conn_, *stmt).Bind(j.id).Bind(f.image_id).Bind(f.filename).Bind(f.reason).Run());
+    }
+    return true;
+  }
+
   Result<std::vector<std::string>> DeleteDatasetLocked(const std::string& id) {
     auto hashes_stmt = conn_.Prepare("SELECT DISTINCT content_hash FROM images WHERE dataset_id = ?");
     if (!hashes_stmt.ok()) return hashes_stmt.status();
@@ -494,6 +659,13 @@ class SqliteCatalog final : public Catalog {
       if (!stmt.ok()) return stmt.status();
       SAMCACHE_RETURN_IF_ERROR(Query(conn_, *stmt).Bind(id).Run());
       if (conn_.Changes() == 0) return Status::NotFound("no dataset with id '" + id + "'");
+    }
+    {
+      auto stmt = conn_.Prepare(
+          "UPDATE prewarm_jobs SET status = 'cancelled', error = 'the dataset was deleted', "
+          "finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE dataset_id = ? AND " SAMCACHE_UNFINISHED);
+      if (!stmt.ok()) return stmt.status();
+      SAMCACHE_RETURN_IF_ERROR(Query(conn_, *stmt).Bind(id).Run());
     }
     // Only this dataset's blobs can have lost their last reference.
     std::vector<std::string> orphans;

@@ -64,6 +64,39 @@ ALTER TABLE blobs ADD COLUMN phash INTEGER;
 ALTER TABLE blobs ADD COLUMN phash_mirrored INTEGER;
 CREATE INDEX idx_blobs_phash_missing ON blobs(content_hash) WHERE phash IS NULL;
 )sql"},
+    // Prewarm jobs, persisted so that they can be followed from any process and resumed
+    // after their runner died; failures keep the reason per image.
+    {4, "prewarm jobs", R"sql(
+CREATE TABLE prewarm_jobs (
+  id VARCHAR(64) PRIMARY KEY,
+  dataset_id VARCHAR(64) NOT NULL,
+  model_id VARCHAR(64) NOT NULL,
+  status VARCHAR(16) NOT NULL,
+  total BIGINT NOT NULL DEFAULT 0,
+  done BIGINT NOT NULL DEFAULT 0,
+  computed BIGINT NOT NULL DEFAULT 0,
+  skipped BIGINT NOT NULL DEFAULT 0,
+  failed BIGINT NOT NULL DEFAULT 0,
+  next_position BIGINT NOT NULL DEFAULT 0,
+  to_compute BIGINT NOT NULL DEFAULT 0,
+  compute_seconds DOUBLE PRECISION NOT NULL DEFAULT 0,
+  error TEXT NOT NULL DEFAULT '',
+  runner VARCHAR(128) NOT NULL DEFAULT '',
+  heartbeat_ms BIGINT NOT NULL DEFAULT 0,
+  created_at TEXT NOT NULL,
+  started_at TEXT NOT NULL DEFAULT '',
+  finished_at TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX idx_prewarm_jobs_unfinished ON prewarm_jobs(status, created_at);
+CREATE INDEX idx_prewarm_jobs_dataset ON prewarm_jobs(dataset_id, model_id);
+CREATE TABLE prewarm_failures (
+  job_id VARCHAR(64) NOT NULL REFERENCES prewarm_jobs(id),
+  image_id VARCHAR(64) NOT NULL,
+  filename VARCHAR(255) NOT NULL,
+  reason TEXT NOT NULL,
+  PRIMARY KEY (job_id, image_id)
+);
+)sql"},
 };
 
 }  // namespace samcache::sqlite_schema

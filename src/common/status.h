@@ -19,6 +19,7 @@ enum class StatusCode {
   kTooLarge,         // over a configured size or pixel limit (HTTP 413)
   kUnsupported,      // a well-formed input we do not handle (HTTP 415)
   kCorrupt,          // stored or uploaded data failed an integrity check
+  kConflict,         // clashes with the current state, e.g. a job another process runs (HTTP 409)
   kUnavailable,      // busy right now; worth retrying later (HTTP 503)
   kIoError,          // the file system or database failed
   kInternal,         // a bug or an unexpected library failure (HTTP 500)
@@ -34,6 +35,7 @@ class Status {
   static Status TooLarge(std::string msg) { return {StatusCode::kTooLarge, std::move(msg)}; }
   static Status Unsupported(std::string msg) { return {StatusCode::kUnsupported, std::move(msg)}; }
   static Status Corrupt(std::string msg) { return {StatusCode::kCorrupt, std::move(msg)}; }
+  static Status Conflict(std::string msg) { return {StatusCode::kConflict, std::move(msg)}; }
   static Status Unavailable(std::string msg) { return {StatusCode::kUnavailable, std::move(msg)}; }
   static Status IoError(std::string msg) { return {StatusCode::kIoError, std::move(msg)}; }
   static Status Internal(std::string msg) { return {StatusCode::kInternal, std::move(msg)}; }

@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include "app/app.h"
+#include "http/json_reply.h"
+#include "http/prewarm_routes.h"
 #include "common/crypto.h"
 #include "ingest/ingestor.h"
 #include "ingest/perceptual_hash.h"
@@ -21,53 +23,6 @@ namespace samcache {
 namespace {
 
 using json = nlohmann::json;
-
-int HttpStatusFor(StatusCode code) {
-  switch (code) {
-    case StatusCode::kOk: return 200;
-    case StatusCode::kInvalidArgument: return 400;
-    case StatusCode::kNotFound: return 404;
-    case StatusCode::kTooLarge: return 413;
-    case StatusCode::kUnsupported: return 415;
-    case StatusCode::kCorrupt: return 422;
-    case StatusCode::kUnavailable: return 503;
-    case StatusCode::kIoError:
-    case StatusCode::kInternal: return 500;
-  }
-  return 500;
-}
-
-std::string_view CodeName(StatusCode code) {
-  switch (code) {
-    case StatusCode::kOk: return "ok";
-    case StatusCode::kInvalidArgument: return "invalid_argument";
-    case StatusCode::kNotFound: return "not_found";
-    case StatusCode::kTooLarge: return "too_large";
-    case StatusCode::kUnsupported: return "unsupported";
-    case StatusCode::kCorrupt: return "corrupt";
-    case StatusCode::kUnavailable: return "unavailable";
-    case StatusCode::kIoError: return "io_error";
-    case StatusCode::kInternal: return "internal";
-  }
-  return "internal";
-}
-
-void SendJson(httplib::Response& res, int status, const json& body) {
-  res.status = status;
-  // Filenames come from uploaders and may not be valid UTF-8: replace, never throw.
-  res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
-}
-
-void SendError(httplib::Response& res, int status, const std::string& message) {
-  SendJson(res, status, json{{"error", message}});
-}
-
-void SendStatus(httplib::Response& res, const Status& status) {
-  if (status.code() == StatusCode::kIoError || status.code() == StatusCode::kInternal) {
-    spdlog::error("[HTTP] {}", status.message());
-  }
-  SendError(res, HttpStatusFor(status.code()), status.message());
-}
 
 json ImageJson(const ImageRecord& image, bool embedding_cached) {
   return json{{"id", image.id},
@@ -337,6 +292,7 @@ struct HttpServer::Impl {
   ServerOptions options;
   httplib::Server server;
   int port = 0;
+  std::atomic<bool> stopping{false};
 };
 
 void HttpServer::Impl::Upload(const httplib::Request& req, httplib::Response& res,
@@ -439,7 +395,10 @@ void HttpServer::Impl::Routes() {
                                            "POST /api/sam/dataset/{id}/images", "GET /api/sam/image/{id}",
                                            "GET /api/sam/image/{id}/thumb", "GET /api/sam/image/{id}/embedding.npy",
                                            "GET /api/sam/image/{id}/similar", "GET /api/sam/model",
-                                           "POST /api/sam/predict", "GET /api/sam/stats",
+                                           "POST /api/sam/predict", "POST /api/sam/dataset/{id}/prewarm",
+                                           "GET /api/sam/prewarm/{job_id}", "GET /api/sam/prewarm/{job_id}/events",
+                                           "DELETE /api/sam/prewarm/{job_id}", "POST /api/sam/prewarm/{job_id}/resume",
+                                           "GET /api/sam/stats", "GET /metrics",
                                            "GET /healthz"}}});
   });
 
@@ -592,6 +551,8 @@ void HttpServer::Impl::Routes() {
     res.set_content(EncodeNpyFloat32(tensor.shape, tensor.values.data()), "application/octet-stream");
   });
 
+  AddPrewarmRoutes(s, app, stopping);
+
   // Anything that reaches here with an error status and no body gets a JSON error.
   s.set_error_handler(httplib::Server::HandlerWithResponse(
       [](const httplib::Request& req, httplib::Response& res) -> httplib::Server::HandlerResponse {
@@ -650,6 +611,9 @@ Status HttpServer::Run() {
   return Status::Ok();
 }
 
-void HttpServer::Stop() { impl_->server.stop(); }
+void HttpServer::Stop() {
+  impl_->stopping = true;
+  impl_->server.stop();
+}
 
 }  // namespace samcache

@@ -67,40 +67,53 @@ EmbeddingKey EmbeddingService::KeyFor(const std::string& pixel_hash) const {
 }
 
 Result<EmbeddingLookup> EmbeddingService::Get(const ImageSource& image) {
-  const Clock::time_point start = Clock::now();
+  Result<PendingEmbedding> pending = Request(image);
+  if (!pending.ok()) return pending.status();
+  return pending->Wait();
+}
+
+Result<PendingEmbedding> EmbeddingService::Request(const ImageSource& image) {
+  PendingEmbedding pending;
+  pending.start_ = Clock::now();
   const EmbeddingKey key = KeyFor(image.pixel_hash);
   if (auto embedding = tier_.Get(key)) {
-    return EmbeddingLookup{std::move(embedding), /*cached=*/true, MillisSince(start), {}};
+    pending.ready_ = EmbeddingLookup{std::move(embedding), /*cached=*/true, false, MillisSince(pending.start_), {}};
+    return pending;
   }
-  std::shared_future<Outcome> future;
-  {
-    std::lock_guard lock(mutex_);
-    if (stopping_) return Status::Unavailable("the server is shutting down");
-    const std::string name = key.ToString();
-    if (auto it = in_flight_.find(name); it != in_flight_.end()) {
-      future = it->second;
-      ++stats_.joined;
-    } else if (auto embedding = tier_.Get(key)) {
-      // Stored by a run that finished after our first look.
-      return EmbeddingLookup{std::move(embedding), /*cached=*/true, MillisSince(start), {}};
-    } else if (waiting_.size() >= options_.max_waiting) {
-      ++stats_.rejected;
-      return Status::Unavailable("the encoder queue is full (" + std::to_string(waiting_.size()) +
-                                 " images waiting); try again shortly");
-    } else {
-      auto job = std::make_unique<Job>();
-      job->key = key;
-      job->source = image;
-      job->queued_at = start;
-      future = job->promise.get_future().share();
-      in_flight_.emplace(name, future);
-      waiting_.push_back(std::move(job));
-      waiting_cv_.notify_one();
-    }
+  std::lock_guard lock(mutex_);
+  if (stopping_) return Status::Unavailable("the server is shutting down");
+  const std::string name = key.ToString();
+  if (auto it = in_flight_.find(name); it != in_flight_.end()) {
+    pending.future_ = it->second;
+    pending.joined_ = true;
+    ++stats_.joined;
+  } else if (auto embedding = tier_.Get(key)) {
+    // Stored by a run that finished after our first look.
+    pending.ready_ = EmbeddingLookup{std::move(embedding), /*cached=*/true, false, MillisSince(pending.start_), {}};
+  } else if (waiting_.size() >= options_.max_waiting) {
+    ++stats_.rejected;
+    return Status::Unavailable("the encoder queue is full (" + std::to_string(waiting_.size()) +
+                               " images waiting); try again shortly");
+  } else {
+    auto job = std::make_unique<Job>();
+    job->key = key;
+    job->source = image;
+    job->queued_at = pending.start_;
+    pending.future_ = job->promise.get_future().share();
+    in_flight_.emplace(name, pending.future_);
+    waiting_.push_back(std::move(job));
+    waiting_cv_.notify_one();
   }
-  const Outcome& outcome = future.get();
+  return pending;
+}
+
+Result<EmbeddingLookup> PendingEmbedding::Wait() {
+  if (ready_) return *ready_;
+  const Result<ComputedEmbedding>& outcome = future_.get();
   if (!outcome.ok()) return outcome.status();
-  return EmbeddingLookup{outcome->embedding, /*cached=*/false, MillisSince(start), outcome->timings};
+  return EmbeddingLookup{outcome->embedding, /*cached=*/false, joined_,
+                         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start_).count(),
+                         outcome->timings};
 }
 
 std::vector<bool> EmbeddingService::AreCached(const std::vector<std::string>& pixel_hashes) {

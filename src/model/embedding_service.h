@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -47,6 +48,7 @@ struct EncodeTimings {
 struct EmbeddingLookup {
   std::shared_ptr<const Embedding> embedding;
   bool cached = false;  // found in the store, no encoder run for this call
+  bool joined = false;  // computed by a run another caller had started
   double elapsed_ms = 0;
   EncodeTimings timings;  // when computed (by this call or one it joined)
 };
@@ -57,6 +59,28 @@ struct EncoderStats {
   double encoder_seconds = 0;
   uint64_t joined = 0;  // requests that waited for another's run instead of starting one
   uint64_t rejected = 0;  // refused because the pipeline was full
+};
+
+struct ComputedEmbedding {
+  std::shared_ptr<const Embedding> embedding;
+  EncodeTimings timings;
+};
+
+class EmbeddingService;
+
+// An embedding asked for and not yet waited for: lets a caller keep several images in the
+// pipeline (prewarm) and collect them in order.
+class PendingEmbedding {
+ public:
+  // Blocks until the embedding is there (or failed). Call once.
+  Result<EmbeddingLookup> Wait();
+
+ private:
+  friend class EmbeddingService;
+  std::chrono::steady_clock::time_point start_;
+  std::optional<EmbeddingLookup> ready_;  // found in the store: nothing to wait for
+  std::shared_future<Result<ComputedEmbedding>> future_;
+  bool joined_ = false;
 };
 
 class EmbeddingService {
@@ -78,6 +102,9 @@ class EmbeddingService {
   // Corrupt when the blob is missing or does not decode to image.pixel_hash; Unavailable
   // when the pipeline is full.
   Result<EmbeddingLookup> Get(const ImageSource& image);
+  // Get() without the wait: queues the image (or joins its run) and returns at once.
+  // Unavailable when the pipeline is full.
+  Result<PendingEmbedding> Request(const ImageSource& image);
 
   // Whether each pixel hash has an embedding in the store for this model.
   std::vector<bool> AreCached(const std::vector<std::string>& pixel_hashes);
@@ -85,10 +112,7 @@ class EmbeddingService {
   EncoderStats Stats();
 
  private:
-  struct Computed {
-    std::shared_ptr<const Embedding> embedding;
-    EncodeTimings timings;
-  };
+  using Computed = ComputedEmbedding;
   using Outcome = Result<Computed>;
   struct Job {
     EmbeddingKey key;

@@ -23,6 +23,7 @@
 #include "ingest/ingestor.h"
 #include "model/npy.h"
 #include "model/sam_model.h"
+#include "prewarm_command.h"
 #include "progress_line.h"
 
 namespace fs = std::filesystem;
@@ -67,7 +68,9 @@ struct ModelCliOptions {
   std::string model_dir;
   int intra_op_threads = 0;
   uint64_t memory_cache_bytes = uint64_t{1} << 30;
+  uint64_t cache_max_bytes = uint64_t{10} << 30;
   size_t encoder_queue = 64;
+  size_t prewarm_jobs = 2;
 };
 
 void AddModelOptions(CLI::App* cmd, ModelCliOptions& o, bool with_cache) {
@@ -80,6 +83,13 @@ void AddModelOptions(CLI::App* cmd, ModelCliOptions& o, bool with_cache) {
   if (!with_cache) return;
   cmd->add_option("--memory-cache-bytes", o.memory_cache_bytes, "Byte budget of the in-process embedding cache")
       ->capture_default_str();
+  cmd->add_option("--cache-max-bytes", o.cache_max_bytes,
+                  "Byte budget of the embedding cache on disk (<data>/embeddings); least recently used entries "
+                  "are removed beyond it; 0: no limit")
+      ->capture_default_str();
+  cmd->add_option("--prewarm-jobs", o.prewarm_jobs, "Prewarm jobs run at once; more wait their turn")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1}, size_t{64}));
   cmd->add_option("--encoder-queue", o.encoder_queue,
                   "Images that may wait for the encoder before requests are refused with 503")
       ->capture_default_str()
@@ -92,6 +102,8 @@ void ApplyModelOptions(const ModelCliOptions& o, AppOptions& options) {
   options.model.intra_op_threads = o.intra_op_threads;
   options.memory_cache_bytes = o.memory_cache_bytes;
   options.encoder_queue = o.encoder_queue;
+  options.cache_max_bytes = o.cache_max_bytes;
+  options.prewarm.max_running_jobs = o.prewarm_jobs;
 }
 
 Result<std::unique_ptr<App>> OpenApp(const CommonOptions& o, const ModelCliOptions* model = nullptr) {
@@ -131,6 +143,12 @@ int Serve(const CommonOptions& common, const ModelCliOptions& model, ServerOptio
   spdlog::info("samcache {} (ONNX Runtime {}), data in {}, catalog {}", kVersion, OnnxRuntimeVersion(),
                fs::absolute(common.data_dir).lexically_normal().string(), (*app)->options().catalog_path);
   spdlog::info("samcache listening on http://{}:{}", server_options.host, *port);
+  Result<std::vector<std::string>> resumed = (*app)->prewarm()->ResumeOrphaned();
+  if (!resumed.ok()) {
+    spdlog::error("[PREWARM] cannot look for interrupted jobs: {}", resumed.status().message());
+  } else if (!resumed->empty()) {
+    spdlog::info("[PREWARM] resumed {} interrupted job(s)", resumed->size());
+  }
 
   std::thread stopper([&server, signals] {
     int sig = 0;
@@ -377,6 +395,12 @@ int main(int argc, char** argv) {
   embed->add_option("image", embed_image, "Image file")->required()->check(CLI::ExistingFile);
   embed->add_option("--out", embed_out, "Output .npy file ([1,256,64,64] float32 for SAM)")->required();
 
+  std::string prewarm_dataset;
+  auto* prewarm = cli.add_subcommand("prewarm", "Compute the embeddings a dataset lacks, skipping cached images");
+  AddCommonOptions(prewarm, common);
+  AddModelOptions(prewarm, model, /*with_cache=*/true);
+  prewarm->add_option("dataset", prewarm_dataset, "Dataset id or name")->required();
+
   auto* migrate = cli.add_subcommand("migrate", "Bring the catalog's schema to the newest version");
   AddCommonOptions(migrate, common);
   auto* stats = cli.add_subcommand("stats", "Print catalog statistics");
@@ -408,6 +432,11 @@ int main(int argc, char** argv) {
   }
   if (*embed) return Embed(common, model, embed_image, embed_out);
   if (*ingest) return Ingest(common, dataset, paths);
+  if (*prewarm) {
+    auto app = OpenApp(common, &model);
+    if (!app.ok()) return Fail(app.status());
+    return RunPrewarmCommand(**app, prewarm_dataset);
+  }
   if (*migrate) return Migrate(common);
   if (*stats) return Stats(common);
   if (*gc) return CollectGarbage(common, grace_minutes, dry_run);

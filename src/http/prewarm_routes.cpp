@@ -1,0 +1,199 @@
+#include "http/prewarm_routes.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cmath>
+
+#include "app/app.h"
+#include "http/json_reply.h"
+
+namespace samcache {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr auto kEventWait = std::chrono::milliseconds(500);
+constexpr auto kKeepAlive = std::chrono::seconds(15);
+
+json OptionalSeconds(const std::optional<double>& seconds) {
+  if (!seconds) return nullptr;
+  return std::round(*seconds * 1000.0) / 1000.0;
+}
+
+json EventJson(const PrewarmImageEvent& e) {
+  return json{{"seq", e.seq}, {"image_id", e.image_id}, {"filename", e.filename}, {"state", e.state},
+              {"detail", e.detail}};
+}
+
+std::string MessageFor(const PrewarmSnapshot& s) {
+  const std::string& status = s.job.status;
+  if (status == prewarm_status::kCompleted) return PrewarmReadyText(s);
+  if (status == prewarm_status::kCancelled) {
+    return "Pre-warming cancelled at " + std::to_string(s.job.done) + "/" + std::to_string(s.job.total) +
+           (s.job.error.empty() ? "" : " (" + s.job.error + ")");
+  }
+  if (status == prewarm_status::kFailed) return "Pre-warming failed: " + s.job.error;
+  if (status == prewarm_status::kQueued) return "Waiting to pre-warm " + std::to_string(s.job.total) + " image(s)";
+  return PrewarmProgressText(s);
+}
+
+PrewarmJobs* Jobs(App& app, httplib::Response& res) {
+  if (app.prewarm() == nullptr) {
+    SendError(res, 503, "prewarm needs a model, and this server runs without one");
+    return nullptr;
+  }
+  return app.prewarm();
+}
+
+std::string SseEvent(std::string_view name, int64_t id, const json& data) {
+  std::string text;
+  if (id > 0) text += "id: " + std::to_string(id) + "\n";
+  text += "event: ";
+  text += name;
+  text += "\ndata: " + data.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n";
+  return text;
+}
+
+// Streams a job's changes until it finishes, the client leaves or the server stops.
+class EventStream {
+ public:
+  EventStream(PrewarmJobs& jobs, std::string job_id, int64_t after_seq, const std::atomic<bool>& stopping)
+      : jobs_(jobs), job_id_(std::move(job_id)), seq_(after_seq), stopping_(stopping) {}
+
+  bool Next(httplib::DataSink& sink) {
+    if (stopping_ || !sink.is_writable()) return false;
+    Result<PrewarmUpdate> update = jobs_.WaitForUpdate(job_id_, seq_, kEventWait);
+    if (!update.ok()) {
+      Write(sink, SseEvent("error", 0, json{{"error", update.status().message()}}));
+      sink.done();
+      return true;
+    }
+    std::string out;
+    for (const PrewarmImageEvent& e : update->events) out += SseEvent("image", e.seq, EventJson(e));
+    const PrewarmSnapshot& s = update->snapshot;
+    json snapshot = PrewarmJson(s);
+    std::string dumped = snapshot.dump();
+    const bool finished = IsFinishedPrewarmStatus(s.job.status);
+    if (dumped != last_snapshot_) {
+      out += SseEvent(finished ? "done" : "progress", s.seq, snapshot);
+      last_snapshot_ = std::move(dumped);
+    }
+    seq_ = std::max(seq_, s.seq);
+    const auto now = std::chrono::steady_clock::now();
+    if (out.empty() && now - last_write_ >= kKeepAlive) out = ": keep-alive\n\n";
+    if (!out.empty() && !Write(sink, out)) return false;
+    if (finished) sink.done();
+    return true;
+  }
+
+ private:
+  bool Write(httplib::DataSink& sink, const std::string& text) {
+    last_write_ = std::chrono::steady_clock::now();
+    return sink.write(text.data(), text.size());
+  }
+
+  PrewarmJobs& jobs_;
+  const std::string job_id_;
+  int64_t seq_;
+  const std::atomic<bool>& stopping_;
+  std::string last_snapshot_;
+  std::chrono::steady_clock::time_point last_write_ = std::chrono::steady_clock::now();
+};
+
+}  // namespace
+
+json PrewarmJson(const PrewarmSnapshot& s) {
+  const PrewarmJobRecord& j = s.job;
+  json current = nullptr;
+  if (s.current) current = EventJson(*s.current);
+  json failures = json::array();
+  for (const PrewarmFailure& f : s.failures) {
+    failures.push_back(json{{"image_id", f.image_id}, {"filename", f.filename}, {"reason", f.reason}});
+  }
+  return json{{"job_id", j.id},
+              {"dataset_id", j.dataset_id},
+              {"model_id", j.model_id},
+              {"status", j.status},
+              {"total", j.total},
+              {"done", j.done},
+              {"computed", j.computed},
+              {"skipped", j.skipped},
+              {"failed", j.failed},
+              {"to_compute", j.to_compute},
+              {"current", std::move(current)},
+              {"avg_seconds_per_image", OptionalSeconds(s.avg_seconds_per_image)},
+              {"eta_seconds", OptionalSeconds(s.eta_seconds)},
+              {"progress_text", PrewarmProgressText(s)},
+              {"detail_text", PrewarmDetailText(s)},
+              {"avg_text", PrewarmAverageText(s)},
+              {"message", MessageFor(s)},
+              {"cache_embeddings", s.cache_embeddings},
+              {"failures", std::move(failures)},
+              {"error", j.error},
+              {"runner", j.runner},
+              {"created_at", j.created_at},
+              {"started_at", j.started_at},
+              {"finished_at", j.finished_at},
+              {"events_url", "/api/sam/prewarm/" + j.id + "/events"}};
+}
+
+void AddPrewarmRoutes(httplib::Server& server, App& app, const std::atomic<bool>& stopping) {
+  server.Post(R"(/api/sam/dataset/([^/]+)/prewarm)", [&app](const httplib::Request& req, httplib::Response& res) {
+    PrewarmJobs* jobs = Jobs(app, res);
+    if (jobs == nullptr) return;
+    Result<PrewarmJobs::Started> started = jobs->Start(req.matches[1]);
+    if (!started.ok()) return SendStatus(res, started.status());
+    json body = PrewarmJson(started->snapshot);
+    body["existing"] = started->existing;
+    body["resumed"] = started->resumed;
+    res.set_header("Location", "/api/sam/prewarm/" + started->snapshot.job.id);
+    SendJson(res, 202, body);
+  });
+
+  server.Get(R"(/api/sam/prewarm/([^/]+))", [&app](const httplib::Request& req, httplib::Response& res) {
+    PrewarmJobs* jobs = Jobs(app, res);
+    if (jobs == nullptr) return;
+    Result<PrewarmSnapshot> snapshot = jobs->Snapshot(req.matches[1]);
+    if (!snapshot.ok()) return SendStatus(res, snapshot.status());
+    SendJson(res, 200, PrewarmJson(*snapshot));
+  });
+
+  server.Delete(R"(/api/sam/prewarm/([^/]+))", [&app](const httplib::Request& req, httplib::Response& res) {
+    PrewarmJobs* jobs = Jobs(app, res);
+    if (jobs == nullptr) return;
+    Result<PrewarmSnapshot> snapshot = jobs->Cancel(req.matches[1]);
+    if (!snapshot.ok()) return SendStatus(res, snapshot.status());
+    SendJson(res, 202, PrewarmJson(*snapshot));
+  });
+
+  server.Post(R"(/api/sam/prewarm/([^/]+)/resume)", [&app](const httplib::Request& req, httplib::Response& res) {
+    PrewarmJobs* jobs = Jobs(app, res);
+    if (jobs == nullptr) return;
+    Result<PrewarmSnapshot> snapshot = jobs->Resume(req.matches[1]);
+    if (!snapshot.ok()) return SendStatus(res, snapshot.status());
+    SendJson(res, 202, PrewarmJson(*snapshot));
+  });
+
+  server.Get(R"(/api/sam/prewarm/([^/]+)/events)", [&app, &stopping](const httplib::Request& req,
+                                                                     httplib::Response& res) {
+    PrewarmJobs* jobs = Jobs(app, res);
+    if (jobs == nullptr) return;
+    const std::string job_id = req.matches[1];
+    Result<PrewarmSnapshot> snapshot = jobs->Snapshot(job_id);
+    if (!snapshot.ok()) return SendStatus(res, snapshot.status());
+    // A reconnecting EventSource sends the last id it saw: go on from there.
+    int64_t after = 0;
+    if (const std::string last = req.get_header_value("Last-Event-ID"); !last.empty()) {
+      after = std::strtoll(last.c_str(), nullptr, 10);
+    }
+    res.set_header("Cache-Control", "no-cache");
+    res.set_header("X-Accel-Buffering", "no");
+    auto stream = std::make_shared<EventStream>(*jobs, job_id, after, stopping);
+    res.set_chunked_content_provider("text/event-stream", [stream](size_t, httplib::DataSink& sink) {
+      return stream->Next(sink);
+    });
+  });
+}
+
+}  // namespace samcache
