@@ -349,7 +349,11 @@ void HttpServer::Impl::Upload(const httplib::Request& req, httplib::Response& re
   }
 
   json images = json::array();
+  int64_t cached = 0;
+  int64_t pending = 0;
   for (const IngestedImage& img : batch.stored()) {
+    cached += img.embedding_cached ? 1 : 0;
+    pending += img.duplicate && !img.embedding_cached ? 1 : 0;
     json j = ImageJson(img.image, img.embedding_cached);
     j["duplicate"] = img.duplicate;
     j["embedding_cached"] = img.embedding_cached;
@@ -364,8 +368,12 @@ void HttpServer::Impl::Upload(const httplib::Request& req, httplib::Response& re
             {"images", std::move(images)},
             {"duplicates_found", batch.duplicates_found()},
             {"near_duplicates_found", batch.near_duplicates_found()},
+            {"embeddings_cached", cached},
+            {"duplicates_pending", pending},
             {"errors", std::move(errors)}};
-  if (batch.duplicates_found() > 0) body["duplicates_message"] = DuplicatesMessage(batch.duplicates_found());
+  // The store is the truth about "cached", not the duplicate count.
+  if (cached > 0) body["duplicates_message"] = DuplicatesMessage(cached);
+  if (pending > 0) body["duplicates_pending_message"] = DuplicatesPendingMessage(pending);
   spdlog::info("[UPLOAD] dataset {}: {} stored, {} duplicate(s), {} rejected", batch.dataset_id(),
                batch.stored().size(), batch.duplicates_found(), batch.rejected().size());
   SendJson(res, 200, body);

@@ -296,4 +296,8 @@ std::string DuplicatesMessage(int64_t count) {
   return std::to_string(count) + " image(s) already cached, prewarm will be faster";
 }
 
+std::string DuplicatesPendingMessage(int64_t count) {
+  return std::to_string(count) + " duplicate image(s) not embedded yet; prewarm computes each once";
+}
+
 }  // namespace samcache

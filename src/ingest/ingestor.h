@@ -185,7 +185,10 @@ class UploadBatch {
 // logs and terminals), at most 255 bytes without cutting a UTF-8 sequence, never empty.
 std::string CleanFilename(const std::string& name);
 
-// The seed's message, e.g. "2 image(s) already cached, prewarm will be faster".
+// The seed's message, e.g. "2 image(s) already cached, prewarm will be faster", where the
+// count is of images whose embedding is in the store for the active model.
 std::string DuplicatesMessage(int64_t count);
+// For duplicates (same file seen before) whose embedding is not stored yet.
+std::string DuplicatesPendingMessage(int64_t count);
 
 }  // namespace samcache

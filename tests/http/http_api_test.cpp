@@ -108,7 +108,12 @@ TEST_F(HttpApiTest, ReuploadReportsEveryImageAsDuplicate) {
   ASSERT_EQ(second.status, 200) << second.raw;
   EXPECT_NE(second.body["dataset_id"], first.body["dataset_id"]);
   EXPECT_EQ(second.body["duplicates_found"], 3);
-  EXPECT_EQ(second.body["duplicates_message"], "3 image(s) already cached, prewarm will be faster");
+  // Nothing was embedded yet: duplicates, but not cached (the store is the truth).
+  EXPECT_FALSE(second.body.contains("duplicates_message")) << second.raw;
+  EXPECT_EQ(second.body["duplicates_pending"], 3);
+  EXPECT_EQ(second.body["embeddings_cached"], 0);
+  EXPECT_EQ(second.body["duplicates_pending_message"],
+            "3 duplicate image(s) not embedded yet; prewarm computes each once");
   for (const json& image : second.body["images"]) EXPECT_EQ(image["duplicate"], true);
   EXPECT_EQ(BlobFileCount(), 3u);
 
@@ -129,7 +134,7 @@ TEST_F(HttpApiTest, PartialOverlapReportsHalf) {
   Reply r = Upload(mixed);
   ASSERT_EQ(r.status, 200) << r.raw;
   EXPECT_EQ(r.body["duplicates_found"], 4);
-  EXPECT_EQ(r.body["duplicates_message"], "4 image(s) already cached, prewarm will be faster");
+  EXPECT_EQ(r.body["duplicates_pending"], 4);
   for (size_t i = 0; i < mixed.size(); ++i) EXPECT_EQ(r.body["images"][i]["duplicate"], i % 2 == 0);
 }
 
@@ -173,6 +178,8 @@ TEST_F(HttpApiTest, SeedCurlCommandWorksVerbatim) {
   ASSERT_FALSE(first.is_discarded());
   EXPECT_EQ(first["duplicates_found"], 0);
   EXPECT_EQ(first["images"][0]["filename"], "img1.jpg");
+  Reply prewarm = Prewarm(*client_, first["dataset_id"]);
+  ASSERT_EQ(prewarm.body["status"], "completed") << prewarm.raw;
   json second = run();
   EXPECT_EQ(second["duplicates_found"], 2);
   EXPECT_EQ(second["duplicates_message"], "2 image(s) already cached, prewarm will be faster");

@@ -4,8 +4,10 @@
 
 #include <httplib.h>
 
+#include <chrono>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace samcache::testing {
@@ -42,6 +44,33 @@ inline httplib::MultipartFormDataItems ImageItems(const std::vector<NamedFile>& 
   httplib::MultipartFormDataItems items;
   for (const NamedFile& f : files) items.push_back({"images", f.bytes, f.filename, "application/octet-stream"});
   return items;
+}
+
+// POST /api/sam/dataset/{id}/prewarm.
+inline Reply StartPrewarm(httplib::Client& client, const std::string& dataset_id) {
+  return ToReply(client.Post("/api/sam/dataset/" + dataset_id + "/prewarm", "", "application/json"));
+}
+
+// Polls the job's snapshot until it is finished (completed, cancelled or failed) or the
+// time is up; returns the last snapshot read.
+inline Reply WaitForPrewarm(httplib::Client& client, const std::string& job_id,
+                            std::chrono::seconds limit = std::chrono::seconds(120)) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  Reply reply;
+  for (;;) {
+    reply = ToReply(client.Get("/api/sam/prewarm/" + job_id));
+    const std::string status = reply.body.is_object() ? reply.body.value("status", "") : "";
+    if (status == "completed" || status == "cancelled" || status == "failed") return reply;
+    if (reply.status != 200 || std::chrono::steady_clock::now() > deadline) return reply;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+// Prewarms the dataset and returns the finished job's snapshot.
+inline Reply Prewarm(httplib::Client& client, const std::string& dataset_id) {
+  Reply started = StartPrewarm(client, dataset_id);
+  if (started.status != 202) return started;
+  return WaitForPrewarm(client, started.body["job_id"]);
 }
 
 }  // namespace samcache::testing

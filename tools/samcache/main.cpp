@@ -315,7 +315,10 @@ int Ingest(const CommonOptions& common, const std::string& dataset, const std::v
               batch.dataset_exists() ? batch.dataset_id().c_str() : "not created",
               static_cast<long long>(batch.duplicates_found()), batch.rejected().size(),
               static_cast<double>(batch.bytes_received()) / 1e6, seconds);
-  if (batch.duplicates_found() > 0) std::printf("%s\n", DuplicatesMessage(batch.duplicates_found()).c_str());
+  if (batch.duplicates_found() > 0) {
+    std::printf("%lld file(s) were stored before; `samcache prewarm` skips every image already embedded\n",
+                static_cast<long long>(batch.duplicates_found()));
+  }
   if (batch.near_duplicates_found() > 0) {
     std::printf("%lld image(s) with near duplicates (samcache dupes lists them)\n",
                 static_cast<long long>(batch.near_duplicates_found()));
