@@ -1,0 +1,102 @@
+#include "http/metrics.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+#include <sstream>
+
+#include "app/app.h"
+#include "jobs/prewarm_jobs.h"
+
+namespace samcache {
+namespace {
+
+using prometheus::BuildCounter;
+using prometheus::BuildGauge;
+
+constexpr std::string_view kJobStatuses[] = {prewarm_status::kQueued, prewarm_status::kRunning,
+                                             prewarm_status::kCompleted, prewarm_status::kCancelled,
+                                             prewarm_status::kFailed};
+
+}  // namespace
+
+std::string PrometheusMetrics(App& app) {
+  // The counters live in the stores and the service; a registry built per scrape turns
+  // their values into the exposition format.
+  prometheus::Registry registry;
+  auto counter = [&registry](const std::string& name, const std::string& help) -> auto& {
+    return BuildCounter().Name(name).Help(help).Register(registry);
+  };
+  auto gauge = [&registry](const std::string& name, const std::string& help) -> auto& {
+    return BuildGauge().Name(name).Help(help).Register(registry);
+  };
+
+  if (app.embedding_store() != nullptr) {
+    auto& hits = counter("samcache_embedding_cache_hits_total", "Embedding lookups answered by this tier");
+    auto& misses = counter("samcache_embedding_cache_misses_total", "Embedding lookups this tier could not answer");
+    auto& entries = gauge("samcache_embedding_cache_entries", "Embeddings held by this tier");
+    auto& bytes = gauge("samcache_embedding_cache_bytes", "Bytes held by this tier");
+    auto& evictions = counter("samcache_embedding_cache_evictions_total",
+                              "Embeddings this tier dropped to stay within its byte budget");
+    for (const TierStats& tier : app.tier_stats()) {
+      const prometheus::Labels labels{{"tier", tier.name}};
+      hits.Add(labels).Increment(static_cast<double>(tier.hits));
+      misses.Add(labels).Increment(static_cast<double>(tier.misses));
+      entries.Add(labels).Set(static_cast<double>(tier.entries));
+      bytes.Add(labels).Set(static_cast<double>(tier.bytes));
+      evictions.Add(labels).Increment(static_cast<double>(tier.evictions));
+    }
+    if (app.disk_tier() != nullptr) {
+      counter("samcache_embedding_cache_corrupt_total",
+              "Cache entries that failed verification (truncated, bad checksum) and were removed")
+          .Add({{"tier", "disk"}})
+          .Increment(static_cast<double>(app.disk_tier()->corrupt_entries()));
+    }
+    gauge("samcache_embedding_cache_model_entries", "Embeddings the cache holds for the active model")
+        .Add({{"model_id", app.model()->info().id}})
+        .Set(static_cast<double>(app.embedding_store()->EntriesFor(app.model()->info().id)));
+  }
+
+  if (app.embeddings() != nullptr) {
+    const EncoderStats encoder = app.embeddings()->Stats();
+    counter("samcache_encoder_runs_total", "Image encoder runs that produced an embedding")
+        .Add({})
+        .Increment(static_cast<double>(encoder.runs));
+    counter("samcache_encoder_failures_total", "Image encoder runs that failed").Add({}).Increment(
+        static_cast<double>(encoder.failures));
+    counter("samcache_encoder_seconds_total", "Time spent in image encoder runs").Add({}).Increment(
+        encoder.encoder_seconds);
+    counter("samcache_encoder_joined_total",
+            "Requests that waited for a run another request had started (singleflight)")
+        .Add({})
+        .Increment(static_cast<double>(encoder.joined));
+    counter("samcache_encoder_rejected_total", "Requests refused because the encoder queue was full")
+        .Add({})
+        .Increment(static_cast<double>(encoder.rejected));
+    const ModelInfo& info = app.model()->info();
+    gauge("samcache_model_info", "The active model")
+        .Add({{"model_id", info.id}, {"name", info.name}, {"demo", info.demo ? "true" : "false"}})
+        .Set(1);
+  }
+
+  if (Result<std::vector<std::pair<std::string, int64_t>>> jobs = app.catalog().CountPrewarmJobsByStatus();
+      jobs.ok()) {
+    auto& family = gauge("samcache_prewarm_jobs", "Prewarm jobs in the catalog by status");
+    for (std::string_view status : kJobStatuses) family.Add({{"status", std::string(status)}}).Set(0);
+    for (const auto& [status, count] : *jobs) family.Add({{"status", status}}).Set(static_cast<double>(count));
+  }
+  if (Result<CatalogStats> catalog = app.catalog().Stats(); catalog.ok()) {
+    gauge("samcache_catalog_images", "Images in all datasets").Add({}).Set(static_cast<double>(catalog->images));
+    gauge("samcache_catalog_distinct_files", "Distinct stored files").Add({}).Set(static_cast<double>(catalog->blobs));
+    gauge("samcache_catalog_datasets", "Datasets").Add({}).Set(static_cast<double>(catalog->datasets));
+  }
+
+  std::ostringstream out;
+  prometheus::TextSerializer().Serialize(out, registry.Collect());
+  return out.str();
+}
+
+}  // namespace samcache
