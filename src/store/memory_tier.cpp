@@ -1,5 +1,7 @@
 #include "store/memory_tier.h"
 
+#include <iterator>
+
 namespace samcache {
 
 MemoryTier::MemoryTier(uint64_t max_bytes) : max_bytes_(max_bytes) {}
@@ -21,23 +23,27 @@ Status MemoryTier::Put(const EmbeddingKey& key, std::shared_ptr<const Embedding>
   if (bytes > max_bytes_) return Status::Ok();
   std::string name = key.ToString();
   std::lock_guard lock(mutex_);
-  if (auto it = index_.find(name); it != index_.end()) {
-    bytes_ -= it->second->bytes;
-    lru_.erase(it->second);
-    index_.erase(it);
-  }
-  lru_.push_front(Entry{name, std::move(embedding), bytes});
+  if (auto it = index_.find(name); it != index_.end()) EraseLocked(it->second);
+  lru_.push_front(Entry{name, key.model_id, std::move(embedding), bytes});
   index_[std::move(name)] = lru_.begin();
   bytes_ += bytes;
+  ++entries_per_model_[key.model_id];
   EvictLocked();
   return Status::Ok();
 }
 
+void MemoryTier::EraseLocked(std::list<Entry>::iterator entry) {
+  bytes_ -= entry->bytes;
+  auto count = entries_per_model_.find(entry->model_id);
+  // Every entry in the list was counted when it was put.
+  if (--count->second == 0) entries_per_model_.erase(count);
+  index_.erase(entry->key);
+  lru_.erase(entry);
+}
+
 void MemoryTier::EvictLocked() {
   while (bytes_ > max_bytes_ && !lru_.empty()) {
-    bytes_ -= lru_.back().bytes;
-    index_.erase(lru_.back().key);
-    lru_.pop_back();
+    EraseLocked(std::prev(lru_.end()));
     ++evictions_;
   }
 }
@@ -53,6 +59,12 @@ std::vector<bool> MemoryTier::ContainsMany(const std::vector<EmbeddingKey>& keys
   present.reserve(keys.size());
   for (const EmbeddingKey& key : keys) present.push_back(index_.count(key.ToString()) > 0);
   return present;
+}
+
+uint64_t MemoryTier::EntriesFor(const std::string& model_id) {
+  std::lock_guard lock(mutex_);
+  auto it = entries_per_model_.find(model_id);
+  return it == entries_per_model_.end() ? 0 : it->second;
 }
 
 TierStats MemoryTier::Stats() {
