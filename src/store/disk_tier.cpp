@@ -4,12 +4,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <spdlog/spdlog.h>
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <iterator>
-#include <memory>
-#include <spdlog/spdlog.h>
 
 #include "common/files.h"
 #include "store/safetensors.h"
@@ -31,8 +30,8 @@ bool IsStorableModelId(std::string_view model_id) {
     return false;
   }
   return std::all_of(model_id.begin(), model_id.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-           c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
   });
 }
 
@@ -54,45 +53,33 @@ void MarkUsedNow(const fs::path& path) {
   fs::last_write_time(path, fs::file_time_type::clock::now(), ignored);
 }
 
-struct FileRead {
-  std::unique_ptr<char[]> bytes;
-  size_t size = 0;
-  uint64_t device = 0;
-  uint64_t inode = 0;
+// Closes the descriptor on every path out of ReadEntry.
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
 };
 
-// Reads a whole file and says which inode it was. NotFound when it does not exist.
-Result<FileRead> ReadWithIdentity(const fs::path& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) return Status::NotFound("no such file: " + path.string());
-    return Status::IoError("cannot open " + path.string() + ": " + std::strerror(errno));
+// Exactly `size` bytes at `offset`. A file that ends early is truncated, hence Corrupt.
+Status ReadExactly(int fd, uint64_t offset, char* out, size_t size, const fs::path& path) {
+  while (size > 0) {
+    const ssize_t n = ::pread(fd, out, size, static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Status::IoError("cannot read " + path.string() + ": " + std::strerror(errno));
+    if (n == 0) return Status::Corrupt("file ended early (truncated)");
+    out += n;
+    offset += static_cast<uint64_t>(n);
+    size -= static_cast<size_t>(n);
   }
-  FileRead file;
-  struct stat st {};
-  Status status;
-  if (::fstat(fd, &st) != 0) {
-    status = Status::IoError("cannot stat " + path.string() + ": " + std::strerror(errno));
-  } else {
-    file.device = static_cast<uint64_t>(st.st_dev);
-    file.inode = static_cast<uint64_t>(st.st_ino);
-    // No zero-filling: every byte is overwritten by the read (4 MiB per SAM embedding).
-    file.bytes = std::make_unique_for_overwrite<char[]>(static_cast<size_t>(st.st_size));
-    const size_t want = static_cast<size_t>(st.st_size);
-    while (file.size < want) {
-      const ssize_t n = ::read(fd, file.bytes.get() + file.size, want - file.size);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        status = Status::IoError("cannot read " + path.string() + ": " + std::strerror(errno));
-        break;
-      }
-      if (n == 0) break;  // shrank since fstat: decoding will call it truncated
-      file.size += static_cast<size_t>(n);
-    }
-  }
-  ::close(fd);
-  if (!status.ok()) return status;
-  return file;
+  return Status::Ok();
 }
 
 struct ScannedFile {
@@ -214,10 +201,20 @@ uint64_t DiskTier::EvictLocked() {
 }
 
 Result<Embedding> DiskTier::ReadEntry(const EmbeddingKey& key, FileIdentity* identity) {
-  Result<FileRead> file = ReadWithIdentity(PathFor(key));
-  if (!file.ok()) return file.status();
-  *identity = {file->device, file->inode};
-  return DecodeSafetensors(std::string_view(file->bytes.get(), file->size), key);
+  const fs::path path = PathFor(key);
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) {
+    if (errno == ENOENT) return Status::NotFound("no such file: " + path.string());
+    return Status::IoError("cannot open " + path.string() + ": " + std::strerror(errno));
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0)
+    return Status::IoError("cannot stat " + path.string() + ": " + std::strerror(errno));
+  *identity = {static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)};
+  return DecodeSafetensors(
+      static_cast<uint64_t>(st.st_size),
+      [&](uint64_t offset, char* out, size_t size) { return ReadExactly(fd.get(), offset, out, size, path); },
+      key);
 }
 
 void DiskTier::DropCorrupt(const EmbeddingKey& key, const std::string& reason, const FileIdentity& identity) {

@@ -4,10 +4,12 @@
 
 #include <algorithm>
 #include <bit>
+#include <cassert>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <tuple>
@@ -30,11 +32,13 @@ constexpr size_t kHeaderAlign = 8;
 constexpr uint64_t kMaxHeaderBytes = 100u << 20;
 constexpr char kOrderSeparator = ',';
 
-std::string ChecksumHex(std::string_view data) {
+std::string HashHex(XXH64_hash_t hash) {
   char hex[17];
-  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(XXH3_64bits(data.data(), data.size())));
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(hash));
   return hex;
 }
+
+std::string ChecksumHex(std::string_view data) { return HashHex(XXH3_64bits(data.data(), data.size())); }
 
 bool IsWritableName(const std::string& name) {
   if (name.empty() || name == "__metadata__") return false;
@@ -61,7 +65,8 @@ std::optional<uint64_t> NonNegativeInteger(const json& value) {
     if (v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) return std::nullopt;
     return v;
   }
-  if (value.is_number_integer() && value.get<int64_t>() >= 0) return static_cast<uint64_t>(value.get<int64_t>());
+  if (value.is_number_integer() && value.get<int64_t>() >= 0)
+    return static_cast<uint64_t>(value.get<int64_t>());
   return std::nullopt;
 }
 
@@ -77,7 +82,8 @@ Result<TensorEntry> ParseTensorEntry(const std::string& name, const json& entry,
   if (!entry.is_object()) return Status::Corrupt(what + "entry is not an object");
   auto dtype = entry.find("dtype");
   if (dtype == entry.end() || !dtype->is_string()) return Status::Corrupt(what + "no dtype");
-  if (*dtype != "F32") return Status::Corrupt(what + "dtype " + dtype->get<std::string>() + ", only F32 is stored");
+  if (*dtype != "F32")
+    return Status::Corrupt(what + "dtype " + dtype->get<std::string>() + ", only F32 is stored");
 
   // Offsets first: on a truncated file they are what is wrong, whatever the shape says.
   auto offsets = entry.find("data_offsets");
@@ -86,10 +92,11 @@ Result<TensorEntry> ParseTensorEntry(const std::string& name, const json& entry,
   }
   std::optional<uint64_t> begin = NonNegativeInteger((*offsets)[0]);
   std::optional<uint64_t> end = NonNegativeInteger((*offsets)[1]);
-  if (!begin || !end || *begin > *end) return Status::Corrupt(what + "data_offsets " + offsets->dump() + " invalid");
+  if (!begin || !end || *begin > *end)
+    return Status::Corrupt(what + "data_offsets " + offsets->dump() + " invalid");
   if (*end > data_bytes) {
-    return Status::Corrupt(what + "data_offsets " + offsets->dump() + " exceed the " + std::to_string(data_bytes) +
-                           " bytes of data (truncated file?)");
+    return Status::Corrupt(what + "data_offsets " + offsets->dump() + " exceed the " +
+                           std::to_string(data_bytes) + " bytes of data (truncated file?)");
   }
   const uint64_t span = *end - *begin;
 
@@ -102,7 +109,8 @@ Result<TensorEntry> ParseTensorEntry(const std::string& name, const json& entry,
   bool too_many = false;
   for (const json& dim : *shape) {
     std::optional<uint64_t> value = NonNegativeInteger(dim);
-    if (!value) return Status::Corrupt(what + "shape " + shape->dump() + " has a negative or non-integer dimension");
+    if (!value)
+      return Status::Corrupt(what + "shape " + shape->dump() + " has a negative or non-integer dimension");
     tensor.shape.push_back(static_cast<int64_t>(*value));
     if (*value == 0) {
       elements = 0;
@@ -122,7 +130,8 @@ Result<TensorEntry> ParseTensorEntry(const std::string& name, const json& entry,
 // Metadata value `name` as a string, or Corrupt.
 Result<std::string> MetadataString(const json& metadata, const char* name) {
   auto it = metadata.find(name);
-  if (it == metadata.end() || !it->is_string()) return Status::Corrupt(std::string("metadata has no ") + name);
+  if (it == metadata.end() || !it->is_string())
+    return Status::Corrupt(std::string("metadata has no ") + name);
   return it->get<std::string>();
 }
 
@@ -134,19 +143,23 @@ Result<std::string> EncodeSafetensors(const EmbeddingKey& key, const Embedding& 
   std::unordered_set<std::string> seen;
   uint64_t offset = 0;
   for (const NamedTensor& tensor : embedding.tensors) {
-    if (!IsWritableName(tensor.name)) return Status::InvalidArgument("tensor name '" + tensor.name + "' cannot be stored");
-    if (!seen.insert(tensor.name).second) return Status::InvalidArgument("tensor name '" + tensor.name + "' twice");
+    if (!IsWritableName(tensor.name))
+      return Status::InvalidArgument("tensor name '" + tensor.name + "' cannot be stored");
+    if (!seen.insert(tensor.name).second)
+      return Status::InvalidArgument("tensor name '" + tensor.name + "' twice");
     uint64_t elements = 1;
     for (int64_t dim : tensor.shape) {
       if (dim < 0) return Status::InvalidArgument("tensor '" + tensor.name + "' has a negative dimension");
       elements *= static_cast<uint64_t>(dim);
     }
     if (elements != tensor.values.size()) {
-      return Status::InvalidArgument("tensor '" + tensor.name + "' has " + std::to_string(tensor.values.size()) +
-                                     " values for " + std::to_string(elements) + " shape elements");
+      return Status::InvalidArgument("tensor '" + tensor.name + "' has " +
+                                     std::to_string(tensor.values.size()) + " values for " +
+                                     std::to_string(elements) + " shape elements");
     }
     const uint64_t bytes = elements * sizeof(float);
-    header[tensor.name] = {{"dtype", "F32"}, {"shape", tensor.shape}, {"data_offsets", {offset, offset + bytes}}};
+    header[tensor.name] = {
+        {"dtype", "F32"}, {"shape", tensor.shape}, {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
     if (!order.empty()) order += kOrderSeparator;
     order += tensor.name;
@@ -162,8 +175,12 @@ Result<std::string> EncodeSafetensors(const EmbeddingKey& key, const Embedding& 
   }
 
   header["__metadata__"] = {
-      {"format", std::string(kSafetensorsFormat)}, {"version", std::string(kSafetensorsVersion)}, {"model_id", key.model_id},
-      {"pixel_hash", key.pixel_hash},   {"checksum", ChecksumHex(data)},  {"tensor_order", order},
+      {"format", std::string(kSafetensorsFormat)},
+      {"version", std::string(kSafetensorsVersion)},
+      {"model_id", key.model_id},
+      {"pixel_hash", key.pixel_hash},
+      {"checksum", ChecksumHex(data)},
+      {"tensor_order", order},
       {"created_at", NowIso8601()},
   };
   std::string text;
@@ -183,26 +200,31 @@ Result<std::string> EncodeSafetensors(const EmbeddingKey& key, const Embedding& 
   return out;
 }
 
-Result<Embedding> DecodeSafetensors(std::string_view bytes, const EmbeddingKey& expected_key) {
-  if (bytes.size() < kLengthPrefix) {
-    return Status::Corrupt("file of " + std::to_string(bytes.size()) + " bytes has no 8-byte header length");
+Result<Embedding> DecodeSafetensors(uint64_t file_size, const SafetensorsReader& read,
+                                    const EmbeddingKey& expected_key) {
+  if (file_size < kLengthPrefix) {
+    return Status::Corrupt("file of " + std::to_string(file_size) + " bytes has no 8-byte header length");
   }
   uint64_t header_length = 0;
-  std::memcpy(&header_length, bytes.data(), kLengthPrefix);
-  const uint64_t after_prefix = bytes.size() - kLengthPrefix;
+  SAMCACHE_RETURN_IF_ERROR(read(0, reinterpret_cast<char*>(&header_length), kLengthPrefix));
+  const uint64_t after_prefix = file_size - kLengthPrefix;
   if (header_length > after_prefix || header_length > kMaxHeaderBytes) {
     return Status::Corrupt("header length " + std::to_string(header_length) + " exceeds the " +
                            std::to_string(after_prefix) + " bytes after it");
   }
-  const std::string_view header_text = bytes.substr(kLengthPrefix, header_length);
-  const std::string_view data = bytes.substr(kLengthPrefix + header_length);
+  std::string header_text(header_length, '\0');
+  SAMCACHE_RETURN_IF_ERROR(read(kLengthPrefix, header_text.data(), header_text.size()));
+  const uint64_t data_start = kLengthPrefix + header_length;
+  const uint64_t data_size = file_size - data_start;
 
-  const json header = json::parse(header_text.begin(), header_text.end(), nullptr, /*allow_exceptions=*/false);
+  const json header =
+      json::parse(header_text.begin(), header_text.end(), nullptr, /*allow_exceptions=*/false);
   if (header.is_discarded()) return Status::Corrupt("header is not valid JSON");
   if (!header.is_object()) return Status::Corrupt("header is not a JSON object");
 
   auto metadata = header.find("__metadata__");
-  if (metadata == header.end() || !metadata->is_object()) return Status::Corrupt("header has no __metadata__");
+  if (metadata == header.end() || !metadata->is_object())
+    return Status::Corrupt("header has no __metadata__");
   for (const auto& [name, value] : metadata->items()) {
     if (!value.is_string()) return Status::Corrupt("metadata '" + name + "' is not a string");
   }
@@ -217,7 +239,8 @@ Result<Embedding> DecodeSafetensors(std::string_view bytes, const EmbeddingKey& 
   Result<std::string> pixel_hash = MetadataString(*metadata, "pixel_hash");
   if (!pixel_hash.ok()) return pixel_hash.status();
   if (*model_id != expected_key.model_id || *pixel_hash != expected_key.pixel_hash) {
-    return Status::Corrupt("holds key " + *model_id + "/" + *pixel_hash + ", expected " + expected_key.ToString());
+    return Status::Corrupt("holds key " + *model_id + "/" + *pixel_hash + ", expected " +
+                           expected_key.ToString());
   }
   Result<std::string> checksum = MetadataString(*metadata, "checksum");
   if (!checksum.ok()) return checksum.status();
@@ -226,8 +249,8 @@ Result<Embedding> DecodeSafetensors(std::string_view bytes, const EmbeddingKey& 
 
   const std::vector<std::string> order = SplitOrder(*order_text);
   if (order.size() != header.size() - 1) {
-    return Status::Corrupt("tensor_order names " + std::to_string(order.size()) + " tensors, the header has " +
-                           std::to_string(header.size() - 1));
+    return Status::Corrupt("tensor_order names " + std::to_string(order.size()) +
+                           " tensors, the header has " + std::to_string(header.size() - 1));
   }
   std::vector<TensorEntry> tensors;
   tensors.reserve(order.size());
@@ -239,43 +262,69 @@ Result<Embedding> DecodeSafetensors(std::string_view bytes, const EmbeddingKey& 
     for (const TensorEntry& earlier : tensors) {
       if (earlier.name == name) return Status::Corrupt("tensor_order names '" + name + "' twice");
     }
-    Result<TensorEntry> tensor = ParseTensorEntry(name, *entry, data.size());
+    Result<TensorEntry> tensor = ParseTensorEntry(name, *entry, data_size);
     if (!tensor.ok()) return tensor.status();
     tensors.push_back(std::move(*tensor));
   }
 
   // The data section must be tiled exactly: no gaps, no overlaps, nothing after the end.
-  std::vector<const TensorEntry*> by_offset;
-  for (const TensorEntry& tensor : tensors) by_offset.push_back(&tensor);
-  std::sort(by_offset.begin(), by_offset.end(), [](const TensorEntry* a, const TensorEntry* b) {
-    return std::tie(a->begin, a->end) < std::tie(b->begin, b->end);
+  std::vector<size_t> by_offset(tensors.size());
+  for (size_t i = 0; i < by_offset.size(); ++i) by_offset[i] = i;
+  std::sort(by_offset.begin(), by_offset.end(), [&](size_t a, size_t b) {
+    return std::tie(tensors[a].begin, tensors[a].end) < std::tie(tensors[b].begin, tensors[b].end);
   });
   uint64_t covered = 0;
-  for (const TensorEntry* tensor : by_offset) {
-    if (tensor->begin != covered) {
-      return Status::Corrupt("tensor '" + tensor->name + "' starts at " + std::to_string(tensor->begin) +
+  for (size_t index : by_offset) {
+    const TensorEntry& tensor = tensors[index];
+    if (tensor.begin != covered) {
+      return Status::Corrupt("tensor '" + tensor.name + "' starts at " + std::to_string(tensor.begin) +
                              ", expected " + std::to_string(covered) + " (offsets not contiguous)");
     }
-    covered = tensor->end;
+    covered = tensor.end;
   }
-  if (covered != data.size()) {
-    return Status::Corrupt("tensors cover " + std::to_string(covered) + " bytes of a " + std::to_string(data.size()) +
-                           "-byte data section");
+  if (covered != data_size) {
+    return Status::Corrupt("tensors cover " + std::to_string(covered) + " bytes of a " +
+                           std::to_string(data_size) + "-byte data section");
   }
 
-  const std::string actual = ChecksumHex(data);
-  if (actual != *checksum) return Status::Corrupt("checksum mismatch: data hashes to " + actual + ", header says " + *checksum);
-
+  // Each tensor's bytes go straight into its values: no copy of the whole file in between.
   Embedding embedding;
   embedding.model_id = expected_key.model_id;
   embedding.tensors.reserve(tensors.size());
   for (TensorEntry& tensor : tensors) {
     NamedTensor out{std::move(tensor.name), std::move(tensor.shape), {}};
     out.values.resize((tensor.end - tensor.begin) / sizeof(float));
-    if (!out.values.empty()) std::memcpy(out.values.data(), data.data() + tensor.begin, tensor.end - tensor.begin);
+    if (!out.values.empty()) {
+      SAMCACHE_RETURN_IF_ERROR(read(data_start + tensor.begin, reinterpret_cast<char*>(out.values.data()),
+                                    tensor.end - tensor.begin));
+    }
     embedding.tensors.push_back(std::move(out));
   }
+
+  // Hashing the tensors in offset order hashes the data section as it is in the file.
+  std::unique_ptr<XXH3_state_t, decltype(&XXH3_freeState)> state(XXH3_createState(), &XXH3_freeState);
+  if (!state || XXH3_64bits_reset(state.get()) != XXH_OK)
+    return Status::Internal("cannot start an XXH3 hash");
+  for (size_t index : by_offset) {
+    const std::vector<float>& values = embedding.tensors[index].values;
+    XXH3_64bits_update(state.get(), values.data(), values.size() * sizeof(float));
+  }
+  const std::string actual = HashHex(XXH3_64bits_digest(state.get()));
+  if (actual != *checksum)
+    return Status::Corrupt("checksum mismatch: data hashes to " + actual + ", header says " + *checksum);
   return embedding;
+}
+
+Result<Embedding> DecodeSafetensors(std::string_view bytes, const EmbeddingKey& expected_key) {
+  return DecodeSafetensors(
+      bytes.size(),
+      [bytes](uint64_t offset, char* out, size_t size) {
+        // The decoder only asks for ranges it has checked against the size.
+        assert(offset <= bytes.size() && size <= bytes.size() - offset);
+        std::memcpy(out, bytes.data() + offset, size);
+        return Status::Ok();
+      },
+      expected_key);
 }
 
 }  // namespace samcache

@@ -14,6 +14,8 @@
 //   created_at   ISO 8601 UTC time of encoding
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -37,5 +39,14 @@ Result<std::string> EncodeSafetensors(const EmbeddingKey& key, const Embedding& 
 // data section exactly, product(shape) * 4 == offsets span, and the checksum. Any failure is
 // Corrupt with a message naming what is wrong. Tensors come back in their original order.
 Result<Embedding> DecodeSafetensors(std::string_view bytes, const EmbeddingKey& expected_key);
+
+// Fills `out` with `size` bytes of the encoded file starting at `offset`; the decoder asks
+// only for ranges within the file size it was given. A non-ok Status is passed on as is.
+using SafetensorsReader = std::function<Status(uint64_t offset, char* out, size_t size)>;
+
+// The same for a file read piecewise: the header first, then each tensor's data straight
+// into the embedding's values, with no copy of the whole file in between (4 MiB for SAM).
+Result<Embedding> DecodeSafetensors(uint64_t file_size, const SafetensorsReader& read,
+                                    const EmbeddingKey& expected_key);
 
 }  // namespace samcache

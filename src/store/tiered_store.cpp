@@ -1,7 +1,7 @@
 #include "store/tiered_store.h"
 
-#include <algorithm>
 #include <spdlog/spdlog.h>
+#include <algorithm>
 
 namespace samcache {
 

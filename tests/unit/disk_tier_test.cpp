@@ -24,20 +24,25 @@ using testing::TempDir;
 
 const std::string kModel = "0123456789abcdef";
 
-EmbeddingKey Key(int n, const std::string& model = kModel) { return {model, Sha256Hex("image " + std::to_string(n))}; }
+EmbeddingKey Key(int n, const std::string& model = kModel) {
+  return {model, Sha256Hex("image " + std::to_string(n))};
+}
 
 // Values derived from `seed`, so a read can be checked against what was written for a key.
-std::shared_ptr<const Embedding> MakeEmbedding(int seed, size_t floats = 1024, const std::string& model = kModel) {
+std::shared_ptr<const Embedding> MakeEmbedding(int seed, size_t floats = 1024,
+                                               const std::string& model = kModel) {
   auto embedding = std::make_shared<Embedding>();
   embedding->model_id = model;
   NamedTensor tensor{"image_embeddings", {1, static_cast<int64_t>(floats)}, std::vector<float>(floats)};
-  for (size_t i = 0; i < floats; ++i) tensor.values[i] = static_cast<float>(seed) + static_cast<float>(i) * 0.25f;
+  for (size_t i = 0; i < floats; ++i)
+    tensor.values[i] = static_cast<float>(seed) + static_cast<float>(i) * 0.25f;
   embedding->tensors.push_back(std::move(tensor));
   return embedding;
 }
 
 bool Holds(const std::shared_ptr<const Embedding>& embedding, int seed) {
-  return embedding && embedding->tensors.size() == 1 && embedding->tensors[0].values == MakeEmbedding(seed)->tensors[0].values;
+  return embedding && embedding->tensors.size() == 1 &&
+         embedding->tensors[0].values == MakeEmbedding(seed)->tensors[0].values;
 }
 
 // Routes spdlog's default logger into a string while alive.
@@ -110,9 +115,9 @@ TEST_F(DiskTierTest, PutThenGetRoundTrips) {
 
 TEST_F(DiskTierTest, KeysThatCannotBeFileNamesAreRefused) {
   auto tier = Open();
-  for (const EmbeddingKey& key : {EmbeddingKey{"../evil", Key(1).pixel_hash}, EmbeddingKey{"tmp", Key(1).pixel_hash},
-                                  EmbeddingKey{"", Key(1).pixel_hash}, EmbeddingKey{kModel, "../../x"},
-                                  EmbeddingKey{kModel, "ABCDEF"}}) {
+  for (const EmbeddingKey& key : {EmbeddingKey{"../evil", Key(1).pixel_hash},
+                                  EmbeddingKey{"tmp", Key(1).pixel_hash}, EmbeddingKey{"", Key(1).pixel_hash},
+                                  EmbeddingKey{kModel, "../../x"}, EmbeddingKey{kModel, "ABCDEF"}}) {
     Status status = tier->Put(key, MakeEmbedding(1));
     EXPECT_EQ(status.code(), StatusCode::kInvalidArgument) << key.ToString();
     EXPECT_EQ(tier->Get(key), nullptr);
@@ -131,7 +136,8 @@ TEST_F(DiskTierTest, EntriesSurviveANewInstance) {
   EXPECT_EQ(stats.entries, 3u);
   EXPECT_EQ(stats.bytes, 3 * EntryBytes());
   EXPECT_EQ(reopened->EntriesFor(kModel), 3u);
-  EXPECT_EQ(reopened->ContainsMany({Key(0), Key(1), Key(2), Key(3)}), (std::vector<bool>{true, true, true, false}));
+  EXPECT_EQ(reopened->ContainsMany({Key(0), Key(1), Key(2), Key(3)}),
+            (std::vector<bool>{true, true, true, false}));
   for (int i = 0; i < 3; ++i) EXPECT_TRUE(Holds(reopened->Get(Key(i)), i)) << i;
 }
 
@@ -194,10 +200,11 @@ TEST_F(DiskTierTest, EvictsLeastRecentlyUsedFilesWithinTheBudget) {
   ASSERT_TRUE(tier->Put(Key(1), MakeEmbedding(1)).ok());  // A
   ASSERT_TRUE(tier->Put(Key(2), MakeEmbedding(2)).ok());  // B
   ASSERT_TRUE(tier->Put(Key(3), MakeEmbedding(3)).ok());  // C
-  ASSERT_NE(tier->Get(Key(1)), nullptr);                   // A is now the most recent; B the least
+  ASSERT_NE(tier->Get(Key(1)), nullptr);                  // A is now the most recent; B the least
   ASSERT_TRUE(tier->Put(Key(4), MakeEmbedding(4)).ok());  // D
   EXPECT_FALSE(fs::exists(tier->PathFor(Key(2))));
-  EXPECT_EQ(tier->ContainsMany({Key(1), Key(2), Key(3), Key(4)}), (std::vector<bool>{true, false, true, true}));
+  EXPECT_EQ(tier->ContainsMany({Key(1), Key(2), Key(3), Key(4)}),
+            (std::vector<bool>{true, false, true, true}));
   TierStats stats = tier->Stats();
   EXPECT_EQ(stats.evictions, 1u);
   EXPECT_EQ(stats.entries, 3u);
@@ -217,12 +224,13 @@ TEST_F(DiskTierTest, RecencySurvivesReopening) {
     ASSERT_TRUE(tier->Put(Key(1), MakeEmbedding(1)).ok());  // A
     ASSERT_TRUE(tier->Put(Key(2), MakeEmbedding(2)).ok());  // B
     ASSERT_TRUE(tier->Put(Key(3), MakeEmbedding(3)).ok());  // C
-    ASSERT_NE(tier->Get(Key(1)), nullptr);                   // order now B, C, A
+    ASSERT_NE(tier->Get(Key(1)), nullptr);                  // order now B, C, A
   }
   {
     auto tier = Open(3 * entry + entry / 2);
     ASSERT_TRUE(tier->Put(Key(4), MakeEmbedding(4)).ok());
-    EXPECT_EQ(tier->ContainsMany({Key(1), Key(2), Key(3), Key(4)}), (std::vector<bool>{true, false, true, true}));
+    EXPECT_EQ(tier->ContainsMany({Key(1), Key(2), Key(3), Key(4)}),
+              (std::vector<bool>{true, false, true, true}));
   }
   // A smaller budget at start-up evicts the oldest at once: C goes, A and D stay.
   auto tier = Open(2 * entry + entry / 2);
@@ -237,7 +245,8 @@ TEST_F(DiskTierTest, InitRemovesStaleTempFilesOnly) {
   const fs::path fresh = Root() / "tmp" / "8899aabbccddeeff.tmp";
   testing::WriteFile(stale, "half an embedding");
   testing::WriteFile(fresh, "another process is writing this");
-  fs::last_write_time(stale, fs::file_time_type::clock::now() - DiskTier::kTempFileGrace - std::chrono::minutes(5));
+  fs::last_write_time(stale,
+                      fs::file_time_type::clock::now() - DiskTier::kTempFileGrace - std::chrono::minutes(5));
   auto tier = Open();
   EXPECT_FALSE(fs::exists(stale));
   EXPECT_TRUE(fs::exists(fresh));  // may belong to a live writer in another process
@@ -331,7 +340,8 @@ TEST_F(DiskTierTest, VerifyRemovesCorruptEntriesStaleTempFilesAndEnforcesTheBudg
   testing::WriteFile(damaged, bytes);
   const fs::path stale = Root() / "tmp" / "0011223344556677.tmp";
   testing::WriteFile(stale, "x");
-  fs::last_write_time(stale, fs::file_time_type::clock::now() - DiskTier::kTempFileGrace - std::chrono::minutes(5));
+  fs::last_write_time(stale,
+                      fs::file_time_type::clock::now() - DiskTier::kTempFileGrace - std::chrono::minutes(5));
 
   Result<DiskVerifyOutcome> quick = tier->Verify(false);
   ASSERT_TRUE(quick.ok()) << quick.status().message();

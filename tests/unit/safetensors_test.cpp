@@ -4,9 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <xxhash.h>
 #include <cstring>
 #include <nlohmann/json.hpp>
-#include <xxhash.h>
 
 namespace samcache {
 namespace {
@@ -36,11 +36,13 @@ std::string Encoded() {
 
 uint64_t HeaderLength(const std::string& file) {
   uint64_t length = 0;
-  for (int i = 7; i >= 0; --i) length = (length << 8) | static_cast<unsigned char>(file[static_cast<size_t>(i)]);
+  for (int i = 7; i >= 0; --i)
+    length = (length << 8) | static_cast<unsigned char>(file[static_cast<size_t>(i)]);
   return length;
 }
 
-void ExpectCorrupt(const std::string& bytes, const std::string& message_part, const EmbeddingKey& key = kKey) {
+void ExpectCorrupt(const std::string& bytes, const std::string& message_part,
+                   const EmbeddingKey& key = kKey) {
   Result<Embedding> decoded = DecodeSafetensors(bytes, key);
   ASSERT_FALSE(decoded.ok()) << "accepted a damaged file; expected: " << message_part;
   EXPECT_EQ(decoded.status().code(), StatusCode::kCorrupt);
@@ -53,10 +55,10 @@ std::string Craft(json tensors, const std::string& data, const std::string& orde
   char checksum[17];
   std::snprintf(checksum, sizeof checksum, "%016llx",
                 static_cast<unsigned long long>(XXH3_64bits(data.data(), data.size())));
-  tensors["__metadata__"] = {{"format", "samcache-embedding"}, {"version", "1"},
-                             {"model_id", kKey.model_id},       {"pixel_hash", kKey.pixel_hash},
-                             {"checksum", checksum},            {"tensor_order", order},
-                             {"created_at", "2026-01-01T00:00:00.000Z"}};
+  tensors["__metadata__"] = {
+      {"format", "samcache-embedding"},          {"version", "1"},       {"model_id", kKey.model_id},
+      {"pixel_hash", kKey.pixel_hash},           {"checksum", checksum}, {"tensor_order", order},
+      {"created_at", "2026-01-01T00:00:00.000Z"}};
   std::string header = tensors.dump();
   header.append((8 - header.size() % 8) % 8, ' ');
   std::string file(8, '\0');
@@ -103,6 +105,29 @@ TEST(SafetensorsTest, EmptyAndZeroSizedTensorsRoundTrip) {
   EXPECT_TRUE(decoded_none->tensors.empty());
 }
 
+TEST(SafetensorsTest, PiecewiseReadingDecodesTheSameAndPassesReadErrorsOn) {
+  const std::string file = Encoded();
+  size_t reads = 0;
+  auto from_memory = [&](uint64_t offset, char* out, size_t size) {
+    ++reads;
+    EXPECT_LE(offset + size, file.size());
+    std::memcpy(out, file.data() + offset, size);
+    return Status::Ok();
+  };
+  Result<Embedding> decoded = DecodeSafetensors(file.size(), from_memory, kKey);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().message();
+  EXPECT_EQ(reads, 4u);  // length, header, one per tensor
+  EXPECT_EQ(decoded->tensors[0].values, SamLikeEmbedding().tensors[0].values);
+  EXPECT_EQ(decoded->tensors[1].values, SamLikeEmbedding().tensors[1].values);
+
+  auto failing = [](uint64_t offset, char*, size_t) {
+    return offset < 8 ? Status::Ok() : Status::IoError("disk on fire");
+  };
+  Result<Embedding> failed = DecodeSafetensors(file.size(), failing, kKey);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.status().code(), StatusCode::kIoError);
+}
+
 TEST(SafetensorsTest, FileIsPlainSafetensors) {
   const std::string file = Encoded();
   const uint64_t header_length = HeaderLength(file);
@@ -147,8 +172,10 @@ TEST(SafetensorsTest, FileIsPlainSafetensors) {
 TEST(SafetensorsTest, TruncatedFilesAreCorrupt) {
   const std::string file = Encoded();
   const size_t header_end = 8 + HeaderLength(file);
-  for (size_t length : {size_t{0}, size_t{4}, size_t{7}}) ExpectCorrupt(file.substr(0, length), "8-byte header length");
-  for (size_t length : {size_t{8}, size_t{20}, header_end - 1}) ExpectCorrupt(file.substr(0, length), "header length");
+  for (size_t length : {size_t{0}, size_t{4}, size_t{7}})
+    ExpectCorrupt(file.substr(0, length), "8-byte header length");
+  for (size_t length : {size_t{8}, size_t{20}, header_end - 1})
+    ExpectCorrupt(file.substr(0, length), "header length");
   for (size_t length : {header_end, header_end + 100, file.size() - 25, file.size() - 1}) {
     ExpectCorrupt(file.substr(0, length), "exceed");
   }
@@ -196,9 +223,11 @@ TEST(SafetensorsTest, WrongKeyIsCorrupt) {
 
 TEST(SafetensorsTest, InconsistentHeadersAreCorrupt) {
   const std::string data(32, '\0');  // eight floats
-  EXPECT_TRUE(DecodeSafetensors(Craft({{"a", F32({2, 2}, 0, 16)}, {"b", F32({4}, 16, 32)}}, data, "a,b"), kKey).ok());
+  EXPECT_TRUE(
+      DecodeSafetensors(Craft({{"a", F32({2, 2}, 0, 16)}, {"b", F32({4}, 16, 32)}}, data, "a,b"), kKey).ok());
 
-  ExpectCorrupt(Craft({{"a", {{"dtype", "F16"}, {"shape", {16}}, {"data_offsets", {0, 32}}}}}, data, "a"), "dtype F16");
+  ExpectCorrupt(Craft({{"a", {{"dtype", "F16"}, {"shape", {16}}, {"data_offsets", {0, 32}}}}}, data, "a"),
+                "dtype F16");
   ExpectCorrupt(Craft({{"a", F32({-8}, 0, 32)}}, data, "a"), "negative");
   ExpectCorrupt(Craft({{"a", F32({2, 2}, 0, 32)}}, data, "a"), "does not fit data_offsets [0,32]");
   ExpectCorrupt(Craft({{"a", F32({2}, 0, 8)}, {"b", F32({4}, 16, 32)}}, data, "a,b"), "not contiguous");

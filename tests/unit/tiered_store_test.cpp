@@ -15,12 +15,16 @@ namespace {
 
 const std::string kModel = "0123456789abcdef";
 
-EmbeddingKey Key(int n, const std::string& model = kModel) { return {model, Sha256Hex("image " + std::to_string(n))}; }
+EmbeddingKey Key(int n, const std::string& model = kModel) {
+  return {model, Sha256Hex("image " + std::to_string(n))};
+}
 
-std::shared_ptr<const Embedding> MakeEmbedding(int seed, size_t floats = 256, const std::string& model = kModel) {
+std::shared_ptr<const Embedding> MakeEmbedding(int seed, size_t floats = 256,
+                                               const std::string& model = kModel) {
   auto embedding = std::make_shared<Embedding>();
   embedding->model_id = model;
-  embedding->tensors.push_back({"image_embeddings", {static_cast<int64_t>(floats)},
+  embedding->tensors.push_back({"image_embeddings",
+                                {static_cast<int64_t>(floats)},
                                 std::vector<float>(floats, static_cast<float>(seed))});
   return embedding;
 }
@@ -126,7 +130,8 @@ TEST_F(TieredStoreTest, ContainsManyAsksSlowerTiersOnlyAboutMissingKeys) {
   ASSERT_TRUE(memory_.Put(Key(4), MakeEmbedding(4)).ok());
   ASSERT_TRUE(disk_.Put(Key(4), MakeEmbedding(4)).ok());
 
-  EXPECT_EQ(store.ContainsMany({Key(1), Key(2), Key(3), Key(4)}), (std::vector<bool>{true, true, false, true}));
+  EXPECT_EQ(store.ContainsMany({Key(1), Key(2), Key(3), Key(4)}),
+            (std::vector<bool>{true, true, false, true}));
   ASSERT_EQ(disk.contains_many_calls.size(), 1u);
   EXPECT_EQ(disk.contains_many_calls[0], (std::vector<EmbeddingKey>{Key(2), Key(3)}));
   EXPECT_TRUE(store.Contains(Key(2)));
