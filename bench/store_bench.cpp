@@ -131,8 +131,9 @@ int main(int argc, char** argv) {
 
     std::vector<double> put_ms;
     for (int i = 0; i < key_count; ++i) {
-      if (!memory.Put(keys[static_cast<size_t>(i)], embeddings[static_cast<size_t>(i)]).ok())
+      if (!memory.Put(keys[static_cast<size_t>(i)], embeddings[static_cast<size_t>(i)]).ok()) {
         Fail("memory put");
+      }
       const Clock::time_point start = Clock::now();
       samcache::Status put = disk.Put(keys[static_cast<size_t>(i)], embeddings[static_cast<size_t>(i)]);
       put_ms.push_back(MsSince(start));

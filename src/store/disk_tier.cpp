@@ -208,8 +208,9 @@ Result<Embedding> DiskTier::ReadEntry(const EmbeddingKey& key, FileIdentity* ide
     return Status::IoError("cannot open " + path.string() + ": " + std::strerror(errno));
   }
   struct stat st {};
-  if (::fstat(fd.get(), &st) != 0)
+  if (::fstat(fd.get(), &st) != 0) {
     return Status::IoError("cannot stat " + path.string() + ": " + std::strerror(errno));
+  }
   *identity = {static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)};
   return DecodeSafetensors(
       static_cast<uint64_t>(st.st_size),

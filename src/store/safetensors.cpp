@@ -65,8 +65,9 @@ std::optional<uint64_t> NonNegativeInteger(const json& value) {
     if (v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) return std::nullopt;
     return v;
   }
-  if (value.is_number_integer() && value.get<int64_t>() >= 0)
+  if (value.is_number_integer() && value.get<int64_t>() >= 0) {
     return static_cast<uint64_t>(value.get<int64_t>());
+  }
   return std::nullopt;
 }
 
@@ -82,8 +83,9 @@ Result<TensorEntry> ParseTensorEntry(const std::string& name, const json& entry,
   if (!entry.is_object()) return Status::Corrupt(what + "entry is not an object");
   auto dtype = entry.find("dtype");
   if (dtype == entry.end() || !dtype->is_string()) return Status::Corrupt(what + "no dtype");
-  if (*dtype != "F32")
+  if (*dtype != "F32") {
     return Status::Corrupt(what + "dtype " + dtype->get<std::string>() + ", only F32 is stored");
+  }
 
   // Offsets first: on a truncated file they are what is wrong, whatever the shape says.
   auto offsets = entry.find("data_offsets");
@@ -92,8 +94,9 @@ Result<TensorEntry> ParseTensorEntry(const std::string& name, const json& entry,
   }
   std::optional<uint64_t> begin = NonNegativeInteger((*offsets)[0]);
   std::optional<uint64_t> end = NonNegativeInteger((*offsets)[1]);
-  if (!begin || !end || *begin > *end)
+  if (!begin || !end || *begin > *end) {
     return Status::Corrupt(what + "data_offsets " + offsets->dump() + " invalid");
+  }
   if (*end > data_bytes) {
     return Status::Corrupt(what + "data_offsets " + offsets->dump() + " exceed the " +
                            std::to_string(data_bytes) + " bytes of data (truncated file?)");
@@ -109,8 +112,9 @@ Result<TensorEntry> ParseTensorEntry(const std::string& name, const json& entry,
   bool too_many = false;
   for (const json& dim : *shape) {
     std::optional<uint64_t> value = NonNegativeInteger(dim);
-    if (!value)
+    if (!value) {
       return Status::Corrupt(what + "shape " + shape->dump() + " has a negative or non-integer dimension");
+    }
     tensor.shape.push_back(static_cast<int64_t>(*value));
     if (*value == 0) {
       elements = 0;
@@ -130,8 +134,9 @@ Result<TensorEntry> ParseTensorEntry(const std::string& name, const json& entry,
 // Metadata value `name` as a string, or Corrupt.
 Result<std::string> MetadataString(const json& metadata, const char* name) {
   auto it = metadata.find(name);
-  if (it == metadata.end() || !it->is_string())
+  if (it == metadata.end() || !it->is_string()) {
     return Status::Corrupt(std::string("metadata has no ") + name);
+  }
   return it->get<std::string>();
 }
 
@@ -143,10 +148,12 @@ Result<std::string> EncodeSafetensors(const EmbeddingKey& key, const Embedding& 
   std::unordered_set<std::string> seen;
   uint64_t offset = 0;
   for (const NamedTensor& tensor : embedding.tensors) {
-    if (!IsWritableName(tensor.name))
+    if (!IsWritableName(tensor.name)) {
       return Status::InvalidArgument("tensor name '" + tensor.name + "' cannot be stored");
-    if (!seen.insert(tensor.name).second)
+    }
+    if (!seen.insert(tensor.name).second) {
       return Status::InvalidArgument("tensor name '" + tensor.name + "' twice");
+    }
     uint64_t elements = 1;
     for (int64_t dim : tensor.shape) {
       if (dim < 0) return Status::InvalidArgument("tensor '" + tensor.name + "' has a negative dimension");
@@ -223,8 +230,9 @@ Result<Embedding> DecodeSafetensors(uint64_t file_size, const SafetensorsReader&
   if (!header.is_object()) return Status::Corrupt("header is not a JSON object");
 
   auto metadata = header.find("__metadata__");
-  if (metadata == header.end() || !metadata->is_object())
+  if (metadata == header.end() || !metadata->is_object()) {
     return Status::Corrupt("header has no __metadata__");
+  }
   for (const auto& [name, value] : metadata->items()) {
     if (!value.is_string()) return Status::Corrupt("metadata '" + name + "' is not a string");
   }
@@ -303,15 +311,17 @@ Result<Embedding> DecodeSafetensors(uint64_t file_size, const SafetensorsReader&
 
   // Hashing the tensors in offset order hashes the data section as it is in the file.
   std::unique_ptr<XXH3_state_t, decltype(&XXH3_freeState)> state(XXH3_createState(), &XXH3_freeState);
-  if (!state || XXH3_64bits_reset(state.get()) != XXH_OK)
+  if (!state || XXH3_64bits_reset(state.get()) != XXH_OK) {
     return Status::Internal("cannot start an XXH3 hash");
+  }
   for (size_t index : by_offset) {
     const std::vector<float>& values = embedding.tensors[index].values;
     XXH3_64bits_update(state.get(), values.data(), values.size() * sizeof(float));
   }
   const std::string actual = HashHex(XXH3_64bits_digest(state.get()));
-  if (actual != *checksum)
+  if (actual != *checksum) {
     return Status::Corrupt("checksum mismatch: data hashes to " + actual + ", header says " + *checksum);
+  }
   return embedding;
 }
 

@@ -34,8 +34,9 @@ std::shared_ptr<const Embedding> MakeEmbedding(int seed, size_t floats = 1024,
   auto embedding = std::make_shared<Embedding>();
   embedding->model_id = model;
   NamedTensor tensor{"image_embeddings", {1, static_cast<int64_t>(floats)}, std::vector<float>(floats)};
-  for (size_t i = 0; i < floats; ++i)
+  for (size_t i = 0; i < floats; ++i) {
     tensor.values[i] = static_cast<float>(seed) + static_cast<float>(i) * 0.25f;
+  }
   embedding->tensors.push_back(std::move(tensor));
   return embedding;
 }

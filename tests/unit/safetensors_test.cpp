@@ -36,8 +36,9 @@ std::string Encoded() {
 
 uint64_t HeaderLength(const std::string& file) {
   uint64_t length = 0;
-  for (int i = 7; i >= 0; --i)
+  for (int i = 7; i >= 0; --i) {
     length = (length << 8) | static_cast<unsigned char>(file[static_cast<size_t>(i)]);
+  }
   return length;
 }
 
@@ -172,10 +173,12 @@ TEST(SafetensorsTest, FileIsPlainSafetensors) {
 TEST(SafetensorsTest, TruncatedFilesAreCorrupt) {
   const std::string file = Encoded();
   const size_t header_end = 8 + HeaderLength(file);
-  for (size_t length : {size_t{0}, size_t{4}, size_t{7}})
+  for (size_t length : {size_t{0}, size_t{4}, size_t{7}}) {
     ExpectCorrupt(file.substr(0, length), "8-byte header length");
-  for (size_t length : {size_t{8}, size_t{20}, header_end - 1})
+  }
+  for (size_t length : {size_t{8}, size_t{20}, header_end - 1}) {
     ExpectCorrupt(file.substr(0, length), "header length");
+  }
   for (size_t length : {header_end, header_end + 100, file.size() - 25, file.size() - 1}) {
     ExpectCorrupt(file.substr(0, length), "exceed");
   }
