@@ -27,7 +27,7 @@ debian_packages=(
   libssl-dev libsqlite3-dev sqlite3
   libopencv-imgcodecs-dev libopencv-imgproc-dev
   nlohmann-json3-dev libcpp-httplib-dev libspdlog-dev libcli11-dev
-  libzstd-dev libxxhash-dev
+  libzstd-dev libxxhash-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   nodejs npm
 )

@@ -16,7 +16,9 @@
 #include "model/segmenter.h"
 #include "similar/near_duplicates.h"
 #include "store/blob_store.h"
+#include "store/disk_tier.h"
 #include "store/memory_tier.h"
+#include "store/tiered_store.h"
 
 namespace samcache {
 
@@ -59,6 +61,10 @@ class App {
   // Only with load_model (null otherwise).
   SamModel* model() { return model_.get(); }
   EmbeddingTier* memory_tier() { return memory_tier_.get(); }
+  DiskTier* disk_tier() { return disk_tier_.get(); }
+  // The whole cache: memory, then disk.
+  EmbeddingTier* embedding_store() { return store_.get(); }
+  std::vector<TierStats> tier_stats() { return store_ ? store_->TierStatsAll() : std::vector<TierStats>{}; }
   EmbeddingService* embeddings() { return embeddings_.get(); }
   Segmenter* segmenter() { return segmenter_.get(); }
   PrewarmJobs* prewarm() { return prewarm_.get(); }
@@ -73,6 +79,8 @@ class App {
   std::unique_ptr<Ingestor> ingestor_;
   std::unique_ptr<SamModel> model_;
   std::unique_ptr<MemoryTier> memory_tier_;
+  std::unique_ptr<DiskTier> disk_tier_;
+  std::unique_ptr<TieredStore> store_;
   std::unique_ptr<EmbeddingService> embeddings_;
   std::unique_ptr<Segmenter> segmenter_;
   std::unique_ptr<PrewarmJobs> prewarm_;  // its runners use the service: destroyed first

@@ -11,6 +11,7 @@
 
 #include "app/app.h"
 #include "http/json_reply.h"
+#include "http/metrics.h"
 #include "http/prewarm_routes.h"
 #include "common/crypto.h"
 #include "ingest/ingestor.h"
@@ -560,6 +561,10 @@ void HttpServer::Impl::Routes() {
   });
 
   AddPrewarmRoutes(s, app, stopping);
+
+  s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(PrometheusMetrics(app), "text/plain; version=0.0.4; charset=utf-8");
+  });
 
   // Anything that reaches here with an error status and no body gets a JSON error.
   s.set_error_handler(httplib::Server::HandlerWithResponse(
