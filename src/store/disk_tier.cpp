@@ -350,6 +350,11 @@ uint64_t DiskTier::EntriesFor(const std::string& model_id) {
   return it == entries_per_model_.end() ? 0 : it->second;
 }
 
+std::map<std::string, uint64_t> DiskTier::EntriesPerModel() {
+  std::lock_guard lock(mutex_);
+  return {entries_per_model_.begin(), entries_per_model_.end()};
+}
+
 TierStats DiskTier::Stats() {
   std::lock_guard lock(mutex_);
   return TierStats{"disk", hits_, misses_, lru_.size(), bytes_, evictions_};

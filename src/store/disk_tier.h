@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <list>
+#include <map>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -65,6 +66,8 @@ class DiskTier final : public EmbeddingTier {
   bool Contains(const EmbeddingKey& key) override;
   std::vector<bool> ContainsMany(const std::vector<EmbeddingKey>& keys) override;
   uint64_t EntriesFor(const std::string& model_id) override;
+  // Entry count of every model with entries, by model id.
+  std::map<std::string, uint64_t> EntriesPerModel();
   TierStats Stats() override;
   // Entries found corrupt (and deleted) since construction, by Get or Verify.
   uint64_t corrupt_entries();

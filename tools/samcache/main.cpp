@@ -337,14 +337,45 @@ int Migrate(const CommonOptions& common) {
   return 0;
 }
 
-int CollectGarbage(const CommonOptions& common, int grace_minutes, bool dry_run) {
+struct GcOptions {
+  int grace_minutes = 60;
+  bool dry_run = false;
+  bool verify_cache = false;
+  uint64_t cache_max_bytes = uint64_t{10} << 30;
+  std::vector<std::string> drop_models;
+};
+
+fs::path CacheDir(const CommonOptions& common) { return fs::path(common.data_dir) / "embeddings"; }
+
+int CollectGarbage(const CommonOptions& common, const GcOptions& o) {
   auto app = OpenApp(common);
   if (!app.ok()) return Fail(app.status());
   const BlobStore::GarbageReport r =
-      (*app)->ingestor().CollectGarbage(std::chrono::minutes(grace_minutes), dry_run);
+      (*app)->ingestor().CollectGarbage(std::chrono::minutes(o.grace_minutes), o.dry_run);
   std::printf("%s %zu of %zu stored file(s) without a catalog row (%.1f MB)\n",
-              dry_run ? "would remove" : "removed", r.files_removed, r.files_seen,
+              o.dry_run ? "would remove" : "removed", r.files_removed, r.files_seen,
               static_cast<double>(r.bytes_removed) / 1e6);
+  if (o.dry_run) return 0;
+
+  // The embedding cache: leftovers of crashed writes, the size budget, and on request a
+  // full read of every entry and the removal of models no longer used.
+  DiskTier cache(CacheDir(common), o.cache_max_bytes);
+  if (Status st = cache.Init(); !st.ok()) return Fail(st);
+  for (const std::string& model_id : o.drop_models) {
+    Result<uint64_t> dropped = cache.RemoveModel(model_id);
+    if (!dropped.ok()) return Fail(dropped.status());
+    std::printf("removed %llu embedding(s) of model %s\n", static_cast<unsigned long long>(*dropped),
+                model_id.c_str());
+  }
+  Result<DiskVerifyOutcome> checked = cache.Verify(o.verify_cache);
+  if (!checked.ok()) return Fail(checked.status());
+  std::printf("embedding cache: %llu entr%s %s, %llu corrupt removed, %llu temp file(s) removed, %llu evicted "
+              "for the %s budget; %.1f MB kept\n",
+              static_cast<unsigned long long>(checked->checked), checked->checked == 1 ? "y" : "ies",
+              o.verify_cache ? "read and verified" : "found", static_cast<unsigned long long>(checked->corrupt_removed),
+              static_cast<unsigned long long>(checked->temp_removed), static_cast<unsigned long long>(checked->evicted),
+              o.cache_max_bytes == 0 ? "(unlimited)" : (std::to_string(o.cache_max_bytes >> 20) + " MiB").c_str(),
+              static_cast<double>(checked->bytes_after) / 1e6);
   return 0;
 }
 
@@ -356,6 +387,22 @@ int Stats(const CommonOptions& common) {
   std::printf("datasets:        %lld\nimages:          %lld\ndistinct images: %lld\nstored bytes:    %lld\nschema version:  %d\n",
               static_cast<long long>(s->datasets), static_cast<long long>(s->images),
               static_cast<long long>(s->blobs), static_cast<long long>(s->blob_bytes), s->schema_version);
+
+  DiskTier cache(CacheDir(common), /*max_bytes=*/0);  // 0: only look, never evict here
+  if (Status st = cache.Init(); !st.ok()) return Fail(st);
+  const TierStats disk = cache.Stats();
+  std::printf("embedding cache: %llu embedding(s), %.1f MB in %s\n", static_cast<unsigned long long>(disk.entries),
+              static_cast<double>(disk.bytes) / 1e6, CacheDir(common).string().c_str());
+  for (const auto& [model_id, count] : cache.EntriesPerModel()) {
+    std::printf("  model %s: %llu\n", model_id.c_str(), static_cast<unsigned long long>(count));
+  }
+  Result<std::vector<std::pair<std::string, int64_t>>> jobs = (*app)->catalog().CountPrewarmJobsByStatus();
+  if (!jobs.ok()) return Fail(jobs.status());
+  std::string by_status;
+  for (const auto& [status, count] : *jobs) {
+    by_status += (by_status.empty() ? "" : ", ") + std::to_string(count) + " " + status;
+  }
+  std::printf("prewarm jobs:    %s\n", by_status.empty() ? "none" : by_status.c_str());
   return 0;
 }
 
@@ -406,18 +453,24 @@ int main(int argc, char** argv) {
 
   auto* migrate = cli.add_subcommand("migrate", "Bring the catalog's schema to the newest version");
   AddCommonOptions(migrate, common);
-  auto* stats = cli.add_subcommand("stats", "Print catalog statistics");
+  auto* stats = cli.add_subcommand("stats", "Print catalog, embedding cache and prewarm job statistics");
   AddCommonOptions(stats, common);
 
-  int grace_minutes = 60;
-  bool dry_run = false;
-  auto* gc = cli.add_subcommand("gc", "Remove stored files that no catalog row refers to (left by a crash)");
+  GcOptions gc_options;
+  auto* gc = cli.add_subcommand("gc", "Remove stored files no catalog row refers to, and keep the embedding "
+                                      "cache within its budget");
   AddCommonOptions(gc, common);
-  gc->add_option("--grace-minutes", grace_minutes,
+  gc->add_option("--grace-minutes", gc_options.grace_minutes,
                  "Leave files younger than this alone (an upload may be about to record them)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
-  gc->add_flag("--dry-run", dry_run, "Only count what would be removed");
+  gc->add_flag("--dry-run", gc_options.dry_run, "Only count the stored files that would be removed");
+  gc->add_option("--cache-max-bytes", gc_options.cache_max_bytes,
+                 "Evict the least recently used embeddings beyond this many bytes (0: no limit)")
+      ->capture_default_str();
+  gc->add_flag("--verify-cache", gc_options.verify_cache,
+               "Read every cached embedding and remove those that fail their checksum");
+  gc->add_option("--drop-model", gc_options.drop_models, "Remove every cached embedding of this model id");
 
   std::string dupes_dataset;
   bool dupes_json = false;
@@ -442,7 +495,7 @@ int main(int argc, char** argv) {
   }
   if (*migrate) return Migrate(common);
   if (*stats) return Stats(common);
-  if (*gc) return CollectGarbage(common, grace_minutes, dry_run);
+  if (*gc) return CollectGarbage(common, gc_options);
   if (*dupes) {
     auto app = OpenApp(common);
     if (!app.ok()) return Fail(app.status());
