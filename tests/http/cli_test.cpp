@@ -99,6 +99,41 @@ TEST(CliTest, GcRemovesFilesWithoutRows) {
   EXPECT_EQ(ListFiles(tmp / "data" / "blobs").size(), 1u);
 }
 
+// samcache prewarm from a terminal: computes, then skips; stats counts; gc keeps the budget.
+TEST(CliTest, PrewarmStatsAndGcManageTheCache) {
+  TempDir tmp;
+  const std::string data = (tmp / "data").string();
+  for (int i = 0; i < 3; ++i) WriteFile(tmp / "in" / ("p" + std::to_string(i) + ".jpg"), MakeImageFile(200, 150, i, ".jpg"));
+  ASSERT_EQ(RunSamcache({"ingest", "--data", data, "--dataset", "set", (tmp / "in").string()}).exit_code, 0);
+
+  CommandResult first = RunSamcache({"prewarm", "--data", data, "set"});
+  EXPECT_EQ(first.exit_code, 0) << first.output;
+  EXPECT_NE(first.output.find("Dataset ready (cache: 3 embeddings, computed: 3, skipped: 0)"), std::string::npos)
+      << first.output;
+  CommandResult second = RunSamcache({"prewarm", "--data", data, "set"});
+  EXPECT_EQ(second.exit_code, 0) << second.output;
+  EXPECT_NE(second.output.find("Dataset ready (cache: 3 embeddings, computed: 0, skipped: 3)"), std::string::npos)
+      << second.output;
+
+  CommandResult stats = RunSamcache({"stats", "--data", data});
+  EXPECT_EQ(stats.exit_code, 0) << stats.output;
+  EXPECT_NE(stats.output.find("embedding cache: 3 embedding(s)"), std::string::npos) << stats.output;
+  EXPECT_NE(stats.output.find("prewarm jobs:    2 completed"), std::string::npos) << stats.output;
+
+  // A budget of one embedding (4 MiB each) keeps only the most recently used one.
+  CommandResult gc = RunSamcache({"gc", "--data", data, "--verify-cache", "--cache-max-bytes", "5000000"});
+  EXPECT_EQ(gc.exit_code, 0) << gc.output;
+  EXPECT_NE(gc.output.find("1 entry read and verified, 0 corrupt removed"), std::string::npos) << gc.output;
+  EXPECT_NE(gc.output.find("2 evicted"), std::string::npos) << gc.output;
+  EXPECT_NE(RunSamcache({"stats", "--data", data}).output.find("embedding cache: 1 embedding(s)"), std::string::npos);
+  CommandResult third = RunSamcache({"prewarm", "--data", data, "set"});
+  EXPECT_NE(third.output.find("computed: 2, skipped: 1"), std::string::npos) << third.output;
+
+  CommandResult unknown = RunSamcache({"prewarm", "--data", data, "nope"});
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_NE(unknown.output.find("no dataset with id or name 'nope'"), std::string::npos) << unknown.output;
+}
+
 TEST(CliTest, VersionNamesOnnxRuntime) {
   CommandResult r = RunSamcache({"--version"});
   EXPECT_EQ(r.exit_code, 0);

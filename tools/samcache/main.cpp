@@ -373,7 +373,8 @@ int CollectGarbage(const CommonOptions& common, const GcOptions& o) {
               "for the %s budget; %.1f MB kept\n",
               static_cast<unsigned long long>(checked->checked), checked->checked == 1 ? "y" : "ies",
               o.verify_cache ? "read and verified" : "found", static_cast<unsigned long long>(checked->corrupt_removed),
-              static_cast<unsigned long long>(checked->temp_removed), static_cast<unsigned long long>(checked->evicted),
+              static_cast<unsigned long long>(checked->temp_removed),
+              static_cast<unsigned long long>(cache.Stats().evictions),  // by Init and Verify
               o.cache_max_bytes == 0 ? "(unlimited)" : (std::to_string(o.cache_max_bytes >> 20) + " MiB").c_str(),
               static_cast<double>(checked->bytes_after) / 1e6);
   return 0;
