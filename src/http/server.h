@@ -15,7 +15,7 @@ struct ServerOptions {
   std::string host = "0.0.0.0";
   int port = 3000;  // 0 picks a free port
   size_t max_upload_bytes = size_t{1} << 30;
-  int threads = 8;
+  int threads = 32;  // each open event stream (prewarm progress) holds one
 };
 
 class HttpServer {

@@ -276,7 +276,8 @@ Result<PrewarmSnapshot> PrewarmJobs::Cancel(const std::string& job_id) {
   {
     std::unique_lock lock(mutex_);
     auto it = live_.find(job_id);
-    if (it != live_.end() && it->second->queued_or_running) {
+    if (it != live_.end() && it->second->queued_or_running &&
+        !IsFinishedPrewarmStatus(it->second->record.status)) {
       it->second->cancel_requested = true;
       lock.unlock();
       spdlog::info("[PREWARM] job {} cancel requested", job_id);

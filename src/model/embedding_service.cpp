@@ -11,6 +11,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// Encoded embeddings waiting for the storing thread (4 MiB each for SAM).
+constexpr size_t kMaxEncoded = 2;
+
 double MillisSince(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
@@ -41,6 +44,7 @@ EmbeddingService::EmbeddingService(const SamModel& model, EmbeddingTier& tier, B
     : model_(model), tier_(tier), blobs_(blobs), options_(options) {
   preparer_ = std::thread([this] { PrepareLoop(); });
   encoder_ = std::thread([this] { EncodeLoop(); });
+  storer_ = std::thread([this] { StoreLoop(); });
 }
 
 EmbeddingService::~EmbeddingService() {
@@ -50,14 +54,18 @@ EmbeddingService::~EmbeddingService() {
   }
   waiting_cv_.notify_all();
   prepared_cv_.notify_all();
+  encoded_cv_.notify_all();
   preparer_.join();
   encoder_.join();
+  storer_.join();
   std::deque<std::unique_ptr<Job>> left;
   {
     std::lock_guard lock(mutex_);
     left.swap(waiting_);
     for (auto& job : prepared_) left.push_back(std::move(job));
     prepared_.clear();
+    for (auto& job : encoded_) left.push_back(std::move(job));
+    encoded_.clear();
   }
   for (auto& job : left) Finish(*job, Status::Unavailable("the server is shutting down"));
 }
@@ -195,23 +203,49 @@ void EmbeddingService::EncodeLoop() {
       Finish(*job, embedding.status());
       continue;
     }
-    auto shared = std::make_shared<const Embedding>(std::move(*embedding));
-    if (Status put = tier_.Put(job->key, shared); !put.ok()) {
+    job->embedding = std::make_shared<const Embedding>(std::move(*embedding));
+    std::unique_lock lock(mutex_);
+    encoded_cv_.wait(lock, [&] { return stopping_ || encoded_.size() < kMaxEncoded; });
+    if (stopping_) {
+      lock.unlock();
+      Finish(*job, Status::Unavailable("the server is shutting down"));
+      return;
+    }
+    encoded_.push_back(std::move(job));
+    encoded_cv_.notify_all();
+  }
+}
+
+void EmbeddingService::StoreLoop() {
+  for (;;) {
+    std::unique_ptr<Job> job;
+    {
+      std::unique_lock lock(mutex_);
+      encoded_cv_.wait(lock, [&] { return stopping_ || !encoded_.empty(); });
+      if (stopping_) return;
+      job = std::move(encoded_.front());
+      encoded_.pop_front();
+    }
+    encoded_cv_.notify_all();  // room for the encoder's next result
+
+    const Clock::time_point step = Clock::now();
+    if (Status put = tier_.Put(job->key, job->embedding); !put.ok()) {
       // The caller still gets its embedding; only later calls will compute it again.
       spdlog::error("could not store embedding {}: {}", job->key.ToString(), put.message());
     }
+    job->timings.store_ms = MillisSince(step);
     {
       std::lock_guard lock(mutex_);
       ++stats_.runs;
       stats_.encoder_seconds += job->timings.encoder_ms / 1000.0;
     }
-    spdlog::info("[ENCODE] {} in {:.0f} ms (read {:.0f}, decode {:.0f}, preprocess {:.0f}, encoder {:.0f})",
+    spdlog::info("[ENCODE] {} in {:.0f} ms (read {:.0f}, decode {:.0f}, preprocess {:.0f}, encoder {:.0f}, store {:.0f})",
                  job->key.pixel_hash.substr(0, 12),
                  job->timings.read_ms + job->timings.decode_ms + job->timings.preprocess_ms +
-                     job->timings.encoder_ms,
+                     job->timings.encoder_ms + job->timings.store_ms,
                  job->timings.read_ms, job->timings.decode_ms, job->timings.preprocess_ms,
-                 job->timings.encoder_ms);
-    Finish(*job, Computed{std::move(shared), job->timings});
+                 job->timings.encoder_ms, job->timings.store_ms);
+    Finish(*job, Computed{std::move(job->embedding), job->timings});
   }
 }
 

@@ -1,9 +1,10 @@
 // Embeddings on demand: a cache lookup, and on a miss one encoder run however many callers
 // ask for the same key at once (singleflight).
 //
-// Misses go through a bounded two-stage pipeline: a preparing thread reads the blob,
+// Misses go through a bounded three-stage pipeline: a preparing thread reads the blob,
 // decodes it and lays out the encoder input, while the encoder thread runs the previous
-// image. At most `max_waiting` images wait to start and `max_prepared` prepared inputs
+// image and a storing thread writes the one before into the tiers (a disk write with fsync
+// costs tens of milliseconds; callers are answered once it is stored). At most `max_waiting` images wait to start and `max_prepared` prepared inputs
 // (12 MiB each for SAM) wait for the encoder, so a burst of requests cannot exhaust memory:
 // beyond that, Get answers Unavailable at once.
 //
@@ -42,6 +43,7 @@ struct EncodeTimings {
   double decode_ms = 0;
   double preprocess_ms = 0;
   double encoder_ms = 0;
+  double store_ms = 0;  // writing it into the tiers
   double queue_ms = 0;  // waiting for the pipeline
 };
 
@@ -121,10 +123,12 @@ class EmbeddingService {
     std::chrono::steady_clock::time_point queued_at;
     EncodeTimings timings;
     PreparedImage prepared;
+    std::shared_ptr<const Embedding> embedding;  // once encoded
   };
 
   void PrepareLoop();
   void EncodeLoop();
+  void StoreLoop();
   void Finish(Job& job, Outcome outcome);
 
   const SamModel& model_;
@@ -135,14 +139,17 @@ class EmbeddingService {
   std::mutex mutex_;
   std::condition_variable waiting_cv_;   // a job to prepare, or stopping
   std::condition_variable prepared_cv_;  // a prepared job, room for one, or stopping
+  std::condition_variable encoded_cv_;   // an encoded job, room for one, or stopping
   std::deque<std::unique_ptr<Job>> waiting_;
   std::deque<std::unique_ptr<Job>> prepared_;
+  std::deque<std::unique_ptr<Job>> encoded_;  // waiting to be stored
   std::map<std::string, std::shared_future<Outcome>> in_flight_;
   bool stopping_ = false;
   EncoderStats stats_;
 
   std::thread preparer_;
   std::thread encoder_;
+  std::thread storer_;
 };
 
 }  // namespace samcache

@@ -32,7 +32,7 @@ class PrewarmJobsTest : public ::testing::Test {
     for (int seed : seeds) {
       std::string bytes = MakeImageFile(width, height, seed, ".jpg");
       const std::string hash = Sha256Hex(bytes);
-      batch.Add(IncomingFile{"s" + std::to_string(seed) + ".jpg", std::move(bytes), hash});
+      batch.Add(IncomingFile{std::string("s") + std::to_string(seed) + ".jpg", std::move(bytes), hash});
     }
     batch.Finish();
     EXPECT_EQ(batch.stored().size(), seeds.size());
