@@ -6,6 +6,7 @@
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
 
@@ -441,6 +442,17 @@ void HttpServer::Impl::Routes() {
     std::vector<bool> cached = Cached(*images);
     for (size_t i = 0; i < images->size(); ++i) list.push_back(ImageJson((*images)[i], cached[i]));
     body["images"] = std::move(list);
+    body["embeddings_cached"] = std::count(cached.begin(), cached.end(), true);
+    // So a page opened mid-prewarm can follow the job that runs.
+    body["prewarm_job"] = nullptr;
+    if (app.model() != nullptr) {
+      Result<std::optional<PrewarmJobRecord>> job =
+          app.catalog().FindUnfinishedPrewarmJob(dataset->id, app.model()->info().id);
+      if (job.ok() && *job) {
+        body["prewarm_job"] = {{"job_id", (*job)->id}, {"status", (*job)->status},
+                               {"events_url", "/api/sam/prewarm/" + (*job)->id + "/events"}};
+      }
+    }
     SendJson(res, 200, body);
   });
 
@@ -506,17 +518,18 @@ void HttpServer::Impl::Routes() {
               {"distinct_blobs", stats->blobs}, {"blob_bytes", stats->blob_bytes},
               {"schema_version", stats->schema_version}};
     if (app.embeddings()) {
-      TierStats memory = app.memory_tier()->Stats();
       EncoderStats encoder = app.embeddings()->Stats();
       body["model_id"] = app.model()->info().id;
-      body["embeddings"] = {{"memory", {{"entries", memory.entries}, {"bytes", memory.bytes},
-                                        {"hits", memory.hits}, {"misses", memory.misses},
-                                        {"evictions", memory.evictions}}},
+      body["embeddings"] = {{"model_entries", app.embedding_store()->EntriesFor(app.model()->info().id)},
                             {"encoder_runs", encoder.runs},
                             {"encoder_failures", encoder.failures},
                             {"encoder_seconds", encoder.encoder_seconds},
                             {"joined_runs", encoder.joined},
                             {"rejected_busy", encoder.rejected}};
+      for (const TierStats& tier : app.tier_stats()) {
+        body["embeddings"][tier.name] = {{"entries", tier.entries}, {"bytes", tier.bytes}, {"hits", tier.hits},
+                                         {"misses", tier.misses}, {"evictions", tier.evictions}};
+      }
     }
     SendJson(res, 200, body);
   });

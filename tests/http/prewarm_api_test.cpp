@@ -205,6 +205,8 @@ TEST_F(PrewarmApiTest, RestartLosesNothing) {
   Start();
   Reply dataset = Get("/api/sam/dataset/" + upload.body["dataset_id"].get<std::string>());
   for (const json& image : dataset.body["images"]) EXPECT_EQ(image["embedding_cached"], true);
+  EXPECT_EQ(dataset.body["embeddings_cached"], 3);
+  EXPECT_TRUE(dataset.body["prewarm_job"].is_null());
   for (const json& image : upload.body["images"]) {
     Reply predict = PredictCenter(image);
     ASSERT_EQ(predict.status, 200) << predict.raw;
@@ -322,6 +324,7 @@ TEST_F(PrewarmApiTest, CancelStopsTheJobAndKeepsWhatWasComputed) {
   Reply again = StartPrewarm(*client_, dataset_id);
   EXPECT_EQ(again.body["job_id"], job_id) << "one unfinished job per dataset and model";
   EXPECT_EQ(again.body["existing"], true);
+  EXPECT_EQ(Get("/api/sam/dataset/" + dataset_id).body["prewarm_job"]["job_id"], job_id);
 
   WaitForDone(job_id, 1);
   Reply cancel = ToReply(client_->Delete("/api/sam/prewarm/" + job_id));
