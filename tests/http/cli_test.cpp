@@ -1,6 +1,7 @@
 // The samcache command line, run as a real process: ingest, migrate, stats, and a server
 // started on the ingested data.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <httplib.h>
 
 #include <nlohmann/json.hpp>
@@ -103,7 +104,7 @@ TEST(CliTest, GcRemovesFilesWithoutRows) {
 TEST(CliTest, PrewarmStatsAndGcManageTheCache) {
   TempDir tmp;
   const std::string data = (tmp / "data").string();
-  for (int i = 0; i < 3; ++i) WriteFile(tmp / "in" / ("p" + std::to_string(i) + ".jpg"), MakeImageFile(200, 150, i, ".jpg"));
+  for (int i = 0; i < 3; ++i) WriteFile(tmp / "in" / (std::string("p") + std::to_string(i) + ".jpg"), MakeImageFile(200, 150, i, ".jpg"));
   ASSERT_EQ(RunSamcache({"ingest", "--data", data, "--dataset", "set", (tmp / "in").string()}).exit_code, 0);
 
   CommandResult first = RunSamcache({"prewarm", "--data", data, "set"});
@@ -132,6 +133,37 @@ TEST(CliTest, PrewarmStatsAndGcManageTheCache) {
   CommandResult unknown = RunSamcache({"prewarm", "--data", data, "nope"});
   EXPECT_EQ(unknown.exit_code, 1);
   EXPECT_NE(unknown.output.find("no dataset with id or name 'nope'"), std::string::npos) << unknown.output;
+}
+
+// Ctrl-C stops `samcache prewarm` after the images in flight; the next run resumes the job.
+TEST(CliTest, InterruptedPrewarmResumesWhereItStopped) {
+  TempDir tmp;
+  const std::string data = (tmp / "data").string();
+  for (int i = 0; i < 16; ++i) {
+    WriteFile(tmp / "in" / (std::string("p") + std::to_string(i) + ".jpg"), MakeImageFile(2400, 1800, 40 + i, ".jpg"));
+  }
+  ASSERT_EQ(RunSamcache({"ingest", "--data", data, "--dataset", "big", (tmp / "in").string()}).exit_code, 0);
+  auto cached = [&] { return ListFiles(tmp / "data" / "embeddings").size(); };
+  CommandResult first = RunSamcacheAndSignal({"prewarm", "--data", data, "big"}, [&] { return cached() >= 2; }, SIGINT);
+  ASSERT_EQ(first.exit_code, 1) << first.output;
+  EXPECT_NE(first.output.find("interrupted at "), std::string::npos) << first.output;
+  EXPECT_NE(first.output.find("run the same command again to resume"), std::string::npos) << first.output;
+  const size_t stored = cached();
+  ASSERT_LT(stored, 16u) << "the job finished before the signal";
+
+  CommandResult second = RunSamcache({"prewarm", "--data", data, "big"});
+  EXPECT_EQ(second.exit_code, 0) << second.output;
+  EXPECT_NE(second.output.find("resuming job "), std::string::npos) << second.output;
+  // Everything stored before the interruption was skipped or counted then, never recomputed.
+  std::smatch counts;
+  ASSERT_TRUE(std::regex_search(second.output, counts, std::regex(R"(computed: (\d+), skipped: (\d+)\))")))
+      << second.output;
+  EXPECT_EQ(cached(), 16u);
+  size_t encode_lines = 0;
+  for (size_t at = second.output.find("[ENCODE]"); at != std::string::npos; at = second.output.find("[ENCODE]", at + 1)) {
+    ++encode_lines;
+  }
+  EXPECT_EQ(encode_lines, 16 - stored) << second.output;
 }
 
 TEST(CliTest, VersionNamesOnnxRuntime) {

@@ -177,13 +177,30 @@ void ServerProcess::Kill() {
 }
 
 CommandResult RunSamcache(const std::vector<std::string>& args) {
+  return RunSamcacheAndSignal(args, nullptr, 0);
+}
+
+CommandResult RunSamcacheAndSignal(const std::vector<std::string>& args, const std::function<bool()>& ready,
+                                   int signal) {
   TempDir tmp;
   std::vector<std::string> full = {SAMCACHE_BINARY};
   full.insert(full.end(), args.begin(), args.end());
   const fs::path out = tmp / "output.txt";
   pid_t pid = Spawn(full, out);
   int status = 0;
-  waitpid(pid, &status, 0);
+  bool reaped = false;
+  for (int i = 0; ready && i < 3000; ++i) {
+    if (waitpid(pid, &status, WNOHANG) == pid) {
+      reaped = true;
+      break;
+    }
+    if (ready()) {
+      kill(pid, signal);
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (!reaped) waitpid(pid, &status, 0);
   CommandResult r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   r.output = ReadFileOrDie(out);

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -72,5 +73,8 @@ struct CommandResult {
 };
 // Runs the samcache binary with `args` and waits for it.
 CommandResult RunSamcache(const std::vector<std::string>& args);
+// Runs it, and sends `signal` once `ready()` (polled every 20 ms, for up to a minute) is true.
+CommandResult RunSamcacheAndSignal(const std::vector<std::string>& args, const std::function<bool()>& ready,
+                                   int signal);
 
 }  // namespace samcache::testing

@@ -490,6 +490,7 @@ int main(int argc, char** argv) {
   if (*embed) return Embed(common, model, embed_image, embed_out);
   if (*ingest) return Ingest(common, dataset, paths);
   if (*prewarm) {
+    BlockPrewarmStopSignals();
     auto app = OpenApp(common, &model);
     if (!app.ok()) return Fail(app.status());
     return RunPrewarmCommand(**app, prewarm_dataset);

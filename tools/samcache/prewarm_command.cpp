@@ -26,7 +26,21 @@ std::string ProgressBar(const PrewarmSnapshot& s) {
   return line;
 }
 
+sigset_t StopSignals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGUSR2);  // sent by RunPrewarmCommand to end the waiting thread
+  return signals;
+}
+
 }  // namespace
+
+void BlockPrewarmStopSignals() {
+  const sigset_t signals = StopSignals();
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+}
 
 int RunPrewarmCommand(App& app, const std::string& dataset_name) {
   PrewarmJobs* jobs = app.prewarm();
@@ -40,13 +54,9 @@ int RunPrewarmCommand(App& app, const std::string& dataset_name) {
     return 1;
   }
 
-  // Signals stop the job cleanly: what is in flight finishes and is stored.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGUSR2);  // sent by this function to end the waiting thread
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // Signals stop the job cleanly: what is in flight finishes and is stored. Every thread
+  // blocks them (BlockPrewarmStopSignals), so this one alone receives them.
+  const sigset_t signals = StopSignals();
   std::thread stopper([jobs, signals] {
     int sig = 0;
     sigwait(&signals, &sig);

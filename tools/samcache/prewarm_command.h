@@ -8,6 +8,10 @@
 
 namespace samcache {
 
+// Blocks the signals RunPrewarmCommand waits for in the calling thread and every thread it
+// starts later: call it first, before the App (and its threads) exist.
+void BlockPrewarmStopSignals();
+
 // Runs (or resumes) the dataset's prewarm job until it ends. SIGINT/SIGTERM stop it after
 // the images in flight; it is resumed by the next run. Exit code: 0 completed, 2 completed
 // with failed images, 1 otherwise (error, cancelled, interrupted).
