@@ -4,10 +4,25 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "common/status.h"
 
 namespace samcache {
+
+// Owns a file descriptor: closed on every path out of a scope.
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd();
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+  int Release() { return std::exchange(fd_, -1); }
+
+ private:
+  int fd_;
+};
 
 // Writes `bytes` to `path` so that a crash at any moment leaves either no file or the whole
 // file: write to a uniquely named temp file in `tmp_dir` (same file system as `path`),

@@ -151,29 +151,20 @@ void AddPrewarmRoutes(httplib::Server& server, App& app, const std::atomic<bool>
     SendJson(res, 202, body);
   });
 
-  server.Get(R"(/api/sam/prewarm/([^/]+))", [&app](const httplib::Request& req, httplib::Response& res) {
-    PrewarmJobs* jobs = Jobs(app, res);
-    if (jobs == nullptr) return;
-    Result<PrewarmSnapshot> snapshot = jobs->Snapshot(req.matches[1]);
-    if (!snapshot.ok()) return SendStatus(res, snapshot.status());
-    SendJson(res, 200, PrewarmJson(*snapshot));
-  });
-
-  server.Delete(R"(/api/sam/prewarm/([^/]+))", [&app](const httplib::Request& req, httplib::Response& res) {
-    PrewarmJobs* jobs = Jobs(app, res);
-    if (jobs == nullptr) return;
-    Result<PrewarmSnapshot> snapshot = jobs->Cancel(req.matches[1]);
-    if (!snapshot.ok()) return SendStatus(res, snapshot.status());
-    SendJson(res, 202, PrewarmJson(*snapshot));
-  });
-
-  server.Post(R"(/api/sam/prewarm/([^/]+)/resume)", [&app](const httplib::Request& req, httplib::Response& res) {
-    PrewarmJobs* jobs = Jobs(app, res);
-    if (jobs == nullptr) return;
-    Result<PrewarmSnapshot> snapshot = jobs->Resume(req.matches[1]);
-    if (!snapshot.ok()) return SendStatus(res, snapshot.status());
-    SendJson(res, 202, PrewarmJson(*snapshot));
-  });
+  // The routes that act on one job and answer with its snapshot.
+  using JobAction = Result<PrewarmSnapshot> (PrewarmJobs::*)(const std::string&);
+  auto job_route = [&app](JobAction action, int status) {
+    return [&app, action, status](const httplib::Request& req, httplib::Response& res) {
+      PrewarmJobs* jobs = Jobs(app, res);
+      if (jobs == nullptr) return;
+      Result<PrewarmSnapshot> snapshot = (jobs->*action)(req.matches[1]);
+      if (!snapshot.ok()) return SendStatus(res, snapshot.status());
+      SendJson(res, status, PrewarmJson(*snapshot));
+    };
+  };
+  server.Get(R"(/api/sam/prewarm/([^/]+))", job_route(&PrewarmJobs::Snapshot, 200));
+  server.Delete(R"(/api/sam/prewarm/([^/]+))", job_route(&PrewarmJobs::Cancel, 202));
+  server.Post(R"(/api/sam/prewarm/([^/]+)/resume)", job_route(&PrewarmJobs::Resume, 202));
 
   server.Get(R"(/api/sam/prewarm/([^/]+)/events)", [&app, &stopping](const httplib::Request& req,
                                                                      httplib::Response& res) {

@@ -142,16 +142,38 @@ void EmbeddingService::Finish(Job& job, Outcome outcome) {
   in_flight_.erase(job.key.ToString());
 }
 
+std::unique_ptr<EmbeddingService::Job> EmbeddingService::Take(std::deque<std::unique_ptr<Job>>& queue,
+                                                              std::condition_variable& cv) {
+  std::unique_ptr<Job> job;
+  {
+    std::unique_lock lock(mutex_);
+    cv.wait(lock, [&] { return stopping_ || !queue.empty(); });
+    if (stopping_) return nullptr;
+    job = std::move(queue.front());
+    queue.pop_front();
+  }
+  cv.notify_all();  // room for the stage that fills this queue
+  return job;
+}
+
+bool EmbeddingService::Hand(std::unique_ptr<Job> job, std::deque<std::unique_ptr<Job>>& queue,
+                            std::condition_variable& cv, size_t max_size) {
+  std::unique_lock lock(mutex_);
+  cv.wait(lock, [&] { return stopping_ || queue.size() < max_size; });
+  if (stopping_) {
+    lock.unlock();
+    Finish(*job, Status::Unavailable("the server is shutting down"));
+    return false;
+  }
+  queue.push_back(std::move(job));
+  cv.notify_all();
+  return true;
+}
+
 void EmbeddingService::PrepareLoop() {
   for (;;) {
-    std::unique_ptr<Job> job;
-    {
-      std::unique_lock lock(mutex_);
-      waiting_cv_.wait(lock, [&] { return stopping_ || !waiting_.empty(); });
-      if (stopping_) return;
-      job = std::move(waiting_.front());
-      waiting_.pop_front();
-    }
+    std::unique_ptr<Job> job = Take(waiting_, waiting_cv_);
+    if (!job) return;
     job->timings.queue_ms = MillisSince(job->queued_at);
 
     {  // the decoded image is released before waiting for the encoder
@@ -166,29 +188,14 @@ void EmbeddingService::PrepareLoop() {
       job->timings.preprocess_ms = MillisSince(step);
     }
 
-    std::unique_lock lock(mutex_);
-    prepared_cv_.wait(lock, [&] { return stopping_ || prepared_.size() < options_.max_prepared; });
-    if (stopping_) {
-      lock.unlock();
-      Finish(*job, Status::Unavailable("the server is shutting down"));
-      return;
-    }
-    prepared_.push_back(std::move(job));
-    prepared_cv_.notify_all();
+    if (!Hand(std::move(job), prepared_, prepared_cv_, options_.max_prepared)) return;
   }
 }
 
 void EmbeddingService::EncodeLoop() {
   for (;;) {
-    std::unique_ptr<Job> job;
-    {
-      std::unique_lock lock(mutex_);
-      prepared_cv_.wait(lock, [&] { return stopping_ || !prepared_.empty(); });
-      if (stopping_) return;
-      job = std::move(prepared_.front());
-      prepared_.pop_front();
-    }
-    prepared_cv_.notify_all();  // room for the preparer's next input
+    std::unique_ptr<Job> job = Take(prepared_, prepared_cv_);
+    if (!job) return;
 
     const Clock::time_point step = Clock::now();
     Result<Embedding> embedding = model_.Encode(job->prepared);
@@ -204,29 +211,14 @@ void EmbeddingService::EncodeLoop() {
       continue;
     }
     job->embedding = std::make_shared<const Embedding>(std::move(*embedding));
-    std::unique_lock lock(mutex_);
-    encoded_cv_.wait(lock, [&] { return stopping_ || encoded_.size() < kMaxEncoded; });
-    if (stopping_) {
-      lock.unlock();
-      Finish(*job, Status::Unavailable("the server is shutting down"));
-      return;
-    }
-    encoded_.push_back(std::move(job));
-    encoded_cv_.notify_all();
+    if (!Hand(std::move(job), encoded_, encoded_cv_, kMaxEncoded)) return;
   }
 }
 
 void EmbeddingService::StoreLoop() {
   for (;;) {
-    std::unique_ptr<Job> job;
-    {
-      std::unique_lock lock(mutex_);
-      encoded_cv_.wait(lock, [&] { return stopping_ || !encoded_.empty(); });
-      if (stopping_) return;
-      job = std::move(encoded_.front());
-      encoded_.pop_front();
-    }
-    encoded_cv_.notify_all();  // room for the encoder's next result
+    std::unique_ptr<Job> job = Take(encoded_, encoded_cv_);
+    if (!job) return;
 
     const Clock::time_point step = Clock::now();
     if (Status put = tier_.Put(job->key, job->embedding); !put.ok()) {

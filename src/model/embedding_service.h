@@ -126,6 +126,11 @@ class EmbeddingService {
     std::shared_ptr<const Embedding> embedding;  // once encoded
   };
 
+  // The next job of a stage's input queue; null when stopping.
+  std::unique_ptr<Job> Take(std::deque<std::unique_ptr<Job>>& queue, std::condition_variable& cv);
+  // Passes a job to the next stage's queue, waiting for room; false (the job failed) when stopping.
+  bool Hand(std::unique_ptr<Job> job, std::deque<std::unique_ptr<Job>>& queue, std::condition_variable& cv,
+            size_t max_size);
   void PrepareLoop();
   void EncodeLoop();
   void StoreLoop();

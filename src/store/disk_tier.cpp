@@ -53,20 +53,6 @@ void MarkUsedNow(const fs::path& path) {
   fs::last_write_time(path, fs::file_time_type::clock::now(), ignored);
 }
 
-// Closes the descriptor on every path out of ReadEntry.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 // Exactly `size` bytes at `offset`. A file that ends early is truncated, hence Corrupt.
 Status ReadExactly(int fd, uint64_t offset, char* out, size_t size, const fs::path& path) {
