@@ -36,7 +36,8 @@ std::string PrometheusMetrics(App& app) {
 
   if (app.embedding_store() != nullptr) {
     auto& hits = counter("samcache_embedding_cache_hits_total", "Embedding lookups answered by this tier");
-    auto& misses = counter("samcache_embedding_cache_misses_total", "Embedding lookups this tier could not answer");
+    auto& misses =
+        counter("samcache_embedding_cache_misses_total", "Embedding lookups this tier could not answer");
     auto& entries = gauge("samcache_embedding_cache_entries", "Embeddings held by this tier");
     auto& bytes = gauge("samcache_embedding_cache_bytes", "Bytes held by this tier");
     auto& evictions = counter("samcache_embedding_cache_evictions_total",
@@ -65,10 +66,12 @@ std::string PrometheusMetrics(App& app) {
     counter("samcache_encoder_runs_total", "Image encoder runs that produced an embedding")
         .Add({})
         .Increment(static_cast<double>(encoder.runs));
-    counter("samcache_encoder_failures_total", "Image encoder runs that failed").Add({}).Increment(
-        static_cast<double>(encoder.failures));
-    counter("samcache_encoder_seconds_total", "Time spent in image encoder runs").Add({}).Increment(
-        encoder.encoder_seconds);
+    counter("samcache_encoder_failures_total", "Image encoder runs that failed")
+        .Add({})
+        .Increment(static_cast<double>(encoder.failures));
+    counter("samcache_encoder_seconds_total", "Time spent in image encoder runs")
+        .Add({})
+        .Increment(encoder.encoder_seconds);
     counter("samcache_encoder_joined_total",
             "Requests that waited for a run another request had started (singleflight)")
         .Add({})
@@ -86,11 +89,16 @@ std::string PrometheusMetrics(App& app) {
       jobs.ok()) {
     auto& family = gauge("samcache_prewarm_jobs", "Prewarm jobs in the catalog by status");
     for (std::string_view status : kJobStatuses) family.Add({{"status", std::string(status)}}).Set(0);
-    for (const auto& [status, count] : *jobs) family.Add({{"status", status}}).Set(static_cast<double>(count));
+    for (const auto& [status, count] : *jobs)
+      family.Add({{"status", status}}).Set(static_cast<double>(count));
   }
   if (Result<CatalogStats> catalog = app.catalog().Stats(); catalog.ok()) {
-    gauge("samcache_catalog_images", "Images in all datasets").Add({}).Set(static_cast<double>(catalog->images));
-    gauge("samcache_catalog_distinct_files", "Distinct stored files").Add({}).Set(static_cast<double>(catalog->blobs));
+    gauge("samcache_catalog_images", "Images in all datasets")
+        .Add({})
+        .Set(static_cast<double>(catalog->images));
+    gauge("samcache_catalog_distinct_files", "Distinct stored files")
+        .Add({})
+        .Set(static_cast<double>(catalog->blobs));
     gauge("samcache_catalog_datasets", "Datasets").Add({}).Set(static_cast<double>(catalog->datasets));
   }
 

@@ -22,7 +22,10 @@ json OptionalSeconds(const std::optional<double>& seconds) {
 }
 
 json EventJson(const PrewarmImageEvent& e) {
-  return json{{"seq", e.seq}, {"image_id", e.image_id}, {"filename", e.filename}, {"state", e.state},
+  return json{{"seq", e.seq},
+              {"image_id", e.image_id},
+              {"filename", e.filename},
+              {"state", e.state},
               {"detail", e.detail}};
 }
 
@@ -34,7 +37,8 @@ std::string MessageFor(const PrewarmSnapshot& s) {
            (s.job.error.empty() ? "" : " (" + s.job.error + ")");
   }
   if (status == prewarm_status::kFailed) return "Pre-warming failed: " + s.job.error;
-  if (status == prewarm_status::kQueued) return "Waiting to pre-warm " + std::to_string(s.job.total) + " image(s)";
+  if (status == prewarm_status::kQueued)
+    return "Waiting to pre-warm " + std::to_string(s.job.total) + " image(s)";
   return PrewarmProgressText(s);
 }
 
@@ -139,17 +143,18 @@ json PrewarmJson(const PrewarmSnapshot& s) {
 }
 
 void AddPrewarmRoutes(httplib::Server& server, App& app, const std::atomic<bool>& stopping) {
-  server.Post(R"(/api/sam/dataset/([^/]+)/prewarm)", [&app](const httplib::Request& req, httplib::Response& res) {
-    PrewarmJobs* jobs = Jobs(app, res);
-    if (jobs == nullptr) return;
-    Result<PrewarmJobs::Started> started = jobs->Start(req.matches[1]);
-    if (!started.ok()) return SendStatus(res, started.status());
-    json body = PrewarmJson(started->snapshot);
-    body["existing"] = started->existing;
-    body["resumed"] = started->resumed;
-    res.set_header("Location", "/api/sam/prewarm/" + started->snapshot.job.id);
-    SendJson(res, 202, body);
-  });
+  server.Post(R"(/api/sam/dataset/([^/]+)/prewarm)",
+              [&app](const httplib::Request& req, httplib::Response& res) {
+                PrewarmJobs* jobs = Jobs(app, res);
+                if (jobs == nullptr) return;
+                Result<PrewarmJobs::Started> started = jobs->Start(req.matches[1]);
+                if (!started.ok()) return SendStatus(res, started.status());
+                json body = PrewarmJson(started->snapshot);
+                body["existing"] = started->existing;
+                body["resumed"] = started->resumed;
+                res.set_header("Location", "/api/sam/prewarm/" + started->snapshot.job.id);
+                SendJson(res, 202, body);
+              });
 
   // The routes that act on one job and answer with its snapshot.
   using JobAction = Result<PrewarmSnapshot> (PrewarmJobs::*)(const std::string&);
@@ -181,9 +186,8 @@ void AddPrewarmRoutes(httplib::Server& server, App& app, const std::atomic<bool>
     res.set_header("Cache-Control", "no-cache");
     res.set_header("X-Accel-Buffering", "no");
     auto stream = std::make_shared<EventStream>(*jobs, job_id, after, stopping);
-    res.set_chunked_content_provider("text/event-stream", [stream](size_t, httplib::DataSink& sink) {
-      return stream->Next(sink);
-    });
+    res.set_chunked_content_provider(
+        "text/event-stream", [stream](size_t, httplib::DataSink& sink) { return stream->Next(sink); });
   });
 }
 

@@ -23,7 +23,8 @@ constexpr auto kQueueFullRetry = std::chrono::milliseconds(100);
 constexpr size_t kFinishedJobsKept = 256;
 
 int64_t UnixMillis() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -108,7 +109,7 @@ struct PrewarmJobs::LiveJob {
   PrewarmJobRecord record;
   std::optional<PrewarmImageEvent> current;
   std::vector<PrewarmImageEvent> events;
-  std::vector<PrewarmFailure> failures;      // all of them, for snapshots
+  std::vector<PrewarmFailure> failures;  // all of them, for snapshots
   std::vector<PrewarmFailure> unsaved_failures;
   int64_t seq = 0;
   bool cancel_requested = false;
@@ -123,9 +124,13 @@ struct PrewarmJobs::Entry {
   std::string skip_reason;
 };
 
-PrewarmJobs::PrewarmJobs(Catalog& catalog, EmbeddingService& embeddings, EmbeddingTier& store, std::string model_id,
-                         Options options)
-    : catalog_(catalog), embeddings_(embeddings), store_(store), model_id_(std::move(model_id)), options_(options) {
+PrewarmJobs::PrewarmJobs(Catalog& catalog, EmbeddingService& embeddings, EmbeddingTier& store,
+                         std::string model_id, Options options)
+    : catalog_(catalog),
+      embeddings_(embeddings),
+      store_(store),
+      model_id_(std::move(model_id)),
+      options_(options) {
   if (options_.runner_id.empty()) options_.runner_id = DefaultRunnerId();
   options_.max_running_jobs = std::max<size_t>(1, options_.max_running_jobs);
   options_.pipeline_depth = std::max<size_t>(1, options_.pipeline_depth);
@@ -232,8 +237,8 @@ Result<PrewarmSnapshot> PrewarmJobs::TakeOver(const PrewarmJobRecord& record) {
   if (!*claimed) return Status::Conflict("prewarm job " + record.id + " was taken over by another process");
   Result<PrewarmJobRecord> fresh = catalog_.GetPrewarmJob(record.id);
   if (!fresh.ok()) return fresh.status();
-  spdlog::info("[PREWARM] job {} resumed at {}/{} (its runner {} is gone)", record.id, fresh->done, fresh->total,
-               record.runner.empty() ? "(none)" : record.runner);
+  spdlog::info("[PREWARM] job {} resumed at {}/{} (its runner {} is gone)", record.id, fresh->done,
+               fresh->total, record.runner.empty() ? "(none)" : record.runner);
   std::shared_ptr<LiveJob> job = Track(*fresh);
   Result<std::vector<PrewarmFailure>> failures = catalog_.ListPrewarmFailures(record.id);
   if (failures.ok()) job->failures = std::move(failures).value();
@@ -340,7 +345,8 @@ Result<PrewarmUpdate> PrewarmJobs::WaitForUpdate(const std::string& job_id, int6
   auto it = live_.find(job_id);
   if (it == live_.end()) {
     // Another process's job: poll the catalog at a modest rate.
-    change_cv_.wait_for(lock, std::min(timeout, std::chrono::milliseconds(250)), [&] { return shutting_down_; });
+    change_cv_.wait_for(lock, std::min(timeout, std::chrono::milliseconds(250)),
+                        [&] { return shutting_down_; });
     lock.unlock();
     Result<PrewarmSnapshot> snapshot = Snapshot(job_id);
     if (!snapshot.ok()) return snapshot.status();
@@ -470,8 +476,9 @@ void PrewarmJobs::Run(LiveJob& job) {
     finish(prewarm_status::kCancelled, "");
     return;
   }
-  spdlog::info("[PREWARM] job {} running: {} image(s) to handle, {} cached, {} to compute", id, remaining.size(),
-               remaining.size() - std::count(cached.begin(), cached.end(), false), to_compute.size());
+  spdlog::info("[PREWARM] job {} running: {} image(s) to handle, {} cached, {} to compute", id,
+               remaining.size(), remaining.size() - std::count(cached.begin(), cached.end(), false),
+               to_compute.size());
   Publish(job, std::nullopt);
 
   std::deque<Entry> in_order;
@@ -552,7 +559,8 @@ void PrewarmJobs::Run(LiveJob& job) {
       entry.skip_reason = "same pixels as an earlier image";
     } else {
       // A full encoder queue (other jobs, clicks) makes the job wait, never fail.
-      Result<PendingEmbedding> pending = embeddings_.Request(ImageSource{image.content_hash, image.pixel_hash});
+      Result<PendingEmbedding> pending =
+          embeddings_.Request(ImageSource{image.content_hash, image.pixel_hash});
       while (!pending.ok() && !interrupted && !stop_requested()) {
         if (!in_order.empty()) {
           settle_front();
@@ -566,7 +574,8 @@ void PrewarmJobs::Run(LiveJob& job) {
       ++computing;
     }
     in_order.push_back(std::move(entry));
-    while (!interrupted && !in_order.empty() && (!in_order.front().pending || computing >= options_.pipeline_depth)) {
+    while (!interrupted && !in_order.empty() &&
+           (!in_order.front().pending || computing >= options_.pipeline_depth)) {
       settle_front();
     }
   }
@@ -585,8 +594,8 @@ void PrewarmJobs::Run(LiveJob& job) {
   } else if (interrupted || shutting_down) {
     Save(job, /*force=*/true);
     Publish(job, std::nullopt);
-    spdlog::info("[PREWARM] job {} interrupted at {}/{}; it resumes when samcache starts again", id, job.record.done,
-                 job.record.total);
+    spdlog::info("[PREWARM] job {} interrupted at {}/{}; it resumes when samcache starts again", id,
+                 job.record.done, job.record.total);
   } else {
     finish(prewarm_status::kCompleted, "");
     std::lock_guard lock(mutex_);

@@ -55,21 +55,21 @@ struct PrewarmImageEvent {
 // A job as a client sees it at one moment.
 struct PrewarmSnapshot {
   PrewarmJobRecord job;
-  std::optional<PrewarmImageEvent> current;  // the image being handled, or the last one handled
+  std::optional<PrewarmImageEvent> current;     // the image being handled, or the last one handled
   std::optional<double> avg_seconds_per_image;  // over computed images only
   std::optional<double> eta_seconds;            // to_compute x average
-  int64_t cache_embeddings = 0;  // embeddings the store holds for the job's model
+  int64_t cache_embeddings = 0;                 // embeddings the store holds for the job's model
   std::vector<PrewarmFailure> failures;
   bool runs_here = false;  // this process runs it (events are live; else polled from the catalog)
   int64_t seq = 0;
 };
 
 // The seed's texts.
-std::string FormatDuration(double seconds);                  // "3m 45s"
-std::string PrewarmProgressText(const PrewarmSnapshot& s);   // "Pre-warming cache... 25/50"
-std::string PrewarmDetailText(const PrewarmSnapshot& s);     // "skipped (cached) • Est. remaining: 3m 45s"
-std::string PrewarmAverageText(const PrewarmSnapshot& s);    // "(avg 18.5s per image)", empty before any
-std::string PrewarmReadyText(const PrewarmSnapshot& s);      // "Dataset ready (cache: 150 embeddings, ...)"
+std::string FormatDuration(double seconds);                 // "3m 45s"
+std::string PrewarmProgressText(const PrewarmSnapshot& s);  // "Pre-warming cache... 25/50"
+std::string PrewarmDetailText(const PrewarmSnapshot& s);    // "skipped (cached) • Est. remaining: 3m 45s"
+std::string PrewarmAverageText(const PrewarmSnapshot& s);   // "(avg 18.5s per image)", empty before any
+std::string PrewarmReadyText(const PrewarmSnapshot& s);     // "Dataset ready (cache: 150 embeddings, ...)"
 
 // A snapshot and the image events after the sequence number a follower had seen.
 struct PrewarmUpdate {

@@ -53,7 +53,6 @@ void MarkUsedNow(const fs::path& path) {
   fs::last_write_time(path, fs::file_time_type::clock::now(), ignored);
 }
 
-
 // Exactly `size` bytes at `offset`. A file that ends early is truncated, hence Corrupt.
 Status ReadExactly(int fd, uint64_t offset, char* out, size_t size, const fs::path& path) {
   while (size > 0) {

@@ -73,10 +73,11 @@ class PrewarmApiTest : public ::testing::Test {
   }
   double EncoderRuns() { return Metric(Metrics(), "samcache_encoder_runs_total"); }
   Reply PredictCenter(const json& image) {
-    json body{{"image_id", image["id"]},
-              {"points", json::array({{{"x", image["width"].get<int>() / 2},
-                                       {"y", image["height"].get<int>() / 2},
-                                       {"label", 1}}})}};
+    json body{
+        {"image_id", image["id"]},
+        {"points",
+         json::array(
+             {{{"x", image["width"].get<int>() / 2}, {"y", image["height"].get<int>() / 2}, {"label", 1}}})}};
     return ToReply(client_->Post("/api/sam/predict", body.dump(), "application/json"));
   }
   // Polls until the job has handled at least `done` images.
@@ -129,10 +130,12 @@ TEST_F(PrewarmApiTest, SeedScenariosComputeOnceAndSkipWhatIsCached) {
 
   // Scenario 3: half seen before, half new.
   auto fresh = MakeImages(3, 100);
-  std::vector<NamedFile> mixed = {first_files[0], fresh[0], first_files[1], fresh[1], first_files[2], fresh[2]};
+  std::vector<NamedFile> mixed = {first_files[0], fresh[0],       first_files[1],
+                                  fresh[1],       first_files[2], fresh[2]};
   Reply third = Upload(mixed);
   EXPECT_EQ(third.body["duplicates_message"], "3 image(s) already cached, prewarm will be faster");
-  for (size_t i = 0; i < mixed.size(); ++i) EXPECT_EQ(third.body["images"][i]["embedding_cached"], i % 2 == 0);
+  for (size_t i = 0; i < mixed.size(); ++i)
+    EXPECT_EQ(third.body["images"][i]["embedding_cached"], i % 2 == 0);
   job = Prewarm(*client_, third.body["dataset_id"]);
   ASSERT_EQ(job.body["status"], "completed") << job.raw;
   EXPECT_EQ(job.body["computed"], 3);
@@ -183,7 +186,8 @@ TEST_F(PrewarmApiTest, EventStreamReportsEveryImageAndTheEnd) {
   std::map<std::string, std::string> outcome;  // image id -> last state
   std::vector<json> done_events;
   std::regex event_re(R"(event: (\w+)\ndata: (.*)\n\n)");
-  for (auto it = std::sregex_iterator(stream.begin(), stream.end(), event_re); it != std::sregex_iterator(); ++it) {
+  for (auto it = std::sregex_iterator(stream.begin(), stream.end(), event_re); it != std::sregex_iterator();
+       ++it) {
     const std::string name = (*it)[1];
     json data = json::parse((*it)[2].str());
     if (name == "image") outcome[data["image_id"]] = data["state"];
@@ -270,7 +274,8 @@ TEST_F(PrewarmApiTest, ModelSwitchNeverSharesEmbeddings) {
   EXPECT_EQ(job.body["skipped"], 0);
   EXPECT_EQ(job.body["model_id"], other_id);
   EXPECT_EQ(job.body["message"], "Dataset ready (cache: 3 embeddings, computed: 3, skipped: 0)");
-  auto npy = client_->Get("/api/sam/image/" + upload.body["images"][0]["id"].get<std::string>() + "/embedding.npy");
+  auto npy =
+      client_->Get("/api/sam/image/" + upload.body["images"][0]["id"].get<std::string>() + "/embedding.npy");
   ASSERT_TRUE(npy);
   EXPECT_EQ(npy->get_header_value("X-Model-Id"), other_id);
   EXPECT_EQ(npy->get_header_value("X-Embedding"), "cached");
@@ -361,7 +366,8 @@ TEST_F(PrewarmApiTest, ResumesAfterKillWithoutRecomputing) {
   EXPECT_EQ(done.body["done"], 16);
   EXPECT_EQ(done.body["failed"], 0);
   EXPECT_EQ(done.body["computed"].get<int>() + done.body["skipped"].get<int>(), 16);
-  EXPECT_EQ(EncoderRuns(), static_cast<double>(16 - stored)) << "an embedding stored before the kill was recomputed";
+  EXPECT_EQ(EncoderRuns(), static_cast<double>(16 - stored))
+      << "an embedding stored before the kill was recomputed";
   EXPECT_EQ(CacheFiles(data()).size(), 16u);
   EXPECT_NE(server_->Log().find("[PREWARM] job " + job_id + " resumed"), std::string::npos) << server_->Log();
 }
@@ -391,10 +397,11 @@ TEST_F(PrewarmApiTest, BadRequestsGetClearErrors) {
   EXPECT_EQ(ToReply(client_->Delete("/api/sam/prewarm/nope")).status, 404);
   Reply upload = Upload(MakeImages(1, 120));
   Reply job = Prewarm(*client_, upload.body["dataset_id"]);
-  Reply resume = ToReply(client_->Post("/api/sam/prewarm/" + job.body["job_id"].get<std::string>() + "/resume", "",
-                                       "application/json"));
+  Reply resume = ToReply(client_->Post(
+      "/api/sam/prewarm/" + job.body["job_id"].get<std::string>() + "/resume", "", "application/json"));
   EXPECT_EQ(resume.status, 409);
-  EXPECT_NE(resume.body["error"].get<std::string>().find("already completed"), std::string::npos) << resume.raw;
+  EXPECT_NE(resume.body["error"].get<std::string>().find("already completed"), std::string::npos)
+      << resume.raw;
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "common/crypto.h"
+#include "support/embeddings.h"
 #include "support/test_support.h"
 
 namespace samcache {
@@ -22,23 +23,13 @@ namespace fs = std::filesystem;
 using testing::ListFiles;
 using testing::TempDir;
 
-const std::string kModel = "0123456789abcdef";
+const std::string& kModel = testing::kTestModel;
 
-EmbeddingKey Key(int n, const std::string& model = kModel) {
-  return {model, Sha256Hex("image " + std::to_string(n))};
-}
+EmbeddingKey Key(int n, const std::string& model = kModel) { return testing::TestKey(n, model); }
 
-// Values derived from `seed`, so a read can be checked against what was written for a key.
 std::shared_ptr<const Embedding> MakeEmbedding(int seed, size_t floats = 1024,
                                                const std::string& model = kModel) {
-  auto embedding = std::make_shared<Embedding>();
-  embedding->model_id = model;
-  NamedTensor tensor{"image_embeddings", {1, static_cast<int64_t>(floats)}, std::vector<float>(floats)};
-  for (size_t i = 0; i < floats; ++i) {
-    tensor.values[i] = static_cast<float>(seed) + static_cast<float>(i) * 0.25f;
-  }
-  embedding->tensors.push_back(std::move(tensor));
-  return embedding;
+  return testing::MakeTestEmbedding(seed, floats, model);
 }
 
 bool Holds(const std::shared_ptr<const Embedding>& embedding, int seed) {

@@ -196,7 +196,8 @@ TEST(PrewarmTextTest, SeedTexts) {
   s.cache_embeddings = 150;
   EXPECT_EQ(PrewarmReadyText(s), "Dataset ready (cache: 150 embeddings, computed: 35, skipped: 15)");
   s.job.failed = 2;
-  EXPECT_EQ(PrewarmReadyText(s), "Dataset ready (cache: 150 embeddings, computed: 35, skipped: 15, failed: 2)");
+  EXPECT_EQ(PrewarmReadyText(s),
+            "Dataset ready (cache: 150 embeddings, computed: 35, skipped: 15, failed: 2)");
 }
 
 }  // namespace

@@ -8,25 +8,19 @@
 #include "common/crypto.h"
 #include "store/disk_tier.h"
 #include "store/memory_tier.h"
+#include "support/embeddings.h"
 #include "support/test_support.h"
 
 namespace samcache {
 namespace {
 
-const std::string kModel = "0123456789abcdef";
+const std::string& kModel = testing::kTestModel;
 
-EmbeddingKey Key(int n, const std::string& model = kModel) {
-  return {model, Sha256Hex("image " + std::to_string(n))};
-}
+EmbeddingKey Key(int n, const std::string& model = kModel) { return testing::TestKey(n, model); }
 
 std::shared_ptr<const Embedding> MakeEmbedding(int seed, size_t floats = 256,
                                                const std::string& model = kModel) {
-  auto embedding = std::make_shared<Embedding>();
-  embedding->model_id = model;
-  embedding->tensors.push_back({"image_embeddings",
-                                {static_cast<int64_t>(floats)},
-                                std::vector<float>(floats, static_cast<float>(seed))});
-  return embedding;
+  return testing::MakeTestEmbedding(seed, floats, model);
 }
 
 // Forwards to another tier; can refuse puts and records what ContainsMany was asked.

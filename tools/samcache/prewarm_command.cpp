@@ -79,7 +79,8 @@ int RunPrewarmCommand(App& app, const std::string& dataset_name) {
                  (*dataset)->name.c_str(), started->snapshot.job.runner.c_str(), job_id.c_str());
   } else if (started->resumed) {
     std::fprintf(stderr, "resuming job %s at %lld/%lld\n", job_id.c_str(),
-                 static_cast<long long>(started->snapshot.job.done), static_cast<long long>(started->snapshot.job.total));
+                 static_cast<long long>(started->snapshot.job.done),
+                 static_cast<long long>(started->snapshot.job.total));
   }
 
   std::shared_ptr<ProgressLine> progress;
@@ -105,7 +106,9 @@ int RunPrewarmCommand(App& app, const std::string& dataset_name) {
     if (progress) progress->Update(ProgressBar(last));
     if (IsFinishedPrewarmStatus(last.job.status)) break;
     // Stopped by a signal: the runner has saved where it is once it no longer runs the job.
-    if (last.job.status == prewarm_status::kRunning && !last.runs_here && last.job.runner == jobs->runner_id()) break;
+    if (last.job.status == prewarm_status::kRunning && !last.runs_here &&
+        last.job.runner == jobs->runner_id())
+      break;
   }
   if (progress) progress->Finish();
   spdlog::default_logger()->sinks() = plain_sinks;
@@ -120,10 +123,12 @@ int RunPrewarmCommand(App& app, const std::string& dataset_name) {
   }
   if (!IsFinishedPrewarmStatus(last.job.status)) {
     std::printf("interrupted at %lld/%lld (job %s); run the same command again to resume\n",
-                static_cast<long long>(last.job.done), static_cast<long long>(last.job.total), job_id.c_str());
+                static_cast<long long>(last.job.done), static_cast<long long>(last.job.total),
+                job_id.c_str());
   } else {
-    std::printf("prewarm %s at %lld/%lld%s%s\n", last.job.status.c_str(), static_cast<long long>(last.job.done),
-                static_cast<long long>(last.job.total), last.job.error.empty() ? "" : ": ", last.job.error.c_str());
+    std::printf("prewarm %s at %lld/%lld%s%s\n", last.job.status.c_str(),
+                static_cast<long long>(last.job.done), static_cast<long long>(last.job.total),
+                last.job.error.empty() ? "" : ": ", last.job.error.c_str());
   }
   return 1;
 }
