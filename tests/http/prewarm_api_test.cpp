@@ -266,9 +266,8 @@ TEST_F(PrewarmApiTest, ModelSwitchNeverSharesEmbeddings) {
   Start({"--model", std::string(SAMCACHE_SOURCE_DIR) + "/tests/fixtures/models/demo-hwc"});
   const std::string other_id = Get("/api/sam/model").body["id"];
   ASSERT_NE(other_id, demo_id);
-  for (const json& image : Get("/api/sam/dataset/" + dataset_id).body["images"]) {
-    EXPECT_EQ(image["embedding_cached"], false);
-  }
+  const Reply dataset = Get("/api/sam/dataset/" + dataset_id);
+  for (const json& image : dataset.body["images"]) EXPECT_EQ(image["embedding_cached"], false);
   Reply job = Prewarm(*client_, dataset_id);
   EXPECT_EQ(job.body["computed"], 3) << job.raw;
   EXPECT_EQ(job.body["skipped"], 0);
