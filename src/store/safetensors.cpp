@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "common/files.h"
+#include "store/half.h"
 
 namespace samcache {
 namespace {
@@ -76,16 +77,24 @@ struct TensorEntry {
   std::vector<int64_t> shape;
   uint64_t begin = 0;
   uint64_t end = 0;
+  StorageDtype dtype = StorageDtype::kF32;
 };
+
+const char* DtypeTag(StorageDtype dtype) { return dtype == StorageDtype::kF16 ? "F16" : "F32"; }
+uint64_t ElementBytes(StorageDtype dtype) { return dtype == StorageDtype::kF16 ? 2 : 4; }
 
 Result<TensorEntry> ParseTensorEntry(const std::string& name, const json& entry, uint64_t data_bytes) {
   const std::string what = "tensor '" + name + "': ";
   if (!entry.is_object()) return Status::Corrupt(what + "entry is not an object");
   auto dtype = entry.find("dtype");
   if (dtype == entry.end() || !dtype->is_string()) return Status::Corrupt(what + "no dtype");
-  if (*dtype != "F32") {
-    return Status::Corrupt(what + "dtype " + dtype->get<std::string>() + ", only F32 is stored");
+  StorageDtype stored = StorageDtype::kF32;
+  if (*dtype == "F16") {
+    stored = StorageDtype::kF16;
+  } else if (*dtype != "F32") {
+    return Status::Corrupt(what + "dtype " + dtype->get<std::string>() + ", only F32 and F16 are stored");
   }
+  const uint64_t element_bytes = ElementBytes(stored);
 
   // Offsets first: on a truncated file they are what is wrong, whatever the shape says.
   auto offsets = entry.find("data_offsets");
@@ -103,11 +112,11 @@ Result<TensorEntry> ParseTensorEntry(const std::string& name, const json& entry,
   }
   const uint64_t span = *end - *begin;
 
-  TensorEntry tensor{name, {}, *begin, *end};
+  TensorEntry tensor{name, {}, *begin, *end, stored};
   auto shape = entry.find("shape");
   if (shape == entry.end() || !shape->is_array()) return Status::Corrupt(what + "no shape");
   // Counts elements without overflowing: a product beyond the span is already wrong.
-  const uint64_t max_elements = span / sizeof(float);
+  const uint64_t max_elements = span / element_bytes;
   uint64_t elements = 1;
   bool too_many = false;
   for (const json& dim : *shape) {
@@ -124,7 +133,7 @@ Result<TensorEntry> ParseTensorEntry(const std::string& name, const json& entry,
       elements *= *value;
     }
   }
-  if ((too_many && elements != 0) || elements * sizeof(float) != span) {
+  if ((too_many && elements != 0) || elements * element_bytes != span) {
     return Status::Corrupt(what + "shape " + shape->dump() + " does not fit data_offsets " + offsets->dump() +
                            " (" + std::to_string(span) + " bytes)");
   }
@@ -142,7 +151,16 @@ Result<std::string> MetadataString(const json& metadata, const char* name) {
 
 }  // namespace
 
-Result<std::string> EncodeSafetensors(const EmbeddingKey& key, const Embedding& embedding) {
+std::optional<StorageDtype> ParseStorageDtype(std::string_view name) {
+  if (name == "fp32") return StorageDtype::kF32;
+  if (name == "fp16") return StorageDtype::kF16;
+  return std::nullopt;
+}
+
+std::string_view StorageDtypeName(StorageDtype dtype) { return dtype == StorageDtype::kF16 ? "fp16" : "fp32"; }
+
+Result<std::string> EncodeSafetensors(const EmbeddingKey& key, const Embedding& embedding, StorageDtype dtype) {
+  const uint64_t element_bytes = ElementBytes(dtype);
   json header = json::object();
   std::string order;
   std::unordered_set<std::string> seen;
@@ -164,9 +182,9 @@ Result<std::string> EncodeSafetensors(const EmbeddingKey& key, const Embedding& 
                                      std::to_string(tensor.values.size()) + " values for " +
                                      std::to_string(elements) + " shape elements");
     }
-    const uint64_t bytes = elements * sizeof(float);
+    const uint64_t bytes = elements * element_bytes;
     header[tensor.name] = {
-        {"dtype", "F32"}, {"shape", tensor.shape}, {"data_offsets", {offset, offset + bytes}}};
+        {"dtype", DtypeTag(dtype)}, {"shape", tensor.shape}, {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
     if (!order.empty()) order += kOrderSeparator;
     order += tensor.name;
@@ -176,6 +194,14 @@ Result<std::string> EncodeSafetensors(const EmbeddingKey& key, const Embedding& 
   data.resize(offset);
   size_t position = 0;
   for (const NamedTensor& tensor : embedding.tensors) {
+    if (dtype == StorageDtype::kF16) {
+      for (float value : tensor.values) {
+        const uint16_t half = FloatToHalf(value);
+        std::memcpy(data.data() + position, &half, sizeof half);
+        position += sizeof half;
+      }
+      continue;
+    }
     const size_t bytes = tensor.values.size() * sizeof(float);
     if (bytes > 0) std::memcpy(data.data() + position, tensor.values.data(), bytes);
     position += bytes;
@@ -295,28 +321,35 @@ Result<Embedding> DecodeSafetensors(uint64_t file_size, const SafetensorsReader&
                            std::to_string(data_size) + "-byte data section");
   }
 
-  // Each tensor's bytes go straight into its values: no copy of the whole file in between.
-  Embedding embedding;
-  embedding.model_id = expected_key.model_id;
-  embedding.tensors.reserve(tensors.size());
-  for (TensorEntry& tensor : tensors) {
-    NamedTensor out{std::move(tensor.name), std::move(tensor.shape), {}};
-    out.values.resize((tensor.end - tensor.begin) / sizeof(float));
-    if (!out.values.empty()) {
-      SAMCACHE_RETURN_IF_ERROR(read(data_start + tensor.begin, reinterpret_cast<char*>(out.values.data()),
-                                    tensor.end - tensor.begin));
-    }
-    embedding.tensors.push_back(std::move(out));
-  }
-
-  // Hashing the tensors in offset order hashes the data section as it is in the file.
+  // Each tensor's bytes go straight into its values (F16 through a buffer of its own size):
+  // no copy of the whole file in between. Read in offset order, so that hashing each
+  // tensor's stored bytes as they arrive hashes the data section as it is in the file.
   std::unique_ptr<XXH3_state_t, decltype(&XXH3_freeState)> state(XXH3_createState(), &XXH3_freeState);
   if (!state || XXH3_64bits_reset(state.get()) != XXH_OK) {
     return Status::Internal("cannot start an XXH3 hash");
   }
+  Embedding embedding;
+  embedding.model_id = expected_key.model_id;
+  embedding.tensors.resize(tensors.size());
+  std::vector<uint16_t> halves;
   for (size_t index : by_offset) {
-    const std::vector<float>& values = embedding.tensors[index].values;
-    XXH3_64bits_update(state.get(), values.data(), values.size() * sizeof(float));
+    TensorEntry& tensor = tensors[index];
+    const uint64_t bytes = tensor.end - tensor.begin;
+    NamedTensor& out = embedding.tensors[index];
+    out.name = std::move(tensor.name);
+    out.shape = std::move(tensor.shape);
+    out.values.resize(bytes / ElementBytes(tensor.dtype));
+    if (out.values.empty()) continue;
+    char* target = reinterpret_cast<char*>(out.values.data());
+    if (tensor.dtype == StorageDtype::kF16) {
+      halves.resize(out.values.size());
+      target = reinterpret_cast<char*>(halves.data());
+    }
+    SAMCACHE_RETURN_IF_ERROR(read(data_start + tensor.begin, target, bytes));
+    XXH3_64bits_update(state.get(), target, bytes);
+    if (tensor.dtype == StorageDtype::kF16) {
+      std::transform(halves.begin(), halves.end(), out.values.begin(), HalfToFloat);
+    }
   }
   const std::string actual = HashHex(XXH3_64bits_digest(state.get()));
   if (actual != *checksum) {

@@ -5,8 +5,12 @@
 #include <gtest/gtest.h>
 
 #include <xxhash.h>
+#include <cmath>
 #include <cstring>
+#include <limits>
 #include <nlohmann/json.hpp>
+
+#include "store/half.h"
 
 namespace samcache {
 namespace {
@@ -229,8 +233,13 @@ TEST(SafetensorsTest, InconsistentHeadersAreCorrupt) {
   EXPECT_TRUE(
       DecodeSafetensors(Craft({{"a", F32({2, 2}, 0, 16)}, {"b", F32({4}, 16, 32)}}, data, "a,b"), kKey).ok());
 
-  ExpectCorrupt(Craft({{"a", {{"dtype", "F16"}, {"shape", {16}}, {"data_offsets", {0, 32}}}}}, data, "a"),
-                "dtype F16");
+  ExpectCorrupt(Craft({{"a", {{"dtype", "BF16"}, {"shape", {16}}, {"data_offsets", {0, 32}}}}}, data, "a"),
+                "dtype BF16");
+  EXPECT_TRUE(
+      DecodeSafetensors(Craft({{"a", {{"dtype", "F16"}, {"shape", {16}}, {"data_offsets", {0, 32}}}}}, data, "a"), kKey)
+          .ok());
+  ExpectCorrupt(Craft({{"a", {{"dtype", "F16"}, {"shape", {8}}, {"data_offsets", {0, 32}}}}}, data, "a"),
+                "does not fit data_offsets [0,32]");
   ExpectCorrupt(Craft({{"a", F32({-8}, 0, 32)}}, data, "a"), "negative");
   ExpectCorrupt(Craft({{"a", F32({2, 2}, 0, 32)}}, data, "a"), "does not fit data_offsets [0,32]");
   ExpectCorrupt(Craft({{"a", F32({2}, 0, 8)}, {"b", F32({4}, 16, 32)}}, data, "a,b"), "not contiguous");
@@ -258,6 +267,107 @@ TEST(SafetensorsTest, EmbeddingsThatCannotBeWrittenAreRefused) {
   EXPECT_TRUE(refused({{"a", {1}, {1}}, {"a", {1}, {2}}}));
   EXPECT_TRUE(refused({{"a", {3}, {1, 2}}}));
   EXPECT_TRUE(refused({{"a", {-1}, {}}}));
+}
+
+// --- F16 storage ---------------------------------------------------------------------------
+
+std::string EncodedF16(const Embedding& embedding = SamLikeEmbedding()) {
+  Result<std::string> bytes = EncodeSafetensors(kKey, embedding, StorageDtype::kF16);
+  EXPECT_TRUE(bytes.ok()) << bytes.status().message();
+  return bytes.ok() ? *bytes : std::string();
+}
+
+TEST(SafetensorsTest, DtypeNames) {
+  EXPECT_EQ(ParseStorageDtype("fp32"), StorageDtype::kF32);
+  EXPECT_EQ(ParseStorageDtype("fp16"), StorageDtype::kF16);
+  EXPECT_EQ(ParseStorageDtype("F16"), std::nullopt);
+  EXPECT_EQ(StorageDtypeName(StorageDtype::kF16), "fp16");
+  EXPECT_EQ(StorageDtypeName(StorageDtype::kF32), "fp32");
+}
+
+TEST(SafetensorsTest, F16RoundTripRoundsEachValueToTheNearestHalf) {
+  Embedding embedding = SamLikeEmbedding();
+  const float inf = std::numeric_limits<float>::infinity();
+  embedding.tensors.push_back({"edges",
+                               {12},
+                               {0.5f, -2.0f, 65504.0f, -0.0f, 0.1f, 1e5f, -inf, inf, 1e-6f, 0x1p-24f, 1e-9f,
+                                std::numeric_limits<float>::quiet_NaN()}});
+  Result<Embedding> decoded = DecodeSafetensors(EncodedF16(embedding), kKey);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().message();
+  ASSERT_EQ(decoded->tensors.size(), 3u);
+  for (size_t t = 0; t < 3; ++t) {
+    EXPECT_EQ(decoded->tensors[t].name, embedding.tensors[t].name);
+    EXPECT_EQ(decoded->tensors[t].shape, embedding.tensors[t].shape);
+  }
+  // SamLikeEmbedding's values (multiples of 0.25 below 500) are all halves: exact.
+  EXPECT_EQ(decoded->tensors[0].values, embedding.tensors[0].values);
+  EXPECT_EQ(decoded->tensors[1].values, embedding.tensors[1].values);
+
+  const std::vector<float>& edges = decoded->tensors[2].values;
+  EXPECT_EQ(edges[0], 0.5f);
+  EXPECT_EQ(edges[1], -2.0f);
+  EXPECT_EQ(edges[2], 65504.0f);
+  EXPECT_EQ(edges[3], 0.0f);
+  EXPECT_TRUE(std::signbit(edges[3]));
+  EXPECT_NE(edges[4], 0.1f);
+  EXPECT_LE(std::fabs(edges[4] - 0.1f), 0.1f * 0x1p-11f);
+  EXPECT_EQ(edges[5], inf);  // beyond 65504
+  EXPECT_EQ(edges[6], -inf);
+  EXPECT_EQ(edges[7], inf);
+  EXPECT_EQ(edges[8], HalfToFloat(FloatToHalf(1e-6f)));  // a subnormal half
+  EXPECT_LE(std::fabs(edges[8] - 1e-6f), 0x1p-25f);
+  EXPECT_EQ(edges[9], 0x1p-24f);
+  EXPECT_EQ(edges[10], 0.0f);
+  EXPECT_TRUE(std::isnan(edges[11]));
+}
+
+TEST(SafetensorsTest, F16FileIsPlainSafetensorsOfHalfTheSize) {
+  const std::string file = EncodedF16();
+  const uint64_t header_length = HeaderLength(file);
+  EXPECT_EQ(header_length % 8, 0u);
+  const json header = json::parse(file.substr(8, header_length));
+  const uint64_t big_bytes = kSamFloats * 2;
+  EXPECT_EQ(header["image_embeddings"]["dtype"], "F16");
+  EXPECT_EQ(header["image_embeddings"]["shape"], json({1, 256, 64, 64}));
+  EXPECT_EQ(header["image_embeddings"]["data_offsets"], json({0, big_bytes}));
+  EXPECT_EQ(header["a_small"]["dtype"], "F16");
+  EXPECT_EQ(header["a_small"]["data_offsets"], json({big_bytes, big_bytes + 12}));
+  EXPECT_EQ(file.size(), 8 + header_length + big_bytes + 12);
+  EXPECT_LT(file.size(), Encoded().size() / 2 + 1024);
+
+  const json& metadata = header["__metadata__"];
+  for (const char* name : {"format", "version", "model_id", "pixel_hash", "checksum", "tensor_order", "created_at"}) {
+    EXPECT_TRUE(metadata.contains(name)) << name;
+  }
+  EXPECT_EQ(metadata["tensor_order"], "image_embeddings,a_small");
+  // The checksum covers the stored (half) bytes.
+  const std::string data = file.substr(8 + header_length);
+  char checksum[17];
+  std::snprintf(checksum, sizeof checksum, "%016llx",
+                static_cast<unsigned long long>(XXH3_64bits(data.data(), data.size())));
+  EXPECT_EQ(metadata["checksum"], checksum);
+
+  // Raw little-endian halves, tensor after tensor.
+  uint16_t half = 0;
+  std::memcpy(&half, data.data() + 2 * 1001, 2);
+  EXPECT_EQ(half, FloatToHalf(SamLikeEmbedding().tensors[0].values[1001]));
+  std::memcpy(&half, data.data() + big_bytes + 4, 2);
+  EXPECT_EQ(half, 0x4300);  // 3.5
+}
+
+TEST(SafetensorsTest, DamagedF16FilesAreCorrupt) {
+  const std::string file = EncodedF16();
+  const size_t header_end = 8 + HeaderLength(file);
+  std::string data_flip = file;
+  data_flip[header_end + 54321] ^= 0x01;
+  ExpectCorrupt(data_flip, "checksum mismatch");
+  std::string last_flip = file;
+  last_flip.back() ^= 0x80;
+  ExpectCorrupt(last_flip, "checksum mismatch");
+  ExpectCorrupt(file.substr(0, file.size() - 2), "truncated");
+  std::string dtype_flip = file;
+  dtype_flip[file.find("F16")] ^= 0x02;  // F16 -> D16
+  ExpectCorrupt(dtype_flip, "dtype D16");
 }
 
 }  // namespace
