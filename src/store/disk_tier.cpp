@@ -107,8 +107,8 @@ Result<std::vector<ScannedFile>> ScanEntryFiles(const fs::path& root) {
 
 }  // namespace
 
-DiskTier::DiskTier(fs::path root, uint64_t max_bytes)
-    : root_(std::move(root)), tmp_(root_ / kTmpFolder), max_bytes_(max_bytes) {}
+DiskTier::DiskTier(fs::path root, uint64_t max_bytes, StorageDtype dtype)
+    : root_(std::move(root)), tmp_(root_ / kTmpFolder), max_bytes_(max_bytes), dtype_(dtype) {}
 
 fs::path DiskTier::PathFor(const EmbeddingKey& key) const {
   return root_ / key.model_id / key.pixel_hash.substr(0, 2) / (key.pixel_hash + std::string(kExtension));
@@ -265,7 +265,7 @@ std::shared_ptr<const Embedding> DiskTier::Get(const EmbeddingKey& key) {
 Status DiskTier::Put(const EmbeddingKey& key, std::shared_ptr<const Embedding> embedding) {
   if (!IsStorableKey(key)) return Status::InvalidArgument("cannot store key " + key.ToString() + " on disk");
   if (!embedding) return Status::InvalidArgument("no embedding to store for " + key.ToString());
-  Result<std::string> encoded = EncodeSafetensors(key, *embedding);
+  Result<std::string> encoded = EncodeSafetensors(key, *embedding, dtype_);
   if (!encoded.ok()) return encoded.status();
   if (max_bytes_ != 0 && encoded->size() > max_bytes_) return Status::Ok();
   const fs::path path = PathFor(key);

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "store/embedding_tier.h"
+#include "store/safetensors.h"
 
 namespace samcache {
 
@@ -44,8 +45,10 @@ class DiskTier final : public EmbeddingTier {
   // A temp file younger than this may belong to a writer in another process, so it is kept.
   static constexpr std::chrono::hours kTempFileGrace{1};
 
-  // `max_bytes` bounds the total size of the files; 0 means unlimited. Call Init() first.
-  DiskTier(std::filesystem::path root, uint64_t max_bytes);
+  // `max_bytes` bounds the total size of the files; 0 means unlimited. Put writes values as
+  // `dtype` (fp16: half the bytes, rounded); Get reads files of either dtype, so a cache
+  // written with one setting stays readable after switching. Call Init() first.
+  DiskTier(std::filesystem::path root, uint64_t max_bytes, StorageDtype dtype = StorageDtype::kF32);
 
   // Creates the folders, removes stale temp files, and builds the index from the files on
   // disk, most recently modified first; then evicts down to the budget (which may have
@@ -56,7 +59,7 @@ class DiskTier final : public EmbeddingTier {
   // A miss (nullptr) when the file is absent or fails verification. A hit renews recency in
   // memory and on disk.
   std::shared_ptr<const Embedding> Get(const EmbeddingKey& key) override;
-  // Encodes and writes the file, then evicts least-recently-used entries until the total is
+  // Encodes (as the tier's dtype) and writes the file, then evicts least-recently-used entries until the total is
   // within the budget. An embedding larger than the whole budget is not kept (not an error).
   // InvalidArgument for a key that cannot be a file name (model_id: letters, digits, '.', '_',
   // '-', not starting with '.', not "tmp"; pixel_hash: lowercase hex) or an embedding that
@@ -116,6 +119,7 @@ class DiskTier final : public EmbeddingTier {
   const std::filesystem::path root_;
   const std::filesystem::path tmp_;
   const uint64_t max_bytes_;
+  const StorageDtype dtype_;
 
   std::mutex mutex_;
   Lru lru_;  // front: most recently used

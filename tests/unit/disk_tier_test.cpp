@@ -8,11 +8,13 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <cmath>
 #include <random>
 #include <sstream>
 #include <thread>
 
 #include "common/crypto.h"
+#include "store/half.h"
 #include "support/embeddings.h"
 #include "support/test_support.h"
 
@@ -56,8 +58,8 @@ class DiskTierTest : public ::testing::Test {
  protected:
   fs::path Root() const { return dir_ / "embeddings"; }
 
-  std::unique_ptr<DiskTier> Open(uint64_t max_bytes = 0) {
-    auto tier = std::make_unique<DiskTier>(Root(), max_bytes);
+  std::unique_ptr<DiskTier> Open(uint64_t max_bytes = 0, StorageDtype dtype = StorageDtype::kF32) {
+    auto tier = std::make_unique<DiskTier>(Root(), max_bytes, dtype);
     Status status = tier->Init();
     EXPECT_TRUE(status.ok()) << status.message();
     return tier;
@@ -116,6 +118,72 @@ TEST_F(DiskTierTest, KeysThatCannotBeFileNamesAreRefused) {
     EXPECT_FALSE(tier->Contains(key));
   }
   EXPECT_EQ(EntryFiles(), 0u);
+}
+
+// An embedding with values that halves cannot hold exactly.
+std::shared_ptr<const Embedding> Irrational(size_t floats = 64 * 64 * 16) {
+  auto embedding = std::make_shared<Embedding>();
+  embedding->model_id = kModel;
+  NamedTensor tensor{"image_embeddings", {1, 16, 64, 64}, std::vector<float>(floats)};
+  for (size_t i = 0; i < floats; ++i) tensor.values[i] = std::sin(static_cast<float>(i) * 0.7f) * 3.1f;
+  embedding->tensors.push_back(std::move(tensor));
+  return embedding;
+}
+
+std::vector<float> Halved(const std::vector<float>& values) {
+  std::vector<float> out;
+  for (float value : values) out.push_back(HalfToFloat(FloatToHalf(value)));
+  return out;
+}
+
+TEST_F(DiskTierTest, Fp16StoresFilesOfAboutHalfTheSizeAndReadsThemBack) {
+  const std::shared_ptr<const Embedding> embedding = Irrational();
+  TempDir other;
+  DiskTier fp32(other / "fp32", 0);
+  ASSERT_TRUE(fp32.Init().ok());
+  ASSERT_TRUE(fp32.Put(Key(1), embedding).ok());
+  auto fp16 = Open(0, StorageDtype::kF16);
+  ASSERT_TRUE(fp16->Put(Key(1), embedding).ok());
+
+  const uint64_t full = fs::file_size(fp32.PathFor(Key(1)));
+  const uint64_t half = fs::file_size(fp16->PathFor(Key(1)));
+  const uint64_t data = embedding->tensors[0].values.size() * 2;
+  EXPECT_GE(full, 2 * data);
+  EXPECT_GE(half, data);
+  EXPECT_LT(half, data + 1024);  // the header is small
+  EXPECT_EQ(fp16->Stats().bytes, half);  // the budget counts file sizes
+
+  std::shared_ptr<const Embedding> got = fp16->Get(Key(1));
+  ASSERT_NE(got, nullptr);
+  EXPECT_EQ(got->tensors[0].shape, embedding->tensors[0].shape);
+  EXPECT_NE(got->tensors[0].values, embedding->tensors[0].values);
+  EXPECT_EQ(got->tensors[0].values, Halved(embedding->tensors[0].values));
+  auto reopened = Open(0, StorageDtype::kF16);
+  EXPECT_EQ(reopened->Stats().bytes, half);
+}
+
+TEST_F(DiskTierTest, EitherDtypeReadsFilesOfTheOther) {
+  const std::shared_ptr<const Embedding> embedding = Irrational();
+  {
+    auto fp16 = Open(0, StorageDtype::kF16);
+    ASSERT_TRUE(fp16->Put(Key(1), embedding).ok());
+    auto fp32 = Open(0, StorageDtype::kF32);
+    ASSERT_TRUE(fp32->Put(Key(2), embedding).ok());
+  }
+  for (StorageDtype dtype : {StorageDtype::kF32, StorageDtype::kF16}) {
+    auto tier = Open(0, dtype);
+    std::shared_ptr<const Embedding> from_fp16 = tier->Get(Key(1));
+    std::shared_ptr<const Embedding> from_fp32 = tier->Get(Key(2));
+    ASSERT_NE(from_fp16, nullptr) << StorageDtypeName(dtype);
+    ASSERT_NE(from_fp32, nullptr) << StorageDtypeName(dtype);
+    EXPECT_EQ(from_fp16->tensors[0].values, Halved(embedding->tensors[0].values));
+    EXPECT_EQ(from_fp32->tensors[0].values, embedding->tensors[0].values);
+    EXPECT_EQ(tier->corrupt_entries(), 0u);
+    Result<DiskVerifyOutcome> verified = tier->Verify(/*read_all=*/true);
+    ASSERT_TRUE(verified.ok());
+    EXPECT_EQ(verified->checked, 2u);
+    EXPECT_EQ(verified->corrupt_removed, 0u);
+  }
 }
 
 TEST_F(DiskTierTest, EntriesSurviveANewInstance) {
