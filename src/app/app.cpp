@@ -35,15 +35,17 @@ Result<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   app->memory_tier_ = std::make_unique<MemoryTier>(options.memory_cache_bytes);
   const std::filesystem::path cache_dir =
       options.cache_dir.empty() ? options.data_dir / "embeddings" : options.cache_dir;
-  app->disk_tier_ = std::make_unique<DiskTier>(cache_dir, options.cache_max_bytes);
+  app->disk_tier_ = std::make_unique<DiskTier>(cache_dir, options.cache_max_bytes, options.cache_dtype);
   SAMCACHE_RETURN_IF_ERROR(app->disk_tier_->Init());
   app->store_ = std::make_unique<TieredStore>(std::vector<EmbeddingTier*>{app->memory_tier_.get(), app->disk_tier_.get()});
   const TierStats disk = app->disk_tier_->Stats();
-  spdlog::info("[CACHE] {} embedding(s) on disk in {} ({:.1f} MB, {} for this model; budget {}), memory budget {:.0f} MB",
+  spdlog::info("[CACHE] {} embedding(s) on disk in {} ({:.1f} MB, {} for this model; budget {}; new entries {}), "
+               "memory budget {:.0f} MB",
                disk.entries, cache_dir.string(), static_cast<double>(disk.bytes) / 1e6,
                app->disk_tier_->EntriesFor(info.id),
                options.cache_max_bytes == 0 ? std::string("none")
                                             : fmt::format("{:.1f} GB", static_cast<double>(options.cache_max_bytes) / 1e9),
+               StorageDtypeName(options.cache_dtype),
                static_cast<double>(options.memory_cache_bytes) / 1e6);
   app->embeddings_ = std::make_unique<EmbeddingService>(*app->model_, *app->store_, *app->blobs_,
                                                         EmbeddingService::Options{options.encoder_queue, 1});

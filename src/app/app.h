@@ -36,6 +36,8 @@ struct AppOptions {
   size_t encoder_queue = 64;
   std::filesystem::path cache_dir;  // default: <data_dir>/embeddings
   uint64_t cache_max_bytes = uint64_t{10} << 30;  // 0: no limit
+  // How new disk entries store their values; entries of either dtype are read.
+  StorageDtype cache_dtype = StorageDtype::kF32;
   PrewarmJobs::Options prewarm;
 };
 

@@ -25,6 +25,7 @@
 #include "model/sam_model.h"
 #include "prewarm_command.h"
 #include "progress_line.h"
+#include "store/safetensors.h"
 
 namespace fs = std::filesystem;
 using namespace samcache;
@@ -69,6 +70,7 @@ struct ModelCliOptions {
   int intra_op_threads = 0;
   uint64_t memory_cache_bytes = uint64_t{1} << 30;
   uint64_t cache_max_bytes = uint64_t{10} << 30;
+  std::string cache_dtype = "fp32";
   size_t encoder_queue = 64;
   size_t prewarm_jobs = 2;
 };
@@ -87,6 +89,11 @@ void AddModelOptions(CLI::App* cmd, ModelCliOptions& o, bool with_cache) {
                   "Byte budget of the embedding cache on disk (<data>/embeddings); least recently used entries "
                   "are removed beyond it; 0: no limit")
       ->capture_default_str();
+  cmd->add_option("--cache-dtype", o.cache_dtype,
+                  "How new embeddings are stored on disk: fp32 (exact) or fp16 (IEEE half, half the size; the "
+                  "rounding moves few mask pixels, see bench/README.md). Entries of either dtype are read")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"fp32", "fp16"}));
   cmd->add_option("--prewarm-jobs", o.prewarm_jobs, "Prewarm jobs run at once; more wait their turn")
       ->capture_default_str()
       ->check(CLI::Range(size_t{1}, size_t{64}));
@@ -103,6 +110,7 @@ void ApplyModelOptions(const ModelCliOptions& o, AppOptions& options) {
   options.memory_cache_bytes = o.memory_cache_bytes;
   options.encoder_queue = o.encoder_queue;
   options.cache_max_bytes = o.cache_max_bytes;
+  options.cache_dtype = ParseStorageDtype(o.cache_dtype).value_or(StorageDtype::kF32);  // checked by CLI11
   options.prewarm.max_running_jobs = o.prewarm_jobs;
 }
 
