@@ -172,7 +172,7 @@ void Run(const SamModel& model, int scene_count, int gets) {
   std::printf("%d scenes (640x480, 480x640, 800x600, 1024x768, 1920x1080; seeds 1..%d), %zu objects,\n", scene_count,
               scene_count, masks / 3);
   std::printf("%zu masks: per object its click, its box, click + box; fp16 = EncodeSafetensors(F16) + decode\n\n", masks);
-  std::printf("%-44s %12s\n", "mask IoU, fp32- vs fp16-derived", "");
+  std::printf("mask IoU, fp32- vs fp16-derived\n");
   std::printf("%-44s %12.6f\n", "  mean", Mean(iou));
   std::printf("%-44s %12.6f\n", "  min", Percentile(iou, 0));
   std::printf("%-44s %12.6f\n", "  p1", Percentile(iou, 1));
