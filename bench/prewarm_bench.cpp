@@ -20,6 +20,8 @@
 //   prewarm_bench [--repetitions R] [--large N] [--images N] [--width W] [--height H]
 //                 [--model DIR] [--intra-op-threads T] [--slow-layers L] [--parts abc] ...
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -370,18 +372,60 @@ void TieredStoreLatency(int gets, int key_count) {
 // ------------------------------------------------------------------------------------ (c)
 
 struct ModelUnderTest {
-  std::string label;
-  fs::path dir;  // empty: the built-in demo model
+  std::string label;  // short, for the summary
+  fs::path dir;       // empty: the built-in demo model
 };
 
+// CPU time of the whole machine (busy, from /proc/stat, steal included: it is not ours) and of
+// this process, to tell how much of the machine other processes took during a measurement.
+struct CpuSample {
+  double machine_busy_s = 0;
+  double self_s = 0;
+  Clock::time_point at = Clock::now();
+};
+
+CpuSample SampleCpu() {
+  CpuSample s;
+  if (std::FILE* stat = std::fopen("/proc/stat", "r")) {
+    unsigned long long user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
+    if (std::fscanf(stat, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &user, &nice, &system, &idle, &iowait, &irq,
+                    &softirq, &steal) == 8) {
+      s.machine_busy_s = static_cast<double>(user + nice + system + irq + softirq + steal) /
+                         static_cast<double>(sysconf(_SC_CLK_TCK));
+    }
+    std::fclose(stat);
+  }
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+  s.self_s = seconds(usage.ru_utime) + seconds(usage.ru_stime);
+  s.at = Clock::now();
+  return s;
+}
+
+struct Timed {
+  double seconds = 0;
+  double own_cores = 0;    // CPU time of this process / wall time
+  double other_cores = 0;  // CPU time of everything else on the machine / wall time
+};
+
+Timed Since(const CpuSample& start) {
+  const CpuSample end = SampleCpu();
+  Timed t;
+  t.seconds = std::chrono::duration<double>(end.at - start.at).count();
+  t.own_cores = (end.self_s - start.self_s) / t.seconds;
+  t.other_cores = std::max(0.0, (end.machine_busy_s - start.machine_busy_s) - (end.self_s - start.self_s)) / t.seconds;
+  return t;
+}
+
 struct Throughput {
-  std::string model;
-  double encoder_ms = 0;      // per image, encoder only
-  double prepare_ms = 0;      // per image, decode + preprocess in the sequential loop
-  double encoder_only = 0;    // images/s
-  double sequential = 0;      // images/s
-  double prewarm = 0;         // images/s
+  std::string label;
+  double encoder_ms = 0;          // per image, encoder only
+  double prepare_ms = 0;          // per image, decode + preprocess in the sequential loop
+  Timed encoder_only, sequential, prewarm;
   double prewarm_encoder_ms = 0;  // per image, the encoder runs during the prewarm job
+  double images = 0;
+  double ips(const Timed& t) const { return images / t.seconds; }
 };
 
 Throughput MeasureThroughput(const ModelUnderTest& m, const fs::path& data_dir, const fs::path& cache_dir,
@@ -423,31 +467,35 @@ Throughput MeasureThroughput(const ModelUnderTest& m, const fs::path& data_dir, 
     if (!e.ok()) Fail("Encode: " + e.status().message());
   };
 
+  Throughput t;
+  t.label = m.label;
+  t.images = static_cast<double>(n);
+
   // (1) encoder only, on inputs prepared beforehand; one untimed run first.
   std::vector<samcache::PreparedImage> prepared;
   for (const NamedFile& f : files) prepared.push_back(model.Prepare(decode(f)));
   encode(prepared.front());
-  Clock::time_point start = Clock::now();
+  CpuSample start = SampleCpu();
   for (const samcache::PreparedImage& input : prepared) encode(input);
-  const double encoder_only_s = MsSince(start) / 1e3;
+  t.encoder_only = Since(start);
   prepared.clear();
   prepared.shrink_to_fit();
 
   // (2) what a naive loop does: decode, preprocess, encode, one image after another.
   double prepare_total_ms = 0;
-  start = Clock::now();
+  start = SampleCpu();
   for (const NamedFile& f : files) {
     const Clock::time_point step = Clock::now();
     samcache::PreparedImage input = model.Prepare(decode(f));
     prepare_total_ms += MsSince(step);
     encode(input);
   }
-  const double sequential_s = MsSince(start) / 1e3;
+  t.sequential = Since(start);
 
   // (3) a prewarm job on the dataset: nothing is cached under this model in this cache.
   samcache::PrewarmJobs& jobs = *app.prewarm();
   const samcache::EncoderStats before = app.embeddings()->Stats();
-  start = Clock::now();
+  start = SampleCpu();
   samcache::Result<samcache::PrewarmJobs::Started> started = jobs.Start(dataset_id);
   if (!started.ok()) Fail("prewarm: " + started.status().message());
   const std::string job_id = started->snapshot.job.id;
@@ -461,7 +509,7 @@ Throughput MeasureThroughput(const ModelUnderTest& m, const fs::path& data_dir, 
       break;
     }
   }
-  const double prewarm_s = MsSince(start) / 1e3;
+  t.prewarm = Since(start);
   const samcache::EncoderStats after = app.embeddings()->Stats();
   const samcache::PrewarmJobRecord& job = finished.job;
   if (job.status != "completed" || job.computed != static_cast<int64_t>(n) || job.failed != 0) {
@@ -470,30 +518,24 @@ Throughput MeasureThroughput(const ModelUnderTest& m, const fs::path& data_dir, 
          std::to_string(job.failed));
   }
   const double prewarm_encoder_s = after.encoder_seconds - before.encoder_seconds;
+  t.encoder_ms = t.encoder_only.seconds * 1e3 / t.images;
+  t.prepare_ms = prepare_total_ms / t.images;
+  t.prewarm_encoder_ms = prewarm_encoder_s * 1e3 / t.images;
 
-  Throughput t;
-  t.model = info.name;
-  const double dn = static_cast<double>(n);
-  t.encoder_ms = encoder_only_s * 1e3 / dn;
-  t.prepare_ms = prepare_total_ms / dn;
-  t.encoder_only = dn / encoder_only_s;
-  t.sequential = dn / sequential_s;
-  t.prewarm = dn / prewarm_s;
-  t.prewarm_encoder_ms = prewarm_encoder_s * 1e3 / dn;
-
-  std::printf("%-50s %9s %10s %10s\n", "step", "seconds", "images/s", "ms/image");
-  auto row = [&](const char* what, double seconds) {
-    std::printf("%-50s %9.2f %10.2f %10.1f\n", what, seconds, dn / seconds, seconds * 1e3 / dn);
+  std::printf("%-50s %9s %10s %10s %7s %7s\n", "step", "seconds", "images/s", "ms/image", "cores", "others");
+  auto row = [&](const char* what, const Timed& timed) {
+    std::printf("%-50s %9.2f %10.2f %10.1f %7.2f %7.2f\n", what, timed.seconds, t.ips(timed),
+                timed.seconds * 1e3 / t.images, timed.own_cores, timed.other_cores);
   };
-  row("(1) encoder only (inputs prepared beforehand)", encoder_only_s);
-  row("(2) sequential decode + preprocess + encode", sequential_s);
+  row("(1) encoder only (inputs prepared beforehand)", t.encoder_only);
+  row("(2) sequential decode + preprocess + encode", t.sequential);
   std::printf("%-50s %9.2f %10s %10.1f\n", "    of which decode + preprocess", prepare_total_ms / 1e3, "",
               t.prepare_ms);
-  row("(3) prewarm job, nothing cached", prewarm_s);
+  row("(3) prewarm job, nothing cached", t.prewarm);
   std::printf("%-50s %9.2f %10s %10.1f\n", "    of which encoder runs (encoder thread busy)", prewarm_encoder_s, "",
               t.prewarm_encoder_ms);
-  std::printf("prewarm / encoder only = %.3f; prewarm / sequential = %.3f\n", t.prewarm / t.encoder_only,
-              t.prewarm / t.sequential);
+  std::printf("prewarm / encoder only = %.3f; prewarm / sequential = %.3f\n", t.ips(t.prewarm) / t.ips(t.encoder_only),
+              t.ips(t.prewarm) / t.ips(t.sequential));
   return t;
 }
 
@@ -503,7 +545,7 @@ fs::path MakeSlowEncoder(const fs::path& out, int layers) {
     Fail("the slow encoder is generated with /usr/bin/python3 and Debian's python3-onnx, which are missing: "
          "install python3-onnx (SAMCACHE_BENCH=1 scripts/setup.sh does), or pass --slow-layers 0 to skip it");
   }
-  const fs::path log = out.parent_path() / "make_slow_encoder.log";
+  const fs::path log = out.string() + ".log";
   const std::string command = "/usr/bin/python3 " + QuoteForShell(script.string()) + " " + QuoteForShell(out.string()) +
                               " --layers " + std::to_string(layers) + " >" + QuoteForShell(log.string()) + " 2>&1";
   if (std::system(command.c_str()) != 0) {
@@ -512,36 +554,49 @@ fs::path MakeSlowEncoder(const fs::path& out, int layers) {
   return out;
 }
 
-void EncoderThroughput(const std::vector<ModelUnderTest>& models, int images, int width, int height,
-                       int intra_op_threads, int slow_layers) {
+void EncoderThroughput(const ModelUnderTest& first_model, int images, int width, int height, int intra_op_threads,
+                       const std::vector<int>& slow_layers) {
   TempDir dir;
-  std::vector<ModelUnderTest> all = models;
-  if (slow_layers > 0) {
+  std::vector<ModelUnderTest> models{first_model};
+  for (int layers : slow_layers) {
+    if (layers <= 0) continue;
     const Clock::time_point start = Clock::now();
-    const fs::path slow = MakeSlowEncoder(dir / "slow-model", slow_layers);
-    std::printf("\n(c) slow encoder generated in %.1f s: %s --layers %d (%.1f MB encoder.onnx)\n", MsSince(start) / 1e3,
-                "tools/demo_model/make_slow_encoder.py", slow_layers,
-                static_cast<double>(fs::file_size(slow / "encoder.onnx")) / 1e6);
-    all.push_back({"slow encoder", slow});
+    const fs::path slow = MakeSlowEncoder(dir / ("slow-model-" + std::to_string(layers)), layers);
+    std::printf("\n(c) slow encoder generated in %.1f s: tools/demo_model/make_slow_encoder.py --layers %d "
+                "(%.1f MB encoder.onnx)",
+                MsSince(start) / 1e3, layers, static_cast<double>(fs::file_size(slow / "encoder.onnx")) / 1e6);
+    models.push_back({"slow encoder, " + std::to_string(layers) + " layers", slow});
   }
   const Clock::time_point generated = Clock::now();
   const std::vector<NamedFile> files = MakeJpegs(images, width, height, 5000);
-  std::printf("\n(c) prewarm throughput against the encoder, in-process: %d distinct photo-like %dx%d JPEGs q90 "
-              "(%.1f MB, generated in %.1f s), same model session for every row\n",
+  std::printf("\n\n(c) prewarm throughput against the encoder, in-process: %d distinct photo-like %dx%d JPEGs q90 "
+              "(%.1f MB, generated in %.1f s), one model session per model for all its rows\n",
               images, width, height, static_cast<double>(TotalBytes(files)) / 1e6, MsSince(generated) / 1e3);
+  std::printf("cores = CPU time of this process / wall time; others = the same for every other process on the "
+              "machine\n");
   std::vector<Throughput> results;
   std::string dataset_id;
-  for (size_t i = 0; i < all.size(); ++i) {
-    results.push_back(MeasureThroughput(all[i], dir / "data", dir / ("cache-" + std::to_string(i)), files,
+  for (size_t i = 0; i < models.size(); ++i) {
+    results.push_back(MeasureThroughput(models[i], dir / "data", dir / ("cache-" + std::to_string(i)), files,
                                         intra_op_threads, dataset_id));
   }
-  std::printf("\n(c) summary, images/s (%d images %dx%d)\n", images, width, height);
-  std::printf("%-28s %10s %10s %10s %10s %10s %10s %10s\n", "model", "encoder ms", "dec+prep", "enc only",
-              "sequential", "prewarm", "/enc only", "/sequent.");
+  std::printf("\n(c) summary: images/s on %d images %dx%d; encoder and dec+prep in ms per image; others = the most "
+              "cores other processes used during any of the model's three rows\n",
+              images, width, height);
+  std::printf("%-30s %8s %8s %9s %10s %8s %9s %10s %7s\n", "model", "encoder", "dec+prep", "enc only", "sequential",
+              "prewarm", "/enc only", "/sequential", "others");
+  double most_others = 0;
   for (const Throughput& t : results) {
-    std::printf("%-28s %10.1f %10.1f %10.2f %10.2f %10.2f %10.3f %10.3f\n", t.model.substr(0, 28).c_str(),
-                t.encoder_ms, t.prepare_ms, t.encoder_only, t.sequential, t.prewarm, t.prewarm / t.encoder_only,
-                t.prewarm / t.sequential);
+    const double others = std::max({t.encoder_only.other_cores, t.sequential.other_cores, t.prewarm.other_cores});
+    most_others = std::max(most_others, others);
+    std::printf("%-30s %8.1f %8.1f %9.2f %10.2f %8.2f %9.3f %10.3f %7.2f\n", t.label.c_str(), t.encoder_ms,
+                t.prepare_ms, t.ips(t.encoder_only), t.ips(t.sequential), t.ips(t.prewarm),
+                t.ips(t.prewarm) / t.ips(t.encoder_only), t.ips(t.prewarm) / t.ips(t.sequential), others);
+  }
+  if (most_others > 0.2) {
+    std::printf("WARNING: other processes used up to %.2f cores during (c): these are not the figures of an idle "
+                "machine; run again when it is\n",
+                most_others);
   }
 }
 
@@ -559,7 +614,7 @@ int main(int argc, char** argv) {
   int height = 1080;
   std::string model_dir;
   int intra_op_threads = 0;
-  int slow_layers = 6;
+  std::vector<int> slow_layers{10, 40};
   std::string parts = "abc";
   bool verbose = false;
   std::string binary = (fs::path(argv[0]).parent_path().parent_path() / "samcache").string();
@@ -574,7 +629,9 @@ int main(int argc, char** argv) {
   cli.add_option("--model", model_dir, "(c) a model folder instead of the built-in demo model");
   cli.add_option("--intra-op-threads", intra_op_threads, "(c) ONNX Runtime threads per run (0: one per core)")
       ->capture_default_str();
-  cli.add_option("--slow-layers", slow_layers, "(c) 3x3 convolutions of the generated slow encoder (0: skip it)")
+  cli.add_option("--slow-layers", slow_layers,
+                 "(c) one generated slow encoder per value, with that many 3x3 convolutions (0: none)")
+      ->delimiter(',')
       ->capture_default_str();
   cli.add_option("--parts", parts, "Which measurements to run: any of a, b, c")->capture_default_str();
   cli.add_option("--binary", binary, "(a) the samcache binary to start")->capture_default_str();
@@ -597,8 +654,9 @@ int main(int argc, char** argv) {
     }
     if (parts.find('b') != std::string::npos) TieredStoreLatency(store_gets, store_keys);
     if (parts.find('c') != std::string::npos) {
-      std::vector<ModelUnderTest> models{{model_dir.empty() ? "demo" : model_dir, model_dir}};
-      EncoderThroughput(models, images, width, height, intra_op_threads, slow_layers);
+      const ModelUnderTest first{model_dir.empty() ? "demo (built-in)" : model_dir,
+                                 model_dir};
+      EncoderThroughput(first, images, width, height, intra_op_threads, slow_layers);
     }
     double load[3] = {0, 0, 0};
     if (getloadavg(load, 3) != 3) load[0] = load[1] = load[2] = -1;

@@ -12,15 +12,15 @@ ignores. The convolutions are real compute (He-initialised weights from a fixed 
 that ONNX Runtime cannot fold away; their number sets the cost of one encoder run.
 
 Cost: one 3x3 convolution C -> C on 64x64 is 64*64*C*C*9*2 FLOP (4.8 GFLOP for C = 256).
-SAM ViT-B's image encoder is about 370 GMAC (740 GFLOP); the default here (6 layers of 256
-channels, about 26 GFLOP) is a fraction of that, so a benchmark stays short.
+SAM ViT-B's image encoder is about 370 GMAC (740 GFLOP); the default here (10 layers of 256
+channels, about 45 GFLOP) is a fraction of that, so a benchmark stays short.
 
 Writes OUT_DIR/{encoder.onnx, decoder.onnx, model.json}; decoder.onnx is copied from
 models/demo, model.json is the demo's with another name. The output is deterministic for
-given options; with the default options encoder.onnx is about 14 MB, so it is generated
+given options; with the default options encoder.onnx is about 22 MB, so it is generated
 when needed (bench/prewarm_bench does) and never committed.
 
-  /usr/bin/python3 tools/demo_model/make_slow_encoder.py OUT_DIR [--layers 6] [--channels 256]
+  /usr/bin/python3 tools/demo_model/make_slow_encoder.py OUT_DIR [--layers 10] [--channels 256]
 
 Needs Debian's python3-onnx (and numpy), like make_demo_model.py.
 """
@@ -89,7 +89,7 @@ def make_slow_encoder(layers, channels):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out_dir")
-    parser.add_argument("--layers", type=int, default=6, help="3x3 convolutions on the 64x64 map (>= 1)")
+    parser.add_argument("--layers", type=int, default=10, help="3x3 convolutions on the 64x64 map (>= 1)")
     parser.add_argument("--channels", type=int, default=256, help="channels of each convolution")
     args = parser.parse_args()
     if args.layers < 1 or args.channels < 1:
