@@ -5,6 +5,8 @@
 #   scripts/bench.sh near-dup [--photos 100 ...]   bench/near_dup_bench (issue 6)
 #   scripts/bench.sh upload [--images 60 ...]      bench/upload_bench (issue 2)
 #   scripts/bench.sh predict [--model DIR ...]     bench/predict_bench (issue 3)
+#   scripts/bench.sh prewarm [--images 20 ...]     bench/prewarm_bench (issue 4)
+#   scripts/bench.sh store [--iterations 200 ...]  bench/store_bench (issue 4)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build_dir="${BUILD_DIR:-build}"
@@ -14,7 +16,9 @@ case "$which" in
   near-dup) program=near_dup_bench ;;
   upload) program=upload_bench ;;
   predict) program=predict_bench ;;
-  *) echo "usage: scripts/bench.sh near-dup|upload|predict [benchmark options]" >&2; exit 2 ;;
+  prewarm) program=prewarm_bench ;;
+  store) program=store_bench ;;
+  *) echo "usage: scripts/bench.sh near-dup|upload|predict|prewarm|store [benchmark options]" >&2; exit 2 ;;
 esac
 shift
 SAMCACHE_BENCH=1 BUILD_DIR="$build_dir" "$root/scripts/setup.sh"

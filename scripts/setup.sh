@@ -31,8 +31,10 @@ debian_packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   nodejs npm
 )
-# bench/near_dup_bench runs Debian's findimagedupes over its images for comparison.
-bench_packages=(findimagedupes)
+# bench/near_dup_bench runs Debian's findimagedupes over its images for comparison;
+# bench/prewarm_bench generates a slow encoder with tools/demo_model/make_slow_encoder.py,
+# which needs python3-onnx (run by /usr/bin/python3).
+bench_packages=(findimagedupes python3-onnx)
 if [ "${SAMCACHE_BENCH:-0}" = 1 ]; then debian_packages+=("${bench_packages[@]}"); fi
 
 log() { printf '[setup] %s\n' "$*" >&2; }
