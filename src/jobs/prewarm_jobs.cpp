@@ -18,7 +18,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr auto kSkippedSaveInterval = std::chrono::milliseconds(200);
+constexpr auto kSaveInterval = std::chrono::milliseconds(200);
 constexpr auto kQueueFullRetry = std::chrono::milliseconds(100);
 constexpr size_t kFinishedJobsKept = 256;
 
@@ -383,7 +383,7 @@ bool PrewarmJobs::Save(LiveJob& job, bool force) {
   {
     std::lock_guard lock(mutex_);
     const Clock::time_point now = Clock::now();
-    if (!force && job.unsaved_failures.empty() && now - job.last_save < kSkippedSaveInterval) return true;
+    if (!force && job.unsaved_failures.empty() && now - job.last_save < kSaveInterval) return true;
     job.last_save = now;
     job.record.heartbeat_ms = UnixMillis();
     record = job.record;
@@ -546,7 +546,9 @@ void PrewarmJobs::Run(LiveJob& job) {
       spdlog::warn("[PREWARM] job {}: {} failed: {}", id, image.filename, outcome.detail);
     }
     Publish(job, std::move(outcome));
-    Save(job, /*force=*/entry.pending.has_value());  // a false return sets cancel_requested
+    // At most every 200 ms (failures at once): a row that lags after a kill only means the
+    // resumed job finds those images in the cache and skips them.
+    Save(job, /*force=*/false);  // a false return sets cancel_requested
   };
 
   std::set<std::string> asked;
