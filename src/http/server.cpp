@@ -587,7 +587,9 @@ void HttpServer::Impl::Routes() {
     switch (res.status) {
       case 404: message = "no such endpoint: " + req.method + " " + req.path; break;
       case 413: message = "the request is larger than the server's upload limit"; break;
-      case 400: message = "malformed HTTP request"; break;
+      case 400:
+        message = "malformed HTTP request (a POST without a body still needs Content-Length: 0, e.g. curl -d '')";
+        break;
       default: message = "request failed with HTTP status " + std::to_string(res.status);
     }
     SendError(res, res.status, message);
