@@ -1,4 +1,4 @@
-// Files compiled into the binary (see cmake/EmbedFiles.cmake): the demo model today.
+// Files compiled into the binary (see cmake/EmbedFiles.cmake): the demo model and the web page.
 #pragma once
 
 #include <optional>

@@ -14,6 +14,7 @@
 #include "http/json_reply.h"
 #include "http/metrics.h"
 #include "http/prewarm_routes.h"
+#include "http/web_routes.h"
 #include "common/crypto.h"
 #include "ingest/ingestor.h"
 #include "ingest/perceptual_hash.h"
@@ -398,7 +399,7 @@ void HttpServer::Impl::Routes() {
     SendJson(res, 200, json{{"status", "ok"}, {"schema_version", stats->schema_version}});
   });
 
-  s.Get("/", [](const httplib::Request&, httplib::Response& res) {
+  s.Get("/api", [](const httplib::Request&, httplib::Response& res) {
     SendJson(res, 200, json{{"service", "samcache"},
                             {"endpoints", {"POST /api/sam/dataset/init", "GET /api/sam/datasets",
                                            "GET /api/sam/dataset/{id}", "DELETE /api/sam/dataset/{id}",
@@ -574,6 +575,7 @@ void HttpServer::Impl::Routes() {
   });
 
   AddPrewarmRoutes(s, app, stopping);
+  AddWebRoutes(s, options.web_dir);
 
   s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(PrometheusMetrics(app), "text/plain; version=0.0.4; charset=utf-8");

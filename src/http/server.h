@@ -16,6 +16,7 @@ struct ServerOptions {
   int port = 3000;  // 0 picks a free port
   size_t max_upload_bytes = size_t{1} << 30;
   int threads = 32;  // each open event stream (prewarm progress) holds one
+  std::string web_dir;  // the web page's files; empty: the copy compiled into the binary
 };
 
 class HttpServer {

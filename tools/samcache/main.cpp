@@ -434,6 +434,9 @@ int main(int argc, char** argv) {
   serve->add_option("--port", server_options.port, "TCP port (0 picks a free one)")->capture_default_str();
   serve->add_option("--host", server_options.host, "Address to listen on")->capture_default_str();
   serve->add_option("--threads", server_options.threads, "HTTP worker threads")->capture_default_str();
+  serve->add_option("--web-dir", server_options.web_dir,
+                    "Serve the web page from this folder (development) instead of the copy built in")
+      ->check(CLI::ExistingDirectory);
   size_t max_upload_mb = server_options.max_upload_bytes >> 20;
   serve->add_option("--max-upload-mb", max_upload_mb, "Largest accepted request body, in MiB")->capture_default_str();
   AddNearDuplicateOption(serve, common);

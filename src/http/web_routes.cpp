@@ -1,0 +1,163 @@
+#include "http/web_routes.h"
+
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string_view>
+
+#include "common/crypto.h"
+#include "common/embedded_files.h"
+#include "common/files.h"
+#include "http/json_reply.h"
+
+namespace samcache {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Embedded files keep their path from the repository root.
+constexpr std::string_view kEmbeddedPrefix = "web/";
+
+struct WebFile {
+  std::string bytes;
+  std::string etag;
+};
+
+std::string EtagOf(std::string_view bytes) { return "\"" + Sha256Hex(bytes).substr(0, 20) + "\""; }
+
+// Whether the request's If-None-Match names `etag` (a list, or "*").
+bool Matches(const httplib::Request& req, const std::string& etag) {
+  const std::string header = req.get_header_value("If-None-Match");
+  if (header.empty()) return false;
+  if (header == "*") return true;
+  size_t start = 0;
+  while (start < header.size()) {
+    size_t end = header.find(',', start);
+    if (end == std::string::npos) end = header.size();
+    std::string_view tag(header.data() + start, end - start);
+    while (!tag.empty() && tag.front() == ' ') tag.remove_prefix(1);
+    while (!tag.empty() && tag.back() == ' ') tag.remove_suffix(1);
+    if (tag.starts_with("W/")) tag.remove_prefix(2);
+    if (tag == etag) return true;
+    start = end + 1;
+  }
+  return false;
+}
+
+class WebFiles {
+ public:
+  explicit WebFiles(std::string web_dir) : web_dir_(std::move(web_dir)) {
+    if (web_dir_.empty()) {
+      for (const auto& [name, bytes] : EmbeddedFiles()) {
+        if (!name.starts_with(kEmbeddedPrefix)) continue;
+        embedded_.emplace(std::string(name.substr(kEmbeddedPrefix.size())),
+                          WebFile{std::string(bytes), EtagOf(bytes)});
+      }
+      if (embedded_.count("index.html") == 0) spdlog::warn("[WEB] the binary was built without web/index.html");
+    } else {
+      std::error_code ec;
+      root_ = fs::weakly_canonical(fs::absolute(web_dir_), ec);
+      if (ec || !fs::is_regular_file(root_ / "index.html")) {
+        spdlog::warn("[WEB] --web-dir {} has no index.html: the page will answer 404", web_dir_);
+      } else {
+        spdlog::info("[WEB] serving the web page from {}", root_.string());
+      }
+    }
+  }
+
+  // The file at `path` (already checked by IsSafeWebPath), or nullopt.
+  std::optional<WebFile> Find(const std::string& path) const {
+    if (web_dir_.empty()) {
+      auto it = embedded_.find(path);
+      if (it == embedded_.end()) return std::nullopt;
+      return it->second;
+    }
+    // The path has no ".." segments; resolving symlinks keeps even a linked file inside.
+    std::error_code ec;
+    const fs::path file = fs::weakly_canonical(root_ / path, ec);
+    if (ec) return std::nullopt;
+    const fs::path relative = file.lexically_relative(root_);
+    if (relative.empty() || relative.native().starts_with("..")) return std::nullopt;
+    if (!fs::is_regular_file(file, ec)) return std::nullopt;
+    Result<std::string> bytes = ReadFile(file);
+    if (!bytes.ok()) {
+      spdlog::warn("[WEB] cannot read {}: {}", file.string(), bytes.status().message());
+      return std::nullopt;
+    }
+    std::string etag = EtagOf(*bytes);
+    return WebFile{std::move(bytes).value(), std::move(etag)};
+  }
+
+ private:
+  const std::string web_dir_;
+  fs::path root_;
+  std::map<std::string, WebFile> embedded_;
+};
+
+void Serve(const WebFiles& files, const std::string& path, const httplib::Request& req, httplib::Response& res) {
+  std::optional<WebFile> file;
+  if (IsSafeWebPath(path)) file = files.Find(path);
+  if (!file) return SendError(res, 404, std::string("no such file in the web page: /web/") + path.substr(0, 200));
+  res.set_header("ETag", file->etag);
+  // Revalidated on every load (a cheap 304), so a new binary's page is never mixed with old modules.
+  res.set_header("Cache-Control", "no-cache");
+  res.set_header("X-Content-Type-Options", "nosniff");
+  if (Matches(req, file->etag)) {
+    res.status = 304;
+    return;
+  }
+  res.set_content(std::move(file->bytes), WebContentType(path));
+}
+
+}  // namespace
+
+std::string WebContentType(const std::string& path) {
+  static const std::map<std::string, std::string, std::less<>> types = {
+      {".html", "text/html; charset=utf-8"},
+      {".css", "text/css; charset=utf-8"},
+      {".js", "text/javascript; charset=utf-8"},
+      {".mjs", "text/javascript; charset=utf-8"},
+      {".json", "application/json"},
+      {".svg", "image/svg+xml"},
+      {".png", "image/png"},
+      {".ico", "image/x-icon"},
+      {".txt", "text/plain; charset=utf-8"},
+  };
+  const size_t slash = path.rfind('/');
+  const size_t dot = path.rfind('.');
+  if (dot == std::string::npos || (slash != std::string::npos && dot < slash)) return "application/octet-stream";
+  auto it = types.find(std::string_view(path).substr(dot));
+  return it == types.end() ? "application/octet-stream" : it->second;
+}
+
+bool IsSafeWebPath(const std::string& path) {
+  if (path.empty() || path.size() > 512) return false;
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t end = path.find('/', start);
+    if (end == std::string::npos) end = path.size();
+    if (end == start || path[start] == '.') return false;  // empty segment, ".", ".." or a hidden file
+    for (size_t i = start; i < end; ++i) {
+      const char c = path[i];
+      const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                      c == '_' || c == '.';
+      if (!ok) return false;
+    }
+    start = end + 1;
+  }
+  return true;
+}
+
+void AddWebRoutes(httplib::Server& server, const std::string& web_dir) {
+  auto files = std::make_shared<const WebFiles>(web_dir);
+  server.Get("/", [files](const httplib::Request& req, httplib::Response& res) {
+    Serve(*files, "index.html", req, res);
+  });
+  server.Get(R"(/web/(.*))", [files](const httplib::Request& req, httplib::Response& res) {
+    Serve(*files, req.matches[1], req, res);
+  });
+}
+
+}  // namespace samcache

@@ -1,0 +1,113 @@
+// Talking to the samcache API. Every failure becomes an ApiError whose message is the
+// server's own `error` text (or a plain description of what went wrong on the way).
+
+export class ApiError extends Error {
+  constructor(message, status = 0, body = null) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.body = body;
+  }
+}
+
+function describeNetworkFailure(method, path) {
+  return `${method} ${path} did not reach the samcache server (is it still running?)`;
+}
+
+// The JSON error of a failed response, or a sentence built from its status.
+async function errorFrom(response, method, path) {
+  let body = null;
+  try {
+    body = await response.json();
+  } catch {
+    // Not JSON: fall back to the status line below.
+  }
+  const message = body && typeof body.error === 'string' && body.error
+    ? body.error
+    : `${method} ${path} failed with HTTP ${response.status} ${response.statusText}`.trim();
+  return new ApiError(message, response.status, body);
+}
+
+// Sends a request and returns the parsed JSON answer. `body` (an object) is sent as JSON.
+export async function api(method, path, body = undefined) {
+  const init = { method, headers: { Accept: 'application/json' } };
+  if (body !== undefined) {
+    init.headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  } else if (method === 'POST') {
+    init.body = '';  // a body-less POST still needs Content-Length: 0
+  }
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch {
+    throw new ApiError(describeNetworkFailure(method, path));
+  }
+  if (!response.ok) throw await errorFrom(response, method, path);
+  try {
+    return await response.json();
+  } catch {
+    throw new ApiError(`${method} ${path} answered something that is not JSON`, response.status);
+  }
+}
+
+// Fetches a file to save, returning {blob, filename} (the name from Content-Disposition).
+export async function download(path, fallbackName) {
+  let response;
+  try {
+    response = await fetch(path);
+  } catch {
+    throw new ApiError(describeNetworkFailure('GET', path));
+  }
+  if (!response.ok) throw await errorFrom(response, 'GET', path);
+  const disposition = response.headers.get('Content-Disposition') || '';
+  let filename = fallbackName;
+  const star = /filename\*=UTF-8''([^;]+)/i.exec(disposition);
+  const plain = /filename="([^"]+)"/i.exec(disposition);
+  if (star) {
+    try {
+      filename = decodeURIComponent(star[1]);
+    } catch {
+      // A malformed encoding keeps the fallback name.
+    }
+  } else if (plain) {
+    filename = plain[1];
+  }
+  return { blob: await response.blob(), filename };
+}
+
+// Uploads files as multipart "images" fields with XMLHttpRequest, whose upload events give
+// a real progress bar. onProgress({loaded, total, sent}) runs while the bytes go out;
+// `sent` turns true once the server has them all and is processing.
+export function uploadFiles(path, files, onProgress) {
+  return new Promise((resolve, reject) => {
+    const form = new FormData();
+    for (const file of files) form.append('images', file, file.name);
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', path);
+    xhr.responseType = 'text';
+    xhr.setRequestHeader('Accept', 'application/json');
+    xhr.upload.addEventListener('progress', (e) => {
+      if (e.lengthComputable) onProgress({ loaded: e.loaded, total: e.total, sent: false });
+    });
+    xhr.upload.addEventListener('load', () => onProgress({ loaded: 1, total: 1, sent: true }));
+    xhr.addEventListener('load', () => {
+      let body = null;
+      try {
+        body = JSON.parse(xhr.responseText);
+      } catch {
+        // Handled below.
+      }
+      if (xhr.status >= 200 && xhr.status < 300 && body) return resolve(body);
+      const message = body && body.error
+        ? body.error
+        : `the upload failed with HTTP ${xhr.status} ${xhr.statusText}`.trim();
+      reject(new ApiError(message, xhr.status, body));
+    });
+    xhr.addEventListener('error', () => reject(new ApiError(
+      'the upload did not reach the samcache server: it may have stopped, or refused a request ' +
+      'over its size limit (--max-upload-mb)')));
+    xhr.addEventListener('abort', () => reject(new ApiError('the upload was cancelled')));
+    xhr.send(form);
+  });
+}

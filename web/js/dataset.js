@@ -1,0 +1,204 @@
+// One dataset: its thumbnails (⚡ cached / ⏳ not yet, duplicates marked), adding images,
+// pre-warming with live progress, COCO export and deletion.
+import { api, download } from './api.js';
+import { PrewarmPanel } from './prewarm.js';
+import { lastUpload, rememberUpload, setDataset, uploadInfo } from './state.js';
+import { el, clear, confirmAction, formatDate, notify, plural, saveBlob } from './ui.js';
+import { uploadBox, uploadReport } from './upload.js';
+
+const MARKS = {
+  cached: { symbol: '⚡', label: 'Embedding cached: segmenting is instant' },
+  pending: { symbol: '⏳', label: 'Embedding not cached yet: computed on pre-warm or on the first click' },
+  computing: { symbol: '⏳', label: 'Computing the embedding now…' },
+  failed: { symbol: '✖', label: 'The embedding could not be computed' },
+};
+
+export async function exportCoco(datasetId, name) {
+  try {
+    const { blob, filename } = await download(`/api/sam/dataset/${encodeURIComponent(datasetId)}/export/coco`,
+      `${name || datasetId}.coco.json`);
+    saveBlob(blob, filename);
+  } catch (error) {
+    notify(error);
+  }
+}
+
+export function renderDataset({ main, setCrumbs }, datasetId) {
+  let alive = true;
+  const href = `#/d/${encodeURIComponent(datasetId)}`;
+  setCrumbs([{ label: 'Datasets', href: '#/' }, { label: '…' }]);
+  const header = el('div.dataset-head');
+  const toolbar = el('div.toolbar', { role: 'toolbar', 'aria-label': 'Dataset actions' });
+  const report = el('div.report-slot#upload-report');
+  const grid = el('ul.grid#grid', { 'aria-label': 'Images' });
+  const cards = new Map();  // image id -> {card, mark}
+  let dataset = null;
+
+  const prewarm = new PrewarmPanel({
+    datasetId,
+    onImage: (e) => {
+      const state = { computed: 'cached', skipped: 'cached', computing: 'computing', failed: 'failed' }[e.state];
+      if (state) setMark(e.image_id, state, e.detail);
+    },
+    onFinished: () => refresh(),
+    onError: (error) => notify(error),
+  });
+
+  const exportButton = el('button.btn#export-coco', { type: 'button' }, '⬇ Export COCO');
+  exportButton.addEventListener('click', async () => {
+    exportButton.disabled = true;
+    await exportCoco(datasetId, dataset && dataset.name);
+    exportButton.disabled = false;
+  });
+  const deleteButton = el('button.btn.btn-quiet.btn-danger-text', { type: 'button' }, 'Delete dataset');
+  deleteButton.addEventListener('click', async () => {
+    const ok = await confirmAction(`Delete the dataset “${dataset ? dataset.name : datasetId}” and its images? `
+      + 'Files that other datasets also hold stay stored; cached embeddings stay cached.');
+    if (!ok) return;
+    try {
+      await api('DELETE', `/api/sam/dataset/${encodeURIComponent(datasetId)}`);
+      notify(`Deleted the dataset “${dataset ? dataset.name : datasetId}”.`, 'info');
+      location.hash = '#/';
+    } catch (error) {
+      notify(error);
+    }
+  });
+  toolbar.append(...prewarm.buttons(), exportButton, deleteButton);
+
+  const add = uploadBox({
+    title: 'Add images',
+    hint: 'Drop more images or a folder here, or choose them.',
+    path: () => `/api/sam/dataset/${encodeURIComponent(datasetId)}/images`,
+    onUploaded: (answer) => {
+      rememberUpload(answer);
+      showReport(answer);
+      refresh();
+    },
+    onFailed: (error) => {
+      notify(error);
+      if (error.body && Array.isArray(error.body.errors) && error.body.errors.length) {
+        showReport({ ...error.body, name: dataset ? dataset.name : datasetId });
+      }
+    },
+  });
+  add.classList.add('dropzone-compact');
+
+  const showReport = (answer) => {
+    clear(report);
+    const close = el('button.btn.btn-quiet.report-close', { type: 'button', 'aria-label': 'Hide the upload result' }, '×');
+    close.addEventListener('click', () => {
+      lastUpload.delete(datasetId);
+      clear(report);
+    });
+    const box = uploadReport(answer);
+    box.prepend(close);
+    report.append(box);
+  };
+
+  main.append(el('div.dataset', {},
+    el('section.panel', {}, header, toolbar, prewarm.node),
+    report,
+    el('section.panel', { 'aria-labelledby': 'images-title' },
+      el('div.panel-head', {}, el('h2#images-title', {}, 'Images'),
+        el('span.legend.muted', {}, '⚡ cached • ⏳ not cached yet • ⧉ duplicate')),
+      grid),
+    add));
+
+  const setMark = (imageId, state, detail) => {
+    const entry = cards.get(imageId);
+    if (!entry) return;
+    const mark = MARKS[state];
+    entry.mark.textContent = mark.symbol;
+    entry.mark.className = `mark mark-${state}`;
+    entry.mark.title = detail && state === 'failed' ? `${mark.label}: ${detail}` : mark.label;
+    entry.mark.setAttribute('aria-label', entry.mark.title);
+    entry.card.dataset.embedding = state;
+  };
+
+  const renderHeader = () => {
+    clear(header);
+    const cached = dataset.embeddings_cached ?? dataset.images.filter((i) => i.embedding_cached).length;
+    header.append(el('h1#dataset-title', {}, dataset.name),
+      el('p.muted.dataset-meta#dataset-meta', {},
+        `${plural(dataset.images.length, 'image')} • ${cached} of ${dataset.images.length} embeddings cached • `
+        + `created ${formatDate(dataset.created_at)}`));
+  };
+
+  const renderGrid = () => {
+    clear(grid);
+    cards.clear();
+    if (dataset.images.length === 0) {
+      grid.append(el('li.empty', {}, 'No images in this dataset.'));
+      return;
+    }
+    dataset.images.forEach((image, index) => {
+      const mark = el('span.mark');
+      const badges = el('span.badges');
+      const info = uploadInfo.get(image.id);
+      if (image.duplicate_of) {
+        badges.append(el('span.badge.badge-dup', { title: `Same picture as image ${image.duplicate_of}, uploaded before` },
+          '⧉ duplicate'));
+      } else if (info && info.duplicate) {
+        badges.append(el('span.badge.badge-dup', { title: 'This file was uploaded before (same bytes)' }, '⧉ duplicate'));
+      }
+      if (info && info.near_duplicates && info.near_duplicates.length) {
+        const names = info.near_duplicates.map((n) => `${n.filename} (${n.dataset_name})`).join(', ');
+        badges.append(el('span.badge.badge-near', { title: `Looks like ${names}` }, '≈ similar'));
+      }
+      if (image.annotation_count) {
+        badges.append(el('span.badge.badge-objects', {}, plural(image.annotation_count, 'object')));
+      }
+      const card = el('li.thumb', { dataset: { imageId: image.id } },
+        el('a.thumb-link', {
+          href: `${href}/i/${encodeURIComponent(image.id)}`,
+          'aria-label': `Open ${image.filename} (${index + 1} of ${dataset.images.length})`,
+        },
+        el('span.thumb-frame', {},
+          el('img', { src: image.thumb_url, alt: '', loading: 'lazy', width: '256', height: '256' })),
+        mark, badges,
+        el('span.thumb-name', { title: image.filename }, image.filename),
+        el('span.thumb-size.muted', {}, `${image.width}×${image.height}`)));
+      grid.append(card);
+      cards.set(image.id, { card, mark });
+      setMark(image.id, image.embedding_cached ? 'cached' : 'pending');
+    });
+  };
+
+  let following = false;
+  const refresh = async () => {
+    try {
+      const fresh = await api('GET', `/api/sam/dataset/${encodeURIComponent(datasetId)}`);
+      if (!alive) return;
+      dataset = fresh;
+      setDataset(dataset);
+      document.title = `samcache — ${dataset.name}`;
+      setCrumbs([{ label: 'Datasets', href: '#/' }, { label: dataset.name }]);
+      renderHeader();
+      renderGrid();
+      // A page opened while a prewarm runs follows it.
+      if (dataset.prewarm_job && !following && !prewarm.source) {
+        following = true;
+        const snapshot = await api('GET', `/api/sam/prewarm/${encodeURIComponent(dataset.prewarm_job.job_id)}`);
+        if (alive) prewarm.follow(snapshot);
+      }
+    } catch (error) {
+      if (!alive) return;
+      notify(error);
+      if (!dataset) {
+        clear(header);
+        header.append(el('h1', {}, 'Dataset not available'), el('p.error-text', {}, error.message),
+          el('a', { href: '#/' }, 'Back to the datasets'));
+        toolbar.hidden = true;
+        add.hidden = true;
+      }
+    }
+  };
+
+  const pending = lastUpload.get(datasetId);
+  if (pending) showReport(pending);
+  refresh();
+  return () => {
+    alive = false;
+    prewarm.stop();
+  };
+}

@@ -1,0 +1,91 @@
+// The home view: create a dataset by dropping or picking images, and the list of datasets
+// (open, delete).
+import { api } from './api.js';
+import { rememberUpload } from './state.js';
+import { el, clear, confirmAction, formatDate, notify, plural } from './ui.js';
+import { uploadBox, uploadReport } from './upload.js';
+
+export function renderDatasets({ main, setCrumbs }) {
+  setCrumbs([{ label: 'Datasets' }]);
+  document.title = 'samcache — datasets';
+  let alive = true;
+  const report = el('div.report-slot');
+  const list = el('div.dataset-list#dataset-list', { 'aria-busy': 'true' }, el('p.muted', {}, 'Loading the datasets…'));
+
+  const box = uploadBox({
+    title: 'New dataset',
+    hint: 'Drop images or a folder here, or choose them. Every file is hashed: images seen before are '
+      + 'recognised, and their cached embeddings are reused.',
+    path: () => '/api/sam/dataset/init',
+    withName: true,
+    onUploaded: (answer) => {
+      rememberUpload(answer);
+      location.hash = `#/d/${encodeURIComponent(answer.dataset_id)}`;
+    },
+    onFailed: (error) => {
+      notify(error);
+      clear(report);
+      if (error.body && Array.isArray(error.body.errors) && error.body.errors.length) {
+        report.append(uploadReport({ ...error.body, name: 'a new dataset' }));
+      }
+    },
+  });
+
+  main.append(
+    el('div.home', {},
+      el('div.home-upload', {}, box, report),
+      el('section.panel.datasets', { 'aria-labelledby': 'datasets-title' },
+        el('div.panel-head', {}, el('h1#datasets-title', {}, 'Datasets')),
+        list)));
+
+  const load = async () => {
+    try {
+      const { datasets } = await api('GET', '/api/sam/datasets');
+      if (!alive) return;
+      clear(list);
+      list.removeAttribute('aria-busy');
+      if (datasets.length === 0) {
+        list.append(el('p.empty', {}, 'No datasets yet. Drop some images on the box to create one.'));
+        return;
+      }
+      const rows = el('ul.rows');
+      for (const d of datasets) rows.append(datasetRow(d, load));
+      list.append(rows);
+    } catch (error) {
+      if (!alive) return;
+      clear(list);
+      list.append(el('p.error-text', {}, `The datasets could not be read: ${error.message}`));
+      notify(error);
+    }
+  };
+  load();
+  return () => {
+    alive = false;
+  };
+}
+
+function datasetRow(d, reload) {
+  const open = `#/d/${encodeURIComponent(d.id)}`;
+  const remove = el('button.btn.btn-quiet.btn-danger-text', { type: 'button', 'aria-label': `Delete dataset ${d.name}` },
+    'Delete');
+  remove.addEventListener('click', async () => {
+    const ok = await confirmAction(
+      `Delete the dataset “${d.name}” and its ${plural(d.image_count, 'image')}? Files that other datasets `
+      + 'also hold stay stored; cached embeddings stay cached.');
+    if (!ok) return;
+    remove.disabled = true;
+    try {
+      await api('DELETE', `/api/sam/dataset/${encodeURIComponent(d.id)}`);
+      notify(`Deleted the dataset “${d.name}”.`, 'info');
+      reload();
+    } catch (error) {
+      remove.disabled = false;
+      notify(error);
+    }
+  });
+  return el('li.row', { dataset: { datasetId: d.id } },
+    el('a.row-main', { href: open },
+      el('span.row-title', {}, d.name),
+      el('span.row-meta', {}, `${plural(d.image_count, 'image')} • created ${formatDate(d.created_at)}`)),
+    el('div.row-actions', {}, el('a.btn', { href: open }, 'Open'), remove));
+}

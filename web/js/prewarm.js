@@ -1,0 +1,143 @@
+// The prewarm panel: start, cancel and follow a job through its Server-Sent Events
+// (GET /api/sam/prewarm/{id}/events: `image` per image, `progress` per change, `done` at
+// the end). The texts are the server's (progress_text, detail_text, avg_text, message),
+// which are the seed's.
+import { api } from './api.js';
+import { el, clear } from './ui.js';
+
+const FINISHED = new Set(['completed', 'cancelled', 'failed']);
+
+export class PrewarmPanel {
+  // onImage(event) runs for each `image` event ({image_id, state, detail}); onFinished(snapshot)
+  // once a followed job ends; onError(error) for every failure.
+  constructor({ datasetId, onImage, onFinished, onError }) {
+    this.datasetId = datasetId;
+    this.onImage = onImage;
+    this.onFinished = onFinished;
+    this.onError = onError;
+    this.source = null;
+    this.job = null;
+    this.startButton = el('button.btn.btn-primary#prewarm-start', { type: 'button' }, '⚡ Pre-warm cache');
+    this.cancelButton = el('button.btn#prewarm-cancel', { type: 'button', hidden: true }, 'Cancel pre-warm');
+    this.startButton.addEventListener('click', () => this.start());
+    this.cancelButton.addEventListener('click', () => this.cancel());
+    this.spinner = el('span.spinner', { 'aria-hidden': 'true' });
+    this.progressText = el('div.prewarm-progress-text');
+    this.detailText = el('div.prewarm-detail');
+    this.avgText = el('div.prewarm-avg');
+    this.bar = el('progress.bar', { max: '1', value: '0', 'aria-label': 'Pre-warm progress' });
+    this.failures = el('ul.prewarm-failures');
+    this.status = el('div.prewarm-status#prewarm-status', { role: 'status', 'aria-live': 'polite', hidden: true },
+      el('div.prewarm-line', {}, this.spinner,
+        el('div.prewarm-texts', {}, this.progressText, this.detailText, this.avgText)),
+      this.bar, this.failures);
+    this.node = el('section.prewarm', { 'aria-label': 'Pre-warm the embedding cache' }, this.status);
+  }
+
+  // The start and cancel buttons, for the dataset's toolbar.
+  buttons() {
+    return [this.startButton, this.cancelButton];
+  }
+
+  async start() {
+    this.startButton.disabled = true;
+    try {
+      const snapshot = await api('POST', `/api/sam/dataset/${encodeURIComponent(this.datasetId)}/prewarm`);
+      this.follow(snapshot);
+    } catch (error) {
+      this.startButton.disabled = false;
+      this.onError(error);
+    }
+  }
+
+  async cancel() {
+    if (!this.job) return;
+    this.cancelButton.disabled = true;
+    try {
+      const snapshot = await api('DELETE', `/api/sam/prewarm/${encodeURIComponent(this.job)}`);
+      this.render(snapshot);
+    } catch (error) {
+      this.onError(error);
+    } finally {
+      this.cancelButton.disabled = false;
+    }
+  }
+
+  // Shows `snapshot` and, unless it has finished, follows its job's events.
+  follow(snapshot) {
+    this.stop();
+    this.job = snapshot.job_id;
+    this.render(snapshot);
+    if (FINISHED.has(snapshot.status)) return this.finish(snapshot);
+    const source = new EventSource(snapshot.events_url || `/api/sam/prewarm/${encodeURIComponent(this.job)}/events`);
+    this.source = source;
+    source.addEventListener('image', (e) => this.onImage(JSON.parse(e.data)));
+    source.addEventListener('progress', (e) => this.render(JSON.parse(e.data)));
+    source.addEventListener('done', (e) => {
+      const last = JSON.parse(e.data);
+      this.stop();
+      this.render(last);
+      this.finish(last);
+    });
+    source.addEventListener('error', (e) => {
+      if (e.data) {  // the server's own "error" event: the job cannot be read
+        let message = 'the pre-warm progress stream failed';
+        try {
+          message = JSON.parse(e.data).error || message;
+        } catch {
+          // Keep the general message.
+        }
+        this.stop();
+        this.onError(new Error(message));
+        this.startButton.disabled = false;
+        return;
+      }
+      // A lost connection: EventSource reconnects by itself with Last-Event-ID.
+      if (source.readyState === EventSource.CLOSED) {
+        this.stop();
+        this.onError(new Error('lost the connection to the server while following the pre-warm'));
+        this.startButton.disabled = false;
+      } else {
+        this.detailText.textContent = 'Connection lost; reconnecting…';
+      }
+    });
+  }
+
+  render(s) {
+    const running = !FINISHED.has(s.status);
+    this.status.hidden = false;
+    this.status.classList.toggle('finished', !running);
+    this.status.classList.toggle('completed', s.status === 'completed');
+    this.status.classList.toggle('stopped', s.status === 'cancelled' || s.status === 'failed');
+    this.spinner.hidden = !running;
+    if (running && s.status === 'running') {
+      this.progressText.textContent = `⚡ ${s.progress_text}`;
+    } else {
+      this.progressText.textContent = s.status === 'completed' ? `✓ ${s.message}` : s.message;
+    }
+    this.detailText.textContent = running ? s.detail_text || '' : '';
+    this.avgText.textContent = s.avg_text || '';
+    this.bar.max = Math.max(1, s.total || 0);
+    this.bar.value = s.done || 0;
+    clear(this.failures);
+    for (const f of s.failures || []) this.failures.append(el('li', {}, `${f.filename}: ${f.reason}`));
+    this.startButton.disabled = running;
+    this.startButton.hidden = running;
+    this.cancelButton.hidden = !running;
+  }
+
+  finish(snapshot) {
+    this.startButton.disabled = false;
+    this.startButton.hidden = false;
+    this.cancelButton.hidden = true;
+    this.onFinished(snapshot);
+  }
+
+  // Stops following (the job itself goes on).
+  stop() {
+    if (this.source) {
+      this.source.close();
+      this.source = null;
+    }
+  }
+}
