@@ -25,7 +25,12 @@ struct WebFile {
   std::string etag;
 };
 
-std::string EtagOf(std::string_view bytes) { return "\"" + Sha256Hex(bytes).substr(0, 20) + "\""; }
+std::string EtagOf(std::string_view bytes) {
+  std::string etag = "\"";
+  etag += Sha256Hex(bytes).substr(0, 20);
+  etag += '"';
+  return etag;
+}
 
 // Whether the request's If-None-Match names `etag` (a list, or "*").
 bool Matches(const httplib::Request& req, const std::string& etag) {
@@ -55,7 +60,8 @@ class WebFiles {
         embedded_.emplace(std::string(name.substr(kEmbeddedPrefix.size())),
                           WebFile{std::string(bytes), EtagOf(bytes)});
       }
-      if (embedded_.count("index.html") == 0) spdlog::warn("[WEB] the binary was built without web/index.html");
+      if (embedded_.count("index.html") == 0)
+        spdlog::warn("[WEB] the binary was built without web/index.html");
     } else {
       std::error_code ec;
       root_ = fs::weakly_canonical(fs::absolute(web_dir_), ec);
@@ -96,10 +102,12 @@ class WebFiles {
   std::map<std::string, WebFile> embedded_;
 };
 
-void Serve(const WebFiles& files, const std::string& path, const httplib::Request& req, httplib::Response& res) {
+void Serve(const WebFiles& files, const std::string& path, const httplib::Request& req,
+           httplib::Response& res) {
   std::optional<WebFile> file;
   if (IsSafeWebPath(path)) file = files.Find(path);
-  if (!file) return SendError(res, 404, std::string("no such file in the web page: /web/") + path.substr(0, 200));
+  if (!file)
+    return SendError(res, 404, std::string("no such file in the web page: /web/") + path.substr(0, 200));
   res.set_header("ETag", file->etag);
   // Revalidated on every load (a cheap 304), so a new binary's page is never mixed with old modules.
   res.set_header("Cache-Control", "no-cache");
@@ -127,7 +135,8 @@ std::string WebContentType(const std::string& path) {
   };
   const size_t slash = path.rfind('/');
   const size_t dot = path.rfind('.');
-  if (dot == std::string::npos || (slash != std::string::npos && dot < slash)) return "application/octet-stream";
+  if (dot == std::string::npos || (slash != std::string::npos && dot < slash))
+    return "application/octet-stream";
   auto it = types.find(std::string_view(path).substr(dot));
   return it == types.end() ? "application/octet-stream" : it->second;
 }
@@ -141,8 +150,8 @@ bool IsSafeWebPath(const std::string& path) {
     if (end == start || path[start] == '.') return false;  // empty segment, ".", ".." or a hidden file
     for (size_t i = start; i < end; ++i) {
       const char c = path[i];
-      const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-                      c == '_' || c == '.';
+      const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '-' || c == '_' || c == '.';
       if (!ok) return false;
     }
     start = end + 1;

@@ -100,7 +100,7 @@ export function renderDataset({ main, setCrumbs }, datasetId) {
     report,
     el('section.panel', { 'aria-labelledby': 'images-title' },
       el('div.panel-head', {}, el('h2#images-title', {}, 'Images'),
-        el('span.legend.muted', {}, '⚡ cached • ⏳ not cached yet • ⧉ duplicate')),
+        el('span.legend.muted', {}, '⚡ cached • ⏳ not cached yet')),
       grid),
     add));
 
@@ -137,9 +137,9 @@ export function renderDataset({ main, setCrumbs }, datasetId) {
       const info = uploadInfo.get(image.id);
       if (image.duplicate_of) {
         badges.append(el('span.badge.badge-dup', { title: `Same picture as image ${image.duplicate_of}, uploaded before` },
-          '⧉ duplicate'));
+          'duplicate'));
       } else if (info && info.duplicate) {
-        badges.append(el('span.badge.badge-dup', { title: 'This file was uploaded before (same bytes)' }, '⧉ duplicate'));
+        badges.append(el('span.badge.badge-dup', { title: 'This file was uploaded before (same bytes)' }, 'duplicate'));
       }
       if (info && info.near_duplicates && info.near_duplicates.length) {
         const names = info.near_duplicates.map((n) => `${n.filename} (${n.dataset_name})`).join(', ');

@@ -173,6 +173,7 @@ export function renderEditor({ main, setCrumbs }, datasetId, imageId) {
 
   const updateButtons = () => {
     const shown = current();
+    stage.dataset.prompts = String(history.length);  // how many prompts the shown mask answers
     undoButton.disabled = history.length === 0;
     clearButton.disabled = history.length === 0;
     saveButton.disabled = !(shown && shown.mask);

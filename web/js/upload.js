@@ -90,7 +90,8 @@ export function uploadReport(answer) {
   box.append(el('p.upload-summary', {},
     `Stored ${plural(stored, 'image')} in “${answer.name || answer.dataset_id}”`,
     answer.duplicates_found ? ` • ${plural(answer.duplicates_found, 'duplicate')} of files already uploaded` : '',
-    answer.near_duplicates_found ? ` • ${answer.near_duplicates_found} look like images already uploaded` : '',
+    answer.near_duplicates_found === 1 ? ' • 1 looks like an image already uploaded' : '',
+    answer.near_duplicates_found > 1 ? ` • ${answer.near_duplicates_found} look like images already uploaded` : '',
     errors.length ? ` • ${plural(errors.length, 'file')} refused` : ''));
   if (answer.duplicates_message) {
     box.append(el('div.callout.callout-success', { role: 'status' },
