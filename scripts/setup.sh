@@ -30,7 +30,10 @@ debian_packages=(
   libzstd-dev libxxhash-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   nodejs npm
+  chromium fonts-noto-color-emoji
 )
+# chromium: the web page's end-to-end test drives it headless (tests/web, with playwright-core
+# from npm); the emoji font draws the page's ⏳ marks in its screenshots.
 # bench/near_dup_bench runs Debian's findimagedupes over its images for comparison;
 # bench/prewarm_bench generates a slow encoder with tools/demo_model/make_slow_encoder.py,
 # which needs python3-onnx (run by /usr/bin/python3).
@@ -100,6 +103,18 @@ install_onnxruntime() {
   echo "$ort_stamp" > "$ort_dir/.stamp"
 }
 
+# playwright-core for the web page's test, exactly as tests/web/package-lock.json pins it.
+install_web_test_packages() {
+  local dir="$root/tests/web"
+  local stamp="$dir/node_modules/.samcache-stamp"
+  local want
+  want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return; fi
+  log "installing the web test's npm packages (tests/web)"
+  (cd "$dir" && npm ci --silent --no-audit --no-fund >/dev/null)
+  echo "$want" > "$stamp"
+}
+
 build() {
   local generator=()
   command -v ninja >/dev/null 2>&1 && generator=(-G Ninja)
@@ -112,5 +127,6 @@ build() {
 
 install_debian_packages
 install_onnxruntime
+install_web_test_packages
 build
 log "built $build_dir/samcache"
