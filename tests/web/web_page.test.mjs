@@ -82,7 +82,7 @@ function watch(p, allowed = () => false) {
   p.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
   p.on('request', (request) => {
     if (request.url().includes('/api/')) {
-      requests.push({ method: request.method(), url: request.url(), body: request.postData() });
+      requests.push({ method: request.method(), url: request.url(), body: request.postData(), type: request.resourceType() });
     }
   });
 }
@@ -151,6 +151,15 @@ test('the page is served by the binary and shows the active model', { timeout: S
 });
 
 test('uploading 3 images shows them as a grid, and a refused file with its reason', { timeout: STEP_TIMEOUT }, async () => {
+  await page.evaluate(() => {
+    window.progressTexts = [];
+    new MutationObserver(() => {
+      const label = document.querySelector('.upload-progress .progress-label');
+      if (label && window.progressTexts[window.progressTexts.length - 1] !== label.textContent) {
+        window.progressTexts.push(label.textContent);
+      }
+    }).observe(document.body, { subtree: true, childList: true, characterData: true });
+  });
   await page.locator('#dataset-name').fill('shapes');
   await page.locator('#pick-files').setInputFiles([
     ...files,
@@ -162,6 +171,11 @@ test('uploading 3 images shows them as a grid, and a refused file with its reaso
   await thumbs.nth(2).waitFor();
   assert.equal(await thumbs.count(), 3);
   assert.equal(await page.locator('#dataset-title').textContent(), 'shapes');
+  // The upload went through XMLHttpRequest with a progress bar.
+  const progress = await page.evaluate(() => window.progressTexts);
+  assert.match(progress[0], /^Uploading 4 files… \d+% \(.+ of .+\)$/);
+  const upload = requests.find((r) => r.url.endsWith('/api/sam/dataset/init?name=shapes'));
+  assert.equal(upload.type, 'xhr');
   // Nothing is cached yet: every image is marked ⏳.
   for (let i = 0; i < 3; i += 1) {
     assert.equal(await thumbs.nth(i).getAttribute('data-embedding'), 'pending');
@@ -185,6 +199,15 @@ test('prewarm follows the job live and ends with the completion text', { timeout
       const text = status.querySelector('.prewarm-progress-text').textContent;
       if (window.prewarmTexts[window.prewarmTexts.length - 1] !== text) window.prewarmTexts.push(text);
     }).observe(status, { subtree: true, childList: true, characterData: true });
+    // Thumbnails whose mark the job's `image` events flip (the cards on the page now, not
+    // the ones drawn again once the job has ended).
+    window.flipped = [];
+    const cards = new Set(document.querySelectorAll('#grid .thumb'));
+    new MutationObserver((mutations) => {
+      for (const m of mutations) {
+        if (cards.has(m.target) && m.target.dataset.embedding === 'cached') window.flipped.push(m.target.dataset.imageId);
+      }
+    }).observe(document.getElementById('grid'), { subtree: true, attributes: true, attributeFilter: ['data-embedding'] });
   });
   await page.locator('#prewarm-start').click();
   const done = page.locator('#prewarm-status .prewarm-progress-text');
@@ -196,6 +219,9 @@ test('prewarm follows the job live and ends with the completion text', { timeout
     `the running job was shown before it ended: ${JSON.stringify(texts)}`);
   // The events went over Server-Sent Events, not polling.
   assert.ok(requests.some((r) => /\/api\/sam\/prewarm\/[0-9a-f]+\/events$/.test(r.url)));
+  const flipped = await page.evaluate(() => window.flipped);
+  const ids = await page.locator('#grid .thumb').evaluateAll((cards) => cards.map((c) => c.dataset.imageId));
+  assert.deepEqual([...new Set(flipped)].sort(), [...ids].sort(), 'each thumbnail turned ⚡ on its own image event');
   // Each thumbnail now says ⚡.
   const thumbs = page.locator('#grid .thumb');
   await page.locator('#grid .thumb[data-embedding="cached"]').nth(2).waitFor();
@@ -278,6 +304,30 @@ test('a click inside a shape puts mask pixels on the canvas there and nowhere fa
   assert.equal(body.points[1].label, 0);
   assert.ok(body.refine_from, 'the second prompt refines the first prediction');
   assert.ok((await maskAlphas(page, [centre]))[0] > 0);
+
+  // Undo goes back one prompt, Clear removes the mask.
+  await page.locator('#undo').click();
+  await page.locator('#stage[data-prompts="1"]').waitFor();
+  await page.locator('#clear').click();
+  await page.locator('#stage[data-prompts="0"]').waitFor();
+  assert.equal((await maskAlphas(page, [centre]))[0], 0);
+
+  // A drag draws a box, and the box alone segments the rectangle.
+  const layer = await page.locator('#prompt-layer').boundingBox();
+  const at = (x, y) => [layer.x + (x / scenes[0].width) * layer.width, layer.y + (y / scenes[0].height) * layer.height];
+  await page.mouse.move(...at(rect.x0 - 6, rect.y0 - 6));
+  await page.mouse.down();
+  await page.mouse.move(...at(centre[0], centre[1]), { steps: 4 });
+  await page.mouse.move(...at(rect.x1 + 6, rect.y1 + 6), { steps: 4 });
+  await page.mouse.up();
+  await page.locator('#stage[data-prompts="1"]').waitFor();
+  const boxed = JSON.parse(requests.filter((r) => r.url.endsWith('/api/sam/predict')).at(-1).body);
+  assert.equal(boxed.points, undefined);
+  assert.equal(boxed.box.length, 4);
+  assert.ok(Math.abs(boxed.box[0] - (rect.x0 - 6)) <= 1 && Math.abs(boxed.box[3] - (rect.y1 + 6)) <= 1, JSON.stringify(boxed.box));
+  const boxedAlphas = await maskAlphas(page, inside);
+  assert.ok(boxedAlphas.filter((a) => a > 0).length >= inside.length * 0.9);
+  assert.deepEqual(await maskAlphas(page, outside), outside.map(() => 0));
 });
 
 test('the next image is prepared ahead, and the arrow keys move between images', { timeout: STEP_TIMEOUT }, async () => {
