@@ -113,15 +113,23 @@ export function renderDataset({ main, setCrumbs }, datasetId) {
     entry.mark.title = detail && state === 'failed' ? `${mark.label}: ${detail}` : mark.label;
     entry.mark.setAttribute('aria-label', entry.mark.title);
     entry.card.dataset.embedding = state;
+    if (dataset) renderMeta();
+  };
+
+  const meta = el('p.muted.dataset-meta#dataset-meta');
+  // The counts follow the marks, so they move with a running prewarm.
+  const renderMeta = () => {
+    const cached = cards.size
+      ? [...cards.values()].filter((c) => c.card.dataset.embedding === 'cached').length
+      : dataset.embeddings_cached;
+    meta.textContent = `${plural(dataset.images.length, 'image')} • ${cached} of ${dataset.images.length} `
+      + `embeddings cached • created ${formatDate(dataset.created_at)}`;
   };
 
   const renderHeader = () => {
     clear(header);
-    const cached = dataset.embeddings_cached ?? dataset.images.filter((i) => i.embedding_cached).length;
-    header.append(el('h1#dataset-title', {}, dataset.name),
-      el('p.muted.dataset-meta#dataset-meta', {},
-        `${plural(dataset.images.length, 'image')} • ${cached} of ${dataset.images.length} embeddings cached • `
-        + `created ${formatDate(dataset.created_at)}`));
+    header.append(el('h1#dataset-title', {}, dataset.name), meta);
+    renderMeta();
   };
 
   const renderGrid = () => {
@@ -173,8 +181,8 @@ export function renderDataset({ main, setCrumbs }, datasetId) {
       setDataset(dataset);
       document.title = `samcache — ${dataset.name}`;
       setCrumbs([{ label: 'Datasets', href: '#/' }, { label: dataset.name }]);
-      renderHeader();
       renderGrid();
+      renderHeader();
       // A page opened while a prewarm runs follows it.
       if (dataset.prewarm_job && !following && !prewarm.source) {
         following = true;
