@@ -65,7 +65,8 @@ class WebFiles {
     } else {
       std::error_code ec;
       root_ = fs::weakly_canonical(fs::absolute(web_dir_), ec);
-      if (ec || !fs::is_regular_file(root_ / "index.html")) {
+      if (ec) root_.clear();
+      if (root_.empty() || !fs::is_regular_file(root_ / "index.html")) {
         spdlog::warn("[WEB] --web-dir {} has no index.html: the page will answer 404", web_dir_);
       } else {
         spdlog::info("[WEB] serving the web page from {}", root_.string());
@@ -80,6 +81,7 @@ class WebFiles {
       if (it == embedded_.end()) return std::nullopt;
       return it->second;
     }
+    if (root_.empty()) return std::nullopt;
     // The path has no ".." segments; resolving symlinks keeps even a linked file inside.
     std::error_code ec;
     const fs::path file = fs::weakly_canonical(root_ / path, ec);

@@ -123,6 +123,8 @@ before(async () => {
   await startServer();
   browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: CHROMIUM_ARGS });
   context = await browser.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
+  // A guard against hanging on a loaded machine, not a measurement.
+  context.setDefaultTimeout(60_000);
   page = await context.newPage();
   watch(page);
 });
@@ -399,6 +401,7 @@ test('an API error is shown to the user in words', { timeout: STEP_TIMEOUT }, as
 
 test('a narrow window shows the dataset and the editor without horizontal scrolling', { timeout: STEP_TIMEOUT }, async () => {
   const narrow = await browser.newContext({ viewport: { width: 400, height: 800 } });
+  narrow.setDefaultTimeout(60_000);
   const p = await narrow.newPage();
   watch(p);
   const overflow = () => p.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
