@@ -16,6 +16,8 @@ struct ServerOptions {
   int port = 3000;  // 0 picks a free port
   size_t max_upload_bytes = size_t{1} << 30;
   int threads = 32;  // each open event stream (prewarm progress) holds one
+  // Only GET /metrics and GET /healthz (samcache worker).
+  bool metrics_only = false;
 };
 
 class HttpServer {
