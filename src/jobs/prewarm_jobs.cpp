@@ -624,12 +624,11 @@ void PrewarmJobs::Notify(std::string_view event, LiveJob& job) {
 
 void PrewarmJobs::Run(LiveJob& job) {
   const std::string id = job.record.id;
-  // Cancelled through the catalog, or taken over by another process: the row says which.
+  // Cancelled through the catalog (the row still names this runner), or taken over by
+  // another process, which may even have finished it: the row says which.
   auto stopped_elsewhere = [&]() -> bool {
     Result<PrewarmJobRecord> stored = catalog_.GetPrewarmJob(id);
-    if (!stored.ok() || IsFinishedPrewarmStatus(stored->status) || stored->runner == options_.runner_id) {
-      return false;
-    }
+    if (!stored.ok() || stored->runner == options_.runner_id) return false;
     spdlog::info("[PREWARM] job {} was taken over by {} at {}/{}; this process stops running it", id,
                  stored->runner.empty() ? "the queue" : stored->runner, stored->done, stored->total);
     {
