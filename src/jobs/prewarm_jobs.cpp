@@ -245,14 +245,27 @@ Result<PrewarmJobs::Started> PrewarmJobs::Start(const std::string& dataset_id) {
   record.total = dataset->image_count;
   record.to_compute = dataset->image_count;
   record.created_at = NowIso8601();
+  const bool hold_here = runs_jobs && !options_.take_from_queue;
+  if (hold_here) {
+    // Queued for this process alone: no other runner takes it while its heartbeat is fresh.
+    record.runner = options_.runner_id;
+    record.heartbeat_ms = UnixMillis();
+  }
   SAMCACHE_RETURN_IF_ERROR(catalog_.CreatePrewarmJob(record));
   spdlog::info("[PREWARM] job {} queued for dataset {} ({} image(s), model {})", record.id, dataset_id,
                record.total, model_id_);
-  if (runs_jobs && !options_.take_from_queue) {
-    Result<PrewarmSnapshot> taken = TakeOver(record);
-    if (taken.ok()) return Started{std::move(taken).value(), false, false};
-    // Another process took it first: follow it.
-  } else if (runs_jobs) {
+  if (hold_here) {
+    std::shared_ptr<LiveJob> job;
+    {
+      std::lock_guard lock(mutex_);
+      job = TrackLocked(record);
+      queue_.push_back(job);
+    }
+    queue_cv_.notify_one();
+    std::lock_guard lock(mutex_);
+    return Started{SnapshotLocked(*job), false, false};
+  }
+  if (runs_jobs) {
     {
       std::lock_guard lock(mutex_);
       ++wake_generation_;

@@ -269,6 +269,35 @@ TEST_F(PrewarmQueueOnlyTest, CancelStopsTheJobInTheOtherProcess) {
   EXPECT_EQ(app_->catalog().GetPrewarmJob(id)->done, cancelled->job.done) << "the runner wrote after the cancel";
 }
 
+// The heartbeat thread keeps a job while its runner waits for an image: another process
+// that takes over jobs silent for 300 ms never gets it, although the runner saves its
+// progress only between images (at most every 200 ms) and each of these images takes longer.
+TEST_F(PrewarmJobsTest, HeartbeatsKeepAJobWhileImagesTakeLong) {
+  PrewarmJobs::Options holder;
+  holder.runner_id = "holder";
+  holder.stale_after = std::chrono::milliseconds(300);
+  holder.heartbeat_interval = std::chrono::milliseconds(20);
+  holder.take_from_queue = false;
+  Open(holder);
+  AppOptions options;
+  options.data_dir = tmp_ / "data";
+  options.load_model = true;
+  options.prewarm.runner_id = "thief";
+  options.prewarm.stale_after = std::chrono::milliseconds(300);
+  options.prewarm.poll_interval = std::chrono::milliseconds(10);
+  Result<std::unique_ptr<App>> thief = App::Open(options);
+  ASSERT_TRUE(thief.ok()) << thief.status().message();
+
+  Result<PrewarmJobs::Started> started = app_->prewarm()->Start(AddDataset({700, 701, 702}, 4000, 3000));
+  ASSERT_TRUE(started.ok());
+  ASSERT_TRUE(started->snapshot.runs_here);
+  PrewarmSnapshot last = Follow(started->snapshot.job.id);
+  EXPECT_EQ(last.job.status, "completed");
+  EXPECT_EQ(last.job.runner, "holder");
+  EXPECT_EQ(app_->embeddings()->Stats().runs, 3u);
+  EXPECT_EQ((*thief)->embeddings()->Stats().runs, 0u);
+}
+
 TEST(PrewarmTextTest, SeedTexts) {
   EXPECT_EQ(FormatDuration(225), "3m 45s");
   EXPECT_EQ(FormatDuration(330), "5m 30s");
