@@ -14,13 +14,13 @@
 //                [--binary build/samcache] [--keep-dir DIR]
 #include <unistd.h>
 
+#include <httplib.h>
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <httplib.h>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
@@ -56,8 +56,9 @@ std::string QuoteForShell(const std::string& text) {
 fs::path MakeSlowEncoder(const fs::path& out, int layers) {
   const fs::path script = fs::path(SAMCACHE_SOURCE_DIR) / "tools" / "demo_model" / "make_slow_encoder.py";
   if (std::system("/usr/bin/python3 -c 'import onnx' >/dev/null 2>&1") != 0) {
-    Fail("the slow encoder is generated with /usr/bin/python3 and Debian's python3-onnx, which are missing: "
-         "install python3-onnx (SAMCACHE_BENCH=1 scripts/setup.sh does), or pass --slow-layers 0 to skip it");
+    Fail(
+        "the slow encoder is generated with /usr/bin/python3 and Debian's python3-onnx, which are missing: "
+        "install python3-onnx (SAMCACHE_BENCH=1 scripts/setup.sh does), or pass --slow-layers 0 to skip it");
   }
   const fs::path log = out.string() + ".log";
   const std::string command = "/usr/bin/python3 " + QuoteForShell(script.string()) + " " +
@@ -107,16 +108,18 @@ Outcome Measure(const Model& model, const Config& config, const std::vector<std:
   std::vector<std::string> dataset_ids;
   size_t images = 0;
   for (const std::vector<NamedFile>& files : datasets) {
-    Reply reply = samcache::testing::ToReply(client.Post("/api/sam/dataset/init", samcache::testing::ImageItems(files)));
-    if (reply.status != 200 || reply.body["images"].size() != files.size()) Fail("upload failed: " + reply.raw);
+    Reply reply = samcache::testing::ToReply(
+        client.Post("/api/sam/dataset/init", samcache::testing::ImageItems(files)));
+    if (reply.status != 200 || reply.body["images"].size() != files.size())
+      Fail("upload failed: " + reply.raw);
     dataset_ids.push_back(reply.body["dataset_id"]);
     images += files.size();
   }
 
   std::vector<std::string> worker_args = ModelArgs(model);
-  worker_args.insert(worker_args.end(), {"--prewarm-jobs", std::to_string(config.jobs_per_worker),
-                                         "--intra-op-threads", std::to_string(config.intra_op_threads),
-                                         "--prewarm-poll-ms", "20"});
+  worker_args.insert(worker_args.end(),
+                     {"--prewarm-jobs", std::to_string(config.jobs_per_worker), "--intra-op-threads",
+                      std::to_string(config.intra_op_threads), "--prewarm-poll-ms", "20"});
   std::vector<std::unique_ptr<ServerProcess>> workers;
   for (int w = 0; w < config.workers; ++w) {
     workers.push_back(std::make_unique<ServerProcess>(data, worker_args, binary, "worker"));
@@ -132,7 +135,8 @@ Outcome Measure(const Model& model, const Config& config, const std::vector<std:
   int64_t computed = 0;
   for (const std::string& id : job_ids) {
     Reply done = samcache::testing::WaitForPrewarm(client, id, std::chrono::seconds(3600));
-    if (done.body.value("status", "") != "completed" || done.body["failed"] != 0) Fail("job not completed: " + done.raw);
+    if (done.body.value("status", "") != "completed" || done.body["failed"] != 0)
+      Fail("job not completed: " + done.raw);
     computed += done.body["computed"].get<int64_t>();
   }
   Outcome outcome;
@@ -165,7 +169,8 @@ int main(int argc, char** argv) {
   std::string keep_dir;
   CLI::App cli{"Prewarm throughput with 1 and 2 samcache worker processes"};
   cli.add_option("--images", images, "Images in total, the same for every row")->capture_default_str();
-  cli.add_option("--datasets", datasets, "Datasets (prewarm jobs) the images are split into")->capture_default_str();
+  cli.add_option("--datasets", datasets, "Datasets (prewarm jobs) the images are split into")
+      ->capture_default_str();
   cli.add_option("--width", width, "Image width")->capture_default_str();
   cli.add_option("--height", height, "Image height")->capture_default_str();
   cli.add_option("--slow-layers", slow_layers, "Layers of the generated slow encoder (0: demo model only)")
@@ -182,7 +187,8 @@ int main(int argc, char** argv) {
   std::vector<std::vector<NamedFile>> split(static_cast<size_t>(datasets));
   for (int i = 0; i < images; ++i) {
     split[static_cast<size_t>(i % datasets)].push_back(
-        {"img" + std::to_string(i) + ".jpg", samcache::testing::MakeImageFile(width, height, 9000 + i, ".jpg")});
+        {"img" + std::to_string(i) + ".jpg",
+         samcache::testing::MakeImageFile(width, height, 9000 + i, ".jpg")});
   }
   std::vector<Model> models{{"demo model", {}}};
   if (slow_layers > 0) {
@@ -195,10 +201,12 @@ int main(int argc, char** argv) {
   const std::vector<Config> configs{{1, 2, 0}, {2, 2, 0}, {1, 2, 1}, {2, 2, 1}};
 
   std::printf("samcache prewarm workers benchmark (bench/worker_bench)\n");
-  std::printf("images      %d JPEG %dx%d in %d datasets (jobs), the same for every row; cold cache each row\n",
-              images, width, height, datasets);
-  std::printf("setup       serve --prewarm-jobs 0 + W `samcache worker` processes on one data folder (SQLite), "
-              "--prewarm-poll-ms 20\n");
+  std::printf(
+      "images      %d JPEG %dx%d in %d datasets (jobs), the same for every row; cold cache each row\n",
+      images, width, height, datasets);
+  std::printf(
+      "setup       serve --prewarm-jobs 0 + W `samcache worker` processes on one data folder (SQLite), "
+      "--prewarm-poll-ms 20\n");
   std::printf("machine     %u hardware threads\n\n", std::thread::hardware_concurrency());
   std::printf("%-26s %8s %11s %10s %9s %9s %9s  %s\n", "model", "workers", "jobs each", "intra-op", "seconds",
               "images/s", "speed-up", "encoder runs per worker");
@@ -221,6 +229,7 @@ int main(int argc, char** argv) {
     }
   }
   double load[3] = {0, 0, 0};
-  if (getloadavg(load, 3) == 3) std::printf("\nload average at the end: %.2f %.2f %.2f\n", load[0], load[1], load[2]);
+  if (getloadavg(load, 3) == 3)
+    std::printf("\nload average at the end: %.2f %.2f %.2f\n", load[0], load[1], load[2]);
   return 0;
 }

@@ -135,8 +135,8 @@ PrewarmJobs::PrewarmJobs(Catalog& catalog, EmbeddingService& embeddings, Embeddi
   options_.pipeline_depth = std::max<size_t>(1, options_.pipeline_depth);
   options_.poll_interval = std::max(options_.poll_interval, std::chrono::milliseconds(10));
   if (options_.heartbeat_interval.count() <= 0) {
-    options_.heartbeat_interval = std::clamp(options_.stale_after / 4, std::chrono::milliseconds(100),
-                                             std::chrono::milliseconds(5000));
+    options_.heartbeat_interval =
+        std::clamp(options_.stale_after / 4, std::chrono::milliseconds(100), std::chrono::milliseconds(5000));
   }
   if (options_.max_running_jobs == 0) return;
   heartbeat_ = std::thread([this] { HeartbeatLoop(); });
@@ -541,9 +541,8 @@ void PrewarmJobs::RunnerLoop() {
       continue;
     }
     std::unique_lock lock(mutex_);
-    queue_cv_.wait_for(lock, options_.poll_interval, [&] {
-      return shutting_down_ || !queue_.empty() || wake_generation_ != generation;
-    });
+    queue_cv_.wait_for(lock, options_.poll_interval,
+                       [&] { return shutting_down_ || !queue_.empty() || wake_generation_ != generation; });
   }
 }
 
@@ -556,7 +555,8 @@ std::shared_ptr<PrewarmJobs::LiveJob> PrewarmJobs::ClaimNext() {
   Result<std::optional<PrewarmJobRecord>> claimed =
       catalog_.ClaimNextPrewarmJob(model_id_, options_.runner_id, now, now - options_.stale_after.count());
   Result<std::vector<PrewarmFailure>> failures = std::vector<PrewarmFailure>{};
-  if (claimed.ok() && *claimed && (*claimed)->failed > 0) failures = catalog_.ListPrewarmFailures((*claimed)->id);
+  if (claimed.ok() && *claimed && (*claimed)->failed > 0)
+    failures = catalog_.ListPrewarmFailures((*claimed)->id);
   std::shared_ptr<LiveJob> job;
   {
     std::lock_guard lock(mutex_);
@@ -618,7 +618,8 @@ void PrewarmJobs::HeartbeatLoop() {
         // Cancelled through the catalog, or taken over: the runner stops after its images
         // in flight and finds out which from the row.
         std::lock_guard job_lock(mutex_);
-        if (job->queued_or_running && !IsFinishedPrewarmStatus(job->record.status)) job->cancel_requested = true;
+        if (job->queued_or_running && !IsFinishedPrewarmStatus(job->record.status))
+          job->cancel_requested = true;
       }
     }
     lock.lock();
@@ -835,8 +836,8 @@ void PrewarmJobs::Run(LiveJob& job) {
       }
     }
     Publish(job, std::nullopt);
-    spdlog::info("[PREWARM] job {} interrupted at {}/{}; the next process that runs prewarm jobs resumes it", id,
-                 job.record.done, job.record.total);
+    spdlog::info("[PREWARM] job {} interrupted at {}/{}; the next process that runs prewarm jobs resumes it",
+                 id, job.record.done, job.record.total);
     Notify("released", job);
   } else {
     PrewarmSnapshot s;

@@ -183,13 +183,13 @@ class PrewarmJobs {
   Options options_;
 
   std::mutex mutex_;
-  std::condition_variable queue_cv_;      // a job to run or to claim, or shutting down
-  std::condition_variable change_cv_;     // any job changed, a claim ended, or shutting down
-  std::condition_variable heartbeat_cv_;  // the runners have stopped
-  std::deque<std::shared_ptr<LiveJob>> queue_;  // taken over by this process, waiting for a runner
+  std::condition_variable queue_cv_;                      // a job to run or to claim, or shutting down
+  std::condition_variable change_cv_;                     // any job changed, a claim ended, or shutting down
+  std::condition_variable heartbeat_cv_;                  // the runners have stopped
+  std::deque<std::shared_ptr<LiveJob>> queue_;            // taken over by this process, waiting for a runner
   std::map<std::string, std::shared_ptr<LiveJob>> live_;  // held (or once run) by this process
-  uint64_t wake_generation_ = 0;  // bumped by Start(): a job may wait in the queue
-  int claiming_ = 0;              // runners between a catalog claim and its live entry
+  uint64_t wake_generation_ = 0;                          // bumped by Start(): a job may wait in the queue
+  int claiming_ = 0;  // runners between a catalog claim and its live entry
   std::chrono::steady_clock::time_point last_orphan_scan_{};
   std::set<std::string> adopted_;  // finished jobs of other processes whose images the store was asked about
   bool shutting_down_ = false;

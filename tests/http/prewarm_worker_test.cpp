@@ -61,7 +61,8 @@ class PrewarmWorkerTest : public ::testing::Test {
     serve_ = std::make_unique<ServerProcess>(data(), std::vector<std::string>{"--prewarm-jobs", "0"});
     client_ = std::make_unique<httplib::Client>("127.0.0.1", serve_->port());
     client_->set_read_timeout(120, 0);
-    ASSERT_NE(serve_->Log().find("runs no prewarm jobs (--prewarm-jobs 0)"), std::string::npos) << serve_->Log();
+    ASSERT_NE(serve_->Log().find("runs no prewarm jobs (--prewarm-jobs 0)"), std::string::npos)
+        << serve_->Log();
   }
   fs::path data() const { return tmp_ / "data"; }
 
@@ -146,7 +147,8 @@ TEST_F(PrewarmWorkerTest, AWorkerRunsWhatServeQueues) {
   // Everything is cached now, for every process: serve's dataset view and a second job.
   EXPECT_EQ(Get("/api/sam/dataset/" + dataset_id).body["embeddings_cached"], 6);
   Reply again = Prewarm(*client_, dataset_id);
-  EXPECT_EQ(again.body["message"], "Dataset ready (cache: 6 embeddings, computed: 0, skipped: 6)") << again.raw;
+  EXPECT_EQ(again.body["message"], "Dataset ready (cache: 6 embeddings, computed: 0, skipped: 6)")
+      << again.raw;
   EXPECT_EQ(EncoderRuns(*worker), 6);
 
   // The worker serves its metrics and health, nothing else.
@@ -217,7 +219,8 @@ TEST_F(PrewarmWorkerTest, AHungWorkerLosesItsJobAfterTheStaleInterval) {
   const std::string job_id = started.body["job_id"];
   const std::string claimed = "[WORKER] claimed job " + job_id;
   ASSERT_TRUE(Eventually([&] {
-    return workers[0]->Log().find(claimed) != std::string::npos || workers[1]->Log().find(claimed) != std::string::npos;
+    return workers[0]->Log().find(claimed) != std::string::npos ||
+           workers[1]->Log().find(claimed) != std::string::npos;
   }));
   const size_t holder = workers[0]->Log().find(claimed) != std::string::npos ? 0 : 1;
   ServerProcess& hung = *workers[holder];

@@ -28,8 +28,9 @@ std::unique_ptr<Catalog> Open(const std::string& path) {
   return catalog.ok() ? std::move(catalog).value() : nullptr;
 }
 
-PrewarmJobRecord Job(const std::string& id, const std::string& created_at, const std::string& status = "queued",
-                     const std::string& runner = "", int64_t heartbeat_ms = 0, const std::string& model = kModel) {
+PrewarmJobRecord Job(const std::string& id, const std::string& created_at,
+                     const std::string& status = "queued", const std::string& runner = "",
+                     int64_t heartbeat_ms = 0, const std::string& model = kModel) {
   PrewarmJobRecord j;
   j.id = id;
   j.dataset_id = "dataset-" + id;
@@ -148,7 +149,8 @@ TEST_F(PrewarmQueueTest, FinishedJobsAreNeverClaimed) {
   ASSERT_EQ(Claim("w:1", 1000, 0), "done");
   ASSERT_EQ(Claim("w:1", 1000, 0), "stopped");
   ASSERT_EQ(Claim("w:1", 1000, 0), "broken");
-  for (const auto& [id, status] : std::map<std::string, std::string>{{"done", "completed"}, {"broken", "failed"}}) {
+  for (const auto& [id, status] :
+       std::map<std::string, std::string>{{"done", "completed"}, {"broken", "failed"}}) {
     PrewarmJobRecord j = Get(id);
     j.status = status;
     j.finished_at = "2026-01-01T00:01:00.000Z";
@@ -177,7 +179,8 @@ TEST_F(PrewarmQueueTest, HeartbeatOnlyForTheOwnerOfAnUnfinishedJob) {
   EXPECT_FALSE(catalog_->HeartbeatPrewarmJob("no-such-job", "owner:1", 3000).value());
 
   ASSERT_TRUE(catalog_->CancelPrewarmJob("job", "2026-01-01T00:01:00.000Z").value());
-  EXPECT_FALSE(catalog_->HeartbeatPrewarmJob("job", "owner:1", 4000).value()) << "cancelled: the runner must stop";
+  EXPECT_FALSE(catalog_->HeartbeatPrewarmJob("job", "owner:1", 4000).value())
+      << "cancelled: the runner must stop";
   EXPECT_EQ(Get("job").heartbeat_ms, 2000);
 }
 
@@ -202,7 +205,8 @@ TEST_F(PrewarmQueueTest, ConcurrentClaimsTakeEachJobOnce) {
       Catalog& catalog = *connections[static_cast<size_t>(t % kConnections)];
       const std::string runner = "runner:" + std::to_string(t);
       for (;;) {
-        Result<std::optional<PrewarmJobRecord>> claimed = catalog.ClaimNextPrewarmJob(kModel, runner, 1000, 0);
+        Result<std::optional<PrewarmJobRecord>> claimed =
+            catalog.ClaimNextPrewarmJob(kModel, runner, 1000, 0);
         if (!claimed.ok()) {
           ++errors;
           return;
