@@ -198,8 +198,23 @@ class Catalog {
                                                                            const std::string& model_id) = 0;
   // Makes `runner` the job's runner if its runner is still `expected_runner` and it is not
   // finished: of several processes trying to take over one job, exactly one gets true.
+  // (`runner` "" with `now_ms` 0 hands a job back to the queue: ClaimNextPrewarmJob takes it.)
   virtual Result<bool> ClaimPrewarmJob(const std::string& id, const std::string& expected_runner,
                                        const std::string& runner, int64_t now_ms) = 0;
+  // The queue. Atomically takes the oldest (created_at, then insertion order) job of
+  // `model_id` that is either waiting for a runner (status 'queued' and runner '') or
+  // unfinished with heartbeat_ms < `stale_before_ms` (its runner died or hangs), sets its
+  // runner to `runner`, heartbeat_ms to `now_ms` and status to 'running', and returns it as
+  // it now is; nullopt when no job qualifies. Of several processes calling at once, each job
+  // goes to exactly one (SQLite: one write transaction; PostgreSQL: FOR UPDATE SKIP LOCKED).
+  // A queued job that has a runner (taken directly with ClaimPrewarmJob) is not taken while
+  // its heartbeat is fresh.
+  virtual Result<std::optional<PrewarmJobRecord>> ClaimNextPrewarmJob(const std::string& model_id,
+                                                                      const std::string& runner, int64_t now_ms,
+                                                                      int64_t stale_before_ms) = 0;
+  // Sets heartbeat_ms to `now_ms` while `runner` is the runner of the unfinished job; false
+  // (nothing written) when the job finished, was cancelled or was taken over.
+  virtual Result<bool> HeartbeatPrewarmJob(const std::string& id, const std::string& runner, int64_t now_ms) = 0;
   // Writes the job's progress, status and the new failures in one transaction, only while
   // `job.runner` still runs it and it is not finished; false when it does not (cancelled, or
   // taken over), in which case nothing is written.

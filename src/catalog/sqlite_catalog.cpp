@@ -515,6 +515,25 @@ class SqliteCatalog final : public Catalog {
     return conn_.Changes() > 0;
   }
 
+  Result<std::optional<PrewarmJobRecord>> ClaimNextPrewarmJob(const std::string& model_id, const std::string& runner,
+                                                              int64_t now_ms, int64_t stale_before_ms) override {
+    std::lock_guard lock(mu_);
+    // One write transaction: another process's claim waits for the lock and then sees this one.
+    SAMCACHE_RETURN_IF_ERROR(conn_.Exec("BEGIN IMMEDIATE"));
+    Result<std::optional<PrewarmJobRecord>> claimed = ClaimNextPrewarmJobLocked(model_id, runner, now_ms, stale_before_ms);
+    if (!claimed.ok()) return Rollback(claimed);
+    SAMCACHE_RETURN_IF_ERROR(conn_.Exec("COMMIT"));
+    return claimed;
+  }
+
+  Result<bool> HeartbeatPrewarmJob(const std::string& id, const std::string& runner, int64_t now_ms) override {
+    std::lock_guard lock(mu_);
+    auto stmt = conn_.Prepare("UPDATE prewarm_jobs SET heartbeat_ms = ? WHERE id = ? AND runner = ? AND " SAMCACHE_UNFINISHED);
+    if (!stmt.ok()) return stmt.status();
+    SAMCACHE_RETURN_IF_ERROR(Query(conn_, *stmt).Bind(now_ms).Bind(id).Bind(runner).Run());
+    return conn_.Changes() > 0;
+  }
+
   Result<bool> SavePrewarmProgress(const PrewarmJobRecord& j, const std::vector<PrewarmFailure>& new_failures) override {
     std::lock_guard lock(mu_);
     SAMCACHE_RETURN_IF_ERROR(conn_.Exec("BEGIN IMMEDIATE"));
@@ -730,6 +749,36 @@ class SqliteCatalog final : public Catalog {
     if (!image.ok()) return image.status();
     out.image = std::move(image).value();
     return out;
+  }
+
+  Result<std::optional<PrewarmJobRecord>> ClaimNextPrewarmJobLocked(const std::string& model_id, const std::string& runner,
+                                                                    int64_t now_ms, int64_t stale_before_ms) {
+    std::string id;
+    {
+      auto stmt = conn_.Prepare(
+          "SELECT id FROM prewarm_jobs WHERE model_id = ? AND ((status = 'queued' AND runner = '') OR "
+          "(" SAMCACHE_UNFINISHED " AND heartbeat_ms < ?)) ORDER BY created_at, rowid LIMIT 1");
+      if (!stmt.ok()) return stmt.status();
+      Query q(conn_, *stmt);
+      q.Bind(model_id).Bind(stale_before_ms);
+      auto row = q.Step();
+      if (!row.ok()) return row.status();
+      if (!*row) return std::optional<PrewarmJobRecord>();
+      id = q.Text(0);
+    }
+    {
+      auto stmt = conn_.Prepare("UPDATE prewarm_jobs SET runner = ?, heartbeat_ms = ?, status = 'running' WHERE id = ?");
+      if (!stmt.ok()) return stmt.status();
+      SAMCACHE_RETURN_IF_ERROR(Query(conn_, *stmt).Bind(runner).Bind(now_ms).Bind(id).Run());
+    }
+    auto stmt = conn_.Prepare(SAMCACHE_PREWARM_JOB_SELECT "WHERE id = ?");
+    if (!stmt.ok()) return stmt.status();
+    Query q(conn_, *stmt);
+    q.Bind(id);
+    auto row = q.Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return Status::Internal("prewarm job " + id + " vanished while being claimed");
+    return std::optional<PrewarmJobRecord>(ReadPrewarmJob(q));
   }
 
   Result<bool> SavePrewarmProgressLocked(const PrewarmJobRecord& j, const std::vector<PrewarmFailure>& new_failures) {

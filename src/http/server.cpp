@@ -262,6 +262,8 @@ struct HttpServer::Impl {
   Impl(App& app, ServerOptions options) : app(app), options(std::move(options)) {}
 
   void Routes();
+  // Everything but /healthz and /metrics.
+  void ApiRoutes();
   // Whether each image's embedding is in the store for the active model (one batched lookup).
   std::vector<bool> Cached(const std::vector<ImageRecord>& images);
   void Upload(const httplib::Request& req, httplib::Response& res,
@@ -374,6 +376,47 @@ void HttpServer::Impl::Routes() {
     if (!stats.ok()) return SendJson(res, 503, json{{"status", "unavailable"}, {"error", stats.status().message()}});
     SendJson(res, 200, json{{"status", "ok"}, {"schema_version", stats->schema_version}});
   });
+
+  s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(PrometheusMetrics(app), "text/plain; version=0.0.4; charset=utf-8");
+  });
+
+  if (!options.metrics_only) ApiRoutes();
+
+  // Anything that reaches here with an error status and no body gets a JSON error.
+  s.set_error_handler(httplib::Server::HandlerWithResponse(
+      [](const httplib::Request& req, httplib::Response& res) -> httplib::Server::HandlerResponse {
+    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+    std::string message;
+    switch (res.status) {
+      case 404: message = "no such endpoint: " + req.method + " " + req.path; break;
+      case 413: message = "the request is larger than the server's upload limit"; break;
+      case 400:
+        message = "malformed HTTP request (a POST without a body still needs Content-Length: 0, e.g. curl -d '')";
+        break;
+      default: message = "request failed with HTTP status " + std::to_string(res.status);
+    }
+    SendError(res, res.status, message);
+    return httplib::Server::HandlerResponse::Handled;
+  }));
+  s.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+    std::string what = "unknown exception";
+    try {
+      std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    spdlog::error("[HTTP] {} {} failed: {}", req.method, req.path, what);
+    SendError(res, 500, "internal error: " + what);
+  });
+  s.set_logger([](const httplib::Request& req, const httplib::Response& res) {
+    spdlog::debug("[HTTP] {} {} {}", req.method, req.path, res.status);
+  });
+}
+
+void HttpServer::Impl::ApiRoutes() {
+  auto& s = server;
 
   s.Get("/api", [](const httplib::Request&, httplib::Response& res) {
     SendJson(res, 200, json{{"service", "samcache"},
@@ -572,41 +615,6 @@ void HttpServer::Impl::Routes() {
   AddPrewarmRoutes(s, app, stopping);
   AddAnnotationRoutes(s, app);
   AddWebRoutes(s, options.web_dir);
-
-  s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-    res.set_content(PrometheusMetrics(app), "text/plain; version=0.0.4; charset=utf-8");
-  });
-
-  // Anything that reaches here with an error status and no body gets a JSON error.
-  s.set_error_handler(httplib::Server::HandlerWithResponse(
-      [](const httplib::Request& req, httplib::Response& res) -> httplib::Server::HandlerResponse {
-    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-    std::string message;
-    switch (res.status) {
-      case 404: message = "no such endpoint: " + req.method + " " + req.path; break;
-      case 413: message = "the request is larger than the server's upload limit"; break;
-      case 400:
-        message = "malformed HTTP request (a POST without a body still needs Content-Length: 0, e.g. curl -d '')";
-        break;
-      default: message = "request failed with HTTP status " + std::to_string(res.status);
-    }
-    SendError(res, res.status, message);
-    return httplib::Server::HandlerResponse::Handled;
-  }));
-  s.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
-    std::string what = "unknown exception";
-    try {
-      std::rethrow_exception(ep);
-    } catch (const std::exception& e) {
-      what = e.what();
-    } catch (...) {
-    }
-    spdlog::error("[HTTP] {} {} failed: {}", req.method, req.path, what);
-    SendError(res, 500, "internal error: " + what);
-  });
-  s.set_logger([](const httplib::Request& req, const httplib::Response& res) {
-    spdlog::debug("[HTTP] {} {} {}", req.method, req.path, res.status);
-  });
 }
 
 HttpServer::HttpServer(App& app, ServerOptions options)

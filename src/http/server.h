@@ -17,6 +17,8 @@ struct ServerOptions {
   size_t max_upload_bytes = size_t{1} << 30;
   int threads = 32;  // each open event stream (prewarm progress) holds one
   std::string web_dir;  // the web page's files; empty: the copy compiled into the binary
+  // Only GET /metrics and GET /healthz (samcache worker).
+  bool metrics_only = false;
 };
 
 class HttpServer {

@@ -130,45 +130,81 @@ PrewarmJobs::PrewarmJobs(Catalog& catalog, EmbeddingService& embeddings, Embeddi
       embeddings_(embeddings),
       store_(store),
       model_id_(std::move(model_id)),
-      options_(options) {
+      options_(std::move(options)) {
   if (options_.runner_id.empty()) options_.runner_id = DefaultRunnerId();
-  options_.max_running_jobs = std::max<size_t>(1, options_.max_running_jobs);
   options_.pipeline_depth = std::max<size_t>(1, options_.pipeline_depth);
+  options_.poll_interval = std::max(options_.poll_interval, std::chrono::milliseconds(10));
+  if (options_.heartbeat_interval.count() <= 0) {
+    options_.heartbeat_interval =
+        std::clamp(options_.stale_after / 4, std::chrono::milliseconds(100), std::chrono::milliseconds(5000));
+  }
+  if (options_.max_running_jobs == 0) return;
+  heartbeat_ = std::thread([this] { HeartbeatLoop(); });
   for (size_t i = 0; i < options_.max_running_jobs; ++i) runners_.emplace_back([this] { RunnerLoop(); });
 }
 
 PrewarmJobs::~PrewarmJobs() {
   Shutdown();
   for (std::thread& runner : runners_) runner.join();
+  {
+    std::lock_guard lock(mutex_);
+    runners_stopped_ = true;
+  }
+  heartbeat_cv_.notify_all();
+  if (heartbeat_.joinable()) heartbeat_.join();
 }
 
 void PrewarmJobs::Shutdown() {
+  std::vector<std::shared_ptr<LiveJob>> unstarted;
   {
     std::lock_guard lock(mutex_);
+    if (shutting_down_) return;
     shutting_down_ = true;
-    // Queued jobs stay queued in the catalog, for the next process to take over.
-    for (auto& job : queue_) job->queued_or_running = false;
+    unstarted.assign(queue_.begin(), queue_.end());
     queue_.clear();
   }
   queue_cv_.notify_all();
   change_cv_.notify_all();
+  // Jobs taken over but not started go back to the queue, for another process to take.
+  for (const std::shared_ptr<LiveJob>& job : unstarted) {
+    Result<bool> released = catalog_.ClaimPrewarmJob(job->record.id, options_.runner_id, "", 0);
+    if (!released.ok()) {
+      spdlog::warn("[PREWARM] job {}: cannot hand it back to the queue: {}", job->record.id,
+                   released.status().message());
+    }
+    {
+      std::lock_guard lock(mutex_);
+      job->queued_or_running = false;
+    }
+  }
+  change_cv_.notify_all();
+}
+
+bool PrewarmJobs::shutting_down() {
+  std::lock_guard lock(mutex_);
+  return shutting_down_;
+}
+
+bool PrewarmJobs::IsWaiting(const PrewarmJobRecord& job) {
+  return job.status == prewarm_status::kQueued && job.runner.empty();
 }
 
 bool PrewarmJobs::RunnerIsDead(const PrewarmJobRecord& job) {
-  if (job.runner.empty()) return true;
+  if (IsWaiting(job)) return false;
+  if (job.runner.empty()) return true;  // handed back to the queue
   if (job.runner == options_.runner_id) {
     std::lock_guard lock(mutex_);
     auto it = live_.find(job.id);
     return it == live_.end() || !it->second->queued_or_running;
   }
   if (IsDeadLocalProcess(job.runner)) return true;
-  return UnixMillis() - job.heartbeat_ms > std::chrono::milliseconds(options_.stale_after).count();
+  return UnixMillis() - job.heartbeat_ms > options_.stale_after.count();
 }
 
-std::shared_ptr<PrewarmJobs::LiveJob> PrewarmJobs::Track(const PrewarmJobRecord& record) {
+std::shared_ptr<PrewarmJobs::LiveJob> PrewarmJobs::TrackLocked(const PrewarmJobRecord& record) {
   auto job = std::make_shared<LiveJob>();
   job->record = record;
-  std::lock_guard lock(mutex_);
+  job->queued_or_running = true;
   live_[record.id] = job;
   if (live_.size() > kFinishedJobsKept) {
     for (auto it = live_.begin(); it != live_.end() && live_.size() > kFinishedJobsKept;) {
@@ -178,28 +214,21 @@ std::shared_ptr<PrewarmJobs::LiveJob> PrewarmJobs::Track(const PrewarmJobRecord&
   return job;
 }
 
-void PrewarmJobs::Enqueue(const std::shared_ptr<LiveJob>& job) {
-  {
-    std::lock_guard lock(mutex_);
-    job->queued_or_running = true;
-    queue_.push_back(job);
-  }
-  queue_cv_.notify_one();
-}
-
 Result<PrewarmJobs::Started> PrewarmJobs::Start(const std::string& dataset_id) {
   Result<DatasetRecord> dataset = catalog_.GetDataset(dataset_id);
   if (!dataset.ok()) return dataset.status();
   Result<std::optional<PrewarmJobRecord>> existing = catalog_.FindUnfinishedPrewarmJob(dataset_id, model_id_);
   if (!existing.ok()) return existing.status();
+  const bool runs_jobs = options_.max_running_jobs > 0;
   if (*existing) {
     Started started;
     started.existing = true;
-    if (RunnerIsDead(**existing)) {
-      Result<PrewarmSnapshot> resumed = TakeOver(**existing);
-      if (!resumed.ok()) return resumed.status();
-      started.snapshot = std::move(resumed).value();
-      started.resumed = true;
+    const bool take_waiting = IsWaiting(**existing) && runs_jobs && !options_.take_from_queue;
+    if (take_waiting || RunnerIsDead(**existing)) {
+      Result<PrewarmSnapshot> taken = TakeOver(**existing);
+      if (!taken.ok()) return taken.status();
+      started.snapshot = std::move(taken).value();
+      started.resumed = runs_jobs && !take_waiting;
     } else {
       Result<PrewarmSnapshot> snapshot = Snapshot((*existing)->id);
       if (!snapshot.ok()) return snapshot.status();
@@ -215,16 +244,37 @@ Result<PrewarmJobs::Started> PrewarmJobs::Start(const std::string& dataset_id) {
   record.status = prewarm_status::kQueued;
   record.total = dataset->image_count;
   record.to_compute = dataset->image_count;
-  record.runner = options_.runner_id;
-  record.heartbeat_ms = UnixMillis();
   record.created_at = NowIso8601();
+  const bool hold_here = runs_jobs && !options_.take_from_queue;
+  if (hold_here) {
+    // Queued for this process alone: no other runner takes it while its heartbeat is fresh.
+    record.runner = options_.runner_id;
+    record.heartbeat_ms = UnixMillis();
+  }
   SAMCACHE_RETURN_IF_ERROR(catalog_.CreatePrewarmJob(record));
-  std::shared_ptr<LiveJob> job = Track(record);
-  Enqueue(job);
   spdlog::info("[PREWARM] job {} queued for dataset {} ({} image(s), model {})", record.id, dataset_id,
                record.total, model_id_);
-  std::lock_guard lock(mutex_);
-  return Started{SnapshotLocked(*job), false, false};
+  if (hold_here) {
+    std::shared_ptr<LiveJob> job;
+    {
+      std::lock_guard lock(mutex_);
+      job = TrackLocked(record);
+      queue_.push_back(job);
+    }
+    queue_cv_.notify_one();
+    std::lock_guard lock(mutex_);
+    return Started{SnapshotLocked(*job), false, false};
+  }
+  if (runs_jobs) {
+    {
+      std::lock_guard lock(mutex_);
+      ++wake_generation_;
+    }
+    queue_cv_.notify_all();
+  }
+  Result<PrewarmSnapshot> snapshot = Snapshot(record.id);
+  if (!snapshot.ok()) return snapshot.status();
+  return Started{std::move(snapshot).value(), false, false};
 }
 
 Result<PrewarmSnapshot> PrewarmJobs::TakeOver(const PrewarmJobRecord& record) {
@@ -232,17 +282,33 @@ Result<PrewarmSnapshot> PrewarmJobs::TakeOver(const PrewarmJobRecord& record) {
     return Status::Conflict("prewarm job " + record.id + " is for model " + record.model_id +
                             ", and this process runs model " + model_id_);
   }
-  Result<bool> claimed = catalog_.ClaimPrewarmJob(record.id, record.runner, options_.runner_id, UnixMillis());
+  const bool runs_jobs = options_.max_running_jobs > 0 && !shutting_down();
+  // Without runners here, the job goes back to the queue, where any runner takes it at once.
+  const std::string runner = runs_jobs ? options_.runner_id : std::string();
+  Result<bool> claimed =
+      catalog_.ClaimPrewarmJob(record.id, record.runner, runner, runs_jobs ? UnixMillis() : 0);
   if (!claimed.ok()) return claimed.status();
   if (!*claimed) return Status::Conflict("prewarm job " + record.id + " was taken over by another process");
   Result<PrewarmJobRecord> fresh = catalog_.GetPrewarmJob(record.id);
   if (!fresh.ok()) return fresh.status();
-  spdlog::info("[PREWARM] job {} resumed at {}/{} (its runner {} is gone)", record.id, fresh->done,
-               fresh->total, record.runner.empty() ? "(none)" : record.runner);
-  std::shared_ptr<LiveJob> job = Track(*fresh);
+  if (!runs_jobs) {
+    spdlog::info("[PREWARM] job {} handed back to the queue at {}/{} (its runner {} is gone)", record.id,
+                 fresh->done, fresh->total, record.runner.empty() ? "(none)" : record.runner);
+    return SnapshotFromCatalog(*fresh);
+  }
+  if (!IsWaiting(record)) {
+    spdlog::info("[PREWARM] job {} resumed at {}/{} (its runner {} is gone)", record.id, fresh->done,
+                 fresh->total, record.runner.empty() ? "(none)" : record.runner);
+  }
   Result<std::vector<PrewarmFailure>> failures = catalog_.ListPrewarmFailures(record.id);
-  if (failures.ok()) job->failures = std::move(failures).value();
-  Enqueue(job);
+  std::shared_ptr<LiveJob> job;
+  {
+    std::lock_guard lock(mutex_);
+    job = TrackLocked(*fresh);
+    if (failures.ok()) job->failures = std::move(failures).value();
+    queue_.push_back(job);
+  }
+  queue_cv_.notify_one();
   std::lock_guard lock(mutex_);
   return SnapshotLocked(*job);
 }
@@ -253,6 +319,12 @@ Result<PrewarmSnapshot> PrewarmJobs::Resume(const std::string& job_id) {
   if (IsFinishedPrewarmStatus(record->status)) {
     return Status::Conflict("prewarm job " + job_id + " is already " + record->status +
                             "; start a new one to prewarm the dataset again");
+  }
+  if (IsWaiting(*record)) {
+    if (options_.max_running_jobs == 0) return Snapshot(job_id);  // in the queue already
+    Result<PrewarmSnapshot> taken = TakeOver(*record);
+    if (taken.ok() || taken.status().code() != StatusCode::kConflict) return taken;
+    return Snapshot(job_id);  // a runner took it meanwhile
   }
   if (!RunnerIsDead(*record)) {
     if (record->runner == options_.runner_id) return Snapshot(job_id);  // already running here
@@ -270,7 +342,7 @@ Result<std::vector<std::string>> PrewarmJobs::ResumeOrphaned() {
     Result<PrewarmSnapshot> taken = TakeOver(record);
     if (taken.ok()) {
       resumed.push_back(record.id);
-    } else {
+    } else if (taken.status().code() != StatusCode::kConflict) {
       spdlog::warn("[PREWARM] could not resume job {}: {}", record.id, taken.status().message());
     }
   }
@@ -295,18 +367,30 @@ Result<PrewarmSnapshot> PrewarmJobs::Cancel(const std::string& job_id) {
     return Status::Conflict("prewarm job " + job_id + " is already " + record->status);
   }
   // Run by another process, or by none: the catalog row is the signal; a live runner sees
-  // it at its next save and stops.
+  // it at its next save or heartbeat and stops.
   Result<bool> cancelled = catalog_.CancelPrewarmJob(job_id, NowIso8601());
   if (!cancelled.ok()) return cancelled.status();
-  spdlog::info("[PREWARM] job {} cancelled", job_id);
+  if (!*cancelled) {
+    Result<PrewarmJobRecord> now = catalog_.GetPrewarmJob(job_id);
+    return Status::Conflict("prewarm job " + job_id + " is already " +
+                            (now.ok() ? now->status : std::string("finished")));
+  }
+  spdlog::info("[PREWARM] job {} cancelled{}", job_id,
+               record->runner.empty() ? std::string() : " (run by " + record->runner + ")");
   return Snapshot(job_id);
 }
 
 Result<PrewarmSnapshot> PrewarmJobs::Snapshot(const std::string& job_id) {
   {
-    std::lock_guard lock(mutex_);
+    std::unique_lock lock(mutex_);
+    // A runner of this process between its claim and its live entry: the row would show
+    // the job as running before it has looked at the dataset.
+    change_cv_.wait_for(lock, std::chrono::seconds(2), [&] { return claiming_ == 0; });
     auto it = live_.find(job_id);
-    if (it != live_.end()) return SnapshotLocked(*it->second);
+    if (it != live_.end() &&
+        (it->second->queued_or_running || IsFinishedPrewarmStatus(it->second->record.status))) {
+      return SnapshotLocked(*it->second);
+    }
   }
   Result<PrewarmJobRecord> record = catalog_.GetPrewarmJob(job_id);
   if (!record.ok()) return record.status();
@@ -336,26 +420,50 @@ Result<PrewarmSnapshot> PrewarmJobs::SnapshotFromCatalog(const PrewarmJobRecord&
   Result<std::vector<PrewarmFailure>> failures = catalog_.ListPrewarmFailures(record.id);
   if (!failures.ok()) return failures.status();
   job.failures = std::move(failures).value();
+  if (record.status == prewarm_status::kCompleted && record.model_id == model_id_) {
+    // Another process computed these embeddings: the store learns of files it did not
+    // write when asked for their keys, so ask once, and the final count includes them.
+    bool ask = false;
+    {
+      std::lock_guard lock(mutex_);
+      if (adopted_.size() >= kFinishedJobsKept) adopted_.clear();
+      ask = adopted_.insert(record.id).second;
+    }
+    if (ask) {
+      if (Result<std::vector<ImageRecord>> images = catalog_.ListImages(record.dataset_id); images.ok()) {
+        std::vector<std::string> hashes;
+        hashes.reserve(images->size());
+        for (const ImageRecord& image : *images) hashes.push_back(image.pixel_hash);
+        embeddings_.AreCached(hashes);
+      }
+    }
+  }
+  std::lock_guard lock(mutex_);
   return SnapshotLocked(job);
 }
 
 Result<PrewarmUpdate> PrewarmJobs::WaitForUpdate(const std::string& job_id, int64_t after_seq,
                                                  std::chrono::milliseconds timeout) {
   std::unique_lock lock(mutex_);
-  auto it = live_.find(job_id);
-  if (it == live_.end()) {
-    // Another process's job: poll the catalog at a modest rate.
+  auto held_here = [&]() -> std::shared_ptr<LiveJob> {
+    auto it = live_.find(job_id);
+    if (it == live_.end()) return nullptr;
+    if (!it->second->queued_or_running && !IsFinishedPrewarmStatus(it->second->record.status)) return nullptr;
+    return it->second;
+  };
+  std::shared_ptr<LiveJob> job = held_here();
+  if (!job) {
+    // Queued, or run by another process: poll the catalog at a modest rate (or until a
+    // runner of this process takes it).
     change_cv_.wait_for(lock, std::min(timeout, std::chrono::milliseconds(250)),
-                        [&] { return shutting_down_; });
+                        [&] { return shutting_down_ || held_here() != nullptr; });
     lock.unlock();
     Result<PrewarmSnapshot> snapshot = Snapshot(job_id);
     if (!snapshot.ok()) return snapshot.status();
     return PrewarmUpdate{std::move(snapshot).value(), {}};
   }
-  std::shared_ptr<LiveJob> job = it->second;
   change_cv_.wait_for(lock, timeout, [&] {
-    return job->seq > after_seq || IsFinishedPrewarmStatus(job->record.status) ||
-           (shutting_down_ && !job->queued_or_running);
+    return job->seq > after_seq || IsFinishedPrewarmStatus(job->record.status) || !job->queued_or_running;
   });
   PrewarmUpdate update{SnapshotLocked(*job), {}};
   auto first = std::upper_bound(job->events.begin(), job->events.end(), after_seq,
@@ -409,24 +517,143 @@ bool PrewarmJobs::Save(LiveJob& job, bool force) {
 void PrewarmJobs::RunnerLoop() {
   for (;;) {
     std::shared_ptr<LiveJob> job;
-    {
-      std::unique_lock lock(mutex_);
-      queue_cv_.wait(lock, [&] { return shutting_down_ || !queue_.empty(); });
-      if (shutting_down_) return;
-      job = std::move(queue_.front());
-      queue_.pop_front();
-    }
-    Run(*job);
+    uint64_t generation = 0;
     {
       std::lock_guard lock(mutex_);
-      job->queued_or_running = false;
+      if (shutting_down_) return;
+      generation = wake_generation_;
+      if (!queue_.empty()) {
+        job = std::move(queue_.front());
+        queue_.pop_front();
+      }
     }
-    change_cv_.notify_all();
+    if (!job && options_.take_from_queue) {
+      job = ClaimNext();
+      if (!job) TakeOverOneDeadLocalRunner();  // into queue_, run at the next turn
+    }
+    if (job) {
+      Run(*job);
+      {
+        std::lock_guard lock(mutex_);
+        job->queued_or_running = false;
+      }
+      change_cv_.notify_all();
+      continue;
+    }
+    std::unique_lock lock(mutex_);
+    queue_cv_.wait_for(lock, options_.poll_interval,
+                       [&] { return shutting_down_ || !queue_.empty() || wake_generation_ != generation; });
   }
+}
+
+std::shared_ptr<PrewarmJobs::LiveJob> PrewarmJobs::ClaimNext() {
+  {
+    std::lock_guard lock(mutex_);
+    ++claiming_;
+  }
+  const int64_t now = UnixMillis();
+  Result<std::optional<PrewarmJobRecord>> claimed =
+      catalog_.ClaimNextPrewarmJob(model_id_, options_.runner_id, now, now - options_.stale_after.count());
+  Result<std::vector<PrewarmFailure>> failures = std::vector<PrewarmFailure>{};
+  if (claimed.ok() && *claimed && (*claimed)->failed > 0)
+    failures = catalog_.ListPrewarmFailures((*claimed)->id);
+  std::shared_ptr<LiveJob> job;
+  {
+    std::lock_guard lock(mutex_);
+    --claiming_;
+    if (claimed.ok() && *claimed) {
+      job = TrackLocked(**claimed);
+      if (failures.ok()) job->failures = std::move(failures).value();
+    }
+  }
+  change_cv_.notify_all();
+  if (!claimed.ok()) {
+    // A busy or unreachable catalog: try again at the next poll.
+    spdlog::warn("[PREWARM] cannot take a job from the queue: {}", claimed.status().message());
+    return nullptr;
+  }
+  if (job && (job->record.done > 0 || !job->record.started_at.empty())) {
+    spdlog::info("[PREWARM] job {} resumed at {}/{} (its runner had been silent for more than {:.1f} s)",
+                 job->record.id, job->record.done, job->record.total,
+                 static_cast<double>(options_.stale_after.count()) / 1000.0);
+  }
+  return job;
+}
+
+void PrewarmJobs::TakeOverOneDeadLocalRunner() {
+  {
+    std::lock_guard lock(mutex_);
+    const Clock::time_point now = Clock::now();
+    if (now - last_orphan_scan_ < options_.poll_interval) return;
+    last_orphan_scan_ = now;
+  }
+  Result<std::vector<PrewarmJobRecord>> unfinished = catalog_.ListUnfinishedPrewarmJobs();
+  if (!unfinished.ok()) return;
+  for (const PrewarmJobRecord& record : *unfinished) {
+    if (record.model_id != model_id_ || record.runner.empty() || record.runner == options_.runner_id ||
+        !IsDeadLocalProcess(record.runner)) {
+      continue;
+    }
+    // One at a time: this runner is idle and runs it; other processes' runners take the rest.
+    if (TakeOver(record).ok()) return;
+  }
+}
+
+void PrewarmJobs::HeartbeatLoop() {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    heartbeat_cv_.wait_for(lock, options_.heartbeat_interval, [&] { return runners_stopped_; });
+    if (runners_stopped_) return;
+    std::vector<std::shared_ptr<LiveJob>> held;
+    for (const auto& [id, job] : live_) {
+      if (job->queued_or_running && !IsFinishedPrewarmStatus(job->record.status)) held.push_back(job);
+    }
+    lock.unlock();
+    for (const std::shared_ptr<LiveJob>& job : held) {
+      Result<bool> renewed = catalog_.HeartbeatPrewarmJob(job->record.id, options_.runner_id, UnixMillis());
+      if (!renewed.ok()) {
+        spdlog::warn("[PREWARM] job {}: cannot renew its heartbeat: {}", job->record.id,
+                     renewed.status().message());
+      } else if (!*renewed) {
+        // Cancelled through the catalog, or taken over: the runner stops after its images
+        // in flight and finds out which from the row.
+        std::lock_guard job_lock(mutex_);
+        if (job->queued_or_running && !IsFinishedPrewarmStatus(job->record.status))
+          job->cancel_requested = true;
+      }
+    }
+    lock.lock();
+  }
+}
+
+void PrewarmJobs::Notify(std::string_view event, LiveJob& job) {
+  if (!options_.on_job) return;
+  PrewarmSnapshot snapshot;
+  {
+    std::lock_guard lock(mutex_);
+    snapshot = SnapshotLocked(job);
+  }
+  options_.on_job(event, snapshot);
 }
 
 void PrewarmJobs::Run(LiveJob& job) {
   const std::string id = job.record.id;
+  // Cancelled through the catalog (the row still names this runner), or taken over by
+  // another process, which may even have finished it: the row says which.
+  auto stopped_elsewhere = [&]() -> bool {
+    Result<PrewarmJobRecord> stored = catalog_.GetPrewarmJob(id);
+    if (!stored.ok() || stored->runner == options_.runner_id) return false;
+    spdlog::info("[PREWARM] job {} was taken over by {} at {}/{}; this process stops running it", id,
+                 stored->runner.empty() ? "the queue" : stored->runner, stored->done, stored->total);
+    {
+      std::lock_guard lock(mutex_);
+      job.record = *stored;  // snapshots follow the row from now on
+    }
+    Publish(job, std::nullopt);
+    Notify("lost", job);
+    return true;
+  };
+
   auto finish = [&](std::string_view status, std::string error) {
     {
       std::lock_guard lock(mutex_);
@@ -436,6 +663,7 @@ void PrewarmJobs::Run(LiveJob& job) {
       if (status == prewarm_status::kCompleted) job.record.to_compute = 0;
     }
     if (!Save(job, /*force=*/true)) {
+      if (stopped_elsewhere()) return;
       // Cancelled elsewhere while finishing: show what the catalog says.
       if (Result<PrewarmJobRecord> stored = catalog_.GetPrewarmJob(id); stored.ok()) {
         std::lock_guard lock(mutex_);
@@ -444,8 +672,10 @@ void PrewarmJobs::Run(LiveJob& job) {
       }
     }
     Publish(job, std::nullopt);
+    Notify("finished", job);
   };
 
+  Notify("claimed", job);
   Result<std::vector<ImageRecord>> images = catalog_.ListImages(job.record.dataset_id);
   if (!images.ok()) {
     spdlog::error("[PREWARM] job {}: cannot list the dataset's images: {}", id, images.status().message());
@@ -473,7 +703,7 @@ void PrewarmJobs::Run(LiveJob& job) {
     if (job.record.started_at.empty()) job.record.started_at = NowIso8601();
   }
   if (!Save(job, /*force=*/true)) {
-    finish(prewarm_status::kCancelled, "");
+    if (!stopped_elsewhere()) finish(prewarm_status::kCancelled, "");
     return;
   }
   spdlog::info("[PREWARM] job {} running: {} image(s) to handle, {} cached, {} to compute", id,
@@ -591,18 +821,33 @@ void PrewarmJobs::Run(LiveJob& job) {
     shutting_down = shutting_down_;
   }
   if (cancelled) {
+    if (stopped_elsewhere()) return;
     spdlog::info("[PREWARM] job {} cancelled at {}/{}", id, job.record.done, job.record.total);
     finish(prewarm_status::kCancelled, "");
   } else if (interrupted || shutting_down) {
-    Save(job, /*force=*/true);
+    // Saved at its position, then handed back to the queue: the next runner of any process
+    // goes on from there without waiting for this one to look dead.
+    if (Save(job, /*force=*/true)) {
+      Result<bool> released = catalog_.ClaimPrewarmJob(id, options_.runner_id, "", 0);
+      if (released.ok() && *released) {
+        std::lock_guard lock(mutex_);
+        job.record.runner.clear();
+        job.record.heartbeat_ms = 0;
+      }
+    }
     Publish(job, std::nullopt);
-    spdlog::info("[PREWARM] job {} interrupted at {}/{}; it resumes when samcache starts again", id,
-                 job.record.done, job.record.total);
+    spdlog::info("[PREWARM] job {} interrupted at {}/{}; the next process that runs prewarm jobs resumes it",
+                 id, job.record.done, job.record.total);
+    Notify("released", job);
   } else {
-    finish(prewarm_status::kCompleted, "");
-    std::lock_guard lock(mutex_);
-    PrewarmSnapshot s = SnapshotLocked(job);
+    PrewarmSnapshot s;
+    {
+      std::lock_guard lock(mutex_);
+      job.record.to_compute = 0;
+      s = SnapshotLocked(job);
+    }
     spdlog::info("[PREWARM] job {} {}", id, PrewarmReadyText(s));
+    finish(prewarm_status::kCompleted, "");
   }
 }
 

@@ -1,10 +1,22 @@
 // Prewarm jobs: compute the embeddings a dataset's images lack, skipping what the store
 // already holds, with live progress.
 //
-// A job is a catalog row, so any process can follow it, and a job whose runner died (kill,
-// crash, restart) is taken over where it stopped: images are handled in upload order and
-// the row keeps the position of the next one. What was stored before the kill is found in
-// the store again and skipped, never recomputed.
+// A job is a catalog row, and the catalog is the queue: Start() adds a row ("queued", no
+// runner) and any process that shares the catalog (`samcache serve`, `samcache worker`) may
+// run it. Each process has a pool of runner threads that take the oldest waiting job with
+// Catalog::ClaimNextPrewarmJob, woken at once by a Start() in the same process and every
+// `poll_interval` for jobs queued elsewhere. While a runner holds a job, a heartbeat thread
+// renews the row every `heartbeat_interval`, even while one image takes minutes; a job whose
+// heartbeat is older than `stale_after` (its runner died or hangs) is taken over by the next
+// claim, and one whose runner was a process of this machine that no longer exists at once.
+// Images are handled in upload order and the row keeps the position of the next one, so a
+// job taken over goes on where it stopped: what was stored before is found in the store and
+// skipped, never recomputed.
+//
+// Any process can follow and cancel any job: a job this process runs is followed live (an
+// event per image), one run elsewhere from its row, polled (progress snapshots and the end;
+// no per-image events). Cancelling writes the row; the runner sees it at its next save or
+// heartbeat and stops after the images in flight.
 //
 // Cached images are found with one batched store query per job, not one per image. Images
 // to compute are kept `pipeline_depth` deep in the embedding service, so the next image's
@@ -17,10 +29,12 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -80,18 +94,33 @@ struct PrewarmUpdate {
 class PrewarmJobs {
  public:
   struct Options {
-    size_t max_running_jobs = 2;  // more jobs wait in the queue
-    size_t pipeline_depth = 3;    // images of one job in the embedding service at once
-    // A runner on another machine that has not written for this long is presumed dead. On
-    // this machine, a runner is dead when its process is gone.
-    std::chrono::seconds stale_after{60};
+    // Runner threads: jobs this process runs at once. 0: it runs none, only queues and
+    // follows them (e.g. `serve --prewarm-jobs 0` next to `samcache worker`s).
+    size_t max_running_jobs = 2;
+    size_t pipeline_depth = 3;  // images of one job in the embedding service at once
+    // A runner whose heartbeat is older than this is presumed dead and its job is taken
+    // over. On this machine, a runner is also dead as soon as its process is gone.
+    std::chrono::milliseconds stale_after{std::chrono::seconds(60)};
+    // How often idle runners look for jobs queued by other processes (a Start() in this
+    // process wakes them at once).
+    std::chrono::milliseconds poll_interval{500};
+    // How often the row of each job held here is renewed; 0: stale_after / 4, between
+    // 100 ms and 5 s.
+    std::chrono::milliseconds heartbeat_interval{0};
+    // False: the runners run only the jobs this process starts or resumes, never others
+    // from the queue (`samcache prewarm DATASET` runs its dataset's job, nothing else).
+    bool take_from_queue = true;
     std::string runner_id;  // default "host:pid"
+    // Called from a runner thread when a job is "claimed" (starts running here), "finished"
+    // (completed, cancelled or failed), "released" (this process stops, the job goes back
+    // to the queue) or "lost" (another process took it over). Must not call back into this object.
+    std::function<void(std::string_view event, const PrewarmSnapshot& snapshot)> on_job;
   };
   // `catalog`, `embeddings` and `store` must outlive this object.
   PrewarmJobs(Catalog& catalog, EmbeddingService& embeddings, EmbeddingTier& store, std::string model_id,
               Options options);
-  // Stops after the images in flight; running jobs stay "running" in the catalog, to be
-  // taken over by the next process.
+  // Shutdown(), then waits for the runners: the images in flight finish and are stored, and
+  // unfinished jobs go back to the queue at their position, for the next runner to take.
   ~PrewarmJobs();
   PrewarmJobs(const PrewarmJobs&) = delete;
   PrewarmJobs& operator=(const PrewarmJobs&) = delete;
@@ -101,37 +130,49 @@ class PrewarmJobs {
     bool existing = false;  // the dataset already had an unfinished job for this model
     bool resumed = false;   // ... whose runner had died, so this process took it over
   };
-  // Queues a job for the dataset, or returns the unfinished one it already has.
+  // Queues a job for the dataset (and wakes this process's runners), or returns the
+  // unfinished one it already has, taking it over when its runner died. Without
+  // take_from_queue, a new job is claimed for this process at once.
   Result<Started> Start(const std::string& dataset_id);
   Result<PrewarmSnapshot> Snapshot(const std::string& job_id);
-  // Cancels a queued or running job; the images in flight still finish and are stored.
+  // Cancels a queued or running job, whichever process runs it; the images in flight still
+  // finish and are stored. Conflict when it has finished.
   Result<PrewarmSnapshot> Cancel(const std::string& job_id);
-  // Takes over an unfinished job whose runner died. Conflict when a live process runs it.
+  // Takes over an unfinished job whose runner died (or that waits in the queue) to run it
+  // here; without runners, hands it back to the queue. Conflict when a live process runs it.
   Result<PrewarmSnapshot> Resume(const std::string& job_id);
   // Takes over every unfinished job of this model whose runner died; returns their ids.
   Result<std::vector<std::string>> ResumeOrphaned();
 
   // Waits up to `timeout` for a change after `after_seq`, then returns the job as it is.
-  // Jobs run by another process are read from the catalog (no events, seq 0).
+  // Jobs run by another process are read from the catalog every 250 ms (no events, seq 0).
   Result<PrewarmUpdate> WaitForUpdate(const std::string& job_id, int64_t after_seq,
                                       std::chrono::milliseconds timeout);
 
   const std::string& runner_id() const { return options_.runner_id; }
-  // Wakes every waiter and stops taking jobs (the destructor calls it).
+  // Wakes every waiter and stops taking jobs (the destructor calls it). The jobs running
+  // here stop after their images in flight.
   void Shutdown();
+  bool shutting_down();
 
  private:
   struct LiveJob;
   struct Entry;
 
+  // Waiting in the queue for any runner: not orphaned.
+  static bool IsWaiting(const PrewarmJobRecord& job);
   bool RunnerIsDead(const PrewarmJobRecord& job);
   Result<PrewarmSnapshot> TakeOver(const PrewarmJobRecord& job);
-  std::shared_ptr<LiveJob> Track(const PrewarmJobRecord& job);
-  void Enqueue(const std::shared_ptr<LiveJob>& job);
+  // A live entry for a job this process holds (runs, or will run).
+  std::shared_ptr<LiveJob> TrackLocked(const PrewarmJobRecord& job);
   PrewarmSnapshot SnapshotLocked(const LiveJob& job);
   Result<PrewarmSnapshot> SnapshotFromCatalog(const PrewarmJobRecord& job);
   void RunnerLoop();
+  std::shared_ptr<LiveJob> ClaimNext();
+  void TakeOverOneDeadLocalRunner();
+  void HeartbeatLoop();
   void Run(LiveJob& job);
+  void Notify(std::string_view event, LiveJob& job);
   void Publish(LiveJob& job, std::optional<PrewarmImageEvent> event);
   bool Save(LiveJob& job, bool force);
 
@@ -142,12 +183,19 @@ class PrewarmJobs {
   Options options_;
 
   std::mutex mutex_;
-  std::condition_variable queue_cv_;   // a job to run, or shutting down
-  std::condition_variable change_cv_;  // any job changed, or shutting down
-  std::deque<std::shared_ptr<LiveJob>> queue_;
-  std::map<std::string, std::shared_ptr<LiveJob>> live_;  // run (or queued) by this process
+  std::condition_variable queue_cv_;                      // a job to run or to claim, or shutting down
+  std::condition_variable change_cv_;                     // any job changed, a claim ended, or shutting down
+  std::condition_variable heartbeat_cv_;                  // the runners have stopped
+  std::deque<std::shared_ptr<LiveJob>> queue_;            // taken over by this process, waiting for a runner
+  std::map<std::string, std::shared_ptr<LiveJob>> live_;  // held (or once run) by this process
+  uint64_t wake_generation_ = 0;                          // bumped by Start(): a job may wait in the queue
+  int claiming_ = 0;  // runners between a catalog claim and its live entry
+  std::chrono::steady_clock::time_point last_orphan_scan_{};
+  std::set<std::string> adopted_;  // finished jobs of other processes whose images the store was asked about
   bool shutting_down_ = false;
+  bool runners_stopped_ = false;
   std::vector<std::thread> runners_;
+  std::thread heartbeat_;
 };
 
 }  // namespace samcache

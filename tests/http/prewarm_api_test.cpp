@@ -26,17 +26,6 @@ std::vector<NamedFile> MakeImages(int count, int first_seed, int width = 320, in
   return files;
 }
 
-// The value of one sample in Prometheus text, e.g. Metric(text, "samcache_encoder_runs_total").
-double Metric(const std::string& text, const std::string& sample) {
-  std::istringstream lines(text);
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (line.rfind(sample + " ", 0) == 0) return std::stod(line.substr(sample.size() + 1));
-  }
-  ADD_FAILURE() << "no sample " << sample << " in:\n" << text;
-  return -1;
-}
-
 std::vector<fs::path> CacheFiles(const fs::path& data) {
   std::vector<fs::path> files;
   if (!fs::exists(data / "embeddings")) return files;

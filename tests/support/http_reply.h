@@ -2,10 +2,12 @@
 // replies. Header-only, because only the HTTP tests include cpp-httplib.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <httplib.h>
 
 #include <chrono>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -44,6 +46,18 @@ inline httplib::MultipartFormDataItems ImageItems(const std::vector<NamedFile>& 
   httplib::MultipartFormDataItems items;
   for (const NamedFile& f : files) items.push_back({"images", f.bytes, f.filename, "application/octet-stream"});
   return items;
+}
+
+// The value of one sample in Prometheus text, e.g. Metric(text, "samcache_encoder_runs_total");
+// a test failure and -1 when it is missing.
+inline double Metric(const std::string& text, const std::string& sample) {
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.rfind(sample + " ", 0) == 0) return std::stod(line.substr(sample.size() + 1));
+  }
+  ADD_FAILURE() << "no sample " << sample << " in:\n" << text;
+  return -1;
 }
 
 // POST /api/sam/dataset/{id}/prewarm.

@@ -117,13 +117,14 @@ pid_t Spawn(const std::vector<std::string>& args, const fs::path& output) {
 
 }  // namespace
 
-ServerProcess::ServerProcess(fs::path data_dir, std::vector<std::string> extra_args, std::string binary) {
+ServerProcess::ServerProcess(fs::path data_dir, std::vector<std::string> extra_args, std::string binary,
+                             std::string command) {
   fs::create_directories(data_dir);
   // A new log file per start: a restarted server must not be mistaken for the last one.
   static std::atomic<int> starts{0};
   log_path_ = data_dir.parent_path() /
               (data_dir.filename().string() + "-server-" + std::to_string(++starts) + ".log");
-  std::vector<std::string> args = {binary, "serve", "--port", "0", "--host", "127.0.0.1",
+  std::vector<std::string> args = {binary, command, "--port", "0", "--host", "127.0.0.1",
                                    "--data", data_dir.string()};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   pid_ = Spawn(args, log_path_);
@@ -139,11 +140,11 @@ ServerProcess::ServerProcess(fs::path data_dir, std::vector<std::string> extra_a
     int status = 0;
     if (waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
-      throw std::runtime_error("samcache serve exited early:\n" + log);
+      throw std::runtime_error("samcache " + command + " exited early:\n" + log);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  throw std::runtime_error("samcache serve did not start:\n" + Log());
+  throw std::runtime_error("samcache " + command + " did not start:\n" + Log());
 }
 
 ServerProcess::~ServerProcess() {
@@ -174,6 +175,10 @@ void ServerProcess::Kill() {
   kill(pid_, SIGKILL);
   waitpid(pid_, nullptr, 0);
   pid_ = -1;
+}
+
+void ServerProcess::Signal(int signal) {
+  if (pid_ > 0) kill(pid_, signal);
 }
 
 CommandResult RunSamcache(const std::vector<std::string>& args) {

@@ -42,13 +42,13 @@ std::string ReadFileOrDie(const std::filesystem::path& path);
 // Regular files below `dir`, recursively.
 std::vector<std::filesystem::path> ListFiles(const std::filesystem::path& dir);
 
-// `samcache serve` on an ephemeral loopback port, with its own data folder. Its combined
-// output goes to a log file next to the data folder, which tests can read. Throws
-// std::runtime_error if the server does not start.
+// `samcache serve` (or another command that listens, e.g. `worker`) on an ephemeral
+// loopback port, with its own data folder. Its combined output goes to a log file next to
+// the data folder, which tests can read. Throws std::runtime_error if it does not start.
 class ServerProcess {
  public:
   explicit ServerProcess(std::filesystem::path data_dir, std::vector<std::string> extra_args = {},
-                         std::string binary = SAMCACHE_BINARY);
+                         std::string binary = SAMCACHE_BINARY, std::string command = "serve");
   ~ServerProcess();
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
@@ -60,6 +60,8 @@ class ServerProcess {
   int Stop();
   // SIGKILL and wait: a crash at whatever point the server had reached.
   void Kill();
+  // Sends a signal without waiting (SIGSTOP / SIGCONT: a hung process).
+  void Signal(int signal);
 
  private:
   std::filesystem::path log_path_;

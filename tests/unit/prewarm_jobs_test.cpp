@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "app/app.h"
 #include "common/crypto.h"
 #include "support/test_support.h"
@@ -119,6 +121,11 @@ TEST_F(PrewarmJobsTest, StartReturnsTheUnfinishedJobAndCancelStopsIt) {
 
 // A job left "running" by a runner that no longer exists is taken over where it stopped.
 TEST_F(PrewarmJobsTest, ResumeTakesOverAJobWhoseRunnerIsGone) {
+  // Runners that take only what this process starts or resumes: otherwise they would take
+  // the stale job from the queue by themselves (ThePoolTakesOverAStaleJobByItself).
+  PrewarmJobs::Options options;
+  options.take_from_queue = false;
+  Open(options);
   const std::string dataset = AddDataset({200, 201, 202, 203});
   PrewarmJobRecord orphan;
   orphan.id = "orphan-job";
@@ -165,6 +172,130 @@ TEST_F(PrewarmJobsTest, ALiveRunnerIsNotTakenOver) {
   Result<PrewarmSnapshot> resume = app_->prewarm()->Resume("live-job");
   EXPECT_EQ(resume.status().code(), StatusCode::kConflict);
   EXPECT_NE(resume.status().message().find("another-host:1"), std::string::npos);
+}
+
+// Without any call, idle runners find a job whose heartbeat is stale and finish it.
+TEST_F(PrewarmJobsTest, ThePoolTakesOverAStaleJobByItself) {
+  PrewarmJobs::Options options;
+  options.stale_after = std::chrono::milliseconds(500);
+  options.poll_interval = std::chrono::milliseconds(20);
+  Open(options);
+  const std::string dataset = AddDataset({250, 251, 252});
+  PrewarmJobRecord stale;
+  stale.id = "stale-job";
+  stale.dataset_id = dataset;
+  stale.model_id = app_->model()->info().id;
+  stale.status = "running";
+  stale.total = 3;
+  stale.runner = "a-host-far-away:42";
+  stale.heartbeat_ms = 1;
+  stale.created_at = "2026-01-01T00:00:00.000Z";
+  ASSERT_TRUE(app_->catalog().CreatePrewarmJob(stale).ok());
+  stale.done = 1;
+  stale.computed = 1;
+  stale.next_position = 1;
+  ASSERT_TRUE(app_->catalog().SavePrewarmProgress(stale, {}).value());
+
+  PrewarmSnapshot last = Follow("stale-job");
+  EXPECT_EQ(last.job.status, "completed");
+  EXPECT_EQ(last.job.done, 3);
+  EXPECT_EQ(last.job.computed, 3);
+  EXPECT_EQ(last.job.runner, app_->prewarm()->runner_id());
+  EXPECT_EQ(app_->embeddings()->Stats().runs, 2u) << "only the images after the saved position";
+}
+
+// Two processes on one data folder, here two Apps in one test: one that only queues
+// (max_running_jobs 0) and one that runs. The first follows the job from the catalog to the
+// seed's final text and can cancel it.
+class PrewarmQueueOnlyTest : public PrewarmJobsTest {
+ protected:
+  void SetUp() override {
+    PrewarmJobs::Options queue_only;
+    queue_only.max_running_jobs = 0;
+    queue_only.runner_id = "queue-only";
+    Open(queue_only);
+    AppOptions options;
+    options.data_dir = tmp_ / "data";
+    options.load_model = true;
+    options.prewarm.runner_id = "runner-b";
+    options.prewarm.poll_interval = std::chrono::milliseconds(20);
+    Result<std::unique_ptr<App>> runner = App::Open(options);
+    ASSERT_TRUE(runner.ok()) << runner.status().message();
+    runner_ = std::move(runner).value();
+  }
+  void TearDown() override { runner_.reset(); }
+
+  std::unique_ptr<App> runner_;
+};
+
+TEST_F(PrewarmQueueOnlyTest, FollowsAJobRunElsewhereToTheEnd) {
+  Result<PrewarmJobs::Started> started = app_->prewarm()->Start(AddDataset({500, 501, 502, 503}));
+  ASSERT_TRUE(started.ok()) << started.status().message();
+  EXPECT_FALSE(started->snapshot.runs_here);
+  std::vector<PrewarmSnapshot> seen;
+  PrewarmSnapshot last = Follow(started->snapshot.job.id, &seen);
+  ASSERT_EQ(last.job.status, "completed");
+  for (const PrewarmSnapshot& s : seen) EXPECT_FALSE(s.runs_here);
+  EXPECT_EQ(last.job.runner, "runner-b");
+  EXPECT_EQ(PrewarmReadyText(last), "Dataset ready (cache: 4 embeddings, computed: 4, skipped: 0)");
+  ASSERT_TRUE(last.avg_seconds_per_image.has_value());
+  EXPECT_EQ(app_->embeddings()->Stats().runs, 0u);
+  EXPECT_EQ(runner_->embeddings()->Stats().runs, 4u);
+}
+
+TEST_F(PrewarmQueueOnlyTest, CancelStopsTheJobInTheOtherProcess) {
+  std::vector<int> seeds;
+  for (int i = 0; i < 12; ++i) seeds.push_back(600 + i);
+  Result<PrewarmJobs::Started> started = app_->prewarm()->Start(AddDataset(seeds, 2000, 1500));
+  ASSERT_TRUE(started.ok());
+  const std::string id = started->snapshot.job.id;
+  for (int i = 0; i < 6000; ++i) {
+    Result<PrewarmSnapshot> s = runner_->prewarm()->Snapshot(id);
+    if (s.ok() && s->runs_here && s->job.done >= 1) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  Result<PrewarmSnapshot> cancelled = app_->prewarm()->Cancel(id);
+  ASSERT_TRUE(cancelled.ok()) << cancelled.status().message();
+  EXPECT_EQ(cancelled->job.status, "cancelled");
+  PrewarmSnapshot last;
+  for (int i = 0; i < 1000; ++i) {
+    Result<PrewarmUpdate> update = runner_->prewarm()->WaitForUpdate(id, last.seq, std::chrono::seconds(5));
+    ASSERT_TRUE(update.ok());
+    last = update->snapshot;
+    if (IsFinishedPrewarmStatus(last.job.status) && !last.runs_here) break;
+  }
+  EXPECT_EQ(last.job.status, "cancelled");
+  EXPECT_LT(last.job.done, 12);
+  EXPECT_EQ(app_->catalog().GetPrewarmJob(id)->done, cancelled->job.done) << "the runner wrote after the cancel";
+}
+
+// The heartbeat thread keeps a job while its runner waits for an image: another process
+// that takes over jobs silent for 300 ms never gets it, although the runner saves its
+// progress only between images (at most every 200 ms) and each of these images takes longer.
+TEST_F(PrewarmJobsTest, HeartbeatsKeepAJobWhileImagesTakeLong) {
+  PrewarmJobs::Options holder;
+  holder.runner_id = "holder";
+  holder.stale_after = std::chrono::milliseconds(300);
+  holder.heartbeat_interval = std::chrono::milliseconds(20);
+  holder.take_from_queue = false;
+  Open(holder);
+  AppOptions options;
+  options.data_dir = tmp_ / "data";
+  options.load_model = true;
+  options.prewarm.runner_id = "thief";
+  options.prewarm.stale_after = std::chrono::milliseconds(300);
+  options.prewarm.poll_interval = std::chrono::milliseconds(10);
+  Result<std::unique_ptr<App>> thief = App::Open(options);
+  ASSERT_TRUE(thief.ok()) << thief.status().message();
+
+  Result<PrewarmJobs::Started> started = app_->prewarm()->Start(AddDataset({700, 701, 702}, 4000, 3000));
+  ASSERT_TRUE(started.ok());
+  ASSERT_TRUE(started->snapshot.runs_here);
+  PrewarmSnapshot last = Follow(started->snapshot.job.id);
+  EXPECT_EQ(last.job.status, "completed");
+  EXPECT_EQ(last.job.runner, "holder");
+  EXPECT_EQ(app_->embeddings()->Stats().runs, 3u);
+  EXPECT_EQ((*thief)->embeddings()->Stats().runs, 0u);
 }
 
 TEST(PrewarmTextTest, SeedTexts) {

@@ -73,6 +73,8 @@ struct ModelCliOptions {
   std::string cache_dtype = "fp32";
   size_t encoder_queue = 64;
   size_t prewarm_jobs = 2;
+  int prewarm_poll_ms = 500;
+  int prewarm_stale_seconds = 60;
 };
 
 void AddModelOptions(CLI::App* cmd, ModelCliOptions& o, bool with_cache) {
@@ -94,9 +96,20 @@ void AddModelOptions(CLI::App* cmd, ModelCliOptions& o, bool with_cache) {
                   "rounding moves few mask pixels, see bench/README.md). Entries of either dtype are read")
       ->capture_default_str()
       ->check(CLI::IsMember({"fp32", "fp16"}));
-  cmd->add_option("--prewarm-jobs", o.prewarm_jobs, "Prewarm jobs run at once; more wait their turn")
+  cmd->add_option("--prewarm-jobs", o.prewarm_jobs,
+                  "Prewarm jobs this process runs at once; more wait in the queue (shared by every process "
+                  "using the catalog). 0: run none, only queue them for workers")
       ->capture_default_str()
-      ->check(CLI::Range(size_t{1}, size_t{64}));
+      ->check(CLI::Range(size_t{0}, size_t{64}));
+  cmd->add_option("--prewarm-poll-ms", o.prewarm_poll_ms,
+                  "How often idle prewarm runners look for jobs queued by other processes")
+      ->capture_default_str()
+      ->check(CLI::Range(10, 60000));
+  cmd->add_option("--prewarm-stale-seconds", o.prewarm_stale_seconds,
+                  "A prewarm job whose runner has not renewed its heartbeat for this long is taken over by "
+                  "another (a runner on this machine whose process is gone at once)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 86400));
   cmd->add_option("--encoder-queue", o.encoder_queue,
                   "Images that may wait for the encoder before requests are refused with 503")
       ->capture_default_str()
@@ -112,16 +125,35 @@ void ApplyModelOptions(const ModelCliOptions& o, AppOptions& options) {
   options.cache_max_bytes = o.cache_max_bytes;
   options.cache_dtype = ParseStorageDtype(o.cache_dtype).value_or(StorageDtype::kF32);  // checked by CLI11
   options.prewarm.max_running_jobs = o.prewarm_jobs;
+  options.prewarm.poll_interval = std::chrono::milliseconds(o.prewarm_poll_ms);
+  options.prewarm.stale_after = std::chrono::seconds(o.prewarm_stale_seconds);
 }
 
-Result<std::unique_ptr<App>> OpenApp(const CommonOptions& o, const ModelCliOptions* model = nullptr) {
+// The options of every command that opens the data folder (serve, worker, prewarm...).
+AppOptions MakeAppOptions(const CommonOptions& o, const ModelCliOptions* model = nullptr) {
   spdlog::set_level(spdlog::level::from_str(o.log_level));
   AppOptions options;
   options.data_dir = o.data_dir;
   options.ingest.max_image_pixels = o.max_image_megapixels * 1'000'000;
   options.near_duplicate_distance = o.near_duplicate_distance;
   if (model) ApplyModelOptions(*model, options);
-  return App::Open(options);
+  return options;
+}
+
+Result<std::unique_ptr<App>> OpenApp(const CommonOptions& o, const ModelCliOptions* model = nullptr) {
+  return App::Open(MakeAppOptions(o, model));
+}
+
+// SIGINT and SIGTERM are taken by one thread with sigwait, so the process stops cleanly;
+// call before any thread starts, so that every thread inherits the mask.
+sigset_t BlockStopSignals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  return signals;
 }
 
 int Fail(const Status& st) {
@@ -133,14 +165,7 @@ int Fail(const Status& st) {
 // --- serve -----------------------------------------------------------------------------
 
 int Serve(const CommonOptions& common, const ModelCliOptions& model, ServerOptions server_options) {
-  // Signals are taken by one thread with sigwait, so the server can be stopped cleanly.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-
+  const sigset_t signals = BlockStopSignals();
   auto app = OpenApp(common, &model);
   if (!app.ok()) return Fail(app.status());
   Status near_duplicates = (*app)->EnableNearDuplicates();
@@ -151,6 +176,10 @@ int Serve(const CommonOptions& common, const ModelCliOptions& model, ServerOptio
   spdlog::info("samcache {} (ONNX Runtime {}), data in {}, catalog {}", kVersion, OnnxRuntimeVersion(),
                fs::absolute(common.data_dir).lexically_normal().string(), (*app)->options().catalog_path);
   spdlog::info("samcache listening on http://{}:{}", server_options.host, *port);
+  if (model.prewarm_jobs == 0) {
+    spdlog::info("[PREWARM] this process runs no prewarm jobs (--prewarm-jobs 0): it queues them in the catalog "
+                 "for `samcache worker` processes");
+  }
   Result<std::vector<std::string>> resumed = (*app)->prewarm()->ResumeOrphaned();
   if (!resumed.ok()) {
     spdlog::error("[PREWARM] cannot look for interrupted jobs: {}", resumed.status().message());
@@ -168,6 +197,62 @@ int Serve(const CommonOptions& common, const ModelCliOptions& model, ServerOptio
   // Wake the stopper if the server ended by itself.
   pthread_kill(stopper.native_handle(), SIGTERM);
   stopper.join();
+  return st.ok() ? 0 : Fail(st);
+}
+
+// --- worker ----------------------------------------------------------------------------
+
+void LogWorkerEvent(std::string_view event, const PrewarmSnapshot& s) {
+  const PrewarmJobRecord& j = s.job;
+  if (event == "claimed") {
+    spdlog::info("[WORKER] claimed job {} (dataset {}, {}/{} done)", j.id, j.dataset_id, j.done, j.total);
+  } else if (event == "finished") {
+    std::string outcome = j.status == prewarm_status::kCompleted
+                              ? PrewarmReadyText(s)
+                              : j.status + " at " + std::to_string(j.done) + "/" + std::to_string(j.total) +
+                                    (j.error.empty() ? "" : ": " + j.error);
+    spdlog::info("[WORKER] finished job {}: {}", j.id, outcome);
+  } else if (event == "released") {
+    spdlog::info("[WORKER] released job {} at {}/{}: back in the queue for the next runner", j.id, j.done, j.total);
+  } else if (event == "lost") {
+    spdlog::warn("[WORKER] lost job {} at {}/{}: {} runs it now", j.id, j.done, j.total,
+                 j.runner.empty() ? std::string("another process") : j.runner);
+  }
+}
+
+// Runs prewarm jobs from the catalog's queue until SIGINT or SIGTERM; serves only
+// GET /metrics and GET /healthz.
+int Worker(const CommonOptions& common, const ModelCliOptions& model, ServerOptions server_options) {
+  const sigset_t signals = BlockStopSignals();
+  if (model.prewarm_jobs == 0) return Fail(Status::InvalidArgument("a worker needs --prewarm-jobs 1 or more"));
+  AppOptions options = MakeAppOptions(common, &model);
+  options.prewarm.on_job = LogWorkerEvent;
+  auto app = App::Open(options);
+  if (!app.ok()) return Fail(app.status());
+  server_options.metrics_only = true;
+  server_options.threads = 4;
+  HttpServer server(**app, server_options);
+  Result<int> port = server.Bind();
+  if (!port.ok()) return Fail(port.status());
+  spdlog::info("[WORKER] samcache {} worker {}: up to {} prewarm job(s) at once for model {}, catalog {}, "
+               "polling every {} ms, taking over jobs silent for {} s",
+               kVersion, (*app)->prewarm()->runner_id(), model.prewarm_jobs, (*app)->model()->info().id,
+               (*app)->options().catalog_path, model.prewarm_poll_ms, model.prewarm_stale_seconds);
+  spdlog::info("samcache worker listening on http://{}:{} (GET /metrics, GET /healthz)", server_options.host,
+               *port);
+
+  std::thread stopper([&server, &app, signals] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    spdlog::info("[WORKER] signal {} received: finishing the images in flight, then stopping", sig);
+    (*app)->prewarm()->Shutdown();
+    server.Stop();
+  });
+  Status st = server.Run();
+  pthread_kill(stopper.native_handle(), SIGTERM);
+  stopper.join();
+  app->reset();  // waits for the runners: images in flight are stored, unfinished jobs go back to the queue
+  spdlog::info("[WORKER] stopped");
   return st.ok() ? 0 : Fail(st);
 }
 
@@ -441,6 +526,16 @@ int main(int argc, char** argv) {
   serve->add_option("--max-upload-mb", max_upload_mb, "Largest accepted request body, in MiB")->capture_default_str();
   AddNearDuplicateOption(serve, common);
 
+  ServerOptions worker_server;
+  worker_server.port = 3001;
+  auto* worker = cli.add_subcommand("worker", "Run queued prewarm jobs (any process's) until stopped; serves "
+                                              "GET /metrics and GET /healthz");
+  AddCommonOptions(worker, common);
+  AddModelOptions(worker, model, /*with_cache=*/true);
+  worker->add_option("--port", worker_server.port, "TCP port of /metrics and /healthz (0 picks a free one)")
+      ->capture_default_str();
+  worker->add_option("--host", worker_server.host, "Address to listen on")->capture_default_str();
+
   std::string dataset;
   std::vector<std::string> paths;
   auto* ingest = cli.add_subcommand("ingest", "Add image files and folders (recursively) to a dataset");
@@ -498,11 +593,14 @@ int main(int argc, char** argv) {
     server_options.max_upload_bytes = max_upload_mb << 20;
     return Serve(common, model, server_options);
   }
+  if (*worker) return Worker(common, model, worker_server);
   if (*embed) return Embed(common, model, embed_image, embed_out);
   if (*ingest) return Ingest(common, dataset, paths);
   if (*prewarm) {
     BlockPrewarmStopSignals();
-    auto app = OpenApp(common, &model);
+    AppOptions options = MakeAppOptions(common, &model);
+    options.prewarm.take_from_queue = false;  // this dataset's job only
+    auto app = App::Open(options);
     if (!app.ok()) return Fail(app.status());
     return RunPrewarmCommand(**app, prewarm_dataset);
   }

@@ -105,10 +105,9 @@ int RunPrewarmCommand(App& app, const std::string& dataset_name) {
     seq = std::max(seq, last.seq);
     if (progress) progress->Update(ProgressBar(last));
     if (IsFinishedPrewarmStatus(last.job.status)) break;
-    // Stopped by a signal: the runner has saved where it is once it no longer runs the job.
-    if (last.job.status == prewarm_status::kRunning && !last.runs_here &&
-        last.job.runner == jobs->runner_id())
-      break;
+    // Stopped by a signal: the runner has saved where it is once it no longer runs the job
+    // (a job another process runs goes on there).
+    if (!last.runs_here && jobs->shutting_down()) break;
   }
   if (progress) progress->Finish();
   spdlog::default_logger()->sinks() = plain_sinks;
@@ -121,7 +120,12 @@ int RunPrewarmCommand(App& app, const std::string& dataset_name) {
     std::printf("%s\n", PrewarmReadyText(last).c_str());
     return last.job.failed > 0 ? 2 : 0;
   }
-  if (!IsFinishedPrewarmStatus(last.job.status)) {
+  if (!IsFinishedPrewarmStatus(last.job.status) && !last.job.runner.empty() &&
+      last.job.runner != jobs->runner_id()) {
+    std::printf("stopped following at %lld/%lld; job %s goes on in process %s\n",
+                static_cast<long long>(last.job.done), static_cast<long long>(last.job.total), job_id.c_str(),
+                last.job.runner.c_str());
+  } else if (!IsFinishedPrewarmStatus(last.job.status)) {
     std::printf("interrupted at %lld/%lld (job %s); run the same command again to resume\n",
                 static_cast<long long>(last.job.done), static_cast<long long>(last.job.total),
                 job_id.c_str());
