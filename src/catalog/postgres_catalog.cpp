@@ -435,7 +435,7 @@ class PostgresCatalog final : public Catalog {
           tx.exec_params("SELECT EXISTS (SELECT 1 FROM images WHERE content_hash = $1)", b.content_hash)[0][0].as<bool>();
       tx.exec_params(
           "INSERT INTO images (id, dataset_id, filename, content_hash, width, height, created_at, position) "
-          "SELECT $1, $2, $3, $4, b.width, b.height, $5, "
+          "SELECT $1, $2::varchar, $3, $4::varchar, b.width, b.height, $5, "
           "(SELECT COALESCE(MAX(position) + 1, 0) FROM images WHERE dataset_id = $2) "
           "FROM blobs b WHERE b.content_hash = $4",
           img.id, img.dataset_id, img.filename, b.content_hash, b.created_at);

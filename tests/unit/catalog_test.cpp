@@ -1,22 +1,30 @@
+// The Catalog's contract, run against both backends (TEST_P over SQLite and PostgreSQL), then
+// what is specific to each: SQLite's upgrade from a version-1 file, and PostgreSQL's several
+// processes (catalog objects) sharing one database.
 #include "catalog/catalog.h"
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <atomic>
 #include <iterator>
+#include <latch>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "catalog/postgres_migrations.h"
 #include "catalog/sqlite_migrations.h"
 #include "common/crypto.h"
+#include "support/postgres_test_db.h"
 #include "support/test_support.h"
 
 namespace samcache {
 namespace {
 
+using testing::PostgresTestDatabase;
 using testing::ReadFileOrDie;
 using testing::TempDir;
 
@@ -26,8 +34,9 @@ int NewestSchemaVersion() {
   return newest;
 }
 
+// A SQLite path or a PostgreSQL URL.
 std::unique_ptr<Catalog> Open(const std::string& path) {
-  Result<std::unique_ptr<Catalog>> catalog = OpenSqliteCatalog(path);
+  Result<std::unique_ptr<Catalog>> catalog = OpenCatalog(path);
   EXPECT_TRUE(catalog.ok()) << catalog.status().message();
   return catalog.ok() ? std::move(catalog).value() : nullptr;
 }
@@ -112,10 +121,24 @@ class RawDb {
   sqlite3* db_ = nullptr;
 };
 
-class CatalogTest : public ::testing::Test {
+enum class Backend { kSqlite, kPostgres };
+
+std::string BackendName(const ::testing::TestParamInfo<Backend>& info) {
+  return info.param == Backend::kSqlite ? "Sqlite" : "Postgres";
+}
+
+// A fresh catalog of the backend under test: a SQLite file in a temp folder, or a database of
+// its own on the test PostgreSQL server. path_ is what Open() takes (a path or a URL).
+class CatalogTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
-    path_ = (dir_ / "catalog.db").string();
+    if (GetParam() == Backend::kSqlite) {
+      path_ = (dir_ / "catalog.db").string();
+    } else {
+      ASSERT_FALSE(testing::TestPostgresUrl().empty()) << testing::kNoPostgresMessage;
+      postgres_ = std::make_unique<PostgresTestDatabase>();
+      path_ = postgres_->url();
+    }
     catalog_ = Open(path_);
     ASSERT_NE(catalog_, nullptr);
   }
@@ -125,12 +148,42 @@ class CatalogTest : public ::testing::Test {
     ASSERT_TRUE(st.ok()) << st.message();
   }
 
+  // The first column of the first row of a query on the catalog's own tables, as text.
+  std::string RawScalar(const std::string& sql) {
+    if (postgres_) return postgres_->Scalar(sql);
+    RawDb raw(path_);
+    return raw.Scalar(sql);
+  }
+
   TempDir dir_;
+  std::unique_ptr<PostgresTestDatabase> postgres_;  // dropped after the catalog is closed
   std::string path_;
   std::unique_ptr<Catalog> catalog_;
 };
 
-TEST_F(CatalogTest, FreshCatalogIsEmptyAtNewestVersion) {
+INSTANTIATE_TEST_SUITE_P(Backends, CatalogTest, ::testing::Values(Backend::kSqlite, Backend::kPostgres),
+                         BackendName);
+
+TEST(CatalogSchemaTest, BothBackendsHaveTheSameVersions) {
+  ASSERT_EQ(std::size(sqlite_schema::kMigrations), std::size(postgres_schema::kMigrations));
+  for (size_t i = 0; i < std::size(sqlite_schema::kMigrations); ++i) {
+    EXPECT_EQ(sqlite_schema::kMigrations[i].version, postgres_schema::kMigrations[i].version);
+    EXPECT_EQ(sqlite_schema::kMigrations[i].name, postgres_schema::kMigrations[i].name);
+  }
+}
+
+TEST(CatalogLocationTest, UrlsChooseThePostgresBackendAndLoseTheirPassword) {
+  EXPECT_TRUE(IsPostgresUrl("postgresql://u@h/db"));
+  EXPECT_TRUE(IsPostgresUrl("postgres://u@h/db"));
+  EXPECT_FALSE(IsPostgresUrl("./data/samcache.db"));
+  EXPECT_FALSE(IsPostgresUrl("/srv/postgresql://x.db"));
+  EXPECT_EQ(RedactCatalogLocation("./data/samcache.db"), "./data/samcache.db");
+  EXPECT_EQ(RedactCatalogLocation("postgresql://u:s3cret@db.example:5433/cat?sslmode=require&password=x"),
+            "postgresql://u@db.example:5433/cat");
+  EXPECT_EQ(RedactCatalogLocation("postgres://h/db"), "postgres://h/db");
+}
+
+TEST_P(CatalogTest, FreshCatalogIsEmptyAtNewestVersion) {
   Result<int> version = catalog_->SchemaVersion();
   ASSERT_TRUE(version.ok());
   EXPECT_EQ(*version, NewestSchemaVersion());
@@ -145,7 +198,7 @@ TEST_F(CatalogTest, FreshCatalogIsEmptyAtNewestVersion) {
   EXPECT_TRUE(datasets->empty());
 }
 
-TEST_F(CatalogTest, CreateGetAndListDatasets) {
+TEST_P(CatalogTest, CreateGetAndListDatasets) {
   CreateOrDie(Dataset("d1", "old", "2024-01-01T00:00:00.000Z"));
   CreateOrDie(Dataset("d3", "newest", "2024-03-01T00:00:00.000Z"));
   CreateOrDie(Dataset("d2", "middle", "2024-02-01T00:00:00.000Z"));
@@ -165,7 +218,7 @@ TEST_F(CatalogTest, CreateGetAndListDatasets) {
   EXPECT_EQ((*list)[2].id, "d1");
 }
 
-TEST_F(CatalogTest, ListDatasetsBreaksTimestampTiesByInsertion) {
+TEST_P(CatalogTest, ListDatasetsBreaksTimestampTiesByInsertion) {
   CreateOrDie(Dataset("b", "first", "2024-01-01T00:00:00.000Z"));
   CreateOrDie(Dataset("a", "second", "2024-01-01T00:00:00.000Z"));
   Result<std::vector<DatasetRecord>> list = catalog_->ListDatasets();
@@ -175,22 +228,22 @@ TEST_F(CatalogTest, ListDatasetsBreaksTimestampTiesByInsertion) {
   EXPECT_EQ((*list)[1].id, "b");
 }
 
-TEST_F(CatalogTest, DuplicateDatasetIdIsRefused) {
+TEST_P(CatalogTest, DuplicateDatasetIdIsRefused) {
   CreateOrDie(Dataset("d1", "one", "2024-01-01T00:00:00.000Z"));
-  EXPECT_FALSE(catalog_->CreateDataset(Dataset("d1", "two", "2024-01-02T00:00:00.000Z")).ok());
+  EXPECT_EQ(catalog_->CreateDataset(Dataset("d1", "two", "2024-01-02T00:00:00.000Z")).code(), StatusCode::kConflict);
   Result<DatasetRecord> got = catalog_->GetDataset("d1");
   ASSERT_TRUE(got.ok());
   EXPECT_EQ(got->name, "one");
 }
 
-TEST_F(CatalogTest, GetUnknownDatasetIsNotFound) {
+TEST_P(CatalogTest, GetUnknownDatasetIsNotFound) {
   Result<DatasetRecord> got = catalog_->GetDataset("nope");
   ASSERT_FALSE(got.ok());
   EXPECT_EQ(got.status().code(), StatusCode::kNotFound);
   EXPECT_NE(got.status().message().find("nope"), std::string::npos);
 }
 
-TEST_F(CatalogTest, FindDatasetByIdOrName) {
+TEST_P(CatalogTest, FindDatasetByIdOrName) {
   CreateOrDie(Dataset("id-old", "cats", "2024-01-01T00:00:00.000Z"));
   CreateOrDie(Dataset("id-new", "cats", "2024-02-01T00:00:00.000Z"));
   CreateOrDie(Dataset("id-dogs", "dogs", "2024-03-01T00:00:00.000Z"));
@@ -218,7 +271,7 @@ TEST_F(CatalogTest, FindDatasetByIdOrName) {
   EXPECT_FALSE(missing->has_value());
 }
 
-TEST_F(CatalogTest, AddImageDetectsDuplicatesAndNumbersPositions) {
+TEST_P(CatalogTest, AddImageDetectsDuplicatesAndNumbersPositions) {
   CreateOrDie(Dataset("d1", "one", "2024-01-01T00:00:00.000Z"));
   CreateOrDie(Dataset("d2", "two", "2024-01-02T00:00:00.000Z"));
   const BlobRecord shared = Blob("shared-content");
@@ -259,7 +312,7 @@ TEST_F(CatalogTest, AddImageDetectsDuplicatesAndNumbersPositions) {
   EXPECT_EQ(ds->image_count, 3);
 }
 
-TEST_F(CatalogTest, ImageFieldsComeFromTheBlobRow) {
+TEST_P(CatalogTest, ImageFieldsComeFromTheBlobRow) {
   CreateOrDie(Dataset("d1", "one", "2024-01-01T00:00:00.000Z"));
   const BlobRecord original = Blob("content", 640, 480, "2024-05-01T12:00:00.000Z");
   const AddImageOutcome first = AddOrDie(*catalog_, Image("i1", "d1", "cat.png", original));
@@ -315,7 +368,7 @@ TEST_F(CatalogTest, ImageFieldsComeFromTheBlobRow) {
   EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
 }
 
-TEST_F(CatalogTest, BinaryThumbnailSurvivesRoundTrip) {
+TEST_P(CatalogTest, BinaryThumbnailSurvivesRoundTrip) {
   CreateOrDie(Dataset("d1", "one", "2024-01-01T00:00:00.000Z"));
   BlobRecord blob = Blob("binary thumb");
   blob.thumb_jpeg = std::string("\xFF\xD8\x00\x01\x00\xFF\xD9", 7);  // embedded NULs
@@ -326,7 +379,7 @@ TEST_F(CatalogTest, BinaryThumbnailSurvivesRoundTrip) {
   EXPECT_EQ((*found)->thumb_jpeg, blob.thumb_jpeg);
 }
 
-TEST_F(CatalogTest, AddImageToUnknownDatasetInsertsNothing) {
+TEST_P(CatalogTest, AddImageToUnknownDatasetInsertsNothing) {
   CreateOrDie(Dataset("d1", "one", "2024-01-01T00:00:00.000Z"));
   AddOrDie(*catalog_, Image("i1", "d1", "a.png", Blob("a")));
   const CatalogStats before = StatsOrDie(*catalog_);
@@ -350,7 +403,7 @@ TEST_F(CatalogTest, AddImageToUnknownDatasetInsertsNothing) {
   EXPECT_FALSE(AddOrDie(*catalog_, Image("i3", "d1", "b.png", fresh)).duplicate);
 }
 
-TEST_F(CatalogTest, ConcurrentUploadsOfNewContentSeeExactlyOneOriginal) {
+TEST_P(CatalogTest, ConcurrentUploadsOfNewContentSeeExactlyOneOriginal) {
   constexpr int kThreads = 8;
   for (int t = 0; t < kThreads; ++t) {
     CreateOrDie(Dataset(std::string("d") + std::to_string(t), "ds", "2024-01-01T00:00:00.000Z"));
@@ -378,7 +431,7 @@ TEST_F(CatalogTest, ConcurrentUploadsOfNewContentSeeExactlyOneOriginal) {
   EXPECT_EQ(stats.images, kThreads);
 }
 
-TEST_F(CatalogTest, ConcurrentUploadsIntoOneDatasetGetDistinctPositions) {
+TEST_P(CatalogTest, ConcurrentUploadsIntoOneDatasetGetDistinctPositions) {
   CreateOrDie(Dataset("d", "ds", "2024-01-01T00:00:00.000Z"));
   constexpr int kThreads = 8;
   std::vector<std::thread> threads;
@@ -395,7 +448,7 @@ TEST_F(CatalogTest, ConcurrentUploadsIntoOneDatasetGetDistinctPositions) {
   for (int i = 0; i < kThreads; ++i) EXPECT_EQ((*images)[i].position, i);
 }
 
-TEST_F(CatalogTest, DeleteDatasetReturnsOnlyUnsharedBlobs) {
+TEST_P(CatalogTest, DeleteDatasetReturnsOnlyUnsharedBlobs) {
   CreateOrDie(Dataset("d1", "one", "2024-01-01T00:00:00.000Z"));
   CreateOrDie(Dataset("d2", "two", "2024-01-02T00:00:00.000Z"));
   const BlobRecord shared = Blob("shared");
@@ -438,7 +491,7 @@ TEST_F(CatalogTest, DeleteDatasetReturnsOnlyUnsharedBlobs) {
   EXPECT_EQ(stats.blobs, 0);
 }
 
-TEST_F(CatalogTest, DeleteEmptyAndUnknownDatasets) {
+TEST_P(CatalogTest, DeleteEmptyAndUnknownDatasets) {
   CreateOrDie(Dataset("empty", "nothing", "2024-01-01T00:00:00.000Z"));
   Result<std::vector<std::string>> removed = catalog_->DeleteDataset("empty");
   ASSERT_TRUE(removed.ok());
@@ -452,7 +505,7 @@ TEST_F(CatalogTest, DeleteEmptyAndUnknownDatasets) {
   EXPECT_EQ(StatsOrDie(*catalog_).datasets, 1);
 }
 
-TEST_F(CatalogTest, ReopenKeepsEverything) {
+TEST_P(CatalogTest, ReopenKeepsEverything) {
   CreateOrDie(Dataset("d1", "one", "2024-01-01T00:00:00.000Z"));
   const BlobRecord blob = Blob("persisted", 10, 20);
   AddOrDie(*catalog_, Image("i1", "d1", "p.png", blob));
@@ -484,7 +537,7 @@ TEST_F(CatalogTest, ReopenKeepsEverything) {
 }
 
 // Perceptual hashes are 64-bit; SQLite's INTEGER is signed. Every bit must survive a restart.
-TEST_F(CatalogTest, PerceptualHashesRoundTripAllSixtyFourBits) {
+TEST_P(CatalogTest, PerceptualHashesRoundTripAllSixtyFourBits) {
   CreateOrDie(Dataset("d1", "one", "2024-01-01T00:00:00.000Z"));
   BlobRecord high = Blob("high");
   high.perceptual_hash = PerceptualHash{0xFFFFFFFF00000001ull, 0x8000000000000000ull};
@@ -523,14 +576,14 @@ TEST_F(CatalogTest, PerceptualHashesRoundTripAllSixtyFourBits) {
   EXPECT_TRUE(catalog_->ListImagesWithPixelHash(Sha256Hex("nothing"))->empty());
 }
 
-TEST_F(CatalogTest, MigrateIsIdempotent) {
+TEST_P(CatalogTest, MigrateIsIdempotent) {
   CreateOrDie(Dataset("d1", "one", "2024-01-01T00:00:00.000Z"));
   ASSERT_TRUE(catalog_->Migrate().ok());
   ASSERT_TRUE(catalog_->Migrate().ok());
   EXPECT_EQ(*catalog_->SchemaVersion(), NewestSchemaVersion());
   EXPECT_EQ(StatsOrDie(*catalog_).datasets, 1);
-  RawDb raw(path_);
-  EXPECT_EQ(raw.Scalar("SELECT COUNT(*) FROM schema_migrations"),
+  EXPECT_EQ(RawScalar("SELECT COUNT(*) FROM schema_migrations"), std::to_string(std::size(sqlite_schema::kMigrations)));
+  EXPECT_EQ(RawScalar("SELECT COUNT(DISTINCT version) FROM schema_migrations"),
             std::to_string(std::size(sqlite_schema::kMigrations)));
 }
 
