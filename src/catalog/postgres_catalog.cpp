@@ -239,6 +239,25 @@ PrewarmJobRecord ReadPrewarmJob(const pqxx::row& r) {
   return j;
 }
 
+AnnotationRecord ReadAnnotation(const pqxx::row& r) {
+  AnnotationRecord a;
+  a.id = Text(r[0]);
+  a.image_id = Text(r[1]);
+  a.dataset_id = Text(r[2]);
+  a.category = Text(r[3]);
+  a.mask_height = static_cast<int>(Int(r[4]));
+  a.mask_width = static_cast<int>(Int(r[5]));
+  a.rle_counts = Text(r[6]);
+  for (int i = 0; i < 4; ++i) a.bbox[static_cast<size_t>(i)] = r[7 + i].as<double>();
+  a.area = Int(r[11]);
+  if (!r[12].is_null()) a.score = r[12].as<double>();
+  a.prompt_json = Text(r[13]);
+  a.model_id = Text(r[14]);
+  a.created_at = Text(r[15]);
+  a.updated_at = Text(r[16]);
+  return a;
+}
+
 template <typename T, typename Read>
 std::vector<T> Collect(const pqxx::result& rows, Read read) {
   std::vector<T> out;
@@ -252,6 +271,14 @@ struct HashParam {
   explicit HashParam(std::optional<uint64_t> v) : text(v ? std::to_string(static_cast<int64_t>(*v)) : "") {
     null = !v.has_value();
   }
+  const char* get() const { return null ? nullptr : text.c_str(); }
+  std::string text;
+  bool null = true;
+};
+
+// A nullable DOUBLE PRECISION parameter.
+struct DoubleParam {
+  explicit DoubleParam(std::optional<double> v) : text(v ? pqxx::to_string(*v) : ""), null(!v.has_value()) {}
   const char* get() const { return null ? nullptr : text.c_str(); }
   std::string text;
   bool null = true;
@@ -273,6 +300,10 @@ std::string ArrayLiteral(const std::vector<std::string>& values) {
 }
 
 #define SAMCACHE_PG_NOW "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+#define SAMCACHE_ANNOTATION_SELECT                                                                  \
+  "SELECT a.id, a.image_id, i.dataset_id, a.category, a.mask_height, a.mask_width, a.rle_counts, " \
+  "a.bbox_x, a.bbox_y, a.bbox_w, a.bbox_h, a.area, a.score, a.prompt_json, a.model_id, "          \
+  "a.created_at, a.updated_at FROM annotations a JOIN images i ON i.id = a.image_id "
 #define SAMCACHE_PREWARM_JOB_SELECT                                                                  \
   "SELECT id, dataset_id, model_id, status, total, done, computed, skipped, failed, next_position, " \
   "compute_seconds, error, runner, heartbeat_ms, created_at, started_at, finished_at, to_compute " \
@@ -377,6 +408,9 @@ class PostgresCatalog final : public Catalog {
       const std::vector<std::string> hashes = Collect<std::string>(
           tx.exec_params("SELECT DISTINCT content_hash FROM images WHERE dataset_id = $1 ORDER BY content_hash", id),
           [](const pqxx::row& r) { return Text(r[0]); });
+      // Locked before their annotations go, so that no annotation is added to them meanwhile.
+      tx.exec_params("SELECT 1 FROM images WHERE dataset_id = $1 ORDER BY id FOR UPDATE", id);
+      tx.exec_params("DELETE FROM annotations WHERE image_id IN (SELECT id FROM images WHERE dataset_id = $1)", id);
       tx.exec_params("DELETE FROM images WHERE dataset_id = $1", id);
       tx.exec_params("DELETE FROM datasets WHERE id = $1", id);
       tx.exec_params("UPDATE prewarm_jobs SET status = 'cancelled', error = 'the dataset was deleted', "
@@ -660,6 +694,104 @@ class PostgresCatalog final : public Catalog {
                      tx.exec("SELECT status, COUNT(*) FROM prewarm_jobs GROUP BY status ORDER BY status"),
                      [](const pqxx::row& r) { return std::pair(Text(r[0]), Int(r[1])); });
                });
+  }
+
+  Status CreateAnnotation(const AnnotationRecord& a) override {
+    return Run("create an annotation", [&](pqxx::connection& c) -> Status {
+      pqxx::work tx(c);
+      // Annotations of one image are numbered one at a time.
+      if (tx.exec_params("SELECT 1 FROM images WHERE id = $1 FOR NO KEY UPDATE", a.image_id).empty()) {
+        return Status::NotFound("no image with id '" + a.image_id + "'");
+      }
+      const DoubleParam score(a.score);
+      tx.exec_params(
+          "INSERT INTO annotations (id, image_id, position, category, mask_height, mask_width, rle_counts, "
+          "bbox_x, bbox_y, bbox_w, bbox_h, area, score, prompt_json, model_id, created_at, updated_at) "
+          "VALUES ($1, $2::varchar, (SELECT COALESCE(MAX(position), -1) + 1 FROM annotations WHERE image_id = "
+          "$2::varchar), $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+          a.id, a.image_id, a.category, a.mask_height, a.mask_width, a.rle_counts, a.bbox[0], a.bbox[1], a.bbox[2],
+          a.bbox[3], a.area, score.get(), a.prompt_json, a.model_id, a.created_at, a.updated_at);
+      tx.commit();
+      return Status::Ok();
+    });
+  }
+
+  Result<AnnotationRecord> GetAnnotation(const std::string& id) override {
+    return Run("read an annotation", [&](pqxx::connection& c) -> Result<AnnotationRecord> {
+      pqxx::nontransaction tx(c);
+      const pqxx::result rows = tx.exec_params(SAMCACHE_ANNOTATION_SELECT "WHERE a.id = $1", id);
+      if (rows.empty()) return Status::NotFound("no annotation with id '" + id + "'");
+      return ReadAnnotation(rows[0]);
+    });
+  }
+
+  Result<std::vector<AnnotationRecord>> ListAnnotations(const std::string& image_id) override {
+    return Run("list annotations", [&](pqxx::connection& c) -> Result<std::vector<AnnotationRecord>> {
+      pqxx::nontransaction tx(c);
+      return Collect<AnnotationRecord>(
+          tx.exec_params(SAMCACHE_ANNOTATION_SELECT "WHERE a.image_id = $1 ORDER BY a.position", image_id),
+          ReadAnnotation);
+    });
+  }
+
+  Result<std::vector<AnnotationRecord>> ListDatasetAnnotations(const std::string& dataset_id) override {
+    return Run("list annotations", [&](pqxx::connection& c) -> Result<std::vector<AnnotationRecord>> {
+      pqxx::nontransaction tx(c);
+      return Collect<AnnotationRecord>(
+          tx.exec_params(SAMCACHE_ANNOTATION_SELECT "WHERE i.dataset_id = $1 ORDER BY i.position, a.position",
+                         dataset_id),
+          ReadAnnotation);
+    });
+  }
+
+  Status UpdateAnnotation(const AnnotationRecord& a) override {
+    return Run("update an annotation", [&](pqxx::connection& c) -> Status {
+      pqxx::nontransaction tx(c);
+      const DoubleParam score(a.score);
+      const pqxx::result r = tx.exec_params(
+          "UPDATE annotations SET category = $1, mask_height = $2, mask_width = $3, rle_counts = $4, bbox_x = $5, "
+          "bbox_y = $6, bbox_w = $7, bbox_h = $8, area = $9, score = $10, prompt_json = $11, updated_at = $12 "
+          "WHERE id = $13",
+          a.category, a.mask_height, a.mask_width, a.rle_counts, a.bbox[0], a.bbox[1], a.bbox[2], a.bbox[3], a.area,
+          score.get(), a.prompt_json, a.updated_at, a.id);
+      if (r.affected_rows() == 0) return Status::NotFound("no annotation with id '" + a.id + "'");
+      return Status::Ok();
+    });
+  }
+
+  Status DeleteAnnotation(const std::string& id) override {
+    return Run("delete an annotation", [&](pqxx::connection& c) -> Status {
+      pqxx::nontransaction tx(c);
+      if (tx.exec_params("DELETE FROM annotations WHERE id = $1", id).affected_rows() == 0) {
+        return Status::NotFound("no annotation with id '" + id + "'");
+      }
+      return Status::Ok();
+    });
+  }
+
+  Result<std::vector<std::pair<std::string, int64_t>>> CountAnnotationsPerImage(const std::string& dataset_id) override {
+    return Run("count annotations", [&](pqxx::connection& c) -> Result<std::vector<std::pair<std::string, int64_t>>> {
+      pqxx::nontransaction tx(c);
+      return Collect<std::pair<std::string, int64_t>>(
+          tx.exec_params("SELECT a.image_id, COUNT(*) FROM annotations a JOIN images i ON i.id = a.image_id "
+                         "WHERE i.dataset_id = $1 GROUP BY a.image_id",
+                         dataset_id),
+          [](const pqxx::row& r) { return std::pair(Text(r[0]), Int(r[1])); });
+    });
+  }
+
+  Result<std::vector<PixelCopy>> ListPixelCopies(const std::string& dataset_id) override {
+    return Run("list copies of pictures", [&](pqxx::connection& c) -> Result<std::vector<PixelCopy>> {
+      pqxx::nontransaction tx(c);
+      return Collect<PixelCopy>(
+          tx.exec_params("SELECT id, first_id FROM (SELECT i.id, i.position, "
+                         "(SELECT o.id FROM images o JOIN blobs ob ON ob.content_hash = o.content_hash "
+                         "WHERE ob.pixel_hash = b.pixel_hash ORDER BY o.created_at, o.seq LIMIT 1) AS first_id "
+                         "FROM images i JOIN blobs b ON b.content_hash = i.content_hash WHERE i.dataset_id = $1) "
+                         "AS copies WHERE first_id <> id ORDER BY position",
+                         dataset_id),
+          [](const pqxx::row& r) { return PixelCopy{Text(r[0]), Text(r[1])}; });
+    });
   }
 
  private:
