@@ -23,6 +23,14 @@ case "$build_dir" in /*) ;; *) build_dir="$root/$build_dir" ;; esac
 services_dir="$build_dir/test-services"
 pg_bin="${SAMCACHE_PG_BIN:-/usr/lib/postgresql/15/bin}"
 pg_dir="$services_dir/postgres"
+# As root, the postgres user must reach the cluster's folder; when a parent of the build folder
+# is closed to it (e.g. a checkout under /root), the cluster lives in a folder of its own in /tmp.
+if [ "$(id -u)" -eq 0 ] && [ "$action" = start -o "$action" = stop ]; then
+  mkdir -p "$services_dir"
+  if ! runuser -u postgres -- test -x "$services_dir"; then
+    pg_dir="/tmp/samcache-test-postgres-$(printf '%s' "$services_dir" | cksum | cut -d' ' -f1)"
+  fi
+fi
 pg_data="$pg_dir/data"
 pg_socket="$pg_dir/socket"
 pg_log="$pg_dir/postgres.log"
@@ -69,9 +77,8 @@ start_postgres() {
   mkdir -p "$pg_dir" "$pg_socket"
   if [ "$(id -u)" -eq 0 ]; then
     chown -R postgres:postgres "$pg_dir"
-    # The postgres user must be able to reach its folder.
     if ! runuser -u postgres -- test -w "$pg_dir"; then
-      log "the postgres user cannot write to $pg_dir (a parent folder is closed to it)"
+      log "the postgres user cannot write to $pg_dir"
       exit 1
     fi
   fi
@@ -86,15 +93,22 @@ local all all                                trust
 host  all $pg_user          127.0.0.1/32 trust
 host  all $pg_password_user 127.0.0.1/32 scram-sha-256
 EOF
-  local port
-  port=$(free_port)
-  as_owner "$pg_bin/pg_ctl" -D "$pg_data" -l "$pg_log" -w -t 60 \
-    -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$pg_socket \
-        -c max_connections=300 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
-    start >/dev/null || {
-    cat "$pg_log" >&2
-    exit 1
-  }
+  # Another run may take the same free port between the check and the start: try a few.
+  local port="" attempt
+  for attempt in 1 2 3 4 5; do
+    port=$(free_port)
+    if as_owner "$pg_bin/pg_ctl" -D "$pg_data" -l "$pg_log" -w -t 60 \
+      -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$pg_socket \
+          -c max_connections=300 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+      start >/dev/null; then
+      break
+    fi
+    if [ "$attempt" = 5 ]; then
+      cat "$pg_log" >&2
+      exit 1
+    fi
+    log "PostgreSQL did not start on port $port, trying another"
+  done
   as_owner "$pg_bin/psql" -h "$pg_socket" -p "$port" -U "$pg_user" -d postgres -v ON_ERROR_STOP=1 -q \
     -c "CREATE ROLE $pg_password_user LOGIN PASSWORD '$pg_password'" >/dev/null
   cat >"$env_file" <<EOF
