@@ -45,9 +45,14 @@ PostgresTestDatabase::PostgresTestDatabase(const std::string& owner) {
   const std::string server = TestPostgresUrl();
   if (server.empty()) throw std::runtime_error(kNoPostgresMessage);
   name_ = "samcache_test_" + RandomId();
-  pqxx::connection admin(server);
-  pqxx::nontransaction tx(admin);
-  tx.exec("CREATE DATABASE " + name_ + (owner.empty() ? "" : " OWNER " + tx.quote_name(owner)));
+  try {
+    pqxx::connection admin(server);
+    pqxx::nontransaction tx(admin);
+    tx.exec("CREATE DATABASE " + name_ + (owner.empty() ? "" : " OWNER " + tx.quote_name(owner)));
+  } catch (const std::exception& e) {
+    throw std::runtime_error("cannot create a test database on " + server + " (" + e.what() +
+                             "); is the test server running? " + kNoPostgresMessage);
+  }
   url_ = WithDatabase(server, name_);
 }
 
