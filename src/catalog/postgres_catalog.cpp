@@ -164,6 +164,18 @@ class ConnectionPool {
     }
   }
 
+  // Closes the idle connections: after one broke (server restart, failover), the others most
+  // likely did too, and each would cost a failed attempt.
+  void DropIdle() {
+    std::vector<std::unique_ptr<pqxx::connection>> dropped;
+    {
+      std::lock_guard lock(mu_);
+      dropped.swap(idle_);
+      open_ -= dropped.size();
+      available_.notify_all();
+    }
+  }
+
   // Gives a connection back; null or broken ones are dropped (a new one is opened on demand).
   void Release(std::unique_ptr<pqxx::connection> conn) {
     std::lock_guard lock(mu_);
@@ -812,8 +824,9 @@ class PostgresCatalog final : public Catalog {
         pool_->Release(std::move(c));
         return result;
       } catch (const pqxx::broken_connection& e) {
-        c.reset();  // dropped; the next attempt opens a new one
+        c.reset();  // dropped, with the idle ones; the next attempt opens a new one
         pool_->Release(nullptr);
+        pool_->DropIdle();
         last = Status::Unavailable(std::string("PostgreSQL connection lost while trying to ") + what + ": " +
                                    Scrub(e.what(), pool_->url().secrets));
         if (attempt >= 2) break;

@@ -1205,14 +1205,28 @@ TEST_F(PostgresCatalogTest, ABrokenConnectionIsReplaced) {
   std::unique_ptr<Catalog> catalog = OpenOrDie();
   ASSERT_NE(catalog, nullptr);
   ASSERT_TRUE(catalog->CreateDataset(Dataset("d", "n", "2024-01-01T00:00:00.000Z")).ok());
+  // Several calls at once, so that the pool holds several connections.
+  {
+    std::latch start(8);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 8; ++t) {
+      threads.emplace_back([&] {
+        start.arrive_and_wait();
+        EXPECT_TRUE(catalog->ListDatasets().ok());
+      });
+    }
+    for (auto& th : threads) th.join();
+  }
   // The server ends every session of this database but the one asking, as a restart would.
   const std::string ended = db_->Scalar(
       "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity "
       "WHERE datname = current_database() AND pid <> pg_backend_pid()");
   EXPECT_NE(ended, "0");
-  Result<std::vector<DatasetRecord>> datasets = catalog->ListDatasets();
-  ASSERT_TRUE(datasets.ok()) << datasets.status().message();
-  EXPECT_EQ(datasets->size(), 1u);
+  for (int i = 0; i < 10; ++i) {
+    Result<std::vector<DatasetRecord>> datasets = catalog->ListDatasets();
+    ASSERT_TRUE(datasets.ok()) << datasets.status().message();
+    EXPECT_EQ(datasets->size(), 1u);
+  }
   EXPECT_TRUE(catalog->CreateDataset(Dataset("e", "n", "2024-01-01T00:00:00.000Z")).ok());
 }
 
