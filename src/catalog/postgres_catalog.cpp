@@ -13,8 +13,8 @@
 //     WHERE clause on the newest row version after waiting for a concurrent writer).
 // A connection that broke is dropped and the call is retried once on a new one; deadlocks and
 // serialization failures are retried a few times. Error messages never contain the password.
-#include <pqxx/pqxx>
 #include <spdlog/spdlog.h>
+#include <pqxx/pqxx>
 
 #include <algorithm>
 #include <cctype>
@@ -70,8 +70,8 @@ ParsedUrl ParseUrl(const std::string& url) {
   const size_t rest = scheme_end + 3;
   const size_t query = url.find('?', rest);
   const size_t authority_end = std::min(url.find('/', rest), query);
-  const std::string authority = url.substr(rest, authority_end == std::string::npos ? std::string::npos
-                                                                                    : authority_end - rest);
+  const std::string authority =
+      url.substr(rest, authority_end == std::string::npos ? std::string::npos : authority_end - rest);
   std::string shown_authority = authority;
   const size_t at = authority.rfind('@');
   if (at != std::string::npos) {
@@ -226,7 +226,9 @@ ImageRecord ReadImage(const pqxx::row& r) {
   return i;
 }
 
-DatasetRecord ReadDataset(const pqxx::row& r) { return DatasetRecord{Text(r[0]), Text(r[1]), Text(r[2]), Int(r[3])}; }
+DatasetRecord ReadDataset(const pqxx::row& r) {
+  return DatasetRecord{Text(r[0]), Text(r[1]), Text(r[2]), Int(r[3])};
+}
 
 PrewarmJobRecord ReadPrewarmJob(const pqxx::row& r) {
   PrewarmJobRecord j;
@@ -312,22 +314,22 @@ std::string ArrayLiteral(const std::vector<std::string>& values) {
 }
 
 #define SAMCACHE_PG_NOW "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
-#define SAMCACHE_ANNOTATION_SELECT                                                                  \
+#define SAMCACHE_ANNOTATION_SELECT                                                                 \
   "SELECT a.id, a.image_id, i.dataset_id, a.category, a.mask_height, a.mask_width, a.rle_counts, " \
-  "a.bbox_x, a.bbox_y, a.bbox_w, a.bbox_h, a.area, a.score, a.prompt_json, a.model_id, "          \
+  "a.bbox_x, a.bbox_y, a.bbox_w, a.bbox_h, a.area, a.score, a.prompt_json, a.model_id, "           \
   "a.created_at, a.updated_at FROM annotations a JOIN images i ON i.id = a.image_id "
 #define SAMCACHE_PREWARM_JOB_SELECT                                                                  \
   "SELECT id, dataset_id, model_id, status, total, done, computed, skipped, failed, next_position, " \
-  "compute_seconds, error, runner, heartbeat_ms, created_at, started_at, finished_at, to_compute " \
+  "compute_seconds, error, runner, heartbeat_ms, created_at, started_at, finished_at, to_compute "   \
   "FROM prewarm_jobs "
 #define SAMCACHE_UNFINISHED "status IN ('queued', 'running')"
-#define SAMCACHE_DATASET_SELECT                                                              \
+#define SAMCACHE_DATASET_SELECT                                                             \
   "SELECT d.id, d.name, d.created_at, (SELECT COUNT(*) FROM images i WHERE i.dataset_id = " \
   "d.id) FROM datasets d "
-#define SAMCACHE_IMAGE_SELECT                                                                     \
+#define SAMCACHE_IMAGE_SELECT                                                                    \
   "SELECT i.id, i.dataset_id, i.filename, i.content_hash, b.pixel_hash, b.format, b.mime_type, " \
-  "b.byte_size, i.width, i.height, i.position, i.created_at, b.phash, b.phash_mirrored "        \
-  "FROM images i "                                                                              \
+  "b.byte_size, i.width, i.height, i.position, i.created_at, b.phash, b.phash_mirrored "         \
+  "FROM images i "                                                                               \
   "JOIN blobs b ON b.content_hash = i.content_hash "
 
 // ---- The catalog ------------------------------------------------------------------------------
@@ -348,7 +350,8 @@ class PostgresCatalog final : public Catalog {
         pqxx::work tx(c);
         tx.exec_params("SELECT pg_advisory_xact_lock($1)", kMigrationLockKey);
         tx.exec(std::string(postgres_schema::kSchemaMigrationsTable));
-        const int current = tx.exec("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")[0][0].as<int>();
+        const int current =
+            tx.exec("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")[0][0].as<int>();
         if (current >= m.version) return Status::Ok();  // rolled back: nothing was written
         try {
           tx.exec(std::string(m.sql));
@@ -356,8 +359,9 @@ class PostgresCatalog final : public Catalog {
           return Status::IoError("migration to schema version " + std::to_string(m.version) +
                                  " failed: " + Scrub(e.what(), pool_->url().secrets));
         }
-        tx.exec_params("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, " SAMCACHE_PG_NOW ")",
-                       m.version, std::string(m.name));
+        tx.exec_params(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, " SAMCACHE_PG_NOW ")",
+            m.version, std::string(m.name));
         tx.commit();
         spdlog::info("[CATALOG] PostgreSQL schema migrated to version {} ({})", m.version, m.name);
         return Status::Ok();
@@ -377,7 +381,8 @@ class PostgresCatalog final : public Catalog {
   Status CreateDataset(const DatasetRecord& d) override {
     return Run("create a dataset", [&](pqxx::connection& c) -> Status {
       pqxx::nontransaction tx(c);
-      tx.exec_params("INSERT INTO datasets (id, name, created_at) VALUES ($1, $2, $3)", d.id, d.name, d.created_at);
+      tx.exec_params("INSERT INTO datasets (id, name, created_at) VALUES ($1, $2, $3)", d.id, d.name,
+                     d.created_at);
       return Status::Ok();
     });
   }
@@ -394,10 +399,11 @@ class PostgresCatalog final : public Catalog {
   Result<std::optional<DatasetRecord>> FindDataset(const std::string& id_or_name) override {
     return Run("find a dataset", [&](pqxx::connection& c) -> Result<std::optional<DatasetRecord>> {
       pqxx::nontransaction tx(c);
-      const pqxx::result rows = tx.exec_params(SAMCACHE_DATASET_SELECT
-                                               "WHERE d.id = $1 OR d.name = $1 "
-                                               "ORDER BY (d.id = $1) DESC, d.created_at DESC, d.seq DESC LIMIT 1",
-                                               id_or_name);
+      const pqxx::result rows =
+          tx.exec_params(SAMCACHE_DATASET_SELECT
+                         "WHERE d.id = $1 OR d.name = $1 "
+                         "ORDER BY (d.id = $1) DESC, d.created_at DESC, d.seq DESC LIMIT 1",
+                         id_or_name);
       if (rows.empty()) return std::optional<DatasetRecord>();
       return std::optional<DatasetRecord>(ReadDataset(rows[0]));
     });
@@ -418,28 +424,33 @@ class PostgresCatalog final : public Catalog {
         return Status::NotFound("no dataset with id '" + id + "'");
       }
       const std::vector<std::string> hashes = Collect<std::string>(
-          tx.exec_params("SELECT DISTINCT content_hash FROM images WHERE dataset_id = $1 ORDER BY content_hash", id),
+          tx.exec_params(
+              "SELECT DISTINCT content_hash FROM images WHERE dataset_id = $1 ORDER BY content_hash", id),
           [](const pqxx::row& r) { return Text(r[0]); });
       // Locked before their annotations go, so that no annotation is added to them meanwhile.
       tx.exec_params("SELECT 1 FROM images WHERE dataset_id = $1 ORDER BY id FOR UPDATE", id);
-      tx.exec_params("DELETE FROM annotations WHERE image_id IN (SELECT id FROM images WHERE dataset_id = $1)", id);
+      tx.exec_params(
+          "DELETE FROM annotations WHERE image_id IN (SELECT id FROM images WHERE dataset_id = $1)", id);
       tx.exec_params("DELETE FROM images WHERE dataset_id = $1", id);
       tx.exec_params("DELETE FROM datasets WHERE id = $1", id);
-      tx.exec_params("UPDATE prewarm_jobs SET status = 'cancelled', error = 'the dataset was deleted', "
-                     "finished_at = " SAMCACHE_PG_NOW " WHERE dataset_id = $1 AND " SAMCACHE_UNFINISHED,
-                     id);
+      tx.exec_params(
+          "UPDATE prewarm_jobs SET status = 'cancelled', error = 'the dataset was deleted', "
+          "finished_at = " SAMCACHE_PG_NOW " WHERE dataset_id = $1 AND " SAMCACHE_UNFINISHED,
+          id);
       std::vector<std::string> orphans;
       if (!hashes.empty()) {
         // Only this dataset's blobs can have lost their last reference. Locked first (in one
         // order, against deadlocks), so that the DELETE, a statement of its own, sees every
         // image committed by an upload that held the blob until now.
         const std::string array = ArrayLiteral(hashes);
-        tx.exec_params("SELECT 1 FROM blobs WHERE content_hash = ANY($1::varchar[]) ORDER BY content_hash FOR UPDATE",
-                       array);
+        tx.exec_params(
+            "SELECT 1 FROM blobs WHERE content_hash = ANY($1::varchar[]) ORDER BY content_hash FOR UPDATE",
+            array);
         orphans = Collect<std::string>(
-            tx.exec_params("DELETE FROM blobs b WHERE b.content_hash = ANY($1::varchar[]) AND NOT EXISTS "
-                           "(SELECT 1 FROM images i WHERE i.content_hash = b.content_hash) RETURNING b.content_hash",
-                           array),
+            tx.exec_params(
+                "DELETE FROM blobs b WHERE b.content_hash = ANY($1::varchar[]) AND NOT EXISTS "
+                "(SELECT 1 FROM images i WHERE i.content_hash = b.content_hash) RETURNING b.content_hash",
+                array),
             [](const pqxx::row& r) { return Text(r[0]); });
         std::sort(orphans.begin(), orphans.end());
       }
@@ -464,21 +475,25 @@ class PostgresCatalog final : public Catalog {
       // statements, the row is gone and it is inserted again.
       for (int attempt = 0;; ++attempt) {
         tx.exec_params(
-            "INSERT INTO blobs (content_hash, pixel_hash, format, mime_type, byte_size, width, height, thumb_jpeg, "
+            "INSERT INTO blobs (content_hash, pixel_hash, format, mime_type, byte_size, width, height, "
+            "thumb_jpeg, "
             "created_at, phash, phash_mirrored) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
             "ON CONFLICT (content_hash) DO NOTHING",
             b.content_hash, b.pixel_hash, b.format, b.mime_type, b.byte_size, b.width, b.height, thumb,
             b.created_at, phash.get(), mirrored.get());
-        if (!tx.exec_params("SELECT 1 FROM blobs WHERE content_hash = $1 FOR KEY SHARE", b.content_hash).empty()) {
+        if (!tx.exec_params("SELECT 1 FROM blobs WHERE content_hash = $1 FOR KEY SHARE", b.content_hash)
+                 .empty()) {
           break;
         }
-        if (attempt >= 10) return Status::Unavailable("the blob row of " + b.content_hash + " keeps vanishing");
+        if (attempt >= 10)
+          return Status::Unavailable("the blob row of " + b.content_hash + " keeps vanishing");
       }
       AddImageOutcome out;
       // A statement of its own, so it sees the images of an upload that inserted this blob
       // first and committed while this one waited on it.
       out.duplicate =
-          tx.exec_params("SELECT EXISTS (SELECT 1 FROM images WHERE content_hash = $1)", b.content_hash)[0][0].as<bool>();
+          tx.exec_params("SELECT EXISTS (SELECT 1 FROM images WHERE content_hash = $1)", b.content_hash)[0][0]
+              .as<bool>();
       tx.exec_params(
           "INSERT INTO images (id, dataset_id, filename, content_hash, width, height, created_at, position) "
           "SELECT $1, $2::varchar, $3, $4::varchar, b.width, b.height, $5, "
@@ -506,7 +521,8 @@ class PostgresCatalog final : public Catalog {
     return Run("list images", [&](pqxx::connection& c) -> Result<std::vector<ImageRecord>> {
       pqxx::nontransaction tx(c);
       return Collect<ImageRecord>(
-          tx.exec_params(SAMCACHE_IMAGE_SELECT "WHERE i.dataset_id = $1 ORDER BY i.position", dataset_id), ReadImage);
+          tx.exec_params(SAMCACHE_IMAGE_SELECT "WHERE i.dataset_id = $1 ORDER BY i.position", dataset_id),
+          ReadImage);
     });
   }
 
@@ -514,7 +530,8 @@ class PostgresCatalog final : public Catalog {
     return Run("read a blob", [&](pqxx::connection& c) -> Result<std::optional<BlobRecord>> {
       pqxx::nontransaction tx(c);
       const pqxx::result rows = tx.exec_params(
-          "SELECT content_hash, pixel_hash, format, mime_type, byte_size, width, height, thumb_jpeg, created_at, "
+          "SELECT content_hash, pixel_hash, format, mime_type, byte_size, width, height, thumb_jpeg, "
+          "created_at, "
           "phash, phash_mirrored FROM blobs WHERE content_hash = $1",
           content_hash);
       if (rows.empty()) return std::optional<BlobRecord>();
@@ -545,7 +562,8 @@ class PostgresCatalog final : public Catalog {
     return Run("read statistics", [&](pqxx::connection& c) -> Result<CatalogStats> {
       pqxx::nontransaction tx(c);
       const pqxx::row r = tx.exec1(
-          "SELECT (SELECT COUNT(*) FROM datasets), (SELECT COUNT(*) FROM images), (SELECT COUNT(*) FROM blobs), "
+          "SELECT (SELECT COUNT(*) FROM datasets), (SELECT COUNT(*) FROM images), (SELECT COUNT(*) FROM "
+          "blobs), "
           "(SELECT COALESCE(SUM(byte_size), 0)::BIGINT FROM blobs), "
           "(SELECT COALESCE(MAX(version), 0) FROM schema_migrations)");
       CatalogStats s;
@@ -561,8 +579,9 @@ class PostgresCatalog final : public Catalog {
   Status ForEachPicture(
       const std::function<void(const std::string& pixel_hash, const PerceptualHash& hash)>& visit) override {
     // Read fully before visiting: a retry after a broken connection must not visit twice.
-    Result<std::vector<std::pair<std::string, PerceptualHash>>> pictures =
-        Run("list pictures", [&](pqxx::connection& c) -> Result<std::vector<std::pair<std::string, PerceptualHash>>> {
+    Result<std::vector<std::pair<std::string, PerceptualHash>>> pictures = Run(
+        "list pictures",
+        [&](pqxx::connection& c) -> Result<std::vector<std::pair<std::string, PerceptualHash>>> {
           pqxx::nontransaction tx(c);
           return Collect<std::pair<std::string, PerceptualHash>>(
               tx.exec("SELECT pixel_hash, MIN(phash), MIN(phash_mirrored) FROM blobs WHERE phash IS NOT NULL "
@@ -578,19 +597,22 @@ class PostgresCatalog final : public Catalog {
     return Run("list images by pixels", [&](pqxx::connection& c) -> Result<std::vector<ImageRecord>> {
       pqxx::nontransaction tx(c);
       return Collect<ImageRecord>(
-          tx.exec_params(SAMCACHE_IMAGE_SELECT "WHERE b.pixel_hash = $1 ORDER BY i.created_at, i.seq", pixel_hash),
+          tx.exec_params(SAMCACHE_IMAGE_SELECT "WHERE b.pixel_hash = $1 ORDER BY i.created_at, i.seq",
+                         pixel_hash),
           ReadImage);
     });
   }
 
-  Result<std::vector<std::string>> BlobsWithoutPerceptualHash(const std::string& after, size_t limit) override {
-    return Run("list blobs without a perceptual hash", [&](pqxx::connection& c) -> Result<std::vector<std::string>> {
-      pqxx::nontransaction tx(c);
-      return Collect<std::string>(tx.exec_params("SELECT content_hash FROM blobs WHERE phash IS NULL AND "
-                                                 "content_hash > $1 ORDER BY content_hash LIMIT $2",
-                                                 after, static_cast<int64_t>(limit)),
-                                  [](const pqxx::row& r) { return Text(r[0]); });
-    });
+  Result<std::vector<std::string>> BlobsWithoutPerceptualHash(const std::string& after,
+                                                              size_t limit) override {
+    return Run(
+        "list blobs without a perceptual hash", [&](pqxx::connection& c) -> Result<std::vector<std::string>> {
+          pqxx::nontransaction tx(c);
+          return Collect<std::string>(tx.exec_params("SELECT content_hash FROM blobs WHERE phash IS NULL AND "
+                                                     "content_hash > $1 ORDER BY content_hash LIMIT $2",
+                                                     after, static_cast<int64_t>(limit)),
+                                      [](const pqxx::row& r) { return Text(r[0]); });
+        });
   }
 
   Status SetPerceptualHash(const std::string& content_hash, const PerceptualHash& hash) override {
@@ -608,7 +630,8 @@ class PostgresCatalog final : public Catalog {
     return Run("create a prewarm job", [&](pqxx::connection& c) -> Status {
       pqxx::nontransaction tx(c);
       tx.exec_params(
-          "INSERT INTO prewarm_jobs (id, dataset_id, model_id, status, total, runner, heartbeat_ms, created_at) "
+          "INSERT INTO prewarm_jobs (id, dataset_id, model_id, status, total, runner, heartbeat_ms, "
+          "created_at) "
           "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
           j.id, j.dataset_id, j.model_id, j.status, j.total, j.runner, j.heartbeat_ms, j.created_at);
       return Status::Ok();
@@ -646,32 +669,36 @@ class PostgresCatalog final : public Catalog {
     });
   }
 
-  Result<bool> ClaimPrewarmJob(const std::string& id, const std::string& expected_runner, const std::string& runner,
-                               int64_t now_ms) override {
+  Result<bool> ClaimPrewarmJob(const std::string& id, const std::string& expected_runner,
+                               const std::string& runner, int64_t now_ms) override {
     return Run("claim a prewarm job", [&](pqxx::connection& c) -> Result<bool> {
       pqxx::nontransaction tx(c);
-      return tx.exec_params("UPDATE prewarm_jobs SET runner = $1, heartbeat_ms = $2 "
-                            "WHERE id = $3 AND runner = $4 AND " SAMCACHE_UNFINISHED,
-                            runner, now_ms, id, expected_runner)
+      return tx.exec_params(
+                   "UPDATE prewarm_jobs SET runner = $1, heartbeat_ms = $2 "
+                   "WHERE id = $3 AND runner = $4 AND " SAMCACHE_UNFINISHED,
+                   runner, now_ms, id, expected_runner)
                  .affected_rows() > 0;
     });
   }
 
-  Result<bool> SavePrewarmProgress(const PrewarmJobRecord& j, const std::vector<PrewarmFailure>& new_failures) override {
+  Result<bool> SavePrewarmProgress(const PrewarmJobRecord& j,
+                                   const std::vector<PrewarmFailure>& new_failures) override {
     return Run("save prewarm progress", [&](pqxx::connection& c) -> Result<bool> {
       pqxx::work tx(c);
       const pqxx::result updated = tx.exec_params(
-          "UPDATE prewarm_jobs SET status = $1, total = $2, done = $3, computed = $4, skipped = $5, failed = $6, "
+          "UPDATE prewarm_jobs SET status = $1, total = $2, done = $3, computed = $4, skipped = $5, failed = "
+          "$6, "
           "next_position = $7, to_compute = $8, compute_seconds = $9, error = $10, heartbeat_ms = $11, "
           "started_at = $12, finished_at = $13 "
           "WHERE id = $14 AND runner = $15 AND " SAMCACHE_UNFINISHED,
-          j.status, j.total, j.done, j.computed, j.skipped, j.failed, j.next_position, j.to_compute, j.compute_seconds,
-          j.error, j.heartbeat_ms, j.started_at, j.finished_at, j.id, j.runner);
+          j.status, j.total, j.done, j.computed, j.skipped, j.failed, j.next_position, j.to_compute,
+          j.compute_seconds, j.error, j.heartbeat_ms, j.started_at, j.finished_at, j.id, j.runner);
       if (updated.affected_rows() == 0) return false;  // rolled back: nothing written
       for (const PrewarmFailure& f : new_failures) {
-        tx.exec_params("INSERT INTO prewarm_failures (job_id, image_id, filename, reason) VALUES ($1, $2, $3, $4) "
-                       "ON CONFLICT (job_id, image_id) DO UPDATE SET reason = excluded.reason",
-                       j.id, f.image_id, f.filename, f.reason);
+        tx.exec_params(
+            "INSERT INTO prewarm_failures (job_id, image_id, filename, reason) VALUES ($1, $2, $3, $4) "
+            "ON CONFLICT (job_id, image_id) DO UPDATE SET reason = excluded.reason",
+            j.id, f.image_id, f.filename, f.reason);
       }
       tx.commit();
       return true;
@@ -681,9 +708,10 @@ class PostgresCatalog final : public Catalog {
   Result<bool> CancelPrewarmJob(const std::string& id, const std::string& finished_at) override {
     return Run("cancel a prewarm job", [&](pqxx::connection& c) -> Result<bool> {
       pqxx::nontransaction tx(c);
-      return tx.exec_params("UPDATE prewarm_jobs SET status = 'cancelled', finished_at = $1 "
-                            "WHERE id = $2 AND " SAMCACHE_UNFINISHED,
-                            finished_at, id)
+      return tx.exec_params(
+                   "UPDATE prewarm_jobs SET status = 'cancelled', finished_at = $1 "
+                   "WHERE id = $2 AND " SAMCACHE_UNFINISHED,
+                   finished_at, id)
                  .affected_rows() > 0;
     });
   }
@@ -692,9 +720,12 @@ class PostgresCatalog final : public Catalog {
     return Run("list prewarm failures", [&](pqxx::connection& c) -> Result<std::vector<PrewarmFailure>> {
       pqxx::nontransaction tx(c);
       return Collect<PrewarmFailure>(
-          tx.exec_params("SELECT image_id, filename, reason FROM prewarm_failures WHERE job_id = $1 ORDER BY seq",
-                         job_id),
-          [](const pqxx::row& r) { return PrewarmFailure{Text(r[0]), Text(r[1]), Text(r[2])}; });
+          tx.exec_params(
+              "SELECT image_id, filename, reason FROM prewarm_failures WHERE job_id = $1 ORDER BY seq",
+              job_id),
+          [](const pqxx::row& r) {
+            return PrewarmFailure{Text(r[0]), Text(r[1]), Text(r[2])};
+          });
     });
   }
 
@@ -719,10 +750,11 @@ class PostgresCatalog final : public Catalog {
       tx.exec_params(
           "INSERT INTO annotations (id, image_id, position, category, mask_height, mask_width, rle_counts, "
           "bbox_x, bbox_y, bbox_w, bbox_h, area, score, prompt_json, model_id, created_at, updated_at) "
-          "VALUES ($1, $2::varchar, (SELECT COALESCE(MAX(position), -1) + 1 FROM annotations WHERE image_id = "
+          "VALUES ($1, $2::varchar, (SELECT COALESCE(MAX(position), -1) + 1 FROM annotations WHERE image_id "
+          "= "
           "$2::varchar), $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-          a.id, a.image_id, a.category, a.mask_height, a.mask_width, a.rle_counts, a.bbox[0], a.bbox[1], a.bbox[2],
-          a.bbox[3], a.area, score.get(), a.prompt_json, a.model_id, a.created_at, a.updated_at);
+          a.id, a.image_id, a.category, a.mask_height, a.mask_width, a.rle_counts, a.bbox[0], a.bbox[1],
+          a.bbox[2], a.bbox[3], a.area, score.get(), a.prompt_json, a.model_id, a.created_at, a.updated_at);
       tx.commit();
       return Status::Ok();
     });
@@ -761,11 +793,13 @@ class PostgresCatalog final : public Catalog {
       pqxx::nontransaction tx(c);
       const DoubleParam score(a.score);
       const pqxx::result r = tx.exec_params(
-          "UPDATE annotations SET category = $1, mask_height = $2, mask_width = $3, rle_counts = $4, bbox_x = $5, "
-          "bbox_y = $6, bbox_w = $7, bbox_h = $8, area = $9, score = $10, prompt_json = $11, updated_at = $12 "
+          "UPDATE annotations SET category = $1, mask_height = $2, mask_width = $3, rle_counts = $4, bbox_x "
+          "= $5, "
+          "bbox_y = $6, bbox_w = $7, bbox_h = $8, area = $9, score = $10, prompt_json = $11, updated_at = "
+          "$12 "
           "WHERE id = $13",
-          a.category, a.mask_height, a.mask_width, a.rle_counts, a.bbox[0], a.bbox[1], a.bbox[2], a.bbox[3], a.area,
-          score.get(), a.prompt_json, a.updated_at, a.id);
+          a.category, a.mask_height, a.mask_width, a.rle_counts, a.bbox[0], a.bbox[1], a.bbox[2], a.bbox[3],
+          a.area, score.get(), a.prompt_json, a.updated_at, a.id);
       if (r.affected_rows() == 0) return Status::NotFound("no annotation with id '" + a.id + "'");
       return Status::Ok();
     });
@@ -781,28 +815,34 @@ class PostgresCatalog final : public Catalog {
     });
   }
 
-  Result<std::vector<std::pair<std::string, int64_t>>> CountAnnotationsPerImage(const std::string& dataset_id) override {
-    return Run("count annotations", [&](pqxx::connection& c) -> Result<std::vector<std::pair<std::string, int64_t>>> {
-      pqxx::nontransaction tx(c);
-      return Collect<std::pair<std::string, int64_t>>(
-          tx.exec_params("SELECT a.image_id, COUNT(*) FROM annotations a JOIN images i ON i.id = a.image_id "
+  Result<std::vector<std::pair<std::string, int64_t>>> CountAnnotationsPerImage(
+      const std::string& dataset_id) override {
+    return Run("count annotations",
+               [&](pqxx::connection& c) -> Result<std::vector<std::pair<std::string, int64_t>>> {
+                 pqxx::nontransaction tx(c);
+                 return Collect<std::pair<std::string, int64_t>>(
+                     tx.exec_params(
+                         "SELECT a.image_id, COUNT(*) FROM annotations a JOIN images i ON i.id = a.image_id "
                          "WHERE i.dataset_id = $1 GROUP BY a.image_id",
                          dataset_id),
-          [](const pqxx::row& r) { return std::pair(Text(r[0]), Int(r[1])); });
-    });
+                     [](const pqxx::row& r) { return std::pair(Text(r[0]), Int(r[1])); });
+               });
   }
 
   Result<std::vector<PixelCopy>> ListPixelCopies(const std::string& dataset_id) override {
     return Run("list copies of pictures", [&](pqxx::connection& c) -> Result<std::vector<PixelCopy>> {
       pqxx::nontransaction tx(c);
       return Collect<PixelCopy>(
-          tx.exec_params("SELECT id, first_id FROM (SELECT i.id, i.position, "
-                         "(SELECT o.id FROM images o JOIN blobs ob ON ob.content_hash = o.content_hash "
-                         "WHERE ob.pixel_hash = b.pixel_hash ORDER BY o.created_at, o.seq LIMIT 1) AS first_id "
-                         "FROM images i JOIN blobs b ON b.content_hash = i.content_hash WHERE i.dataset_id = $1) "
-                         "AS copies WHERE first_id <> id ORDER BY position",
-                         dataset_id),
-          [](const pqxx::row& r) { return PixelCopy{Text(r[0]), Text(r[1])}; });
+          tx.exec_params(
+              "SELECT id, first_id FROM (SELECT i.id, i.position, "
+              "(SELECT o.id FROM images o JOIN blobs ob ON ob.content_hash = o.content_hash "
+              "WHERE ob.pixel_hash = b.pixel_hash ORDER BY o.created_at, o.seq LIMIT 1) AS first_id "
+              "FROM images i JOIN blobs b ON b.content_hash = i.content_hash WHERE i.dataset_id = $1) "
+              "AS copies WHERE first_id <> id ORDER BY position",
+              dataset_id),
+          [](const pqxx::row& r) {
+            return PixelCopy{Text(r[0]), Text(r[1])};
+          });
     });
   }
 
@@ -844,13 +884,16 @@ class PostgresCatalog final : public Catalog {
         continue;
       } catch (const pqxx::unique_violation& e) {
         pool_->Release(std::move(c));
-        return R(Status::Conflict(std::string("cannot ") + what + ": " + Scrub(e.what(), pool_->url().secrets)));
+        return R(
+            Status::Conflict(std::string("cannot ") + what + ": " + Scrub(e.what(), pool_->url().secrets)));
       } catch (const pqxx::sql_error& e) {
         pool_->Release(std::move(c));
-        return R(Status::IoError(std::string("PostgreSQL cannot ") + what + ": " + Scrub(e.what(), pool_->url().secrets)));
+        return R(Status::IoError(std::string("PostgreSQL cannot ") + what + ": " +
+                                 Scrub(e.what(), pool_->url().secrets)));
       } catch (const std::exception& e) {
         pool_->Release(std::move(c));
-        return R(Status::IoError(std::string("PostgreSQL cannot ") + what + ": " + Scrub(e.what(), pool_->url().secrets)));
+        return R(Status::IoError(std::string("PostgreSQL cannot ") + what + ": " +
+                                 Scrub(e.what(), pool_->url().secrets)));
       }
     }
     return R(last);
@@ -877,7 +920,8 @@ Result<std::unique_ptr<Catalog>> OpenPostgresCatalog(const std::string& url, con
   auto add_param = [&](const std::string& param) {
     conninfo += (conninfo.find('?') == std::string::npos ? "?" : "&") + param;
   };
-  if (!parsed.has_connect_timeout) add_param("connect_timeout=" + std::to_string(options.connect_timeout_seconds));
+  if (!parsed.has_connect_timeout)
+    add_param("connect_timeout=" + std::to_string(options.connect_timeout_seconds));
   if (!parsed.has_application_name) add_param("application_name=samcache");
   auto catalog = std::make_unique<PostgresCatalog>(
       std::make_unique<ConnectionPool>(std::move(conninfo), std::move(parsed), options.max_connections));

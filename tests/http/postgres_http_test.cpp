@@ -45,7 +45,8 @@ class PostgresHttpTest : public ::testing::Test {
   // Each instance has a data folder of its own (embedding cache, temp files) and shares the
   // catalog and the blob folder.
   std::unique_ptr<Instance> Start(const std::string& name) {
-    return std::make_unique<Instance>(tmp_ / name, std::vector<std::string>{"--db", db_->url(), "--blobs", blobs_dir()});
+    return std::make_unique<Instance>(tmp_ / name,
+                                      std::vector<std::string>{"--db", db_->url(), "--blobs", blobs_dir()});
   }
   std::string blobs_dir() const { return (tmp_ / "shared-blobs").string(); }
 
@@ -93,8 +94,9 @@ TEST_F(PostgresHttpTest, UploadListPredictAndDeleteWithTheCatalogInPostgres) {
   EXPECT_EQ(original->body, png);
 
   const SceneObject& circle = scene.Object("circle");
-  const json click = {{"image_id", image_id},
-                      {"points", json::array({{{"x", circle.click_x}, {"y", circle.click_y}, {"label", 1}}})}};
+  const json click = {
+      {"image_id", image_id},
+      {"points", json::array({{{"x", circle.click_x}, {"y", circle.click_y}, {"label", 1}}})}};
   Reply predicted = ToReply(a->client.Post("/api/sam/predict", click.dump(), "application/json"));
   ASSERT_EQ(predicted.status, 200) << predicted.raw;
   EXPECT_EQ(predicted.body["embedding"], "computed");
@@ -106,7 +108,8 @@ TEST_F(PostgresHttpTest, UploadListPredictAndDeleteWithTheCatalogInPostgres) {
 
   Reply health = a->Get("/healthz");
   EXPECT_EQ(health.status, 200);
-  EXPECT_EQ(health.body["schema_version"], std::stoi(db_->Scalar("SELECT MAX(version) FROM schema_migrations")));
+  EXPECT_EQ(health.body["schema_version"],
+            std::stoi(db_->Scalar("SELECT MAX(version) FROM schema_migrations")));
 
   Reply deleted = a->Delete("/api/sam/dataset/" + dataset_id);
   ASSERT_EQ(deleted.status, 200) << deleted.raw;
@@ -183,7 +186,8 @@ TEST_F(PostgresHttpTest, AnUnreachableDatabaseStopsServeWithAClearMessage) {
 TEST_F(PostgresHttpTest, MigrateAndStatsWorkOnPostgres) {
   CommandResult migrated = RunSamcache({"migrate", "--data", (tmp_ / "data").string(), "--db", db_->url()});
   ASSERT_EQ(migrated.exit_code, 0) << migrated.output;
-  EXPECT_NE(migrated.output.find("is at schema version " + db_->Scalar("SELECT MAX(version) FROM schema_migrations")),
+  EXPECT_NE(migrated.output.find("is at schema version " +
+                                 db_->Scalar("SELECT MAX(version) FROM schema_migrations")),
             std::string::npos)
       << migrated.output;
   CommandResult stats = RunSamcache({"stats", "--data", (tmp_ / "data").string(), "--db", db_->url()});

@@ -66,7 +66,9 @@ PostgresTestDatabase::~PostgresTestDatabase() {
   }
 }
 
-std::string PostgresTestDatabase::UrlFor(const std::string& base_url) const { return WithDatabase(base_url, name_); }
+std::string PostgresTestDatabase::UrlFor(const std::string& base_url) const {
+  return WithDatabase(base_url, name_);
+}
 
 void PostgresTestDatabase::Exec(const std::string& sql) const {
   pqxx::connection c(url_);
