@@ -28,6 +28,7 @@ debian_packages=(
   libopencv-imgcodecs-dev libopencv-imgproc-dev
   nlohmann-json3-dev libcpp-httplib-dev libspdlog-dev libcli11-dev
   libzstd-dev libxxhash-dev prometheus-cpp-dev
+  libpqxx-dev postgresql
   libgtest-dev libgmock-dev libbenchmark-dev
   nodejs npm
   chromium fonts-noto-color-emoji

@@ -15,10 +15,11 @@ Result<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   if (app->options_.catalog_path.empty()) {
     app->options_.catalog_path = (options.data_dir / "samcache.db").string();
   }
-  Result<std::unique_ptr<Catalog>> catalog = OpenSqliteCatalog(app->options_.catalog_path);
+  Result<std::unique_ptr<Catalog>> catalog = OpenCatalog(app->options_.catalog_path, options.postgres);
   if (!catalog.ok()) return catalog.status();
   app->catalog_ = std::move(catalog).value();
-  app->blobs_ = std::make_unique<BlobStore>(options.data_dir);
+  app->blobs_ = options.blobs_dir.empty() ? std::make_unique<BlobStore>(options.data_dir)
+                                          : std::make_unique<BlobStore>(options.blobs_dir, options.blobs_dir / ".tmp");
   SAMCACHE_RETURN_IF_ERROR(app->blobs_->Init());
   app->ingestor_ = std::make_unique<Ingestor>(*app->catalog_, *app->blobs_, options.ingest);
   if (!options.load_model) return app;

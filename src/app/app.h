@@ -24,7 +24,14 @@ namespace samcache {
 
 struct AppOptions {
   std::filesystem::path data_dir = "./data";
-  std::string catalog_path;  // default: <data_dir>/samcache.db
+  // The catalog: a SQLite file path or a postgresql:// URL (see OpenCatalog). Default:
+  // <data_dir>/samcache.db. Never log it as is: RedactCatalogLocation() drops a password.
+  std::string catalog_path;
+  PostgresOptions postgres;
+  // Where the original files live (<blobs_dir>/ab/abcdef...); may be shared by several
+  // instances. Default: <data_dir>/blobs, with in-flight writes in <data_dir>/tmp; a given
+  // folder keeps them in <blobs_dir>/.tmp, on the same file system.
+  std::filesystem::path blobs_dir;
   IngestOptions ingest;
   int near_duplicate_distance = kDefaultNearDuplicateDistance;
 

@@ -1,6 +1,7 @@
 // The catalog: datasets, images and the distinct blobs they refer to.
 //
-// One interface, several backends (SQLite now, PostgreSQL for several instances). Records
+// One interface, two backends: SQLite (one machine, the default) and PostgreSQL (several
+// instances sharing one database), with the same schema versions and the same behaviour. Records
 // are plain structs; nothing backend-specific crosses this header. Every method is
 // thread-safe and each mutating method is one transaction: after a crash the catalog holds
 // either all of a call's rows or none of them.
@@ -249,5 +250,24 @@ class Catalog {
 
 // Opens (creating if needed) the SQLite catalog at `path` and applies migrations.
 Result<std::unique_ptr<Catalog>> OpenSqliteCatalog(const std::string& path);
+
+struct PostgresOptions {
+  // Connections kept open at most; calls beyond it wait for one to be free.
+  size_t max_connections = 8;
+  // Used unless the URL sets connect_timeout itself.
+  int connect_timeout_seconds = 10;
+};
+
+// Connects to the PostgreSQL database at `url` (postgresql://user[:password]@host[:port]/dbname,
+// libpq's URL syntax) and applies migrations; several processes may do so at once. Unavailable
+// when the server cannot be reached; messages never contain the password.
+Result<std::unique_ptr<Catalog>> OpenPostgresCatalog(const std::string& url, const PostgresOptions& options = {});
+
+// True for postgresql:// and postgres:// URLs.
+bool IsPostgresUrl(const std::string& db);
+// A PostgreSQL URL opens OpenPostgresCatalog; anything else is the path of a SQLite file.
+Result<std::unique_ptr<Catalog>> OpenCatalog(const std::string& db, const PostgresOptions& options = {});
+// `db` as it may be shown in logs and messages: a URL without its password and parameters.
+std::string RedactCatalogLocation(const std::string& db);
 
 }  // namespace samcache

@@ -64,6 +64,7 @@ class Connection {
   }
 
   int64_t Changes() const { return sqlite3_changes64(db_); }
+  int ExtendedErrorCode() const { return sqlite3_extended_errcode(db_); }
 
  private:
   struct StmtDeleter {
@@ -118,6 +119,10 @@ class Query {
     int rc = sqlite3_step(stmt_);
     if (rc == SQLITE_ROW) return true;
     if (rc == SQLITE_DONE) return false;
+    const int extended = conn_.ExtendedErrorCode();
+    if (extended == SQLITE_CONSTRAINT_PRIMARYKEY || extended == SQLITE_CONSTRAINT_UNIQUE) {
+      return Status::Conflict(conn_.Error("SQLite step failed").message());  // as the PostgreSQL backend says
+    }
     return conn_.Error("SQLite step failed");
   }
   Status Run() {

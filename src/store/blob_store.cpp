@@ -9,12 +9,14 @@
 namespace samcache {
 namespace fs = std::filesystem;
 
-BlobStore::BlobStore(fs::path root) : root_(std::move(root)), tmp_(root_ / "tmp") {}
+BlobStore::BlobStore(fs::path root) : BlobStore(root / "blobs", root / "tmp") {}
+
+BlobStore::BlobStore(fs::path blobs_dir, fs::path tmp_dir) : blobs_(std::move(blobs_dir)), tmp_(std::move(tmp_dir)) {}
 
 Status BlobStore::Init() {
   std::error_code ec;
-  fs::create_directories(root_ / "blobs", ec);
-  if (ec) return Status::IoError("cannot create " + (root_ / "blobs").string() + ": " + ec.message());
+  fs::create_directories(blobs_, ec);
+  if (ec) return Status::IoError("cannot create " + blobs_.string() + ": " + ec.message());
   fs::create_directories(tmp_, ec);
   if (ec) return Status::IoError("cannot create " + tmp_.string() + ": " + ec.message());
   // Another process may be writing into tmp/ right now: only old files are leftovers.
@@ -30,7 +32,7 @@ Status BlobStore::Init() {
 
 fs::path BlobStore::PathFor(const std::string& content_hash) const {
   // Only our own SHA-256 hex digests reach here, never user text.
-  return root_ / "blobs" / content_hash.substr(0, 2) / content_hash;
+  return blobs_ / content_hash.substr(0, 2) / content_hash;
 }
 
 Status BlobStore::Put(const std::string& content_hash, std::string_view bytes) {
@@ -71,7 +73,7 @@ BlobStore::GarbageReport BlobStore::CollectGarbage(const std::function<bool(cons
   GarbageReport report;
   const auto cutoff = fs::file_time_type::clock::now() - grace;
   std::error_code ec;
-  for (const auto& shard : fs::directory_iterator(root_ / "blobs", ec)) {
+  for (const auto& shard : fs::directory_iterator(blobs_, ec)) {
     std::error_code shard_ec;
     for (const auto& entry : fs::directory_iterator(shard.path(), shard_ec)) {
       const std::string hash = entry.path().filename().string();

@@ -21,6 +21,9 @@ namespace samcache {
 class BlobStore {
  public:
   explicit BlobStore(std::filesystem::path root);
+  // Blobs directly under `blobs_dir` (<blobs_dir>/ab/abcdef...), in-flight writes in `tmp_dir`,
+  // which must be on the same file system (files are renamed from one into the other).
+  BlobStore(std::filesystem::path blobs_dir, std::filesystem::path tmp_dir);
 
   // Creates the folders and removes temp files a crashed writer left behind.
   Status Init();
@@ -55,7 +58,7 @@ class BlobStore {
                                std::chrono::seconds grace, bool dry_run);
 
  private:
-  std::filesystem::path root_;
+  std::filesystem::path blobs_;
   std::filesystem::path tmp_;
   std::shared_mutex gc_mutex_;
 };

@@ -1,3 +1,6 @@
+// The Catalog's contract, run against both backends (TEST_P over SQLite and PostgreSQL), then
+// what is specific to each: SQLite's upgrade from a version-1 file, and PostgreSQL's several
+// processes (catalog objects) sharing one database.
 #include "catalog/catalog.h"
 
 #include <gtest/gtest.h>
@@ -5,20 +8,26 @@
 
 #include <algorithm>
 #include <array>
-#include <tuple>
+#include <atomic>
 #include <iterator>
+#include <latch>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
+#include "catalog/postgres_migrations.h"
 #include "catalog/sqlite_migrations.h"
 #include "common/crypto.h"
+#include "support/postgres_test_db.h"
 #include "support/test_support.h"
 
 namespace samcache {
 namespace {
 
+using testing::PostgresTestDatabase;
 using testing::ReadFileOrDie;
 using testing::TempDir;
 
@@ -28,8 +37,9 @@ int NewestSchemaVersion() {
   return newest;
 }
 
+// A SQLite path or a PostgreSQL URL.
 std::unique_ptr<Catalog> Open(const std::string& path) {
-  Result<std::unique_ptr<Catalog>> catalog = OpenSqliteCatalog(path);
+  Result<std::unique_ptr<Catalog>> catalog = OpenCatalog(path);
   EXPECT_TRUE(catalog.ok()) << catalog.status().message();
   return catalog.ok() ? std::move(catalog).value() : nullptr;
 }
@@ -114,10 +124,24 @@ class RawDb {
   sqlite3* db_ = nullptr;
 };
 
-class CatalogTest : public ::testing::Test {
+enum class Backend { kSqlite, kPostgres };
+
+std::string BackendName(const ::testing::TestParamInfo<Backend>& info) {
+  return info.param == Backend::kSqlite ? "Sqlite" : "Postgres";
+}
+
+// A fresh catalog of the backend under test: a SQLite file in a temp folder, or a database of
+// its own on the test PostgreSQL server. path_ is what Open() takes (a path or a URL).
+class CatalogTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
-    path_ = (dir_ / "catalog.db").string();
+    if (GetParam() == Backend::kSqlite) {
+      path_ = (dir_ / "catalog.db").string();
+    } else {
+      ASSERT_FALSE(testing::TestPostgresUrl().empty()) << testing::kNoPostgresMessage;
+      postgres_ = std::make_unique<PostgresTestDatabase>();
+      path_ = postgres_->url();
+    }
     catalog_ = Open(path_);
     ASSERT_NE(catalog_, nullptr);
   }
@@ -127,12 +151,42 @@ class CatalogTest : public ::testing::Test {
     ASSERT_TRUE(st.ok()) << st.message();
   }
 
+  // The first column of the first row of a query on the catalog's own tables, as text.
+  std::string RawScalar(const std::string& sql) {
+    if (postgres_) return postgres_->Scalar(sql);
+    RawDb raw(path_);
+    return raw.Scalar(sql);
+  }
+
   TempDir dir_;
+  std::unique_ptr<PostgresTestDatabase> postgres_;  // dropped after the catalog is closed
   std::string path_;
   std::unique_ptr<Catalog> catalog_;
 };
 
-TEST_F(CatalogTest, FreshCatalogIsEmptyAtNewestVersion) {
+INSTANTIATE_TEST_SUITE_P(Backends, CatalogTest, ::testing::Values(Backend::kSqlite, Backend::kPostgres),
+                         BackendName);
+
+TEST(CatalogSchemaTest, BothBackendsHaveTheSameVersions) {
+  ASSERT_EQ(std::size(sqlite_schema::kMigrations), std::size(postgres_schema::kMigrations));
+  for (size_t i = 0; i < std::size(sqlite_schema::kMigrations); ++i) {
+    EXPECT_EQ(sqlite_schema::kMigrations[i].version, postgres_schema::kMigrations[i].version);
+    EXPECT_EQ(sqlite_schema::kMigrations[i].name, postgres_schema::kMigrations[i].name);
+  }
+}
+
+TEST(CatalogLocationTest, UrlsChooseThePostgresBackendAndLoseTheirPassword) {
+  EXPECT_TRUE(IsPostgresUrl("postgresql://u@h/db"));
+  EXPECT_TRUE(IsPostgresUrl("postgres://u@h/db"));
+  EXPECT_FALSE(IsPostgresUrl("./data/samcache.db"));
+  EXPECT_FALSE(IsPostgresUrl("/srv/postgresql://x.db"));
+  EXPECT_EQ(RedactCatalogLocation("./data/samcache.db"), "./data/samcache.db");
+  EXPECT_EQ(RedactCatalogLocation("postgresql://u:s3cret@db.example:5433/cat?sslmode=require&password=x"),
+            "postgresql://u@db.example:5433/cat");
+  EXPECT_EQ(RedactCatalogLocation("postgres://h/db"), "postgres://h/db");
+}
+
+TEST_P(CatalogTest, FreshCatalogIsEmptyAtNewestVersion) {
   Result<int> version = catalog_->SchemaVersion();
   ASSERT_TRUE(version.ok());
   EXPECT_EQ(*version, NewestSchemaVersion());
@@ -147,7 +201,7 @@ TEST_F(CatalogTest, FreshCatalogIsEmptyAtNewestVersion) {
   EXPECT_TRUE(datasets->empty());
 }
 
-TEST_F(CatalogTest, CreateGetAndListDatasets) {
+TEST_P(CatalogTest, CreateGetAndListDatasets) {
   CreateOrDie(Dataset("d1", "old", "2024-01-01T00:00:00.000Z"));
   CreateOrDie(Dataset("d3", "newest", "2024-03-01T00:00:00.000Z"));
   CreateOrDie(Dataset("d2", "middle", "2024-02-01T00:00:00.000Z"));
@@ -167,7 +221,7 @@ TEST_F(CatalogTest, CreateGetAndListDatasets) {
   EXPECT_EQ((*list)[2].id, "d1");
 }
 
-TEST_F(CatalogTest, ListDatasetsBreaksTimestampTiesByInsertion) {
+TEST_P(CatalogTest, ListDatasetsBreaksTimestampTiesByInsertion) {
   CreateOrDie(Dataset("b", "first", "2024-01-01T00:00:00.000Z"));
   CreateOrDie(Dataset("a", "second", "2024-01-01T00:00:00.000Z"));
   Result<std::vector<DatasetRecord>> list = catalog_->ListDatasets();
@@ -177,22 +231,22 @@ TEST_F(CatalogTest, ListDatasetsBreaksTimestampTiesByInsertion) {
   EXPECT_EQ((*list)[1].id, "b");
 }
 
-TEST_F(CatalogTest, DuplicateDatasetIdIsRefused) {
+TEST_P(CatalogTest, DuplicateDatasetIdIsRefused) {
   CreateOrDie(Dataset("d1", "one", "2024-01-01T00:00:00.000Z"));
-  EXPECT_FALSE(catalog_->CreateDataset(Dataset("d1", "two", "2024-01-02T00:00:00.000Z")).ok());
+  EXPECT_EQ(catalog_->CreateDataset(Dataset("d1", "two", "2024-01-02T00:00:00.000Z")).code(), StatusCode::kConflict);
   Result<DatasetRecord> got = catalog_->GetDataset("d1");
   ASSERT_TRUE(got.ok());
   EXPECT_EQ(got->name, "one");
 }
 
-TEST_F(CatalogTest, GetUnknownDatasetIsNotFound) {
+TEST_P(CatalogTest, GetUnknownDatasetIsNotFound) {
   Result<DatasetRecord> got = catalog_->GetDataset("nope");
   ASSERT_FALSE(got.ok());
   EXPECT_EQ(got.status().code(), StatusCode::kNotFound);
   EXPECT_NE(got.status().message().find("nope"), std::string::npos);
 }
 
-TEST_F(CatalogTest, FindDatasetByIdOrName) {
+TEST_P(CatalogTest, FindDatasetByIdOrName) {
   CreateOrDie(Dataset("id-old", "cats", "2024-01-01T00:00:00.000Z"));
   CreateOrDie(Dataset("id-new", "cats", "2024-02-01T00:00:00.000Z"));
   CreateOrDie(Dataset("id-dogs", "dogs", "2024-03-01T00:00:00.000Z"));
@@ -220,7 +274,7 @@ TEST_F(CatalogTest, FindDatasetByIdOrName) {
   EXPECT_FALSE(missing->has_value());
 }
 
-TEST_F(CatalogTest, AddImageDetectsDuplicatesAndNumbersPositions) {
+TEST_P(CatalogTest, AddImageDetectsDuplicatesAndNumbersPositions) {
   CreateOrDie(Dataset("d1", "one", "2024-01-01T00:00:00.000Z"));
   CreateOrDie(Dataset("d2", "two", "2024-01-02T00:00:00.000Z"));
   const BlobRecord shared = Blob("shared-content");
@@ -261,7 +315,7 @@ TEST_F(CatalogTest, AddImageDetectsDuplicatesAndNumbersPositions) {
   EXPECT_EQ(ds->image_count, 3);
 }
 
-TEST_F(CatalogTest, ImageFieldsComeFromTheBlobRow) {
+TEST_P(CatalogTest, ImageFieldsComeFromTheBlobRow) {
   CreateOrDie(Dataset("d1", "one", "2024-01-01T00:00:00.000Z"));
   const BlobRecord original = Blob("content", 640, 480, "2024-05-01T12:00:00.000Z");
   const AddImageOutcome first = AddOrDie(*catalog_, Image("i1", "d1", "cat.png", original));
@@ -317,7 +371,7 @@ TEST_F(CatalogTest, ImageFieldsComeFromTheBlobRow) {
   EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
 }
 
-TEST_F(CatalogTest, BinaryThumbnailSurvivesRoundTrip) {
+TEST_P(CatalogTest, BinaryThumbnailSurvivesRoundTrip) {
   CreateOrDie(Dataset("d1", "one", "2024-01-01T00:00:00.000Z"));
   BlobRecord blob = Blob("binary thumb");
   blob.thumb_jpeg = std::string("\xFF\xD8\x00\x01\x00\xFF\xD9", 7);  // embedded NULs
@@ -328,7 +382,7 @@ TEST_F(CatalogTest, BinaryThumbnailSurvivesRoundTrip) {
   EXPECT_EQ((*found)->thumb_jpeg, blob.thumb_jpeg);
 }
 
-TEST_F(CatalogTest, AddImageToUnknownDatasetInsertsNothing) {
+TEST_P(CatalogTest, AddImageToUnknownDatasetInsertsNothing) {
   CreateOrDie(Dataset("d1", "one", "2024-01-01T00:00:00.000Z"));
   AddOrDie(*catalog_, Image("i1", "d1", "a.png", Blob("a")));
   const CatalogStats before = StatsOrDie(*catalog_);
@@ -352,7 +406,7 @@ TEST_F(CatalogTest, AddImageToUnknownDatasetInsertsNothing) {
   EXPECT_FALSE(AddOrDie(*catalog_, Image("i3", "d1", "b.png", fresh)).duplicate);
 }
 
-TEST_F(CatalogTest, ConcurrentUploadsOfNewContentSeeExactlyOneOriginal) {
+TEST_P(CatalogTest, ConcurrentUploadsOfNewContentSeeExactlyOneOriginal) {
   constexpr int kThreads = 8;
   for (int t = 0; t < kThreads; ++t) {
     CreateOrDie(Dataset(std::string("d") + std::to_string(t), "ds", "2024-01-01T00:00:00.000Z"));
@@ -380,7 +434,7 @@ TEST_F(CatalogTest, ConcurrentUploadsOfNewContentSeeExactlyOneOriginal) {
   EXPECT_EQ(stats.images, kThreads);
 }
 
-TEST_F(CatalogTest, ConcurrentUploadsIntoOneDatasetGetDistinctPositions) {
+TEST_P(CatalogTest, ConcurrentUploadsIntoOneDatasetGetDistinctPositions) {
   CreateOrDie(Dataset("d", "ds", "2024-01-01T00:00:00.000Z"));
   constexpr int kThreads = 8;
   std::vector<std::thread> threads;
@@ -397,7 +451,7 @@ TEST_F(CatalogTest, ConcurrentUploadsIntoOneDatasetGetDistinctPositions) {
   for (int i = 0; i < kThreads; ++i) EXPECT_EQ((*images)[i].position, i);
 }
 
-TEST_F(CatalogTest, DeleteDatasetReturnsOnlyUnsharedBlobs) {
+TEST_P(CatalogTest, DeleteDatasetReturnsOnlyUnsharedBlobs) {
   CreateOrDie(Dataset("d1", "one", "2024-01-01T00:00:00.000Z"));
   CreateOrDie(Dataset("d2", "two", "2024-01-02T00:00:00.000Z"));
   const BlobRecord shared = Blob("shared");
@@ -440,7 +494,7 @@ TEST_F(CatalogTest, DeleteDatasetReturnsOnlyUnsharedBlobs) {
   EXPECT_EQ(stats.blobs, 0);
 }
 
-TEST_F(CatalogTest, DeleteEmptyAndUnknownDatasets) {
+TEST_P(CatalogTest, DeleteEmptyAndUnknownDatasets) {
   CreateOrDie(Dataset("empty", "nothing", "2024-01-01T00:00:00.000Z"));
   Result<std::vector<std::string>> removed = catalog_->DeleteDataset("empty");
   ASSERT_TRUE(removed.ok());
@@ -454,7 +508,7 @@ TEST_F(CatalogTest, DeleteEmptyAndUnknownDatasets) {
   EXPECT_EQ(StatsOrDie(*catalog_).datasets, 1);
 }
 
-TEST_F(CatalogTest, ReopenKeepsEverything) {
+TEST_P(CatalogTest, ReopenKeepsEverything) {
   CreateOrDie(Dataset("d1", "one", "2024-01-01T00:00:00.000Z"));
   const BlobRecord blob = Blob("persisted", 10, 20);
   AddOrDie(*catalog_, Image("i1", "d1", "p.png", blob));
@@ -486,7 +540,7 @@ TEST_F(CatalogTest, ReopenKeepsEverything) {
 }
 
 // Perceptual hashes are 64-bit; SQLite's INTEGER is signed. Every bit must survive a restart.
-TEST_F(CatalogTest, PerceptualHashesRoundTripAllSixtyFourBits) {
+TEST_P(CatalogTest, PerceptualHashesRoundTripAllSixtyFourBits) {
   CreateOrDie(Dataset("d1", "one", "2024-01-01T00:00:00.000Z"));
   BlobRecord high = Blob("high");
   high.perceptual_hash = PerceptualHash{0xFFFFFFFF00000001ull, 0x8000000000000000ull};
@@ -525,14 +579,14 @@ TEST_F(CatalogTest, PerceptualHashesRoundTripAllSixtyFourBits) {
   EXPECT_TRUE(catalog_->ListImagesWithPixelHash(Sha256Hex("nothing"))->empty());
 }
 
-TEST_F(CatalogTest, MigrateIsIdempotent) {
+TEST_P(CatalogTest, MigrateIsIdempotent) {
   CreateOrDie(Dataset("d1", "one", "2024-01-01T00:00:00.000Z"));
   ASSERT_TRUE(catalog_->Migrate().ok());
   ASSERT_TRUE(catalog_->Migrate().ok());
   EXPECT_EQ(*catalog_->SchemaVersion(), NewestSchemaVersion());
   EXPECT_EQ(StatsOrDie(*catalog_).datasets, 1);
-  RawDb raw(path_);
-  EXPECT_EQ(raw.Scalar("SELECT COUNT(*) FROM schema_migrations"),
+  EXPECT_EQ(RawScalar("SELECT COUNT(*) FROM schema_migrations"), std::to_string(std::size(sqlite_schema::kMigrations)));
+  EXPECT_EQ(RawScalar("SELECT COUNT(DISTINCT version) FROM schema_migrations"),
             std::to_string(std::size(sqlite_schema::kMigrations)));
 }
 
@@ -552,7 +606,7 @@ AnnotationRecord Annotation(const std::string& id, const std::string& image_id, 
   return a;
 }
 
-TEST_F(CatalogTest, AnnotationsRoundTripInCreationOrderAndGoWithTheirDataset) {
+TEST_P(CatalogTest, AnnotationsRoundTripInCreationOrderAndGoWithTheirDataset) {
   CreateOrDie(Dataset("d1", "one", "2024-01-01T00:00:00.000Z"));
   CreateOrDie(Dataset("d2", "two", "2024-01-02T00:00:00.000Z"));
   AddOrDie(*catalog_, Image("i1", "d1", "a.png", Blob("a")));
@@ -626,7 +680,7 @@ TEST_F(CatalogTest, AnnotationsRoundTripInCreationOrderAndGoWithTheirDataset) {
   EXPECT_EQ(ids(catalog_->ListAnnotations("i3")), (std::vector<std::string>{"m4"})) << "other datasets keep theirs";
 }
 
-TEST_F(CatalogTest, PixelCopiesNameTheOldestImageWithTheSamePixels) {
+TEST_P(CatalogTest, PixelCopiesNameTheOldestImageWithTheSamePixels) {
   CreateOrDie(Dataset("d1", "one", "2024-01-01T00:00:00.000Z"));
   CreateOrDie(Dataset("d2", "two", "2024-01-02T00:00:00.000Z"));
   BlobRecord a = Blob("a");
@@ -651,6 +705,111 @@ TEST_F(CatalogTest, PixelCopiesNameTheOldestImageWithTheSamePixels) {
   EXPECT_EQ(copies("d2"), (std::vector<std::pair<std::string, std::string>>{{"i4", "i1"}}));
   ASSERT_TRUE(catalog_->DeleteDataset("d1").ok());
   EXPECT_TRUE(copies("d2").empty()) << "the original went with its dataset";
+}
+
+PrewarmJobRecord Job(const std::string& id, const std::string& dataset_id, const std::string& runner,
+                     const std::string& created_at = "2024-05-01T12:00:00.000Z") {
+  PrewarmJobRecord j;
+  j.id = id;
+  j.dataset_id = dataset_id;
+  j.model_id = "model-a";
+  j.status = "queued";
+  j.total = 3;
+  j.runner = runner;
+  j.heartbeat_ms = 1000;
+  j.created_at = created_at;
+  return j;
+}
+
+TEST_P(CatalogTest, PrewarmJobsAreClaimedSavedAndCancelledOnlyInTheirState) {
+  CreateOrDie(Dataset("d1", "one", "2024-01-01T00:00:00.000Z"));
+  ASSERT_TRUE(catalog_->CreatePrewarmJob(Job("j2", "d1", "host:1")).ok());
+  ASSERT_TRUE(catalog_->CreatePrewarmJob(Job("j1", "d1", "host:1")).ok());  // same time, created later
+  ASSERT_TRUE(catalog_->CreatePrewarmJob(Job("j0", "d1", "host:1", "2024-04-01T00:00:00.000Z")).ok());
+  EXPECT_EQ(catalog_->CreatePrewarmJob(Job("j0", "d1", "host:1")).code(), StatusCode::kConflict);
+
+  Result<PrewarmJobRecord> got = catalog_->GetPrewarmJob("j2");
+  ASSERT_TRUE(got.ok()) << got.status().message();
+  EXPECT_EQ(got->dataset_id, "d1");
+  EXPECT_EQ(got->model_id, "model-a");
+  EXPECT_EQ(got->status, "queued");
+  EXPECT_EQ(got->total, 3);
+  EXPECT_EQ(got->runner, "host:1");
+  EXPECT_EQ(got->heartbeat_ms, 1000);
+  EXPECT_EQ(catalog_->GetPrewarmJob("nope").status().code(), StatusCode::kNotFound);
+
+  Result<std::vector<PrewarmJobRecord>> unfinished = catalog_->ListUnfinishedPrewarmJobs();
+  ASSERT_TRUE(unfinished.ok());
+  std::vector<std::string> ids;
+  for (const auto& j : *unfinished) ids.push_back(j.id);
+  EXPECT_EQ(ids, (std::vector<std::string>{"j0", "j2", "j1"})) << "oldest first, ties in creation order";
+  Result<std::optional<PrewarmJobRecord>> newest = catalog_->FindUnfinishedPrewarmJob("d1", "model-a");
+  ASSERT_TRUE(newest.ok());
+  ASSERT_TRUE(newest->has_value());
+  EXPECT_EQ((*newest)->id, "j1");
+  EXPECT_FALSE(catalog_->FindUnfinishedPrewarmJob("d1", "model-b")->has_value());
+
+  // Compare-and-set: only from the expected runner.
+  EXPECT_FALSE(*catalog_->ClaimPrewarmJob("j2", "host:someone-else", "host:2", 2000));
+  EXPECT_TRUE(*catalog_->ClaimPrewarmJob("j2", "host:1", "host:2", 2000));
+  EXPECT_FALSE(*catalog_->ClaimPrewarmJob("j2", "host:1", "host:3", 3000)) << "taken already";
+  EXPECT_EQ(catalog_->GetPrewarmJob("j2")->heartbeat_ms, 2000);
+
+  // Progress from the old runner is refused and writes nothing; the new one's is kept.
+  PrewarmJobRecord progress = *catalog_->GetPrewarmJob("j2");
+  progress.runner = "host:1";
+  progress.status = "running";
+  progress.done = 1;
+  EXPECT_FALSE(*catalog_->SavePrewarmProgress(progress, {{"i9", "x.png", "ignored"}}));
+  EXPECT_EQ(catalog_->GetPrewarmJob("j2")->done, 0);
+  EXPECT_TRUE(catalog_->ListPrewarmFailures("j2")->empty());
+  progress.runner = "host:2";
+  progress.done = 2;
+  progress.computed = 1;
+  progress.failed = 1;
+  progress.next_position = 2;
+  progress.to_compute = 1;
+  progress.compute_seconds = 1.5;
+  progress.started_at = "2024-05-01T12:00:01.000Z";
+  ASSERT_TRUE(*catalog_->SavePrewarmProgress(progress, {{"i2", "b.png", "unreadable"}, {"i1", "a.png", "too big"}}));
+  ASSERT_TRUE(*catalog_->SavePrewarmProgress(progress, {{"i2", "b.png", "still unreadable"}}));
+  got = catalog_->GetPrewarmJob("j2");
+  EXPECT_EQ(got->status, "running");
+  EXPECT_EQ(got->done, 2);
+  EXPECT_EQ(got->computed, 1);
+  EXPECT_EQ(got->failed, 1);
+  EXPECT_EQ(got->next_position, 2);
+  EXPECT_EQ(got->to_compute, 1);
+  EXPECT_DOUBLE_EQ(got->compute_seconds, 1.5);
+  EXPECT_EQ(got->started_at, "2024-05-01T12:00:01.000Z");
+  Result<std::vector<PrewarmFailure>> failures = catalog_->ListPrewarmFailures("j2");
+  ASSERT_TRUE(failures.ok());
+  ASSERT_EQ(failures->size(), 2u);
+  EXPECT_EQ((*failures)[0].image_id, "i2");  // first reported first; a repeat updates its reason
+  EXPECT_EQ((*failures)[0].reason, "still unreadable");
+  EXPECT_EQ((*failures)[1].image_id, "i1");
+
+  // Finishing: a finished job takes no more progress, claims or cancellation.
+  progress.status = "completed";
+  progress.finished_at = "2024-05-01T12:00:02.000Z";
+  ASSERT_TRUE(*catalog_->SavePrewarmProgress(progress, {}));
+  EXPECT_FALSE(*catalog_->SavePrewarmProgress(progress, {}));
+  EXPECT_FALSE(*catalog_->ClaimPrewarmJob("j2", "host:2", "host:4", 4000));
+  EXPECT_FALSE(*catalog_->CancelPrewarmJob("j2", "2024-05-01T12:00:03.000Z"));
+  EXPECT_TRUE(*catalog_->CancelPrewarmJob("j0", "2024-05-01T12:00:03.000Z"));
+  EXPECT_EQ(catalog_->GetPrewarmJob("j0")->status, "cancelled");
+  EXPECT_EQ(catalog_->GetPrewarmJob("j0")->finished_at, "2024-05-01T12:00:03.000Z");
+
+  // Deleting the dataset cancels what is left.
+  ASSERT_TRUE(catalog_->DeleteDataset("d1").ok());
+  got = catalog_->GetPrewarmJob("j1");
+  EXPECT_EQ(got->status, "cancelled");
+  EXPECT_EQ(got->error, "the dataset was deleted");
+  EXPECT_FALSE(got->finished_at.empty());
+  EXPECT_TRUE(catalog_->ListUnfinishedPrewarmJobs()->empty());
+  Result<std::vector<std::pair<std::string, int64_t>>> counts = catalog_->CountPrewarmJobsByStatus();
+  ASSERT_TRUE(counts.ok());
+  EXPECT_EQ(*counts, (std::vector<std::pair<std::string, int64_t>>{{"cancelled", 2}, {"completed", 1}}));
 }
 
 // ---- Migration from schema version 1 ----------------------------------------------------
@@ -819,6 +978,315 @@ TEST_F(CatalogMigrationTest, MigratingAgainIsANoOp) {
                 "SELECT group_concat(version || ':' || applied_at, ',') FROM schema_migrations"),
             applied);
   EXPECT_EQ(StatsOrDie(*catalog).images, 4);
+}
+
+// ---- PostgreSQL: several processes on one database -----------------------------------------
+
+// Each catalog object stands for one samcache process: its own connections, no shared state.
+class PostgresCatalogTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_FALSE(testing::TestPostgresUrl().empty()) << testing::kNoPostgresMessage;
+    db_ = std::make_unique<PostgresTestDatabase>();
+  }
+
+  std::unique_ptr<Catalog> OpenOrDie() {
+    Result<std::unique_ptr<Catalog>> catalog = OpenPostgresCatalog(db_->url());
+    EXPECT_TRUE(catalog.ok()) << catalog.status().message();
+    return catalog.ok() ? std::move(catalog).value() : nullptr;
+  }
+
+  std::unique_ptr<PostgresTestDatabase> db_;
+};
+
+TEST_F(PostgresCatalogTest, InstancesStartingAtOnceMigrateAnEmptyDatabaseOnce) {
+  constexpr int kInstances = 6;
+  std::vector<Result<std::unique_ptr<Catalog>>> opened;
+  for (int i = 0; i < kInstances; ++i) opened.emplace_back(Status::Internal("not run"));
+  std::latch start(kInstances);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kInstances; ++i) {
+    threads.emplace_back([&, i] {
+      start.arrive_and_wait();
+      opened[i] = OpenPostgresCatalog(db_->url());
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (const auto& catalog : opened) {
+    ASSERT_TRUE(catalog.ok()) << catalog.status().message();
+    EXPECT_EQ(*(*catalog)->SchemaVersion(), NewestSchemaVersion());
+  }
+  EXPECT_EQ(db_->Scalar("SELECT COUNT(*) FROM schema_migrations"), std::to_string(NewestSchemaVersion()));
+  EXPECT_EQ(db_->Scalar("SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_migrations"),
+            "1,2,3,4,5");
+  // And every instance works on the result.
+  ASSERT_TRUE((*opened[0])->CreateDataset(Dataset("d", "n", "2024-01-01T00:00:00.000Z")).ok());
+  EXPECT_EQ(StatsOrDie(**opened[kInstances - 1]).datasets, 1);
+}
+
+TEST_F(PostgresCatalogTest, NewContentUploadedThroughTwoInstancesAtOnceHasOneOriginal) {
+  std::unique_ptr<Catalog> a = OpenOrDie();
+  std::unique_ptr<Catalog> b = OpenOrDie();
+  ASSERT_TRUE(a && b);
+  constexpr int kThreadsPerInstance = 4;
+  constexpr int kRounds = 10;
+  for (int t = 0; t < 2 * kThreadsPerInstance; ++t) {
+    ASSERT_TRUE(a->CreateDataset(Dataset(std::string("d") + std::to_string(t), "ds", "2024-01-01T00:00:00.000Z")).ok());
+  }
+  for (int round = 0; round < kRounds; ++round) {
+    const BlobRecord blob = Blob(std::string("raced content ") + std::to_string(round));
+    std::vector<Result<AddImageOutcome>> results(2 * kThreadsPerInstance, Status::Internal("not run"));
+    std::latch start(2 * kThreadsPerInstance);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 2 * kThreadsPerInstance; ++t) {
+      threads.emplace_back([&, t] {
+        Catalog& instance = t % 2 == 0 ? *a : *b;
+        start.arrive_and_wait();
+        results[t] = instance.AddImage(Image(std::string("r") + std::to_string(round) + std::string("-") + std::to_string(t),
+                                             std::string("d") + std::to_string(t), "same.png", blob));
+      });
+    }
+    for (auto& th : threads) th.join();
+    int originals = 0;
+    for (const auto& r : results) {
+      ASSERT_TRUE(r.ok()) << r.status().message();
+      if (!r->duplicate) ++originals;
+      EXPECT_EQ(r->image.position, round) << "one image per dataset and round";
+    }
+    EXPECT_EQ(originals, 1) << "round " << round;
+  }
+  const CatalogStats stats = StatsOrDie(*b);
+  EXPECT_EQ(stats.blobs, kRounds);
+  EXPECT_EQ(stats.images, kRounds * 2 * kThreadsPerInstance);
+}
+
+TEST_F(PostgresCatalogTest, UploadsIntoOneDatasetThroughTwoInstancesGetPositionsInOrder) {
+  std::unique_ptr<Catalog> a = OpenOrDie();
+  std::unique_ptr<Catalog> b = OpenOrDie();
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(a->CreateDataset(Dataset("d", "ds", "2024-01-01T00:00:00.000Z")).ok());
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 5;
+  std::latch start(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      Catalog& instance = t % 2 == 0 ? *a : *b;
+      start.arrive_and_wait();
+      for (int k = 0; k < kPerThread; ++k) {
+        const std::string n = std::to_string(t) + std::string("-") + std::to_string(k);
+        Result<AddImageOutcome> added = instance.AddImage(Image("img" + n, "d", n + ".png", Blob("c" + n)));
+        EXPECT_TRUE(added.ok()) << added.status().message();
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  Result<std::vector<ImageRecord>> images = b->ListImages("d");
+  ASSERT_TRUE(images.ok());
+  ASSERT_EQ(images->size(), static_cast<size_t>(kThreads * kPerThread));
+  for (size_t i = 0; i < images->size(); ++i) EXPECT_EQ((*images)[i].position, static_cast<int64_t>(i));
+}
+
+TEST_F(PostgresCatalogTest, OneOfSeveralInstancesClaimingAJobWinsIt) {
+  std::unique_ptr<Catalog> a = OpenOrDie();
+  std::unique_ptr<Catalog> b = OpenOrDie();
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(a->CreateDataset(Dataset("d", "ds", "2024-01-01T00:00:00.000Z")).ok());
+  constexpr int kClaimers = 8;
+  for (int round = 0; round < 10; ++round) {
+    const std::string job_id = std::string("job") + std::to_string(round);
+    ASSERT_TRUE(a->CreatePrewarmJob(Job(job_id, "d", "dead-host:1")).ok());
+    std::vector<Result<bool>> claimed(kClaimers, Status::Internal("not run"));
+    std::latch start(kClaimers);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kClaimers; ++t) {
+      threads.emplace_back([&, t] {
+        Catalog& instance = t % 2 == 0 ? *a : *b;
+        start.arrive_and_wait();
+        claimed[t] = instance.ClaimPrewarmJob(job_id, "dead-host:1", std::string("host:") + std::to_string(t), 5000 + t);
+      });
+    }
+    for (auto& th : threads) th.join();
+    int winners = 0;
+    int winner = -1;
+    for (int t = 0; t < kClaimers; ++t) {
+      ASSERT_TRUE(claimed[t].ok()) << claimed[t].status().message();
+      if (*claimed[t]) {
+        ++winners;
+        winner = t;
+      }
+    }
+    ASSERT_EQ(winners, 1) << job_id;
+    Result<PrewarmJobRecord> job = b->GetPrewarmJob(job_id);
+    ASSERT_TRUE(job.ok());
+    EXPECT_EQ(job->runner, std::string("host:") + std::to_string(winner));
+    // Only the winner's progress is written.
+    PrewarmJobRecord loser = *job;
+    loser.runner = std::string("host:") + std::to_string((winner + 1) % kClaimers);
+    loser.done = 1;
+    EXPECT_FALSE(*a->SavePrewarmProgress(loser, {}));
+    PrewarmJobRecord mine = *job;
+    mine.done = 2;
+    EXPECT_TRUE(*b->SavePrewarmProgress(mine, {}));
+    EXPECT_EQ(a->GetPrewarmJob(job_id)->done, 2);
+  }
+}
+
+TEST_F(PostgresCatalogTest, DeletingADatasetWhileAnotherInstanceUploadsItsContentKeepsTheBlob) {
+  std::unique_ptr<Catalog> a = OpenOrDie();
+  std::unique_ptr<Catalog> b = OpenOrDie();
+  ASSERT_TRUE(a && b);
+  for (int round = 0; round < 20; ++round) {
+    const std::string r = std::to_string(round);
+    ASSERT_TRUE(a->CreateDataset(Dataset("old" + r, "old", "2024-01-01T00:00:00.000Z")).ok());
+    ASSERT_TRUE(a->CreateDataset(Dataset("new" + r, "new", "2024-01-01T00:00:00.000Z")).ok());
+    const BlobRecord blob = Blob("shared " + r);
+    AddOrDie(*a, Image("first" + r, "old" + r, "x.png", blob));
+    Result<std::vector<std::string>> removed = Status::Internal("not run");
+    Result<AddImageOutcome> added = Status::Internal("not run");
+    std::latch start(2);
+    std::thread deleter([&] {
+      start.arrive_and_wait();
+      removed = a->DeleteDataset("old" + r);
+    });
+    std::thread uploader([&] {
+      start.arrive_and_wait();
+      added = b->AddImage(Image("second" + r, "new" + r, "x.png", blob));
+    });
+    deleter.join();
+    uploader.join();
+    ASSERT_TRUE(removed.ok()) << removed.status().message();
+    ASSERT_TRUE(added.ok()) << added.status().message();
+    // Whichever came first, the blob row exists exactly when an image refers to it.
+    EXPECT_TRUE(*b->HasBlob(blob.content_hash));
+    if (added->duplicate) {
+      EXPECT_TRUE(removed->empty()) << "the upload came first: its image keeps the blob";
+    } else {
+      EXPECT_EQ(*removed, std::vector<std::string>{blob.content_hash}) << "the delete came first";
+    }
+  }
+}
+
+// The version-1 fixture's rows in a PostgreSQL database at version 1: the later versions
+// number positions by created_at, ties in insertion order, as on SQLite.
+TEST_F(PostgresCatalogTest, UpgradesVersionOneRows) {
+  std::string sql = std::string(postgres_schema::kSchemaMigrationsTable) + ";\n" +
+                    std::string(postgres_schema::kMigrations[0].sql);
+  const std::string dump = ReadFileOrDie(SAMCACHE_SOURCE_DIR "/tests/fixtures/catalog_v1.sql");
+  std::istringstream lines(dump);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("INSERT INTO", 0) != 0) continue;
+    // SQLite's blob literal X'ffd8' is PostgreSQL's bytea '\xffd8'.
+    for (size_t pos = line.find(",X'"); pos != std::string::npos; pos = line.find(",X'", pos)) {
+      line.replace(pos, 3, ",'\\x");
+    }
+    sql += line + "\n";
+  }
+  db_->Exec(sql);
+  ASSERT_EQ(db_->Scalar("SELECT COUNT(*) FROM images"), "4");
+
+  std::unique_ptr<Catalog> catalog = OpenOrDie();
+  ASSERT_NE(catalog, nullptr);
+  EXPECT_EQ(*catalog->SchemaVersion(), NewestSchemaVersion());
+  EXPECT_EQ(db_->Scalar("SELECT applied_at FROM schema_migrations WHERE version = 1"), "2024-01-01T08:00:00.000Z");
+  Result<std::vector<ImageRecord>> a = catalog->ListImages("0a1b2c3d4e5f6071");
+  ASSERT_TRUE(a.ok()) << a.status().message();
+  EXPECT_EQ(Ids(*a), (std::vector<std::string>{"bbbbbbbbbbbbbbbb", "aaaaaaaaaaaaaaaa", "cccccccccccccccc"}));
+  for (size_t i = 0; i < a->size(); ++i) EXPECT_EQ((*a)[i].position, static_cast<int64_t>(i));
+  EXPECT_EQ(catalog->ListImages("1a2b3c4d5e6f7081")->at(0).position, 0);
+  auto thumb = catalog->FindBlob("f19e1cf05a6eb47bf5edc8fa36956780356fe7cc9761a5126a7154185708f8a5");
+  ASSERT_TRUE(thumb.ok() && thumb->has_value());
+  EXPECT_EQ((*thumb)->thumb_jpeg, std::string("\xFF\xD8\xFF\xD9", 4));
+  EXPECT_EQ(catalog->BlobsWithoutPerceptualHash("", 100)->size(), 3u);
+  EXPECT_EQ(db_->Scalar("SELECT string_agg(DISTINCT tenant, ',') FROM datasets"), "default");
+}
+
+TEST_F(PostgresCatalogTest, ABrokenConnectionIsReplaced) {
+  std::unique_ptr<Catalog> catalog = OpenOrDie();
+  ASSERT_NE(catalog, nullptr);
+  ASSERT_TRUE(catalog->CreateDataset(Dataset("d", "n", "2024-01-01T00:00:00.000Z")).ok());
+  // Several calls at once, so that the pool holds several connections.
+  {
+    std::latch start(8);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 8; ++t) {
+      threads.emplace_back([&] {
+        start.arrive_and_wait();
+        EXPECT_TRUE(catalog->ListDatasets().ok());
+      });
+    }
+    for (auto& th : threads) th.join();
+  }
+  // The server ends every session of this database but the one asking, as a restart would.
+  const std::string ended = db_->Scalar(
+      "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity "
+      "WHERE datname = current_database() AND pid <> pg_backend_pid()");
+  EXPECT_NE(ended, "0");
+  for (int i = 0; i < 10; ++i) {
+    Result<std::vector<DatasetRecord>> datasets = catalog->ListDatasets();
+    ASSERT_TRUE(datasets.ok()) << datasets.status().message();
+    EXPECT_EQ(datasets->size(), 1u);
+  }
+  EXPECT_TRUE(catalog->CreateDataset(Dataset("e", "n", "2024-01-01T00:00:00.000Z")).ok());
+}
+
+TEST_F(PostgresCatalogTest, UnreachableServersAndUnknownDatabasesAreClearErrors) {
+  Result<std::unique_ptr<Catalog>> refused = OpenPostgresCatalog("postgresql://samcache@127.0.0.1:1/nothing");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(refused.status().message().find("cannot connect to PostgreSQL at postgresql://samcache@127.0.0.1:1/nothing"),
+            std::string::npos)
+      << refused.status().message();
+  EXPECT_NE(refused.status().message().find("refused"), std::string::npos) << refused.status().message();
+
+  const std::string missing_db = db_->UrlFor(testing::TestPostgresUrl()) + "_missing";
+  Result<std::unique_ptr<Catalog>> missing = OpenPostgresCatalog(missing_db);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("does not exist"), std::string::npos) << missing.status().message();
+
+  Result<std::unique_ptr<Catalog>> malformed = OpenPostgresCatalog("postgresql://samcache@127.0.0.1:notaport/db");
+  ASSERT_FALSE(malformed.ok());
+  EXPECT_NE(malformed.status().message().find("cannot connect to PostgreSQL"), std::string::npos)
+      << malformed.status().message();
+
+  Result<std::unique_ptr<Catalog>> not_url = OpenPostgresCatalog("/var/lib/samcache.db");
+  ASSERT_FALSE(not_url.ok());
+  EXPECT_EQ(not_url.status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(PostgresCatalogTest, PasswordsNeverAppearInErrors) {
+  const std::string server = testing::TestPostgresPasswordUrl();
+  ASSERT_FALSE(server.empty()) << testing::kNoPostgresMessage;
+  // A database the password user owns, so that it may migrate it.
+  PostgresTestDatabase owned("samcache_password_user");
+  const std::string good = owned.UrlFor(server);
+  const std::string password = "samcache-test-secret";
+  ASSERT_NE(good.find(":" + password + "@"), std::string::npos) << "the URL carries the password";
+
+  Result<std::unique_ptr<Catalog>> right = OpenPostgresCatalog(good);
+  ASSERT_TRUE(right.ok()) << right.status().message();
+  EXPECT_EQ(*(*right)->SchemaVersion(), NewestSchemaVersion());
+
+  std::string wrong = good;
+  wrong.replace(wrong.find(password), password.size(), "not-" + password);
+  Result<std::unique_ptr<Catalog>> refused = OpenPostgresCatalog(wrong);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("password authentication failed"), std::string::npos)
+      << refused.status().message();
+  EXPECT_EQ(refused.status().message().find(password), std::string::npos) << refused.status().message();
+
+  const std::vector<std::string> leaky = {
+      "postgresql://samcache_password_user:" + password + "@127.0.0.1:1/db",
+      "postgresql://samcache_password_user@127.0.0.1:1/db?password=" + password,
+      "postgresql://samcache_password_user:" + password + "@127.0.0.1:1/db?bogus_option=1",
+      "postgresql://samcache_password_user:" + password + "@127.0.0.1:1/db?password=" + password + "&sslmode=nonsense",
+  };
+  for (const std::string& url : leaky) {
+    Result<std::unique_ptr<Catalog>> failed = OpenPostgresCatalog(url);
+    ASSERT_FALSE(failed.ok()) << url;
+    EXPECT_EQ(failed.status().message().find(password), std::string::npos) << failed.status().message();
+    EXPECT_EQ(RedactCatalogLocation(url).find(password), std::string::npos);
+  }
 }
 
 }  // namespace

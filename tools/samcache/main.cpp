@@ -37,6 +37,9 @@ constexpr const char* kLogPattern = "[%Y-%m-%d %H:%M:%S.%e] [%^%l%$] %v";
 
 struct CommonOptions {
   std::string data_dir = "./data";
+  std::string db;         // empty: <data>/samcache.db
+  std::string blobs_dir;  // empty: <data>/blobs
+  size_t db_connections = PostgresOptions{}.max_connections;
   std::string log_level = "info";
   uint64_t max_image_megapixels = 100;
   int near_duplicate_distance = kDefaultNearDuplicateDistance;
@@ -47,6 +50,15 @@ void AddCommonOptions(CLI::App* cmd, CommonOptions& o, bool with_data = true) {
   if (with_data) {
     cmd->add_option("--data", o.data_dir, "Folder for the catalog (SQLite) and the stored images")
         ->capture_default_str();
+    cmd->add_option("--db", o.db,
+                    "Catalog: a SQLite file, or a PostgreSQL URL (postgresql://user@host:port/dbname) shared by "
+                    "several instances (default: <data>/samcache.db)");
+    cmd->add_option("--db-connections", o.db_connections, "PostgreSQL connections kept open at most")
+        ->capture_default_str()
+        ->check(CLI::Range(size_t{1}, size_t{1000}));
+    cmd->add_option("--blobs", o.blobs_dir,
+                    "Folder of the original image files, shared by instances that share a catalog "
+                    "(default: <data>/blobs)");
   }
   cmd->add_option("--log-level", o.log_level, "How much to log")
       ->capture_default_str()
@@ -134,6 +146,9 @@ AppOptions MakeAppOptions(const CommonOptions& o, const ModelCliOptions* model =
   spdlog::set_level(spdlog::level::from_str(o.log_level));
   AppOptions options;
   options.data_dir = o.data_dir;
+  options.catalog_path = o.db;
+  options.postgres.max_connections = o.db_connections;
+  options.blobs_dir = o.blobs_dir;
   options.ingest.max_image_pixels = o.max_image_megapixels * 1'000'000;
   options.near_duplicate_distance = o.near_duplicate_distance;
   if (model) ApplyModelOptions(*model, options);
@@ -174,7 +189,8 @@ int Serve(const CommonOptions& common, const ModelCliOptions& model, ServerOptio
   Result<int> port = server.Bind();
   if (!port.ok()) return Fail(port.status());
   spdlog::info("samcache {} (ONNX Runtime {}), data in {}, catalog {}", kVersion, OnnxRuntimeVersion(),
-               fs::absolute(common.data_dir).lexically_normal().string(), (*app)->options().catalog_path);
+               fs::absolute(common.data_dir).lexically_normal().string(),
+               RedactCatalogLocation((*app)->options().catalog_path));
   spdlog::info("samcache listening on http://{}:{}", server_options.host, *port);
   if (model.prewarm_jobs == 0) {
     spdlog::info("[PREWARM] this process runs no prewarm jobs (--prewarm-jobs 0): it queues them in the catalog "
@@ -426,7 +442,8 @@ int Migrate(const CommonOptions& common) {
   if (!app.ok()) return Fail(app.status());
   Result<int> version = (*app)->catalog().SchemaVersion();
   if (!version.ok()) return Fail(version.status());
-  std::printf("catalog %s is at schema version %d\n", (*app)->options().catalog_path.c_str(), *version);
+  std::printf("catalog %s is at schema version %d\n", RedactCatalogLocation((*app)->options().catalog_path).c_str(),
+              *version);
   return 0;
 }
 

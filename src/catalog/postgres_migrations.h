@@ -1,0 +1,146 @@
+// The PostgreSQL catalog's schema, one entry per version. Never edit a released entry: add a
+// new one. Versions, tables and columns match sqlite_migrations.h, in PostgreSQL's dialect:
+// BIGINT for 64-bit values (perceptual hashes keep their bits as signed BIGINT, as in SQLite),
+// BYTEA for the thumbnail, and TEXT COLLATE "C" for the ISO 8601 times and hashes that are
+// ordered, so order is byte order as in SQLite whatever the database's locale.
+//
+// SQLite breaks ties in insertion order with its implicit rowid; PostgreSQL has none, so every
+// table carries `seq`, an identity column filled on insert, used only for that ordering.
+#pragma once
+
+#include <string_view>
+
+namespace samcache::postgres_schema {
+
+struct Migration {
+  int version;
+  std::string_view name;
+  std::string_view sql;
+};
+
+// Created (if missing) before the migrations, under the migration lock.
+inline constexpr std::string_view kSchemaMigrationsTable = R"sql(
+CREATE TABLE IF NOT EXISTS schema_migrations (
+  version INTEGER PRIMARY KEY,
+  name TEXT NOT NULL,
+  applied_at TEXT NOT NULL
+)
+)sql";
+
+inline constexpr Migration kMigrations[] = {
+    {1, "datasets, blobs and images", R"sql(
+CREATE TABLE datasets (
+  id VARCHAR(64) PRIMARY KEY,
+  name TEXT NOT NULL,
+  created_at TEXT COLLATE "C" NOT NULL,
+  seq BIGINT GENERATED ALWAYS AS IDENTITY
+);
+CREATE TABLE blobs (
+  content_hash VARCHAR(64) COLLATE "C" PRIMARY KEY,
+  pixel_hash VARCHAR(64) NOT NULL,
+  format VARCHAR(16) NOT NULL,
+  mime_type VARCHAR(64) NOT NULL,
+  byte_size BIGINT NOT NULL,
+  width INTEGER NOT NULL,
+  height INTEGER NOT NULL,
+  thumb_jpeg BYTEA NOT NULL,
+  created_at TEXT COLLATE "C" NOT NULL,
+  seq BIGINT GENERATED ALWAYS AS IDENTITY
+);
+CREATE TABLE images (
+  id VARCHAR(64) PRIMARY KEY,
+  dataset_id VARCHAR(64) NOT NULL REFERENCES datasets(id),
+  filename VARCHAR(255) NOT NULL,
+  content_hash VARCHAR(64) COLLATE "C" NOT NULL REFERENCES blobs(content_hash),
+  width INTEGER NOT NULL,
+  height INTEGER NOT NULL,
+  created_at TEXT COLLATE "C" NOT NULL,
+  seq BIGINT GENERATED ALWAYS AS IDENTITY
+);
+CREATE INDEX idx_images_content_hash ON images(content_hash);
+CREATE INDEX idx_images_dataset ON images(dataset_id);
+)sql"},
+    // Upload order within a dataset (v1 relied on created_at, which ties within a request),
+    // a tenant on datasets for the scoping to come, and lookups by pixel_hash. Positions are
+    // unique per dataset here: PostgreSQL enforces what SQLite's single writer guarantees.
+    {2, "image order, dataset tenant, pixel_hash index", R"sql(
+ALTER TABLE images ADD COLUMN position BIGINT NOT NULL DEFAULT 0;
+UPDATE images SET position = numbered.position
+  FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY dataset_id ORDER BY created_at, seq) - 1 AS position
+        FROM images) AS numbered
+  WHERE images.id = numbered.id;
+DROP INDEX idx_images_dataset;
+CREATE UNIQUE INDEX idx_images_dataset_position ON images(dataset_id, position);
+ALTER TABLE datasets ADD COLUMN tenant VARCHAR(64) NOT NULL DEFAULT 'default';
+CREATE INDEX idx_blobs_pixel_hash ON blobs(pixel_hash);
+)sql"},
+    // Perceptual hashes (pHash of the picture and of its mirror image, 64 bits kept as signed
+    // BIGINT). NULL until computed: content stored before this version gets them from the
+    // stored files (BackfillPerceptualHashes).
+    {3, "perceptual hashes", R"sql(
+ALTER TABLE blobs ADD COLUMN phash BIGINT;
+ALTER TABLE blobs ADD COLUMN phash_mirrored BIGINT;
+CREATE INDEX idx_blobs_phash_missing ON blobs(content_hash) WHERE phash IS NULL;
+)sql"},
+    // Prewarm jobs, persisted so that they can be followed from any process and resumed
+    // after their runner died; failures keep the reason per image.
+    {4, "prewarm jobs", R"sql(
+CREATE TABLE prewarm_jobs (
+  id VARCHAR(64) PRIMARY KEY,
+  dataset_id VARCHAR(64) NOT NULL,
+  model_id VARCHAR(64) NOT NULL,
+  status VARCHAR(16) COLLATE "C" NOT NULL,
+  total BIGINT NOT NULL DEFAULT 0,
+  done BIGINT NOT NULL DEFAULT 0,
+  computed BIGINT NOT NULL DEFAULT 0,
+  skipped BIGINT NOT NULL DEFAULT 0,
+  failed BIGINT NOT NULL DEFAULT 0,
+  next_position BIGINT NOT NULL DEFAULT 0,
+  to_compute BIGINT NOT NULL DEFAULT 0,
+  compute_seconds DOUBLE PRECISION NOT NULL DEFAULT 0,
+  error TEXT NOT NULL DEFAULT '',
+  runner VARCHAR(128) NOT NULL DEFAULT '',
+  heartbeat_ms BIGINT NOT NULL DEFAULT 0,
+  created_at TEXT COLLATE "C" NOT NULL,
+  started_at TEXT NOT NULL DEFAULT '',
+  finished_at TEXT NOT NULL DEFAULT '',
+  seq BIGINT GENERATED ALWAYS AS IDENTITY
+);
+CREATE INDEX idx_prewarm_jobs_unfinished ON prewarm_jobs(status, created_at);
+CREATE INDEX idx_prewarm_jobs_dataset ON prewarm_jobs(dataset_id, model_id);
+CREATE TABLE prewarm_failures (
+  job_id VARCHAR(64) NOT NULL REFERENCES prewarm_jobs(id),
+  image_id VARCHAR(64) NOT NULL,
+  filename VARCHAR(255) NOT NULL,
+  reason TEXT NOT NULL,
+  seq BIGINT GENERATED ALWAYS AS IDENTITY,
+  PRIMARY KEY (job_id, image_id)
+);
+)sql"},
+    // Annotations: labelled masks (COCO compressed RLE) per image, in creation order.
+    {5, "annotations", R"sql(
+CREATE TABLE annotations (
+  id VARCHAR(64) PRIMARY KEY,
+  image_id VARCHAR(64) NOT NULL REFERENCES images(id),
+  position BIGINT NOT NULL,
+  category VARCHAR(200) NOT NULL,
+  mask_height INTEGER NOT NULL,
+  mask_width INTEGER NOT NULL,
+  rle_counts TEXT NOT NULL,
+  bbox_x DOUBLE PRECISION NOT NULL,
+  bbox_y DOUBLE PRECISION NOT NULL,
+  bbox_w DOUBLE PRECISION NOT NULL,
+  bbox_h DOUBLE PRECISION NOT NULL,
+  area BIGINT NOT NULL,
+  score DOUBLE PRECISION,
+  prompt_json TEXT NOT NULL DEFAULT '',
+  model_id VARCHAR(64) NOT NULL DEFAULT '',
+  created_at TEXT COLLATE "C" NOT NULL,
+  updated_at TEXT NOT NULL,
+  seq BIGINT GENERATED ALWAYS AS IDENTITY
+);
+CREATE UNIQUE INDEX idx_annotations_image ON annotations(image_id, position);
+)sql"},
+};
+
+}  // namespace samcache::postgres_schema
