@@ -681,6 +681,42 @@ class PostgresCatalog final : public Catalog {
     });
   }
 
+  Result<std::optional<PrewarmJobRecord>> ClaimNextPrewarmJob(const std::string& model_id,
+                                                              const std::string& runner, int64_t now_ms,
+                                                              int64_t stale_before_ms) override {
+    return Run(
+        "claim the next prewarm job", [&](pqxx::connection& c) -> Result<std::optional<PrewarmJobRecord>> {
+          pqxx::nontransaction tx(c);
+          // One statement: the row lock of the subquery is held by the UPDATE. Rows other
+          // claimers hold are skipped, not waited for; a locked row is re-checked against the
+          // conditions once it is ours, so a job taken meanwhile is not taken twice.
+          const pqxx::result rows = tx.exec_params(
+              "UPDATE prewarm_jobs SET runner = $1, heartbeat_ms = $2, status = 'running' "
+              "WHERE id = (SELECT id FROM prewarm_jobs WHERE model_id = $3 AND ((status = 'queued' AND "
+              "runner = '') OR "
+              "(" SAMCACHE_UNFINISHED
+              " AND heartbeat_ms < $4)) ORDER BY created_at, seq LIMIT 1 FOR UPDATE SKIP LOCKED) "
+              "RETURNING id, dataset_id, model_id, status, total, done, computed, skipped, failed, "
+              "next_position, "
+              "compute_seconds, error, runner, heartbeat_ms, created_at, started_at, finished_at, to_compute",
+              runner, now_ms, model_id, stale_before_ms);
+          if (rows.empty()) return std::optional<PrewarmJobRecord>();
+          return std::optional<PrewarmJobRecord>(ReadPrewarmJob(rows[0]));
+        });
+  }
+
+  Result<bool> HeartbeatPrewarmJob(const std::string& id, const std::string& runner,
+                                   int64_t now_ms) override {
+    return Run("record a prewarm heartbeat", [&](pqxx::connection& c) -> Result<bool> {
+      pqxx::nontransaction tx(c);
+      return tx.exec_params(
+                   "UPDATE prewarm_jobs SET heartbeat_ms = $1 WHERE id = $2 AND runner = $3 "
+                   "AND " SAMCACHE_UNFINISHED,
+                   now_ms, id, runner)
+                 .affected_rows() > 0;
+    });
+  }
+
   Result<bool> SavePrewarmProgress(const PrewarmJobRecord& j,
                                    const std::vector<PrewarmFailure>& new_failures) override {
     return Run("save prewarm progress", [&](pqxx::connection& c) -> Result<bool> {

@@ -1,6 +1,6 @@
-// The prewarm queue in the catalog (SQLite): ClaimNextPrewarmJob takes the oldest waiting
+// The prewarm queue in the catalog, on SQLite and PostgreSQL: ClaimNextPrewarmJob takes the oldest waiting
 // or stale job exactly once, finished jobs never; HeartbeatPrewarmJob renews only the
-// owner's unfinished job. Several connections to one file stand for several processes.
+// owner's unfinished job. Several catalog objects on one database stand for several processes.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -13,17 +13,19 @@
 #include <vector>
 
 #include "catalog/catalog.h"
+#include "support/postgres_test_db.h"
 #include "support/test_support.h"
 
 namespace samcache {
 namespace {
 
+using testing::PostgresTestDatabase;
 using testing::TempDir;
 
 constexpr const char* kModel = "model-a";
 
 std::unique_ptr<Catalog> Open(const std::string& path) {
-  Result<std::unique_ptr<Catalog>> catalog = OpenSqliteCatalog(path);
+  Result<std::unique_ptr<Catalog>> catalog = OpenCatalog(path);
   EXPECT_TRUE(catalog.ok()) << catalog.status().message();
   return catalog.ok() ? std::move(catalog).value() : nullptr;
 }
@@ -44,10 +46,18 @@ PrewarmJobRecord Job(const std::string& id, const std::string& created_at,
   return j;
 }
 
-class PrewarmQueueTest : public ::testing::Test {
+enum class Backend { kSqlite, kPostgres };
+
+class PrewarmQueueTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
-    path_ = (dir_ / "catalog.db").string();
+    if (GetParam() == Backend::kSqlite) {
+      path_ = (dir_ / "catalog.db").string();
+    } else {
+      ASSERT_FALSE(testing::TestPostgresUrl().empty()) << testing::kNoPostgresMessage;
+      postgres_ = std::make_unique<PostgresTestDatabase>();
+      path_ = postgres_->url();
+    }
     catalog_ = Open(path_);
     ASSERT_NE(catalog_, nullptr);
   }
@@ -77,11 +87,17 @@ class PrewarmQueueTest : public ::testing::Test {
   }
 
   TempDir dir_;
+  std::unique_ptr<PostgresTestDatabase> postgres_;  // dropped after the catalogs are closed
   std::string path_;
   std::unique_ptr<Catalog> catalog_;
 };
 
-TEST_F(PrewarmQueueTest, ClaimsTheOldestWaitingJobFirst) {
+INSTANTIATE_TEST_SUITE_P(Backends, PrewarmQueueTest, ::testing::Values(Backend::kSqlite, Backend::kPostgres),
+                         [](const ::testing::TestParamInfo<Backend>& info) {
+                           return info.param == Backend::kSqlite ? "Sqlite" : "Postgres";
+                         });
+
+TEST_P(PrewarmQueueTest, ClaimsTheOldestWaitingJobFirst) {
   Create(Job("second", "2026-01-01T00:00:02.000Z"));
   Create(Job("first", "2026-01-01T00:00:01.000Z"));
   Create(Job("third-a", "2026-01-01T00:00:03.000Z"));
@@ -99,7 +115,7 @@ TEST_F(PrewarmQueueTest, ClaimsTheOldestWaitingJobFirst) {
   EXPECT_EQ(second.total, 10) << "a claim changes runner, heartbeat and status only";
 }
 
-TEST_F(PrewarmQueueTest, TakesOnlyJobsOfItsModel) {
+TEST_P(PrewarmQueueTest, TakesOnlyJobsOfItsModel) {
   Create(Job("other", "2026-01-01T00:00:01.000Z", "queued", "", 0, "model-b"));
   Create(Job("mine", "2026-01-01T00:00:02.000Z"));
   EXPECT_EQ(Claim("w:1", 1000, 0), "mine");
@@ -109,7 +125,7 @@ TEST_F(PrewarmQueueTest, TakesOnlyJobsOfItsModel) {
 
 // A runner that stopped renewing its heartbeat loses its job to the next claim; it then can
 // neither renew it nor save progress.
-TEST_F(PrewarmQueueTest, TakesOverAJobWhoseHeartbeatIsStale) {
+TEST_P(PrewarmQueueTest, TakesOverAJobWhoseHeartbeatIsStale) {
   Create(Job("job", "2026-01-01T00:00:01.000Z", "running", "dead:1", 5000));
   EXPECT_EQ(Claim("w:2", 9000, 5000), "") << "heartbeat 5000 is not older than 5000";
   EXPECT_EQ(Claim("w:2", 9000, 5001), "job");
@@ -130,7 +146,7 @@ TEST_F(PrewarmQueueTest, TakesOverAJobWhoseHeartbeatIsStale) {
 
 // A queued job that a process took directly (ClaimPrewarmJob) waits for that process while
 // its heartbeat is fresh; handed back (runner "", heartbeat 0), anyone takes it at once.
-TEST_F(PrewarmQueueTest, AQueuedJobWithARunnerWaitsForItUntilStale) {
+TEST_P(PrewarmQueueTest, AQueuedJobWithARunnerWaitsForItUntilStale) {
   Create(Job("job", "2026-01-01T00:00:01.000Z"));
   ASSERT_TRUE(catalog_->ClaimPrewarmJob("job", "", "cli:7", 8000).value());
   EXPECT_EQ(Get("job").status, "queued");
@@ -142,7 +158,7 @@ TEST_F(PrewarmQueueTest, AQueuedJobWithARunnerWaitsForItUntilStale) {
   EXPECT_EQ(Get("job").runner, "w:2");
 }
 
-TEST_F(PrewarmQueueTest, FinishedJobsAreNeverClaimed) {
+TEST_P(PrewarmQueueTest, FinishedJobsAreNeverClaimed) {
   Create(Job("done", "2026-01-01T00:00:01.000Z"));
   Create(Job("stopped", "2026-01-01T00:00:02.000Z"));
   Create(Job("broken", "2026-01-01T00:00:03.000Z"));
@@ -168,7 +184,7 @@ TEST_F(PrewarmQueueTest, FinishedJobsAreNeverClaimed) {
   EXPECT_EQ(Get("cancelled-while-queued").runner, "");
 }
 
-TEST_F(PrewarmQueueTest, HeartbeatOnlyForTheOwnerOfAnUnfinishedJob) {
+TEST_P(PrewarmQueueTest, HeartbeatOnlyForTheOwnerOfAnUnfinishedJob) {
   Create(Job("job", "2026-01-01T00:00:01.000Z"));
   ASSERT_EQ(Claim("owner:1", 1000, 0), "job");
 
@@ -186,7 +202,7 @@ TEST_F(PrewarmQueueTest, HeartbeatOnlyForTheOwnerOfAnUnfinishedJob) {
 
 // Claims from several connections (as from several processes) at once: each job goes to
 // exactly one of them.
-TEST_F(PrewarmQueueTest, ConcurrentClaimsTakeEachJobOnce) {
+TEST_P(PrewarmQueueTest, ConcurrentClaimsTakeEachJobOnce) {
   constexpr int kJobs = 40;
   for (int i = 0; i < kJobs; ++i) {
     char created[32];
