@@ -7,6 +7,7 @@
 #   scripts/bench.sh predict [--model DIR ...]     bench/predict_bench (issue 3)
 #   scripts/bench.sh prewarm [--images 20 ...]     bench/prewarm_bench (issue 4)
 #   scripts/bench.sh store [--iterations 200 ...]  bench/store_bench (issue 4)
+#   scripts/bench.sh redis [--iterations 200 ...]  bench/redis_bench (issue 7)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build_dir="${BUILD_DIR:-build}"
@@ -18,7 +19,8 @@ case "$which" in
   predict) program=predict_bench ;;
   prewarm) program=prewarm_bench ;;
   store) program=store_bench ;;
-  *) echo "usage: scripts/bench.sh near-dup|upload|predict|prewarm|store [benchmark options]" >&2; exit 2 ;;
+  redis) program=redis_bench ;;
+  *) echo "usage: scripts/bench.sh near-dup|upload|predict|prewarm|store|redis [benchmark options]" >&2; exit 2 ;;
 esac
 shift
 SAMCACHE_BENCH=1 BUILD_DIR="$build_dir" "$root/scripts/setup.sh"

@@ -177,9 +177,10 @@ struct RedisClient::Impl {
       return;
     }
     if (unlogged > 0) {
-      spdlog::error("[REDIS] {}: {} ({} more error(s) since the last message; the shared tier is skipped "
-                    "meanwhile)",
-                    endpoint.ToString(), message, unlogged);
+      spdlog::error(
+          "[REDIS] {}: {} ({} more error(s) since the last message; the shared tier is skipped "
+          "meanwhile)",
+          endpoint.ToString(), message, unlogged);
     } else {
       spdlog::error("[REDIS] {}: {} (the shared tier is skipped meanwhile)", endpoint.ToString(), message);
     }
@@ -314,7 +315,8 @@ struct RedisClient::Impl {
 
   // Sends `commands` and reads one reply each; `on_reply(i, reply)` sees each reply while
   // it is alive. Error replies are logged and make the call Unavailable.
-  Status Run(const std::vector<RedisArgs>& commands, const std::function<void(size_t, const redisReply&)>& on_reply) {
+  Status Run(const std::vector<RedisArgs>& commands,
+             const std::function<void(size_t, const redisReply&)>& on_reply) {
     Result<Connection> connection = Acquire();
     if (!connection.ok()) return connection.status();
     redisContext* context = connection->context;
@@ -327,7 +329,8 @@ struct RedisClient::Impl {
         argv.push_back(arg.data());
         lengths.push_back(arg.size());
       }
-      if (redisAppendCommandArgv(context, static_cast<int>(argv.size()), argv.data(), lengths.data()) != REDIS_OK) {
+      if (redisAppendCommandArgv(context, static_cast<int>(argv.size()), argv.data(), lengths.data()) !=
+          REDIS_OK) {
         const std::string error = std::string("cannot send a command: ") + context->errstr;
         Return(*connection, true, error);
         return Status::Unavailable(error);
@@ -369,7 +372,8 @@ RedisClient::~RedisClient() = default;
 
 Result<RedisReply> RedisClient::Command(const RedisArgs& args) {
   RedisReply out;
-  SAMCACHE_RETURN_IF_ERROR(impl_->Run({args}, [&](size_t, const redisReply& reply) { out = Convert(reply); }));
+  SAMCACHE_RETURN_IF_ERROR(
+      impl_->Run({args}, [&](size_t, const redisReply& reply) { out = Convert(reply); }));
   return out;
 }
 

@@ -56,9 +56,9 @@ struct RedisReply {
 using RedisArgs = std::vector<std::string_view>;
 
 struct RedisClientStats {
-  uint64_t commands = 0;  // commands answered (an error reply counts: the server answered)
-  uint64_t errors = 0;    // calls that got no answer: refused, timed out, cut, in backoff
-  uint64_t connects = 0;  // connections opened
+  uint64_t commands = 0;   // commands answered (an error reply counts: the server answered)
+  uint64_t errors = 0;     // calls that got no answer: refused, timed out, cut, in backoff
+  uint64_t connects = 0;   // connections opened
   bool connected = false;  // the last call reached the server
 };
 

@@ -116,7 +116,8 @@ void RedisKeyLease::RenewLoop() {
     lock.unlock();
     std::vector<RedisArgs> commands;
     commands.reserve(held.size());
-    for (const auto& [name, token] : held) commands.push_back({"EVAL", kRenewScript, "1", name, token, ttl_ms_});
+    for (const auto& [name, token] : held)
+      commands.push_back({"EVAL", kRenewScript, "1", name, token, ttl_ms_});
     Result<std::vector<RedisReply>> replies = client_.Pipeline(commands);
     lock.lock();
     if (!replies.ok()) continue;  // logged by the client; tried again next round
@@ -130,8 +131,9 @@ void RedisKeyLease::RenewLoop() {
       if (it == held_.end() || it->second != token) continue;  // released meanwhile
       held_.erase(it);
       ++stats_.lost;
-      spdlog::warn("[REDIS] lease {} expired before its computation finished; another instance may compute it too",
-                   name);
+      spdlog::warn(
+          "[REDIS] lease {} expired before its computation finished; another instance may compute it too",
+          name);
     }
   }
 }

@@ -100,9 +100,11 @@ TierStats RedisTier::Stats() {
   TierStats stats{"redis", hits_.load(), misses_.load(), 0, 0, 0};
   std::lock_guard lock(server_mutex_);
   const auto now = std::chrono::steady_clock::now();
-  if (server_read_at_ == std::chrono::steady_clock::time_point{} || now - server_read_at_ >= kServerStatsMaxAge) {
+  if (server_read_at_ == std::chrono::steady_clock::time_point{} ||
+      now - server_read_at_ >= kServerStatsMaxAge) {
     server_read_at_ = now;
-    Result<std::vector<RedisReply>> replies = client_.Pipeline({{"DBSIZE"}, {"INFO", "memory"}, {"INFO", "stats"}});
+    Result<std::vector<RedisReply>> replies =
+        client_.Pipeline({{"DBSIZE"}, {"INFO", "memory"}, {"INFO", "stats"}});
     if (replies.ok()) {
       server_keys_ = static_cast<uint64_t>(std::max<int64_t>(0, (*replies)[0].integer));
       server_bytes_ = InfoField((*replies)[1].text, "used_memory");

@@ -34,8 +34,9 @@ struct Instance {
     return reply.body["images"][0]["id"].get<std::string>();
   }
   Reply Predict(const std::string& image_id, const SceneObject& object) {
-    const json body = {{"image_id", image_id},
-                       {"points", json::array({{{"x", object.click_x}, {"y", object.click_y}, {"label", 1}}})}};
+    const json body = {
+        {"image_id", image_id},
+        {"points", json::array({{{"x", object.click_x}, {"y", object.click_y}, {"label", 1}}})}};
     return ToReply(client.Post("/api/sam/predict", body.dump(), "application/json"));
   }
   json Stats() {
@@ -130,10 +131,10 @@ TEST_F(RedisHttpTest, OneImageAskedOnBothInstancesAtOnceIsEncodedOnce) {
       Instance& target = i % 2 == 0 ? a : b;
       httplib::Client client("127.0.0.1", target.server.port());
       client.set_read_timeout(120, 0);
-      const json body = {{"image_id", i % 2 == 0 ? on_a : on_b},
-                         {"points", json::array({{{"x", scene.objects[0].click_x},
-                                                  {"y", scene.objects[0].click_y},
-                                                  {"label", 1}}})}};
+      const json body = {
+          {"image_id", i % 2 == 0 ? on_a : on_b},
+          {"points",
+           json::array({{{"x", scene.objects[0].click_x}, {"y", scene.objects[0].click_y}, {"label", 1}}})}};
       statuses[i] = ToReply(client.Post("/api/sam/predict", body.dump(), "application/json")).status;
     });
   }
@@ -194,7 +195,8 @@ TEST_F(RedisHttpTest, StartUpChecksTheUrlAndOnlyWarnsWhenRedisIsDown) {
   CommandResult malformed =
       RunSamcache({"serve", "--data", (tmp_ / "bad").string(), "--port", "0", "--redis", "localhost:6379"});
   EXPECT_NE(malformed.exit_code, 0);
-  EXPECT_NE(malformed.output.find("--redis localhost:6379: the URL must start with redis://"), std::string::npos)
+  EXPECT_NE(malformed.output.find("--redis localhost:6379: the URL must start with redis://"),
+            std::string::npos)
       << malformed.output;
 
   const std::string url = redis_.url();
@@ -208,7 +210,8 @@ TEST_F(RedisHttpTest, StartUpChecksTheUrlAndOnlyWarnsWhenRedisIsDown) {
   // Comes up later: used without a restart of samcache.
   redis_.Start();
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (a.Stats()["embeddings"]["redis"]["connected"] != true && std::chrono::steady_clock::now() < deadline) {
+  while (a.Stats()["embeddings"]["redis"]["connected"] != true &&
+         std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   const Scene later = MakeShapesScene(310, 240, 4);
@@ -219,13 +222,13 @@ TEST_F(RedisHttpTest, StartUpChecksTheUrlAndOnlyWarnsWhenRedisIsDown) {
 TEST_F(RedisHttpTest, EmbedReadsAndFillsTheSharedTier) {
   const Scene scene = MakeShapesScene(320, 240, 5);
   WriteFile(tmp_ / "in.png", Png(scene));
-  CommandResult first = RunSamcache({"embed", (tmp_ / "in.png").string(), "--out", (tmp_ / "one.npy").string(),
-                                     "--redis", redis_.url()});
+  CommandResult first = RunSamcache(
+      {"embed", (tmp_ / "in.png").string(), "--out", (tmp_ / "one.npy").string(), "--redis", redis_.url()});
   ASSERT_EQ(first.exit_code, 0) << first.output;
   EXPECT_NE(first.output.find("encoder"), std::string::npos) << first.output;
   EXPECT_EQ(redis_.Cli({"DBSIZE"}), "1");
-  CommandResult second = RunSamcache({"embed", (tmp_ / "in.png").string(), "--out", (tmp_ / "two.npy").string(),
-                                      "--redis", redis_.url()});
+  CommandResult second = RunSamcache(
+      {"embed", (tmp_ / "in.png").string(), "--out", (tmp_ / "two.npy").string(), "--redis", redis_.url()});
   ASSERT_EQ(second.exit_code, 0) << second.output;
   EXPECT_NE(second.output.find("embedding cached in redis"), std::string::npos) << second.output;
   EXPECT_EQ(ReadFileOrDie(tmp_ / "one.npy"), ReadFileOrDie(tmp_ / "two.npy"));

@@ -64,7 +64,8 @@ bool AnswersPing(int port) {
 
 RedisServer::RedisServer(uint64_t max_memory_bytes) : max_memory_bytes_(max_memory_bytes) {
   if (access(kRedisServer, X_OK) != 0) {
-    throw std::runtime_error(std::string(kRedisServer) + " is missing: install Debian's redis-server (scripts/setup.sh)");
+    throw std::runtime_error(std::string(kRedisServer) +
+                             " is missing: install Debian's redis-server (scripts/setup.sh)");
   }
   port_ = FreeLoopbackPort();
   Start();
@@ -78,15 +79,24 @@ void RedisServer::Start() {
   if (pid_ > 0) return;
   const fs::path log = dir_ / "redis.log";
   std::vector<std::string> args = {kRedisServer,
-                                    "--port", std::to_string(port_),
-                                    "--bind", "127.0.0.1",
-                                    "--dir", dir_.path().string(),
-                                    "--save", "",
-                                    "--appendonly", "no",
-                                    "--daemonize", "no",
-                                    "--maxmemory", std::to_string(max_memory_bytes_),
-                                    "--maxmemory-policy", "allkeys-lru",
-                                    "--logfile", log.string()};
+                                   "--port",
+                                   std::to_string(port_),
+                                   "--bind",
+                                   "127.0.0.1",
+                                   "--dir",
+                                   dir_.path().string(),
+                                   "--save",
+                                   "",
+                                   "--appendonly",
+                                   "no",
+                                   "--daemonize",
+                                   "no",
+                                   "--maxmemory",
+                                   std::to_string(max_memory_bytes_),
+                                   "--maxmemory-policy",
+                                   "allkeys-lru",
+                                   "--logfile",
+                                   log.string()};
   std::vector<char*> argv;
   for (std::string& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);

@@ -131,10 +131,13 @@ TEST_F(RedisTierTest, CorruptValuesAreDeletedAndMissed) {
   ASSERT_TRUE(tier_.Put(key, MakeTestEmbedding(7, 1024)).ok());
   // Flip one byte of the stored data: the checksum no longer matches.
   std::string value;
-  ASSERT_TRUE(client_.Get(RedisEmbeddingKey(key), [&](std::optional<std::string_view> bytes) {
-    ASSERT_TRUE(bytes.has_value());
-    value = std::string(*bytes);
-  }).ok());
+  ASSERT_TRUE(client_
+                  .Get(RedisEmbeddingKey(key),
+                       [&](std::optional<std::string_view> bytes) {
+                         ASSERT_TRUE(bytes.has_value());
+                         value = std::string(*bytes);
+                       })
+                  .ok());
   value[value.size() - 5] ^= 0x40;
   ASSERT_TRUE(client_.Command({"SET", RedisEmbeddingKey(key), value}).ok());
   EXPECT_EQ(tier_.Get(key), nullptr);
@@ -295,7 +298,8 @@ TEST_F(RedisTierTest, ALeaseOfADeadHolderExpires) {
     server_.Cli({"SET", RedisLeaseKey(key), "dead-process:1", "PX", "300"});
   }
   RedisKeyLease successor(client_, {});
-  EXPECT_TRUE(Eventually([&] { return successor.TryAcquire({key})[0].state == LeaseAttempt::State::kAcquired; }));
+  EXPECT_TRUE(
+      Eventually([&] { return successor.TryAcquire({key})[0].state == LeaseAttempt::State::kAcquired; }));
 }
 
 }  // namespace
