@@ -276,6 +276,7 @@ void EmbeddingService::Claim(std::vector<std::unique_ptr<Job>> jobs, std::vector
     std::unique_ptr<Job>& job = jobs[i];
     switch (attempts[i].state) {
       case LeaseAttempt::State::kHeldElsewhere:
+        job->waited_remote = true;
         watching.push_back(std::move(job));
         continue;
       case LeaseAttempt::State::kUnavailable:  // logged by the lease service: compute here
@@ -286,14 +287,15 @@ void EmbeddingService::Claim(std::vector<std::unique_ptr<Job>> jobs, std::vector
     }
     job->lease_token = attempts[i].token;
     // The previous holder stores before it releases: if it finished just before we took
-    // the lease, its value is there now.
+    // the lease, its value is there now (after a wait on its lease, a remote join too).
     if (tier_.Contains(job->key)) {
       if (auto embedding = tier_.Get(job->key)) {
         {
           std::lock_guard lock(mutex_);
           --leasing_;
+          if (job->waited_remote) ++stats_.remote_joined;
         }
-        Finish(*job, Computed{std::move(embedding), {}, /*cached=*/true, /*remote=*/false});
+        Finish(*job, Computed{std::move(embedding), {}, /*cached=*/true, job->waited_remote});
         continue;
       }
     }

@@ -144,6 +144,7 @@ class EmbeddingService {
     PreparedImage prepared;
     std::shared_ptr<const Embedding> embedding;  // once encoded
     std::string lease_token;  // while this process holds the key's lease
+    bool waited_remote = false;  // found the lease held by another instance at least once
   };
 
   // The next job of a stage's input queue; null when stopping.
