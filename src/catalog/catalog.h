@@ -6,6 +6,7 @@
 // either all of a call's rows or none of them.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -110,6 +111,31 @@ struct PrewarmFailure {
   std::string reason;
 };
 
+// One labelled object on an image: a mask with a category name. The mask is kept as COCO's
+// compressed RLE (the string pycocotools writes) of the image's full size, so export is a copy.
+struct AnnotationRecord {
+  std::string id;
+  std::string image_id;
+  std::string dataset_id;  // filled by reads, ignored by writes
+  std::string category;
+  int mask_height = 0;
+  int mask_width = 0;
+  std::string rle_counts;
+  std::array<double, 4> bbox{};  // x, y, width, height
+  int64_t area = 0;
+  std::optional<double> score;
+  std::string prompt_json;  // the prompts that produced the mask, as the client sent them; may be empty
+  std::string model_id;
+  std::string created_at;
+  std::string updated_at;
+};
+
+// An image with the same pixels as an older image (in any dataset).
+struct PixelCopy {
+  std::string image_id;
+  std::string original_image_id;
+};
+
 struct CatalogStats {
   int64_t datasets = 0;
   int64_t images = 0;
@@ -184,6 +210,26 @@ class Catalog {
   virtual Result<std::vector<PrewarmFailure>> ListPrewarmFailures(const std::string& job_id) = 0;
   // Job count per status, e.g. {"completed": 3, "running": 1}.
   virtual Result<std::vector<std::pair<std::string, int64_t>>> CountPrewarmJobsByStatus() = 0;
+
+  // --- Annotations ---
+  // NotFound when the image does not exist. Annotations go after the image's others.
+  virtual Status CreateAnnotation(const AnnotationRecord& annotation) = 0;
+  // NotFound when no annotation has this id.
+  virtual Result<AnnotationRecord> GetAnnotation(const std::string& id) = 0;
+  // In creation order.
+  virtual Result<std::vector<AnnotationRecord>> ListAnnotations(const std::string& image_id) = 0;
+  // The dataset's images in upload order, each image's annotations in creation order.
+  virtual Result<std::vector<AnnotationRecord>> ListDatasetAnnotations(const std::string& dataset_id) = 0;
+  // Replaces category, mask, bbox, area, score, prompt_json and updated_at. NotFound when gone.
+  virtual Status UpdateAnnotation(const AnnotationRecord& annotation) = 0;
+  // NotFound when no annotation has this id.
+  virtual Status DeleteAnnotation(const std::string& id) = 0;
+  // (image_id, count) for the dataset's images that have annotations.
+  virtual Result<std::vector<std::pair<std::string, int64_t>>> CountAnnotationsPerImage(
+      const std::string& dataset_id) = 0;
+  // The dataset's images whose pixels an older image (same order as ListImagesWithPixelHash)
+  // already has, each with that oldest image.
+  virtual Result<std::vector<PixelCopy>> ListPixelCopies(const std::string& dataset_id) = 0;
 };
 
 // Opens (creating if needed) the SQLite catalog at `path` and applies migrations.

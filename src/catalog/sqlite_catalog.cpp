@@ -98,6 +98,11 @@ class Query {
     sqlite3_bind_double(stmt_, ++index_, v);
     return *this;
   }
+  Query& Bind(std::optional<double> v) {
+    if (v) return Bind(*v);
+    sqlite3_bind_null(stmt_, ++index_);
+    return *this;
+  }
   // A 64-bit hash as SQLite's signed INTEGER (same bits), or NULL.
   Query& BindHash(std::optional<uint64_t> v) {
     if (v) {
@@ -138,6 +143,10 @@ class Query {
   }
   int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
   double Double(int col) const { return sqlite3_column_double(stmt_, col); }
+  std::optional<double> OptionalDouble(int col) const {
+    if (sqlite3_column_type(stmt_, col) == SQLITE_NULL) return std::nullopt;
+    return Double(col);
+  }
   // Two hash columns (hash, mirrored) starting at `col`; absent when NULL.
   std::optional<PerceptualHash> Hashes(int col) const {
     if (sqlite3_column_type(stmt_, col) == SQLITE_NULL || sqlite3_column_type(stmt_, col + 1) == SQLITE_NULL) {
@@ -196,6 +205,30 @@ PrewarmJobRecord ReadPrewarmJob(const Query& q) {
   j.to_compute = q.Int(17);
   return j;
 }
+
+AnnotationRecord ReadAnnotation(const Query& q) {
+  AnnotationRecord a;
+  a.id = q.Text(0);
+  a.image_id = q.Text(1);
+  a.dataset_id = q.Text(2);
+  a.category = q.Text(3);
+  a.mask_height = static_cast<int>(q.Int(4));
+  a.mask_width = static_cast<int>(q.Int(5));
+  a.rle_counts = q.Text(6);
+  for (int i = 0; i < 4; ++i) a.bbox[static_cast<size_t>(i)] = q.Double(7 + i);
+  a.area = q.Int(11);
+  a.score = q.OptionalDouble(12);
+  a.prompt_json = q.Text(13);
+  a.model_id = q.Text(14);
+  a.created_at = q.Text(15);
+  a.updated_at = q.Text(16);
+  return a;
+}
+
+#define SAMCACHE_ANNOTATION_SELECT                                                                  \
+  "SELECT a.id, a.image_id, i.dataset_id, a.category, a.mask_height, a.mask_width, a.rle_counts, " \
+  "a.bbox_x, a.bbox_y, a.bbox_w, a.bbox_h, a.area, a.score, a.prompt_json, a.model_id, "          \
+  "a.created_at, a.updated_at FROM annotations a JOIN images i ON i.id = a.image_id "
 
 #define SAMCACHE_PREWARM_JOB_SELECT                                                                  \
   "SELECT id, dataset_id, model_id, status, total, done, computed, skipped, failed, next_position, " \
@@ -515,6 +548,99 @@ class SqliteCatalog final : public Catalog {
         [](const Query& q) { return std::pair(q.Text(0), q.Int(1)); });
   }
 
+  Status CreateAnnotation(const AnnotationRecord& a) override {
+    std::lock_guard lock(mu_);
+    SAMCACHE_RETURN_IF_ERROR(conn_.Exec("BEGIN IMMEDIATE"));
+    Status st = CreateAnnotationLocked(a);
+    if (!st.ok()) return Rollback(st);
+    return conn_.Exec("COMMIT");
+  }
+
+  Result<AnnotationRecord> GetAnnotation(const std::string& id) override {
+    std::lock_guard lock(mu_);
+    auto stmt = conn_.Prepare(SAMCACHE_ANNOTATION_SELECT "WHERE a.id = ?");
+    if (!stmt.ok()) return stmt.status();
+    Query q(conn_, *stmt);
+    q.Bind(id);
+    auto row = q.Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return Status::NotFound("no annotation with id '" + id + "'");
+    return ReadAnnotation(q);
+  }
+
+  Result<std::vector<AnnotationRecord>> ListAnnotations(const std::string& image_id) override {
+    std::lock_guard lock(mu_);
+    auto stmt = conn_.Prepare(SAMCACHE_ANNOTATION_SELECT "WHERE a.image_id = ? ORDER BY a.position");
+    if (!stmt.ok()) return stmt.status();
+    return Query(conn_, *stmt).Bind(image_id).Collect<AnnotationRecord>(ReadAnnotation);
+  }
+
+  Result<std::vector<AnnotationRecord>> ListDatasetAnnotations(const std::string& dataset_id) override {
+    std::lock_guard lock(mu_);
+    auto stmt =
+        conn_.Prepare(SAMCACHE_ANNOTATION_SELECT "WHERE i.dataset_id = ? ORDER BY i.position, a.position");
+    if (!stmt.ok()) return stmt.status();
+    return Query(conn_, *stmt).Bind(dataset_id).Collect<AnnotationRecord>(ReadAnnotation);
+  }
+
+  Status UpdateAnnotation(const AnnotationRecord& a) override {
+    std::lock_guard lock(mu_);
+    auto stmt = conn_.Prepare(
+        "UPDATE annotations SET category = ?, mask_height = ?, mask_width = ?, rle_counts = ?, bbox_x = ?, "
+        "bbox_y = ?, bbox_w = ?, bbox_h = ?, area = ?, score = ?, prompt_json = ?, updated_at = ? WHERE id = ?");
+    if (!stmt.ok()) return stmt.status();
+    SAMCACHE_RETURN_IF_ERROR(Query(conn_, *stmt)
+                                 .Bind(a.category)
+                                 .Bind(int64_t{a.mask_height})
+                                 .Bind(int64_t{a.mask_width})
+                                 .Bind(a.rle_counts)
+                                 .Bind(a.bbox[0])
+                                 .Bind(a.bbox[1])
+                                 .Bind(a.bbox[2])
+                                 .Bind(a.bbox[3])
+                                 .Bind(a.area)
+                                 .Bind(a.score)
+                                 .Bind(a.prompt_json)
+                                 .Bind(a.updated_at)
+                                 .Bind(a.id)
+                                 .Run());
+    if (conn_.Changes() == 0) return Status::NotFound("no annotation with id '" + a.id + "'");
+    return Status::Ok();
+  }
+
+  Status DeleteAnnotation(const std::string& id) override {
+    std::lock_guard lock(mu_);
+    auto stmt = conn_.Prepare("DELETE FROM annotations WHERE id = ?");
+    if (!stmt.ok()) return stmt.status();
+    SAMCACHE_RETURN_IF_ERROR(Query(conn_, *stmt).Bind(id).Run());
+    if (conn_.Changes() == 0) return Status::NotFound("no annotation with id '" + id + "'");
+    return Status::Ok();
+  }
+
+  Result<std::vector<std::pair<std::string, int64_t>>> CountAnnotationsPerImage(
+      const std::string& dataset_id) override {
+    std::lock_guard lock(mu_);
+    auto stmt = conn_.Prepare(
+        "SELECT a.image_id, COUNT(*) FROM annotations a JOIN images i ON i.id = a.image_id "
+        "WHERE i.dataset_id = ? GROUP BY a.image_id");
+    if (!stmt.ok()) return stmt.status();
+    return Query(conn_, *stmt).Bind(dataset_id).Collect<std::pair<std::string, int64_t>>(
+        [](const Query& q) { return std::pair(q.Text(0), q.Int(1)); });
+  }
+
+  Result<std::vector<PixelCopy>> ListPixelCopies(const std::string& dataset_id) override {
+    std::lock_guard lock(mu_);
+    auto stmt = conn_.Prepare(
+        "SELECT id, first_id FROM (SELECT i.id, i.position, "
+        "(SELECT o.id FROM images o JOIN blobs ob ON ob.content_hash = o.content_hash "
+        "WHERE ob.pixel_hash = b.pixel_hash ORDER BY o.created_at, o.rowid LIMIT 1) AS first_id "
+        "FROM images i JOIN blobs b ON b.content_hash = i.content_hash WHERE i.dataset_id = ?) "
+        "WHERE first_id <> id ORDER BY position");
+    if (!stmt.ok()) return stmt.status();
+    return Query(conn_, *stmt).Bind(dataset_id).Collect<PixelCopy>(
+        [](const Query& q) { return PixelCopy{q.Text(0), q.Text(1)}; });
+  }
+
  private:
   template <typename T>
   T Rollback(T error) {
@@ -643,12 +769,54 @@ class SqliteCatalog final : public Catalog {
     return true;
   }
 
+  Status CreateAnnotationLocked(const AnnotationRecord& a) {
+    {
+      auto stmt = conn_.Prepare("SELECT 1 FROM images WHERE id = ?");
+      if (!stmt.ok()) return stmt.status();
+      Query q(conn_, *stmt);
+      auto row = q.Bind(a.image_id).Step();
+      if (!row.ok()) return row.status();
+      if (!*row) return Status::NotFound("no image with id '" + a.image_id + "'");
+    }
+    auto stmt = conn_.Prepare(
+        "INSERT INTO annotations (id, image_id, position, category, mask_height, mask_width, rle_counts, "
+        "bbox_x, bbox_y, bbox_w, bbox_h, area, score, prompt_json, model_id, created_at, updated_at) "
+        "VALUES (?, ?, (SELECT COALESCE(MAX(position), -1) + 1 FROM annotations WHERE image_id = ?), "
+        "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    if (!stmt.ok()) return stmt.status();
+    return Query(conn_, *stmt)
+        .Bind(a.id)
+        .Bind(a.image_id)
+        .Bind(a.image_id)
+        .Bind(a.category)
+        .Bind(int64_t{a.mask_height})
+        .Bind(int64_t{a.mask_width})
+        .Bind(a.rle_counts)
+        .Bind(a.bbox[0])
+        .Bind(a.bbox[1])
+        .Bind(a.bbox[2])
+        .Bind(a.bbox[3])
+        .Bind(a.area)
+        .Bind(a.score)
+        .Bind(a.prompt_json)
+        .Bind(a.model_id)
+        .Bind(a.created_at)
+        .Bind(a.updated_at)
+        .Run();
+  }
+
   Result<std::vector<std::string>> DeleteDatasetLocked(const std::string& id) {
     auto hashes_stmt = conn_.Prepare("SELECT DISTINCT content_hash FROM images WHERE dataset_id = ?");
     if (!hashes_stmt.ok()) return hashes_stmt.status();
     Result<std::vector<std::string>> hashes = Query(conn_, *hashes_stmt).Bind(id).Collect<std::string>(
         [](const Query& q) { return q.Text(0); });
     if (!hashes.ok()) return hashes.status();
+    {
+      auto stmt = conn_.Prepare(
+          "DELETE FROM annotations WHERE image_id IN (SELECT id FROM images WHERE dataset_id = ?)");
+      if (!stmt.ok()) return stmt.status();
+      SAMCACHE_RETURN_IF_ERROR(Query(conn_, *stmt).Bind(id).Run());
+    }
     {
       auto stmt = conn_.Prepare("DELETE FROM images WHERE dataset_id = ?");
       if (!stmt.ok()) return stmt.status();

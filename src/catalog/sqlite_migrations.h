@@ -97,6 +97,29 @@ CREATE TABLE prewarm_failures (
   PRIMARY KEY (job_id, image_id)
 );
 )sql"},
+    // Annotations: labelled masks (COCO compressed RLE) per image, in creation order.
+    {5, "annotations", R"sql(
+CREATE TABLE annotations (
+  id VARCHAR(64) PRIMARY KEY,
+  image_id VARCHAR(64) NOT NULL REFERENCES images(id),
+  position BIGINT NOT NULL,
+  category VARCHAR(200) NOT NULL,
+  mask_height INTEGER NOT NULL,
+  mask_width INTEGER NOT NULL,
+  rle_counts TEXT NOT NULL,
+  bbox_x DOUBLE PRECISION NOT NULL,
+  bbox_y DOUBLE PRECISION NOT NULL,
+  bbox_w DOUBLE PRECISION NOT NULL,
+  bbox_h DOUBLE PRECISION NOT NULL,
+  area BIGINT NOT NULL,
+  score DOUBLE PRECISION,
+  prompt_json TEXT NOT NULL DEFAULT '',
+  model_id VARCHAR(64) NOT NULL DEFAULT '',
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+CREATE INDEX idx_annotations_image ON annotations(image_id, position);
+)sql"},
 };
 
 }  // namespace samcache::sqlite_schema

@@ -2,6 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cctype>
+#include <cstdio>
+#include <cstring>
+
 namespace samcache {
 
 using json = nlohmann::json;
@@ -72,6 +76,36 @@ void SendStatus(httplib::Response& res, const Status& status) {
     spdlog::error("[HTTP] {}", status.message());
   }
   SendError(res, HttpStatusFor(status.code()), status.message());
+}
+
+Result<nlohmann::json> ParseJsonObject(const std::string& body, std::string_view example) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(body);
+  } catch (const nlohmann::json::exception& e) {
+    // e.g. "number overflow parsing '1e999'": JSON has no infinities, so they end here.
+    std::string what = e.what();
+    if (auto colon = what.find(": "); what.rfind("[json.exception", 0) == 0 && colon != std::string::npos) {
+      what = what.substr(colon + 2);
+    }
+    return Status::InvalidArgument("the body is not valid JSON: " + what);
+  }
+  if (!j.is_object()) return Status::InvalidArgument("the body must be a JSON object, e.g. " + std::string(example));
+  return j;
+}
+
+std::string ContentDisposition(std::string_view disposition, const std::string& filename) {
+  std::string encoded;
+  for (unsigned char c : filename) {
+    if (std::isalnum(c) || std::strchr("-._~", c) != nullptr) {
+      encoded.push_back(static_cast<char>(c));
+    } else {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", c);
+      encoded += buf;
+    }
+  }
+  return std::string(disposition) + "; filename*=UTF-8''" + encoded;
 }
 
 }  // namespace samcache

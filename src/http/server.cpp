@@ -8,9 +8,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "app/app.h"
+#include "http/annotation_routes.h"
 #include "http/json_reply.h"
 #include "http/metrics.h"
 #include "http/prewarm_routes.h"
@@ -77,20 +79,6 @@ json DatasetJson(const DatasetRecord& d) {
               {"created_at", d.created_at}, {"image_count", d.image_count}};
 }
 
-// RFC 5987 encoding, so any uploaded name is safe inside a header.
-std::string ContentDisposition(const std::string& filename) {
-  std::string encoded;
-  for (unsigned char c : filename) {
-    if (std::isalnum(c) || std::strchr("-._~", c) != nullptr) {
-      encoded.push_back(static_cast<char>(c));
-    } else {
-      char buf[4];
-      std::snprintf(buf, sizeof buf, "%%%02X", c);
-      encoded += buf;
-    }
-  }
-  return "inline; filename*=UTF-8''" + encoded;
-}
 
 // Reads a multipart body part by part, hashing each file while it streams in, and hands
 // every complete file to the batch, which decodes it while the next ones arrive; memory
@@ -148,22 +136,10 @@ class MultipartUpload {
 
 // Parses the JSON body of POST /api/sam/predict. Errors name the field that is wrong.
 Result<PredictRequest> ParsePredictRequest(const std::string& body) {
-  json j;
-  try {
-    j = json::parse(body);
-  } catch (const json::exception& e) {
-    // e.g. "number overflow parsing '1e999'": JSON has no infinities, so they end here.
-    std::string what = e.what();
-    if (auto colon = what.find(": "); what.rfind("[json.exception", 0) == 0 && colon != std::string::npos) {
-      what = what.substr(colon + 2);
-    }
-    return Status::InvalidArgument("the body is not valid JSON: " + what);
-  }
-  if (!j.is_object()) {
-    return Status::InvalidArgument(
-        "the body must be a JSON object, e.g. {\"image_id\": \"...\", \"points\": [{\"x\": 10, \"y\": 20, "
-        "\"label\": 1}]}");
-  }
+  Result<json> parsed = ParseJsonObject(
+      body, R"({"image_id": "...", "points": [{"x": 10, "y": 20, "label": 1}]})");
+  if (!parsed.ok()) return parsed.status();
+  json& j = *parsed;
   PredictRequest request;
   if (!j.contains("image_id") || !j["image_id"].is_string() || j["image_id"].get<std::string>().empty()) {
     return Status::InvalidArgument("image_id: required, the id of an uploaded image (a string)");
@@ -408,6 +384,9 @@ void HttpServer::Impl::Routes() {
                                            "POST /api/sam/predict", "POST /api/sam/dataset/{id}/prewarm",
                                            "GET /api/sam/prewarm/{job_id}", "GET /api/sam/prewarm/{job_id}/events",
                                            "DELETE /api/sam/prewarm/{job_id}", "POST /api/sam/prewarm/{job_id}/resume",
+                                           "GET /api/sam/image/{id}/annotations", "POST /api/sam/image/{id}/annotations",
+                                           "PUT /api/sam/annotation/{id}", "DELETE /api/sam/annotation/{id}",
+                                           "GET /api/sam/dataset/{id}/export/coco", "POST /api/sam/image/{id}/warm",
                                            "GET /api/sam/stats", "GET /metrics",
                                            "GET /healthz"}}});
   });
@@ -440,7 +419,23 @@ void HttpServer::Impl::Routes() {
     json body = DatasetJson(*dataset);
     json list = json::array();
     std::vector<bool> cached = Cached(*images);
-    for (size_t i = 0; i < images->size(); ++i) list.push_back(ImageJson((*images)[i], cached[i]));
+    Result<std::vector<std::pair<std::string, int64_t>>> annotation_counts =
+        app.catalog().CountAnnotationsPerImage(dataset->id);
+    if (!annotation_counts.ok()) return SendStatus(res, annotation_counts.status());
+    const std::map<std::string, int64_t> annotations(annotation_counts->begin(), annotation_counts->end());
+    Result<std::vector<PixelCopy>> copies = app.catalog().ListPixelCopies(dataset->id);
+    if (!copies.ok()) return SendStatus(res, copies.status());
+    std::map<std::string, std::string> originals;
+    for (PixelCopy& copy : *copies) originals.emplace(std::move(copy.image_id), std::move(copy.original_image_id));
+    for (size_t i = 0; i < images->size(); ++i) {
+      const ImageRecord& image = (*images)[i];
+      json entry = ImageJson(image, cached[i]);
+      auto count = annotations.find(image.id);
+      entry["annotation_count"] = count == annotations.end() ? 0 : count->second;
+      auto original = originals.find(image.id);
+      entry["duplicate_of"] = original == originals.end() ? json(nullptr) : json(original->second);
+      list.push_back(std::move(entry));
+    }
     body["images"] = std::move(list);
     body["embeddings_cached"] = std::count(cached.begin(), cached.end(), true);
     // So a page opened mid-prewarm can follow the job that runs.
@@ -473,7 +468,7 @@ void HttpServer::Impl::Routes() {
       return SendStatus(res, Status::IoError("the stored file of image " + image->id +
                                              " cannot be read: " + bytes.status().message()));
     }
-    res.set_header("Content-Disposition", ContentDisposition(image->filename));
+    res.set_header("Content-Disposition", ContentDisposition("inline", image->filename));
     res.set_header("ETag", "\"" + image->content_hash + "\"");
     res.set_header("Cache-Control", "private, max-age=31536000, immutable");
     res.set_content(std::move(bytes).value(), image->mime_type);
@@ -588,6 +583,7 @@ void HttpServer::Impl::Routes() {
   });
 
   AddPrewarmRoutes(s, app, stopping);
+  AddAnnotationRoutes(s, app);
 
   s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(PrometheusMetrics(app), "text/plain; version=0.0.4; charset=utf-8");

@@ -91,6 +91,9 @@ class PendingEmbedding {
  public:
   // Blocks until the embedding is there (or failed). Call once.
   Result<EmbeddingLookup> Wait();
+  // True when it was found in the store: Wait() returns at once. A pending one that is
+  // dropped unwaited still completes (and is stored).
+  bool cached() const { return ready_.has_value(); }
 
  private:
   friend class EmbeddingService;

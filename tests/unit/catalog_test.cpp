@@ -4,6 +4,8 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <array>
+#include <tuple>
 #include <iterator>
 #include <memory>
 #include <string>
@@ -532,6 +534,123 @@ TEST_F(CatalogTest, MigrateIsIdempotent) {
   RawDb raw(path_);
   EXPECT_EQ(raw.Scalar("SELECT COUNT(*) FROM schema_migrations"),
             std::to_string(std::size(sqlite_schema::kMigrations)));
+}
+
+AnnotationRecord Annotation(const std::string& id, const std::string& image_id, const std::string& category) {
+  AnnotationRecord a;
+  a.id = id;
+  a.image_id = image_id;
+  a.category = category;
+  a.mask_height = 32;
+  a.mask_width = 64;
+  a.rle_counts = "0`1";
+  a.bbox = {1.0, 2.0, 3.0, 4.0};
+  a.area = 12;
+  a.prompt_json = R"({"points":[{"x":1,"y":2,"label":1}]})";
+  a.model_id = "demo";
+  a.created_at = a.updated_at = "2024-05-01T12:00:00.000Z";
+  return a;
+}
+
+TEST_F(CatalogTest, AnnotationsRoundTripInCreationOrderAndGoWithTheirDataset) {
+  CreateOrDie(Dataset("d1", "one", "2024-01-01T00:00:00.000Z"));
+  CreateOrDie(Dataset("d2", "two", "2024-01-02T00:00:00.000Z"));
+  AddOrDie(*catalog_, Image("i1", "d1", "a.png", Blob("a")));
+  AddOrDie(*catalog_, Image("i2", "d1", "b.png", Blob("b")));
+  AddOrDie(*catalog_, Image("i3", "d2", "a-again.png", Blob("a")));
+
+  // Created in an order that differs from the ids' and the images' order.
+  for (const auto& [id, image, category] : std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"z1", "i2", "dog"}, {"b2", "i1", "cat"}, {"a3", "i1", "cat"}, {"m4", "i3", "tree"}}) {
+    AnnotationRecord a = Annotation(id, image, category);
+    if (id == "a3") a.score = 0.25;
+    ASSERT_TRUE(catalog_->CreateAnnotation(a).ok()) << id;
+  }
+  EXPECT_EQ(catalog_->CreateAnnotation(Annotation("x", "no-such-image", "cat")).code(), StatusCode::kNotFound);
+
+  Result<AnnotationRecord> got = catalog_->GetAnnotation("a3");
+  ASSERT_TRUE(got.ok()) << got.status().message();
+  EXPECT_EQ(got->image_id, "i1");
+  EXPECT_EQ(got->dataset_id, "d1");
+  EXPECT_EQ(got->category, "cat");
+  EXPECT_EQ(got->mask_height, 32);
+  EXPECT_EQ(got->mask_width, 64);
+  EXPECT_EQ(got->rle_counts, "0`1");
+  EXPECT_EQ(got->bbox, (std::array<double, 4>{1.0, 2.0, 3.0, 4.0}));
+  EXPECT_EQ(got->area, 12);
+  EXPECT_EQ(got->score, 0.25);
+  EXPECT_FALSE(catalog_->GetAnnotation("b2")->score.has_value());
+  EXPECT_EQ(got->prompt_json, R"({"points":[{"x":1,"y":2,"label":1}]})");
+  EXPECT_EQ(got->model_id, "demo");
+  EXPECT_EQ(catalog_->GetAnnotation("nope").status().code(), StatusCode::kNotFound);
+
+  auto ids = [](const Result<std::vector<AnnotationRecord>>& list) {
+    std::vector<std::string> out;
+    EXPECT_TRUE(list.ok()) << list.status().message();
+    if (list.ok()) {
+      for (const AnnotationRecord& a : *list) out.push_back(a.id);
+    }
+    return out;
+  };
+  EXPECT_EQ(ids(catalog_->ListAnnotations("i1")), (std::vector<std::string>{"b2", "a3"}));
+  EXPECT_EQ(ids(catalog_->ListDatasetAnnotations("d1")), (std::vector<std::string>{"b2", "a3", "z1"}))
+      << "images in upload order, then creation order";
+  Result<std::vector<std::pair<std::string, int64_t>>> counts = catalog_->CountAnnotationsPerImage("d1");
+  ASSERT_TRUE(counts.ok());
+  std::sort(counts->begin(), counts->end());
+  EXPECT_EQ(*counts, (std::vector<std::pair<std::string, int64_t>>{{"i1", 2}, {"i2", 1}}));
+
+  AnnotationRecord changed = *got;
+  changed.category = "kitten";
+  changed.area = 99;
+  changed.score.reset();
+  changed.updated_at = "2024-06-01T00:00:00.000Z";
+  ASSERT_TRUE(catalog_->UpdateAnnotation(changed).ok());
+  got = catalog_->GetAnnotation("a3");
+  EXPECT_EQ(got->category, "kitten");
+  EXPECT_EQ(got->area, 99);
+  EXPECT_FALSE(got->score.has_value());
+  EXPECT_EQ(got->updated_at, "2024-06-01T00:00:00.000Z");
+  EXPECT_EQ(got->created_at, "2024-05-01T12:00:00.000Z");
+  changed.id = "gone";
+  EXPECT_EQ(catalog_->UpdateAnnotation(changed).code(), StatusCode::kNotFound);
+
+  ASSERT_TRUE(catalog_->DeleteAnnotation("b2").ok());
+  EXPECT_EQ(catalog_->DeleteAnnotation("b2").code(), StatusCode::kNotFound);
+  ASSERT_TRUE(catalog_->CreateAnnotation(Annotation("n5", "i1", "cat")).ok());
+  EXPECT_EQ(ids(catalog_->ListAnnotations("i1")), (std::vector<std::string>{"a3", "n5"})) << "new ones go last";
+
+  ASSERT_TRUE(catalog_->DeleteDataset("d1").ok());
+  EXPECT_EQ(catalog_->GetAnnotation("a3").status().code(), StatusCode::kNotFound);
+  EXPECT_TRUE(ids(catalog_->ListDatasetAnnotations("d1")).empty());
+  EXPECT_EQ(ids(catalog_->ListAnnotations("i3")), (std::vector<std::string>{"m4"})) << "other datasets keep theirs";
+}
+
+TEST_F(CatalogTest, PixelCopiesNameTheOldestImageWithTheSamePixels) {
+  CreateOrDie(Dataset("d1", "one", "2024-01-01T00:00:00.000Z"));
+  CreateOrDie(Dataset("d2", "two", "2024-01-02T00:00:00.000Z"));
+  BlobRecord a = Blob("a");
+  BlobRecord a_as_jpeg = Blob("a, other bytes");
+  a_as_jpeg.pixel_hash = a.pixel_hash;
+  AddOrDie(*catalog_, Image("i1", "d1", "a.png", a));
+  AddOrDie(*catalog_, Image("i2", "d1", "b.png", Blob("b")));
+  AddOrDie(*catalog_, Image("i3", "d1", "a-copy.png", a));
+  AddOrDie(*catalog_, Image("i4", "d2", "a.jpg", a_as_jpeg));
+  AddOrDie(*catalog_, Image("i5", "d2", "c.png", Blob("c")));
+
+  auto copies = [&](const std::string& dataset) {
+    std::vector<std::pair<std::string, std::string>> out;
+    Result<std::vector<PixelCopy>> list = catalog_->ListPixelCopies(dataset);
+    EXPECT_TRUE(list.ok()) << list.status().message();
+    if (list.ok()) {
+      for (const PixelCopy& c : *list) out.emplace_back(c.image_id, c.original_image_id);
+    }
+    return out;
+  };
+  EXPECT_EQ(copies("d1"), (std::vector<std::pair<std::string, std::string>>{{"i3", "i1"}}));
+  EXPECT_EQ(copies("d2"), (std::vector<std::pair<std::string, std::string>>{{"i4", "i1"}}));
+  ASSERT_TRUE(catalog_->DeleteDataset("d1").ok());
+  EXPECT_TRUE(copies("d2").empty()) << "the original went with its dataset";
 }
 
 // ---- Migration from schema version 1 ----------------------------------------------------
