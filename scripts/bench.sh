@@ -8,6 +8,7 @@
 #   scripts/bench.sh prewarm [--images 20 ...]     bench/prewarm_bench (issue 4)
 #   scripts/bench.sh store [--iterations 200 ...]  bench/store_bench (issue 4)
 #   scripts/bench.sh workers [--images 24 ...]     bench/worker_bench (issue 7)
+#   scripts/bench.sh redis [--iterations 200 ...]  bench/redis_bench (issue 7)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build_dir="${BUILD_DIR:-build}"
@@ -20,7 +21,8 @@ case "$which" in
   prewarm) program=prewarm_bench ;;
   store) program=store_bench ;;
   workers) program=worker_bench ;;
-  *) echo "usage: scripts/bench.sh near-dup|upload|predict|prewarm|store|workers [benchmark options]" >&2; exit 2 ;;
+  redis) program=redis_bench ;;
+  *) echo "usage: scripts/bench.sh near-dup|upload|predict|prewarm|store|workers|redis [benchmark options]" >&2; exit 2 ;;
 esac
 shift
 SAMCACHE_BENCH=1 BUILD_DIR="$build_dir" "$root/scripts/setup.sh"

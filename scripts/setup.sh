@@ -22,6 +22,8 @@ ort_stamp="headers-${ort_headers_suite}+lib-${ort_node_version}"
 sudo_cmd=()
 if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
 
+# libhiredis-dev: the shared Redis tier (--redis); redis-server: the tests start their own
+# on loopback (tests/support/redis_server.cpp).
 debian_packages=(
   build-essential cmake ninja-build pkg-config git curl ca-certificates
   libssl-dev libsqlite3-dev sqlite3
@@ -29,6 +31,7 @@ debian_packages=(
   nlohmann-json3-dev libcpp-httplib-dev libspdlog-dev libcli11-dev
   libzstd-dev libxxhash-dev prometheus-cpp-dev
   libpqxx-dev postgresql
+  libhiredis-dev redis-server
   libgtest-dev libgmock-dev libbenchmark-dev
   nodejs npm
   chromium fonts-noto-color-emoji

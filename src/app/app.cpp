@@ -3,10 +3,17 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <optional>
 
 namespace samcache {
 
 Result<std::unique_ptr<App>> App::Open(const AppOptions& options) {
+  std::optional<RedisEndpoint> redis;
+  if (!options.redis_url.empty()) {  // checked before anything is opened or created
+    Result<RedisEndpoint> endpoint = ParseRedisUrl(options.redis_url);
+    if (!endpoint.ok()) return endpoint.status();
+    redis = *endpoint;
+  }
   auto app = std::unique_ptr<App>(new App());
   app->options_ = options;
   std::error_code ec;
@@ -38,7 +45,21 @@ Result<std::unique_ptr<App>> App::Open(const AppOptions& options) {
       options.cache_dir.empty() ? options.data_dir / "embeddings" : options.cache_dir;
   app->disk_tier_ = std::make_unique<DiskTier>(cache_dir, options.cache_max_bytes, options.cache_dtype);
   SAMCACHE_RETURN_IF_ERROR(app->disk_tier_->Init());
-  app->store_ = std::make_unique<TieredStore>(std::vector<EmbeddingTier*>{app->memory_tier_.get(), app->disk_tier_.get()});
+  std::vector<EmbeddingTier*> tiers{app->memory_tier_.get(), app->disk_tier_.get()};
+  if (redis) {
+    app->redis_ = std::make_unique<RedisClient>(*redis, RedisClient::Options{});
+    app->redis_tier_ = std::make_unique<RedisTier>(*app->redis_, options.cache_dtype);
+    app->redis_lease_ = std::make_unique<RedisKeyLease>(*app->redis_, RedisKeyLease::Options{});
+    tiers.push_back(app->redis_tier_.get());
+    if (Status reachable = app->redis_->Ping(); reachable.ok()) {
+      spdlog::info("[REDIS] shared embedding tier and per-key leases at {}", redis->ToString());
+    } else {
+      spdlog::warn("[REDIS] cannot reach {} at start ({}); serving from the local tiers and computing "
+                   "without leases until it answers",
+                   redis->ToString(), reachable.message());
+    }
+  }
+  app->store_ = std::make_unique<TieredStore>(std::move(tiers));
   const TierStats disk = app->disk_tier_->Stats();
   spdlog::info("[CACHE] {} embedding(s) on disk in {} ({:.1f} MB, {} for this model; budget {}; new entries {}), "
                "memory budget {:.0f} MB",
@@ -48,8 +69,11 @@ Result<std::unique_ptr<App>> App::Open(const AppOptions& options) {
                                             : fmt::format("{:.1f} GB", static_cast<double>(options.cache_max_bytes) / 1e9),
                StorageDtypeName(options.cache_dtype),
                static_cast<double>(options.memory_cache_bytes) / 1e6);
-  app->embeddings_ = std::make_unique<EmbeddingService>(*app->model_, *app->store_, *app->blobs_,
-                                                        EmbeddingService::Options{options.encoder_queue, 1});
+  EmbeddingService::Options service_options;
+  service_options.max_waiting = options.encoder_queue;
+  service_options.max_prepared = 1;
+  service_options.lease = app->redis_lease_.get();
+  app->embeddings_ = std::make_unique<EmbeddingService>(*app->model_, *app->store_, *app->blobs_, service_options);
   app->segmenter_ = std::make_unique<Segmenter>(*app->catalog_, *app->embeddings_, *app->model_);
   app->prewarm_ = std::make_unique<PrewarmJobs>(*app->catalog_, *app->embeddings_, *app->store_, info.id,
                                                 options.prewarm);

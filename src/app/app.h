@@ -18,6 +18,9 @@
 #include "store/blob_store.h"
 #include "store/disk_tier.h"
 #include "store/memory_tier.h"
+#include "store/redis_client.h"
+#include "store/redis_lease.h"
+#include "store/redis_tier.h"
 #include "store/tiered_store.h"
 
 namespace samcache {
@@ -46,12 +49,16 @@ struct AppOptions {
   // How new disk entries store their values; entries of either dtype are read.
   StorageDtype cache_dtype = StorageDtype::kF32;
   PrewarmJobs::Options prewarm;
+  // Shared tier and per-key lease for several instances: redis://host:port[/db]; empty: none.
+  std::string redis_url;
 };
 
 class App {
  public:
   // Creates the data folder if needed, opens the catalog (applying migrations) and the
-  // blob store, and with load_model the model and the embedding cache.
+  // blob store, and with load_model the model and the embedding cache. InvalidArgument for
+  // a malformed redis_url; a Redis that cannot be reached is only a warning (the tier and
+  // the lease answer misses until it can).
   static Result<std::unique_ptr<App>> Open(const AppOptions& options);
   ~App();
 
@@ -71,7 +78,12 @@ class App {
   SamModel* model() { return model_.get(); }
   EmbeddingTier* memory_tier() { return memory_tier_.get(); }
   DiskTier* disk_tier() { return disk_tier_.get(); }
-  // The whole cache: memory, then disk.
+  // Null without redis_url.
+  RedisTier* redis_tier() { return redis_tier_.get(); }
+  RedisKeyLease* redis_lease() { return redis_lease_.get(); }
+  // The Redis URL without its password; empty without redis_url.
+  std::string redis_tier_url() const { return redis_ ? redis_->endpoint().ToString() : std::string(); }
+  // The whole cache: memory, then disk, then Redis when configured.
   EmbeddingTier* embedding_store() { return store_.get(); }
   std::vector<TierStats> tier_stats() { return store_ ? store_->TierStatsAll() : std::vector<TierStats>{}; }
   EmbeddingService* embeddings() { return embeddings_.get(); }
@@ -89,6 +101,9 @@ class App {
   std::unique_ptr<SamModel> model_;
   std::unique_ptr<MemoryTier> memory_tier_;
   std::unique_ptr<DiskTier> disk_tier_;
+  std::unique_ptr<RedisClient> redis_;
+  std::unique_ptr<RedisTier> redis_tier_;
+  std::unique_ptr<RedisKeyLease> redis_lease_;
   std::unique_ptr<TieredStore> store_;
   std::unique_ptr<EmbeddingService> embeddings_;
   std::unique_ptr<Segmenter> segmenter_;

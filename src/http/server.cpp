@@ -564,10 +564,24 @@ void HttpServer::Impl::ApiRoutes() {
                             {"encoder_failures", encoder.failures},
                             {"encoder_seconds", encoder.encoder_seconds},
                             {"joined_runs", encoder.joined},
-                            {"rejected_busy", encoder.rejected}};
+                            {"rejected_busy", encoder.rejected},
+                            {"remote_joined", encoder.remote_joined}};
       for (const TierStats& tier : app.tier_stats()) {
         body["embeddings"][tier.name] = {{"entries", tier.entries}, {"bytes", tier.bytes}, {"hits", tier.hits},
                                          {"misses", tier.misses}, {"evictions", tier.evictions}};
+      }
+      if (app.redis_tier() != nullptr) {
+        const RedisTierStats redis = app.redis_tier()->Details();
+        json& tier = body["embeddings"]["redis"];
+        tier["url"] = app.redis_tier_url();
+        tier["errors"] = redis.errors;
+        tier["corrupt"] = redis.corrupt;
+        tier["connected"] = redis.connected;
+        if (app.redis_lease() != nullptr) {
+          const LeaseStats lease = app.redis_lease()->Stats();
+          tier["leases"] = {{"acquired", lease.acquired}, {"held_elsewhere", lease.held_elsewhere},
+                            {"unavailable", lease.unavailable}, {"lost", lease.lost}, {"held", lease.held}};
+        }
       }
     }
     SendJson(res, 200, body);

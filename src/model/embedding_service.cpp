@@ -45,6 +45,7 @@ EmbeddingService::EmbeddingService(const SamModel& model, EmbeddingTier& tier, B
   preparer_ = std::thread([this] { PrepareLoop(); });
   encoder_ = std::thread([this] { EncodeLoop(); });
   storer_ = std::thread([this] { StoreLoop(); });
+  if (options_.lease != nullptr) leaser_ = std::thread([this] { LeaseLoop(); });
 }
 
 EmbeddingService::~EmbeddingService() {
@@ -55,13 +56,17 @@ EmbeddingService::~EmbeddingService() {
   waiting_cv_.notify_all();
   prepared_cv_.notify_all();
   encoded_cv_.notify_all();
+  claiming_cv_.notify_all();
   preparer_.join();
   encoder_.join();
   storer_.join();
+  if (leaser_.joinable()) leaser_.join();
   std::deque<std::unique_ptr<Job>> left;
   {
     std::lock_guard lock(mutex_);
     left.swap(waiting_);
+    for (auto& job : claiming_) left.push_back(std::move(job));
+    claiming_.clear();
     for (auto& job : prepared_) left.push_back(std::move(job));
     prepared_.clear();
     for (auto& job : encoded_) left.push_back(std::move(job));
@@ -98,9 +103,9 @@ Result<PendingEmbedding> EmbeddingService::Request(const ImageSource& image) {
   } else if (auto embedding = tier_.Get(key)) {
     // Stored by a run that finished after our first look.
     pending.ready_ = EmbeddingLookup{std::move(embedding), /*cached=*/true, false, MillisSince(pending.start_), {}};
-  } else if (waiting_.size() >= options_.max_waiting) {
+  } else if (waiting_.size() + leasing_ >= options_.max_waiting) {
     ++stats_.rejected;
-    return Status::Unavailable("the encoder queue is full (" + std::to_string(waiting_.size()) +
+    return Status::Unavailable("the encoder queue is full (" + std::to_string(waiting_.size() + leasing_) +
                                " images waiting); try again shortly");
   } else {
     auto job = std::make_unique<Job>();
@@ -109,8 +114,14 @@ Result<PendingEmbedding> EmbeddingService::Request(const ImageSource& image) {
     job->queued_at = pending.start_;
     pending.future_ = job->promise.get_future().share();
     in_flight_.emplace(name, pending.future_);
-    waiting_.push_back(std::move(job));
-    waiting_cv_.notify_one();
+    if (options_.lease != nullptr) {
+      ++leasing_;
+      claiming_.push_back(std::move(job));
+      claiming_cv_.notify_one();
+    } else {
+      waiting_.push_back(std::move(job));
+      waiting_cv_.notify_one();
+    }
   }
   return pending;
 }
@@ -119,9 +130,9 @@ Result<EmbeddingLookup> PendingEmbedding::Wait() {
   if (ready_) return *ready_;
   const Result<ComputedEmbedding>& outcome = future_.get();
   if (!outcome.ok()) return outcome.status();
-  return EmbeddingLookup{outcome->embedding, /*cached=*/false, joined_,
+  return EmbeddingLookup{outcome->embedding, outcome->cached, joined_,
                          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start_).count(),
-                         outcome->timings};
+                         outcome->timings, outcome->remote};
 }
 
 std::vector<bool> EmbeddingService::AreCached(const std::vector<std::string>& pixel_hashes) {
@@ -137,6 +148,8 @@ EncoderStats EmbeddingService::Stats() {
 }
 
 void EmbeddingService::Finish(Job& job, Outcome outcome) {
+  // The embedding is in the tiers by now (or failed): other instances may go ahead.
+  if (!job.lease_token.empty()) options_.lease->Release(job.key, job.lease_token);
   job.promise.set_value(std::move(outcome));
   std::lock_guard lock(mutex_);
   in_flight_.erase(job.key.ToString());
@@ -239,6 +252,112 @@ void EmbeddingService::StoreLoop() {
                  job->timings.encoder_ms, job->timings.store_ms);
     Finish(*job, Computed{std::move(job->embedding), job->timings});
   }
+}
+
+void EmbeddingService::Enqueue(std::unique_ptr<Job> job) {
+  {
+    std::lock_guard lock(mutex_);
+    --leasing_;
+    if (!stopping_) {
+      waiting_.push_back(std::move(job));
+      waiting_cv_.notify_one();
+      return;
+    }
+  }
+  Finish(*job, Status::Unavailable("the server is shutting down"));
+}
+
+void EmbeddingService::Claim(std::vector<std::unique_ptr<Job>> jobs, std::vector<std::unique_ptr<Job>>& watching) {
+  std::vector<EmbeddingKey> keys;
+  keys.reserve(jobs.size());
+  for (const auto& job : jobs) keys.push_back(job->key);
+  const std::vector<LeaseAttempt> attempts = options_.lease->TryAcquire(keys);
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    std::unique_ptr<Job>& job = jobs[i];
+    switch (attempts[i].state) {
+      case LeaseAttempt::State::kHeldElsewhere:
+        job->waited_remote = true;
+        watching.push_back(std::move(job));
+        continue;
+      case LeaseAttempt::State::kUnavailable:  // logged by the lease service: compute here
+        Enqueue(std::move(job));
+        continue;
+      case LeaseAttempt::State::kAcquired:
+        break;
+    }
+    job->lease_token = attempts[i].token;
+    // The previous holder stores before it releases: if it finished just before we took
+    // the lease, its value is there now (after a wait on its lease, a remote join too).
+    if (tier_.Contains(job->key)) {
+      if (auto embedding = tier_.Get(job->key)) {
+        {
+          std::lock_guard lock(mutex_);
+          --leasing_;
+          if (job->waited_remote) ++stats_.remote_joined;
+        }
+        Finish(*job, Computed{std::move(embedding), {}, /*cached=*/true, job->waited_remote});
+        continue;
+      }
+    }
+    Enqueue(std::move(job));
+  }
+}
+
+void EmbeddingService::Poll(std::vector<std::unique_ptr<Job>>& watching) {
+  std::vector<EmbeddingKey> keys;
+  keys.reserve(watching.size());
+  for (const auto& job : watching) keys.push_back(job->key);
+  const std::vector<bool> present = tier_.ContainsMany(keys);  // one round trip to the shared tier
+  std::vector<std::unique_ptr<Job>> still_held;
+  std::vector<std::unique_ptr<Job>> to_claim;
+  for (size_t i = 0; i < watching.size(); ++i) {
+    std::unique_ptr<Job>& job = watching[i];
+    if (present[i]) {
+      if (auto embedding = tier_.Get(job->key)) {  // promoted into the local tiers
+        {
+          std::lock_guard lock(mutex_);
+          --leasing_;
+          ++stats_.remote_joined;
+        }
+        spdlog::info("[REDIS] {} computed by another instance; waited {:.0f} ms", job->key.pixel_hash.substr(0, 12),
+                     MillisSince(job->queued_at));
+        Finish(*job, Computed{std::move(embedding), {}, /*cached=*/true, /*remote=*/true});
+        continue;
+      }
+    }
+    to_claim.push_back(std::move(job));
+  }
+  watching.clear();
+  // Keys still missing: their lease is taken if it is gone (holder finished without storing,
+  // or died and its lease expired); still held otherwise.
+  if (!to_claim.empty()) Claim(std::move(to_claim), still_held);
+  watching = std::move(still_held);
+}
+
+void EmbeddingService::LeaseLoop() {
+  std::vector<std::unique_ptr<Job>> watching;  // keys whose lease another instance holds
+  Clock::time_point next_poll = Clock::now();
+  for (;;) {
+    std::vector<std::unique_ptr<Job>> fresh;
+    {
+      std::unique_lock lock(mutex_);
+      auto ready = [this] { return stopping_ || !claiming_.empty(); };
+      if (watching.empty()) {
+        claiming_cv_.wait(lock, ready);
+      } else {
+        claiming_cv_.wait_until(lock, next_poll, ready);
+      }
+      if (stopping_) break;
+      for (auto& job : claiming_) fresh.push_back(std::move(job));
+      claiming_.clear();
+    }
+    if (!fresh.empty()) Claim(std::move(fresh), watching);
+    if (!watching.empty() && Clock::now() >= next_poll) {
+      Poll(watching);
+      next_poll = Clock::now() + options_.lease_poll;
+    }
+  }
+  for (auto& job : watching) Finish(*job, Status::Unavailable("the server is shutting down"));
 }
 
 }  // namespace samcache

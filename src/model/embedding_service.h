@@ -8,6 +8,16 @@
 // (12 MiB each for SAM) wait for the encoder, so a burst of requests cannot exhaust memory:
 // beyond that, Get answers Unavailable at once.
 //
+// With a KeyLease (several instances sharing a Redis tier), a miss first takes the key's
+// lease on a separate lease thread before it enters the pipeline: the holder computes and
+// stores it (the lease is released once the embedding is in the tiers, or on failure);
+// a key whose lease another instance holds waits on that thread (polling the store every
+// `lease_poll`, all waiting keys in one round trip) until the value appears, served as
+// cached (`remote_joined`), or the lease disappears, and then takes it. Waiting for other
+// instances never holds up the pipeline for other keys. If the lease service cannot be
+// reached, the key is computed here without a lease. Without a lease (the default) none of
+// this runs.
+//
 // Thread-safety: all methods may be called from any thread.
 #pragma once
 
@@ -26,6 +36,7 @@
 #include "common/status.h"
 #include "model/sam_model.h"
 #include "store/embedding_tier.h"
+#include "store/key_lease.h"
 
 namespace samcache {
 
@@ -53,6 +64,7 @@ struct EmbeddingLookup {
   bool joined = false;  // computed by a run another caller had started
   double elapsed_ms = 0;
   EncodeTimings timings;  // when computed (by this call or one it joined)
+  bool remote = false;    // cached: computed by another instance while this one waited on its lease
 };
 
 struct EncoderStats {
@@ -61,11 +73,14 @@ struct EncoderStats {
   double encoder_seconds = 0;
   uint64_t joined = 0;  // requests that waited for another's run instead of starting one
   uint64_t rejected = 0;  // refused because the pipeline was full
+  uint64_t remote_joined = 0;  // misses another instance computed while this one waited on its lease
 };
 
 struct ComputedEmbedding {
   std::shared_ptr<const Embedding> embedding;
   EncodeTimings timings;
+  bool cached = false;  // found in the store after all (stored by another instance meanwhile)
+  bool remote = false;  // ... after waiting on that instance's lease
 };
 
 class EmbeddingService;
@@ -93,6 +108,10 @@ class EmbeddingService {
   struct Options {
     size_t max_waiting = 64;
     size_t max_prepared = 1;
+    // Shared with other instances; null: no lease (one instance). Must outlive the service.
+    KeyLease* lease = nullptr;
+    // How often keys leased by other instances are checked.
+    std::chrono::milliseconds lease_poll{40};
   };
   // `model`, `tier` and `blobs` must outlive the service.
   EmbeddingService(const SamModel& model, EmbeddingTier& tier, BlobStore& blobs, Options options);
@@ -127,6 +146,8 @@ class EmbeddingService {
     EncodeTimings timings;
     PreparedImage prepared;
     std::shared_ptr<const Embedding> embedding;  // once encoded
+    std::string lease_token;  // while this process holds the key's lease
+    bool waited_remote = false;  // found the lease held by another instance at least once
   };
 
   // The next job of a stage's input queue; null when stopping.
@@ -137,7 +158,20 @@ class EmbeddingService {
   void PrepareLoop();
   void EncodeLoop();
   void StoreLoop();
+  // Releases the job's lease if it holds one, answers its callers, ends its flight.
   void Finish(Job& job, Outcome outcome);
+
+  // The lease thread: takes the leases of new misses and watches keys other instances hold.
+  void LeaseLoop();
+  // Tries to take the leases of `jobs`: a job that gets its lease (or cannot reach the lease
+  // service) goes to the pipeline, unless the store has its key by now; one whose lease is
+  // held elsewhere is added to `watching`.
+  void Claim(std::vector<std::unique_ptr<Job>> jobs, std::vector<std::unique_ptr<Job>>& watching);
+  // One look at the keys in `watching`: values that appeared answer their jobs; keys whose
+  // lease is gone are claimed.
+  void Poll(std::vector<std::unique_ptr<Job>>& watching);
+  // Hands an admitted job to the preparing thread (fails it when stopping).
+  void Enqueue(std::unique_ptr<Job> job);
 
   const SamModel& model_;
   EmbeddingTier& tier_;
@@ -151,6 +185,9 @@ class EmbeddingService {
   std::deque<std::unique_ptr<Job>> waiting_;
   std::deque<std::unique_ptr<Job>> prepared_;
   std::deque<std::unique_ptr<Job>> encoded_;  // waiting to be stored
+  std::condition_variable claiming_cv_;        // a job to claim, or stopping
+  std::deque<std::unique_ptr<Job>> claiming_;  // misses whose lease is not asked for yet
+  size_t leasing_ = 0;  // jobs in claiming_ or watched by the lease thread
   std::map<std::string, std::shared_future<Outcome>> in_flight_;
   bool stopping_ = false;
   EncoderStats stats_;
@@ -158,6 +195,7 @@ class EmbeddingService {
   std::thread preparer_;
   std::thread encoder_;
   std::thread storer_;
+  std::thread leaser_;  // only with a lease
 };
 
 }  // namespace samcache

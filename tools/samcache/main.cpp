@@ -25,6 +25,8 @@
 #include "model/sam_model.h"
 #include "prewarm_command.h"
 #include "progress_line.h"
+#include "store/redis_client.h"
+#include "store/redis_tier.h"
 #include "store/safetensors.h"
 
 namespace fs = std::filesystem;
@@ -87,6 +89,7 @@ struct ModelCliOptions {
   size_t prewarm_jobs = 2;
   int prewarm_poll_ms = 500;
   int prewarm_stale_seconds = 60;
+  std::string redis_url;
 };
 
 void AddModelOptions(CLI::App* cmd, ModelCliOptions& o, bool with_cache) {
@@ -96,6 +99,9 @@ void AddModelOptions(CLI::App* cmd, ModelCliOptions& o, bool with_cache) {
   cmd->add_option("--intra-op-threads", o.intra_op_threads, "ONNX Runtime threads per model run (0: one per core)")
       ->capture_default_str()
       ->check(CLI::Range(0, 256));
+  cmd->add_option("--redis", o.redis_url,
+                  "Shared embedding tier and per-key encoder leases for several instances: "
+                  "redis://host:port[/db] (run Redis with maxmemory and allkeys-lru, see README)");
   if (!with_cache) return;
   cmd->add_option("--memory-cache-bytes", o.memory_cache_bytes, "Byte budget of the in-process embedding cache")
       ->capture_default_str();
@@ -139,6 +145,7 @@ void ApplyModelOptions(const ModelCliOptions& o, AppOptions& options) {
   options.prewarm.max_running_jobs = o.prewarm_jobs;
   options.prewarm.poll_interval = std::chrono::milliseconds(o.prewarm_poll_ms);
   options.prewarm.stale_after = std::chrono::seconds(o.prewarm_stale_seconds);
+  options.redis_url = o.redis_url;
 }
 
 // The options of every command that opens the data folder (serve, worker, prewarm...).
@@ -281,6 +288,19 @@ int Embed(const CommonOptions& common, const ModelCliOptions& model_options, con
   auto ms = [](Clock::time_point since) {
     return std::chrono::duration<double, std::milli>(Clock::now() - since).count();
   };
+  // With --redis, the shared tier answers first and keeps what is computed here.
+  std::unique_ptr<RedisClient> redis;
+  std::unique_ptr<RedisTier> redis_tier;
+  if (!model_options.redis_url.empty()) {
+    Result<RedisEndpoint> endpoint = ParseRedisUrl(model_options.redis_url);
+    if (!endpoint.ok()) return Fail(endpoint.status());
+    redis = std::make_unique<RedisClient>(*endpoint, RedisClient::Options{});
+    if (Status reachable = redis->Ping(); !reachable.ok()) {
+      spdlog::warn("[REDIS] cannot reach {} ({}); computing without the shared tier", endpoint->ToString(),
+                   reachable.message());
+    }
+    redis_tier = std::make_unique<RedisTier>(*redis);
+  }
   ModelOptions options;
   options.intra_op_threads = model_options.intra_op_threads;
   Result<std::unique_ptr<SamModel>> model = model_options.model_dir.empty()
@@ -300,19 +320,34 @@ int Embed(const CommonOptions& common, const ModelCliOptions& model_options, con
   Result<DecodedImage> image = DecodeImage(*bytes, header->format);
   if (!image.ok()) return Fail(Status::InvalidArgument(image_path + ": " + image.status().message()));
   const double decode_ms = ms(step);
-  step = Clock::now();
-  PreparedImage prepared = (*model)->Prepare(*image);
-  const double preprocess_ms = ms(step);
-  step = Clock::now();
-  Result<Embedding> embedding = (*model)->Encode(prepared);
-  if (!embedding.ok()) return Fail(embedding.status());
-  const double encoder_ms = ms(step);
+  double preprocess_ms = 0;
+  double encoder_ms = 0;
+  const EmbeddingKey key{(*model)->info().id, PixelHash(*image)};
+  std::shared_ptr<const Embedding> embedding = redis_tier ? redis_tier->Get(key) : nullptr;
+  const bool cached = embedding != nullptr;
+  if (!embedding) {
+    step = Clock::now();
+    PreparedImage prepared = (*model)->Prepare(*image);
+    preprocess_ms = ms(step);
+    step = Clock::now();
+    Result<Embedding> encoded = (*model)->Encode(prepared);
+    if (!encoded.ok()) return Fail(encoded.status());
+    encoder_ms = ms(step);
+    embedding = std::make_shared<const Embedding>(std::move(encoded).value());
+    if (redis_tier) (void)redis_tier->Put(key, embedding);
+  }
   const NamedTensor& tensor = embedding->tensors.front();
   const fs::path out_dir = fs::absolute(out_path).parent_path();
   Status written = WriteFileAtomically(out_path, EncodeNpyFloat32(tensor.shape, tensor.values.data()), out_dir);
   if (!written.ok()) return Fail(written);
   std::string shape;
   for (int64_t d : tensor.shape) shape += (shape.empty() ? "" : ",") + std::to_string(d);
+  if (cached) {
+    std::printf("%s: %s [%s] float32 from %ux%u image, model %s (%s); decode %.0f ms, embedding cached in redis\n",
+                out_path.c_str(), tensor.name.c_str(), shape.c_str(), image->width, image->height,
+                (*model)->info().name.c_str(), (*model)->info().id.c_str(), decode_ms);
+    return 0;
+  }
   std::printf("%s: %s [%s] float32 from %ux%u image, model %s (%s); decode %.0f ms, preprocess %.0f ms, encoder %.0f ms\n",
               out_path.c_str(), tensor.name.c_str(), shape.c_str(), image->width, image->height,
               (*model)->info().name.c_str(), (*model)->info().id.c_str(), decode_ms, preprocess_ms, encoder_ms);
