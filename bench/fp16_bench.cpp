@@ -24,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "bench_util.h"
 #include "common/crypto.h"
 #include "model/mask_codec.h"
 #include "model/preprocess.h"
@@ -48,20 +49,9 @@ T Check(Result<T> result) {
   return std::move(result).value();
 }
 
-double MsSince(Clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
-
-double Percentile(std::vector<double> values, double p) {
-  if (values.empty()) return 0;
-  std::sort(values.begin(), values.end());
-  const size_t index = std::min(values.size() - 1, static_cast<size_t>(p / 100.0 * static_cast<double>(values.size())));
-  return values[index];
-}
-
-double Mean(const std::vector<double>& values) {
-  return values.empty() ? 0 : std::accumulate(values.begin(), values.end(), 0.0) / static_cast<double>(values.size());
-}
+using samcache::bench::MsSince;
+using samcache::bench::Percentile;
+using samcache::bench::Mean;
 
 struct Mask {
   std::vector<uint8_t> pixels;

@@ -23,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_util.h"
 #include "ingest/image_decoder.h"
 #include "ingest/image_format.h"
 #include "model/mask_codec.h"
@@ -39,18 +40,10 @@ using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 using samcache::testing::Scene;
 
-double MsSince(Clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
+using samcache::bench::MsSince;
+using samcache::bench::Percentile;
 
 [[noreturn]] void Fail(const std::string& message) { throw std::runtime_error(message); }
-
-double Percentile(std::vector<double> values, double p) {
-  if (values.empty()) return 0;
-  std::sort(values.begin(), values.end());
-  const size_t index = std::min(values.size() - 1, static_cast<size_t>(p / 100.0 * static_cast<double>(values.size())));
-  return values[index];
-}
 
 double Median(std::vector<double> values) { return Percentile(std::move(values), 50); }
 

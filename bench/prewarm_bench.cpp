@@ -38,6 +38,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_util.h"
 #include "app/app.h"
 #include "common/crypto.h"
 #include "ingest/image_decoder.h"
@@ -63,22 +64,10 @@ using samcache::testing::TempDir;
 
 [[noreturn]] void Fail(const std::string& message) { throw std::runtime_error(message); }
 
-double MsSince(Clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
-
-double Percentile(std::vector<double> values, double p) {
-  if (values.empty()) return 0;
-  std::sort(values.begin(), values.end());
-  const size_t index =
-      std::min(values.size() - 1, static_cast<size_t>(p / 100.0 * static_cast<double>(values.size())));
-  return values[index];
-}
-
-double Mean(const std::vector<double>& values) {
-  if (values.empty()) return 0;
-  return std::accumulate(values.begin(), values.end(), 0.0) / static_cast<double>(values.size());
-}
+using samcache::bench::MsSince;
+using samcache::bench::Percentile;
+using samcache::bench::Mean;
+using samcache::bench::SamEmbedding;
 
 double Median(std::vector<double> values) { return Percentile(std::move(values), 50); }
 
@@ -301,17 +290,6 @@ void CachedPrewarmLatency(const std::string& binary, const std::vector<size_t>& 
 }
 
 // ------------------------------------------------------------------------------------ (b)
-
-std::shared_ptr<const samcache::Embedding> SamEmbedding(const std::string& model_id, int seed) {
-  auto embedding = std::make_shared<samcache::Embedding>();
-  embedding->model_id = model_id;
-  samcache::NamedTensor tensor{"image_embeddings", {1, 256, 64, 64}, std::vector<float>(256 * 64 * 64)};
-  std::mt19937 random(static_cast<unsigned>(seed));
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  for (float& value : tensor.values) value = normal(random);
-  embedding->tensors.push_back(std::move(tensor));
-  return embedding;
-}
 
 void StoreRow(const char* what, const std::vector<double>& ms) {
   std::printf("%-44s %6zu %10.4f %10.4f %10.4f\n", what, ms.size(), Percentile(ms, 50), Percentile(ms, 99), Mean(ms));

@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_util.h"
 #include "common/crypto.h"
 #include "store/disk_tier.h"
 #include "store/memory_tier.h"
@@ -41,33 +42,14 @@ using samcache::EmbeddingKey;
 
 [[noreturn]] void Fail(const std::string& message) { throw std::runtime_error(message); }
 
-double MsSince(Clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
-
-double Percentile(std::vector<double> values, double p) {
-  if (values.empty()) return 0;
-  std::sort(values.begin(), values.end());
-  const size_t index =
-      std::min(values.size() - 1, static_cast<size_t>(p / 100.0 * static_cast<double>(values.size())));
-  return values[index];
-}
+using samcache::bench::MsSince;
+using samcache::bench::Percentile;
+using samcache::bench::SamEmbedding;
 
 void Row(const char* what, const std::vector<double>& ms) {
   const double mean = std::accumulate(ms.begin(), ms.end(), 0.0) / static_cast<double>(ms.size());
   std::printf("%-30s %6zu %10.3f %10.3f %10.3f\n", what, ms.size(), Percentile(ms, 50), Percentile(ms, 99),
               mean);
-}
-
-std::shared_ptr<const Embedding> SamEmbedding(const std::string& model_id, int seed) {
-  auto embedding = std::make_shared<Embedding>();
-  embedding->model_id = model_id;
-  samcache::NamedTensor tensor{"image_embeddings", {1, 256, 64, 64}, std::vector<float>(256 * 64 * 64)};
-  std::mt19937 random(static_cast<unsigned>(seed));
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  for (float& value : tensor.values) value = normal(random);
-  embedding->tensors.push_back(std::move(tensor));
-  return embedding;
 }
 
 template <typename Op>
