@@ -46,7 +46,8 @@ class AnnotationsApiTest : public ::testing::Test {
 
   // The first mask's RLE object of a click inside `object_name`.
   json MaskOf(const std::string& image_id, const std::string& object_name, int seed) {
-    const SceneObject& object = MakeShapesScene(640, 480, seed).Object(object_name);
+    const Scene scene = MakeShapesScene(640, 480, seed);
+    const SceneObject& object = scene.Object(object_name);
     json body{{"image_id", image_id},
               {"points", json::array({{{"x", object.click_x}, {"y", object.click_y}, {"label", 1}}})}};
     Reply reply = Post("/api/sam/predict", body);
@@ -249,7 +250,8 @@ TEST_F(AnnotationsApiTest, WarmComputesAheadSoTheClickFindsTheEmbeddingCached) {
   ASSERT_EQ(again.status, 200) << again.raw;
   EXPECT_EQ(again.body["embedding"], "cached");
 
-  const SceneObject& circle = MakeShapesScene(640, 480, 4).Object("circle");
+  const Scene scene = MakeShapesScene(640, 480, 4);
+  const SceneObject& circle = scene.Object("circle");
   Reply predicted =
       Post("/api/sam/predict",
            json{{"image_id", image}, {"points", {{{"x", circle.click_x}, {"y", circle.click_y}}}}});
