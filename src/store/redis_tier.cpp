@@ -9,6 +9,7 @@ namespace samcache {
 namespace {
 
 constexpr std::chrono::seconds kServerStatsMaxAge{1};
+constexpr int kScanCount = 10000;
 
 // "name:value" from INFO's text, as a number; 0 when absent.
 uint64_t InfoField(std::string_view info, std::string_view name) {
@@ -94,7 +95,23 @@ std::vector<bool> RedisTier::ContainsMany(const std::vector<EmbeddingKey>& keys)
   return present;
 }
 
-uint64_t RedisTier::EntriesFor(const std::string&) { return 0; }
+uint64_t RedisTier::EntriesFor(const std::string& model_id) {
+  // SCAN walks the whole database (every model's keys and the leases), kScanCount keys per
+  // round trip; a database of embeddings of a few MB each holds few enough keys for that.
+  const std::string pattern = std::string(kRedisEmbeddingPrefix) + model_id + ":*";
+  const std::string count = std::to_string(kScanCount);
+  std::string cursor = "0";
+  uint64_t entries = 0;
+  do {
+    Result<RedisReply> reply = client_.Command({"SCAN", cursor, "MATCH", pattern, "COUNT", count});
+    if (!reply.ok() || reply->type != RedisReply::Type::kArray || reply->elements.size() != 2) {
+      return 0;  // unreachable (logged by the client): the local tiers answer
+    }
+    cursor = reply->elements[0].text;
+    entries += reply->elements[1].elements.size();
+  } while (cursor != "0");
+  return entries;
+}
 
 TierStats RedisTier::Stats() {
   TierStats stats{"redis", hits_.load(), misses_.load(), 0, 0, 0};

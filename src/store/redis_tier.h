@@ -52,8 +52,9 @@ class RedisTier final : public EmbeddingTier {
   bool Contains(const EmbeddingKey& key) override;
   // One round trip (pipelined EXISTS) for all keys.
   std::vector<bool> ContainsMany(const std::vector<EmbeddingKey>& keys) override;
-  // Always 0: Redis cannot count one model's keys without scanning them, and its LRU evicts
-  // behind our back, so no counter would stay right. The local tiers answer for the model.
+  // The model's embeddings in Redis right now, every instance's (SCAN with MATCH: Redis
+  // keeps no per-model count, and its LRU evicts behind our back, so no counter of ours
+  // would stay right). 0 while Redis is unreachable: the local tiers answer then.
   uint64_t EntriesFor(const std::string& model_id) override;
   // name "redis"; hits and misses of Get in this process; entries: keys in the Redis
   // database (DBSIZE: every model, and the leases); bytes: the server's used_memory;

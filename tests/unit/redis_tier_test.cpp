@@ -112,7 +112,8 @@ TEST_F(RedisTierTest, StoresReadsAndAnswersManyKeysAtOnce) {
   EXPECT_EQ(stats.misses, 1u);
   EXPECT_EQ(stats.entries, 2u);  // the database's keys
   EXPECT_GT(stats.bytes, 2u * 4096 * 4);
-  EXPECT_EQ(tier_.EntriesFor(a.model_id), 0u);  // not counted per model (see the header)
+  EXPECT_EQ(tier_.EntriesFor(a.model_id), 2u);  // every instance's, counted in Redis
+  EXPECT_EQ(tier_.EntriesFor("another-model"), 0u);
   const RedisTierStats details = tier_.Details();
   EXPECT_EQ(details.errors, 0u);
   EXPECT_TRUE(details.connected);
@@ -124,6 +125,9 @@ TEST_F(RedisTierTest, ModelsAreSeparate) {
   ASSERT_TRUE(tier_.Put(mine, MakeTestEmbedding(1, 64, "model-a")).ok());
   EXPECT_EQ(tier_.Get(other), nullptr);
   EXPECT_EQ(tier_.ContainsMany({mine, other}), (std::vector<bool>{true, false}));
+  EXPECT_EQ(tier_.EntriesFor("model-a"), 1u);
+  EXPECT_EQ(tier_.EntriesFor("model-b"), 0u);
+  EXPECT_EQ(tier_.EntriesFor("model"), 0u);  // a prefix of another model's id
 }
 
 TEST_F(RedisTierTest, CorruptValuesAreDeletedAndMissed) {
@@ -179,6 +183,7 @@ TEST_F(RedisTierTest, ADownServerIsAMissAndANoOpPutUntilItComesBack) {
   EXPECT_FALSE(tier_.Contains(stored));
   const TierStats stats = tier_.Stats();
   EXPECT_EQ(stats.entries, 0u);
+  EXPECT_EQ(tier_.EntriesFor(stored.model_id), 0u);
   const RedisTierStats details = tier_.Details();
   EXPECT_GT(details.errors, 0u);
   EXPECT_FALSE(details.connected);
