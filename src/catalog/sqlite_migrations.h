@@ -120,6 +120,20 @@ CREATE TABLE annotations (
 );
 CREATE INDEX idx_annotations_image ON annotations(image_id, position);
 )sql"},
+    // At most one unfinished prewarm job per dataset and model, also when two instances
+    // queue one at the same moment; older duplicates from before are cancelled.
+    {6, "one unfinished prewarm job per dataset and model", R"sql(
+UPDATE prewarm_jobs SET status = 'cancelled', error = 'replaced by a newer job for the same dataset and model',
+  finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+WHERE status IN ('queued', 'running') AND EXISTS (
+  SELECT 1 FROM prewarm_jobs AS newer
+  WHERE newer.dataset_id = prewarm_jobs.dataset_id AND newer.model_id = prewarm_jobs.model_id
+    AND newer.status IN ('queued', 'running')
+    AND (newer.created_at > prewarm_jobs.created_at
+         OR (newer.created_at = prewarm_jobs.created_at AND newer.id > prewarm_jobs.id)));
+CREATE UNIQUE INDEX idx_prewarm_jobs_one_unfinished ON prewarm_jobs(dataset_id, model_id)
+  WHERE status IN ('queued', 'running');
+)sql"},
 };
 
 }  // namespace samcache::sqlite_schema

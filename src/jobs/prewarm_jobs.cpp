@@ -251,7 +251,13 @@ Result<PrewarmJobs::Started> PrewarmJobs::Start(const std::string& dataset_id) {
     record.runner = options_.runner_id;
     record.heartbeat_ms = UnixMillis();
   }
-  SAMCACHE_RETURN_IF_ERROR(catalog_.CreatePrewarmJob(record));
+  Status created = catalog_.CreatePrewarmJob(record);
+  if (created.code() == StatusCode::kConflict) {
+    // Another process queued one for this dataset and model since our look (the catalog
+    // allows one unfinished job per pair): answer with that job.
+    return Start(dataset_id);
+  }
+  SAMCACHE_RETURN_IF_ERROR(created);
   spdlog::info("[PREWARM] job {} queued for dataset {} ({} image(s), model {})", record.id, dataset_id,
                record.total, model_id_);
   if (hold_here) {

@@ -708,11 +708,12 @@ TEST_P(CatalogTest, PixelCopiesNameTheOldestImageWithTheSamePixels) {
 }
 
 PrewarmJobRecord Job(const std::string& id, const std::string& dataset_id, const std::string& runner,
-                     const std::string& created_at = "2024-05-01T12:00:00.000Z") {
+                     const std::string& created_at = "2024-05-01T12:00:00.000Z",
+                     const std::string& model_id = "model-a") {
   PrewarmJobRecord j;
   j.id = id;
   j.dataset_id = dataset_id;
-  j.model_id = "model-a";
+  j.model_id = model_id;
   j.status = "queued";
   j.total = 3;
   j.runner = runner;
@@ -723,10 +724,14 @@ PrewarmJobRecord Job(const std::string& id, const std::string& dataset_id, const
 
 TEST_P(CatalogTest, PrewarmJobsAreClaimedSavedAndCancelledOnlyInTheirState) {
   CreateOrDie(Dataset("d1", "one", "2024-01-01T00:00:00.000Z"));
+  const std::string same_time = "2024-05-01T12:00:00.000Z";
   ASSERT_TRUE(catalog_->CreatePrewarmJob(Job("j2", "d1", "host:1")).ok());
-  ASSERT_TRUE(catalog_->CreatePrewarmJob(Job("j1", "d1", "host:1")).ok());  // same time, created later
-  ASSERT_TRUE(catalog_->CreatePrewarmJob(Job("j0", "d1", "host:1", "2024-04-01T00:00:00.000Z")).ok());
-  EXPECT_EQ(catalog_->CreatePrewarmJob(Job("j0", "d1", "host:1")).code(), StatusCode::kConflict);
+  ASSERT_TRUE(catalog_->CreatePrewarmJob(Job("j1", "d1", "host:1", same_time, "model-b")).ok());  // created later
+  ASSERT_TRUE(catalog_->CreatePrewarmJob(Job("j0", "d1", "host:1", "2024-04-01T00:00:00.000Z", "model-c")).ok());
+  EXPECT_EQ(catalog_->CreatePrewarmJob(Job("j0", "d1", "host:1", same_time, "model-z")).code(), StatusCode::kConflict);
+  EXPECT_EQ(catalog_->CreatePrewarmJob(Job("j3", "d1", "host:9")).code(), StatusCode::kConflict)
+      << "one unfinished job per dataset and model";
+  EXPECT_EQ(catalog_->GetPrewarmJob("j3").status().code(), StatusCode::kNotFound);
 
   Result<PrewarmJobRecord> got = catalog_->GetPrewarmJob("j2");
   ASSERT_TRUE(got.ok()) << got.status().message();
@@ -743,11 +748,11 @@ TEST_P(CatalogTest, PrewarmJobsAreClaimedSavedAndCancelledOnlyInTheirState) {
   std::vector<std::string> ids;
   for (const auto& j : *unfinished) ids.push_back(j.id);
   EXPECT_EQ(ids, (std::vector<std::string>{"j0", "j2", "j1"})) << "oldest first, ties in creation order";
-  Result<std::optional<PrewarmJobRecord>> newest = catalog_->FindUnfinishedPrewarmJob("d1", "model-a");
-  ASSERT_TRUE(newest.ok());
-  ASSERT_TRUE(newest->has_value());
-  EXPECT_EQ((*newest)->id, "j1");
-  EXPECT_FALSE(catalog_->FindUnfinishedPrewarmJob("d1", "model-b")->has_value());
+  Result<std::optional<PrewarmJobRecord>> found = catalog_->FindUnfinishedPrewarmJob("d1", "model-b");
+  ASSERT_TRUE(found.ok());
+  ASSERT_TRUE(found->has_value());
+  EXPECT_EQ((*found)->id, "j1");
+  EXPECT_FALSE(catalog_->FindUnfinishedPrewarmJob("d1", "model-z")->has_value());
 
   // Compare-and-set: only from the expected runner.
   EXPECT_FALSE(*catalog_->ClaimPrewarmJob("j2", "host:someone-else", "host:2", 2000));
@@ -1017,8 +1022,13 @@ TEST_F(PostgresCatalogTest, InstancesStartingAtOnceMigrateAnEmptyDatabaseOnce) {
     EXPECT_EQ(*(*catalog)->SchemaVersion(), NewestSchemaVersion());
   }
   EXPECT_EQ(db_->Scalar("SELECT COUNT(*) FROM schema_migrations"), std::to_string(NewestSchemaVersion()));
+  std::string versions;
+  for (int v = 1; v <= NewestSchemaVersion(); ++v) {
+    if (v > 1) versions += ",";
+    versions += std::to_string(v);
+  }
   EXPECT_EQ(db_->Scalar("SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_migrations"),
-            "1,2,3,4,5");
+            versions);
   // And every instance works on the result.
   ASSERT_TRUE((*opened[0])->CreateDataset(Dataset("d", "n", "2024-01-01T00:00:00.000Z")).ok());
   EXPECT_EQ(StatsOrDie(**opened[kInstances - 1]).datasets, 1);
@@ -1095,7 +1105,7 @@ TEST_F(PostgresCatalogTest, OneOfSeveralInstancesClaimingAJobWinsIt) {
   constexpr int kClaimers = 8;
   for (int round = 0; round < 10; ++round) {
     const std::string job_id = std::string("job") + std::to_string(round);
-    ASSERT_TRUE(a->CreatePrewarmJob(Job(job_id, "d", "dead-host:1")).ok());
+    ASSERT_TRUE(a->CreatePrewarmJob(Job(job_id, "d" + std::to_string(round), "dead-host:1")).ok());
     std::vector<Result<bool>> claimed(kClaimers, Status::Internal("not run"));
     std::latch start(kClaimers);
     std::vector<std::thread> threads;
