@@ -631,9 +631,9 @@ class PostgresCatalog final : public Catalog {
       pqxx::nontransaction tx(c);
       tx.exec_params(
           "INSERT INTO prewarm_jobs (id, dataset_id, model_id, status, total, runner, heartbeat_ms, "
-          "created_at) "
-          "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-          j.id, j.dataset_id, j.model_id, j.status, j.total, j.runner, j.heartbeat_ms, j.created_at);
+          "created_at, to_compute) "
+          "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+          j.id, j.dataset_id, j.model_id, j.status, j.total, j.runner, j.heartbeat_ms, j.created_at, j.to_compute);
       return Status::Ok();
     });
   }

@@ -463,7 +463,7 @@ class SqliteCatalog final : public Catalog {
     std::lock_guard lock(mu_);
     auto stmt = conn_.Prepare(
         "INSERT INTO prewarm_jobs (id, dataset_id, model_id, status, total, runner, heartbeat_ms, "
-        "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+        "created_at, to_compute) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
     if (!stmt.ok()) return stmt.status();
     return Query(conn_, *stmt)
         .Bind(j.id)
@@ -474,6 +474,7 @@ class SqliteCatalog final : public Catalog {
         .Bind(j.runner)
         .Bind(j.heartbeat_ms)
         .Bind(j.created_at)
+        .Bind(j.to_compute)
         .Run();
   }
 
