@@ -376,11 +376,13 @@ test('a named object is saved, listed, and exported as COCO from the page and th
   await page.locator('#prompt-layer').focus();
   await page.keyboard.press('ArrowRight');
   await page.waitForURL((url) => url.hash.endsWith(`/i/${shared.images[1].id}`));
-  await page.locator('#stage.ready').waitFor();
+  // The URL changes before the hashchange handler swaps the editor, so wait for the new one.
+  await page.locator(`#stage.ready[data-image="${shared.images[1].id}"]`).waitFor();
   assert.equal(await page.locator('#editor-position').textContent(), '2 / 3');
   assert.equal(await page.locator('#editor-title').textContent(), 'scene-2.png');
   await page.keyboard.press('ArrowLeft');
   await page.waitForURL((url) => url.hash.endsWith(`/i/${shared.images[0].id}`));
+  await page.locator(`#stage.ready[data-image="${shared.images[0].id}"]`).waitFor();
   await page.locator('#objects .object').first().waitFor();
   const centre = [Math.floor((scenes[0].rect.x0 + scenes[0].rect.x1) / 2), Math.floor((scenes[0].rect.y0 + scenes[0].rect.y1) / 2)];
   assert.ok((await maskAlphas(page, [centre]))[0] > 0, 'the saved object is drawn');

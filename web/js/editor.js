@@ -471,6 +471,7 @@ export function renderEditor({ main, setCrumbs }, datasetId, imageId) {
       imageLayer.getContext('2d').drawImage(picture, 0, 0, image.width, image.height);
       annotations = listed.annotations.map((annotation) => ({ annotation, mask: decodeRle(annotation.segmentation) }));
       loading.hidden = true;
+      stage.dataset.image = image.id;  // which image is ready, for anything waiting on a switch
       stage.classList.add('ready');
       renderObjects();
       redraw();
