@@ -176,9 +176,11 @@ class Catalog {
   virtual Result<CatalogStats> Stats() = 0;
 
   // --- Perceptual hashes (near duplicates) ---
-  // Calls `visit` once per distinct picture (pixel_hash) whose perceptual hash is known, in
-  // no particular order. `visit` must not call back into the catalog.
+  // Calls `visit` once per distinct picture (pixel_hash) whose perceptual hash is known and
+  // whose content was stored at or after `stored_since` (ISO 8601 UTC, as created_at; empty:
+  // all), in no particular order. `visit` must not call back into the catalog.
   virtual Status ForEachPicture(
+      const std::string& stored_since,
       const std::function<void(const std::string& pixel_hash, const PerceptualHash& hash)>& visit) = 0;
   // Every image showing exactly these pixels, in any dataset, oldest first.
   virtual Result<std::vector<ImageRecord>> ListImagesWithPixelHash(const std::string& pixel_hash) = 0;

@@ -577,6 +577,7 @@ class PostgresCatalog final : public Catalog {
   }
 
   Status ForEachPicture(
+      const std::string& stored_since,
       const std::function<void(const std::string& pixel_hash, const PerceptualHash& hash)>& visit) override {
     // Read fully before visiting: a retry after a broken connection must not visit twice.
     Result<std::vector<std::pair<std::string, PerceptualHash>>> pictures = Run(
@@ -584,8 +585,9 @@ class PostgresCatalog final : public Catalog {
         [&](pqxx::connection& c) -> Result<std::vector<std::pair<std::string, PerceptualHash>>> {
           pqxx::nontransaction tx(c);
           return Collect<std::pair<std::string, PerceptualHash>>(
-              tx.exec("SELECT pixel_hash, MIN(phash), MIN(phash_mirrored) FROM blobs WHERE phash IS NOT NULL "
-                      "GROUP BY pixel_hash"),
+              tx.exec_params("SELECT pixel_hash, MIN(phash), MIN(phash_mirrored) FROM blobs "
+                             "WHERE phash IS NOT NULL AND created_at >= $1 GROUP BY pixel_hash",
+                             stored_since),
               [](const pqxx::row& r) { return std::pair(Text(r[0]), *Hashes(r, 1)); });
         });
     if (!pictures.ok()) return pictures.status();

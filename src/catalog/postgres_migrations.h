@@ -155,6 +155,11 @@ WHERE status IN ('queued', 'running') AND EXISTS (
 CREATE UNIQUE INDEX idx_prewarm_jobs_one_unfinished ON prewarm_jobs(dataset_id, model_id)
   WHERE status IN ('queued', 'running');
 )sql"},
+    // Pictures stored since a given time, so an instance's near-duplicate index can take in
+    // what other instances sharing the catalog stored after it started.
+    {7, "blobs by storage time", R"sql(
+CREATE INDEX idx_blobs_created_at ON blobs(created_at);
+)sql"},
 };
 
 }  // namespace samcache::postgres_schema

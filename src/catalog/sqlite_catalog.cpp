@@ -418,13 +418,15 @@ class SqliteCatalog final : public Catalog {
   }
 
   Status ForEachPicture(
+      const std::string& stored_since,
       const std::function<void(const std::string& pixel_hash, const PerceptualHash& hash)>& visit) override {
     std::lock_guard lock(mu_);
     auto stmt = conn_.Prepare(
-        "SELECT pixel_hash, MIN(phash), MIN(phash_mirrored) FROM blobs WHERE phash IS NOT NULL "
-        "GROUP BY pixel_hash");
+        "SELECT pixel_hash, MIN(phash), MIN(phash_mirrored) FROM blobs "
+        "WHERE phash IS NOT NULL AND created_at >= ? GROUP BY pixel_hash");
     if (!stmt.ok()) return stmt.status();
     Query q(conn_, *stmt);
+    q.Bind(stored_since);
     for (;;) {
       Result<bool> row = q.Step();
       if (!row.ok()) return row.status();

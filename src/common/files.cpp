@@ -78,10 +78,11 @@ Result<std::string> ReadFile(const fs::path& path) {
   return bytes;
 }
 
-std::string NowIso8601() {
-  const auto now = std::chrono::system_clock::now();
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()) % 1000;
-  const std::time_t t = std::chrono::system_clock::to_time_t(now);
+std::string Iso8601(std::chrono::system_clock::time_point time) {
+  const auto since_epoch = std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch());
+  const auto ms = since_epoch % 1000;
+  const std::time_t t = std::chrono::system_clock::to_time_t(
+      std::chrono::system_clock::time_point(since_epoch - ms));
   std::tm tm{};
   gmtime_r(&t, &tm);
   char buf[64];

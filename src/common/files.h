@@ -1,6 +1,7 @@
 // Small file-system helpers with the durability the stores need.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -34,7 +35,9 @@ Status WriteFileAtomically(const std::filesystem::path& path, std::string_view b
 // Reads a whole file. NotFound when it does not exist.
 Result<std::string> ReadFile(const std::filesystem::path& path);
 
-// Current UTC time as ISO 8601 with milliseconds, e.g. "2026-11-24T13:53:17.123Z".
-std::string NowIso8601();
+// A UTC time as ISO 8601 with milliseconds, e.g. "2026-11-24T13:53:17.123Z": the catalog's
+// time format, which sorts as text in time order.
+std::string Iso8601(std::chrono::system_clock::time_point time);
+inline std::string NowIso8601() { return Iso8601(std::chrono::system_clock::now()); }
 
 }  // namespace samcache

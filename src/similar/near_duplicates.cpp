@@ -7,6 +7,7 @@
 #include <tuple>
 
 #include "common/crypto.h"
+#include "common/files.h"
 
 namespace samcache {
 namespace {
@@ -144,20 +145,48 @@ std::string_view RelationName(SimilarImage::Relation relation) {
   return "near_duplicate";
 }
 
-NearDuplicateFinder::NearDuplicateFinder(Catalog& catalog, int default_distance)
-    : catalog_(catalog), default_distance_(default_distance) {}
+NearDuplicateFinder::NearDuplicateFinder(Catalog& catalog, int default_distance,
+                                         std::chrono::milliseconds catch_up_interval)
+    : catalog_(catalog), default_distance_(default_distance), catch_up_interval_(catch_up_interval) {}
 
 Status NearDuplicateFinder::Rebuild() {
+  std::lock_guard catching_up(catch_up_mu_);
+  const auto scan_start = std::chrono::system_clock::now();
   std::lock_guard membership(membership_mu_);
   pictures_.Clear();
   size_t skipped = 0;
   SAMCACHE_RETURN_IF_ERROR(
-      catalog_.ForEachPicture([&](const std::string& pixel_hash, const PerceptualHash& hash) {
+      catalog_.ForEachPicture("", [&](const std::string& pixel_hash, const PerceptualHash& hash) {
         if (!pictures_.Add(pixel_hash, hash.hash)) ++skipped;
       }));
   if (skipped > 0)
     spdlog::warn("[NEAR-DUP] {} picture(s) with a malformed pixel_hash left out of the index", skipped);
+  last_scan_start_ = scan_start;
+  last_catch_up_ = std::chrono::steady_clock::now();
   return Status::Ok();
+}
+
+void NearDuplicateFinder::CatchUp() {
+  std::unique_lock catching_up(catch_up_mu_, std::try_to_lock);
+  if (!catching_up.owns_lock()) return;  // another search is catching up right now
+  if (std::chrono::steady_clock::now() - last_catch_up_ < catch_up_interval_) return;
+  const auto scan_start = std::chrono::system_clock::now();
+  // Read first, then add under the membership lock, as a stored image's picture is added.
+  std::vector<std::pair<std::string, uint64_t>> stored;
+  const Status listed = catalog_.ForEachPicture(
+      Iso8601(last_scan_start_ - kCatchUpOverlap),
+      [&](const std::string& pixel_hash, const PerceptualHash& hash) { stored.emplace_back(pixel_hash, hash.hash); });
+  last_catch_up_ = std::chrono::steady_clock::now();
+  if (!listed.ok()) {
+    spdlog::warn("[NEAR-DUP] could not read the pictures stored by other instances: {}", listed.message());
+    return;
+  }
+  last_scan_start_ = scan_start;
+  std::lock_guard membership(membership_mu_);
+  const size_t before = pictures_.size();
+  for (const auto& [pixel_hash, hash] : stored) pictures_.Add(pixel_hash, hash);
+  if (pictures_.size() > before)
+    spdlog::debug("[NEAR-DUP] took in {} picture(s) stored by other instances", pictures_.size() - before);
 }
 
 Result<std::string> NearDuplicateFinder::DatasetName(const std::string& dataset_id) {
@@ -209,6 +238,7 @@ Status NearDuplicateFinder::Resolve(const std::vector<PictureIndex::Match>& matc
 Result<std::vector<SimilarImage>> NearDuplicateFinder::OnImageStored(const ImageRecord& image, size_t limit) {
   std::vector<SimilarImage> out;
   if (!image.perceptual_hash) return out;
+  CatchUp();
   std::vector<PictureIndex::Match> matches;
   {
     std::lock_guard membership(membership_mu_);
@@ -247,6 +277,7 @@ Result<std::vector<SimilarImage>> NearDuplicateFinder::FindSimilar(const ImageRe
   std::stable_sort(out.begin(), out.end(),
                    [](const SimilarImage& a, const SimilarImage& b) { return a.relation < b.relation; });
   if (!image.perceptual_hash) return out;
+  CatchUp();
   SAMCACHE_RETURN_IF_ERROR(
       Resolve(pictures_.Find(*image.perceptual_hash, max_distance, image.pixel_hash), limit, out));
   return out;

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <mutex>
 #include <shared_mutex>
@@ -90,14 +91,24 @@ std::string_view RelationName(SimilarImage::Relation relation);
 //
 // The catalog is the truth: a picture in the index that no image shows any more (deleted by
 // another process, or by a delete that raced with an upload) is skipped and dropped when a
-// search meets it. Images stored by another process sharing the catalog are found after the
-// next Rebuild(). Thread-safe.
+// search meets it. Pictures stored by other processes sharing the catalog are taken in before
+// a search, at most once per catch-up interval (see CatchUp). Thread-safe.
 class NearDuplicateFinder {
  public:
-  NearDuplicateFinder(Catalog& catalog, int default_distance);
+  // How far back each catch-up looks before the previous one began: the content's storage
+  // time is stamped before its row commits, on the clock of the machine that stored it.
+  static constexpr std::chrono::seconds kCatchUpOverlap{60};
+  static constexpr std::chrono::milliseconds kDefaultCatchUpInterval{1000};
+
+  NearDuplicateFinder(Catalog& catalog, int default_distance,
+                      std::chrono::milliseconds catch_up_interval = kDefaultCatchUpInterval);
 
   // Replaces the index with every picture in the catalog that has a perceptual hash.
   Status Rebuild();
+  // Adds the pictures stored since the previous catch-up (or the Rebuild) began, less the
+  // overlap, unless the last one is more recent than the catch-up interval. Searches call it;
+  // a failure is logged and the search goes on with the index as it is.
+  void CatchUp();
 
   // For an image just stored: the near duplicates already known (up to `limit`, closest
   // first), then adds its picture to the index. Nothing when it has no perceptual hash.
@@ -129,8 +140,13 @@ class NearDuplicateFinder {
 
   Catalog& catalog_;
   const int default_distance_;
+  const std::chrono::milliseconds catch_up_interval_;
   PictureIndex pictures_;
   std::mutex membership_mu_;  // held across "is it still used?" and the removal, and by adds
+
+  std::mutex catch_up_mu_;  // one catch-up at a time; the others go on without waiting
+  std::chrono::system_clock::time_point last_scan_start_;  // wall clock: compared with created_at
+  std::chrono::steady_clock::time_point last_catch_up_;
 };
 
 }  // namespace samcache

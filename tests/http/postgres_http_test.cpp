@@ -5,10 +5,13 @@
 #include <httplib.h>
 
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "common/crypto.h"
 #include "ingest/image_decoder.h"
+#include "similar/near_duplicates.h"
 #include "support/http_reply.h"
+#include "support/near_dup_images.h"
 #include "support/postgres_test_db.h"
 #include "support/scenes.h"
 #include "support/test_support.h"
@@ -171,6 +174,34 @@ TEST_F(PostgresHttpTest, TwoInstancesShareDatasetsDuplicatesAndFiles) {
   ASSERT_TRUE(still);
   EXPECT_EQ(still->status, 200);
   EXPECT_EQ(still->body, shared);
+}
+
+// Each instance's near-duplicate index takes in what the others stored since it started.
+TEST_F(PostgresHttpTest, NearDuplicatesAreFoundAcrossInstances) {
+  std::unique_ptr<Instance> a = Start("a");
+  std::unique_ptr<Instance> b = Start("b");
+  const DecodedImage photo = MakePhoto(640, 480, 31);
+
+  Reply through_a = a->Upload({{"photo.jpg", EncodeOrDie(photo, ".jpg")}});
+  ASSERT_EQ(through_a.status, 200) << through_a.raw;
+  const std::string a_image = through_a.body["images"][0]["id"];
+  // An index looks at the catalog at most once per catch-up interval.
+  std::this_thread::sleep_for(NearDuplicateFinder::kDefaultCatchUpInterval + std::chrono::milliseconds(200));
+
+  Reply through_b = b->Upload({{"photo-bright.png", EditedFile(photo, Edit::kBrighter, ".png")}});
+  ASSERT_EQ(through_b.status, 200) << through_b.raw;
+  EXPECT_EQ(through_b.body["near_duplicates_found"], 1);
+  const json& near = through_b.body["images"][0]["near_duplicates"];
+  ASSERT_EQ(near.size(), 1u) << through_b.raw;
+  EXPECT_EQ(near[0]["image_id"], a_image);
+  EXPECT_EQ(near[0]["relation"], "near_duplicate");
+  const std::string b_image = through_b.body["images"][0]["id"];
+
+  std::this_thread::sleep_for(NearDuplicateFinder::kDefaultCatchUpInterval + std::chrono::milliseconds(200));
+  Reply similar = a->Get("/api/sam/image/" + a_image + "/similar");
+  ASSERT_EQ(similar.status, 200) << similar.raw;
+  ASSERT_EQ(similar.body["similar"].size(), 1u) << similar.raw;
+  EXPECT_EQ(similar.body["similar"][0]["image_id"], b_image);
 }
 
 TEST_F(PostgresHttpTest, AnUnreachableDatabaseStopsServeWithAClearMessage) {

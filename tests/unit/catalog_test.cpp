@@ -12,6 +12,7 @@
 #include <iterator>
 #include <latch>
 #include <memory>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -557,7 +558,7 @@ TEST_P(CatalogTest, PerceptualHashesRoundTripAllSixtyFourBits) {
   EXPECT_EQ((*catalog_->FindBlob(high.content_hash))->perceptual_hash, high.perceptual_hash);
 
   std::vector<std::pair<std::string, PerceptualHash>> pictures;
-  ASSERT_TRUE(catalog_->ForEachPicture([&](const std::string& pixel_hash, const PerceptualHash& h) {
+  ASSERT_TRUE(catalog_->ForEachPicture("", [&](const std::string& pixel_hash, const PerceptualHash& h) {
                         pictures.emplace_back(pixel_hash, h);
                       }).ok());
   ASSERT_EQ(pictures.size(), 1u) << "one picture has a hash";
@@ -577,6 +578,33 @@ TEST_P(CatalogTest, PerceptualHashesRoundTripAllSixtyFourBits) {
   ASSERT_TRUE(showing.ok());
   EXPECT_EQ(Ids(*showing), (std::vector<std::string>{"i1", "i3"}));
   EXPECT_TRUE(catalog_->ListImagesWithPixelHash(Sha256Hex("nothing"))->empty());
+}
+
+// What another instance stored after this one built its near-duplicate index: pictures by the
+// time their content was stored, the bound included.
+TEST_P(CatalogTest, PicturesStoredSinceATime) {
+  CreateOrDie(Dataset("d1", "one", "2024-01-01T00:00:00.000Z"));
+  const auto hashed = [](const std::string& content, const std::string& created_at, uint64_t bits) {
+    BlobRecord blob = Blob(content, 64, 32, created_at);
+    blob.perceptual_hash = PerceptualHash{bits, ~bits};
+    return blob;
+  };
+  AddOrDie(*catalog_, Image("i1", "d1", "old.png", hashed("old", "2024-05-01T12:00:00.000Z", 1)));
+  AddOrDie(*catalog_, Image("i2", "d1", "edge.png", hashed("edge", "2024-05-01T12:00:05.000Z", 2)));
+  AddOrDie(*catalog_, Image("i3", "d1", "new.png", hashed("new", "2024-05-01T12:01:00.000Z", 3)));
+  AddOrDie(*catalog_, Image("i4", "d1", "unhashed.png", Blob("unhashed", 64, 32, "2024-05-01T12:02:00.000Z")));
+
+  const auto since = [&](const std::string& time) {
+    std::set<uint64_t> found;
+    EXPECT_TRUE(catalog_->ForEachPicture(time, [&](const std::string&, const PerceptualHash& h) {
+                          found.insert(h.hash);
+                        }).ok());
+    return found;
+  };
+  EXPECT_EQ(since(""), (std::set<uint64_t>{1, 2, 3}));
+  EXPECT_EQ(since("2024-05-01T12:00:05.000Z"), (std::set<uint64_t>{2, 3}));
+  EXPECT_EQ(since("2024-05-01T12:00:05.001Z"), (std::set<uint64_t>{3}));
+  EXPECT_TRUE(since("2024-05-01T12:03:00.000Z").empty());
 }
 
 TEST_P(CatalogTest, MigrateIsIdempotent) {
@@ -919,7 +947,7 @@ TEST_F(CatalogMigrationTest, UpgradesVersionOneAndKeepsAllRows) {
   EXPECT_TRUE(std::is_sorted(missing->begin(), missing->end()));
   ASSERT_TRUE(catalog->SetPerceptualHash(kSharedHash, PerceptualHash{0xF0F0F0F0F0F0F0F0ull, 42}).ok());
   int pictures = 0;
-  ASSERT_TRUE(catalog->ForEachPicture([&](const std::string&, const PerceptualHash&) { ++pictures; }).ok());
+  ASSERT_TRUE(catalog->ForEachPicture("", [&](const std::string&, const PerceptualHash&) { ++pictures; }).ok());
   EXPECT_EQ(pictures, 1);
   Result<std::vector<ImageRecord>> shared = catalog->ListImagesWithPixelHash(
       "81a461b5eddc593bf94f605e38d874343e80ec311132b2c5d712d99e49eed1da");

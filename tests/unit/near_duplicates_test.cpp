@@ -247,6 +247,40 @@ TEST_F(NearDuplicatesTest, HashesOfOlderContentAreComputedFromStoredFiles) {
 
 // Uploads running at the same time still see each other: of two similar images, the one
 // stored second lists the first.
+// Another process sharing the catalog stores pictures after an index was built: the index
+// takes them in before its next search, once its catch-up interval has passed.
+TEST_F(NearDuplicatesTest, PicturesStoredElsewhereAreTakenInBeforeASearch) {
+  Result<std::unique_ptr<Catalog>> shared = OpenSqliteCatalog(app_->options().catalog_path);
+  ASSERT_TRUE(shared.ok()) << shared.status().message();
+  NearDuplicateFinder eager(**shared, kDefaultNearDuplicateDistance, std::chrono::milliseconds(0));
+  NearDuplicateFinder lazy(**shared, kDefaultNearDuplicateDistance, std::chrono::hours(1));
+  ASSERT_TRUE(eager.Rebuild().ok());
+  ASSERT_TRUE(lazy.Rebuild().ok());
+
+  CreateDataset("d");
+  const DecodedImage photo = MakePhoto(640, 480, 16);
+  Ingest("d", "o.png", EncodeOrDie(photo, ".png"));
+  const IngestedImage bright = Ingest("d", "bright.png", EditedFile(photo, Edit::kBrighter, ".png"));
+  ASSERT_EQ(Filenames(bright.near_duplicates), std::set<std::string>{"o.png"});
+  EXPECT_EQ(eager.picture_count(), 0u);
+
+  Result<std::vector<SimilarImage>> found = eager.FindSimilar(bright.image, kDefaultNearDuplicateDistance, 10);
+  ASSERT_TRUE(found.ok()) << found.status().message();
+  EXPECT_EQ(Filenames(*found), std::set<std::string>{"o.png"});
+  EXPECT_EQ(eager.picture_count(), 2u);
+  // Within its interval an index searches what it has.
+  Result<std::vector<SimilarImage>> not_yet = lazy.FindSimilar(bright.image, kDefaultNearDuplicateDistance, 10);
+  ASSERT_TRUE(not_yet.ok());
+  EXPECT_TRUE(not_yet->empty());
+  EXPECT_EQ(lazy.picture_count(), 0u);
+
+  // An upload through the other index lists what this process stored, and this one finds it.
+  const IngestedImage dark = Ingest("d", "dark.png", EditedFile(photo, Edit::kDarker, ".png"));
+  Result<std::vector<SimilarImage>> on_store = eager.OnImageStored(dark.image, 10);
+  ASSERT_TRUE(on_store.ok());
+  EXPECT_EQ(Filenames(*on_store), (std::set<std::string>{"o.png", "bright.png"}));
+}
+
 TEST_F(NearDuplicatesTest, ConcurrentUploadsOfSimilarImagesSeeEachOther) {
   CreateDataset("d");
   const DecodedImage photo = MakePhoto(640, 480, 15);
