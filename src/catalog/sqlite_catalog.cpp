@@ -422,7 +422,9 @@ class SqliteCatalog final : public Catalog {
       const std::function<void(const std::string& pixel_hash, const PerceptualHash& hash)>& visit) override {
     std::lock_guard lock(mu_);
     auto stmt = conn_.Prepare(
-        "SELECT pixel_hash, MIN(phash), MIN(phash_mirrored) FROM blobs "
+        // Without the hint the planner walks the pixel_hash index to skip the GROUP BY's sort,
+        // reading every row even when a catch-up wants the last minute's (0.5 s at 200,000).
+        "SELECT pixel_hash, MIN(phash), MIN(phash_mirrored) FROM blobs INDEXED BY idx_blobs_created_at "
         "WHERE phash IS NOT NULL AND created_at >= ? GROUP BY pixel_hash");
     if (!stmt.ok()) return stmt.status();
     Query q(conn_, *stmt);
