@@ -466,11 +466,17 @@ Result<PrewarmUpdate> PrewarmJobs::WaitForUpdate(const std::string& job_id, int6
     lock.unlock();
     Result<PrewarmSnapshot> snapshot = Snapshot(job_id);
     if (!snapshot.ok()) return snapshot.status();
-    return PrewarmUpdate{std::move(snapshot).value(), {}};
+    lock.lock();
+    job = held_here();
+    if (!job) return PrewarmUpdate{std::move(snapshot).value(), {}};
+    // A runner of this process took the job meanwhile (Snapshot waits for its claim): answer
+    // from the live entry, with the image events it has published since, or a follower that
+    // connected just after Start() would skip to its sequence number and miss them.
+  } else {
+    change_cv_.wait_for(lock, timeout, [&] {
+      return job->seq > after_seq || IsFinishedPrewarmStatus(job->record.status) || !job->queued_or_running;
+    });
   }
-  change_cv_.wait_for(lock, timeout, [&] {
-    return job->seq > after_seq || IsFinishedPrewarmStatus(job->record.status) || !job->queued_or_running;
-  });
   PrewarmUpdate update{SnapshotLocked(*job), {}};
   auto first = std::upper_bound(job->events.begin(), job->events.end(), after_seq,
                                 [](int64_t seq, const PrewarmImageEvent& e) { return seq < e.seq; });
