@@ -183,7 +183,9 @@ TEST_F(PrewarmJobsTest, ALiveRunnerIsNotTakenOver) {
 // Without any call, idle runners find a job whose heartbeat is stale and finish it.
 TEST_F(PrewarmJobsTest, ThePoolTakesOverAStaleJobByItself) {
   PrewarmJobs::Options options;
-  options.stale_after = std::chrono::milliseconds(500);
+  // Long, so the runner that took the job keeps it on a loaded machine; the job below is
+  // stale anyway (its last heartbeat is from 1970).
+  options.stale_after = std::chrono::seconds(30);
   options.poll_interval = std::chrono::milliseconds(20);
   Open(options);
   const std::string dataset = AddDataset({250, 251, 252});
