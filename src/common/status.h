@@ -79,9 +79,29 @@ class Result {
 
 }  // namespace samcache
 
-// Returns early from the enclosing function when `expr` yields a non-ok Status.
-#define SAMCACHE_RETURN_IF_ERROR(expr)            \
-  do {                                            \
-    ::samcache::Status _st = (expr);              \
-    if (!_st.ok()) return _st;                    \
+namespace samcache::status_internal {
+inline const Status& StatusOf(const Status& status) { return status; }
+template <typename T>
+const Status& StatusOf(const Result<T>& result) {
+  return result.status();
+}
+}  // namespace samcache::status_internal
+
+// Returns early from the enclosing function when `expr` (a Status or a Result) is not ok.
+#define SAMCACHE_RETURN_IF_ERROR(expr)                                              \
+  do {                                                                              \
+    const auto& _samcache_st = (expr);                                              \
+    if (!_samcache_st.ok()) return ::samcache::status_internal::StatusOf(_samcache_st); \
   } while (0)
+
+#define SAMCACHE_STATUS_CONCAT_INNER(a, b) a##b
+#define SAMCACHE_STATUS_CONCAT(a, b) SAMCACHE_STATUS_CONCAT_INNER(a, b)
+
+// `SAMCACHE_ASSIGN_OR_RETURN(auto rows, catalog.ListImages(id));` declares or assigns `lhs`
+// from a Result's value, or returns its Status from the enclosing function.
+#define SAMCACHE_ASSIGN_OR_RETURN(lhs, expr) \
+  SAMCACHE_ASSIGN_OR_RETURN_IMPL(SAMCACHE_STATUS_CONCAT(_samcache_result_, __COUNTER__), lhs, expr)
+#define SAMCACHE_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
+  auto tmp = (expr);                                    \
+  if (!tmp.ok()) return std::move(tmp).status();        \
+  lhs = std::move(tmp).value()
