@@ -1,4 +1,4 @@
-// Several instances, as deployed (README, "Deploying several instances"): two real `samcache
+// Several instances, as deployed (docs/OPERATIONS.md, "Deploying several instances"): two real `samcache
 // serve` processes A and B and one `samcache worker` W, each with a data folder (and so a
 // local embedding cache) of its own, sharing one PostgreSQL database (catalog and prewarm
 // queue), one real redis-server (shared embedding tier and per-key leases) and one blob
