@@ -6,7 +6,7 @@
 #include <string_view>
 
 #include "common/status.h"
-#include "ingest/image_format.h"
+#include "image/image_format.h"
 
 namespace samcache {
 
@@ -31,6 +31,7 @@ Result<std::string> MakeThumbnailJpeg(const DecodedImage& image, int max_side);
 
 // Re-encodes a decoded image (tests and benchmarks use it to make inputs). `extension` is
 // ".png", ".jpg", ".bmp", ".webp" or ".tiff".
-Result<std::string> EncodeImage(const DecodedImage& image, const std::string& extension, int jpeg_quality = 90);
+Result<std::string> EncodeImage(const DecodedImage& image, const std::string& extension,
+                                int jpeg_quality = 90);
 
 }  // namespace samcache
