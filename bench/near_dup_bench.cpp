@@ -38,9 +38,9 @@
 #include <tuple>
 #include <vector>
 
-#include "ingest/image_decoder.h"
-#include "ingest/image_format.h"
-#include "ingest/perceptual_hash.h"
+#include "image/image_decoder.h"
+#include "image/image_format.h"
+#include "image/perceptual_hash.h"
 #include "similar/hamming_index.h"
 #include "similar/near_duplicates.h"
 #include "support/near_dup_images.h"

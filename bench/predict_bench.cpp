@@ -24,8 +24,8 @@
 #include <vector>
 
 #include "bench_util.h"
-#include "ingest/image_decoder.h"
-#include "ingest/image_format.h"
+#include "image/image_decoder.h"
+#include "image/image_format.h"
 #include "model/mask_codec.h"
 #include "model/preprocess.h"
 #include "model/sam_model.h"

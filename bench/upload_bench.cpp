@@ -36,8 +36,8 @@
 
 #include "common/crypto.h"
 #include "common/files.h"
-#include "ingest/image_decoder.h"
-#include "ingest/image_format.h"
+#include "image/image_decoder.h"
+#include "image/image_format.h"
 #include "support/test_support.h"
 
 namespace {

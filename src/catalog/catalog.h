@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "image/perceptual_hash.h"
 
 namespace samcache {
 
@@ -25,14 +26,6 @@ struct DatasetRecord {
   std::string name;
   std::string created_at;   // ISO 8601 UTC
   int64_t image_count = 0;  // filled by reads, ignored by CreateDataset
-};
-
-// A 64-bit perceptual hash (pHash) of a picture, and of the same picture mirrored left to
-// right (to find flipped copies). See ingest/perceptual_hash.h.
-struct PerceptualHash {
-  uint64_t hash = 0;
-  uint64_t mirrored = 0;
-  bool operator==(const PerceptualHash&) const = default;
 };
 
 // One distinct content (by SHA-256 of its bytes) and what was derived from it once.

@@ -1,53 +1,5 @@
-// Image format sniffing and header-only size extraction for untrusted uploads.
-//
-// Everything here works on raw bytes and never decodes pixels, so callers can refuse
-// decompression bombs and truncated uploads before handing data to a decoder. All parsing is
-// bounds-checked; any byte string (including empty or adversarial input) is safe to pass.
+// Moved to image/image_format.h. Only tools/samcache/main.cpp still includes this path (it is being
+// split in parallel); delete this file once its includes name image/.
 #pragma once
 
-#include <cstdint>
-#include <string>
-#include <string_view>
-
-#include "common/status.h"
-
-namespace samcache {
-
-enum class ImageFormat { kUnknown, kJpeg, kPng, kWebp, kBmp, kTiff, kGif };
-
-// Format from magic bytes only (never filenames). Looks at no more than the first 16 bytes;
-// input shorter than a format's signature is simply not that format. A BMP additionally needs
-// its reserved header bytes (6..9) to be zero when present, because "BM" alone also starts
-// ordinary text.
-ImageFormat SniffFormat(std::string_view bytes);
-
-// "jpeg", "png", "webp", "bmp", "tiff", "gif", "unknown".
-std::string_view FormatName(ImageFormat f);
-
-// "image/jpeg", "image/png", "image/webp", "image/bmp", "image/tiff", "image/gif",
-// "application/octet-stream" for kUnknown.
-std::string_view MimeType(ImageFormat f);
-
-// A short human description of what (non-image) content looks like, for error messages:
-// "empty file", "HTML", "XML", "SVG image", "JSON", "text", "PDF", "ZIP archive",
-// "gzip archive", "HEIC image", "AVIF image", "GIF image", ... or "unrecognised binary data".
-std::string DescribeUnknownContent(std::string_view bytes);
-
-struct ImageHeader {
-  ImageFormat format = ImageFormat::kUnknown;
-  uint32_t width = 0;  // as stored in the file, before any EXIF orientation
-  uint32_t height = 0;
-};
-
-// Reads only the container/header structures to get the declared size, and checks that the
-// file is structurally complete. On success width and height are both non-zero; they are the
-// declared values and may be huge (refusing them is the caller's job).
-// Errors, worded for the person who uploaded the file:
-//  - Unsupported: unrecognised content ("not a supported image format (JPEG, PNG, WebP, BMP,
-//    TIFF): the content looks like HTML"), GIF, and valid-but-unhandled variants (e.g. OS/2 BMP).
-//  - Corrupt: truncated files ("truncated JPEG: the file ends before the end-of-image marker")
-//    and impossible headers (zero width/height, bad chunk lengths, missing size fields, ...).
-// Trailing bytes after a complete image (JPEG EOI, PNG IEND, RIFF end) are accepted.
-Result<ImageHeader> ReadImageHeader(std::string_view bytes);
-
-}  // namespace samcache
+#include "image/image_format.h"

@@ -6,24 +6,15 @@
 
 #include "common/crypto.h"
 #include "common/files.h"
-#include "ingest/image_decoder.h"
-#include "ingest/image_format.h"
-#include "ingest/perceptual_hash.h"
+#include "image/image_decoder.h"
+#include "image/image_format.h"
+#include "image/image_load.h"
+#include "image/perceptual_hash.h"
 
 namespace samcache {
 namespace {
 
 constexpr size_t kMaxFilenameBytes = 255;
-
-std::string FormatPixels(uint64_t pixels) {
-  char buf[48];
-  if (pixels >= 100'000) {
-    std::snprintf(buf, sizeof buf, "%.1f megapixels", static_cast<double>(pixels) / 1e6);
-  } else {
-    std::snprintf(buf, sizeof buf, "%llu pixels", static_cast<unsigned long long>(pixels));
-  }
-  return buf;
-}
 
 }  // namespace
 
@@ -49,29 +40,19 @@ Ingestor::Ingestor(Catalog& catalog, BlobStore& blobs, IngestOptions options)
     : catalog_(catalog), blobs_(blobs), options_(options), prepare_pool_(options.prepare_threads) {}
 
 Result<BlobRecord> Ingestor::DescribeNewContent(const IncomingFile& file) {
-  Result<ImageHeader> header = ReadImageHeader(file.bytes);
-  if (!header.ok()) return header.status();
-  const uint64_t pixels = uint64_t{header->width} * header->height;
-  if (pixels > options_.max_image_pixels) {
-    return Status::TooLarge("image is " + std::to_string(header->width) + "x" +
-                            std::to_string(header->height) + " (" + FormatPixels(pixels) +
-                            "), above the limit of " + FormatPixels(options_.max_image_pixels));
-  }
-  Result<DecodedImage> decoded = DecodeImage(file.bytes, header->format);
-  if (!decoded.ok()) return decoded.status();
-  Result<std::string> thumb = MakeThumbnailJpeg(*decoded, options_.thumb_max_side);
-  if (!thumb.ok()) return thumb.status();
-
+  SAMCACHE_ASSIGN_OR_RETURN(const LoadedImage loaded,
+                            LoadCheckedImage(file.bytes, options_.max_image_pixels));
+  const DecodedImage& decoded = loaded.pixels;
   BlobRecord blob;
+  SAMCACHE_ASSIGN_OR_RETURN(blob.thumb_jpeg, MakeThumbnailJpeg(decoded, options_.thumb_max_side));
   blob.content_hash = file.content_hash;
-  blob.pixel_hash = PixelHash(*decoded);
-  blob.format = std::string(FormatName(header->format));
-  blob.mime_type = std::string(MimeType(header->format));
+  blob.pixel_hash = PixelHash(decoded);
+  blob.format = std::string(FormatName(loaded.format));
+  blob.mime_type = std::string(MimeType(loaded.format));
   blob.byte_size = static_cast<int64_t>(file.bytes.size());
-  blob.width = static_cast<int>(decoded->width);
-  blob.height = static_cast<int>(decoded->height);
-  blob.thumb_jpeg = std::move(thumb).value();
-  blob.perceptual_hash = ComputePerceptualHash(*decoded);
+  blob.width = static_cast<int>(decoded.width);
+  blob.height = static_cast<int>(decoded.height);
+  blob.perceptual_hash = ComputePerceptualHash(decoded);
   return blob;
 }
 
@@ -81,15 +62,12 @@ Result<Ingestor::PreparedFile> Ingestor::Prepare(IncomingFile file) {
   if (file.content_hash.empty()) file.content_hash = Sha256Hex(file.bytes);
 
   // Byte-identical content was validated and decoded when it first arrived: reuse that.
-  Result<std::optional<BlobRecord>> known = catalog_.FindBlob(file.content_hash);
-  if (!known.ok()) return known.status();
+  SAMCACHE_ASSIGN_OR_RETURN(std::optional<BlobRecord> known, catalog_.FindBlob(file.content_hash));
   PreparedFile prepared;
-  if (known->has_value()) {
-    prepared.blob = std::move(**known);
+  if (known.has_value()) {
+    prepared.blob = std::move(*known);
   } else {
-    Result<BlobRecord> fresh = DescribeNewContent(file);
-    if (!fresh.ok()) return fresh.status();
-    prepared.blob = std::move(fresh).value();
+    SAMCACHE_ASSIGN_OR_RETURN(prepared.blob, DescribeNewContent(file));
   }
   prepared.file = std::move(file);
   return prepared;
@@ -106,7 +84,8 @@ Result<IngestedImage> Ingestor::Commit(const std::string& dataset_id, PreparedFi
   }();
   if (!added.ok()) {
     // The file may be new and now without a row: remove it unless the content is recorded.
-    blobs_.RemoveUnreferenced({file.content_hash}, [&](const std::string& hash) { return BlobIsRecorded(hash); });
+    blobs_.RemoveUnreferenced({file.content_hash},
+                              [&](const std::string& hash) { return BlobIsRecorded(hash); });
     return added.status();
   }
 
@@ -129,9 +108,9 @@ Result<IngestedImage> Ingestor::Commit(const std::string& dataset_id, PreparedFi
     } else if (!similar->empty()) {
       out.near_duplicates = std::move(similar).value();
       const SimilarImage& closest = out.near_duplicates.front();
-      spdlog::info("[NEAR-DUP] {} looks like {} in dataset '{}' (image {}, distance {}{}){}", out.image.filename,
-                   closest.image.filename, closest.dataset_name, closest.image.id, closest.distance,
-                   closest.mirrored ? ", mirrored" : "",
+      spdlog::info("[NEAR-DUP] {} looks like {} in dataset '{}' (image {}, distance {}{}){}",
+                   out.image.filename, closest.image.filename, closest.dataset_name, closest.image.id,
+                   closest.distance, closest.mirrored ? ", mirrored" : "",
                    out.near_duplicates.size() > 1
                        ? " and " + std::to_string(out.near_duplicates.size() - 1) + " more"
                        : std::string());
@@ -141,9 +120,8 @@ Result<IngestedImage> Ingestor::Commit(const std::string& dataset_id, PreparedFi
 }
 
 Result<IngestedImage> Ingestor::Ingest(const std::string& dataset_id, IncomingFile file) {
-  Result<PreparedFile> prepared = Prepare(std::move(file));
-  if (!prepared.ok()) return prepared.status();
-  return Commit(dataset_id, std::move(prepared).value());
+  SAMCACHE_ASSIGN_OR_RETURN(PreparedFile prepared, Prepare(std::move(file)));
+  return Commit(dataset_id, std::move(prepared));
 }
 
 BlobStore::GarbageReport Ingestor::CollectGarbage(std::chrono::seconds grace, bool dry_run) {
@@ -158,19 +136,18 @@ bool Ingestor::BlobIsRecorded(const std::string& content_hash) {
 Result<DeleteOutcome> Ingestor::DeleteDataset(const std::string& dataset_id) {
   std::vector<ImageRecord> images;
   if (near_duplicates_ != nullptr) {
-    Result<std::vector<ImageRecord>> listed = catalog_.ListImages(dataset_id);
-    if (!listed.ok()) return listed.status();
-    images = std::move(listed).value();
+    SAMCACHE_ASSIGN_OR_RETURN(images, catalog_.ListImages(dataset_id));
   }
-  Result<std::vector<std::string>> orphans = catalog_.DeleteDataset(dataset_id);
-  if (!orphans.ok()) return orphans.status();
+  SAMCACHE_ASSIGN_OR_RETURN(const std::vector<std::string> orphans, catalog_.DeleteDataset(dataset_id));
   if (near_duplicates_ != nullptr) {
     Status st = near_duplicates_->OnImagesDeleted(images);
-    if (!st.ok()) spdlog::warn("[NEAR-DUP] cannot update the index after deleting {}: {}", dataset_id, st.message());
+    if (!st.ok())
+      spdlog::warn("[NEAR-DUP] cannot update the index after deleting {}: {}", dataset_id, st.message());
   }
   DeleteOutcome out;
   // An upload may have brought the same content back since the delete committed.
-  out.blobs_removed = blobs_.RemoveUnreferenced(*orphans, [&](const std::string& hash) { return BlobIsRecorded(hash); });
+  out.blobs_removed =
+      blobs_.RemoveUnreferenced(orphans, [&](const std::string& hash) { return BlobIsRecorded(hash); });
   return out;
 }
 
@@ -198,10 +175,10 @@ void UploadBatch::Add(IncomingFile file) {
   file.filename = CleanFilename(file.filename);
   std::string filename = file.filename;
   Ingestor& ingestor = ingestor_;
-  pending_.push_back({std::move(filename), ingestor.prepare_pool().Submit(
-                                               [&ingestor, file = std::move(file)]() mutable {
-                                                 return ingestor.Prepare(std::move(file));
-                                               })});
+  pending_.push_back(
+      {std::move(filename), ingestor.prepare_pool().Submit([&ingestor, file = std::move(file)]() mutable {
+         return ingestor.Prepare(std::move(file));
+       })});
   // Commit what is ready at the front without waiting, then make room if needed.
   while (!pending_.empty() &&
          pending_.front().prepared.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
@@ -238,7 +215,8 @@ void UploadBatch::CommitOldest() {
   if (!prepared.ok()) return Reject(next.filename, prepared.status());
   if (!dataset_created_) {
     Status st = catalog_.CreateDataset(DatasetRecord{dataset_id_, dataset_name_, NowIso8601(), 0});
-    if (!st.ok()) return Reject(next.filename, Status::IoError("could not create the dataset: " + st.message()));
+    if (!st.ok())
+      return Reject(next.filename, Status::IoError("could not create the dataset: " + st.message()));
     dataset_created_ = true;
   }
   Result<IngestedImage> result = ingestor_.Commit(dataset_id_, std::move(prepared).value());
@@ -257,28 +235,26 @@ Result<BackfillOutcome> Ingestor::BackfillPerceptualHashes() {
   constexpr size_t kBatch = 64;
   std::string after;
   for (;;) {
-    Result<std::vector<std::string>> missing = catalog_.BlobsWithoutPerceptualHash(after, kBatch);
-    if (!missing.ok()) return missing.status();
-    if (missing->empty()) return outcome;
-    after = missing->back();
+    SAMCACHE_ASSIGN_OR_RETURN(const std::vector<std::string> missing,
+                              catalog_.BlobsWithoutPerceptualHash(after, kBatch));
+    if (missing.empty()) return outcome;
+    after = missing.back();
     std::vector<std::future<Result<PerceptualHash>>> hashes;
-    for (const std::string& content_hash : *missing) {
+    for (const std::string& content_hash : missing) {
       hashes.push_back(prepare_pool_.Submit([this, content_hash]() -> Result<PerceptualHash> {
-        Result<std::string> bytes = blobs_.Read(content_hash);
-        if (!bytes.ok()) return bytes.status();
-        Result<ImageHeader> header = ReadImageHeader(*bytes);
-        if (!header.ok()) return header.status();
-        if (uint64_t{header->width} * header->height > options_.max_image_pixels) {
+        SAMCACHE_ASSIGN_OR_RETURN(const std::string bytes, blobs_.Read(content_hash));
+        Result<LoadedImage> loaded = LoadCheckedImage(bytes, options_.max_image_pixels);
+        // The backfill's log line has always named the limit this briefly.
+        if (!loaded.ok() && loaded.status().code() == StatusCode::kTooLarge) {
           return Status::TooLarge("above the pixel limit");
         }
-        Result<DecodedImage> decoded = DecodeImage(*bytes, header->format);
-        if (!decoded.ok()) return decoded.status();
-        return ComputePerceptualHash(*decoded);
+        SAMCACHE_RETURN_IF_ERROR(loaded);
+        return ComputePerceptualHash(loaded->pixels);
       }));
     }
     for (size_t i = 0; i < hashes.size(); ++i) {
       Result<PerceptualHash> hash = hashes[i].get();
-      const std::string& content_hash = (*missing)[i];
+      const std::string& content_hash = missing[i];
       Status st = hash.ok() ? catalog_.SetPerceptualHash(content_hash, *hash) : hash.status();
       if (st.ok()) {
         ++outcome.hashed;

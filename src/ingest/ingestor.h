@@ -32,7 +32,7 @@ struct IngestOptions {
 };
 
 struct IncomingFile {
-  std::string filename;      // the uploader's name for it: stored as data, never opened
+  std::string filename;  // the uploader's name for it: stored as data, never opened
   std::string bytes;
   std::string content_hash;  // SHA-256 hex computed while the bytes streamed in, or empty
 };

@@ -2,8 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
-#include "ingest/image_decoder.h"
-#include "ingest/image_format.h"
+#include "image/image_decoder.h"
+#include "image/image_format.h"
 #include "store/blob_store.h"
 
 namespace samcache {

@@ -9,7 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "ingest/cv_image.h"
+#include "image/cv_image.h"
 
 namespace samcache {
 

@@ -7,7 +7,7 @@
 
 #include <array>
 
-#include "ingest/image_decoder.h"
+#include "image/image_decoder.h"
 
 namespace samcache {
 

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "common/status.h"
-#include "ingest/image_decoder.h"
+#include "image/image_decoder.h"
 #include "store/embedding.h"
 
 namespace samcache {

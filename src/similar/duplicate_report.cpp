@@ -6,7 +6,7 @@
 #include <set>
 #include <tuple>
 
-#include "ingest/perceptual_hash.h"
+#include "image/perceptual_hash.h"
 
 namespace samcache {
 namespace {

@@ -8,7 +8,7 @@
 #include <string>
 #include <thread>
 
-#include "ingest/image_decoder.h"
+#include "image/image_decoder.h"
 #include "model/mask_codec.h"
 #include "support/http_reply.h"
 #include "support/scenes.h"

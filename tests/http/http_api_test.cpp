@@ -10,8 +10,8 @@
 #include <thread>
 
 #include "common/crypto.h"
-#include "ingest/image_decoder.h"
-#include "ingest/image_format.h"
+#include "image/image_decoder.h"
+#include "image/image_format.h"
 #include "support/http_reply.h"
 #include "support/test_support.h"
 

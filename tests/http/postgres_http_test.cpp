@@ -8,7 +8,7 @@
 #include <thread>
 
 #include "common/crypto.h"
-#include "ingest/image_decoder.h"
+#include "image/image_decoder.h"
 #include "similar/near_duplicates.h"
 #include "support/http_reply.h"
 #include "support/near_dup_images.h"

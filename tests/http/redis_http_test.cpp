@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "ingest/image_decoder.h"
+#include "image/image_decoder.h"
 #include "support/http_reply.h"
 #include "support/redis_server.h"
 #include "support/scenes.h"

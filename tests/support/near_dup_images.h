@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "ingest/image_decoder.h"
+#include "image/image_decoder.h"
 
 namespace samcache::testing {
 

@@ -6,7 +6,7 @@
 #include <random>
 #include <stdexcept>
 
-#include "ingest/cv_image.h"
+#include "image/cv_image.h"
 #include "support/test_support.h"
 
 namespace samcache::testing {

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "ingest/image_decoder.h"
+#include "image/image_decoder.h"
 
 namespace samcache::testing {
 

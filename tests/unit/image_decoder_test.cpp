@@ -1,4 +1,4 @@
-#include "ingest/image_decoder.h"
+#include "image/image_decoder.h"
 
 #include <gtest/gtest.h>
 
@@ -14,7 +14,7 @@
 #pragma GCC diagnostic pop
 
 #include "common/crypto.h"
-#include "ingest/image_format.h"
+#include "image/image_format.h"
 #include "support/test_support.h"
 
 namespace samcache {

@@ -1,14 +1,14 @@
 // pHash on generated pictures with known relations, at the default near-duplicate distance:
 // every edit of a picture is within it, unrelated pictures and other objects on the same
 // background are not.
-#include "ingest/perceptual_hash.h"
+#include "image/perceptual_hash.h"
 
 #include <gtest/gtest.h>
 
 #include <opencv2/core.hpp>
 
-#include "ingest/cv_image.h"
-#include "ingest/image_format.h"
+#include "image/cv_image.h"
+#include "image/image_format.h"
 #include "similar/near_duplicates.h"
 #include "support/near_dup_images.h"
 #include "support/test_support.h"

@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
-#include "ingest/perceptual_hash.h"
+#include "image/perceptual_hash.h"
 #include "similar/duplicate_report.h"
 
 namespace samcache {

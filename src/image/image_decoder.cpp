@@ -1,4 +1,4 @@
-#include "ingest/image_decoder.h"
+#include "image/image_decoder.h"
 
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -8,7 +8,7 @@
 #include <cmath>
 
 #include "common/crypto.h"
-#include "ingest/cv_image.h"
+#include "image/cv_image.h"
 
 namespace samcache {
 
@@ -47,8 +47,7 @@ std::string PixelHash(const DecodedImage& image) {
 }
 
 Result<std::string> MakeThumbnailJpeg(const DecodedImage& image, int max_side) {
-  const double scale = std::min(1.0, static_cast<double>(max_side) /
-                                         std::max(image.width, image.height));
+  const double scale = std::min(1.0, static_cast<double>(max_side) / std::max(image.width, image.height));
   const int w = std::max(1, static_cast<int>(std::lround(image.width * scale)));
   const int h = std::max(1, static_cast<int>(std::lround(image.height * scale)));
   cv::Mat source = RgbView(image);

@@ -1,4 +1,4 @@
-#include "ingest/perceptual_hash.h"
+#include "image/perceptual_hash.h"
 
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <array>
 
-#include "ingest/cv_image.h"
+#include "image/cv_image.h"
 
 namespace samcache {
 namespace {

@@ -7,10 +7,17 @@
 #include <cstdint>
 #include <string>
 
-#include "catalog/catalog.h"
-#include "ingest/image_decoder.h"
+#include "image/image_decoder.h"
 
 namespace samcache {
+
+// A 64-bit perceptual hash (pHash) of a picture, and of the same picture mirrored left to
+// right (to find flipped copies).
+struct PerceptualHash {
+  uint64_t hash = 0;
+  uint64_t mirrored = 0;
+  bool operator==(const PerceptualHash&) const = default;
+};
 
 // pHash by DCT, as the common implementations (pHash, Python's imagehash) compute it: the
 // picture in grey is averaged down to 32x32, transformed with a 2-D DCT, and each of the 8x8

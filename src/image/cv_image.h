@@ -4,7 +4,7 @@
 
 #include <opencv2/core.hpp>
 
-#include "ingest/image_decoder.h"
+#include "image/image_decoder.h"
 
 namespace samcache {
 

@@ -1,4 +1,4 @@
-#include "ingest/image_format.h"
+#include "image/image_format.h"
 
 #include <cstddef>
 #include <cstdint>
@@ -15,14 +15,17 @@ constexpr std::string_view kSupportedList = "JPEG, PNG, WebP, BMP, TIFF";
 
 // Indexed by ImageFormat's underlying value.
 constexpr std::string_view kNames[] = {"unknown", "jpeg", "png", "webp", "bmp", "tiff", "gif"};
-constexpr std::string_view kMimeTypes[] = {"application/octet-stream", "image/jpeg", "image/png",
-                                           "image/webp", "image/bmp", "image/tiff", "image/gif"};
+constexpr std::string_view kMimeTypes[] = {"application/octet-stream",
+                                           "image/jpeg",
+                                           "image/png",
+                                           "image/webp",
+                                           "image/bmp",
+                                           "image/tiff",
+                                           "image/gif"};
 
 // Byte access. Every caller checks Has() first; the readers assemble integers with explicit
 // shifts so that alignment and host byte order never matter.
-bool Has(std::string_view b, uint64_t pos, uint64_t n) {
-  return pos <= b.size() && n <= b.size() - pos;
-}
+bool Has(std::string_view b, uint64_t pos, uint64_t n) { return pos <= b.size() && n <= b.size() - pos; }
 uint32_t U8(std::string_view b, size_t p) { return static_cast<uint8_t>(b[p]); }
 uint32_t U16Be(std::string_view b, size_t p) { return U8(b, p) << 8 | U8(b, p + 1); }
 uint32_t U16Le(std::string_view b, size_t p) { return U8(b, p) | U8(b, p + 1) << 8; }
@@ -38,8 +41,7 @@ Status Bad(std::string_view format, std::string_view what) {
   return Status::Corrupt(std::string(format) + " " + std::string(what));
 }
 
-Result<ImageHeader> MakeHeader(ImageFormat format, std::string_view name, uint64_t width,
-                               uint64_t height) {
+Result<ImageHeader> MakeHeader(ImageFormat format, std::string_view name, uint64_t width, uint64_t height) {
   if (width == 0 || height == 0) return Bad(name, "header declares a zero width or height");
   if (width > UINT32_MAX || height > UINT32_MAX) {
     return Bad(name, "header declares an impossible size");
@@ -234,8 +236,7 @@ Result<ImageHeader> ReadBmp(std::string_view b) {
   } else if (off_bits >= b.size()) {
     return Truncated("BMP", "the file ends before its pixel data");
   }
-  return MakeHeader(ImageFormat::kBmp, "BMP", static_cast<uint64_t>(width),
-                    static_cast<uint64_t>(height));
+  return MakeHeader(ImageFormat::kBmp, "BMP", static_cast<uint64_t>(width), static_cast<uint64_t>(height));
 }
 
 // ---- TIFF ----------------------------------------------------------------------------------
@@ -297,13 +298,26 @@ Result<ImageHeader> ReadTiff(std::string_view b) {
       return Truncated("TIFF", "header data lies beyond the end of the file");
     }
     switch (t.U16(p)) {
-      case 256: width = e; break;
-      case 257: height = e; break;
-      case 273: strip_offsets = e; break;
-      case 279: strip_counts = e; break;
-      case 324: tile_offsets = e; break;
-      case 325: tile_counts = e; break;
-      default: break;
+      case 256:
+        width = e;
+        break;
+      case 257:
+        height = e;
+        break;
+      case 273:
+        strip_offsets = e;
+        break;
+      case 279:
+        strip_counts = e;
+        break;
+      case 324:
+        tile_offsets = e;
+        break;
+      case 325:
+        tile_counts = e;
+        break;
+      default:
+        break;
     }
   }
   if (!IsShortOrLong(width) || !IsShortOrLong(height) || width.count == 0 || height.count == 0) {
@@ -322,12 +336,11 @@ Result<ImageHeader> ReadTiff(std::string_view b) {
   // just require that each one starts inside the file. The loop is bounded by the file size
   // because the offsets array itself was checked to lie within the file.
   for (uint32_t i = 0; i < offsets.count; ++i) {
-    const uint64_t end = uint64_t{TiffElement(t, offsets, i)} +
-                         (counts.present ? TiffElement(t, counts, i) : 1);
+    const uint64_t end =
+        uint64_t{TiffElement(t, offsets, i)} + (counts.present ? TiffElement(t, counts, i) : 1);
     if (end > b.size()) return Truncated("TIFF", "image data lies beyond the end of the file");
   }
-  return MakeHeader(ImageFormat::kTiff, "TIFF", TiffElement(t, width, 0),
-                    TiffElement(t, height, 0));
+  return MakeHeader(ImageFormat::kTiff, "TIFF", TiffElement(t, width, 0), TiffElement(t, height, 0));
 }
 
 // ---- Unknown content -----------------------------------------------------------------------
@@ -338,8 +351,8 @@ bool LooksLikeText(std::string_view s) {
   for (size_t i = 0; i < s.size();) {
     const uint32_t c = U8(s, i);
     if (c < 0x80) {
-      const bool control = (c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != '\f' &&
-                            c != 0x1B) || c == 0x7F;
+      const bool control =
+          (c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != '\f' && c != 0x1B) || c == 0x7F;
       if (control) return false;
       ++i;
       continue;
@@ -400,7 +413,10 @@ std::string DescribeUnknownContent(std::string_view bytes) {
       {0, "\x1F\x8B", "gzip archive"},
       {0, "Rar!\x1A\x07", "RAR archive"},
       {0, "7z\xBC\xAF\x27\x1C", "7-Zip archive"},
-      {0, "\x7F" "ELF", "executable program"},
+      {0,
+       "\x7F"
+       "ELF",
+       "executable program"},
       {0, "GIF8", "GIF image"},
       {0, "II+\0"sv, "BigTIFF image"},
       {0, "MM\0+"sv, "BigTIFF image"},
@@ -437,8 +453,8 @@ std::string DescribeUnknownContent(std::string_view bytes) {
   }
   if (lower.starts_with('{') || lower.starts_with('[')) {
     const size_t next = lower.find_first_not_of(" \t\r\n\f", 1);
-    if (next != std::string::npos && (lower[next] == '"' || lower[next] == '}' ||
-                                      lower[next] == '{' || lower[next] == ']')) {
+    if (next != std::string::npos &&
+        (lower[next] == '"' || lower[next] == '}' || lower[next] == '{' || lower[next] == ']')) {
       return "JSON";
     }
   }
@@ -447,14 +463,20 @@ std::string DescribeUnknownContent(std::string_view bytes) {
 
 Result<ImageHeader> ReadImageHeader(std::string_view bytes) {
   switch (SniffFormat(bytes)) {
-    case ImageFormat::kJpeg: return ReadJpeg(bytes);
-    case ImageFormat::kPng: return ReadPng(bytes);
-    case ImageFormat::kWebp: return ReadWebp(bytes);
-    case ImageFormat::kBmp: return ReadBmp(bytes);
-    case ImageFormat::kTiff: return ReadTiff(bytes);
+    case ImageFormat::kJpeg:
+      return ReadJpeg(bytes);
+    case ImageFormat::kPng:
+      return ReadPng(bytes);
+    case ImageFormat::kWebp:
+      return ReadWebp(bytes);
+    case ImageFormat::kBmp:
+      return ReadBmp(bytes);
+    case ImageFormat::kTiff:
+      return ReadTiff(bytes);
     case ImageFormat::kGif:
       return Status::Unsupported("GIF images are not supported; convert to PNG");
-    case ImageFormat::kUnknown: break;
+    case ImageFormat::kUnknown:
+      break;
   }
   std::string message = "not a supported image format (" + std::string(kSupportedList) + "): ";
   if (bytes.empty()) return Status::Unsupported(message + "the file is empty");
