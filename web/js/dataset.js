@@ -1,27 +1,14 @@
 // One dataset: its thumbnails (⚡ cached / ⏳ not yet, duplicates marked), adding images,
 // pre-warming with live progress, COCO export and deletion.
-import { api, download } from './api.js';
+import { api } from './api.js';
+import { MARK_OF_IMAGE_EVENT } from './constants.js';
+import { exportCoco } from './export.js';
+import { formatDate, plural } from './format.js';
 import { PrewarmPanel } from './prewarm.js';
 import { lastUpload, rememberUpload, setDataset, uploadInfo } from './state.js';
-import { el, clear, confirmAction, formatDate, notify, plural, saveBlob } from './ui.js';
+import { countCached, initialMark, showMark, thumbnailCard } from './thumbnails.js';
+import { el, clear, confirmAction, notify } from './ui.js';
 import { uploadBox, uploadReport } from './upload.js';
-
-const MARKS = {
-  cached: { symbol: '⚡', label: 'Embedding cached: segmenting is instant' },
-  pending: { symbol: '⏳', label: 'Embedding not cached yet: computed on pre-warm or on the first click' },
-  computing: { symbol: '⏳', label: 'Computing the embedding now…' },
-  failed: { symbol: '✖', label: 'The embedding could not be computed' },
-};
-
-export async function exportCoco(datasetId, name) {
-  try {
-    const { blob, filename } = await download(`/api/sam/dataset/${encodeURIComponent(datasetId)}/export/coco`,
-      `${name || datasetId}.coco.json`);
-    saveBlob(blob, filename);
-  } catch (error) {
-    notify(error);
-  }
-}
 
 export function renderDataset({ main, setCrumbs }, datasetId) {
   let alive = true;
@@ -37,7 +24,7 @@ export function renderDataset({ main, setCrumbs }, datasetId) {
   const prewarm = new PrewarmPanel({
     datasetId,
     onImage: (e) => {
-      const state = { computed: 'cached', skipped: 'cached', computing: 'computing', failed: 'failed' }[e.state];
+      const state = MARK_OF_IMAGE_EVENT[e.state];
       if (state) setMark(e.image_id, state, e.detail);
     },
     onFinished: () => refresh(),
@@ -107,12 +94,7 @@ export function renderDataset({ main, setCrumbs }, datasetId) {
   const setMark = (imageId, state, detail) => {
     const entry = cards.get(imageId);
     if (!entry) return;
-    const mark = MARKS[state];
-    entry.mark.textContent = mark.symbol;
-    entry.mark.className = `mark mark-${state}`;
-    entry.mark.title = detail && state === 'failed' ? `${mark.label}: ${detail}` : mark.label;
-    entry.mark.setAttribute('aria-label', entry.mark.title);
-    entry.card.dataset.embedding = state;
+    showMark(entry, state, detail);
     if (dataset) renderMeta();
   };
 
@@ -120,7 +102,7 @@ export function renderDataset({ main, setCrumbs }, datasetId) {
   // The counts follow the marks, so they move with a running prewarm.
   const renderMeta = () => {
     const cached = cards.size
-      ? [...cards.values()].filter((c) => c.card.dataset.embedding === 'cached').length
+      ? countCached([...cards.values()])
       : dataset.embeddings_cached;
     meta.textContent = `${plural(dataset.images.length, 'image')} • ${cached} of ${dataset.images.length} `
       + `embeddings cached • created ${formatDate(dataset.created_at)}`;
@@ -140,35 +122,10 @@ export function renderDataset({ main, setCrumbs }, datasetId) {
       return;
     }
     dataset.images.forEach((image, index) => {
-      const mark = el('span.mark');
-      const badges = el('span.badges');
-      const info = uploadInfo.get(image.id);
-      if (image.duplicate_of) {
-        badges.append(el('span.badge.badge-dup', { title: `Same picture as image ${image.duplicate_of}, uploaded before` },
-          'duplicate'));
-      } else if (info && info.duplicate) {
-        badges.append(el('span.badge.badge-dup', { title: 'This file was uploaded before (same bytes)' }, 'duplicate'));
-      }
-      if (info && info.near_duplicates && info.near_duplicates.length) {
-        const names = info.near_duplicates.map((n) => `${n.filename} (${n.dataset_name})`).join(', ');
-        badges.append(el('span.badge.badge-near', { title: `Looks like ${names}` }, '≈ similar'));
-      }
-      if (image.annotation_count) {
-        badges.append(el('span.badge.badge-objects', {}, plural(image.annotation_count, 'object')));
-      }
-      const card = el('li.thumb', { dataset: { imageId: image.id } },
-        el('a.thumb-link', {
-          href: `${href}/i/${encodeURIComponent(image.id)}`,
-          'aria-label': `Open ${image.filename} (${index + 1} of ${dataset.images.length})`,
-        },
-        el('span.thumb-frame', {},
-          el('img', { src: image.thumb_url, alt: '', loading: 'lazy', width: '256', height: '256' })),
-        mark, badges,
-        el('span.thumb-name', { title: image.filename }, image.filename),
-        el('span.thumb-size.muted', {}, `${image.width}×${image.height}`)));
-      grid.append(card);
-      cards.set(image.id, { card, mark });
-      setMark(image.id, image.embedding_cached ? 'cached' : 'pending');
+      const entry = thumbnailCard(image, index, dataset.images.length, href, uploadInfo.get(image.id));
+      grid.append(entry.card);
+      cards.set(image.id, entry);
+      setMark(image.id, initialMark(image));
     });
   };
 

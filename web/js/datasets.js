@@ -1,8 +1,9 @@
 // The home view: create a dataset by dropping or picking images, and the list of datasets
 // (open, delete).
 import { api } from './api.js';
+import { formatDate, plural } from './format.js';
 import { rememberUpload } from './state.js';
-import { el, clear, confirmAction, formatDate, notify, plural } from './ui.js';
+import { el, clear, confirmAction, notify } from './ui.js';
 import { uploadBox, uploadReport } from './upload.js';
 
 export function renderDatasets({ main, setCrumbs }) {

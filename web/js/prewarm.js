@@ -3,9 +3,8 @@
 // the end). The texts are the server's (progress_text, detail_text, avg_text, message),
 // which are the seed's.
 import { api } from './api.js';
+import { isFinished, JobStatus } from './constants.js';
 import { el, clear } from './ui.js';
-
-const FINISHED = new Set(['completed', 'cancelled', 'failed']);
 
 export class PrewarmPanel {
   // onImage(event) runs for each `image` event ({image_id, state, detail}); onFinished(snapshot)
@@ -68,7 +67,7 @@ export class PrewarmPanel {
     this.stop();
     this.job = snapshot.job_id;
     this.render(snapshot);
-    if (FINISHED.has(snapshot.status)) return this.finish(snapshot);
+    if (isFinished(snapshot.status)) return this.finish(snapshot);
     const source = new EventSource(snapshot.events_url || `/api/sam/prewarm/${encodeURIComponent(this.job)}/events`);
     this.source = source;
     source.addEventListener('image', (e) => this.onImage(JSON.parse(e.data)));
@@ -104,16 +103,16 @@ export class PrewarmPanel {
   }
 
   render(s) {
-    const running = !FINISHED.has(s.status);
+    const running = !isFinished(s.status);
     this.status.hidden = false;
     this.status.classList.toggle('finished', !running);
-    this.status.classList.toggle('completed', s.status === 'completed');
-    this.status.classList.toggle('stopped', s.status === 'cancelled' || s.status === 'failed');
+    this.status.classList.toggle('completed', s.status === JobStatus.COMPLETED);
+    this.status.classList.toggle('stopped', s.status === JobStatus.CANCELLED || s.status === JobStatus.FAILED);
     this.spinner.hidden = !running;
-    if (running && s.status === 'running') {
+    if (running && s.status === JobStatus.RUNNING) {
       this.progressText.textContent = `⚡ ${s.progress_text}`;
     } else {
-      this.progressText.textContent = s.status === 'completed' ? `✓ ${s.message}` : s.message;
+      this.progressText.textContent = s.status === JobStatus.COMPLETED ? `✓ ${s.message}` : s.message;
     }
     this.detailText.textContent = running ? s.detail_text || '' : '';
     this.avgText.textContent = s.avg_text || '';

@@ -1,4 +1,5 @@
-// Small DOM helpers shared by the views: element creation, notices and the confirm dialog.
+// Small DOM helpers shared by the views: element creation, notices, the confirm dialog and
+// saving a file.
 
 // el('button.btn#save', {onclick, type: 'button'}, 'Save') — tag with optional .classes and
 // #id; attributes (on* become listeners, `dataset` an object); children are nodes or text.
@@ -76,28 +77,6 @@ export function confirmAction(text, okLabel = 'Delete') {
     dialog.showModal();
     document.getElementById('confirm-cancel').focus();
   });
-}
-
-export function formatBytes(bytes) {
-  if (bytes < 1024) return `${bytes} B`;
-  const units = ['KB', 'MB', 'GB'];
-  let value = bytes / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
-}
-
-export function formatDate(iso) {
-  const date = new Date(iso);
-  if (Number.isNaN(date.getTime())) return iso || '';
-  return date.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
-}
-
-export function plural(n, one, many = `${one}s`) {
-  return `${n} ${n === 1 ? one : many}`;
 }
 
 // Saves a Blob under a file name through a temporary link.

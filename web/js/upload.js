@@ -3,7 +3,8 @@
 // still to embed, and every refused file with its reason.
 import { uploadFiles } from './api.js';
 import { acceptDrops, filesFromInput } from './files.js';
-import { el, clear, formatBytes, plural } from './ui.js';
+import { formatBytes, plural } from './format.js';
+import { el, clear } from './ui.js';
 
 // Builds an upload box. `path()` is the URL to post to (called at upload time);
 // onUploaded(answer) and onFailed(error) report the outcome. `withName` adds a name field.

@@ -1,0 +1,61 @@
+// A dataset's thumbnails: the picture, its embedding mark (⚡ cached / ⏳ not yet / ✖ failed),
+// badges (duplicate, similar, objects) and its name and size; a card links to the editor.
+import { Mark, MARK_LOOKS } from './constants.js';
+import { plural } from './format.js';
+import { el } from './ui.js';
+
+// The card of the image at `index` of `count` in the dataset at `datasetHref`. `info` is what
+// an upload said about the image ({duplicate, near_duplicates}), or undefined. Returns
+// {card, mark}: the list item and its mark, for showMark.
+export function thumbnailCard(image, index, count, datasetHref, info) {
+  const mark = el('span.mark');
+  const card = el('li.thumb', { dataset: { imageId: image.id } },
+    el('a.thumb-link', {
+      href: `${datasetHref}/i/${encodeURIComponent(image.id)}`,
+      'aria-label': `Open ${image.filename} (${index + 1} of ${count})`,
+    },
+    el('span.thumb-frame', {},
+      el('img', { src: image.thumb_url, alt: '', loading: 'lazy', width: '256', height: '256' })),
+    mark, badgesOf(image, info),
+    el('span.thumb-name', { title: image.filename }, image.filename),
+    el('span.thumb-size.muted', {}, `${image.width}×${image.height}`)));
+  return { card, mark };
+}
+
+function badgesOf(image, info) {
+  const badges = el('span.badges');
+  if (image.duplicate_of) {
+    badges.append(el('span.badge.badge-dup', { title: `Same picture as image ${image.duplicate_of}, uploaded before` },
+      'duplicate'));
+  } else if (info && info.duplicate) {
+    badges.append(el('span.badge.badge-dup', { title: 'This file was uploaded before (same bytes)' }, 'duplicate'));
+  }
+  if (info && info.near_duplicates && info.near_duplicates.length) {
+    const names = info.near_duplicates.map((n) => `${n.filename} (${n.dataset_name})`).join(', ');
+    badges.append(el('span.badge.badge-near', { title: `Looks like ${names}` }, '≈ similar'));
+  }
+  if (image.annotation_count) {
+    badges.append(el('span.badge.badge-objects', {}, plural(image.annotation_count, 'object')));
+  }
+  return badges;
+}
+
+// Sets a card's mark to `state` (a Mark); `detail` says why a failed one failed.
+export function showMark({ card, mark }, state, detail) {
+  const look = MARK_LOOKS[state];
+  mark.textContent = look.symbol;
+  mark.className = `mark mark-${state}`;
+  mark.title = detail && state === Mark.FAILED ? `${look.label}: ${detail}` : look.label;
+  mark.setAttribute('aria-label', mark.title);
+  card.dataset.embedding = state;
+}
+
+// The mark an image entry of the dataset starts with.
+export function initialMark(image) {
+  return image.embedding_cached ? Mark.CACHED : Mark.PENDING;
+}
+
+// How many of `entries` ({card}) are marked cached.
+export function countCached(entries) {
+  return entries.filter((entry) => entry.card.dataset.embedding === Mark.CACHED).length;
+}
