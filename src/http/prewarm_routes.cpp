@@ -25,7 +25,7 @@ json EventJson(const PrewarmImageEvent& e) {
   return json{{"seq", e.seq},
               {"image_id", e.image_id},
               {"filename", e.filename},
-              {"state", e.state},
+              {"state", ToText(e.state)},
               {"detail", e.detail}};
 }
 

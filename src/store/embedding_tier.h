@@ -35,7 +35,9 @@ class EmbeddingTier {
   virtual bool Contains(const EmbeddingKey& key) = 0;
   // Contains() for many keys at once; backends answer with one query where they can.
   virtual std::vector<bool> ContainsMany(const std::vector<EmbeddingKey>& keys) = 0;
-  // How many embeddings of one model the tier holds; answered from counters, never a scan.
+  // How many embeddings of one model the tier holds. The local tiers answer from counters;
+  // the Redis tier walks the database (SCAN), so a caller that would ask per event or per
+  // follower asks once and shares the answer.
   virtual uint64_t EntriesFor(const std::string& model_id) = 0;
   virtual TierStats Stats() = 0;
 };

@@ -274,7 +274,8 @@ TEST_F(PrewarmQueueOnlyTest, CancelStopsTheJobInTheOtherProcess) {
   }
   EXPECT_EQ(last.job.status, "cancelled");
   EXPECT_LT(last.job.done, 12);
-  EXPECT_EQ(app_->catalog().GetPrewarmJob(id)->done, cancelled->job.done) << "the runner wrote after the cancel";
+  EXPECT_EQ(app_->catalog().GetPrewarmJob(id)->done, cancelled->job.done)
+      << "the runner wrote after the cancel";
 }
 
 // The heartbeat thread keeps a job while its runner waits for an image: another process
@@ -320,7 +321,7 @@ TEST(PrewarmTextTest, SeedTexts) {
   s.job.to_compute = 12;
   s.avg_seconds_per_image = 18.5;
   s.eta_seconds = 225;
-  s.current = PrewarmImageEvent{1, "id", "a.jpg", "skipped", "cached"};
+  s.current = PrewarmImageEvent{1, "id", "a.jpg", PrewarmImageState::kSkipped, "cached"};
   EXPECT_EQ(PrewarmProgressText(s), "Pre-warming cache... 25/50");
   EXPECT_EQ(PrewarmDetailText(s), "skipped (cached) \u2022 Est. remaining: 3m 45s");
   EXPECT_EQ(PrewarmAverageText(s), "(avg 18.5s per image)");

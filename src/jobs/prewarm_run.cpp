@@ -1,0 +1,292 @@
+#include "jobs/prewarm_run.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <thread>
+
+#include "common/files.h"
+#include "jobs/prewarm_claims.h"
+#include "jobs/prewarm_text.h"
+
+namespace samcache {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr auto kSaveInterval = std::chrono::milliseconds(200);
+constexpr auto kQueueFullRetry = std::chrono::milliseconds(100);
+
+PrewarmImageEvent Event(const ImageRecord& image, PrewarmImageState state, std::string detail) {
+  return PrewarmImageEvent{0, image.id, image.filename, state, std::move(detail)};
+}
+
+}  // namespace
+
+PrewarmRun::PrewarmRun(Catalog& catalog, EmbeddingService& embeddings, PrewarmBoard& board,
+                       const PrewarmOptions& options, PrewarmLiveJob& job)
+    : catalog_(catalog),
+      embeddings_(embeddings),
+      board_(board),
+      options_(options),
+      job_(job),
+      id_(job.record.id) {}
+
+void PrewarmRun::Execute() {
+  Notify("claimed");
+  if (!Prepare()) return;
+  Pipeline();
+  End();
+}
+
+bool PrewarmRun::Prepare() {
+  Result<std::vector<ImageRecord>> images = catalog_.ListImages(job_.record.dataset_id);
+  if (!images.ok()) {
+    spdlog::error("[PREWARM] job {}: cannot list the dataset's images: {}", id_, images.status().message());
+    Finish(PrewarmJobState::kFailed, "cannot list the dataset's images: " + images.status().message());
+    return false;
+  }
+  images_ = std::move(images).value();
+  for (const ImageRecord& image : images_) {
+    if (image.position >= job_.record.next_position) remaining_.push_back(&image);
+  }
+  std::vector<std::string> pixel_hashes;
+  pixel_hashes.reserve(remaining_.size());
+  for (const ImageRecord* image : remaining_) pixel_hashes.push_back(image->pixel_hash);
+  cached_ = embeddings_.AreCached(pixel_hashes);  // one batched query
+
+  std::set<std::string> to_compute;
+  for (size_t i = 0; i < remaining_.size(); ++i) {
+    if (!cached_[i]) to_compute.insert(remaining_[i]->pixel_hash);
+  }
+  board_.Locked([&] {
+    PrewarmJobRecord& r = job_.record;
+    job_.state = PrewarmJobState::kRunning;
+    r.total = r.done + static_cast<int64_t>(remaining_.size());
+    r.to_compute = static_cast<int64_t>(to_compute.size());
+    if (r.started_at.empty()) r.started_at = NowIso8601();
+  });
+  if (!Save(/*force=*/true)) {
+    if (!StoppedElsewhere()) Finish(PrewarmJobState::kCancelled, "");
+    return false;
+  }
+  spdlog::info("[PREWARM] job {} running: {} image(s) to handle, {} cached, {} to compute", id_,
+               remaining_.size(), remaining_.size() - std::count(cached_.begin(), cached_.end(), false),
+               to_compute.size());
+  board_.Publish(job_, std::nullopt);
+  mark_ = Clock::now();
+  return true;
+}
+
+void PrewarmRun::Pipeline() {
+  for (size_t i = 0; i < remaining_.size() && !interrupted_ && !board_.StopRequested(job_); ++i) {
+    if (!Admit(i)) break;
+    while (!interrupted_ && !in_order_.empty() &&
+           (!in_order_.front().pending || computing_ >= options_.pipeline_depth)) {
+      SettleFront();
+    }
+  }
+  while (!interrupted_ && !in_order_.empty()) SettleFront();
+}
+
+bool PrewarmRun::Admit(size_t i) {
+  const ImageRecord& image = *remaining_[i];
+  Entry entry{&image, std::nullopt, ""};
+  if (cached_[i]) {
+    entry.skip_reason = "cached";
+  } else if (!asked_.insert(image.pixel_hash).second) {
+    entry.skip_reason = "same pixels as an earlier image";
+  } else {
+    // A full encoder queue (other jobs, clicks) makes the job wait, never fail.
+    const ImageSource source{image.content_hash, image.pixel_hash};
+    Result<PendingEmbedding> pending = embeddings_.Request(source);
+    while (!pending.ok() && !interrupted_ && !board_.StopRequested(job_)) {
+      if (!in_order_.empty()) {
+        SettleFront();
+      } else {
+        std::this_thread::sleep_for(kQueueFullRetry);
+      }
+      pending = embeddings_.Request(source);
+    }
+    if (!pending.ok()) return false;
+    entry.pending = std::move(pending).value();
+    ++computing_;
+  }
+  in_order_.push_back(std::move(entry));
+  return true;
+}
+
+void PrewarmRun::SettleFront() {
+  Entry entry = std::move(in_order_.front());
+  in_order_.pop_front();
+  std::optional<PrewarmImageEvent> outcome = Await(entry);
+  if (!outcome) {
+    interrupted_ = true;
+    return;
+  }
+  Count(entry, std::move(*outcome));
+}
+
+std::optional<PrewarmImageEvent> PrewarmRun::Await(Entry& entry) {
+  const ImageRecord& image = *entry.image;
+  if (!entry.pending) return Event(image, PrewarmImageState::kSkipped, entry.skip_reason);
+  --computing_;
+  board_.Publish(job_, Event(image, PrewarmImageState::kComputing, ""));
+  Result<EmbeddingLookup> lookup = entry.pending->Wait();
+  if (!lookup.ok() && lookup.status().code() == StatusCode::kUnavailable) return std::nullopt;
+  if (!lookup.ok()) return Event(image, PrewarmImageState::kFailed, lookup.status().message());
+  if (lookup->cached) return Event(image, PrewarmImageState::kSkipped, "cached");
+  if (lookup->joined) return Event(image, PrewarmImageState::kSkipped, "computed by another request");
+  return Event(image, PrewarmImageState::kComputed, "");
+}
+
+void PrewarmRun::Count(const Entry& entry, PrewarmImageEvent outcome) {
+  const ImageRecord& image = *entry.image;
+  const Clock::time_point now = Clock::now();
+  board_.Locked([&] {
+    PrewarmJobRecord& r = job_.record;
+    ++r.done;
+    switch (outcome.state) {
+      case PrewarmImageState::kSkipped:
+        ++r.skipped;
+        break;
+      case PrewarmImageState::kFailed: {
+        ++r.failed;
+        PrewarmFailure failure{image.id, image.filename, outcome.detail};
+        job_.failures.push_back(failure);
+        job_.unsaved_failures.push_back(std::move(failure));
+        break;
+      }
+      case PrewarmImageState::kComputed:
+        ++r.computed;
+        r.compute_seconds += std::chrono::duration<double>(now - mark_).count();
+        break;
+      case PrewarmImageState::kComputing:
+        break;
+    }
+    if (entry.pending) r.to_compute = std::max<int64_t>(0, r.to_compute - 1);
+    r.next_position = image.position + 1;
+  });
+  mark_ = now;
+  if (outcome.state == PrewarmImageState::kFailed) {
+    spdlog::warn("[PREWARM] job {}: {} failed: {}", id_, image.filename, outcome.detail);
+  }
+  board_.Publish(job_, std::move(outcome));
+  // At most every 200 ms (failures at once): a row that lags after a kill only means the
+  // resumed job finds those images in the cache and skips them.
+  Save(/*force=*/false);  // a false return sets cancel_requested
+}
+
+void PrewarmRun::End() {
+  const bool cancelled = board_.Locked([&] { return job_.cancel_requested; });
+  if (cancelled) {
+    if (StoppedElsewhere()) return;
+    spdlog::info("[PREWARM] job {} cancelled at {}/{}", id_, job_.record.done, job_.record.total);
+    Finish(PrewarmJobState::kCancelled, "");
+  } else if (interrupted_ || board_.shutting_down()) {
+    HandBack();
+  } else {
+    Complete();
+  }
+}
+
+void PrewarmRun::Complete() {
+  MarkFinished(PrewarmJobState::kCompleted, "");
+  spdlog::info("[PREWARM] job {} {}", id_, PrewarmReadyText(board_.Snapshot(job_)));
+  Conclude();
+}
+
+void PrewarmRun::HandBack() {
+  // Saved at its position, then handed back to the queue: the next runner of any process
+  // goes on from there without waiting for this one to look dead.
+  if (Save(/*force=*/true)) {
+    Result<bool> released = catalog_.ClaimPrewarmJob(id_, options_.runner_id, "", 0);
+    if (released.ok() && *released) {
+      board_.Locked([&] {
+        job_.record.runner.clear();
+        job_.record.heartbeat_ms = 0;
+      });
+    }
+  }
+  board_.Publish(job_, std::nullopt);
+  spdlog::info("[PREWARM] job {} interrupted at {}/{}; the next process that runs prewarm jobs resumes it",
+               id_, job_.record.done, job_.record.total);
+  Notify("released");
+}
+
+void PrewarmRun::Finish(PrewarmJobState state, std::string error) {
+  MarkFinished(state, std::move(error));
+  Conclude();
+}
+
+void PrewarmRun::MarkFinished(PrewarmJobState state, std::string error) {
+  board_.Locked([&] {
+    job_.state = state;
+    job_.record.error = std::move(error);
+    job_.record.finished_at = NowIso8601();
+    if (state == PrewarmJobState::kCompleted) job_.record.to_compute = 0;
+  });
+}
+
+void PrewarmRun::Conclude() {
+  if (!Save(/*force=*/true)) {
+    if (StoppedElsewhere()) return;
+    // Cancelled elsewhere while finishing: show what the catalog says.
+    if (Result<PrewarmJobRecord> stored = catalog_.GetPrewarmJob(id_); stored.ok()) {
+      board_.Locked([&] {
+        job_.state = StateOf(*stored);
+        job_.record.finished_at = stored->finished_at;
+      });
+    }
+  }
+  board_.Publish(job_, std::nullopt);
+  Notify("finished");
+}
+
+bool PrewarmRun::StoppedElsewhere() {
+  Result<PrewarmJobRecord> stored = catalog_.GetPrewarmJob(id_);
+  if (!stored.ok() || stored->runner == options_.runner_id) return false;
+  spdlog::info("[PREWARM] job {} was taken over by {} at {}/{}; this process stops running it", id_,
+               stored->runner.empty() ? "the queue" : stored->runner, stored->done, stored->total);
+  board_.Locked([&] { job_.SetRow(*stored); });  // snapshots follow the row from now on
+  board_.Publish(job_, std::nullopt);
+  Notify("lost");
+  return true;
+}
+
+bool PrewarmRun::Save(bool force) {
+  PrewarmJobRecord row;
+  std::vector<PrewarmFailure> failures;
+  const bool due = board_.Locked([&] {
+    const Clock::time_point now = Clock::now();
+    if (!force && job_.unsaved_failures.empty() && now - job_.last_save < kSaveInterval) return false;
+    job_.last_save = now;
+    job_.record.heartbeat_ms = UnixMillis();
+    row = job_.Row();
+    failures.swap(job_.unsaved_failures);
+    return true;
+  });
+  if (!due) return true;
+  Result<bool> saved = catalog_.SavePrewarmProgress(row, failures);
+  if (!saved.ok()) {
+    // The job goes on; its progress is written again at the next save.
+    spdlog::error("[PREWARM] job {}: cannot save progress: {}", id_, saved.status().message());
+    board_.Locked([&] {
+      job_.unsaved_failures.insert(job_.unsaved_failures.begin(), failures.begin(), failures.end());
+    });
+    return true;
+  }
+  if (!*saved) {
+    // Cancelled through the catalog, or taken over: stop without writing.
+    board_.Locked([&] { job_.cancel_requested = true; });
+    return false;
+  }
+  return true;
+}
+
+void PrewarmRun::Notify(std::string_view event) {
+  if (!options_.on_job) return;
+  options_.on_job(event, board_.Snapshot(job_));
+}
+
+}  // namespace samcache
