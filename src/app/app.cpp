@@ -5,37 +5,39 @@
 #include <chrono>
 #include <optional>
 
+#include "store/memory_tier.h"
+#include "store/redis_client.h"
+#include "store/redis_lease.h"
+#include "store/redis_tier.h"
+#include "store/tiered_store.h"
+
 namespace samcache {
 
 Result<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   std::optional<RedisEndpoint> redis;
   if (!options.redis_url.empty()) {  // checked before anything is opened or created
-    Result<RedisEndpoint> endpoint = ParseRedisUrl(options.redis_url);
-    if (!endpoint.ok()) return endpoint.status();
-    redis = *endpoint;
+    SAMCACHE_ASSIGN_OR_RETURN(redis, ParseRedisUrl(options.redis_url));
   }
   auto app = std::unique_ptr<App>(new App());
   app->options_ = options;
   std::error_code ec;
   std::filesystem::create_directories(options.data_dir, ec);
-  if (ec) return Status::IoError("cannot create data folder " + options.data_dir.string() + ": " + ec.message());
+  if (ec)
+    return Status::IoError("cannot create data folder " + options.data_dir.string() + ": " + ec.message());
   if (app->options_.catalog_path.empty()) {
     app->options_.catalog_path = (options.data_dir / "samcache.db").string();
   }
-  Result<std::unique_ptr<Catalog>> catalog = OpenCatalog(app->options_.catalog_path, options.postgres);
-  if (!catalog.ok()) return catalog.status();
-  app->catalog_ = std::move(catalog).value();
-  app->blobs_ = options.blobs_dir.empty() ? std::make_unique<BlobStore>(options.data_dir)
-                                          : std::make_unique<BlobStore>(options.blobs_dir, options.blobs_dir / ".tmp");
+  SAMCACHE_ASSIGN_OR_RETURN(app->catalog_, OpenCatalog(app->options_.catalog_path, options.postgres));
+  app->blobs_ = options.blobs_dir.empty()
+                    ? std::make_unique<BlobStore>(options.data_dir)
+                    : std::make_unique<BlobStore>(options.blobs_dir, options.blobs_dir / ".tmp");
   SAMCACHE_RETURN_IF_ERROR(app->blobs_->Init());
   app->ingestor_ = std::make_unique<Ingestor>(*app->catalog_, *app->blobs_, options.ingest);
   if (!options.load_model) return app;
 
-  Result<std::unique_ptr<SamModel>> model = options.model_dir.empty()
-                                                ? SamModel::OpenDemo(options.model)
-                                                : SamModel::OpenFolder(options.model_dir, options.model);
-  if (!model.ok()) return model.status();
-  app->model_ = std::move(model).value();
+  SAMCACHE_ASSIGN_OR_RETURN(app->model_, options.model_dir.empty()
+                                             ? SamModel::OpenDemo(options.model)
+                                             : SamModel::OpenFolder(options.model_dir, options.model));
   const ModelInfo& info = app->model_->info();
   spdlog::info("[MODEL] {} (id {}, from {}, {} encoder input, {} threads){}", info.name, info.id, info.source,
                info.encoder_layout == EncoderLayout::kNchwNormalized ? "NCHW" : "HWC", info.intra_op_threads,
@@ -54,46 +56,58 @@ Result<std::unique_ptr<App>> App::Open(const AppOptions& options) {
     if (Status reachable = app->redis_->Ping(); reachable.ok()) {
       spdlog::info("[REDIS] shared embedding tier and per-key leases at {}", redis->ToString());
     } else {
-      spdlog::warn("[REDIS] cannot reach {} at start ({}); serving from the local tiers and computing "
-                   "without leases until it answers",
-                   redis->ToString(), reachable.message());
+      spdlog::warn(
+          "[REDIS] cannot reach {} at start ({}); serving from the local tiers and computing "
+          "without leases until it answers",
+          redis->ToString(), reachable.message());
     }
   }
   app->store_ = std::make_unique<TieredStore>(std::move(tiers));
   const TierStats disk = app->disk_tier_->Stats();
-  spdlog::info("[CACHE] {} embedding(s) on disk in {} ({:.1f} MB, {} for this model; budget {}; new entries {}), "
-               "memory budget {:.0f} MB",
-               disk.entries, cache_dir.string(), static_cast<double>(disk.bytes) / 1e6,
-               app->disk_tier_->EntriesFor(info.id),
-               options.cache_max_bytes == 0 ? std::string("none")
-                                            : fmt::format("{:.1f} GB", static_cast<double>(options.cache_max_bytes) / 1e9),
-               StorageDtypeName(options.cache_dtype),
-               static_cast<double>(options.memory_cache_bytes) / 1e6);
+  spdlog::info(
+      "[CACHE] {} embedding(s) on disk in {} ({:.1f} MB, {} for this model; budget {}; new entries {}), "
+      "memory budget {:.0f} MB",
+      disk.entries, cache_dir.string(), static_cast<double>(disk.bytes) / 1e6,
+      app->disk_tier_->EntriesFor(info.id),
+      options.cache_max_bytes == 0
+          ? std::string("none")
+          : fmt::format("{:.1f} GB", static_cast<double>(options.cache_max_bytes) / 1e9),
+      StorageDtypeName(options.cache_dtype), static_cast<double>(options.memory_cache_bytes) / 1e6);
   EmbeddingService::Options service_options;
   service_options.max_waiting = options.encoder_queue;
   service_options.max_prepared = 1;
   service_options.lease = app->redis_lease_.get();
-  app->embeddings_ = std::make_unique<EmbeddingService>(*app->model_, *app->store_, *app->blobs_, service_options);
+  app->embeddings_ =
+      std::make_unique<EmbeddingService>(*app->model_, *app->store_, *app->blobs_, service_options);
   app->segmenter_ = std::make_unique<Segmenter>(*app->catalog_, *app->embeddings_, *app->model_);
   app->prewarm_ = std::make_unique<PrewarmJobs>(*app->catalog_, *app->embeddings_, *app->store_, info.id,
                                                 options.prewarm);
   EmbeddingService* embeddings = app->embeddings_.get();
-  app->ingestor_->SetEmbeddingProbe(
-      [embeddings](const std::string& pixel_hash) -> bool { return embeddings->AreCached({pixel_hash}).front(); });
+  app->ingestor_->SetEmbeddingProbe([embeddings](const std::string& pixel_hash) -> bool {
+    return embeddings->AreCached({pixel_hash}).front();
+  });
   return app;
 }
 
 App::~App() = default;
 
+EmbeddingTier* App::embedding_store() { return store_.get(); }
+
+std::vector<TierStats> App::tier_stats() {
+  return store_ ? store_->TierStatsAll() : std::vector<TierStats>{};
+}
+
+KeyLease* App::key_lease() { return redis_lease_.get(); }
+
 Status App::EnableNearDuplicates() {
   if (near_duplicates_) return Status::Ok();
   const auto start = std::chrono::steady_clock::now();
-  Result<BackfillOutcome> backfill = ingestor_->BackfillPerceptualHashes();
-  if (!backfill.ok()) return backfill.status();
-  if (backfill->hashed + backfill->failed > 0) {
-    spdlog::info("[NEAR-DUP] computed the perceptual hash of {} stored file(s) from before schema version 3 "
-                 "({} could not be read)",
-                 backfill->hashed, backfill->failed);
+  SAMCACHE_ASSIGN_OR_RETURN(const BackfillOutcome backfill, ingestor_->BackfillPerceptualHashes());
+  if (backfill.hashed + backfill.failed > 0) {
+    spdlog::info(
+        "[NEAR-DUP] computed the perceptual hash of {} stored file(s) from before schema version 3 "
+        "({} could not be read)",
+        backfill.hashed, backfill.failed);
   }
   auto finder = std::make_unique<NearDuplicateFinder>(*catalog_, options_.near_duplicate_distance);
   SAMCACHE_RETURN_IF_ERROR(finder->Rebuild());

@@ -16,14 +16,17 @@
 #include "model/segmenter.h"
 #include "similar/near_duplicates.h"
 #include "store/blob_store.h"
-#include "store/disk_tier.h"
-#include "store/memory_tier.h"
-#include "store/redis_client.h"
-#include "store/redis_lease.h"
-#include "store/redis_tier.h"
-#include "store/tiered_store.h"
+#include "store/disk_tier.h"  // not needed here; the CLI still reaches DiskTier through it
+#include "store/embedding_tier.h"
+#include "store/key_lease.h"
 
 namespace samcache {
+
+class MemoryTier;
+class RedisClient;
+class RedisKeyLease;
+class RedisTier;
+class TieredStore;
 
 struct AppOptions {
   std::filesystem::path data_dir = "./data";
@@ -44,7 +47,7 @@ struct AppOptions {
   ModelOptions model;
   uint64_t memory_cache_bytes = uint64_t{1} << 30;
   size_t encoder_queue = 64;
-  std::filesystem::path cache_dir;  // default: <data_dir>/embeddings
+  std::filesystem::path cache_dir;                // default: <data_dir>/embeddings
   uint64_t cache_max_bytes = uint64_t{10} << 30;  // 0: no limit
   // How new disk entries store their values; entries of either dtype are read.
   StorageDtype cache_dtype = StorageDtype::kF32;
@@ -76,16 +79,12 @@ class App {
 
   // Only with load_model (null otherwise).
   SamModel* model() { return model_.get(); }
-  EmbeddingTier* memory_tier() { return memory_tier_.get(); }
-  DiskTier* disk_tier() { return disk_tier_.get(); }
-  // Null without redis_url.
-  RedisTier* redis_tier() { return redis_tier_.get(); }
-  RedisKeyLease* redis_lease() { return redis_lease_.get(); }
-  // The Redis URL without its password; empty without redis_url.
-  std::string redis_tier_url() const { return redis_ ? redis_->endpoint().ToString() : std::string(); }
   // The whole cache: memory, then disk, then Redis when configured.
-  EmbeddingTier* embedding_store() { return store_.get(); }
-  std::vector<TierStats> tier_stats() { return store_ ? store_->TierStatsAll() : std::vector<TierStats>{}; }
+  EmbeddingTier* embedding_store();
+  // Each tier's counters, in that order (empty without a model).
+  std::vector<TierStats> tier_stats();
+  // The lease several instances share per key (null without redis_url).
+  KeyLease* key_lease();
   EmbeddingService* embeddings() { return embeddings_.get(); }
   Segmenter* segmenter() { return segmenter_.get(); }
   PrewarmJobs* prewarm() { return prewarm_.get(); }

@@ -61,21 +61,39 @@ std::string_view CodeName(StatusCode code) {
   return "internal";
 }
 
-void SendJson(httplib::Response& res, int status, const json& body) {
-  res.status = status;
+Reply JsonReply(int status, const json& body) {
+  Reply reply;
+  reply.status = status;
   // Filenames come from uploaders and may not be valid UTF-8: replace, never throw.
-  res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
+  reply.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
+  reply.content_type = "application/json";
+  return reply;
 }
 
-void SendError(httplib::Response& res, int status, const std::string& message) {
-  SendJson(res, status, json{{"error", message}});
+Reply ErrorReply(int status, const std::string& message) {
+  return JsonReply(status, json{{"error", message}});
 }
 
-void SendStatus(httplib::Response& res, const Status& status) {
+Reply StatusReply(const Status& status) {
   if (status.code() == StatusCode::kIoError || status.code() == StatusCode::kInternal) {
     spdlog::error("[HTTP] {}", status.message());
   }
-  SendError(res, HttpStatusFor(status.code()), status.message());
+  Reply reply = ErrorReply(HttpStatusFor(status.code()), status.message());
+  if (status.code() == StatusCode::kUnavailable) reply.Header("Retry-After", "2");
+  return reply;
+}
+
+Result<int> IntParam(const Request& request, const std::string& name, int min, int max, int fallback) {
+  if (!request.has_query(name)) return fallback;
+  const std::string text = request.query_value(name);
+  const std::string expected = name + " must be a whole number from " + std::to_string(min) + " to " +
+                               std::to_string(max) + ", got \"" + text.substr(0, 32) + "\"";
+  if (text.empty() || text.size() > 9 || text.find_first_not_of("0123456789") != std::string::npos) {
+    return Status::InvalidArgument(expected);
+  }
+  const int value = std::stoi(text);
+  if (value < min || value > max) return Status::InvalidArgument(expected);
+  return value;
 }
 
 Result<nlohmann::json> ParseJsonObject(const std::string& body, std::string_view example) {
@@ -90,7 +108,8 @@ Result<nlohmann::json> ParseJsonObject(const std::string& body, std::string_view
     }
     return Status::InvalidArgument("the body is not valid JSON: " + what);
   }
-  if (!j.is_object()) return Status::InvalidArgument("the body must be a JSON object, e.g. " + std::string(example));
+  if (!j.is_object())
+    return Status::InvalidArgument("the body must be a JSON object, e.g. " + std::string(example));
   return j;
 }
 

@@ -49,38 +49,38 @@ std::string PrometheusMetrics(App& app) {
       entries.Add(labels).Set(static_cast<double>(tier.entries));
       bytes.Add(labels).Set(static_cast<double>(tier.bytes));
       evictions.Add(labels).Increment(static_cast<double>(tier.evictions));
+      // Counters only some tiers keep. Only the Redis tier is remote; the names predate the
+      // generic stats and stay as they were.
+      if (tier.corrupt) {
+        counter("samcache_embedding_cache_corrupt_total",
+                "Cache entries that failed verification (truncated, bad checksum) and were removed")
+            .Add({{"tier", tier.name}})
+            .Increment(static_cast<double>(*tier.corrupt));
+      }
+      if (tier.remote) {
+        counter("samcache_redis_errors_total",
+                "Redis operations that got no answer (refused, timed out, cut)")
+            .Add({})
+            .Increment(static_cast<double>(tier.remote->errors));
+        gauge("samcache_redis_connected", "1 when the last Redis operation reached the server")
+            .Add({})
+            .Set(tier.remote->connected ? 1 : 0);
+      }
     }
-    if (app.disk_tier() != nullptr) {
-      counter("samcache_embedding_cache_corrupt_total",
-              "Cache entries that failed verification (truncated, bad checksum) and were removed")
-          .Add({{"tier", "disk"}})
-          .Increment(static_cast<double>(app.disk_tier()->corrupt_entries()));
-    }
-    if (app.redis_tier() != nullptr) {
-      const RedisTierStats redis = app.redis_tier()->Details();
-      counter("samcache_embedding_cache_corrupt_total",
-              "Cache entries that failed verification (truncated, bad checksum) and were removed")
-          .Add({{"tier", "redis"}})
-          .Increment(static_cast<double>(redis.corrupt));
-      counter("samcache_redis_errors_total", "Redis operations that got no answer (refused, timed out, cut)")
-          .Add({})
-          .Increment(static_cast<double>(redis.errors));
-      gauge("samcache_redis_connected", "1 when the last Redis operation reached the server")
-          .Add({})
-          .Set(redis.connected ? 1 : 0);
-    }
-    if (app.redis_lease() != nullptr) {
-      const LeaseStats lease = app.redis_lease()->Stats();
+    if (KeyLease* key_lease = app.key_lease(); key_lease != nullptr) {
+      const LeaseStats lease = key_lease->Stats();
       auto& attempts = counter("samcache_encoder_lease_attempts_total",
                                "Attempts to take a key's encoder lease in Redis, by result");
       attempts.Add({{"result", "acquired"}}).Increment(static_cast<double>(lease.acquired));
       attempts.Add({{"result", "held_elsewhere"}}).Increment(static_cast<double>(lease.held_elsewhere));
       attempts.Add({{"result", "unavailable"}}).Increment(static_cast<double>(lease.unavailable));
-      counter("samcache_encoder_lease_lost_total", "Encoder leases that expired before their computation ended")
+      counter("samcache_encoder_lease_lost_total",
+              "Encoder leases that expired before their computation ended")
           .Add({})
           .Increment(static_cast<double>(lease.lost));
-      gauge("samcache_encoder_leases_held", "Encoder leases this process holds").Add({}).Set(
-          static_cast<double>(lease.held));
+      gauge("samcache_encoder_leases_held", "Encoder leases this process holds")
+          .Add({})
+          .Set(static_cast<double>(lease.held));
     }
     gauge("samcache_embedding_cache_model_entries", "Embeddings the cache holds for the active model")
         .Add({{"model_id", app.model()->info().id}})

@@ -1,12 +1,14 @@
-#include "http/prewarm_routes.h"
-
-#include <spdlog/spdlog.h>
-
+// Prewarm endpoints: start, follow (snapshot and Server-Sent Events), cancel and resume.
+#include <atomic>
 #include <chrono>
 #include <cmath>
+#include <memory>
+#include <nlohmann/json.hpp>
 
 #include "app/app.h"
 #include "http/json_reply.h"
+#include "http/route.h"
+#include "jobs/prewarm_jobs.h"
 
 namespace samcache {
 namespace {
@@ -42,71 +44,9 @@ std::string MessageFor(const PrewarmSnapshot& s) {
   return PrewarmProgressText(s);
 }
 
-PrewarmJobs* Jobs(App& app, httplib::Response& res) {
-  if (app.prewarm() == nullptr) {
-    SendError(res, 503, "prewarm needs a model, and this server runs without one");
-    return nullptr;
-  }
-  return app.prewarm();
-}
+Reply NoJobs() { return ErrorReply(503, "prewarm needs a model, and this server runs without one"); }
 
-std::string SseEvent(std::string_view name, int64_t id, const json& data) {
-  std::string text;
-  if (id > 0) text += "id: " + std::to_string(id) + "\n";
-  text += "event: ";
-  text += name;
-  text += "\ndata: " + data.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n";
-  return text;
-}
-
-// Streams a job's changes until it finishes, the client leaves or the server stops.
-class EventStream {
- public:
-  EventStream(PrewarmJobs& jobs, std::string job_id, int64_t after_seq, const std::atomic<bool>& stopping)
-      : jobs_(jobs), job_id_(std::move(job_id)), seq_(after_seq), stopping_(stopping) {}
-
-  bool Next(httplib::DataSink& sink) {
-    if (stopping_ || !sink.is_writable()) return false;
-    Result<PrewarmUpdate> update = jobs_.WaitForUpdate(job_id_, seq_, kEventWait);
-    if (!update.ok()) {
-      Write(sink, SseEvent("error", 0, json{{"error", update.status().message()}}));
-      sink.done();
-      return true;
-    }
-    std::string out;
-    for (const PrewarmImageEvent& e : update->events) out += SseEvent("image", e.seq, EventJson(e));
-    const PrewarmSnapshot& s = update->snapshot;
-    json snapshot = PrewarmJson(s);
-    std::string dumped = snapshot.dump();
-    const bool finished = IsFinishedPrewarmStatus(s.job.status);
-    if (dumped != last_snapshot_) {
-      out += SseEvent(finished ? "done" : "progress", s.seq, snapshot);
-      last_snapshot_ = std::move(dumped);
-    }
-    seq_ = std::max(seq_, s.seq);
-    const auto now = std::chrono::steady_clock::now();
-    if (out.empty() && now - last_write_ >= kKeepAlive) out = ": keep-alive\n\n";
-    if (!out.empty() && !Write(sink, out)) return false;
-    if (finished) sink.done();
-    return true;
-  }
-
- private:
-  bool Write(httplib::DataSink& sink, const std::string& text) {
-    last_write_ = std::chrono::steady_clock::now();
-    return sink.write(text.data(), text.size());
-  }
-
-  PrewarmJobs& jobs_;
-  const std::string job_id_;
-  int64_t seq_;
-  const std::atomic<bool>& stopping_;
-  std::string last_snapshot_;
-  std::chrono::steady_clock::time_point last_write_ = std::chrono::steady_clock::now();
-};
-
-}  // namespace
-
+// A job as the API shows it, texts included.
 json PrewarmJson(const PrewarmSnapshot& s) {
   const PrewarmJobRecord& j = s.job;
   json current = nullptr;
@@ -142,53 +82,112 @@ json PrewarmJson(const PrewarmSnapshot& s) {
               {"events_url", "/api/sam/prewarm/" + j.id + "/events"}};
 }
 
-void AddPrewarmRoutes(httplib::Server& server, App& app, const std::atomic<bool>& stopping) {
-  server.Post(R"(/api/sam/dataset/([^/]+)/prewarm)",
-              [&app](const httplib::Request& req, httplib::Response& res) {
-                PrewarmJobs* jobs = Jobs(app, res);
-                if (jobs == nullptr) return;
-                Result<PrewarmJobs::Started> started = jobs->Start(req.matches[1]);
-                if (!started.ok()) return SendStatus(res, started.status());
-                json body = PrewarmJson(started->snapshot);
-                body["existing"] = started->existing;
-                body["resumed"] = started->resumed;
-                res.set_header("Location", "/api/sam/prewarm/" + started->snapshot.job.id);
-                SendJson(res, 202, body);
-              });
+std::string SseEvent(std::string_view name, int64_t id, const json& data) {
+  std::string text;
+  if (id > 0) text += "id: " + std::to_string(id) + "\n";
+  text += "event: ";
+  text += name;
+  text += "\ndata: " + data.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n";
+  return text;
+}
+
+// Streams a job's changes until it finishes, the client leaves or the server stops.
+class EventStream {
+ public:
+  EventStream(PrewarmJobs& jobs, std::string job_id, int64_t after_seq, const std::atomic<bool>& stopping)
+      : jobs_(jobs), job_id_(std::move(job_id)), seq_(after_seq), stopping_(stopping) {}
+
+  bool Next(ReplySink& sink) {
+    if (stopping_ || !sink.Writable()) return false;
+    Result<PrewarmUpdate> update = jobs_.WaitForUpdate(job_id_, seq_, kEventWait);
+    if (!update.ok()) {
+      Write(sink, SseEvent("error", 0, json{{"error", update.status().message()}}));
+      sink.Done();
+      return true;
+    }
+    std::string out;
+    for (const PrewarmImageEvent& e : update->events) out += SseEvent("image", e.seq, EventJson(e));
+    const PrewarmSnapshot& s = update->snapshot;
+    json snapshot = PrewarmJson(s);
+    std::string dumped = snapshot.dump();
+    const bool finished = IsFinishedPrewarmStatus(s.job.status);
+    if (dumped != last_snapshot_) {
+      out += SseEvent(finished ? "done" : "progress", s.seq, snapshot);
+      last_snapshot_ = std::move(dumped);
+    }
+    seq_ = std::max(seq_, s.seq);
+    const auto now = std::chrono::steady_clock::now();
+    if (out.empty() && now - last_write_ >= kKeepAlive) out = ": keep-alive\n\n";
+    if (!out.empty() && !Write(sink, out)) return false;
+    if (finished) sink.Done();
+    return true;
+  }
+
+ private:
+  bool Write(ReplySink& sink, const std::string& text) {
+    last_write_ = std::chrono::steady_clock::now();
+    return sink.Write(text);
+  }
+
+  PrewarmJobs& jobs_;
+  const std::string job_id_;
+  int64_t seq_;
+  const std::atomic<bool>& stopping_;
+  std::string last_snapshot_;
+  std::chrono::steady_clock::time_point last_write_ = std::chrono::steady_clock::now();
+};
+
+Result<Reply> StartJob(App& app, const std::string& dataset_id) {
+  if (app.prewarm() == nullptr) return NoJobs();
+  SAMCACHE_ASSIGN_OR_RETURN(const PrewarmJobs::Started started, app.prewarm()->Start(dataset_id));
+  json body = PrewarmJson(started.snapshot);
+  body["existing"] = started.existing;
+  body["resumed"] = started.resumed;
+  Reply reply = JsonReply(202, body);
+  reply.Header("Location", "/api/sam/prewarm/" + started.snapshot.job.id);
+  return reply;
+}
+
+Result<Reply> FollowJob(App& app, const Request& req, const std::atomic<bool>& stopping) {
+  if (app.prewarm() == nullptr) return NoJobs();
+  const std::string job_id = req.param("job_id");
+  SAMCACHE_RETURN_IF_ERROR(app.prewarm()->Snapshot(job_id));
+  // A reconnecting EventSource sends the last id it saw: go on from there.
+  int64_t after = 0;
+  if (const std::string last = req.header("Last-Event-ID"); !last.empty()) {
+    after = std::strtoll(last.c_str(), nullptr, 10);
+  }
+  auto stream = std::make_shared<EventStream>(*app.prewarm(), job_id, after, stopping);
+  Reply reply;
+  reply.Header("Cache-Control", "no-cache").Header("X-Accel-Buffering", "no");
+  reply.content_type = "text/event-stream";
+  reply.stream = [stream](ReplySink& sink) { return stream->Next(sink); };
+  return reply;
+}
+
+}  // namespace
+
+void AddPrewarmRoutes(RouteTable& routes, const RouteContext& context) {
+  App& app = context.app;
+  const std::atomic<bool>& stopping = context.stopping;
+  routes.push_back({Method::kPost, "/api/sam/dataset/{id}/prewarm",
+                    [&app](const Request& req) { return StartJob(app, req.param("id")); }});
 
   // The routes that act on one job and answer with its snapshot.
   using JobAction = Result<PrewarmSnapshot> (PrewarmJobs::*)(const std::string&);
   auto job_route = [&app](JobAction action, int status) {
-    return [&app, action, status](const httplib::Request& req, httplib::Response& res) {
-      PrewarmJobs* jobs = Jobs(app, res);
-      if (jobs == nullptr) return;
-      Result<PrewarmSnapshot> snapshot = (jobs->*action)(req.matches[1]);
-      if (!snapshot.ok()) return SendStatus(res, snapshot.status());
-      SendJson(res, status, PrewarmJson(*snapshot));
+    return [&app, action, status](const Request& req) -> Result<Reply> {
+      if (app.prewarm() == nullptr) return NoJobs();
+      SAMCACHE_ASSIGN_OR_RETURN(const PrewarmSnapshot snapshot,
+                                (app.prewarm()->*action)(req.param("job_id")));
+      return JsonReply(status, PrewarmJson(snapshot));
     };
   };
-  server.Get(R"(/api/sam/prewarm/([^/]+))", job_route(&PrewarmJobs::Snapshot, 200));
-  server.Delete(R"(/api/sam/prewarm/([^/]+))", job_route(&PrewarmJobs::Cancel, 202));
-  server.Post(R"(/api/sam/prewarm/([^/]+)/resume)", job_route(&PrewarmJobs::Resume, 202));
-
-  server.Get(R"(/api/sam/prewarm/([^/]+)/events)", [&app, &stopping](const httplib::Request& req,
-                                                                     httplib::Response& res) {
-    PrewarmJobs* jobs = Jobs(app, res);
-    if (jobs == nullptr) return;
-    const std::string job_id = req.matches[1];
-    Result<PrewarmSnapshot> snapshot = jobs->Snapshot(job_id);
-    if (!snapshot.ok()) return SendStatus(res, snapshot.status());
-    // A reconnecting EventSource sends the last id it saw: go on from there.
-    int64_t after = 0;
-    if (const std::string last = req.get_header_value("Last-Event-ID"); !last.empty()) {
-      after = std::strtoll(last.c_str(), nullptr, 10);
-    }
-    res.set_header("Cache-Control", "no-cache");
-    res.set_header("X-Accel-Buffering", "no");
-    auto stream = std::make_shared<EventStream>(*jobs, job_id, after, stopping);
-    res.set_chunked_content_provider(
-        "text/event-stream", [stream](size_t, httplib::DataSink& sink) { return stream->Next(sink); });
-  });
+  routes.push_back({Method::kGet, "/api/sam/prewarm/{job_id}", job_route(&PrewarmJobs::Snapshot, 200)});
+  routes.push_back({Method::kDelete, "/api/sam/prewarm/{job_id}", job_route(&PrewarmJobs::Cancel, 202)});
+  routes.push_back({Method::kPost, "/api/sam/prewarm/{job_id}/resume", job_route(&PrewarmJobs::Resume, 202)});
+  routes.push_back({Method::kGet, "/api/sam/prewarm/{job_id}/events",
+                    [&app, &stopping](const Request& req) { return FollowJob(app, req, stopping); }});
 }
 
 }  // namespace samcache

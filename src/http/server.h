@@ -1,4 +1,5 @@
-// The HTTP API. cpp-httplib stays behind this header.
+// The HTTP server: the route table (http/route.h) served by the transport adapter
+// (http/httplib_transport.cpp, the one file that knows cpp-httplib).
 #pragma once
 
 #include <cstddef>
@@ -15,7 +16,7 @@ struct ServerOptions {
   std::string host = "0.0.0.0";
   int port = 3000;  // 0 picks a free port
   size_t max_upload_bytes = size_t{1} << 30;
-  int threads = 32;  // each open event stream (prewarm progress) holds one
+  int threads = 32;     // each open event stream (prewarm progress) holds one
   std::string web_dir;  // the web page's files; empty: the copy compiled into the binary
   // Only GET /metrics and GET /healthz (samcache worker).
   bool metrics_only = false;

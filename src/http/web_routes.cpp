@@ -11,6 +11,8 @@
 #include "common/embedded_files.h"
 #include "common/files.h"
 #include "http/json_reply.h"
+#include "http/route.h"
+#include "http/server.h"
 
 namespace samcache {
 namespace {
@@ -33,8 +35,8 @@ std::string EtagOf(std::string_view bytes) {
 }
 
 // Whether the request's If-None-Match names `etag` (a list, or "*").
-bool Matches(const httplib::Request& req, const std::string& etag) {
-  const std::string header = req.get_header_value("If-None-Match");
+bool Matches(const Request& req, const std::string& etag) {
+  const std::string header = req.header("If-None-Match");
   if (header.empty()) return false;
   if (header == "*") return true;
   size_t start = 0;
@@ -104,21 +106,23 @@ class WebFiles {
   std::map<std::string, WebFile> embedded_;
 };
 
-void Serve(const WebFiles& files, const std::string& path, const httplib::Request& req,
-           httplib::Response& res) {
+Reply Serve(const WebFiles& files, const std::string& path, const Request& req) {
   std::optional<WebFile> file;
   if (IsSafeWebPath(path)) file = files.Find(path);
-  if (!file)
-    return SendError(res, 404, std::string("no such file in the web page: /web/") + path.substr(0, 200));
-  res.set_header("ETag", file->etag);
-  // Revalidated on every load (a cheap 304), so a new binary's page is never mixed with old modules.
-  res.set_header("Cache-Control", "no-cache");
-  res.set_header("X-Content-Type-Options", "nosniff");
+  if (!file) return ErrorReply(404, std::string("no such file in the web page: /web/") + path.substr(0, 200));
+  Reply reply;
+  reply
+      .Header("ETag", file->etag)
+      // Revalidated on every load (a cheap 304), so a new binary's page is never mixed with old modules.
+      .Header("Cache-Control", "no-cache")
+      .Header("X-Content-Type-Options", "nosniff");
   if (Matches(req, file->etag)) {
-    res.status = 304;
-    return;
+    reply.status = 304;
+    return reply;
   }
-  res.set_content(std::move(file->bytes), WebContentType(path));
+  reply.body = std::move(file->bytes);
+  reply.content_type = WebContentType(path);
+  return reply;
 }
 
 }  // namespace
@@ -161,14 +165,14 @@ bool IsSafeWebPath(const std::string& path) {
   return true;
 }
 
-void AddWebRoutes(httplib::Server& server, const std::string& web_dir) {
-  auto files = std::make_shared<const WebFiles>(web_dir);
-  server.Get("/", [files](const httplib::Request& req, httplib::Response& res) {
-    Serve(*files, "index.html", req, res);
-  });
-  server.Get(R"(/web/(.*))", [files](const httplib::Request& req, httplib::Response& res) {
-    Serve(*files, req.matches[1], req, res);
-  });
+void AddWebRoutes(RouteTable& routes, const RouteContext& context) {
+  auto files = std::make_shared<const WebFiles>(context.options.web_dir);
+  routes.push_back({Method::kGet, "/", [files](const Request& req) -> Result<Reply> {
+                      return Serve(*files, "index.html", req);
+                    }});
+  routes.push_back({Method::kGet, "/web/{path*}", [files](const Request& req) -> Result<Reply> {
+                      return Serve(*files, req.param("path"), req);
+                    }});
 }
 
 }  // namespace samcache

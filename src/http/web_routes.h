@@ -2,17 +2,14 @@
 // (CSS, JavaScript modules, icons). The files are compiled into the binary
 // (cmake/EmbedFiles.cmake), so `samcache serve` shows the page from any folder; a web folder
 // given instead is read on every request, so edits show on reload (for development).
+// The routes themselves: AddWebRoutes in http/route.h, from ServerOptions::web_dir (empty:
+// the embedded files; otherwise the folder that holds index.html, css and js, and a request
+// never reaches a file outside it). Unknown files get a 404 JSON error.
 #pragma once
-
-#include <httplib.h>
 
 #include <string>
 
 namespace samcache {
-
-// `web_dir` empty: the embedded files. Otherwise the folder that holds index.html, css and
-// js; a request never reaches a file outside it. Unknown files get a 404 JSON error.
-void AddWebRoutes(httplib::Server& server, const std::string& web_dir);
 
 // The Content-Type for a file name, from its extension (application/octet-stream when unknown).
 std::string WebContentType(const std::string& path);

@@ -342,7 +342,9 @@ std::map<std::string, uint64_t> DiskTier::EntriesPerModel() {
 
 TierStats DiskTier::Stats() {
   std::lock_guard lock(mutex_);
-  return TierStats{"disk", hits_, misses_, lru_.size(), bytes_, evictions_};
+  TierStats stats{"disk", hits_, misses_, lru_.size(), bytes_, evictions_};
+  stats.corrupt = corrupt_;
+  return stats;
 }
 
 uint64_t DiskTier::corrupt_entries() {

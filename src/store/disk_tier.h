@@ -71,6 +71,7 @@ class DiskTier final : public EmbeddingTier {
   uint64_t EntriesFor(const std::string& model_id) override;
   // Entry count of every model with entries, by model id.
   std::map<std::string, uint64_t> EntriesPerModel();
+  // With corrupt: corrupt_entries().
   TierStats Stats() override;
   // Entries found corrupt (and deleted) since construction, by Get or Verify.
   uint64_t corrupt_entries();

@@ -6,7 +6,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/status.h"
@@ -15,12 +17,33 @@
 namespace samcache {
 
 struct TierStats {
+  TierStats() = default;
+  // The counters every tier has; the optional ones below start unset.
+  TierStats(std::string name, uint64_t hits, uint64_t misses, uint64_t entries, uint64_t bytes,
+            uint64_t evictions)
+      : name(std::move(name)),
+        hits(hits),
+        misses(misses),
+        entries(entries),
+        bytes(bytes),
+        evictions(evictions) {}
+
   std::string name;
   uint64_t hits = 0;
   uint64_t misses = 0;
   uint64_t entries = 0;
   uint64_t bytes = 0;
   uint64_t evictions = 0;
+  // Entries that failed verification (truncated, bad checksum) and were removed; only the
+  // tiers that verify what they read report it.
+  std::optional<uint64_t> corrupt;
+  // Only a tier reached over the network (the shared Redis tier) reports its health.
+  struct Remote {
+    std::string endpoint;    // where it is, never with a password
+    uint64_t errors = 0;     // operations that got no answer (refused, timed out, cut)
+    bool connected = false;  // whether the last operation reached the server
+  };
+  std::optional<Remote> remote;
 };
 
 class EmbeddingTier {

@@ -133,6 +133,9 @@ TierStats RedisTier::Stats() {
   stats.entries = server_keys_;
   stats.bytes = server_bytes_;
   stats.evictions = server_evictions_;
+  const RedisTierStats details = Details();
+  stats.corrupt = details.corrupt;
+  stats.remote = TierStats::Remote{client_.endpoint().ToString(), details.errors, details.connected};
   return stats;
 }
 

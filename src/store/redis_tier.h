@@ -59,7 +59,8 @@ class RedisTier final : public EmbeddingTier {
   // name "redis"; hits and misses of Get in this process; entries: keys in the Redis
   // database (DBSIZE: every model, and the leases); bytes: the server's used_memory;
   // evictions: the server's evicted_keys. The last three are read at most once a second
-  // (one round trip) and are 0 while Redis is unreachable.
+  // (one round trip) and are 0 while Redis is unreachable. Also corrupt, and remote with the
+  // endpoint and Details().
   TierStats Stats() override;
   RedisTierStats Details();
 

@@ -1,0 +1,199 @@
+// Segmentation: the model, a click's masks (POST /api/sam/predict), an image's embedding
+// as .npy, and the warm-up a labelling page asks for ahead of the next image.
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "app/app.h"
+#include "common/crypto.h"
+#include "http/json_reply.h"
+#include "http/route.h"
+#include "model/npy.h"
+#include "model/segmenter.h"
+
+namespace samcache {
+namespace {
+
+using json = nlohmann::json;
+
+// Parses the JSON body of POST /api/sam/predict. Errors name the field that is wrong.
+Result<PredictRequest> ParsePredictRequest(const std::string& body) {
+  SAMCACHE_ASSIGN_OR_RETURN(
+      json j, ParseJsonObject(body, R"({"image_id": "...", "points": [{"x": 10, "y": 20, "label": 1}]})"));
+  PredictRequest request;
+  if (!j.contains("image_id") || !j["image_id"].is_string() || j["image_id"].get<std::string>().empty()) {
+    return Status::InvalidArgument("image_id: required, the id of an uploaded image (a string)");
+  }
+  request.image_id = j["image_id"].get<std::string>();
+  auto number = [](const json& v, const std::string& field) -> Result<float> {
+    if (!v.is_number()) return Status::InvalidArgument(field + " must be a number");
+    return static_cast<float>(v.get<double>());
+  };
+  if (j.contains("points") && !j["points"].is_null()) {
+    const json& points = j["points"];
+    if (!points.is_array())
+      return Status::InvalidArgument("points must be an array of {x, y, label} objects");
+    if (points.size() > kMaxPromptPoints) {
+      return Status::InvalidArgument("points: at most " + std::to_string(kMaxPromptPoints) +
+                                     " points per request (got " + std::to_string(points.size()) + ")");
+    }
+    for (size_t i = 0; i < points.size(); ++i) {
+      const std::string field = "points[" + std::to_string(i) + "]";
+      const json& p = points[i];
+      if (!p.is_object() || !p.contains("x") || !p.contains("y")) {
+        return Status::InvalidArgument(field + " must be an object with x, y and label");
+      }
+      SAMCACHE_ASSIGN_OR_RETURN(const float x, number(p["x"], field + ".x"));
+      SAMCACHE_ASSIGN_OR_RETURN(const float y, number(p["y"], field + ".y"));
+      int label = 1;
+      if (p.contains("label")) {
+        const json& l = p["label"];
+        if (!l.is_number() || l.get<double>() != std::floor(l.get<double>()) ||
+            std::fabs(l.get<double>()) > 1e6) {
+          return Status::InvalidArgument(field + ".label must be 1 (foreground) or 0 (background)");
+        }
+        label = static_cast<int>(l.get<double>());
+      }
+      request.points.push_back(PromptPoint{x, y, label});
+    }
+  }
+  if (j.contains("box") && !j["box"].is_null()) {
+    const json& box = j["box"];
+    if (!box.is_array() || box.size() != 4) {
+      return Status::InvalidArgument("box must be an array of four numbers [x0, y0, x1, y1]");
+    }
+    std::array<float, 4> b{};
+    for (size_t i = 0; i < 4; ++i) {
+      SAMCACHE_ASSIGN_OR_RETURN(b[i], number(box[i], "box[" + std::to_string(i) + "]"));
+    }
+    request.box = b;
+  }
+  if (j.contains("multimask") && !j["multimask"].is_null()) {
+    if (!j["multimask"].is_boolean()) return Status::InvalidArgument("multimask must be true or false");
+    request.multimask = j["multimask"].get<bool>();
+  }
+  if (j.contains("refine_from") && !j["refine_from"].is_null()) {
+    if (!j["refine_from"].is_string()) {
+      return Status::InvalidArgument("refine_from must be the prediction_id of an earlier answer (a string)");
+    }
+    request.refine_from = j["refine_from"].get<std::string>();
+  }
+  if (j.contains("format") && !j["format"].is_null()) {
+    json formats = j["format"].is_array() ? j["format"] : json::array({j["format"]});
+    for (const json& f : formats) {
+      const std::string name = f.is_string() ? f.get<std::string>() : f.dump();
+      if (name == "rle") continue;  // always included
+      if (name == "polygon") {
+        request.want_polygon = true;
+      } else if (name == "png") {
+        request.want_png = true;
+      } else {
+        return Status::InvalidArgument("format: unknown format " + name +
+                                       " (use \"rle\", \"polygon\" or \"png\")");
+      }
+    }
+  }
+  return request;
+}
+
+// Milliseconds to 0.01: finer digits are noise.
+double Rounded(double ms) { return std::round(ms * 100.0) / 100.0; }
+
+json PredictJson(const PredictResult& r, const ModelInfo& model, bool want_polygon, bool want_png) {
+  json masks = json::array();
+  for (const PredictedMask& m : r.masks) {
+    json mask{{"rle", {{"size", {m.rle.height, m.rle.width}}, {"counts", m.rle.counts}}},
+              {"bbox", m.bbox},
+              {"area", m.area},
+              {"score", m.score}};
+    if (want_polygon) mask["polygons"] = m.polygons;
+    if (want_png) mask["png_b64"] = Base64Encode(m.png);
+    masks.push_back(std::move(mask));
+  }
+  return json{{"prediction_id", r.prediction_id},
+              {"image_id", r.image_id},
+              {"width", r.width},
+              {"height", r.height},
+              {"embedding", r.embedding_cached ? "cached" : "computed"},
+              {"model", {{"id", model.id}, {"name", model.name}, {"demo", model.demo}}},
+              {"masks", std::move(masks)},
+              {"timings_ms",
+               {{"embedding", Rounded(r.embedding_ms)},
+                {"decode", Rounded(r.decode_ms)},
+                {"postprocess", Rounded(r.postprocess_ms)},
+                {"total", Rounded(r.total_ms)}}}};
+}
+
+json ModelJson(const ModelInfo& info) {
+  return json{{"id", info.id},
+              {"name", info.name},
+              {"description", info.description},
+              {"demo", info.demo},
+              {"source", info.source},
+              {"encoder_input", info.encoder_layout == EncoderLayout::kNchwNormalized ? "nchw" : "hwc"},
+              {"input_size", info.input_side},
+              {"embedding_shape", info.embedding_shape},
+              {"intra_op_threads", info.intra_op_threads}};
+}
+
+Reply NoModel() { return ErrorReply(503, "no model is loaded"); }
+
+Result<Reply> Predict(App& app, const Request& req) {
+  if (!app.segmenter()) return NoModel();
+  SAMCACHE_ASSIGN_OR_RETURN(const PredictRequest request, ParsePredictRequest(req.body));
+  SAMCACHE_ASSIGN_OR_RETURN(const PredictResult result, app.segmenter()->Predict(request));
+  spdlog::info(
+      "[PREDICT] image {} ({} point(s){}{}): embedding {} {:.0f} ms, decode {:.0f} ms, total {:.0f} ms",
+      result.image_id, request.points.size(), request.box ? ", box" : "",
+      request.refine_from.empty() ? "" : ", refined", result.embedding_cached ? "cached" : "computed",
+      result.embedding_ms, result.decode_ms, result.total_ms);
+  return JsonReply(200, PredictJson(result, app.model()->info(), request.want_polygon, request.want_png));
+}
+
+Result<Reply> EmbeddingNpy(App& app, const std::string& id) {
+  if (!app.embeddings()) return NoModel();
+  SAMCACHE_ASSIGN_OR_RETURN(const ImageRecord image, app.catalog().GetImage(id));
+  SAMCACHE_ASSIGN_OR_RETURN(const EmbeddingLookup lookup,
+                            app.embeddings()->Get(ImageSource{image.content_hash, image.pixel_hash}));
+  // The decoder's input; SAM has no other tensor.
+  const NamedTensor& tensor = lookup.embedding->tensors.front();
+  Reply reply;
+  reply.Header("X-Embedding", lookup.cached ? "cached" : "computed")
+      .Header("X-Model-Id", app.model()->info().id)
+      .Header("X-Tensor-Name", tensor.name)
+      .Header("Content-Disposition", "attachment; filename=\"" + image.id + ".npy\"");
+  reply.body = EncodeNpyFloat32(tensor.shape, tensor.values.data());
+  reply.content_type = "application/octet-stream";
+  return reply;
+}
+
+Result<Reply> Warm(App& app, const std::string& id) {
+  if (!app.embeddings()) return NoModel();
+  SAMCACHE_ASSIGN_OR_RETURN(const ImageRecord image, app.catalog().GetImage(id));
+  SAMCACHE_ASSIGN_OR_RETURN(const PendingEmbedding pending,
+                            app.embeddings()->Request(ImageSource{image.content_hash, image.pixel_hash}));
+  // Not waited for: the run goes on and stores the embedding for the click to come.
+  const bool cached = pending.cached();
+  return JsonReply(cached ? 200 : 202,
+                   json{{"image_id", image.id}, {"embedding", cached ? "cached" : "computing"}});
+}
+
+}  // namespace
+
+void AddPredictRoutes(RouteTable& routes, const RouteContext& context) {
+  App& app = context.app;
+  routes.push_back({Method::kGet, "/api/sam/model", [&app](const Request&) -> Result<Reply> {
+                      if (!app.model()) return NoModel();
+                      return JsonReply(200, ModelJson(app.model()->info()));
+                    }});
+  routes.push_back(
+      {Method::kPost, "/api/sam/predict", [&app](const Request& req) { return Predict(app, req); }});
+  routes.push_back({Method::kGet, "/api/sam/image/{id}/embedding.npy",
+                    [&app](const Request& req) { return EmbeddingNpy(app, req.param("id")); }});
+  routes.push_back({Method::kPost, "/api/sam/image/{id}/warm",
+                    [&app](const Request& req) { return Warm(app, req.param("id")); }});
+}
+
+}  // namespace samcache

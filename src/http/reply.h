@@ -1,0 +1,42 @@
+// A route's answer, whatever carries it: status, headers and a body that is either whole or
+// produced piece by piece (the prewarm event stream). The transport adapter writes it out.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace samcache {
+
+// Where a streamed body goes.
+class ReplySink {
+ public:
+  virtual ~ReplySink() = default;
+  // False once the client has gone.
+  virtual bool Writable() const = 0;
+  // False when the bytes could not be sent.
+  virtual bool Write(std::string_view bytes) = 0;
+  // The body is complete.
+  virtual void Done() = 0;
+};
+
+// One step of a streamed body: called again and again until it calls Done on the sink, or
+// returns false to cut the connection.
+using ReplyStream = std::function<bool(ReplySink& sink)>;
+
+struct Reply {
+  int status = 200;
+  std::string content_type;  // with neither body nor content type, no body at all (a 304)
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+  ReplyStream stream;  // when set, the body instead of `body`
+
+  Reply& Header(std::string name, std::string value) {
+    headers.emplace_back(std::move(name), std::move(value));
+    return *this;
+  }
+};
+
+}  // namespace samcache

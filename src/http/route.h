@@ -1,0 +1,57 @@
+// The API as values: each route is a method, a path pattern and a function from Request to
+// Reply. One file per resource adds its routes to the table; the transport adapter
+// registers the table with the HTTP library.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "http/reply.h"
+#include "http/request.h"
+
+namespace samcache {
+
+class App;
+struct ServerOptions;
+
+enum class Method { kGet, kPost, kPut, kDelete };
+
+// A non-ok Status becomes the JSON error reply of its code (http/json_reply.h: StatusReply).
+using Handler = std::function<Result<Reply>(const Request& request)>;
+
+struct Route {
+  Method method;
+  // Literal segments and parameters: "/api/sam/dataset/{id}/images"; "{name*}" takes the
+  // rest of the path, slashes included. A parameter is a whole segment or the rest.
+  std::string pattern;
+  Handler handler;
+  // The body is not read ahead: the handler reads it through Request::parts.
+  bool streams_body = false;
+};
+
+using RouteTable = std::vector<Route>;
+
+// What the routes work with; all of it outlives the server.
+struct RouteContext {
+  App& app;
+  const ServerOptions& options;
+  const std::atomic<bool>& stopping;  // true once the server shuts down: streams end
+};
+
+// The whole table: GET /healthz and /metrics, and unless options.metrics_only the API and
+// the web page.
+RouteTable BuildRoutes(const RouteContext& context);
+
+// One per resource, in http/<resource>_routes.cpp.
+void AddSystemRoutes(RouteTable& routes, const RouteContext& context);  // /api, stats
+void AddDatasetRoutes(RouteTable& routes, const RouteContext& context);
+void AddImageRoutes(RouteTable& routes, const RouteContext& context);
+void AddPredictRoutes(RouteTable& routes, const RouteContext& context);
+void AddPrewarmRoutes(RouteTable& routes, const RouteContext& context);
+void AddAnnotationRoutes(RouteTable& routes, const RouteContext& context);
+void AddWebRoutes(RouteTable& routes, const RouteContext& context);
+
+}  // namespace samcache

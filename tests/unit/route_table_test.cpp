@@ -1,0 +1,162 @@
+// The API as values: routes called as plain functions, with no HTTP server in between, the
+// way a second transport would call them. The black-box tests in tests/http/ cover the
+// cpp-httplib adapter.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "app/app.h"
+#include "http/json_reply.h"
+#include "http/route.h"
+#include "http/server.h"
+#include "support/test_support.h"
+
+namespace samcache::testing {
+namespace {
+
+using json = nlohmann::json;
+
+std::string MethodName(Method method) {
+  switch (method) {
+    case Method::kGet:
+      return "GET";
+    case Method::kPost:
+      return "POST";
+    case Method::kPut:
+      return "PUT";
+    case Method::kDelete:
+      return "DELETE";
+  }
+  return "?";
+}
+
+// Feeds prepared parts as a transport would, a few bytes at a time.
+class FakeParts final : public MultipartReader {
+ public:
+  explicit FakeParts(std::vector<std::pair<BodyPart, std::string>> parts) : parts_(std::move(parts)) {}
+  bool Read(const OnPart& on_part, const OnData& on_data) override {
+    for (const auto& [part, bytes] : parts_) {
+      if (!on_part(part)) return false;
+      for (size_t at = 0; at < bytes.size(); at += 1000) {
+        if (!on_data(bytes.data() + at, std::min<size_t>(1000, bytes.size() - at))) return false;
+      }
+    }
+    return true;
+  }
+  bool TooLarge() const override { return false; }
+
+ private:
+  std::vector<std::pair<BodyPart, std::string>> parts_;
+};
+
+class RouteTableTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    AppOptions options;
+    options.data_dir = dir_.path();
+    Result<std::unique_ptr<App>> app = App::Open(options);
+    ASSERT_TRUE(app.ok()) << app.status().message();
+    app_ = std::move(app).value();
+  }
+
+  RouteTable Routes() { return BuildRoutes(RouteContext{*app_, server_options_, stopping_}); }
+
+  // The reply of a route, failures mapped as the adapter maps them.
+  Reply Call(Method method, const std::string& pattern, Request request) {
+    for (const Route& route : Routes()) {
+      if (route.method == method && route.pattern == pattern) {
+        Result<Reply> reply = route.handler(request);
+        return reply.ok() ? std::move(reply).value() : StatusReply(reply.status());
+      }
+    }
+    ADD_FAILURE() << "no route " << MethodName(method) << " " << pattern;
+    return Reply{};
+  }
+
+  static std::string Header(const Reply& reply, const std::string& name) {
+    for (const auto& [n, v] : reply.headers) {
+      if (n == name) return v;
+    }
+    return "";
+  }
+
+  TempDir dir_;
+  ServerOptions server_options_;
+  std::atomic<bool> stopping_{false};
+  std::unique_ptr<App> app_;
+};
+
+TEST_F(RouteTableTest, EveryEndpointOfTheIndexIsARoute) {
+  std::set<std::string> table;
+  for (const Route& route : Routes()) table.insert(MethodName(route.method) + " " + route.pattern);
+  const Reply index = Call(Method::kGet, "/api", Request{});
+  ASSERT_EQ(index.status, 200);
+  const json body = json::parse(index.body);
+  for (const json& endpoint : body["endpoints"]) {
+    EXPECT_EQ(table.count(endpoint.get<std::string>()), 1u) << endpoint;
+  }
+  EXPECT_EQ(table.size(), body["endpoints"].size() + 3) << "plus GET /api, GET / and GET /web/{path*}";
+}
+
+TEST_F(RouteTableTest, MetricsOnlyServesHealthAndMetrics) {
+  server_options_.metrics_only = true;
+  std::set<std::string> table;
+  for (const Route& route : Routes()) table.insert(MethodName(route.method) + " " + route.pattern);
+  EXPECT_EQ(table, (std::set<std::string>{"GET /healthz", "GET /metrics"}));
+}
+
+TEST_F(RouteTableTest, AFailedStatusBecomesItsCodeAndAJsonError) {
+  Request request;
+  request.path_params["id"] = "nope";
+  const Reply reply = Call(Method::kGet, "/api/sam/dataset/{id}", request);
+  EXPECT_EQ(reply.status, 404);
+  EXPECT_EQ(reply.content_type, "application/json");
+  EXPECT_EQ(json::parse(reply.body), (json{{"error", "no dataset with id 'nope'"}}));
+  EXPECT_EQ(Header(reply, "Retry-After"), "");
+}
+
+TEST_F(RouteTableTest, UnavailableAsksToRetryAndNoModelDoesNot) {
+  const Reply busy = StatusReply(Status::Unavailable("the encoder queue is full"));
+  EXPECT_EQ(busy.status, 503);
+  EXPECT_EQ(Header(busy, "Retry-After"), "2");
+  // Without a model no retry helps: a plain 503.
+  const Reply no_model = Call(Method::kGet, "/api/sam/model", Request{});
+  EXPECT_EQ(no_model.status, 503);
+  EXPECT_EQ(json::parse(no_model.body), (json{{"error", "no model is loaded"}}));
+  EXPECT_EQ(Header(no_model, "Retry-After"), "");
+}
+
+TEST_F(RouteTableTest, AnUploadReadsItsPartsThroughTheReader) {
+  FakeParts parts({{BodyPart{"name", "", ""}, "holiday"},
+                   {BodyPart{"images", "a.png", "image/png"}, MakeImageFile(64, 48, 1, ".png")},
+                   {BodyPart{"images", "b.png", "image/png"}, MakeImageFile(64, 48, 2, ".png")}});
+  Request request;
+  request.multipart = true;
+  request.parts = &parts;
+  const Reply reply = Call(Method::kPost, "/api/sam/dataset/init", request);
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  const json body = json::parse(reply.body);
+  EXPECT_EQ(body["name"], "holiday");
+  ASSERT_EQ(body["images"].size(), 2u);
+  EXPECT_EQ(body["images"][0]["filename"], "a.png");
+
+  Request show;
+  show.path_params["id"] = body["dataset_id"].get<std::string>();
+  const json dataset = json::parse(Call(Method::kGet, "/api/sam/dataset/{id}", show).body);
+  EXPECT_EQ(dataset["image_count"], 2);
+  EXPECT_EQ(dataset["embeddings_cached"], 0);
+  EXPECT_EQ(dataset["prewarm_job"], nullptr);
+}
+
+TEST_F(RouteTableTest, AnUploadThatIsNotMultipartIsRefusedUnread) {
+  FakeParts parts({});
+  Request request;
+  request.parts = &parts;
+  const Reply reply = Call(Method::kPost, "/api/sam/dataset/init", request);
+  EXPECT_EQ(reply.status, 400);
+}
+
+}  // namespace
+}  // namespace samcache::testing
