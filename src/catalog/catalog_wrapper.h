@@ -1,0 +1,128 @@
+// A Catalog that forwards every call to another one (leveldb's EnvWrapper idea): a subclass
+// overrides only the calls it wants to change, e.g. a test that makes AddImage fail.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "catalog/catalog.h"
+
+namespace samcache {
+
+class CatalogWrapper : public Catalog {
+ public:
+  // `target` must outlive the wrapper.
+  explicit CatalogWrapper(Catalog& target) : target_(target) {}
+
+  Catalog& target() const { return target_; }
+
+  // CatalogSchema
+  Status Migrate() override { return target_.Migrate(); }
+  Result<int> SchemaVersion() override { return target_.SchemaVersion(); }
+
+  // ImageCatalog
+  Status CreateDataset(const DatasetRecord& dataset) override { return target_.CreateDataset(dataset); }
+  Result<DatasetRecord> GetDataset(const std::string& id) override { return target_.GetDataset(id); }
+  Result<std::optional<DatasetRecord>> FindDataset(const std::string& id_or_name) override {
+    return target_.FindDataset(id_or_name);
+  }
+  Result<std::vector<DatasetRecord>> ListDatasets() override { return target_.ListDatasets(); }
+  Result<std::vector<std::string>> DeleteDataset(const std::string& id) override {
+    return target_.DeleteDataset(id);
+  }
+  Result<AddImageOutcome> AddImage(const NewImage& image) override { return target_.AddImage(image); }
+  Result<ImageRecord> GetImage(const std::string& id) override { return target_.GetImage(id); }
+  Result<std::vector<ImageRecord>> ListImages(const std::string& dataset_id) override {
+    return target_.ListImages(dataset_id);
+  }
+  Result<std::optional<BlobRecord>> FindBlob(const std::string& content_hash) override {
+    return target_.FindBlob(content_hash);
+  }
+  Result<bool> HasBlob(const std::string& content_hash) override { return target_.HasBlob(content_hash); }
+  Result<CatalogStats> Stats() override { return target_.Stats(); }
+  Status ForEachPicture(
+      const std::string& stored_since,
+      const std::function<void(const std::string& pixel_hash, const PerceptualHash& hash)>& visit) override {
+    return target_.ForEachPicture(stored_since, visit);
+  }
+  Result<std::vector<ImageRecord>> ListImagesWithPixelHash(const std::string& pixel_hash) override {
+    return target_.ListImagesWithPixelHash(pixel_hash);
+  }
+  Result<std::vector<std::string>> BlobsWithoutPerceptualHash(const std::string& after,
+                                                              size_t limit) override {
+    return target_.BlobsWithoutPerceptualHash(after, limit);
+  }
+  Status SetPerceptualHash(const std::string& content_hash, const PerceptualHash& hash) override {
+    return target_.SetPerceptualHash(content_hash, hash);
+  }
+  Result<std::vector<PixelCopy>> ListPixelCopies(const std::string& dataset_id) override {
+    return target_.ListPixelCopies(dataset_id);
+  }
+
+  // PrewarmQueue
+  Status CreatePrewarmJob(const PrewarmJobRecord& job) override { return target_.CreatePrewarmJob(job); }
+  Result<PrewarmJobRecord> GetPrewarmJob(const std::string& id) override { return target_.GetPrewarmJob(id); }
+  Result<std::vector<PrewarmJobRecord>> ListUnfinishedPrewarmJobs() override {
+    return target_.ListUnfinishedPrewarmJobs();
+  }
+  Result<std::optional<PrewarmJobRecord>> FindUnfinishedPrewarmJob(const std::string& dataset_id,
+                                                                   const std::string& model_id) override {
+    return target_.FindUnfinishedPrewarmJob(dataset_id, model_id);
+  }
+  Result<bool> ClaimPrewarmJob(const std::string& id, const std::string& expected_runner,
+                               const std::string& runner, int64_t now_ms) override {
+    return target_.ClaimPrewarmJob(id, expected_runner, runner, now_ms);
+  }
+  Result<std::optional<PrewarmJobRecord>> ClaimNextPrewarmJob(const std::string& model_id,
+                                                              const std::string& runner, int64_t now_ms,
+                                                              int64_t stale_before_ms) override {
+    return target_.ClaimNextPrewarmJob(model_id, runner, now_ms, stale_before_ms);
+  }
+  Result<bool> HeartbeatPrewarmJob(const std::string& id, const std::string& runner,
+                                   int64_t now_ms) override {
+    return target_.HeartbeatPrewarmJob(id, runner, now_ms);
+  }
+  Result<bool> SavePrewarmProgress(const PrewarmJobRecord& job,
+                                   const std::vector<PrewarmFailure>& new_failures) override {
+    return target_.SavePrewarmProgress(job, new_failures);
+  }
+  Result<bool> CancelPrewarmJob(const std::string& id, const std::string& finished_at) override {
+    return target_.CancelPrewarmJob(id, finished_at);
+  }
+  Result<std::vector<PrewarmFailure>> ListPrewarmFailures(const std::string& job_id) override {
+    return target_.ListPrewarmFailures(job_id);
+  }
+  Result<std::vector<std::pair<std::string, int64_t>>> CountPrewarmJobsByStatus() override {
+    return target_.CountPrewarmJobsByStatus();
+  }
+
+  // AnnotationCatalog
+  Status CreateAnnotation(const AnnotationRecord& annotation) override {
+    return target_.CreateAnnotation(annotation);
+  }
+  Result<AnnotationRecord> GetAnnotation(const std::string& id) override { return target_.GetAnnotation(id); }
+  Result<std::vector<AnnotationRecord>> ListAnnotations(const std::string& image_id) override {
+    return target_.ListAnnotations(image_id);
+  }
+  Result<std::vector<AnnotationRecord>> ListDatasetAnnotations(const std::string& dataset_id) override {
+    return target_.ListDatasetAnnotations(dataset_id);
+  }
+  Status UpdateAnnotation(const AnnotationRecord& annotation) override {
+    return target_.UpdateAnnotation(annotation);
+  }
+  Status DeleteAnnotation(const std::string& id) override { return target_.DeleteAnnotation(id); }
+  Result<std::vector<std::pair<std::string, int64_t>>> CountAnnotationsPerImage(
+      const std::string& dataset_id) override {
+    return target_.CountAnnotationsPerImage(dataset_id);
+  }
+
+ private:
+  Catalog& target_;
+};
+
+}  // namespace samcache

@@ -1,0 +1,102 @@
+// The PostgreSQL backend of the Catalog, for several samcache processes sharing one database.
+//
+// Each call borrows a connection from a small pool (postgres_pool.h) for its whole duration.
+// Transactions run at READ COMMITTED; where the SQLite backend relies on its single writer,
+// this one takes row locks instead:
+//   - AddImage locks the dataset row (so positions within a dataset are handed out one at a
+//     time) and inserts the blob with ON CONFLICT DO NOTHING, which makes a concurrent upload
+//     of the same new content wait for the first one's commit: of N uploads exactly one finds
+//     no earlier image. It then holds a share lock on the blob row until it commits.
+//   - DeleteDataset locks the dataset, then its blob rows, before deleting those no image
+//     refers to any more, so it never removes a blob an upload is about to refer to.
+//   - The prewarm job updates are single compare-and-set UPDATEs (PostgreSQL re-checks the
+//     WHERE clause on the newest row version after waiting for a concurrent writer).
+// A connection that broke is dropped and the call is retried once on a new one; deadlocks and
+// serialization failures are retried a few times. Error messages never contain the password.
+//
+// Its methods are defined by area: postgres_catalog.cpp (schema, datasets, images, blobs),
+// postgres_prewarm_queue.cpp and postgres_annotations.cpp. Internal to src/catalog: callers
+// use OpenPostgresCatalog (catalog.h).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "catalog/catalog.h"
+#include "catalog/postgres_pool.h"
+
+namespace samcache::catalog_internal::postgres {
+
+class PostgresCatalog final : public Catalog {
+ public:
+  explicit PostgresCatalog(std::unique_ptr<ConnectionPool> pool) : pool_(std::move(pool)) {}
+
+  // Opens one connection now, so that a wrong URL or an unreachable server is reported at
+  // start-up rather than on the first request.
+  Status Connect();
+
+  // CatalogSchema
+  Status Migrate() override;
+  Result<int> SchemaVersion() override;
+
+  // ImageCatalog
+  Status CreateDataset(const DatasetRecord& d) override;
+  Result<DatasetRecord> GetDataset(const std::string& id) override;
+  Result<std::optional<DatasetRecord>> FindDataset(const std::string& id_or_name) override;
+  Result<std::vector<DatasetRecord>> ListDatasets() override;
+  Result<std::vector<std::string>> DeleteDataset(const std::string& id) override;
+  Result<AddImageOutcome> AddImage(const NewImage& img) override;
+  Result<ImageRecord> GetImage(const std::string& id) override;
+  Result<std::vector<ImageRecord>> ListImages(const std::string& dataset_id) override;
+  Result<std::optional<BlobRecord>> FindBlob(const std::string& content_hash) override;
+  Result<bool> HasBlob(const std::string& content_hash) override;
+  Result<CatalogStats> Stats() override;
+  Status ForEachPicture(
+      const std::string& stored_since,
+      const std::function<void(const std::string& pixel_hash, const PerceptualHash& hash)>& visit) override;
+  Result<std::vector<ImageRecord>> ListImagesWithPixelHash(const std::string& pixel_hash) override;
+  Result<std::vector<std::string>> BlobsWithoutPerceptualHash(const std::string& after,
+                                                              size_t limit) override;
+  Status SetPerceptualHash(const std::string& content_hash, const PerceptualHash& hash) override;
+  Result<std::vector<PixelCopy>> ListPixelCopies(const std::string& dataset_id) override;
+
+  // PrewarmQueue
+  Status CreatePrewarmJob(const PrewarmJobRecord& j) override;
+  Result<PrewarmJobRecord> GetPrewarmJob(const std::string& id) override;
+  Result<std::vector<PrewarmJobRecord>> ListUnfinishedPrewarmJobs() override;
+  Result<std::optional<PrewarmJobRecord>> FindUnfinishedPrewarmJob(const std::string& dataset_id,
+                                                                   const std::string& model_id) override;
+  Result<bool> ClaimPrewarmJob(const std::string& id, const std::string& expected_runner,
+                               const std::string& runner, int64_t now_ms) override;
+  Result<std::optional<PrewarmJobRecord>> ClaimNextPrewarmJob(const std::string& model_id,
+                                                              const std::string& runner, int64_t now_ms,
+                                                              int64_t stale_before_ms) override;
+  Result<bool> HeartbeatPrewarmJob(const std::string& id, const std::string& runner, int64_t now_ms) override;
+  Result<bool> SavePrewarmProgress(const PrewarmJobRecord& j,
+                                   const std::vector<PrewarmFailure>& new_failures) override;
+  Result<bool> CancelPrewarmJob(const std::string& id, const std::string& finished_at) override;
+  Result<std::vector<PrewarmFailure>> ListPrewarmFailures(const std::string& job_id) override;
+  Result<std::vector<std::pair<std::string, int64_t>>> CountPrewarmJobsByStatus() override;
+
+  // AnnotationCatalog
+  Status CreateAnnotation(const AnnotationRecord& a) override;
+  Result<AnnotationRecord> GetAnnotation(const std::string& id) override;
+  Result<std::vector<AnnotationRecord>> ListAnnotations(const std::string& image_id) override;
+  Result<std::vector<AnnotationRecord>> ListDatasetAnnotations(const std::string& dataset_id) override;
+  Status UpdateAnnotation(const AnnotationRecord& a) override;
+  Status DeleteAnnotation(const std::string& id) override;
+  Result<std::vector<std::pair<std::string, int64_t>>> CountAnnotationsPerImage(
+      const std::string& dataset_id) override;
+
+ private:
+  template <typename Body>
+  auto Run(const char* what, Body&& body) {
+    return RunOnPool(*pool_, what, std::forward<Body>(body));
+  }
+  const std::vector<std::string>& secrets() const { return pool_->url().secrets; }
+
+  std::unique_ptr<ConnectionPool> pool_;
+};
+
+}  // namespace samcache::catalog_internal::postgres

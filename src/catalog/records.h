@@ -1,0 +1,131 @@
+// The catalog's records: plain structs shared by its interfaces (image_catalog.h,
+// prewarm_queue.h, annotation_catalog.h) and both backends. Nothing backend-specific here.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "image/perceptual_hash.h"
+
+namespace samcache {
+
+struct DatasetRecord {
+  std::string id;
+  std::string name;
+  std::string created_at;   // ISO 8601 UTC
+  int64_t image_count = 0;  // filled by reads, ignored by CreateDataset
+};
+
+// One distinct content (by SHA-256 of its bytes) and what was derived from it once.
+struct BlobRecord {
+  std::string content_hash;  // SHA-256 hex of the file's bytes
+  std::string pixel_hash;    // SHA-256 hex of the decoded, oriented RGB8 pixels and size
+  std::string format;        // "jpeg", "png", ...
+  std::string mime_type;
+  int64_t byte_size = 0;
+  int width = 0;  // after EXIF orientation
+  int height = 0;
+  std::string thumb_jpeg;  // small JPEG preview bytes
+  std::string created_at;
+  // Absent for content stored before schema version 3 until it is computed (BackfillPerceptualHashes).
+  std::optional<PerceptualHash> perceptual_hash;
+};
+
+struct ImageRecord {
+  std::string id;
+  std::string dataset_id;
+  std::string filename;  // as the uploader named it: data, never a path we open
+  std::string content_hash;
+  std::string pixel_hash;
+  std::string format;
+  std::string mime_type;
+  int64_t byte_size = 0;
+  int width = 0;
+  int height = 0;
+  int64_t position = 0;  // upload order within the dataset
+  std::string created_at;
+  std::optional<PerceptualHash> perceptual_hash;  // of its blob
+};
+
+struct NewImage {
+  std::string id;
+  std::string dataset_id;
+  std::string filename;
+  BlobRecord blob;  // inserted if no blob with this content_hash exists yet
+};
+
+struct AddImageOutcome {
+  ImageRecord image;
+  // True when another image with the same content_hash existed before this one, in any
+  // dataset (including earlier files of the same upload). Decided inside the transaction,
+  // so of N concurrent uploads of new content exactly one sees false.
+  bool duplicate = false;
+};
+
+// A prewarm job: compute the embeddings a dataset's images lack, for one model. Kept in the
+// catalog so that it survives the process running it and can be resumed where it stopped.
+struct PrewarmJobRecord {
+  std::string id;
+  std::string dataset_id;
+  std::string model_id;
+  std::string status;  // see jobs/prewarm_jobs.h: queued, running, completed, cancelled, failed
+  int64_t total = 0;
+  int64_t done = 0;  // computed + skipped + failed
+  int64_t computed = 0;
+  int64_t skipped = 0;
+  int64_t failed = 0;
+  // Images are handled in upload order; the next one to handle on resume is the first with
+  // a position at or after this.
+  int64_t next_position = 0;
+  int64_t to_compute = 0;      // images still to handle that need the encoder
+  double compute_seconds = 0;  // time spent on computed images only (the ETA's basis)
+  std::string error;
+  std::string runner;        // "host:pid" of the process running it; empty when none has
+  int64_t heartbeat_ms = 0;  // Unix time of the runner's last word, for finding dead runners
+  std::string created_at;
+  std::string started_at;
+  std::string finished_at;
+};
+
+struct PrewarmFailure {
+  std::string image_id;
+  std::string filename;
+  std::string reason;
+};
+
+// One labelled object on an image: a mask with a category name. The mask is kept as COCO's
+// compressed RLE (the string pycocotools writes) of the image's full size, so export is a copy.
+struct AnnotationRecord {
+  std::string id;
+  std::string image_id;
+  std::string dataset_id;  // filled by reads, ignored by writes
+  std::string category;
+  int mask_height = 0;
+  int mask_width = 0;
+  std::string rle_counts;
+  std::array<double, 4> bbox{};  // x, y, width, height
+  int64_t area = 0;
+  std::optional<double> score;
+  std::string prompt_json;  // the prompts that produced the mask, as the client sent them; may be empty
+  std::string model_id;
+  std::string created_at;
+  std::string updated_at;
+};
+
+// An image with the same pixels as an older image (in any dataset).
+struct PixelCopy {
+  std::string image_id;
+  std::string original_image_id;
+};
+
+struct CatalogStats {
+  int64_t datasets = 0;
+  int64_t images = 0;
+  int64_t blobs = 0;
+  int64_t blob_bytes = 0;
+  int schema_version = 0;
+};
+
+}  // namespace samcache

@@ -1,0 +1,99 @@
+// SQLite backend: annotations (see sqlite_catalog.h).
+#include "catalog/catalog_rows.h"
+#include "catalog/sqlite_catalog.h"
+
+namespace samcache::catalog_internal::sqlite {
+namespace {
+
+// Binds what a client may change, in the order both statements list it: category, mask_height,
+// mask_width, rle_counts, bbox_x, bbox_y, bbox_w, bbox_h, area, score, prompt_json.
+Query& BindContent(Query& q, const AnnotationRecord& a) {
+  return q.Bind(a.category)
+      .Bind(int64_t{a.mask_height})
+      .Bind(int64_t{a.mask_width})
+      .Bind(a.rle_counts)
+      .Bind(a.bbox[0])
+      .Bind(a.bbox[1])
+      .Bind(a.bbox[2])
+      .Bind(a.bbox[3])
+      .Bind(a.area)
+      .Bind(a.score)
+      .Bind(a.prompt_json);
+}
+
+}  // namespace
+
+Status SqliteCatalog::CreateAnnotation(const AnnotationRecord& a) {
+  std::lock_guard lock(mu_);
+  return InWriteTransaction([&] { return CreateAnnotationLocked(a); });
+}
+
+Status SqliteCatalog::CreateAnnotationLocked(const AnnotationRecord& a) {
+  {
+    SAMCACHE_ASSIGN_OR_RETURN(Query q, conn_.Prepare("SELECT 1 FROM images WHERE id = ?"));
+    SAMCACHE_ASSIGN_OR_RETURN(const bool found, q.Bind(a.image_id).Step());
+    if (!found) return Status::NotFound("no image with id '" + a.image_id + "'");
+  }
+  SAMCACHE_ASSIGN_OR_RETURN(
+      Query q,
+      conn_.Prepare(
+          "INSERT INTO annotations (" SAMCACHE_ANNOTATION_COLUMNS ") "
+          "VALUES (?, ?, (SELECT COALESCE(MAX(position), -1) + 1 FROM annotations WHERE image_id = ?), "
+          "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+  q.Bind(a.id).Bind(a.image_id).Bind(a.image_id);
+  return BindContent(q, a).Bind(a.model_id).Bind(a.created_at).Bind(a.updated_at).Run();
+}
+
+Result<AnnotationRecord> SqliteCatalog::GetAnnotation(const std::string& id) {
+  std::lock_guard lock(mu_);
+  SAMCACHE_ASSIGN_OR_RETURN(Query q, conn_.Prepare(SAMCACHE_ANNOTATION_SELECT "WHERE a.id = ?"));
+  SAMCACHE_ASSIGN_OR_RETURN(std::optional<AnnotationRecord> annotation, q.Bind(id).First(ReadAnnotation));
+  if (!annotation) return Status::NotFound("no annotation with id '" + id + "'");
+  return *std::move(annotation);
+}
+
+Result<std::vector<AnnotationRecord>> SqliteCatalog::ListAnnotations(const std::string& image_id) {
+  std::lock_guard lock(mu_);
+  SAMCACHE_ASSIGN_OR_RETURN(
+      Query q, conn_.Prepare(SAMCACHE_ANNOTATION_SELECT "WHERE a.image_id = ? ORDER BY a.position"));
+  return q.Bind(image_id).Collect(ReadAnnotation);
+}
+
+Result<std::vector<AnnotationRecord>> SqliteCatalog::ListDatasetAnnotations(const std::string& dataset_id) {
+  std::lock_guard lock(mu_);
+  SAMCACHE_ASSIGN_OR_RETURN(Query q, conn_.Prepare(SAMCACHE_ANNOTATION_SELECT
+                                                   "WHERE i.dataset_id = ? ORDER BY i.position, a.position"));
+  return q.Bind(dataset_id).Collect(ReadAnnotation);
+}
+
+Status SqliteCatalog::UpdateAnnotation(const AnnotationRecord& a) {
+  std::lock_guard lock(mu_);
+  SAMCACHE_ASSIGN_OR_RETURN(
+      Query q,
+      conn_.Prepare(
+          "UPDATE annotations SET category = ?, mask_height = ?, mask_width = ?, rle_counts = ?, bbox_x = ?, "
+          "bbox_y = ?, bbox_w = ?, bbox_h = ?, area = ?, score = ?, prompt_json = ?, updated_at = ? "
+          "WHERE id = ?"));
+  SAMCACHE_RETURN_IF_ERROR(BindContent(q, a).Bind(a.updated_at).Bind(a.id).Run());
+  if (conn_.Changes() == 0) return Status::NotFound("no annotation with id '" + a.id + "'");
+  return Status::Ok();
+}
+
+Status SqliteCatalog::DeleteAnnotation(const std::string& id) {
+  std::lock_guard lock(mu_);
+  SAMCACHE_ASSIGN_OR_RETURN(Query q, conn_.Prepare("DELETE FROM annotations WHERE id = ?"));
+  SAMCACHE_RETURN_IF_ERROR(q.Bind(id).Run());
+  if (conn_.Changes() == 0) return Status::NotFound("no annotation with id '" + id + "'");
+  return Status::Ok();
+}
+
+Result<std::vector<std::pair<std::string, int64_t>>> SqliteCatalog::CountAnnotationsPerImage(
+    const std::string& dataset_id) {
+  std::lock_guard lock(mu_);
+  SAMCACHE_ASSIGN_OR_RETURN(Query q, conn_.Prepare("SELECT a.image_id, COUNT(*) FROM annotations a "
+                                                   "JOIN images i ON i.id = a.image_id "
+                                                   "WHERE i.dataset_id = ? GROUP BY a.image_id"));
+  return q.Bind(dataset_id).Collect(ReadKeyCount);
+}
+
+}  // namespace samcache::catalog_internal::sqlite

@@ -1,0 +1,112 @@
+// The SQLite backend of the Catalog: one connection (sqlite_connection.h) guarded by a mutex.
+// Several processes (serve, ingest) may share the file: writers take the lock up front
+// (BEGIN IMMEDIATE) and wait on each other (busy_timeout).
+//
+// Its methods are defined by area: sqlite_catalog.cpp (schema, datasets, images, blobs),
+// sqlite_prewarm_queue.cpp and sqlite_annotations.cpp. Internal to src/catalog: callers use
+// OpenSqliteCatalog (catalog.h).
+#pragma once
+
+#include <mutex>
+#include <string>
+#include <utility>
+
+#include "catalog/catalog.h"
+#include "catalog/sqlite_connection.h"
+
+namespace samcache::catalog_internal::sqlite {
+
+class SqliteCatalog final : public Catalog {
+ public:
+  Status Open(const std::string& path);
+
+  // CatalogSchema
+  Status Migrate() override;
+  Result<int> SchemaVersion() override;
+
+  // ImageCatalog
+  Status CreateDataset(const DatasetRecord& d) override;
+  Result<DatasetRecord> GetDataset(const std::string& id) override;
+  Result<std::optional<DatasetRecord>> FindDataset(const std::string& id_or_name) override;
+  Result<std::vector<DatasetRecord>> ListDatasets() override;
+  Result<std::vector<std::string>> DeleteDataset(const std::string& id) override;
+  Result<AddImageOutcome> AddImage(const NewImage& img) override;
+  Result<ImageRecord> GetImage(const std::string& id) override;
+  Result<std::vector<ImageRecord>> ListImages(const std::string& dataset_id) override;
+  Result<std::optional<BlobRecord>> FindBlob(const std::string& content_hash) override;
+  Result<bool> HasBlob(const std::string& content_hash) override;
+  Result<CatalogStats> Stats() override;
+  Status ForEachPicture(
+      const std::string& stored_since,
+      const std::function<void(const std::string& pixel_hash, const PerceptualHash& hash)>& visit) override;
+  Result<std::vector<ImageRecord>> ListImagesWithPixelHash(const std::string& pixel_hash) override;
+  Result<std::vector<std::string>> BlobsWithoutPerceptualHash(const std::string& after,
+                                                              size_t limit) override;
+  Status SetPerceptualHash(const std::string& content_hash, const PerceptualHash& hash) override;
+  Result<std::vector<PixelCopy>> ListPixelCopies(const std::string& dataset_id) override;
+
+  // PrewarmQueue
+  Status CreatePrewarmJob(const PrewarmJobRecord& j) override;
+  Result<PrewarmJobRecord> GetPrewarmJob(const std::string& id) override;
+  Result<std::vector<PrewarmJobRecord>> ListUnfinishedPrewarmJobs() override;
+  Result<std::optional<PrewarmJobRecord>> FindUnfinishedPrewarmJob(const std::string& dataset_id,
+                                                                   const std::string& model_id) override;
+  Result<bool> ClaimPrewarmJob(const std::string& id, const std::string& expected_runner,
+                               const std::string& runner, int64_t now_ms) override;
+  Result<std::optional<PrewarmJobRecord>> ClaimNextPrewarmJob(const std::string& model_id,
+                                                              const std::string& runner, int64_t now_ms,
+                                                              int64_t stale_before_ms) override;
+  Result<bool> HeartbeatPrewarmJob(const std::string& id, const std::string& runner, int64_t now_ms) override;
+  Result<bool> SavePrewarmProgress(const PrewarmJobRecord& j,
+                                   const std::vector<PrewarmFailure>& new_failures) override;
+  Result<bool> CancelPrewarmJob(const std::string& id, const std::string& finished_at) override;
+  Result<std::vector<PrewarmFailure>> ListPrewarmFailures(const std::string& job_id) override;
+  Result<std::vector<std::pair<std::string, int64_t>>> CountPrewarmJobsByStatus() override;
+
+  // AnnotationCatalog
+  Status CreateAnnotation(const AnnotationRecord& a) override;
+  Result<AnnotationRecord> GetAnnotation(const std::string& id) override;
+  Result<std::vector<AnnotationRecord>> ListAnnotations(const std::string& image_id) override;
+  Result<std::vector<AnnotationRecord>> ListDatasetAnnotations(const std::string& dataset_id) override;
+  Status UpdateAnnotation(const AnnotationRecord& a) override;
+  Status DeleteAnnotation(const std::string& id) override;
+  Result<std::vector<std::pair<std::string, int64_t>>> CountAnnotationsPerImage(
+      const std::string& dataset_id) override;
+
+ private:
+  // Runs `body` (returning a Status or a Result) in one write transaction, taken up front so
+  // that a concurrent writer waits rather than fails: committed when `body` succeeds and
+  // `commit(result)` agrees, rolled back otherwise. Called with mu_ held.
+  template <typename Body, typename Commit>
+  auto InWriteTransaction(Body&& body, Commit&& commit) -> decltype(body()) {
+    SAMCACHE_RETURN_IF_ERROR(conn_.Exec("BEGIN IMMEDIATE"));
+    auto result = body();
+    if (result.ok() && commit(result)) {
+      Status committed = conn_.Exec("COMMIT");
+      if (committed.ok()) return result;
+      result = std::move(committed);
+    }
+    (void)conn_.Exec("ROLLBACK");
+    return result;
+  }
+  template <typename Body>
+  auto InWriteTransaction(Body&& body) -> decltype(body()) {
+    return InWriteTransaction(std::forward<Body>(body), [](const auto&) { return true; });
+  }
+
+  Result<int> VersionLocked();
+  Result<ImageRecord> GetImageLocked(const std::string& id);
+  Result<AddImageOutcome> AddImageLocked(const NewImage& img);
+  Result<std::vector<std::string>> DeleteDatasetLocked(const std::string& id);
+  Result<std::optional<PrewarmJobRecord>> ClaimNextPrewarmJobLocked(const std::string& model_id,
+                                                                    const std::string& runner, int64_t now_ms,
+                                                                    int64_t stale_before_ms);
+  Result<bool> SavePrewarmProgressLocked(const PrewarmJobRecord& j,
+                                         const std::vector<PrewarmFailure>& new_failures);
+  Status CreateAnnotationLocked(const AnnotationRecord& a);
+
+  std::mutex mu_;
+  Connection conn_;
+};
+
+}  // namespace samcache::catalog_internal::sqlite
