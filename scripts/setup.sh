@@ -25,7 +25,7 @@ if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
 # libhiredis-dev: the shared Redis tier (--redis); redis-server: the tests start their own
 # on loopback (tests/support/redis_server.cpp).
 debian_packages=(
-  build-essential cmake ninja-build pkg-config git curl ca-certificates
+  build-essential cmake ninja-build pkg-config git curl ca-certificates clang-format
   libssl-dev libsqlite3-dev sqlite3
   libopencv-imgcodecs-dev libopencv-imgproc-dev
   nlohmann-json3-dev libcpp-httplib-dev libspdlog-dev libcli11-dev
