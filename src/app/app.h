@@ -16,7 +16,7 @@
 #include "model/segmenter.h"
 #include "similar/near_duplicates.h"
 #include "store/blob_store.h"
-#include "store/disk_tier.h"  // not needed here; the CLI still reaches DiskTier through it
+#include "store/safetensors.h"  // StorageDtype
 #include "store/embedding_tier.h"
 #include "store/key_lease.h"
 

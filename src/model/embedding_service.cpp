@@ -80,9 +80,8 @@ EmbeddingKey EmbeddingService::KeyFor(const std::string& pixel_hash) const {
 }
 
 Result<EmbeddingLookup> EmbeddingService::Get(const ImageSource& image) {
-  Result<PendingEmbedding> pending = Request(image);
-  if (!pending.ok()) return pending.status();
-  return pending->Wait();
+  SAMCACHE_ASSIGN_OR_RETURN(PendingEmbedding pending, Request(image));
+  return pending.Wait();
 }
 
 Result<PendingEmbedding> EmbeddingService::Request(const ImageSource& image) {
@@ -129,7 +128,7 @@ Result<PendingEmbedding> EmbeddingService::Request(const ImageSource& image) {
 Result<EmbeddingLookup> PendingEmbedding::Wait() {
   if (ready_) return *ready_;
   const Result<ComputedEmbedding>& outcome = future_.get();
-  if (!outcome.ok()) return outcome.status();
+  SAMCACHE_RETURN_IF_ERROR(outcome);
   return EmbeddingLookup{outcome->embedding, outcome->cached, joined_,
                          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start_).count(),
                          outcome->timings, outcome->remote};

@@ -298,9 +298,8 @@ Rle EncodeRle(const BinaryMask& mask) {
 }
 
 Result<BinaryMask> DecodeRle(const Rle& rle) {
-  Result<std::vector<uint32_t>> counts = DecompressRleCounts(rle.counts);
-  if (!counts.ok()) return counts.status();
-  return MaskFromRleCounts(*counts, rle.height, rle.width);
+  SAMCACHE_ASSIGN_OR_RETURN(const std::vector<uint32_t> counts, DecompressRleCounts(rle.counts));
+  return MaskFromRleCounts(counts, rle.height, rle.width);
 }
 
 std::array<int, 4> MaskBbox(const BinaryMask& mask) {

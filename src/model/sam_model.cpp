@@ -138,14 +138,10 @@ Result<ModelFiles> ReadFolder(const std::filesystem::path& dir) {
       return Status::NotFound("model folder " + dir.string() + " has no " +
                               std::filesystem::path(path).filename().string());
     }
-    Result<std::string> bytes = ReadFile(path);
-    if (!bytes.ok()) return bytes.status();
-    *out = std::move(*bytes);
+    SAMCACHE_ASSIGN_OR_RETURN(*out, ReadFile(path));
   }
   if (std::filesystem::is_regular_file(dir / "model.json")) {
-    Result<std::string> config = ReadFile(dir / "model.json");
-    if (!config.ok()) return config.status();
-    files.config_json = std::move(*config);
+    SAMCACHE_ASSIGN_OR_RETURN(files.config_json, ReadFile(dir / "model.json"));
   }
   return files;
 }
@@ -296,11 +292,9 @@ SamModel::~SamModel() = default;
 
 Result<std::unique_ptr<SamModel>> SamModel::OpenFolder(const std::filesystem::path& dir,
                                                        const ModelOptions& options) {
-  Result<ModelFiles> files = ReadFolder(dir);
-  if (!files.ok()) return files.status();
-  Result<std::unique_ptr<Impl>> impl = Impl::Load(*files, options);
-  if (!impl.ok()) return impl.status();
-  return std::unique_ptr<SamModel>(new SamModel(std::move(*impl)));
+  SAMCACHE_ASSIGN_OR_RETURN(const ModelFiles files, ReadFolder(dir));
+  SAMCACHE_ASSIGN_OR_RETURN(std::unique_ptr<Impl> impl, Impl::Load(files, options));
+  return std::unique_ptr<SamModel>(new SamModel(std::move(impl)));
 }
 
 Result<std::unique_ptr<SamModel>> SamModel::OpenDemo(const ModelOptions& options) {
@@ -315,9 +309,8 @@ Result<std::unique_ptr<SamModel>> SamModel::OpenDemo(const ModelOptions& options
   files.encoder_bytes = std::string(*encoder);
   files.decoder_bytes = std::string(*decoder);
   files.config_json = std::string(*config);
-  Result<std::unique_ptr<Impl>> impl = Impl::Load(files, options);
-  if (!impl.ok()) return impl.status();
-  return std::unique_ptr<SamModel>(new SamModel(std::move(*impl)));
+  SAMCACHE_ASSIGN_OR_RETURN(std::unique_ptr<Impl> impl, Impl::Load(files, options));
+  return std::unique_ptr<SamModel>(new SamModel(std::move(impl)));
 }
 
 const ModelInfo& SamModel::info() const { return impl_->info; }

@@ -88,9 +88,8 @@ Segmenter::Segmenter(Catalog& catalog, EmbeddingService& embeddings, const SamMo
 
 Result<PredictResult> Segmenter::Predict(const PredictRequest& request) {
   const Clock::time_point start = Clock::now();
-  Result<ImageRecord> image = catalog_.GetImage(request.image_id);
-  if (!image.ok()) return image.status();
-  SAMCACHE_RETURN_IF_ERROR(ValidatePrompts(request, image->width, image->height));
+  SAMCACHE_ASSIGN_OR_RETURN(const ImageRecord image, catalog_.GetImage(request.image_id));
+  SAMCACHE_RETURN_IF_ERROR(ValidatePrompts(request, image.width, image.height));
 
   std::shared_ptr<const Remembered> previous;
   if (!request.refine_from.empty()) {
@@ -99,51 +98,49 @@ Result<PredictResult> Segmenter::Predict(const PredictRequest& request) {
       return Status::InvalidArgument("refine_from: no earlier prediction with id \"" + request.refine_from +
                                      "\" (the server keeps the last " + std::to_string(capacity_) + ")");
     }
-    if (previous->image_id != image->id) {
+    if (previous->image_id != image.id) {
       return Status::InvalidArgument("refine_from: prediction \"" + request.refine_from +
                                      "\" was made on another image");
     }
   }
 
   PredictResult result;
-  result.image_id = image->id;
-  result.width = image->width;
-  result.height = image->height;
+  result.image_id = image.id;
+  result.width = image.width;
+  result.height = image.height;
 
-  Result<EmbeddingLookup> embedding = embeddings_.Get(ImageSource{image->content_hash, image->pixel_hash});
-  if (!embedding.ok()) return embedding.status();
-  result.embedding_cached = embedding->cached;
-  result.embedding_ms = embedding->elapsed_ms;
+  SAMCACHE_ASSIGN_OR_RETURN(const EmbeddingLookup embedding,
+                            embeddings_.Get(ImageSource{image.content_hash, image.pixel_hash}));
+  result.embedding_cached = embedding.cached;
+  result.embedding_ms = embedding.elapsed_ms;
 
   DecoderPrompt prompt;
-  prompt.original_height = image->height;
-  prompt.original_width = image->width;
+  prompt.original_height = image.height;
+  prompt.original_width = image.width;
   prompt.points = request.points;
   prompt.box = request.box;
   if (previous) prompt.mask_input = &previous->low_res_logits;
   Clock::time_point step = Clock::now();
-  Result<DecoderResult> decoded = model_.Decode(*embedding->embedding, prompt);
-  if (!decoded.ok()) return decoded.status();
+  SAMCACHE_ASSIGN_OR_RETURN(const DecoderResult decoded, model_.Decode(*embedding.embedding, prompt));
   result.decode_ms = MillisSince(step);
 
   step = Clock::now();
-  const ResizedSize input = LongestSideSize(image->height, image->width, model_.info().input_side);
-  const size_t plane = static_cast<size_t>(decoded->low_res_height) * decoded->low_res_width;
-  std::vector<int> chosen = ChooseMasks(decoded->scores, request.multimask);
+  const ResizedSize input = LongestSideSize(image.height, image.width, model_.info().input_side);
+  const size_t plane = static_cast<size_t>(decoded.low_res_height) * decoded.low_res_width;
+  std::vector<int> chosen = ChooseMasks(decoded.scores, request.multimask);
   for (int index : chosen) {
-    const float* logits = decoded->low_res_logits.data() + plane * static_cast<size_t>(index);
-    BinaryMask mask = UpsampleLowResLogits(logits, decoded->low_res_height, decoded->low_res_width, input.height,
-                                           input.width, image->height, image->width, model_.info().input_side);
+    const float* logits = decoded.low_res_logits.data() + plane * static_cast<size_t>(index);
+    BinaryMask mask =
+        UpsampleLowResLogits(logits, decoded.low_res_height, decoded.low_res_width, input.height, input.width,
+                             image.height, image.width, model_.info().input_side);
     PredictedMask out;
     out.rle = EncodeRle(mask);
     out.bbox = MaskBbox(mask);
     out.area = MaskArea(mask);
-    out.score = decoded->scores[static_cast<size_t>(index)];
+    out.score = decoded.scores[static_cast<size_t>(index)];
     if (request.want_polygon) out.polygons = MaskPolygons(mask);
     if (request.want_png) {
-      Result<std::string> png = MaskPng(mask);
-      if (!png.ok()) return png.status();
-      out.png = std::move(*png);
+      SAMCACHE_ASSIGN_OR_RETURN(out.png, MaskPng(mask));
     }
     result.masks.push_back(std::move(out));
   }
@@ -151,8 +148,8 @@ Result<PredictResult> Segmenter::Predict(const PredictRequest& request) {
 
   // The best returned mask is what a next click refines, as in the SAM demo.
   auto remembered = std::make_shared<Remembered>();
-  remembered->image_id = image->id;
-  const float* best = decoded->low_res_logits.data() + plane * static_cast<size_t>(chosen.front());
+  remembered->image_id = image.id;
+  const float* best = decoded.low_res_logits.data() + plane * static_cast<size_t>(chosen.front());
   remembered->low_res_logits.assign(best, best + plane);
   result.prediction_id = RandomId();
   Remember(result.prediction_id, std::move(remembered));

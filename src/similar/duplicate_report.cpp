@@ -72,20 +72,16 @@ Result<DuplicateReport> BuildDuplicateReport(Catalog& catalog, const NearDuplica
   DuplicateReport report;
   report.max_distance = max_distance;
   if (dataset_id) {
-    Result<DatasetRecord> dataset = catalog.GetDataset(*dataset_id);
-    if (!dataset.ok()) return dataset.status();
-    report.dataset = *dataset;
+    SAMCACHE_ASSIGN_OR_RETURN(report.dataset, catalog.GetDataset(*dataset_id));
   }
 
   // Every image, since a dataset's duplicates may be anywhere.
-  Result<std::vector<DatasetRecord>> datasets = catalog.ListDatasets();
-  if (!datasets.ok()) return datasets.status();
+  SAMCACHE_ASSIGN_OR_RETURN(const std::vector<DatasetRecord> datasets, catalog.ListDatasets());
   std::vector<ReportedImage> images;
   std::set<std::string> in_scope;
-  for (const DatasetRecord& d : *datasets) {
-    Result<std::vector<ImageRecord>> listed = catalog.ListImages(d.id);
-    if (!listed.ok()) return listed.status();
-    for (ImageRecord& image : *listed) {
+  for (const DatasetRecord& d : datasets) {
+    SAMCACHE_ASSIGN_OR_RETURN(std::vector<ImageRecord> listed, catalog.ListImages(d.id));
+    for (ImageRecord& image : listed) {
       if (report.dataset && d.id == report.dataset->id) in_scope.insert(image.id);
       images.push_back(ReportedImage{std::move(image), d.name, 0, false});
     }

@@ -190,16 +190,15 @@ void NearDuplicateFinder::CatchUp() {
 }
 
 Result<std::string> NearDuplicateFinder::DatasetName(const std::string& dataset_id) {
-  Result<DatasetRecord> dataset = catalog_.GetDataset(dataset_id);
-  if (!dataset.ok()) return dataset.status();
-  return dataset->name;
+  SAMCACHE_ASSIGN_OR_RETURN(const DatasetRecord dataset, catalog_.GetDataset(dataset_id));
+  return dataset.name;
 }
 
 Status NearDuplicateFinder::DropIfUnused(const std::string& pixel_hash, uint64_t hash) {
   std::lock_guard membership(membership_mu_);
-  Result<std::vector<ImageRecord>> users = catalog_.ListImagesWithPixelHash(pixel_hash);
-  if (!users.ok()) return users.status();
-  if (users->empty()) pictures_.Remove(pixel_hash, hash);
+  SAMCACHE_ASSIGN_OR_RETURN(const std::vector<ImageRecord> users,
+                            catalog_.ListImagesWithPixelHash(pixel_hash));
+  if (users.empty()) pictures_.Remove(pixel_hash, hash);
   return Status::Ok();
 }
 
@@ -208,14 +207,14 @@ Status NearDuplicateFinder::Resolve(const std::vector<PictureIndex::Match>& matc
   std::map<std::string, std::string> dataset_names;
   for (const PictureIndex::Match& match : matches) {
     if (out.size() >= limit) break;
-    Result<std::vector<ImageRecord>> images = catalog_.ListImagesWithPixelHash(match.pixel_hash);
-    if (!images.ok()) return images.status();
-    if (images->empty()) {
+    SAMCACHE_ASSIGN_OR_RETURN(std::vector<ImageRecord> images,
+                              catalog_.ListImagesWithPixelHash(match.pixel_hash));
+    if (images.empty()) {
       // No image shows it any more (deleted by another process, or a delete raced an upload).
       SAMCACHE_RETURN_IF_ERROR(DropIfUnused(match.pixel_hash, match.hash));
       continue;
     }
-    for (ImageRecord& image : *images) {
+    for (ImageRecord& image : images) {
       if (out.size() >= limit) break;
       auto name = dataset_names.find(image.dataset_id);
       if (name == dataset_names.end()) {
@@ -260,9 +259,9 @@ Status NearDuplicateFinder::OnImagesDeleted(const std::vector<ImageRecord>& dele
 Result<std::vector<SimilarImage>> NearDuplicateFinder::FindSimilar(const ImageRecord& image, int max_distance,
                                                                    size_t limit) {
   std::vector<SimilarImage> out;
-  Result<std::vector<ImageRecord>> same = catalog_.ListImagesWithPixelHash(image.pixel_hash);
-  if (!same.ok()) return same.status();
-  for (ImageRecord& other : *same) {
+  SAMCACHE_ASSIGN_OR_RETURN(std::vector<ImageRecord> same,
+                            catalog_.ListImagesWithPixelHash(image.pixel_hash));
+  for (ImageRecord& other : same) {
     if (other.id == image.id) continue;
     if (out.size() >= limit) return out;
     SimilarImage similar;

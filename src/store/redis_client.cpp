@@ -317,9 +317,8 @@ struct RedisClient::Impl {
   // it is alive. Error replies are logged and make the call Unavailable.
   Status Run(const std::vector<RedisArgs>& commands,
              const std::function<void(size_t, const redisReply&)>& on_reply) {
-    Result<Connection> connection = Acquire();
-    if (!connection.ok()) return connection.status();
-    redisContext* context = connection->context;
+    SAMCACHE_ASSIGN_OR_RETURN(Connection connection, Acquire());
+    redisContext* context = connection.context;
     std::vector<const char*> argv;
     std::vector<size_t> lengths;
     for (const RedisArgs& args : commands) {
@@ -332,7 +331,7 @@ struct RedisClient::Impl {
       if (redisAppendCommandArgv(context, static_cast<int>(argv.size()), argv.data(), lengths.data()) !=
           REDIS_OK) {
         const std::string error = std::string("cannot send a command: ") + context->errstr;
-        Return(*connection, true, error);
+        Return(connection, true, error);
         return Status::Unavailable(error);
       }
     }
@@ -342,7 +341,7 @@ struct RedisClient::Impl {
       if (redisGetReply(context, &raw) != REDIS_OK || raw == nullptr) {
         const std::string error =
             std::string("no answer: ") + (context->err != 0 ? context->errstr : "connection closed");
-        Return(*connection, true, error);
+        Return(connection, true, error);
         return Status::Unavailable(error);
       }
       ReplyPtr reply(static_cast<redisReply*>(raw));
@@ -352,7 +351,7 @@ struct RedisClient::Impl {
       }
       if (error_reply.empty()) on_reply(i, *reply);
     }
-    Return(*connection, false);
+    Return(connection, false);
     if (!error_reply.empty()) {
       LogError("the server answered: " + error_reply);
       return Status::Unavailable("redis: " + error_reply);
@@ -402,8 +401,8 @@ Status RedisClient::Get(std::string_view key,
 }
 
 Status RedisClient::Ping() {
-  Result<RedisReply> reply = Command({"PING"});
-  return reply.ok() ? Status::Ok() : reply.status();
+  SAMCACHE_RETURN_IF_ERROR(Command({"PING"}));
+  return Status::Ok();
 }
 
 RedisClientStats RedisClient::Stats() {

@@ -272,26 +272,20 @@ Result<Embedding> DecodeSafetensors(uint64_t file_size, const SafetensorsReader&
   for (const auto& [name, value] : metadata->items()) {
     if (!value.is_string()) return Status::Corrupt("metadata '" + name + "' is not a string");
   }
-  Result<std::string> format = MetadataString(*metadata, "format");
-  if (!format.ok()) return format.status();
-  if (*format != kSafetensorsFormat) return Status::Corrupt("metadata format is '" + *format + "', not ours");
-  Result<std::string> version = MetadataString(*metadata, "version");
-  if (!version.ok()) return version.status();
-  if (*version != kSafetensorsVersion) return Status::Corrupt("unknown version '" + *version + "'");
-  Result<std::string> model_id = MetadataString(*metadata, "model_id");
-  if (!model_id.ok()) return model_id.status();
-  Result<std::string> pixel_hash = MetadataString(*metadata, "pixel_hash");
-  if (!pixel_hash.ok()) return pixel_hash.status();
-  if (*model_id != expected_key.model_id || *pixel_hash != expected_key.pixel_hash) {
-    return Status::Corrupt("holds key " + *model_id + "/" + *pixel_hash + ", expected " +
+  SAMCACHE_ASSIGN_OR_RETURN(const std::string format, MetadataString(*metadata, "format"));
+  if (format != kSafetensorsFormat) return Status::Corrupt("metadata format is '" + format + "', not ours");
+  SAMCACHE_ASSIGN_OR_RETURN(const std::string version, MetadataString(*metadata, "version"));
+  if (version != kSafetensorsVersion) return Status::Corrupt("unknown version '" + version + "'");
+  SAMCACHE_ASSIGN_OR_RETURN(const std::string model_id, MetadataString(*metadata, "model_id"));
+  SAMCACHE_ASSIGN_OR_RETURN(const std::string pixel_hash, MetadataString(*metadata, "pixel_hash"));
+  if (model_id != expected_key.model_id || pixel_hash != expected_key.pixel_hash) {
+    return Status::Corrupt("holds key " + model_id + "/" + pixel_hash + ", expected " +
                            expected_key.ToString());
   }
-  Result<std::string> checksum = MetadataString(*metadata, "checksum");
-  if (!checksum.ok()) return checksum.status();
-  Result<std::string> order_text = MetadataString(*metadata, "tensor_order");
-  if (!order_text.ok()) return order_text.status();
+  SAMCACHE_ASSIGN_OR_RETURN(const std::string checksum, MetadataString(*metadata, "checksum"));
+  SAMCACHE_ASSIGN_OR_RETURN(const std::string order_text, MetadataString(*metadata, "tensor_order"));
 
-  const std::vector<std::string> order = SplitOrder(*order_text);
+  const std::vector<std::string> order = SplitOrder(order_text);
   if (order.size() != header.size() - 1) {
     return Status::Corrupt("tensor_order names " + std::to_string(order.size()) +
                            " tensors, the header has " + std::to_string(header.size() - 1));
@@ -306,9 +300,8 @@ Result<Embedding> DecodeSafetensors(uint64_t file_size, const SafetensorsReader&
     for (const TensorEntry& earlier : tensors) {
       if (earlier.name == name) return Status::Corrupt("tensor_order names '" + name + "' twice");
     }
-    Result<TensorEntry> tensor = ParseTensorEntry(name, *entry, data_size);
-    if (!tensor.ok()) return tensor.status();
-    tensors.push_back(std::move(*tensor));
+    SAMCACHE_ASSIGN_OR_RETURN(TensorEntry tensor, ParseTensorEntry(name, *entry, data_size));
+    tensors.push_back(std::move(tensor));
   }
 
   // The data section must be tiled exactly: no gaps, no overlaps, nothing after the end.
@@ -363,8 +356,8 @@ Result<Embedding> DecodeSafetensors(uint64_t file_size, const SafetensorsReader&
     }
   }
   const std::string actual = HashHex(XXH3_64bits_digest(state.get()));
-  if (actual != *checksum) {
-    return Status::Corrupt("checksum mismatch: data hashes to " + actual + ", header says " + *checksum);
+  if (actual != checksum) {
+    return Status::Corrupt("checksum mismatch: data hashes to " + actual + ", header says " + checksum);
   }
   return embedding;
 }

@@ -1,10 +1,14 @@
-#include "dupes_command.h"
-
-#include <spdlog/spdlog.h>
-
+// `samcache dupes [DATASET]`: the duplicate report (same file, same pixels, near duplicates)
+// as text or JSON.
+#include <CLI/CLI.hpp>
 #include <cstdio>
+#include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
 
+#include "app_options.h"
+#include "command.h"
 #include "image/perceptual_hash.h"
 #include "similar/duplicate_report.h"
 
@@ -92,39 +96,52 @@ void PrintText(const DuplicateReport& report) {
               report.same_file.size(), report.same_pixels.size(), report.near_duplicates.size());
 }
 
-}  // namespace
-
-int RunDupesCommand(App& app, const std::optional<std::string>& dataset, int max_distance, bool as_json) {
+// Prints the report for the dataset named (id or name) or, without one, the whole catalog.
+Status PrintDuplicateReport(App& app, const std::optional<std::string>& dataset, int max_distance,
+                            bool as_json) {
   std::optional<std::string> dataset_id;
   if (dataset) {
-    Result<std::optional<DatasetRecord>> found = app.catalog().FindDataset(*dataset);
-    if (!found.ok()) {
-      spdlog::error("{}", found.status().message());
-      return 1;
-    }
-    if (!found->has_value()) {
-      spdlog::error("no dataset with id or name '{}'", *dataset);
-      return 1;
-    }
-    dataset_id = (*found)->id;
+    SAMCACHE_ASSIGN_OR_RETURN(const std::optional<DatasetRecord> found, app.catalog().FindDataset(*dataset));
+    if (!found) return Status::NotFound("no dataset with id or name '" + *dataset + "'");
+    dataset_id = found->id;
   }
-  Status enabled = app.EnableNearDuplicates();
-  if (!enabled.ok()) {
-    spdlog::error("{}", enabled.message());
-    return 1;
-  }
-  Result<DuplicateReport> report =
-      BuildDuplicateReport(app.catalog(), *app.near_duplicates(), dataset_id, max_distance);
-  if (!report.ok()) {
-    spdlog::error("{}", report.status().message());
-    return 1;
-  }
+  SAMCACHE_RETURN_IF_ERROR(app.EnableNearDuplicates());
+  SAMCACHE_ASSIGN_OR_RETURN(
+      const DuplicateReport report,
+      BuildDuplicateReport(app.catalog(), *app.near_duplicates(), dataset_id, max_distance));
   if (as_json) {
-    std::printf("%s\n", ReportJson(*report).dump(2, ' ', false, json::error_handler_t::replace).c_str());
+    std::printf("%s\n", ReportJson(report).dump(2, ' ', false, json::error_handler_t::replace).c_str());
   } else {
-    PrintText(*report);
+    PrintText(report);
   }
-  return 0;
+  return Status::Ok();
+}
+
+struct DupesArgs {
+  CommonOptions common;
+  std::string dataset;
+  bool as_json = false;
+};
+
+int Dupes(const DupesArgs& args) {
+  auto app = OpenApp(args.common);
+  if (!app.ok()) return Fail(app.status());
+  return ExitCode(PrintDuplicateReport(**app,
+                                       args.dataset.empty() ? std::nullopt : std::optional(args.dataset),
+                                       args.common.near_duplicate_distance, args.as_json));
+}
+
+}  // namespace
+
+Command AddDupesCommand(CLI::App& cli) {
+  auto args = std::make_shared<DupesArgs>();
+  CLI::App* dupes =
+      cli.add_subcommand("dupes", "Report identical files, identical pictures and near duplicates");
+  AddCommonOptions(dupes, args->common);
+  AddNearDuplicateOption(dupes, args->common);
+  dupes->add_option("dataset", args->dataset, "Only groups with an image of this dataset (id or name)");
+  dupes->add_flag("--json", args->as_json, "Print JSON instead of text");
+  return {dupes, [args] { return Dupes(*args); }};
 }
 
 }  // namespace samcache

@@ -1,12 +1,18 @@
-#include "prewarm_command.h"
-
+// `samcache prewarm DATASET`: computes the embeddings a dataset lacks, in this process, with a
+// progress line (skipped and computed counts, ETA) on a terminal.
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
+#include <memory>
+#include <string>
 #include <thread>
 
+#include "app_options.h"
+#include "command.h"
 #include "progress_line.h"
 
 namespace samcache {
@@ -35,13 +41,16 @@ sigset_t StopSignals() {
   return signals;
 }
 
-}  // namespace
-
+// Blocks the signals RunPrewarmCommand waits for in the calling thread and every thread it
+// starts later: call it first, before the App (and its threads) exist.
 void BlockPrewarmStopSignals() {
   const sigset_t signals = StopSignals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 }
 
+// Runs (or resumes) the dataset's prewarm job until it ends. SIGINT/SIGTERM stop it after
+// the images in flight; it is resumed by the next run. Exit code: 0 completed, 2 completed
+// with failed images, 1 otherwise (error, cancelled, interrupted).
 int RunPrewarmCommand(App& app, const std::string& dataset_name) {
   PrewarmJobs* jobs = app.prewarm();
   Result<std::optional<DatasetRecord>> dataset = app.catalog().FindDataset(dataset_name);
@@ -87,7 +96,7 @@ int RunPrewarmCommand(App& app, const std::string& dataset_name) {
   std::vector<spdlog::sink_ptr> plain_sinks = spdlog::default_logger()->sinks();
   if (isatty(STDERR_FILENO) != 0) {
     progress = std::make_shared<ProgressLine>();
-    progress->set_pattern("[%Y-%m-%d %H:%M:%S.%e] [%^%l%$] %v");
+    progress->set_pattern(kLogPattern);
     spdlog::default_logger()->sinks() = {progress};
   }
   int64_t seq = 0;
@@ -135,6 +144,33 @@ int RunPrewarmCommand(App& app, const std::string& dataset_name) {
                 last.job.error.empty() ? "" : ": ", last.job.error.c_str());
   }
   return 1;
+}
+
+struct PrewarmArgs {
+  CommonOptions common;
+  ModelCliOptions model;
+  std::string dataset;
+};
+
+int Prewarm(const PrewarmArgs& args) {
+  BlockPrewarmStopSignals();
+  AppOptions options = MakeAppOptions(args.common, &args.model);
+  options.prewarm.take_from_queue = false;  // this dataset's job only
+  auto app = App::Open(options);
+  if (!app.ok()) return Fail(app.status());
+  return RunPrewarmCommand(**app, args.dataset);
+}
+
+}  // namespace
+
+Command AddPrewarmCommand(CLI::App& cli) {
+  auto args = std::make_shared<PrewarmArgs>();
+  CLI::App* prewarm =
+      cli.add_subcommand("prewarm", "Compute the embeddings a dataset lacks, skipping cached images");
+  AddCommonOptions(prewarm, args->common);
+  AddModelOptions(prewarm, args->model, /*with_cache=*/true);
+  prewarm->add_option("dataset", args->dataset, "Dataset id or name")->required();
+  return {prewarm, [args] { return Prewarm(*args); }};
 }
 
 }  // namespace samcache

@@ -1,0 +1,130 @@
+#include "app_options.h"
+
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+
+#include "store/safetensors.h"
+
+namespace samcache {
+
+void AddCommonOptions(CLI::App* cmd, CommonOptions& o, bool with_data) {
+  if (with_data) {
+    cmd->add_option("--data", o.data_dir, "Folder for the catalog (SQLite) and the stored images")
+        ->capture_default_str();
+    cmd->add_option(
+        "--db", o.db,
+        "Catalog: a SQLite file, or a PostgreSQL URL (postgresql://user@host:port/dbname) shared by "
+        "several instances (default: <data>/samcache.db)");
+    cmd->add_option("--db-connections", o.db_connections, "PostgreSQL connections kept open at most")
+        ->capture_default_str()
+        ->check(CLI::Range(size_t{1}, size_t{1000}));
+    cmd->add_option("--blobs", o.blobs_dir,
+                    "Folder of the original image files, shared by instances that share a catalog "
+                    "(default: <data>/blobs)");
+  }
+  cmd->add_option("--log-level", o.log_level, "How much to log")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  cmd->add_option("--max-image-megapixels", o.max_image_megapixels,
+                  "Refuse images whose header declares more pixels than this (decompression bombs)")
+      ->capture_default_str()
+      ->check(CLI::Range(uint64_t{1}, uint64_t{2000}));
+}
+
+void AddNearDuplicateOption(CLI::App* cmd, CommonOptions& o) {
+  cmd->add_option("--near-duplicate-distance", o.near_duplicate_distance,
+                  "Images whose perceptual hashes differ in at most this many of 64 bits are near duplicates")
+      ->capture_default_str()
+      ->check(CLI::Range(0, kMaxNearDuplicateDistance));
+}
+
+void AddModelOptions(CLI::App* cmd, ModelCliOptions& o, bool with_cache) {
+  cmd->add_option(
+         "--model", o.model_dir,
+         "Folder with encoder.onnx, decoder.onnx and optional model.json (default: the built-in demo model)")
+      ->check(CLI::ExistingDirectory);
+  cmd->add_option("--intra-op-threads", o.intra_op_threads,
+                  "ONNX Runtime threads per model run (0: one per core)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 256));
+  cmd->add_option("--redis", o.redis_url,
+                  "Shared embedding tier and per-key encoder leases for several instances: "
+                  "redis://host:port[/db] (run Redis with maxmemory and allkeys-lru, see README)");
+  if (!with_cache) return;
+  cmd->add_option("--memory-cache-bytes", o.memory_cache_bytes,
+                  "Byte budget of the in-process embedding cache")
+      ->capture_default_str();
+  cmd->add_option(
+         "--cache-max-bytes", o.cache_max_bytes,
+         "Byte budget of the embedding cache on disk (<data>/embeddings); least recently used entries "
+         "are removed beyond it; 0: no limit")
+      ->capture_default_str();
+  cmd->add_option(
+         "--cache-dtype", o.cache_dtype,
+         "How new embeddings are stored on disk: fp32 (exact) or fp16 (IEEE half, half the size; the "
+         "rounding moves few mask pixels, see bench/README.md). Entries of either dtype are read")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"fp32", "fp16"}));
+  cmd->add_option("--prewarm-jobs", o.prewarm_jobs,
+                  "Prewarm jobs this process runs at once; more wait in the queue (shared by every process "
+                  "using the catalog). 0: run none, only queue them for workers")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{0}, size_t{64}));
+  cmd->add_option("--prewarm-poll-ms", o.prewarm_poll_ms,
+                  "How often idle prewarm runners look for jobs queued by other processes")
+      ->capture_default_str()
+      ->check(CLI::Range(10, 60000));
+  cmd->add_option("--prewarm-stale-seconds", o.prewarm_stale_seconds,
+                  "A prewarm job whose runner has not renewed its heartbeat for this long is taken over by "
+                  "another (a runner on this machine whose process is gone at once)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 86400));
+  cmd->add_option("--encoder-queue", o.encoder_queue,
+                  "Images that may wait for the encoder before requests are refused with 503")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1}, size_t{100000}));
+}
+
+namespace {
+
+void ApplyModelOptions(const ModelCliOptions& o, AppOptions& options) {
+  options.load_model = true;
+  options.model_dir = o.model_dir;
+  options.model.intra_op_threads = o.intra_op_threads;
+  options.memory_cache_bytes = o.memory_cache_bytes;
+  options.encoder_queue = o.encoder_queue;
+  options.cache_max_bytes = o.cache_max_bytes;
+  options.cache_dtype = ParseStorageDtype(o.cache_dtype).value_or(StorageDtype::kF32);  // checked by CLI11
+  options.prewarm.max_running_jobs = o.prewarm_jobs;
+  options.prewarm.poll_interval = std::chrono::milliseconds(o.prewarm_poll_ms);
+  options.prewarm.stale_after = std::chrono::seconds(o.prewarm_stale_seconds);
+  options.redis_url = o.redis_url;
+}
+
+}  // namespace
+
+// The options of every command that opens the data folder (serve, worker, prewarm...).
+AppOptions MakeAppOptions(const CommonOptions& o, const ModelCliOptions* model) {
+  spdlog::set_level(spdlog::level::from_str(o.log_level));
+  AppOptions options;
+  options.data_dir = o.data_dir;
+  options.catalog_path = o.db;
+  options.postgres.max_connections = o.db_connections;
+  options.blobs_dir = o.blobs_dir;
+  options.ingest.max_image_pixels = o.max_image_megapixels * 1'000'000;
+  options.near_duplicate_distance = o.near_duplicate_distance;
+  if (model) ApplyModelOptions(*model, options);
+  return options;
+}
+
+Result<std::unique_ptr<App>> OpenApp(const CommonOptions& o, const ModelCliOptions* model) {
+  return App::Open(MakeAppOptions(o, model));
+}
+
+std::filesystem::path CacheDir(const CommonOptions& common) {
+  return std::filesystem::path(common.data_dir) / "embeddings";
+}
+
+}  // namespace samcache

@@ -1,0 +1,89 @@
+// `samcache gc`: removes stored files no catalog row refers to, and keeps the embedding cache
+// within its budget (optionally verifying every entry and dropping unused models).
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "app_options.h"
+#include "command.h"
+#include "store/disk_tier.h"
+
+namespace samcache {
+namespace {
+
+struct GcOptions {
+  int grace_minutes = 60;
+  bool dry_run = false;
+  bool verify_cache = false;
+  uint64_t cache_max_bytes = uint64_t{10} << 30;
+  std::vector<std::string> drop_models;
+};
+
+struct GcArgs {
+  CommonOptions common;
+  GcOptions gc;
+};
+
+// The embedding cache: leftovers of crashed writes, the size budget, and on request a full
+// read of every entry and the removal of models no longer used.
+Status CleanEmbeddingCache(const CommonOptions& common, const GcOptions& o) {
+  DiskTier cache(CacheDir(common), o.cache_max_bytes);
+  SAMCACHE_RETURN_IF_ERROR(cache.Init());
+  for (const std::string& model_id : o.drop_models) {
+    SAMCACHE_ASSIGN_OR_RETURN(const uint64_t dropped, cache.RemoveModel(model_id));
+    std::printf("removed %llu embedding(s) of model %s\n", static_cast<unsigned long long>(dropped),
+                model_id.c_str());
+  }
+  SAMCACHE_ASSIGN_OR_RETURN(const DiskVerifyOutcome checked, cache.Verify(o.verify_cache));
+  std::printf(
+      "embedding cache: %llu entr%s %s, %llu corrupt removed, %llu temp file(s) removed, %llu evicted "
+      "for the %s budget; %.1f MB kept\n",
+      static_cast<unsigned long long>(checked.checked), checked.checked == 1 ? "y" : "ies",
+      o.verify_cache ? "read and verified" : "found",
+      static_cast<unsigned long long>(checked.corrupt_removed),
+      static_cast<unsigned long long>(checked.temp_removed),
+      static_cast<unsigned long long>(cache.Stats().evictions),  // by Init and Verify
+      o.cache_max_bytes == 0 ? "(unlimited)" : (std::to_string(o.cache_max_bytes >> 20) + " MiB").c_str(),
+      static_cast<double>(checked.bytes_after) / 1e6);
+  return Status::Ok();
+}
+
+int CollectGarbage(const CommonOptions& common, const GcOptions& o) {
+  auto app = OpenApp(common);
+  if (!app.ok()) return Fail(app.status());
+  const BlobStore::GarbageReport r =
+      (*app)->ingestor().CollectGarbage(std::chrono::minutes(o.grace_minutes), o.dry_run);
+  std::printf("%s %zu of %zu stored file(s) without a catalog row (%.1f MB)\n",
+              o.dry_run ? "would remove" : "removed", r.files_removed, r.files_seen,
+              static_cast<double>(r.bytes_removed) / 1e6);
+  if (o.dry_run) return 0;
+  return ExitCode(CleanEmbeddingCache(common, o));
+}
+
+}  // namespace
+
+Command AddGcCommand(CLI::App& cli) {
+  auto args = std::make_shared<GcArgs>();
+  GcOptions& o = args->gc;
+  CLI::App* gc = cli.add_subcommand("gc",
+                                    "Remove stored files no catalog row refers to, and keep the embedding "
+                                    "cache within its budget");
+  AddCommonOptions(gc, args->common);
+  gc->add_option("--grace-minutes", o.grace_minutes,
+                 "Leave files younger than this alone (an upload may be about to record them)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  gc->add_flag("--dry-run", o.dry_run, "Only count the stored files that would be removed");
+  gc->add_option("--cache-max-bytes", o.cache_max_bytes,
+                 "Evict the least recently used embeddings beyond this many bytes (0: no limit)")
+      ->capture_default_str();
+  gc->add_flag("--verify-cache", o.verify_cache,
+               "Read every cached embedding and remove those that fail their checksum");
+  gc->add_option("--drop-model", o.drop_models, "Remove every cached embedding of this model id");
+  return {gc, [args] { return CollectGarbage(args->common, args->gc); }};
+}
+
+}  // namespace samcache

@@ -1,0 +1,86 @@
+// `samcache serve`: the HTTP API and the web page, until SIGINT or SIGTERM.
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <filesystem>
+#include <memory>
+#include <thread>
+
+#include "app_options.h"
+#include "command.h"
+#include "http/server.h"
+
+namespace samcache {
+namespace {
+
+struct ServeArgs {
+  CommonOptions common;
+  ModelCliOptions model;
+  ServerOptions server;
+  size_t max_upload_mb = ServerOptions{}.max_upload_bytes >> 20;
+};
+
+int Serve(const CommonOptions& common, const ModelCliOptions& model, ServerOptions server_options) {
+  const sigset_t signals = BlockStopSignals();
+  auto app = OpenApp(common, &model);
+  if (!app.ok()) return Fail(app.status());
+  Status near_duplicates = (*app)->EnableNearDuplicates();
+  if (!near_duplicates.ok()) return Fail(near_duplicates);
+  HttpServer server(**app, server_options);
+  Result<int> port = server.Bind();
+  if (!port.ok()) return Fail(port.status());
+  spdlog::info("samcache {} (ONNX Runtime {}), data in {}, catalog {}", kVersion, OnnxRuntimeVersion(),
+               std::filesystem::absolute(common.data_dir).lexically_normal().string(),
+               RedactCatalogLocation((*app)->options().catalog_path));
+  spdlog::info("samcache listening on http://{}:{}", server_options.host, *port);
+  if (model.prewarm_jobs == 0) {
+    spdlog::info(
+        "[PREWARM] this process runs no prewarm jobs (--prewarm-jobs 0): it queues them in the catalog "
+        "for `samcache worker` processes");
+  }
+  Result<std::vector<std::string>> resumed = (*app)->prewarm()->ResumeOrphaned();
+  if (!resumed.ok()) {
+    spdlog::error("[PREWARM] cannot look for interrupted jobs: {}", resumed.status().message());
+  } else if (!resumed->empty()) {
+    spdlog::info("[PREWARM] resumed {} interrupted job(s)", resumed->size());
+  }
+
+  std::thread stopper([&server, signals] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    spdlog::info("signal {} received, stopping", sig);
+    server.Stop();
+  });
+  Status st = server.Run();
+  // Wake the stopper if the server ended by itself.
+  pthread_kill(stopper.native_handle(), SIGTERM);
+  stopper.join();
+  return ExitCode(st);
+}
+
+}  // namespace
+
+Command AddServeCommand(CLI::App& cli) {
+  auto args = std::make_shared<ServeArgs>();
+  CLI::App* serve = cli.add_subcommand("serve", "Run the HTTP API");
+  AddCommonOptions(serve, args->common);
+  AddModelOptions(serve, args->model, /*with_cache=*/true);
+  ServerOptions& server = args->server;
+  serve->add_option("--port", server.port, "TCP port (0 picks a free one)")->capture_default_str();
+  serve->add_option("--host", server.host, "Address to listen on")->capture_default_str();
+  serve->add_option("--threads", server.threads, "HTTP worker threads")->capture_default_str();
+  serve
+      ->add_option("--web-dir", server.web_dir,
+                   "Serve the web page from this folder (development) instead of the copy built in")
+      ->check(CLI::ExistingDirectory);
+  serve->add_option("--max-upload-mb", args->max_upload_mb, "Largest accepted request body, in MiB")
+      ->capture_default_str();
+  AddNearDuplicateOption(serve, args->common);
+  return {serve, [args] {
+            ServerOptions server_options = args->server;
+            server_options.max_upload_bytes = args->max_upload_mb << 20;
+            return Serve(args->common, args->model, server_options);
+          }};
+}
+
+}  // namespace samcache
