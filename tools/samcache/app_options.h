@@ -8,6 +8,8 @@
 #include <string>
 
 #include "app/app.h"
+#include "catalog/catalog.h"
+#include "similar/near_duplicates.h"
 
 namespace CLI {
 class App;

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "app_options.h"
+#include "catalog/catalog.h"
 #include "command.h"
 #include "image/perceptual_hash.h"
 #include "similar/duplicate_report.h"

@@ -9,6 +9,7 @@
 
 #include "app_options.h"
 #include "command.h"
+#include "store/blob_store.h"
 #include "store/disk_tier.h"
 
 namespace samcache {

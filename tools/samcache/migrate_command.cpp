@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "app_options.h"
+#include "catalog/catalog.h"
 #include "command.h"
 
 namespace samcache {

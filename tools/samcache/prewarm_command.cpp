@@ -13,6 +13,7 @@
 
 #include "app_options.h"
 #include "command.h"
+#include "jobs/prewarm_jobs.h"
 #include "progress_line.h"
 
 namespace samcache {

@@ -7,8 +7,10 @@
 #include <thread>
 
 #include "app_options.h"
+#include "catalog/catalog.h"
 #include "command.h"
 #include "http/server.h"
+#include "model/sam_model.h"
 
 namespace samcache {
 namespace {

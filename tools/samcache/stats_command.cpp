@@ -5,6 +5,7 @@
 #include <string>
 
 #include "app_options.h"
+#include "catalog/catalog.h"
 #include "command.h"
 #include "store/disk_tier.h"
 

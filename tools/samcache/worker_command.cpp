@@ -11,6 +11,7 @@
 #include "app_options.h"
 #include "command.h"
 #include "http/server.h"
+#include "jobs/prewarm_jobs.h"
 
 namespace samcache {
 namespace {
