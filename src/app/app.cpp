@@ -5,6 +5,7 @@
 #include <chrono>
 #include <optional>
 
+#include "store/disk_tier.h"
 #include "store/memory_tier.h"
 #include "store/redis_client.h"
 #include "store/redis_lease.h"

@@ -22,6 +22,7 @@
 
 namespace samcache {
 
+class DiskTier;
 class MemoryTier;
 class RedisClient;
 class RedisKeyLease;
