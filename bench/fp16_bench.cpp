@@ -49,9 +49,9 @@ T Check(Result<T> result) {
   return std::move(result).value();
 }
 
+using samcache::bench::Mean;
 using samcache::bench::MsSince;
 using samcache::bench::Percentile;
-using samcache::bench::Mean;
 
 struct Mask {
   std::vector<uint8_t> pixels;
@@ -62,11 +62,12 @@ struct Mask {
 Mask Segment(const SamModel& model, const Embedding& embedding, const DecoderPrompt& prompt) {
   DecoderResult decoded = Check(model.Decode(embedding, prompt));
   const int index = ChooseMasks(decoded.scores, false).front();
-  const ResizedSize input = LongestSideSize(prompt.original_height, prompt.original_width, model.info().input_side);
+  const ResizedSize input =
+      LongestSideSize(prompt.original_height, prompt.original_width, model.info().input_side);
   const size_t plane = static_cast<size_t>(decoded.low_res_height) * decoded.low_res_width;
-  BinaryMask mask = UpsampleLowResLogits(decoded.low_res_logits.data() + plane * index, decoded.low_res_height,
-                                         decoded.low_res_width, input.height, input.width, prompt.original_height,
-                                         prompt.original_width, model.info().input_side);
+  BinaryMask mask = UpsampleLowResLogits(
+      decoded.low_res_logits.data() + plane * index, decoded.low_res_height, decoded.low_res_width,
+      input.height, input.width, prompt.original_height, prompt.original_width, model.info().input_side);
   return {std::move(mask.data), index};
 }
 
@@ -81,7 +82,8 @@ void Run(const SamModel& model, int scene_count, int gets) {
   std::printf("\nmodel %s (id %s, %s)%s\n", info.name.c_str(), info.id.c_str(), info.source.c_str(),
               info.demo ? " [demo]" : "");
 
-  const std::array<std::pair<int, int>, 5> sizes{{{640, 480}, {480, 640}, {800, 600}, {1024, 768}, {1920, 1080}}};
+  const std::array<std::pair<int, int>, 5> sizes{
+      {{640, 480}, {480, 640}, {800, 600}, {1024, 768}, {1920, 1080}}};
   std::vector<double> iou, truth32, truth16;
   int other_choice = 0;
   double max_abs_diff = 0, max_abs_value = 0, max_rel_diff = 0;
@@ -112,7 +114,8 @@ void Run(const SamModel& model, int scene_count, int gets) {
       costs[d].encode_ms.push_back(MsSince(start));
       costs[d].file_bytes = bytes.size();
       if (dtypes[d] == StorageDtype::kF16) fp16 = Check(DecodeSafetensors(bytes, key));
-      if (Status st = tiers[d]->Put(key, std::make_shared<const Embedding>(fp32)); !st.ok()) Fail(st.message());
+      if (Status st = tiers[d]->Put(key, std::make_shared<const Embedding>(fp32)); !st.ok())
+        Fail(st.message());
     }
     for (size_t t = 0; t < fp32.tensors.size(); ++t) {
       const std::vector<float>& a = fp32.tensors[t].values;
@@ -159,21 +162,24 @@ void Run(const SamModel& model, int scene_count, int gets) {
 
   const size_t masks = iou.size();
   const size_t equal = static_cast<size_t>(std::count(iou.begin(), iou.end(), 1.0));
-  std::printf("%d scenes (640x480, 480x640, 800x600, 1024x768, 1920x1080; seeds 1..%d), %zu objects,\n", scene_count,
-              scene_count, masks / 3);
-  std::printf("%zu masks: per object its click, its box, click + box; fp16 = EncodeSafetensors(F16) + decode\n\n", masks);
+  std::printf("%d scenes (640x480, 480x640, 800x600, 1024x768, 1920x1080; seeds 1..%d), %zu objects,\n",
+              scene_count, scene_count, masks / 3);
+  std::printf(
+      "%zu masks: per object its click, its box, click + box; fp16 = EncodeSafetensors(F16) + decode\n\n",
+      masks);
   std::printf("mask IoU, fp32- vs fp16-derived\n");
   std::printf("%-44s %12.6f\n", "  mean", Mean(iou));
   std::printf("%-44s %12.6f\n", "  min", Percentile(iou, 0));
   std::printf("%-44s %12.6f\n", "  p1", Percentile(iou, 1));
   std::printf("%-44s %12.6f\n", "  p5", Percentile(iou, 5));
-  std::printf("%-44s %11.1f%% (%zu of %zu)\n", "  share with IoU == 1", 100.0 * static_cast<double>(equal) / static_cast<double>(masks),
-              equal, masks);
+  std::printf("%-44s %11.1f%% (%zu of %zu)\n", "  share with IoU == 1",
+              100.0 * static_cast<double>(equal) / static_cast<double>(masks), equal, masks);
   std::printf("%-44s %12zu\n", "  most pixels differing in one mask", changed_pixels_max);
   std::printf("%-44s %12d\n", "  decoder chose another of its masks", other_choice);
-  std::printf("%-44s %12.6f / %.6f\n", "mean IoU with the drawn object, fp32 / fp16", Mean(truth32), Mean(truth16));
-  std::printf("%-44s %12.3g (largest |value| %.3g, max relative %.3g)\n", "embedding max abs difference", max_abs_diff,
-              max_abs_value, max_rel_diff);
+  std::printf("%-44s %12.6f / %.6f\n", "mean IoU with the drawn object, fp32 / fp16", Mean(truth32),
+              Mean(truth16));
+  std::printf("%-44s %12.3g (largest |value| %.3g, max relative %.3g)\n", "embedding max abs difference",
+              max_abs_diff, max_abs_value, max_rel_diff);
   std::printf("\n%-8s %14s %18s %18s %14s\n", "dtype", "file bytes", "encode ms (p50)", "disk get ms (p50)",
               "get ms (p99)");
   for (size_t d = 0; d < dtypes.size(); ++d) {
@@ -192,8 +198,12 @@ int main(int argc, char** argv) {
   int gets = 200;
   cli.add_option("--model", model_dirs, "Also measure these model folders (encoder.onnx, decoder.onnx)")
       ->check(CLI::ExistingDirectory);
-  cli.add_option("--scenes", scenes, "Generated scenes per model")->capture_default_str()->check(CLI::Range(1, 10000));
-  cli.add_option("--gets", gets, "Timed disk gets per dtype")->capture_default_str()->check(CLI::Range(1, 1000000));
+  cli.add_option("--scenes", scenes, "Generated scenes per model")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 10000));
+  cli.add_option("--gets", gets, "Timed disk gets per dtype")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000000));
   CLI11_PARSE(cli, argc, argv);
 
   try {

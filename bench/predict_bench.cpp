@@ -11,12 +11,12 @@
 // (a click inside a shape) on the cached embedding; latency p50/p99 and throughput.
 //
 //   predict_bench [--model DIR]... [--requests R] [--runs N] [--binary PATH]
+#include <httplib.h>
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <httplib.h>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
@@ -104,9 +104,9 @@ void PipelineTable(const samcache::SamModel& model, const std::vector<BenchImage
     const int index = ChooseMasks(result.scores, false).front();
     const size_t plane = static_cast<size_t>(result.low_res_height) * result.low_res_width;
     const double post_ms = TimeMedian(runs, [&] {
-      BinaryMask mask = UpsampleLowResLogits(result.low_res_logits.data() + plane * index, result.low_res_height,
-                                             result.low_res_width, input.height, input.width,
-                                             prompt.original_height, prompt.original_width, info.input_side);
+      BinaryMask mask = UpsampleLowResLogits(
+          result.low_res_logits.data() + plane * index, result.low_res_height, result.low_res_width,
+          input.height, input.width, prompt.original_height, prompt.original_width, info.input_side);
       Rle rle = EncodeRle(mask);
       if (rle.counts.empty()) Fail("empty RLE");
     });
@@ -115,7 +115,8 @@ void PipelineTable(const samcache::SamModel& model, const std::vector<BenchImage
       if (!r.ok()) Fail(r.status().message());
     });
     std::printf("%-22s %10.1f %11.1f %10.1f %10.1f | %10.1f %12.1f %14.1f\n", image.label.c_str(), decode_ms,
-                preprocess_ms, encoder_ms, decode_ms + preprocess_ms + encoder_ms, decoder_ms, post_ms, graph_ms);
+                preprocess_ms, encoder_ms, decode_ms + preprocess_ms + encoder_ms, decoder_ms, post_ms,
+                graph_ms);
   }
 }
 
@@ -134,14 +135,16 @@ void LatencyTable(const std::string& binary, const std::vector<std::string>& ser
   client.set_read_timeout(300, 0);
   std::printf("\nHTTP predict on a cached embedding: %s serve %s, %d requests per client\n", binary.c_str(),
               server_args.empty() ? "(demo model)" : server_args.back().c_str(), requests);
-  std::printf("%-22s %8s %10s %10s %10s %12s\n", "image", "clients", "p50 ms", "p99 ms", "max ms", "requests/s");
+  std::printf("%-22s %8s %10s %10s %10s %12s\n", "image", "clients", "p50 ms", "p99 ms", "max ms",
+              "requests/s");
   for (const BenchImage& image : images) {
     httplib::MultipartFormDataItems items{{"images", image.jpeg, image.label + ".jpg", "image/jpeg"}};
     auto uploaded = client.Post("/api/sam/dataset/init", items);
     if (!uploaded || uploaded->status != 200) Fail("upload failed");
     const std::string id = json::parse(uploaded->body)["images"][0]["id"].get<std::string>();
     const auto& circle = image.scene.Object("circle");
-    const json body{{"image_id", id}, {"points", {{{"x", circle.click_x}, {"y", circle.click_y}, {"label", 1}}}}};
+    const json body{{"image_id", id},
+                    {"points", {{{"x", circle.click_x}, {"y", circle.click_y}, {"label", 1}}}}};
     json warm = Post(client, "/api/sam/predict", body);  // computes the embedding
     if (warm["embedding"] != "computed") Fail("expected the first predict to compute the embedding");
     for (int clients : {1, 4, 16}) {
@@ -172,8 +175,8 @@ void LatencyTable(const std::string& binary, const std::vector<std::string>& ser
       }
       std::vector<double> all;
       for (const auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
-      std::printf("%-22s %8d %10.1f %10.1f %10.1f %12.1f\n", image.label.c_str(), clients, Percentile(all, 50),
-                  Percentile(all, 99), *std::max_element(all.begin(), all.end()),
+      std::printf("%-22s %8d %10.1f %10.1f %10.1f %12.1f\n", image.label.c_str(), clients,
+                  Percentile(all, 50), Percentile(all, 99), *std::max_element(all.begin(), all.end()),
                   static_cast<double>(all.size()) / seconds);
     }
   }
@@ -205,8 +208,9 @@ int main(int argc, char** argv) {
       images.push_back(std::move(image));
     }
     std::printf("samcache inference benchmark (bench/predict_bench)\n");
-    std::printf("machine: %u hardware threads; in-process rows are medians of %d runs (graph upsample: of 3)\n",
-                std::thread::hardware_concurrency(), runs);
+    std::printf(
+        "machine: %u hardware threads; in-process rows are medians of %d runs (graph upsample: of 3)\n",
+        std::thread::hardware_concurrency(), runs);
 
     auto demo = samcache::SamModel::OpenDemo({});
     if (!demo.ok()) Fail(demo.status().message());

@@ -23,13 +23,13 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <httplib.h>
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <httplib.h>
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <random>
@@ -38,8 +38,8 @@
 #include <thread>
 #include <vector>
 
-#include "bench_util.h"
 #include "app/app.h"
+#include "bench_util.h"
 #include "common/crypto.h"
 #include "image/image_decoder.h"
 #include "image/image_format.h"
@@ -64,9 +64,9 @@ using samcache::testing::TempDir;
 
 [[noreturn]] void Fail(const std::string& message) { throw std::runtime_error(message); }
 
+using samcache::bench::Mean;
 using samcache::bench::MsSince;
 using samcache::bench::Percentile;
-using samcache::bench::Mean;
 using samcache::bench::SamEmbedding;
 
 double Median(std::vector<double> values) { return Percentile(std::move(values), 50); }
@@ -76,8 +76,9 @@ std::vector<NamedFile> MakeJpegs(int count, int width, int height, int first_see
   std::vector<NamedFile> files;
   for (int i = 0; i < count; ++i) {
     const int seed = first_seed + i;
-    files.push_back({"photo" + std::to_string(seed) + ".jpg",
-                     samcache::testing::EncodeOrDie(samcache::testing::MakePhoto(width, height, seed), ".jpg", 90)});
+    files.push_back(
+        {"photo" + std::to_string(seed) + ".jpg",
+         samcache::testing::EncodeOrDie(samcache::testing::MakePhoto(width, height, seed), ".jpg", 90)});
   }
   return files;
 }
@@ -103,12 +104,14 @@ constexpr size_t kUploadBatch = 100;  // files per upload request
 std::string UploadDataset(httplib::Client& client, const std::vector<NamedFile>& files, bool expect_cached) {
   std::string dataset_id;
   for (size_t first = 0; first < files.size(); first += kUploadBatch) {
-    const std::vector<NamedFile> chunk(files.begin() + static_cast<ptrdiff_t>(first),
-                                       files.begin() + static_cast<ptrdiff_t>(std::min(files.size(), first + kUploadBatch)));
+    const std::vector<NamedFile> chunk(
+        files.begin() + static_cast<ptrdiff_t>(first),
+        files.begin() + static_cast<ptrdiff_t>(std::min(files.size(), first + kUploadBatch)));
     const std::string path =
         dataset_id.empty() ? "/api/sam/dataset/init" : "/api/sam/dataset/" + dataset_id + "/images";
     Reply reply = samcache::testing::ToReply(client.Post(path, samcache::testing::ImageItems(chunk)));
-    if (reply.status != 200) Fail("upload: HTTP " + std::to_string(reply.status) + " " + reply.raw.substr(0, 300));
+    if (reply.status != 200)
+      Fail("upload: HTTP " + std::to_string(reply.status) + " " + reply.raw.substr(0, 300));
     const json& body = reply.body;
     if (body["images"].size() != chunk.size() || !body["errors"].empty()) {
       Fail("upload: " + std::to_string(body["images"].size()) + " of " + std::to_string(chunk.size()) +
@@ -190,7 +193,8 @@ Followed PollSnapshot(httplib::Client& client, const std::string& dataset_id, in
   json job = started;
   while (!samcache::IsFinishedPrewarmStatus(job["status"].get<std::string>())) {
     if (poll_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(poll_ms));
-    Reply reply = samcache::testing::ToReply(client.Get("/api/sam/prewarm/" + started["job_id"].get<std::string>()));
+    Reply reply =
+        samcache::testing::ToReply(client.Get("/api/sam/prewarm/" + started["job_id"].get<std::string>()));
     ++out.polls;
     if (reply.status != 200) Fail("GET prewarm job: HTTP " + std::to_string(reply.status) + " " + reply.raw);
     job = reply.body;
@@ -205,16 +209,17 @@ void CheckAllSkipped(const Followed& f, size_t images) {
   if (j["status"] != "completed" || j["total"] != images || j["skipped"] != images || j["computed"] != 0 ||
       j["failed"] != 0) {
     Fail("a prewarm of " + std::to_string(images) + " cached images did not skip them all: status " +
-         j["status"].dump() + ", total " + j["total"].dump() + ", skipped " + j["skipped"].dump() + ", computed " +
-         j["computed"].dump() + ", failed " + j["failed"].dump());
+         j["status"].dump() + ", total " + j["total"].dump() + ", skipped " + j["skipped"].dump() +
+         ", computed " + j["computed"].dump() + ", failed " + j["failed"].dump());
   }
   if (f.image_events >= 0 && static_cast<size_t>(f.image_events) != images) {
-    Fail("the event stream had " + std::to_string(f.image_events) + " image events for " + std::to_string(images) +
-         " images");
+    Fail("the event stream had " + std::to_string(f.image_events) + " image events for " +
+         std::to_string(images) + " images");
   }
 }
 
-void PrintLatencyRow(const std::string& images, const std::string& follow, const std::vector<Followed>& runs) {
+void PrintLatencyRow(const std::string& images, const std::string& follow,
+                     const std::vector<Followed>& runs) {
   std::vector<double> accepted, finished;
   double polls = 0;
   for (const Followed& f : runs) {
@@ -223,21 +228,24 @@ void PrintLatencyRow(const std::string& images, const std::string& follow, const
     polls += f.polls;
   }
   char gets[32] = "-";
-  if (runs.front().image_events < 0) std::snprintf(gets, sizeof gets, "%.1f", polls / static_cast<double>(runs.size()));
-  std::printf("%-7s %-20s %5zu %9.1f %9.1f %9.1f %9.1f %9.1f %6s\n", images.c_str(), follow.c_str(), runs.size(),
-              Median(accepted), Median(finished), Percentile(finished, 99), Mean(finished),
+  if (runs.front().image_events < 0)
+    std::snprintf(gets, sizeof gets, "%.1f", polls / static_cast<double>(runs.size()));
+  std::printf("%-7s %-20s %5zu %9.1f %9.1f %9.1f %9.1f %9.1f %6s\n", images.c_str(), follow.c_str(),
+              runs.size(), Median(accepted), Median(finished), Percentile(finished, 99), Mean(finished),
               *std::max_element(finished.begin(), finished.end()), gets);
 }
 
-void CachedPrewarmLatency(const std::string& binary, const std::vector<size_t>& sizes, int repetitions, int poll_ms) {
+void CachedPrewarmLatency(const std::string& binary, const std::vector<size_t>& sizes, int repetitions,
+                          int poll_ms) {
   TempDir dir;
   samcache::testing::ServerProcess server(dir / "data", {}, binary);
   httplib::Client client("127.0.0.1", server.port());
   client.set_read_timeout(600, 0);
 
-  std::printf("\n(a) POST prewarm -> job finished, every image already cached: %s serve (demo model, defaults) on "
-              "loopback\n",
-              binary.c_str());
+  std::printf(
+      "\n(a) POST prewarm -> job finished, every image already cached: %s serve (demo model, defaults) on "
+      "loopback\n",
+      binary.c_str());
   struct Measured {
     std::string label;
     std::vector<Followed> events, polled;
@@ -259,10 +267,11 @@ void CachedPrewarmLatency(const std::string& binary, const std::vector<size_t>& 
       Fail("the first prewarm did not compute every image: " + computed.raw.substr(0, 500));
     }
     const std::string cached_dataset = UploadDataset(client, files, /*expect_cached=*/true);
-    std::printf("%zu distinct 160x120 JPEGs (%.1f KB) generated in %.2f s, uploaded in %.2f s; first prewarm "
-                "(computes all) %.2f s = %.1f images/s; then the same files uploaded into a second dataset\n",
-                size, static_cast<double>(TotalBytes(files)) / 1e3, generate_ms / 1e3, upload_ms / 1e3,
-                compute_ms / 1e3, static_cast<double>(size) / (compute_ms / 1e3));
+    std::printf(
+        "%zu distinct 160x120 JPEGs (%.1f KB) generated in %.2f s, uploaded in %.2f s; first prewarm "
+        "(computes all) %.2f s = %.1f images/s; then the same files uploaded into a second dataset\n",
+        size, static_cast<double>(TotalBytes(files)) / 1e3, generate_ms / 1e3, upload_ms / 1e3,
+        compute_ms / 1e3, static_cast<double>(size) / (compute_ms / 1e3));
 
     CheckAllSkipped(FollowEvents(client, cached_dataset), size);  // one untimed warm-up job
     Measured m{std::to_string(size), {}, {}};
@@ -276,13 +285,15 @@ void CachedPrewarmLatency(const std::string& binary, const std::vector<size_t>& 
     }
     measured.push_back(std::move(m));
   }
-  std::printf("each row: %d jobs one after another on the second dataset (after one untimed job), each checked: "
-              "completed, skipped = all, computed = 0\n",
-              repetitions);
-  std::printf("ms from sending the POST: '202' = its answer read (p50); p50..max = the finished job seen; "
-              "GETs = snapshot reads per job\n");
-  std::printf("%-7s %-20s %5s %9s %9s %9s %9s %9s %6s\n", "images", "follow", "jobs", "202 p50", "p50", "p99", "mean",
-              "max", "GETs");
+  std::printf(
+      "each row: %d jobs one after another on the second dataset (after one untimed job), each checked: "
+      "completed, skipped = all, computed = 0\n",
+      repetitions);
+  std::printf(
+      "ms from sending the POST: '202' = its answer read (p50); p50..max = the finished job seen; "
+      "GETs = snapshot reads per job\n");
+  std::printf("%-7s %-20s %5s %9s %9s %9s %9s %9s %6s\n", "images", "follow", "jobs", "202 p50", "p50", "p99",
+              "mean", "max", "GETs");
   for (const Measured& m : measured) {
     PrintLatencyRow(m.label, "events until done", m.events);
     PrintLatencyRow(m.label, "poll GET every " + std::to_string(poll_ms) + " ms", m.polled);
@@ -292,7 +303,8 @@ void CachedPrewarmLatency(const std::string& binary, const std::vector<size_t>& 
 // ------------------------------------------------------------------------------------ (b)
 
 void StoreRow(const char* what, const std::vector<double>& ms) {
-  std::printf("%-44s %6zu %10.4f %10.4f %10.4f\n", what, ms.size(), Percentile(ms, 50), Percentile(ms, 99), Mean(ms));
+  std::printf("%-44s %6zu %10.4f %10.4f %10.4f\n", what, ms.size(), Percentile(ms, 50), Percentile(ms, 99),
+              Mean(ms));
 }
 
 void TieredStoreLatency(int gets, int key_count) {
@@ -338,9 +350,10 @@ void TieredStoreLatency(int gets, int key_count) {
          std::to_string(gets) + " were");
   }
 
-  std::printf("\n(b) one [1,256,64,64] float32 embedding (%.2f MiB) through the TieredStore (memory -> disk), "
-              "%d keys; disk tier in %s (page cache warm)\n",
-              static_cast<double>(bytes) / (1 << 20), key_count, dir.path().string().c_str());
+  std::printf(
+      "\n(b) one [1,256,64,64] float32 embedding (%.2f MiB) through the TieredStore (memory -> disk), "
+      "%d keys; disk tier in %s (page cache warm)\n",
+      static_cast<double>(bytes) / (1 << 20), key_count, dir.path().string().c_str());
   std::printf("%-44s %6s %10s %10s %10s\n", "operation", "n", "p50 ms", "p99 ms", "mean ms");
   StoreRow("get, memory hit", memory_ms);
   StoreRow("get, disk hit (memory miss, then promoted)", disk_ms);
@@ -366,8 +379,8 @@ CpuSample SampleCpu() {
   CpuSample s;
   if (std::FILE* stat = std::fopen("/proc/stat", "r")) {
     unsigned long long user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
-    if (std::fscanf(stat, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &user, &nice, &system, &idle, &iowait, &irq,
-                    &softirq, &steal) == 8) {
+    if (std::fscanf(stat, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &user, &nice, &system, &idle,
+                    &iowait, &irq, &softirq, &steal) == 8) {
       s.machine_busy_s = static_cast<double>(user + nice + system + irq + softirq + steal) /
                          static_cast<double>(sysconf(_SC_CLK_TCK));
     }
@@ -375,7 +388,9 @@ CpuSample SampleCpu() {
   }
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
-  auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+  auto seconds = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+  };
   s.self_s = seconds(usage.ru_utime) + seconds(usage.ru_stime);
   s.at = Clock::now();
   return s;
@@ -392,14 +407,15 @@ Timed Since(const CpuSample& start) {
   Timed t;
   t.seconds = std::chrono::duration<double>(end.at - start.at).count();
   t.own_cores = (end.self_s - start.self_s) / t.seconds;
-  t.other_cores = std::max(0.0, (end.machine_busy_s - start.machine_busy_s) - (end.self_s - start.self_s)) / t.seconds;
+  t.other_cores =
+      std::max(0.0, (end.machine_busy_s - start.machine_busy_s) - (end.self_s - start.self_s)) / t.seconds;
   return t;
 }
 
 struct Throughput {
   std::string label;
-  double encoder_ms = 0;          // per image, encoder only
-  double prepare_ms = 0;          // per image, decode + preprocess in the sequential loop
+  double encoder_ms = 0;  // per image, encoder only
+  double prepare_ms = 0;  // per image, decode + preprocess in the sequential loop
   Timed encoder_only, sequential, prewarm;
   double prewarm_encoder_ms = 0;  // per image, the encoder runs during the prewarm job
   double images = 0;
@@ -407,7 +423,8 @@ struct Throughput {
 };
 
 Throughput MeasureThroughput(const ModelUnderTest& m, const fs::path& data_dir, const fs::path& cache_dir,
-                             const std::vector<NamedFile>& files, int intra_op_threads, std::string& dataset_id) {
+                             const std::vector<NamedFile>& files, int intra_op_threads,
+                             std::string& dataset_id) {
   samcache::AppOptions options;
   options.data_dir = data_dir;
   options.cache_dir = cache_dir;  // fresh: nothing cached
@@ -436,7 +453,8 @@ Throughput MeasureThroughput(const ModelUnderTest& m, const fs::path& data_dir, 
               info.source.c_str(), info.intra_op_threads);
 
   auto decode = [&](const NamedFile& f) {
-    samcache::Result<samcache::DecodedImage> d = samcache::DecodeImage(f.bytes, samcache::SniffFormat(f.bytes));
+    samcache::Result<samcache::DecodedImage> d =
+        samcache::DecodeImage(f.bytes, samcache::SniffFormat(f.bytes));
     if (!d.ok()) Fail(f.filename + ": " + d.status().message());
     return std::move(d).value();
   };
@@ -479,7 +497,8 @@ Throughput MeasureThroughput(const ModelUnderTest& m, const fs::path& data_dir, 
   const std::string job_id = started->snapshot.job.id;
   samcache::PrewarmSnapshot finished;
   for (int64_t seq = 0;;) {
-    samcache::Result<samcache::PrewarmUpdate> update = jobs.WaitForUpdate(job_id, seq, std::chrono::seconds(1));
+    samcache::Result<samcache::PrewarmUpdate> update =
+        jobs.WaitForUpdate(job_id, seq, std::chrono::seconds(1));
     if (!update.ok()) Fail("prewarm: " + update.status().message());
     seq = update->snapshot.seq;
     if (samcache::IsFinishedPrewarmStatus(update->snapshot.job.status)) {
@@ -510,71 +529,79 @@ Throughput MeasureThroughput(const ModelUnderTest& m, const fs::path& data_dir, 
   std::printf("%-50s %9.2f %10s %10.1f\n", "    of which decode + preprocess", prepare_total_ms / 1e3, "",
               t.prepare_ms);
   row("(3) prewarm job, nothing cached", t.prewarm);
-  std::printf("%-50s %9.2f %10s %10.1f\n", "    of which encoder runs (encoder thread busy)", prewarm_encoder_s, "",
-              t.prewarm_encoder_ms);
-  std::printf("prewarm / encoder only = %.3f; prewarm / sequential = %.3f\n", t.ips(t.prewarm) / t.ips(t.encoder_only),
-              t.ips(t.prewarm) / t.ips(t.sequential));
+  std::printf("%-50s %9.2f %10s %10.1f\n", "    of which encoder runs (encoder thread busy)",
+              prewarm_encoder_s, "", t.prewarm_encoder_ms);
+  std::printf("prewarm / encoder only = %.3f; prewarm / sequential = %.3f\n",
+              t.ips(t.prewarm) / t.ips(t.encoder_only), t.ips(t.prewarm) / t.ips(t.sequential));
   return t;
 }
 
 fs::path MakeSlowEncoder(const fs::path& out, int layers) {
   const fs::path script = fs::path(SAMCACHE_SOURCE_DIR) / "tools" / "demo_model" / "make_slow_encoder.py";
   if (std::system("/usr/bin/python3 -c 'import onnx, numpy' >/dev/null 2>&1") != 0) {
-    Fail("the slow encoder is generated with /usr/bin/python3 and Debian's python3-onnx, which are missing: "
-         "install python3-onnx (SAMCACHE_BENCH=1 scripts/setup.sh does), or pass --slow-layers 0 to skip it");
+    Fail(
+        "the slow encoder is generated with /usr/bin/python3 and Debian's python3-onnx, which are missing: "
+        "install python3-onnx (SAMCACHE_BENCH=1 scripts/setup.sh does), or pass --slow-layers 0 to skip it");
   }
   const fs::path log = out.string() + ".log";
-  const std::string command = "/usr/bin/python3 " + QuoteForShell(script.string()) + " " + QuoteForShell(out.string()) +
-                              " --layers " + std::to_string(layers) + " >" + QuoteForShell(log.string()) + " 2>&1";
+  const std::string command = "/usr/bin/python3 " + QuoteForShell(script.string()) + " " +
+                              QuoteForShell(out.string()) + " --layers " + std::to_string(layers) + " >" +
+                              QuoteForShell(log.string()) + " 2>&1";
   if (std::system(command.c_str()) != 0) {
     Fail("generating the slow encoder failed: " + command + "\n" + samcache::testing::ReadFileOrDie(log));
   }
   return out;
 }
 
-void EncoderThroughput(const ModelUnderTest& first_model, int images, int width, int height, int intra_op_threads,
-                       const std::vector<int>& slow_layers) {
+void EncoderThroughput(const ModelUnderTest& first_model, int images, int width, int height,
+                       int intra_op_threads, const std::vector<int>& slow_layers) {
   TempDir dir;
   std::vector<ModelUnderTest> models{first_model};
   for (int layers : slow_layers) {
     if (layers <= 0) continue;
     const Clock::time_point start = Clock::now();
     const fs::path slow = MakeSlowEncoder(dir / ("slow-model-" + std::to_string(layers)), layers);
-    std::printf("\n(c) slow encoder generated in %.1f s: tools/demo_model/make_slow_encoder.py --layers %d "
-                "(%.1f MB encoder.onnx)",
-                MsSince(start) / 1e3, layers, static_cast<double>(fs::file_size(slow / "encoder.onnx")) / 1e6);
+    std::printf(
+        "\n(c) slow encoder generated in %.1f s: tools/demo_model/make_slow_encoder.py --layers %d "
+        "(%.1f MB encoder.onnx)",
+        MsSince(start) / 1e3, layers, static_cast<double>(fs::file_size(slow / "encoder.onnx")) / 1e6);
     models.push_back({"slow encoder, " + std::to_string(layers) + " layers", slow});
   }
   const Clock::time_point generated = Clock::now();
   const std::vector<NamedFile> files = MakeJpegs(images, width, height, 5000);
-  std::printf("\n\n(c) prewarm throughput against the encoder, in-process: %d distinct photo-like %dx%d JPEGs q90 "
-              "(%.1f MB, generated in %.1f s), one model session per model for all its rows\n",
-              images, width, height, static_cast<double>(TotalBytes(files)) / 1e6, MsSince(generated) / 1e3);
-  std::printf("cores = CPU time of this process / wall time; others = the same for every other process on the "
-              "machine\n");
+  std::printf(
+      "\n\n(c) prewarm throughput against the encoder, in-process: %d distinct photo-like %dx%d JPEGs q90 "
+      "(%.1f MB, generated in %.1f s), one model session per model for all its rows\n",
+      images, width, height, static_cast<double>(TotalBytes(files)) / 1e6, MsSince(generated) / 1e3);
+  std::printf(
+      "cores = CPU time of this process / wall time; others = the same for every other process on the "
+      "machine\n");
   std::vector<Throughput> results;
   std::string dataset_id;
   for (size_t i = 0; i < models.size(); ++i) {
     results.push_back(MeasureThroughput(models[i], dir / "data", dir / ("cache-" + std::to_string(i)), files,
                                         intra_op_threads, dataset_id));
   }
-  std::printf("\n(c) summary: images/s on %d images %dx%d; encoder and dec+prep in ms per image; others = the most "
-              "cores other processes used during any of the model's three rows\n",
-              images, width, height);
-  std::printf("%-30s %8s %8s %9s %10s %8s %9s %10s %7s\n", "model", "encoder", "dec+prep", "enc only", "sequential",
-              "prewarm", "/enc only", "/sequential", "others");
+  std::printf(
+      "\n(c) summary: images/s on %d images %dx%d; encoder and dec+prep in ms per image; others = the most "
+      "cores other processes used during any of the model's three rows\n",
+      images, width, height);
+  std::printf("%-30s %8s %8s %9s %10s %8s %9s %10s %7s\n", "model", "encoder", "dec+prep", "enc only",
+              "sequential", "prewarm", "/enc only", "/sequential", "others");
   double most_others = 0;
   for (const Throughput& t : results) {
-    const double others = std::max({t.encoder_only.other_cores, t.sequential.other_cores, t.prewarm.other_cores});
+    const double others =
+        std::max({t.encoder_only.other_cores, t.sequential.other_cores, t.prewarm.other_cores});
     most_others = std::max(most_others, others);
     std::printf("%-30s %8.1f %8.1f %9.2f %10.2f %8.2f %9.3f %10.3f %7.2f\n", t.label.c_str(), t.encoder_ms,
                 t.prepare_ms, t.ips(t.encoder_only), t.ips(t.sequential), t.ips(t.prewarm),
                 t.ips(t.prewarm) / t.ips(t.encoder_only), t.ips(t.prewarm) / t.ips(t.sequential), others);
   }
   if (most_others > 0.2) {
-    std::printf("WARNING: other processes used up to %.2f cores during (c): these are not the figures of an idle "
-                "machine; run again when it is\n",
-                most_others);
+    std::printf(
+        "WARNING: other processes used up to %.2f cores during (c): these are not the figures of an idle "
+        "machine; run again when it is\n",
+        most_others);
   }
 }
 
@@ -597,10 +624,12 @@ int main(int argc, char** argv) {
   bool verbose = false;
   std::string binary = (fs::path(argv[0]).parent_path().parent_path() / "samcache").string();
   cli.add_option("--repetitions", repetitions, "(a) prewarm jobs timed per row")->capture_default_str();
-  cli.add_option("--large", large, "(a) also a dataset of this many cached images (0: skip)")->capture_default_str();
+  cli.add_option("--large", large, "(a) also a dataset of this many cached images (0: skip)")
+      ->capture_default_str();
   cli.add_option("--poll-ms", poll_ms, "(a) pause between GETs of the polling client")->capture_default_str();
   cli.add_option("--store-gets", store_gets, "(b) timed gets per row")->capture_default_str();
-  cli.add_option("--store-keys", store_keys, "(b) distinct embeddings the gets cycle over")->capture_default_str();
+  cli.add_option("--store-keys", store_keys, "(b) distinct embeddings the gets cycle over")
+      ->capture_default_str();
   cli.add_option("--images", images, "(c) images per measurement")->capture_default_str();
   cli.add_option("--width", width, "(c) image width")->capture_default_str();
   cli.add_option("--height", height, "(c) image height")->capture_default_str();
@@ -620,7 +649,9 @@ int main(int argc, char** argv) {
   if (!verbose) spdlog::set_level(spdlog::level::warn);
   try {
     if (repetitions < 1 || images < 1 || width < 1 || height < 1 || store_gets < 1 || store_keys < 2) {
-      Fail("--repetitions, --images, --width, --height and --store-gets must be positive, --store-keys at least 2");
+      Fail(
+          "--repetitions, --images, --width, --height and --store-gets must be positive, --store-keys at "
+          "least 2");
     }
     const Clock::time_point start = Clock::now();
     std::printf("samcache prewarm benchmark (bench/prewarm_bench)\n");
@@ -632,14 +663,13 @@ int main(int argc, char** argv) {
     }
     if (parts.find('b') != std::string::npos) TieredStoreLatency(store_gets, store_keys);
     if (parts.find('c') != std::string::npos) {
-      const ModelUnderTest first{model_dir.empty() ? "demo (built-in)" : model_dir,
-                                 model_dir};
+      const ModelUnderTest first{model_dir.empty() ? "demo (built-in)" : model_dir, model_dir};
       EncoderThroughput(first, images, width, height, intra_op_threads, slow_layers);
     }
     double load[3] = {0, 0, 0};
     if (getloadavg(load, 3) != 3) load[0] = load[1] = load[2] = -1;
-    std::printf("\ntotal %.1f s; load average %.2f %.2f %.2f at the end\n", MsSince(start) / 1e3, load[0], load[1],
-                load[2]);
+    std::printf("\ntotal %.1f s; load average %.2f %.2f %.2f at the end\n", MsSince(start) / 1e3, load[0],
+                load[1], load[2]);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "prewarm_bench: %s\n", e.what());
     return 1;

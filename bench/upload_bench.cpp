@@ -14,14 +14,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <httplib.h>
 #include <CLI/CLI.hpp>
 #include <algorithm>
-#include <cstdlib>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <httplib.h>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -46,7 +46,7 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
-constexpr double kMB = 1e6;  // all sizes are printed in MB = 10^6 bytes
+constexpr double kMB = 1e6;         // all sizes are printed in MB = 10^6 bytes
 constexpr int kThumbMaxSide = 256;  // IngestOptions::thumb_max_side default, as `serve` uses
 
 double SecondsSince(Clock::time_point start) {
@@ -94,14 +94,16 @@ cv::Mat MakePhoto(int width, int height, int index) {
     const cv::Point c(rng.uniform(0, width), rng.uniform(0, height));
     const int r = rng.uniform(s / 40 + 1, s / 5 + 2);
     switch (rng.uniform(0, 4)) {
-      case 0: cv::circle(img, c, r, random_colour(), cv::FILLED, cv::LINE_AA); break;
+      case 0:
+        cv::circle(img, c, r, random_colour(), cv::FILLED, cv::LINE_AA);
+        break;
       case 1:
         cv::rectangle(img, c, c + cv::Point(rng.uniform(-r, r), rng.uniform(-r, r)), random_colour(),
                       cv::FILLED);
         break;
       case 2:
-        cv::ellipse(img, c, cv::Size(r, r / 2 + 1), rng.uniform(0, 180), 0, 360, random_colour(),
-                    cv::FILLED, cv::LINE_AA);
+        cv::ellipse(img, c, cv::Size(r, r / 2 + 1), rng.uniform(0, 180), 0, 360, random_colour(), cv::FILLED,
+                    cv::LINE_AA);
         break;
       default:
         cv::line(img, c, {rng.uniform(0, width), rng.uniform(0, height)}, random_colour(),
@@ -178,9 +180,8 @@ PassResult UploadPass(int port, const std::vector<InputFile>& files, int batch, 
     }
     const httplib::Result res = client.Post("/api/sam/dataset/init", items);
     ++result.requests;
-    const std::string where =
-        std::string(label) + ", request " + std::to_string(result.requests) + " (files " +
-        std::to_string(first) + ".." + std::to_string(end - 1) + ")";
+    const std::string where = std::string(label) + ", request " + std::to_string(result.requests) +
+                              " (files " + std::to_string(first) + ".." + std::to_string(end - 1) + ")";
     if (!res) Fail(where + ": HTTP request failed: " + httplib::to_string(res.error()));
     if (res->status != 200) Fail(where + ": HTTP " + std::to_string(res->status) + ": " + res->body);
     const json body = json::parse(res->body, nullptr, false);
@@ -191,8 +192,8 @@ PassResult UploadPass(int port, const std::vector<InputFile>& files, int batch, 
       Fail(where + ": the response reports errors: " + body.value("errors", json()).dump());
     }
     if (body.value("duplicates_found", int64_t{-1}) != expected_dups) {
-      Fail(where + ": duplicates_found is " + body.value("duplicates_found", json()).dump() +
-           ", expected " + std::to_string(expected_dups));
+      Fail(where + ": duplicates_found is " + body.value("duplicates_found", json()).dump() + ", expected " +
+           std::to_string(expected_dups));
     }
     const json& images = body["images"];
     if (!images.is_array() || static_cast<int64_t>(images.size()) != n) {
@@ -201,13 +202,15 @@ PassResult UploadPass(int port, const std::vector<InputFile>& files, int batch, 
     }
     for (size_t i = first; i < end; ++i) {
       const json& img = images[i - first];
-      if (img.value("content_hash", "") != files[i].sha256 || img.value("duplicate", !expect_duplicates) != expect_duplicates ||
+      if (img.value("content_hash", "") != files[i].sha256 ||
+          img.value("duplicate", !expect_duplicates) != expect_duplicates ||
           img.value("width", 0) != files[i].width || img.value("height", 0) != files[i].height) {
         Fail(where + ": unexpected image entry for " + files[i].filename + ": " +
              json{{"content_hash", img.value("content_hash", json())},
                   {"duplicate", img.value("duplicate", json())},
                   {"width", img.value("width", json())},
-                  {"height", img.value("height", json())}}.dump());
+                  {"height", img.value("height", json())}}
+                 .dump());
       }
     }
     const std::string dataset_id = body.value("dataset_id", "");
@@ -289,8 +292,7 @@ StepTimes TimeServerSteps(const std::vector<InputFile>& files, const fs::path& s
 // ---------------------------------------------------------------------------------------
 // Output
 
-void PrintRow(const std::string& step, double seconds, double images, double mb, double pass1,
-              double pass2) {
+void PrintRow(const std::string& step, double seconds, double images, double mb, double pass1, double pass2) {
   char ips[32] = "-";
   char mbs[32] = "-";
   if (images > 0) std::snprintf(ips, sizeof ips, "%.1f", images / seconds);
@@ -311,10 +313,12 @@ int Run(int image_count, int batch, const std::string& binary, const std::string
   } else {
     root = fs::absolute(keep_dir);
     std::error_code ec;
-    if (fs::exists(root, ec) && !fs::is_empty(root, ec)) Fail("--keep-dir " + root.string() + " is not empty");
+    if (fs::exists(root, ec) && !fs::is_empty(root, ec))
+      Fail("--keep-dir " + root.string() + " is not empty");
     fs::create_directories(root);
   }
-  if (!fs::exists(binary)) Fail("no samcache binary at " + binary + " (build the samcache target or pass --binary)");
+  if (!fs::exists(binary))
+    Fail("no samcache binary at " + binary + " (build the samcache target or pass --binary)");
 
   // Inputs.
   auto start = Clock::now();
@@ -358,7 +362,8 @@ int Run(int image_count, int batch, const std::string& binary, const std::string
   // The real server, fresh data folder.
   std::unique_ptr<samcache::testing::ServerProcess> started;
   try {
-    started = std::make_unique<samcache::testing::ServerProcess>(root / "data", std::vector<std::string>{}, binary);
+    started =
+        std::make_unique<samcache::testing::ServerProcess>(root / "data", std::vector<std::string>{}, binary);
   } catch (const std::exception& e) {
     Fail(e.what());
   }
@@ -369,7 +374,8 @@ int Run(int image_count, int batch, const std::string& binary, const std::string
     if (pass1.dataset_ids.count(id)) Fail("pass 2 reused dataset " + id + " from pass 1");
   }
   const int exit_status = server.Stop();
-  if (!WIFEXITED(exit_status) || WEXITSTATUS(exit_status) != 0) Fail("samcache serve did not exit cleanly on SIGTERM:\n" + server.Log());
+  if (!WIFEXITED(exit_status) || WEXITSTATUS(exit_status) != 0)
+    Fail("samcache serve did not exit cleanly on SIGTERM:\n" + server.Log());
 
   // The server's per-file steps for new content, in this process, after the server stopped.
   const StepTimes steps = TimeServerSteps(files, root / "scratch");
@@ -392,8 +398,10 @@ int Run(int image_count, int batch, const std::string& binary, const std::string
   std::printf("%s\n", std::string(44 + 5 * 10, '-').c_str());
   PrintRow("upload pass 1 (all new)", pass1.seconds, n, total_mb, pass1.seconds, 0);
   PrintRow("upload pass 2 (all duplicates)", pass2.seconds, n, total_mb, 0, pass2.seconds);
-  PrintRow("sha256sum, all files (1 process, median/3)", sha256sum_seconds, n, total_mb, pass1.seconds, pass2.seconds);
-  PrintRow("Sha256Hex in-process, file bytes (median/3)", inprocess_seconds, n, total_mb, pass1.seconds, pass2.seconds);
+  PrintRow("sha256sum, all files (1 process, median/3)", sha256sum_seconds, n, total_mb, pass1.seconds,
+           pass2.seconds);
+  PrintRow("Sha256Hex in-process, file bytes (median/3)", inprocess_seconds, n, total_mb, pass1.seconds,
+           pass2.seconds);
   std::printf("-- pass 1 steps per new file, in-process, 1 thread --\n");
   PrintRow("decode (ReadImageHeader + DecodeImage)", steps.decode, n, total_mb, pass1.seconds, 0);
   PrintRow("thumbnail (MakeThumbnailJpeg 256)", steps.thumbnail, n, total_mb, pass1.seconds, 0);
@@ -403,23 +411,28 @@ int Run(int image_count, int batch, const std::string& binary, const std::string
   PrintRow("write blob + fsync (WriteFileAtomically)", steps.durable_write, n, total_mb, pass1.seconds, 0);
   std::fflush(stdout);
 
-  if (!keep_dir.empty()) std::printf("\nkept: images, the server's data folder and its log in %s\n", root.c_str());
+  if (!keep_dir.empty())
+    std::printf("\nkept: images, the server's data folder and its log in %s\n", root.c_str());
   return 0;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Upload throughput of samcache serve: generated JPEGs of mixed sizes through HTTP, "
-               "new and duplicate content, with SHA-256 timed over the same files"};
+  CLI::App app{
+      "Upload throughput of samcache serve: generated JPEGs of mixed sizes through HTTP, "
+      "new and duplicate content, with SHA-256 timed over the same files"};
   int images = 60;
   int batch = 10;
   std::string binary = SAMCACHE_BINARY;
   std::string keep_dir;
-  app.add_option("--images", images, "Number of generated images (a third each 640x480, 1920x1080, 4000x3000)")
+  app.add_option("--images", images,
+                 "Number of generated images (a third each 640x480, 1920x1080, 4000x3000)")
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));
-  app.add_option("--batch", batch, "Files per upload request")->capture_default_str()->check(CLI::Range(1, 100000));
+  app.add_option("--batch", batch, "Files per upload request")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
   app.add_option("--binary", binary, "The samcache binary to run as the server")->capture_default_str();
   app.add_option("--keep-dir", keep_dir,
                  "Write the images, the server's data folder and its log here (an empty or new "

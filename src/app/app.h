@@ -16,9 +16,9 @@
 #include "model/segmenter.h"
 #include "similar/near_duplicates.h"
 #include "store/blob_store.h"
-#include "store/safetensors.h"  // StorageDtype
 #include "store/embedding_tier.h"
 #include "store/key_lease.h"
+#include "store/safetensors.h"  // StorageDtype
 
 namespace samcache {
 

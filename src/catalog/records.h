@@ -70,7 +70,7 @@ struct PrewarmJobRecord {
   std::string id;
   std::string dataset_id;
   std::string model_id;
-  std::string status;  // see jobs/prewarm_jobs.h: queued, running, completed, cancelled, failed
+  std::string status;  // jobs/prewarm_types.h: queued, running, completed, cancelled, failed
   int64_t total = 0;
   int64_t done = 0;  // computed + skipped + failed
   int64_t computed = 0;

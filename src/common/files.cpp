@@ -81,14 +81,13 @@ Result<std::string> ReadFile(const fs::path& path) {
 std::string Iso8601(std::chrono::system_clock::time_point time) {
   const auto since_epoch = std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch());
   const auto ms = since_epoch % 1000;
-  const std::time_t t = std::chrono::system_clock::to_time_t(
-      std::chrono::system_clock::time_point(since_epoch - ms));
+  const std::time_t t =
+      std::chrono::system_clock::to_time_t(std::chrono::system_clock::time_point(since_epoch - ms));
   std::tm tm{};
   gmtime_r(&t, &tm);
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(ms.count()));
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms.count()));
   return buf;
 }
 

@@ -55,7 +55,7 @@ class Status {
 template <typename T>
 class Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : value_(std::move(value)) {}         // NOLINT: implicit by design
   Result(Status status) : status_(std::move(status)) {  // NOLINT: implicit by design
     // A Result built from a Status must carry an error; an ok Status has no value to give.
     assert(!status_.ok());
@@ -88,9 +88,9 @@ const Status& StatusOf(const Result<T>& result) {
 }  // namespace samcache::status_internal
 
 // Returns early from the enclosing function when `expr` (a Status or a Result) is not ok.
-#define SAMCACHE_RETURN_IF_ERROR(expr)                                              \
-  do {                                                                              \
-    const auto& _samcache_st = (expr);                                              \
+#define SAMCACHE_RETURN_IF_ERROR(expr)                                                  \
+  do {                                                                                  \
+    const auto& _samcache_st = (expr);                                                  \
     if (!_samcache_st.ok()) return ::samcache::status_internal::StatusOf(_samcache_st); \
   } while (0)
 
@@ -102,6 +102,6 @@ const Status& StatusOf(const Result<T>& result) {
 #define SAMCACHE_ASSIGN_OR_RETURN(lhs, expr) \
   SAMCACHE_ASSIGN_OR_RETURN_IMPL(SAMCACHE_STATUS_CONCAT(_samcache_result_, __COUNTER__), lhs, expr)
 #define SAMCACHE_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
-  auto tmp = (expr);                                    \
-  if (!tmp.ok()) return std::move(tmp).status();        \
+  auto tmp = (expr);                                   \
+  if (!tmp.ok()) return std::move(tmp).status();       \
   lhs = std::move(tmp).value()

@@ -89,7 +89,8 @@ Result<PendingEmbedding> EmbeddingService::Request(const ImageSource& image) {
   pending.start_ = Clock::now();
   const EmbeddingKey key = KeyFor(image.pixel_hash);
   if (auto embedding = tier_.Get(key)) {
-    pending.ready_ = EmbeddingLookup{std::move(embedding), /*cached=*/true, false, MillisSince(pending.start_), {}};
+    pending.ready_ =
+        EmbeddingLookup{std::move(embedding), /*cached=*/true, false, MillisSince(pending.start_), {}};
     return pending;
   }
   std::lock_guard lock(mutex_);
@@ -101,7 +102,8 @@ Result<PendingEmbedding> EmbeddingService::Request(const ImageSource& image) {
     ++stats_.joined;
   } else if (auto embedding = tier_.Get(key)) {
     // Stored by a run that finished after our first look.
-    pending.ready_ = EmbeddingLookup{std::move(embedding), /*cached=*/true, false, MillisSince(pending.start_), {}};
+    pending.ready_ =
+        EmbeddingLookup{std::move(embedding), /*cached=*/true, false, MillisSince(pending.start_), {}};
   } else if (waiting_.size() + leasing_ >= options_.max_waiting) {
     ++stats_.rejected;
     return Status::Unavailable("the encoder queue is full (" + std::to_string(waiting_.size() + leasing_) +
@@ -129,9 +131,13 @@ Result<EmbeddingLookup> PendingEmbedding::Wait() {
   if (ready_) return *ready_;
   const Result<ComputedEmbedding>& outcome = future_.get();
   SAMCACHE_RETURN_IF_ERROR(outcome);
-  return EmbeddingLookup{outcome->embedding, outcome->cached, joined_,
-                         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start_).count(),
-                         outcome->timings, outcome->remote};
+  return EmbeddingLookup{
+      outcome->embedding,
+      outcome->cached,
+      joined_,
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start_).count(),
+      outcome->timings,
+      outcome->remote};
 }
 
 std::vector<bool> EmbeddingService::AreCached(const std::vector<std::string>& pixel_hashes) {
@@ -243,12 +249,14 @@ void EmbeddingService::StoreLoop() {
       ++stats_.runs;
       stats_.encoder_seconds += job->timings.encoder_ms / 1000.0;
     }
-    spdlog::info("[ENCODE] {} in {:.0f} ms (read {:.0f}, decode {:.0f}, preprocess {:.0f}, encoder {:.0f}, store {:.0f})",
-                 job->key.pixel_hash.substr(0, 12),
-                 job->timings.read_ms + job->timings.decode_ms + job->timings.preprocess_ms +
-                     job->timings.encoder_ms + job->timings.store_ms,
-                 job->timings.read_ms, job->timings.decode_ms, job->timings.preprocess_ms,
-                 job->timings.encoder_ms, job->timings.store_ms);
+    spdlog::info(
+        "[ENCODE] {} in {:.0f} ms (read {:.0f}, decode {:.0f}, preprocess {:.0f}, encoder {:.0f}, store "
+        "{:.0f})",
+        job->key.pixel_hash.substr(0, 12),
+        job->timings.read_ms + job->timings.decode_ms + job->timings.preprocess_ms + job->timings.encoder_ms +
+            job->timings.store_ms,
+        job->timings.read_ms, job->timings.decode_ms, job->timings.preprocess_ms, job->timings.encoder_ms,
+        job->timings.store_ms);
     Finish(*job, Computed{std::move(job->embedding), job->timings});
   }
 }
@@ -266,7 +274,8 @@ void EmbeddingService::Enqueue(std::unique_ptr<Job> job) {
   Finish(*job, Status::Unavailable("the server is shutting down"));
 }
 
-void EmbeddingService::Claim(std::vector<std::unique_ptr<Job>> jobs, std::vector<std::unique_ptr<Job>>& watching) {
+void EmbeddingService::Claim(std::vector<std::unique_ptr<Job>> jobs,
+                             std::vector<std::unique_ptr<Job>>& watching) {
   std::vector<EmbeddingKey> keys;
   keys.reserve(jobs.size());
   for (const auto& job : jobs) keys.push_back(job->key);
@@ -318,8 +327,8 @@ void EmbeddingService::Poll(std::vector<std::unique_ptr<Job>>& watching) {
           --leasing_;
           ++stats_.remote_joined;
         }
-        spdlog::info("[REDIS] {} computed by another instance; waited {:.0f} ms", job->key.pixel_hash.substr(0, 12),
-                     MillisSince(job->queued_at));
+        spdlog::info("[REDIS] {} computed by another instance; waited {:.0f} ms",
+                     job->key.pixel_hash.substr(0, 12), MillisSince(job->queued_at));
         Finish(*job, Computed{std::move(embedding), {}, /*cached=*/true, /*remote=*/true});
         continue;
       }

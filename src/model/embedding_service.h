@@ -4,9 +4,9 @@
 // Misses go through a bounded three-stage pipeline: a preparing thread reads the blob,
 // decodes it and lays out the encoder input, while the encoder thread runs the previous
 // image and a storing thread writes the one before into the tiers (a disk write with fsync
-// costs tens of milliseconds; callers are answered once it is stored). At most `max_waiting` images wait to start and `max_prepared` prepared inputs
-// (12 MiB each for SAM) wait for the encoder, so a burst of requests cannot exhaust memory:
-// beyond that, Get answers Unavailable at once.
+// costs tens of milliseconds; callers are answered once it is stored). At most `max_waiting` images wait to
+// start and `max_prepared` prepared inputs (12 MiB each for SAM) wait for the encoder, so a burst of requests
+// cannot exhaust memory: beyond that, Get answers Unavailable at once.
 //
 // With a KeyLease (several instances sharing a Redis tier), a miss first takes the key's
 // lease on a separate lease thread before it enters the pipeline: the holder computes and
@@ -71,8 +71,8 @@ struct EncoderStats {
   uint64_t runs = 0;  // encoder runs that succeeded
   uint64_t failures = 0;
   double encoder_seconds = 0;
-  uint64_t joined = 0;  // requests that waited for another's run instead of starting one
-  uint64_t rejected = 0;  // refused because the pipeline was full
+  uint64_t joined = 0;         // requests that waited for another's run instead of starting one
+  uint64_t rejected = 0;       // refused because the pipeline was full
   uint64_t remote_joined = 0;  // misses another instance computed while this one waited on its lease
 };
 
@@ -146,8 +146,8 @@ class EmbeddingService {
     EncodeTimings timings;
     PreparedImage prepared;
     std::shared_ptr<const Embedding> embedding;  // once encoded
-    std::string lease_token;  // while this process holds the key's lease
-    bool waited_remote = false;  // found the lease held by another instance at least once
+    std::string lease_token;                     // while this process holds the key's lease
+    bool waited_remote = false;                  // found the lease held by another instance at least once
   };
 
   // The next job of a stage's input queue; null when stopping.
@@ -184,10 +184,10 @@ class EmbeddingService {
   std::condition_variable encoded_cv_;   // an encoded job, room for one, or stopping
   std::deque<std::unique_ptr<Job>> waiting_;
   std::deque<std::unique_ptr<Job>> prepared_;
-  std::deque<std::unique_ptr<Job>> encoded_;  // waiting to be stored
+  std::deque<std::unique_ptr<Job>> encoded_;   // waiting to be stored
   std::condition_variable claiming_cv_;        // a job to claim, or stopping
   std::deque<std::unique_ptr<Job>> claiming_;  // misses whose lease is not asked for yet
-  size_t leasing_ = 0;  // jobs in claiming_ or watched by the lease thread
+  size_t leasing_ = 0;                         // jobs in claiming_ or watched by the lease thread
   std::map<std::string, std::shared_future<Outcome>> in_flight_;
   bool stopping_ = false;
   EncoderStats stats_;

@@ -56,9 +56,9 @@ std::vector<TensorSpec> ReadSpecs(const Ort::Session& session, bool inputs) {
   std::vector<TensorSpec> specs;
   for (size_t i = 0; i < count; ++i) {
     TensorSpec spec;
-    spec.name = (inputs ? session.GetInputNameAllocated(i, allocator)
-                        : session.GetOutputNameAllocated(i, allocator))
-                    .get();
+    spec.name =
+        (inputs ? session.GetInputNameAllocated(i, allocator) : session.GetOutputNameAllocated(i, allocator))
+            .get();
     Ort::TypeInfo type = inputs ? session.GetInputTypeInfo(i) : session.GetOutputTypeInfo(i);
     if (type.GetONNXType() == ONNX_TYPE_TENSOR) {
       auto tensor = type.GetTensorTypeAndShapeInfo();
@@ -84,9 +84,8 @@ struct ExpectedTensor {
 };
 const std::vector<ExpectedTensor>& DecoderPromptInputs() {
   static const std::vector<ExpectedTensor> inputs = {
-      {"point_coords", {1, kAny, 2}},        {"point_labels", {1, kAny}},
-      {"mask_input", {1, 1, 256, 256}},      {"has_mask_input", {1}},
-      {"orig_im_size", {2}},
+      {"point_coords", {1, kAny, 2}}, {"point_labels", {1, kAny}}, {"mask_input", {1, 1, 256, 256}},
+      {"has_mask_input", {1}},        {"orig_im_size", {2}},
   };
   return inputs;
 }
@@ -189,7 +188,8 @@ struct SamModel::Impl {
                                    bool graph_masks) const;
 };
 
-Result<std::unique_ptr<SamModel::Impl>> SamModel::Impl::Load(const ModelFiles& files, const ModelOptions& options) {
+Result<std::unique_ptr<SamModel::Impl>> SamModel::Impl::Load(const ModelFiles& files,
+                                                             const ModelOptions& options) {
   auto impl = std::make_unique<SamModel::Impl>();
   ModelInfo& info = impl->info;
   info.source = files.source;
@@ -305,7 +305,8 @@ Result<std::unique_ptr<SamModel>> SamModel::OpenDemo(const ModelOptions& options
   auto encoder = EmbeddedFile(files.encoder_name);
   auto decoder = EmbeddedFile(files.decoder_name);
   auto config = EmbeddedFile("models/demo/model.json");
-  if (!encoder || !decoder || !config) return Status::Internal("the demo model is not embedded in this build");
+  if (!encoder || !decoder || !config)
+    return Status::Internal("the demo model is not embedded in this build");
   files.encoder_bytes = std::string(*encoder);
   files.decoder_bytes = std::string(*decoder);
   files.config_json = std::string(*config);
@@ -338,9 +339,9 @@ PreparedImage SamModel::Prepare(const DecodedImage& image) const {
 Result<Embedding> SamModel::Encode(const PreparedImage& input) const {
   const Impl& impl = *impl_;
   try {
-    Ort::Value tensor = Ort::Value::CreateTensor<float>(
-        impl.cpu, const_cast<float*>(input.values.data()), input.values.size(), input.shape.data(),
-        input.shape.size());
+    Ort::Value tensor =
+        Ort::Value::CreateTensor<float>(impl.cpu, const_cast<float*>(input.values.data()),
+                                        input.values.size(), input.shape.data(), input.shape.size());
     const char* input_names[] = {impl.info.encoder_input.c_str()};
     const char* output_names[] = {impl.encoder_embedding_output.c_str()};
     std::vector<Ort::Value> outputs =
@@ -425,8 +426,12 @@ Result<DecoderResult> SamModel::Impl::RunDecoder(const Embedding& embedding, con
                                                      static_cast<size_t>(side * side), mask_shape, 4));
     inputs.push_back(Ort::Value::CreateTensor<float>(cpu, &has_mask, 1, one_shape, 1));
     inputs.push_back(Ort::Value::CreateTensor<float>(cpu, orig_size, 2, size_shape, 1));
-    const char* input_names[] = {decoder_embedding_input.c_str(), "point_coords", "point_labels",
-                                 "mask_input", "has_mask_input", "orig_im_size"};
+    const char* input_names[] = {decoder_embedding_input.c_str(),
+                                 "point_coords",
+                                 "point_labels",
+                                 "mask_input",
+                                 "has_mask_input",
+                                 "orig_im_size"};
     const char* output_names[] = {"iou_predictions", "low_res_masks", "masks"};
     const size_t output_count = graph_masks ? 3 : 2;
     std::vector<Ort::Value> outputs = decoder->Run(Ort::RunOptions{nullptr}, input_names, inputs.data(),

@@ -37,8 +37,8 @@ struct ModelInfo {
   int input_side = 1024;  // the encoder's square frame; the longest image side is resized to it
   std::array<float, 3> pixel_mean{123.675f, 116.28f, 103.53f};
   std::array<float, 3> pixel_std{58.395f, 57.12f, 57.375f};
-  std::string encoder_input;                  // the encoder's input tensor name
-  std::vector<std::string> embedding_names;   // encoder outputs the decoder takes, by name
+  std::string encoder_input;                 // the encoder's input tensor name
+  std::vector<std::string> embedding_names;  // encoder outputs the decoder takes, by name
   std::vector<int64_t> embedding_shape{1, 256, 64, 64};
   int low_res_side = 256;  // mask_input / low_res_masks side
   int intra_op_threads = 0;
@@ -68,7 +68,7 @@ struct DecoderPrompt {
   int original_height = 0;
   int original_width = 0;
   std::vector<PromptPoint> points;
-  std::optional<std::array<float, 4>> box;  // x0, y0, x1, y1 in original pixels
+  std::optional<std::array<float, 4>> box;         // x0, y0, x1, y1 in original pixels
   const std::vector<float>* mask_input = nullptr;  // low_res_side² logits of an earlier decode
 };
 
@@ -113,8 +113,7 @@ class SamModel {
 
   // As Decode, but also returns the graph's masks output at the original size. Slow on
   // large images; tests use it to check our upsampling against the graph's.
-  Result<DecoderResult> DecodeWithGraphMasks(const Embedding& embedding,
-                                             const DecoderPrompt& prompt) const;
+  Result<DecoderResult> DecodeWithGraphMasks(const Embedding& embedding, const DecoderPrompt& prompt) const;
 
  private:
   struct Impl;

@@ -30,8 +30,8 @@ Status ValidatePrompts(const PredictRequest& request, int width, int height) {
     return Status::InvalidArgument("points: give at least one point, or a box");
   }
   if (request.points.size() > kMaxPromptPoints) {
-    return Status::InvalidArgument("points: at most " + std::to_string(kMaxPromptPoints) + " points per request (got " +
-                                   std::to_string(request.points.size()) + ")");
+    return Status::InvalidArgument("points: at most " + std::to_string(kMaxPromptPoints) +
+                                   " points per request (got " + std::to_string(request.points.size()) + ")");
   }
   const std::string size = std::to_string(width) + "x" + std::to_string(height);
   for (size_t i = 0; i < request.points.size(); ++i) {
@@ -84,7 +84,10 @@ std::vector<int> ChooseMasks(const std::vector<float>& scores, bool multimask) {
 
 Segmenter::Segmenter(Catalog& catalog, EmbeddingService& embeddings, const SamModel& model,
                      size_t remembered_predictions)
-    : catalog_(catalog), embeddings_(embeddings), model_(model), capacity_(std::max<size_t>(1, remembered_predictions)) {}
+    : catalog_(catalog),
+      embeddings_(embeddings),
+      model_(model),
+      capacity_(std::max<size_t>(1, remembered_predictions)) {}
 
 Result<PredictResult> Segmenter::Predict(const PredictRequest& request) {
   const Clock::time_point start = Clock::now();

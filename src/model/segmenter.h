@@ -31,8 +31,8 @@ inline constexpr size_t kMaxPromptPoints = 64;
 
 struct PredictRequest {
   std::string image_id;
-  std::vector<PromptPoint> points;           // original image pixels
-  std::optional<std::array<float, 4>> box;   // x0, y0, x1, y1 in original pixels
+  std::vector<PromptPoint> points;          // original image pixels
+  std::optional<std::array<float, 4>> box;  // x0, y0, x1, y1 in original pixels
   bool multimask = false;
   std::string refine_from;  // a prediction id on the same image, or empty
   bool want_polygon = false;
@@ -86,7 +86,8 @@ class Segmenter {
 
   std::mutex mutex_;
   std::list<std::string> order_;  // front: newest
-  std::unordered_map<std::string, std::pair<std::shared_ptr<const Remembered>, std::list<std::string>::iterator>>
+  std::unordered_map<std::string,
+                     std::pair<std::shared_ptr<const Remembered>, std::list<std::string>::iterator>>
       predictions_;
 };
 

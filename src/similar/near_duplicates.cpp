@@ -173,9 +173,11 @@ void NearDuplicateFinder::CatchUp() {
   const auto scan_start = std::chrono::system_clock::now();
   // Read first, then add under the membership lock, as a stored image's picture is added.
   std::vector<std::pair<std::string, uint64_t>> stored;
-  const Status listed = catalog_.ForEachPicture(
-      Iso8601(last_scan_start_ - kCatchUpOverlap),
-      [&](const std::string& pixel_hash, const PerceptualHash& hash) { stored.emplace_back(pixel_hash, hash.hash); });
+  const Status listed =
+      catalog_.ForEachPicture(Iso8601(last_scan_start_ - kCatchUpOverlap),
+                              [&](const std::string& pixel_hash, const PerceptualHash& hash) {
+                                stored.emplace_back(pixel_hash, hash.hash);
+                              });
   last_catch_up_ = std::chrono::steady_clock::now();
   if (!listed.ok()) {
     spdlog::warn("[NEAR-DUP] could not read the pictures stored by other instances: {}", listed.message());

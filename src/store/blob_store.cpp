@@ -11,7 +11,8 @@ namespace fs = std::filesystem;
 
 BlobStore::BlobStore(fs::path root) : BlobStore(root / "blobs", root / "tmp") {}
 
-BlobStore::BlobStore(fs::path blobs_dir, fs::path tmp_dir) : blobs_(std::move(blobs_dir)), tmp_(std::move(tmp_dir)) {}
+BlobStore::BlobStore(fs::path blobs_dir, fs::path tmp_dir)
+    : blobs_(std::move(blobs_dir)), tmp_(std::move(tmp_dir)) {}
 
 Status BlobStore::Init() {
   std::error_code ec;

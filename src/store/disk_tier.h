@@ -59,8 +59,8 @@ class DiskTier final : public EmbeddingTier {
   // A miss (nullptr) when the file is absent or fails verification. A hit renews recency in
   // memory and on disk.
   std::shared_ptr<const Embedding> Get(const EmbeddingKey& key) override;
-  // Encodes (as the tier's dtype) and writes the file, then evicts least-recently-used entries until the total is
-  // within the budget. An embedding larger than the whole budget is not kept (not an error).
+  // Encodes (as the tier's dtype) and writes the file, then evicts least-recently-used entries until the
+  // total is within the budget. An embedding larger than the whole budget is not kept (not an error).
   // InvalidArgument for a key that cannot be a file name (model_id: letters, digits, '.', '_',
   // '-', not starting with '.', not "tmp"; pixel_hash: lowercase hex) or an embedding that
   // cannot be encoded; IoError when the write fails.

@@ -7,7 +7,7 @@
 // an XXH3 checksum are verified on every read; a value that fails is logged, deleted and
 // answered as a miss, never served. Values are written without a TTL: the tier is bounded
 // by Redis' own memory policy (run Redis with `maxmemory` and `maxmemory-policy
-// allkeys-lru`, see README), so the least recently used embeddings are evicted by Redis.
+// allkeys-lru`, see docs/OPERATIONS.md), so the least recently used embeddings are evicted by Redis.
 //
 // Redis being down or slow is never an error for the caller: Get and Contains answer a
 // miss, Put does nothing and returns Ok; the client (store/redis_client.h) logs the

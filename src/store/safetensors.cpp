@@ -84,7 +84,8 @@ struct TensorEntry {
 const std::vector<float>& HalfTable() {
   static const std::vector<float> table = [] {
     std::vector<float> values(65536);
-    for (uint32_t bits = 0; bits < values.size(); ++bits) values[bits] = HalfToFloat(static_cast<uint16_t>(bits));
+    for (uint32_t bits = 0; bits < values.size(); ++bits)
+      values[bits] = HalfToFloat(static_cast<uint16_t>(bits));
     return values;
   }();
   return table;
@@ -167,9 +168,12 @@ std::optional<StorageDtype> ParseStorageDtype(std::string_view name) {
   return std::nullopt;
 }
 
-std::string_view StorageDtypeName(StorageDtype dtype) { return dtype == StorageDtype::kF16 ? "fp16" : "fp32"; }
+std::string_view StorageDtypeName(StorageDtype dtype) {
+  return dtype == StorageDtype::kF16 ? "fp16" : "fp32";
+}
 
-Result<std::string> EncodeSafetensors(const EmbeddingKey& key, const Embedding& embedding, StorageDtype dtype) {
+Result<std::string> EncodeSafetensors(const EmbeddingKey& key, const Embedding& embedding,
+                                      StorageDtype dtype) {
   const uint64_t element_bytes = ElementBytes(dtype);
   json header = json::object();
   std::string order;
@@ -352,7 +356,8 @@ Result<Embedding> DecodeSafetensors(uint64_t file_size, const SafetensorsReader&
     XXH3_64bits_update(state.get(), target, bytes);
     if (tensor.dtype == StorageDtype::kF16) {
       const float* table = HalfTable().data();
-      std::transform(halves.begin(), halves.end(), out.values.begin(), [table](uint16_t half) { return table[half]; });
+      std::transform(halves.begin(), halves.end(), out.values.begin(),
+                     [table](uint16_t half) { return table[half]; });
     }
   }
   const std::string actual = HashHex(XXH3_64bits_digest(state.get()));

@@ -1,8 +1,8 @@
 // The samcache command line, run as a real process: ingest, migrate, stats, and a server
 // started on the ingested data.
 #include <gtest/gtest.h>
-#include <signal.h>
 #include <httplib.h>
+#include <signal.h>
 
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -28,7 +28,8 @@ TEST(CliTest, IngestFoldersRecursivelyAndFindDuplicates) {
 
   CommandResult first = RunSamcache({"ingest", "--data", data, "--dataset", "holiday", photos.string()});
   EXPECT_EQ(first.exit_code, 0) << first.output;
-  EXPECT_NE(first.output.find("ingested 3 of 4 file(s) into dataset 'holiday'"), std::string::npos) << first.output;
+  EXPECT_NE(first.output.find("ingested 3 of 4 file(s) into dataset 'holiday'"), std::string::npos)
+      << first.output;
   EXPECT_NE(first.output.find("0 duplicate(s), 1 rejected"), std::string::npos) << first.output;
   EXPECT_NE(first.output.find("readme.jpg"), std::string::npos) << "the rejected file is named";
 
@@ -36,13 +37,16 @@ TEST(CliTest, IngestFoldersRecursivelyAndFindDuplicates) {
   CommandResult second = RunSamcache({"ingest", "--data", data, "--dataset", "copy",
                                       (photos / "a.jpg").string(), (photos / "nested").string()});
   EXPECT_EQ(second.exit_code, 0) << second.output;
-  EXPECT_NE(second.output.find("ingested 3 of 4 file(s) into dataset 'copy'"), std::string::npos) << second.output;
+  EXPECT_NE(second.output.find("ingested 3 of 4 file(s) into dataset 'copy'"), std::string::npos)
+      << second.output;
   EXPECT_NE(second.output.find("3 duplicate(s)"), std::string::npos) << second.output;
   EXPECT_NE(second.output.find("3 file(s) were stored before"), std::string::npos) << second.output;
-  EXPECT_NE(second.output.find("[DEDUP] Found duplicate image: a.jpg (hash: "), std::string::npos) << second.output;
+  EXPECT_NE(second.output.find("[DEDUP] Found duplicate image: a.jpg (hash: "), std::string::npos)
+      << second.output;
 
   // Ingesting into an existing dataset name adds to it.
-  CommandResult third = RunSamcache({"ingest", "--data", data, "--dataset", "holiday", (photos / "a.jpg").string()});
+  CommandResult third =
+      RunSamcache({"ingest", "--data", data, "--dataset", "holiday", (photos / "a.jpg").string()});
   EXPECT_EQ(third.exit_code, 0) << third.output;
 
   CommandResult stats = RunSamcache({"stats", "--data", data});
@@ -104,16 +108,20 @@ TEST(CliTest, GcRemovesFilesWithoutRows) {
 TEST(CliTest, PrewarmStatsAndGcManageTheCache) {
   TempDir tmp;
   const std::string data = (tmp / "data").string();
-  for (int i = 0; i < 3; ++i) WriteFile(tmp / "in" / (std::string("p") + std::to_string(i) + ".jpg"), MakeImageFile(200, 150, i, ".jpg"));
+  for (int i = 0; i < 3; ++i)
+    WriteFile(tmp / "in" / (std::string("p") + std::to_string(i) + ".jpg"),
+              MakeImageFile(200, 150, i, ".jpg"));
   ASSERT_EQ(RunSamcache({"ingest", "--data", data, "--dataset", "set", (tmp / "in").string()}).exit_code, 0);
 
   CommandResult first = RunSamcache({"prewarm", "--data", data, "set"});
   EXPECT_EQ(first.exit_code, 0) << first.output;
-  EXPECT_NE(first.output.find("Dataset ready (cache: 3 embeddings, computed: 3, skipped: 0)"), std::string::npos)
+  EXPECT_NE(first.output.find("Dataset ready (cache: 3 embeddings, computed: 3, skipped: 0)"),
+            std::string::npos)
       << first.output;
   CommandResult second = RunSamcache({"prewarm", "--data", data, "set"});
   EXPECT_EQ(second.exit_code, 0) << second.output;
-  EXPECT_NE(second.output.find("Dataset ready (cache: 3 embeddings, computed: 0, skipped: 3)"), std::string::npos)
+  EXPECT_NE(second.output.find("Dataset ready (cache: 3 embeddings, computed: 0, skipped: 3)"),
+            std::string::npos)
       << second.output;
 
   CommandResult stats = RunSamcache({"stats", "--data", data});
@@ -126,7 +134,8 @@ TEST(CliTest, PrewarmStatsAndGcManageTheCache) {
   EXPECT_EQ(gc.exit_code, 0) << gc.output;
   EXPECT_NE(gc.output.find("1 entry read and verified, 0 corrupt removed"), std::string::npos) << gc.output;
   EXPECT_NE(gc.output.find("2 evicted"), std::string::npos) << gc.output;
-  EXPECT_NE(RunSamcache({"stats", "--data", data}).output.find("embedding cache: 1 embedding(s)"), std::string::npos);
+  EXPECT_NE(RunSamcache({"stats", "--data", data}).output.find("embedding cache: 1 embedding(s)"),
+            std::string::npos);
   CommandResult third = RunSamcache({"prewarm", "--data", data, "set"});
   EXPECT_NE(third.output.find("computed: 2, skipped: 1"), std::string::npos) << third.output;
 
@@ -140,11 +149,13 @@ TEST(CliTest, InterruptedPrewarmResumesWhereItStopped) {
   TempDir tmp;
   const std::string data = (tmp / "data").string();
   for (int i = 0; i < 16; ++i) {
-    WriteFile(tmp / "in" / (std::string("p") + std::to_string(i) + ".jpg"), MakeImageFile(2400, 1800, 40 + i, ".jpg"));
+    WriteFile(tmp / "in" / (std::string("p") + std::to_string(i) + ".jpg"),
+              MakeImageFile(2400, 1800, 40 + i, ".jpg"));
   }
   ASSERT_EQ(RunSamcache({"ingest", "--data", data, "--dataset", "big", (tmp / "in").string()}).exit_code, 0);
   auto cached = [&] { return ListFiles(tmp / "data" / "embeddings").size(); };
-  CommandResult first = RunSamcacheAndSignal({"prewarm", "--data", data, "big"}, [&] { return cached() >= 2; }, SIGINT);
+  CommandResult first = RunSamcacheAndSignal(
+      {"prewarm", "--data", data, "big"}, [&] { return cached() >= 2; }, SIGINT);
   ASSERT_EQ(first.exit_code, 1) << first.output;
   EXPECT_NE(first.output.find("interrupted at "), std::string::npos) << first.output;
   EXPECT_NE(first.output.find("run the same command again to resume"), std::string::npos) << first.output;
@@ -160,7 +171,8 @@ TEST(CliTest, InterruptedPrewarmResumesWhereItStopped) {
       << second.output;
   EXPECT_EQ(cached(), 16u);
   size_t encode_lines = 0;
-  for (size_t at = second.output.find("[ENCODE]"); at != std::string::npos; at = second.output.find("[ENCODE]", at + 1)) {
+  for (size_t at = second.output.find("[ENCODE]"); at != std::string::npos;
+       at = second.output.find("[ENCODE]", at + 1)) {
     ++encode_lines;
   }
   EXPECT_EQ(encode_lines, 16 - stored) << second.output;
@@ -169,7 +181,8 @@ TEST(CliTest, InterruptedPrewarmResumesWhereItStopped) {
 TEST(CliTest, VersionNamesOnnxRuntime) {
   CommandResult r = RunSamcache({"--version"});
   EXPECT_EQ(r.exit_code, 0);
-  EXPECT_TRUE(std::regex_search(r.output, std::regex(R"(samcache \d+\.\d+\.\d+ \(ONNX Runtime 1\.\d+)"))) << r.output;
+  EXPECT_TRUE(std::regex_search(r.output, std::regex(R"(samcache \d+\.\d+\.\d+ \(ONNX Runtime 1\.\d+)")))
+      << r.output;
 }
 
 TEST(CliTest, UnknownOptionIsAnError) {

@@ -34,8 +34,8 @@ std::vector<NamedFile> MakeJpegs(int count, int first_seed) {
 // what a decompression bomb looks like before decoding.
 std::string PngDeclaring(uint32_t width, uint32_t height) {
   auto be32 = [](uint32_t v) {
-    return std::string{static_cast<char>(v >> 24), static_cast<char>(v >> 16),
-                       static_cast<char>(v >> 8), static_cast<char>(v)};
+    return std::string{static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
+                       static_cast<char>(v)};
   };
   std::string png = "\x89PNG\r\n\x1a\n";
   png += be32(13) + "IHDR" + be32(width) + be32(height) + std::string("\x08\x02\x00\x00\x00", 5) + be32(0);
@@ -119,8 +119,8 @@ TEST_F(HttpApiTest, ReuploadReportsEveryImageAsDuplicate) {
 
   const std::string log = server_->Log();
   for (const auto& f : files) {
-    const std::string expected = "[DEDUP] Found duplicate image: " + f.filename + " (hash: " +
-                                 Sha256Hex(f.bytes).substr(0, 8) + "..., cached: False)";
+    const std::string expected = "[DEDUP] Found duplicate image: " + f.filename +
+                                 " (hash: " + Sha256Hex(f.bytes).substr(0, 8) + "..., cached: False)";
     EXPECT_NE(log.find(expected), std::string::npos) << "missing log line: " << expected << "\n" << log;
   }
 }
@@ -130,7 +130,8 @@ TEST_F(HttpApiTest, PartialOverlapReportsHalf) {
   auto files = MakeJpegs(4, 20);
   ASSERT_EQ(Upload(files).status, 200);
   auto fresh = MakeJpegs(4, 40);
-  std::vector<NamedFile> mixed = {files[0], fresh[0], files[1], fresh[1], files[2], fresh[2], files[3], fresh[3]};
+  std::vector<NamedFile> mixed = {files[0], fresh[0], files[1], fresh[1],
+                                  files[2], fresh[2], files[3], fresh[3]};
   Reply r = Upload(mixed);
   ASSERT_EQ(r.status, 200) << r.raw;
   EXPECT_EQ(r.body["duplicates_found"], 4);
@@ -164,7 +165,8 @@ TEST_F(HttpApiTest, SeedCurlCommandWorksVerbatim) {
   WriteFile(tmp_ / "img2.jpg", files[1].bytes);
   const std::string cmd = "cd " + tmp_.path().string() +
                           " && curl -s -F \"images=@img1.jpg\" -F \"images=@img2.jpg\" "
-                          "http://localhost:" + std::to_string(server_->port()) + "/api/sam/dataset/init";
+                          "http://localhost:" +
+                          std::to_string(server_->port()) + "/api/sam/dataset/init";
   auto run = [&] {
     std::string out;
     FILE* p = popen(cmd.c_str(), "r");
@@ -276,7 +278,8 @@ TEST_F(HttpApiTest, BadFilesAreListedAndTheRestStored) {
   const json& errors = r.body["errors"];
   ASSERT_EQ(errors.size(), 7u) << errors.dump(1);
   auto reason = [&](const std::string& name) {
-    for (const json& e : errors) if (e["filename"] == name) return e["error"].get<std::string>();
+    for (const json& e : errors)
+      if (e["filename"] == name) return e["error"].get<std::string>();
     return std::string("<not listed>");
   };
   EXPECT_NE(reason("empty.jpg").find("empty"), std::string::npos) << reason("empty.jpg");
@@ -446,7 +449,8 @@ TEST(CrashTest, KillDuringUploadLeavesNothingCorrupt) {
   json datasets = json::parse(client.Get("/api/sam/datasets")->body)["datasets"];
   size_t rows = 0;
   for (const json& d : datasets) {
-    json images = json::parse(client.Get(("/api/sam/dataset/" + d["id"].get<std::string>()).c_str())->body)["images"];
+    json images =
+        json::parse(client.Get(("/api/sam/dataset/" + d["id"].get<std::string>()).c_str())->body)["images"];
     for (const json& image : images) {
       ++rows;
       auto bytes = client.Get(("/api/sam/image/" + image["id"].get<std::string>()).c_str());

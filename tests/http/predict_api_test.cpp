@@ -103,7 +103,8 @@ TEST_F(PredictApiTest, ClickSegmentsTheShapeAndTheSecondClickIsCached) {
   EXPECT_NEAR(bbox[1].get<int>() + bbox[3].get<int>(), circle.box[3], 8);
   EXPECT_GE(mask["score"].get<double>(), 0.0);
   EXPECT_LE(mask["score"].get<double>(), 1.0);
-  for (const char* t : {"embedding", "decode", "total"}) EXPECT_TRUE(first.body["timings_ms"][t].is_number()) << t;
+  for (const char* t : {"embedding", "decode", "total"})
+    EXPECT_TRUE(first.body["timings_ms"][t].is_number()) << t;
   EXPECT_FALSE(first.body["prediction_id"].get<std::string>().empty());
 
   Reply second = Predict(json{{"image_id", id}, {"points", PointsAt(scene.Object("triangle"))}});
@@ -169,13 +170,15 @@ TEST_F(PredictApiTest, RefineFromFeedsThePreviousMaskBack) {
   ASSERT_EQ(first.status, 200) << first.raw;
   json points = json::array({{{"x", amber.click_x}, {"y", amber.click_y}, {"label", 1}}});
   Reply plain = Predict(json{{"image_id", id}, {"points", points}});
-  Reply refined = Predict(json{{"image_id", id}, {"points", points}, {"refine_from", first.body["prediction_id"]}});
+  Reply refined =
+      Predict(json{{"image_id", id}, {"points", points}, {"refine_from", first.body["prediction_id"]}});
   ASSERT_EQ(refined.status, 200) << refined.raw;
   EXPECT_NE(refined.body["masks"][0]["rle"]["counts"], plain.body["masks"][0]["rle"]["counts"]);
 
   // A prediction made on one image cannot refine another.
   const std::string other = UploadScene(MakeShapesScene(640, 480, 2), "other.png");
-  Reply cross = Predict(json{{"image_id", other}, {"points", json::array({{{"x", 5}, {"y", 5}}})},
+  Reply cross = Predict(json{{"image_id", other},
+                             {"points", json::array({{{"x", 5}, {"y", 5}}})},
                              {"refine_from", first.body["prediction_id"]}});
   EXPECT_EQ(cross.status, 400);
   EXPECT_NE(cross.body["error"].get<std::string>().find("refine_from"), std::string::npos);
@@ -184,7 +187,8 @@ TEST_F(PredictApiTest, RefineFromFeedsThePreviousMaskBack) {
 TEST_F(PredictApiTest, ExtraFormatsOnRequest) {
   Scene scene = MakeShapesScene(800, 600);
   const std::string id = UploadScene(scene);
-  Reply reply = Predict(json{{"image_id", id}, {"points", PointsAt(scene.Object("rectangle"))},
+  Reply reply = Predict(json{{"image_id", id},
+                             {"points", PointsAt(scene.Object("rectangle"))},
                              {"format", json::array({"rle", "polygon", "png"})}});
   ASSERT_EQ(reply.status, 200) << reply.raw;
   const json& mask = reply.body["masks"][0];
@@ -218,7 +222,8 @@ TEST_F(PredictApiTest, BadInputIsRefusedNamingTheField) {
       {json{{"image_id", id}, {"points", {point(700, 10)}}}.dump(), 400, "points[0]"},
       {json{{"image_id", id}, {"points", {point(10, -1)}}}.dump(), 400, "points[0]"},
       {"{\"image_id\": \"" + id + "\", \"points\": [{\"x\": 1e999, \"y\": 5, \"label\": 1}]}", 400, "1e999"},
-      {json{{"image_id", id}, {"points", {point(1e300, 5)}}}.dump(), 400, "points[0]: x and y must be finite"},
+      {json{{"image_id", id}, {"points", {point(1e300, 5)}}}.dump(), 400,
+       "points[0]: x and y must be finite"},
       {json{{"image_id", id}, {"points", {point(10, 10, 2)}}}.dump(), 400, "points[0].label"},
       {json{{"image_id", id}, {"points", {point(10, 10, -1)}}}.dump(), 400, "points[0].label"},
       {json{{"image_id", id}, {"points", {point(10, 10, "fg")}}}.dump(), 400, "points[0].label"},
@@ -228,7 +233,8 @@ TEST_F(PredictApiTest, BadInputIsRefusedNamingTheField) {
       {json{{"image_id", id}, {"box", {50, 50, 10, 10}}}.dump(), 400, "box"},
       {json{{"image_id", id}, {"box", {0, 0, 641, 100}}}.dump(), 400, "box"},
       {json{{"image_id", id}, {"box", "0,0,10,10"}}.dump(), 400, "box"},
-      {json{{"image_id", id}, {"points", {point(1, 1)}}, {"refine_from", "unknown"}}.dump(), 400, "refine_from"},
+      {json{{"image_id", id}, {"points", {point(1, 1)}}, {"refine_from", "unknown"}}.dump(), 400,
+       "refine_from"},
       {json{{"image_id", id}, {"points", {point(1, 1)}}, {"multimask", "yes"}}.dump(), 400, "multimask"},
       {json{{"image_id", id}, {"points", {point(1, 1)}}, {"format", "svg"}}.dump(), 400, "format"},
       {"this is not json", 400, "JSON"},
@@ -263,11 +269,13 @@ TEST_F(PredictApiTest, ConcurrentPredictsOnThreeImagesAreAllCorrect) {
       client.set_read_timeout(120, 0);
       for (int round = 0; round < 6; ++round) {
         const size_t image = static_cast<size_t>(t + round) % scenes.size();
-        const SceneObject& object = scenes[image].Object(shapes[static_cast<size_t>(t + round * 3) % shapes.size()]);
+        const SceneObject& object =
+            scenes[image].Object(shapes[static_cast<size_t>(t + round * 3) % shapes.size()]);
         json body{{"image_id", ids[image]}, {"points", PointsAt(object)}};
         Reply reply = ToReply(client.Post("/api/sam/predict", body.dump(), "application/json"));
         if (reply.status != 200) {
-          failures[static_cast<size_t>(t)] += "status " + std::to_string(reply.status) + " " + reply.raw + "; ";
+          failures[static_cast<size_t>(t)] +=
+              "status " + std::to_string(reply.status) + " " + reply.raw + "; ";
           continue;
         }
         const double iou = MaskIoU(FirstMask(reply.body), object.mask);
@@ -300,7 +308,8 @@ TEST_F(PredictApiTest, EmbeddingNpyMatchesTheCli) {
   EXPECT_EQ(npy.raw.size() - (npy.raw.find('\n') + 1), 256u * 64 * 64 * 4);
   EXPECT_EQ(Get("/api/sam/image/" + id + "/embedding.npy").header("X-Embedding"), "cached");
 
-  CommandResult cli = RunSamcache({"embed", (tmp_ / "scene.png").string(), "--out", (tmp_ / "cli.npy").string()});
+  CommandResult cli =
+      RunSamcache({"embed", (tmp_ / "scene.png").string(), "--out", (tmp_ / "cli.npy").string()});
   ASSERT_EQ(cli.exit_code, 0) << cli.output;
   EXPECT_NE(cli.output.find("[1,256,64,64]"), std::string::npos) << cli.output;
   std::string from_cli = ReadFileOrDie(tmp_ / "cli.npy");
@@ -318,10 +327,12 @@ TEST_F(PredictApiTest, EmbeddingNpyMatchesTheCli) {
   EXPECT_LT(max_diff, 1e-4f);
 
   EXPECT_EQ(Get("/api/sam/image/unknown/embedding.npy").status, 404);
-  CommandResult missing = RunSamcache({"embed", (tmp_ / "nope.png").string(), "--out", (tmp_ / "x.npy").string()});
+  CommandResult missing =
+      RunSamcache({"embed", (tmp_ / "nope.png").string(), "--out", (tmp_ / "x.npy").string()});
   EXPECT_NE(missing.exit_code, 0);
   WriteFile(tmp_ / "text.png", "hello");
-  CommandResult text = RunSamcache({"embed", (tmp_ / "text.png").string(), "--out", (tmp_ / "x.npy").string()});
+  CommandResult text =
+      RunSamcache({"embed", (tmp_ / "text.png").string(), "--out", (tmp_ / "x.npy").string()});
   EXPECT_NE(text.exit_code, 0);
   EXPECT_NE(text.output.find("text.png"), std::string::npos) << text.output;
   EXPECT_FALSE(fs::exists(tmp_ / "x.npy"));
@@ -329,7 +340,8 @@ TEST_F(PredictApiTest, EmbeddingNpyMatchesTheCli) {
 
 TEST_F(PredictApiTest, ServeRefusesAWrongModelFolderAtStartup) {
   const fs::path wrong = fs::path(SAMCACHE_SOURCE_DIR) / "tests/fixtures/models/wrong-decoder";
-  CommandResult run = RunSamcache({"serve", "--port", "0", "--data", (tmp_ / "data2").string(), "--model", wrong.string()});
+  CommandResult run =
+      RunSamcache({"serve", "--port", "0", "--data", (tmp_ / "data2").string(), "--model", wrong.string()});
   EXPECT_NE(run.exit_code, 0);
   EXPECT_NE(run.output.find("decoder.onnx"), std::string::npos) << run.output;
   EXPECT_NE(run.output.find("mask_input"), std::string::npos) << run.output;
@@ -343,7 +355,8 @@ TEST_F(PredictApiTest, ModelFolderGivesTheSameApi) {
   EXPECT_EQ(model.body["encoder_input"], "hwc");
   Scene scene = MakeShapesScene(1600, 900);
   const std::string id = UploadScene(scene);
-  Reply reply = Predict(json{{"image_id", id}, {"points", PointsAt(scene.Object("circle"))}, {"multimask", true}});
+  Reply reply =
+      Predict(json{{"image_id", id}, {"points", PointsAt(scene.Object("circle"))}, {"multimask", true}});
   ASSERT_EQ(reply.status, 200) << reply.raw;
   EXPECT_EQ(reply.body["masks"].size(), 1u);  // a one-mask export has nothing else to offer
   EXPECT_GE(MaskIoU(FirstMask(reply.body), scene.Object("circle").mask), 0.9);

@@ -44,7 +44,8 @@ inline Reply ToReply(const httplib::Result& result) {
 // Multipart form items with each file in a field named "images", as the seed's curl sends.
 inline httplib::MultipartFormDataItems ImageItems(const std::vector<NamedFile>& files) {
   httplib::MultipartFormDataItems items;
-  for (const NamedFile& f : files) items.push_back({"images", f.bytes, f.filename, "application/octet-stream"});
+  for (const NamedFile& f : files)
+    items.push_back({"images", f.bytes, f.filename, "application/octet-stream"});
   return items;
 }
 

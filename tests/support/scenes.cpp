@@ -61,28 +61,29 @@ Scene MakeShapesScene(int width, int height, int seed) {
   const int s = std::min(w, h);
   // Pictures are RGB in memory: Scalar(r, g, b).
   AddObject(scene, picture, "rectangle", cv::Scalar(210, 40, 40), [&](cv::Mat& m, cv::Scalar c) {
-    cv::rectangle(m, cv::Point(w * 5 / 100, h * 8 / 100), cv::Point(w * 5 / 100 + s * 30 / 100, h * 8 / 100 + s * 22 / 100),
-                  c, cv::FILLED);
+    cv::rectangle(m, cv::Point(w * 5 / 100, h * 8 / 100),
+                  cv::Point(w * 5 / 100 + s * 30 / 100, h * 8 / 100 + s * 22 / 100), c, cv::FILLED);
   });
   AddObject(scene, picture, "circle", cv::Scalar(40, 160, 60), [&](cv::Mat& m, cv::Scalar c) {
     cv::circle(m, cv::Point(w * 55 / 100, h * 30 / 100), s * 15 / 100, c, cv::FILLED, cv::LINE_8);
   });
   AddObject(scene, picture, "triangle", cv::Scalar(40, 70, 200), [&](cv::Mat& m, cv::Scalar c) {
-    std::vector<cv::Point> corners = {{w * 12 / 100, h * 92 / 100}, {w * 42 / 100, h * 92 / 100},
+    std::vector<cv::Point> corners = {{w * 12 / 100, h * 92 / 100},
+                                      {w * 42 / 100, h * 92 / 100},
                                       {w * 27 / 100, h * 92 / 100 - s * 30 / 100}};
     cv::fillPoly(m, std::vector<std::vector<cv::Point>>{corners}, c, cv::LINE_8);
   });
   AddObject(scene, picture, "twin", cv::Scalar(210, 40, 40), [&](cv::Mat& m, cv::Scalar c) {
-    cv::rectangle(m, cv::Point(w * 80 / 100, h * 8 / 100), cv::Point(w * 80 / 100 + s * 15 / 100, h * 8 / 100 + s * 15 / 100),
-                  c, cv::FILLED);
+    cv::rectangle(m, cv::Point(w * 80 / 100, h * 8 / 100),
+                  cv::Point(w * 80 / 100 + s * 15 / 100, h * 8 / 100 + s * 15 / 100), c, cv::FILLED);
   });
   const cv::Point pair_origin(w * 55 / 100, h * 62 / 100);
   AddObject(scene, picture, "orange", cv::Scalar(235, 130, 30), [&](cv::Mat& m, cv::Scalar c) {
     cv::rectangle(m, pair_origin, pair_origin + cv::Point(s * 18 / 100, s * 20 / 100), c, cv::FILLED);
   });
   AddObject(scene, picture, "amber", cv::Scalar(235, 165, 35), [&](cv::Mat& m, cv::Scalar c) {
-    cv::rectangle(m, pair_origin + cv::Point(s * 18 / 100 + 1, 0), pair_origin + cv::Point(s * 36 / 100, s * 20 / 100), c,
-                  cv::FILLED);
+    cv::rectangle(m, pair_origin + cv::Point(s * 18 / 100 + 1, 0),
+                  pair_origin + cv::Point(s * 36 / 100, s * 20 / 100), c, cv::FILLED);
   });
   scene.image = FromRgbMat(picture);
   return scene;

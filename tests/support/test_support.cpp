@@ -40,8 +40,8 @@ DecodedImage MakeScene(int width, int height, int seed) {
     }
   }
   const int s = std::min(width, height);
-  cv::circle(rgb, {width / 3, height / 2}, std::max(2, s / 5),
-             cv::Scalar((seed * 71) % 256, 200, 40), cv::FILLED);
+  cv::circle(rgb, {width / 3, height / 2}, std::max(2, s / 5), cv::Scalar((seed * 71) % 256, 200, 40),
+             cv::FILLED);
   cv::rectangle(rgb, {width / 2 + s / 10, height / 5}, {width / 2 + s / 3, height / 5 + s / 4},
                 cv::Scalar(30, (seed * 29) % 256, 220), cv::FILLED);
   DecodedImage out;
@@ -59,15 +59,15 @@ std::string MakeImageFile(int width, int height, int seed, const std::string& ex
 
 std::string WithExifOrientation(const std::string& jpeg, int orientation) {
   // Little-endian TIFF header, one IFD with one entry: Orientation (0x0112), SHORT, 1.
-  const unsigned char tiff[] = {'I', 'I', 0x2A, 0, 8, 0, 0, 0,  // header, IFD at 8
-                                1, 0,                            // one entry
-                                0x12, 0x01, 3, 0, 1, 0, 0, 0,
-                                static_cast<unsigned char>(orientation), 0, 0, 0,
-                                0, 0, 0, 0};                     // no next IFD
-  std::string payload = std::string("Exif\0\0", 6) + std::string(reinterpret_cast<const char*>(tiff), sizeof tiff);
+  const unsigned char tiff[] = {'I',  'I',  0x2A, 0, 8, 0, 0, 0,  // header, IFD at 8
+                                1,    0,                          // one entry
+                                0x12, 0x01, 3,    0, 1, 0, 0, 0, static_cast<unsigned char>(orientation),
+                                0,    0,    0,    0, 0, 0, 0};  // no next IFD
+  std::string payload =
+      std::string("Exif\0\0", 6) + std::string(reinterpret_cast<const char*>(tiff), sizeof tiff);
   const size_t length = payload.size() + 2;
-  std::string segment = {static_cast<char>(0xFF), static_cast<char>(0xE1),
-                         static_cast<char>(length >> 8), static_cast<char>(length & 0xFF)};
+  std::string segment = {static_cast<char>(0xFF), static_cast<char>(0xE1), static_cast<char>(length >> 8),
+                         static_cast<char>(length & 0xFF)};
   segment += payload;
   return jpeg.substr(0, 2) + segment + jpeg.substr(2);
 }
@@ -124,8 +124,8 @@ ServerProcess::ServerProcess(fs::path data_dir, std::vector<std::string> extra_a
   static std::atomic<int> starts{0};
   log_path_ = data_dir.parent_path() /
               (data_dir.filename().string() + "-server-" + std::to_string(++starts) + ".log");
-  std::vector<std::string> args = {binary, command, "--port", "0", "--host", "127.0.0.1",
-                                   "--data", data_dir.string()};
+  std::vector<std::string> args = {binary,   command,     "--port", "0",
+                                   "--host", "127.0.0.1", "--data", data_dir.string()};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   pid_ = Spawn(args, log_path_);
   const std::regex listening(R"(listening on http://127\.0\.0\.1:(\d+))");

@@ -45,8 +45,7 @@ std::unique_ptr<Catalog> Open(const std::string& path) {
   return catalog.ok() ? std::move(catalog).value() : nullptr;
 }
 
-DatasetRecord Dataset(const std::string& id, const std::string& name,
-                      const std::string& created_at) {
+DatasetRecord Dataset(const std::string& id, const std::string& name, const std::string& created_at) {
   return DatasetRecord{id, name, created_at, 0};
 }
 
@@ -92,8 +91,7 @@ std::vector<std::string> Ids(const std::vector<ImageRecord>& images) {
 class RawDb {
  public:
   explicit RawDb(const std::string& path) {
-    EXPECT_EQ(sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-                              nullptr),
+    EXPECT_EQ(sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr),
               SQLITE_OK);
   }
   ~RawDb() { sqlite3_close(db_); }
@@ -110,8 +108,7 @@ class RawDb {
   // The first column of the first row as text ("" when there is no row).
   std::string Scalar(const std::string& sql) {
     sqlite3_stmt* stmt = nullptr;
-    EXPECT_EQ(sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr), SQLITE_OK)
-        << sqlite3_errmsg(db_);
+    EXPECT_EQ(sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr), SQLITE_OK) << sqlite3_errmsg(db_);
     std::string out;
     if (stmt != nullptr && sqlite3_step(stmt) == SQLITE_ROW) {
       const auto* text = sqlite3_column_text(stmt, 0);
@@ -234,7 +231,8 @@ TEST_P(CatalogTest, ListDatasetsBreaksTimestampTiesByInsertion) {
 
 TEST_P(CatalogTest, DuplicateDatasetIdIsRefused) {
   CreateOrDie(Dataset("d1", "one", "2024-01-01T00:00:00.000Z"));
-  EXPECT_EQ(catalog_->CreateDataset(Dataset("d1", "two", "2024-01-02T00:00:00.000Z")).code(), StatusCode::kConflict);
+  EXPECT_EQ(catalog_->CreateDataset(Dataset("d1", "two", "2024-01-02T00:00:00.000Z")).code(),
+            StatusCode::kConflict);
   Result<DatasetRecord> got = catalog_->GetDataset("d1");
   ASSERT_TRUE(got.ok());
   EXPECT_EQ(got->name, "one");
@@ -417,8 +415,8 @@ TEST_P(CatalogTest, ConcurrentUploadsOfNewContentSeeExactlyOneOriginal) {
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
-      results[t] = catalog_->AddImage(
-          Image(std::string("img") + std::to_string(t), std::string("d") + std::to_string(t), "same.png", blob));
+      results[t] = catalog_->AddImage(Image(std::string("img") + std::to_string(t),
+                                            std::string("d") + std::to_string(t), "same.png", blob));
     });
   }
   for (auto& th : threads) th.join();
@@ -558,9 +556,10 @@ TEST_P(CatalogTest, PerceptualHashesRoundTripAllSixtyFourBits) {
   EXPECT_EQ((*catalog_->FindBlob(high.content_hash))->perceptual_hash, high.perceptual_hash);
 
   std::vector<std::pair<std::string, PerceptualHash>> pictures;
-  ASSERT_TRUE(catalog_->ForEachPicture("", [&](const std::string& pixel_hash, const PerceptualHash& h) {
-                        pictures.emplace_back(pixel_hash, h);
-                      }).ok());
+  ASSERT_TRUE(catalog_
+                  ->ForEachPicture("", [&](const std::string& pixel_hash,
+                                           const PerceptualHash& h) { pictures.emplace_back(pixel_hash, h); })
+                  .ok());
   ASSERT_EQ(pictures.size(), 1u) << "one picture has a hash";
   EXPECT_EQ(pictures[0].first, high.pixel_hash);
   EXPECT_EQ(pictures[0].second, *high.perceptual_hash);
@@ -572,7 +571,8 @@ TEST_P(CatalogTest, PerceptualHashesRoundTripAllSixtyFourBits) {
   ASSERT_TRUE(catalog_->SetPerceptualHash(none.content_hash, PerceptualHash{1, 2}).ok());
   EXPECT_EQ(catalog_->GetImage("i2")->perceptual_hash, (PerceptualHash{1, 2}));
   EXPECT_TRUE(catalog_->BlobsWithoutPerceptualHash("", 10)->empty());
-  EXPECT_EQ(catalog_->SetPerceptualHash(Sha256Hex("unknown"), PerceptualHash{}).code(), StatusCode::kNotFound);
+  EXPECT_EQ(catalog_->SetPerceptualHash(Sha256Hex("unknown"), PerceptualHash{}).code(),
+            StatusCode::kNotFound);
 
   Result<std::vector<ImageRecord>> showing = catalog_->ListImagesWithPixelHash(high.pixel_hash);
   ASSERT_TRUE(showing.ok());
@@ -592,13 +592,15 @@ TEST_P(CatalogTest, PicturesStoredSinceATime) {
   AddOrDie(*catalog_, Image("i1", "d1", "old.png", hashed("old", "2024-05-01T12:00:00.000Z", 1)));
   AddOrDie(*catalog_, Image("i2", "d1", "edge.png", hashed("edge", "2024-05-01T12:00:05.000Z", 2)));
   AddOrDie(*catalog_, Image("i3", "d1", "new.png", hashed("new", "2024-05-01T12:01:00.000Z", 3)));
-  AddOrDie(*catalog_, Image("i4", "d1", "unhashed.png", Blob("unhashed", 64, 32, "2024-05-01T12:02:00.000Z")));
+  AddOrDie(*catalog_,
+           Image("i4", "d1", "unhashed.png", Blob("unhashed", 64, 32, "2024-05-01T12:02:00.000Z")));
 
   const auto since = [&](const std::string& time) {
     std::set<uint64_t> found;
-    EXPECT_TRUE(catalog_->ForEachPicture(time, [&](const std::string&, const PerceptualHash& h) {
-                          found.insert(h.hash);
-                        }).ok());
+    EXPECT_TRUE(
+        catalog_
+            ->ForEachPicture(time, [&](const std::string&, const PerceptualHash& h) { found.insert(h.hash); })
+            .ok());
     return found;
   };
   EXPECT_EQ(since(""), (std::set<uint64_t>{1, 2, 3}));
@@ -613,7 +615,8 @@ TEST_P(CatalogTest, MigrateIsIdempotent) {
   ASSERT_TRUE(catalog_->Migrate().ok());
   EXPECT_EQ(*catalog_->SchemaVersion(), NewestSchemaVersion());
   EXPECT_EQ(StatsOrDie(*catalog_).datasets, 1);
-  EXPECT_EQ(RawScalar("SELECT COUNT(*) FROM schema_migrations"), std::to_string(std::size(sqlite_schema::kMigrations)));
+  EXPECT_EQ(RawScalar("SELECT COUNT(*) FROM schema_migrations"),
+            std::to_string(std::size(sqlite_schema::kMigrations)));
   EXPECT_EQ(RawScalar("SELECT COUNT(DISTINCT version) FROM schema_migrations"),
             std::to_string(std::size(sqlite_schema::kMigrations)));
 }
@@ -648,7 +651,8 @@ TEST_P(CatalogTest, AnnotationsRoundTripInCreationOrderAndGoWithTheirDataset) {
     if (id == "a3") a.score = 0.25;
     ASSERT_TRUE(catalog_->CreateAnnotation(a).ok()) << id;
   }
-  EXPECT_EQ(catalog_->CreateAnnotation(Annotation("x", "no-such-image", "cat")).code(), StatusCode::kNotFound);
+  EXPECT_EQ(catalog_->CreateAnnotation(Annotation("x", "no-such-image", "cat")).code(),
+            StatusCode::kNotFound);
 
   Result<AnnotationRecord> got = catalog_->GetAnnotation("a3");
   ASSERT_TRUE(got.ok()) << got.status().message();
@@ -700,12 +704,14 @@ TEST_P(CatalogTest, AnnotationsRoundTripInCreationOrderAndGoWithTheirDataset) {
   ASSERT_TRUE(catalog_->DeleteAnnotation("b2").ok());
   EXPECT_EQ(catalog_->DeleteAnnotation("b2").code(), StatusCode::kNotFound);
   ASSERT_TRUE(catalog_->CreateAnnotation(Annotation("n5", "i1", "cat")).ok());
-  EXPECT_EQ(ids(catalog_->ListAnnotations("i1")), (std::vector<std::string>{"a3", "n5"})) << "new ones go last";
+  EXPECT_EQ(ids(catalog_->ListAnnotations("i1")), (std::vector<std::string>{"a3", "n5"}))
+      << "new ones go last";
 
   ASSERT_TRUE(catalog_->DeleteDataset("d1").ok());
   EXPECT_EQ(catalog_->GetAnnotation("a3").status().code(), StatusCode::kNotFound);
   EXPECT_TRUE(ids(catalog_->ListDatasetAnnotations("d1")).empty());
-  EXPECT_EQ(ids(catalog_->ListAnnotations("i3")), (std::vector<std::string>{"m4"})) << "other datasets keep theirs";
+  EXPECT_EQ(ids(catalog_->ListAnnotations("i3")), (std::vector<std::string>{"m4"}))
+      << "other datasets keep theirs";
 }
 
 TEST_P(CatalogTest, PixelCopiesNameTheOldestImageWithTheSamePixels) {
@@ -754,9 +760,12 @@ TEST_P(CatalogTest, PrewarmJobsAreClaimedSavedAndCancelledOnlyInTheirState) {
   CreateOrDie(Dataset("d1", "one", "2024-01-01T00:00:00.000Z"));
   const std::string same_time = "2024-05-01T12:00:00.000Z";
   ASSERT_TRUE(catalog_->CreatePrewarmJob(Job("j2", "d1", "host:1")).ok());
-  ASSERT_TRUE(catalog_->CreatePrewarmJob(Job("j1", "d1", "host:1", same_time, "model-b")).ok());  // created later
-  ASSERT_TRUE(catalog_->CreatePrewarmJob(Job("j0", "d1", "host:1", "2024-04-01T00:00:00.000Z", "model-c")).ok());
-  EXPECT_EQ(catalog_->CreatePrewarmJob(Job("j0", "d1", "host:1", same_time, "model-z")).code(), StatusCode::kConflict);
+  ASSERT_TRUE(
+      catalog_->CreatePrewarmJob(Job("j1", "d1", "host:1", same_time, "model-b")).ok());  // created later
+  ASSERT_TRUE(
+      catalog_->CreatePrewarmJob(Job("j0", "d1", "host:1", "2024-04-01T00:00:00.000Z", "model-c")).ok());
+  EXPECT_EQ(catalog_->CreatePrewarmJob(Job("j0", "d1", "host:1", same_time, "model-z")).code(),
+            StatusCode::kConflict);
   EXPECT_EQ(catalog_->CreatePrewarmJob(Job("j3", "d1", "host:9")).code(), StatusCode::kConflict)
       << "one unfinished job per dataset and model";
   EXPECT_EQ(catalog_->GetPrewarmJob("j3").status().code(), StatusCode::kNotFound);
@@ -804,7 +813,8 @@ TEST_P(CatalogTest, PrewarmJobsAreClaimedSavedAndCancelledOnlyInTheirState) {
   progress.to_compute = 1;
   progress.compute_seconds = 1.5;
   progress.started_at = "2024-05-01T12:00:01.000Z";
-  ASSERT_TRUE(*catalog_->SavePrewarmProgress(progress, {{"i2", "b.png", "unreadable"}, {"i1", "a.png", "too big"}}));
+  ASSERT_TRUE(
+      *catalog_->SavePrewarmProgress(progress, {{"i2", "b.png", "unreadable"}, {"i1", "a.png", "too big"}}));
   ASSERT_TRUE(*catalog_->SavePrewarmProgress(progress, {{"i2", "b.png", "still unreadable"}}));
   got = catalog_->GetPrewarmJob("j2");
   EXPECT_EQ(got->status, "running");
@@ -861,8 +871,7 @@ class CatalogMigrationTest : public ::testing::Test {
     RawDb raw(path_);
     raw.Exec(dump);
     ASSERT_EQ(raw.Scalar("SELECT MAX(version) FROM schema_migrations"), "1");
-    ASSERT_EQ(raw.Scalar("SELECT COUNT(*) FROM pragma_table_info('images') WHERE name = 'position'"),
-              "0");
+    ASSERT_EQ(raw.Scalar("SELECT COUNT(*) FROM pragma_table_info('images') WHERE name = 'position'"), "0");
   }
 
   TempDir dir_;
@@ -896,8 +905,7 @@ TEST_F(CatalogMigrationTest, UpgradesVersionOneAndKeepsAllRows) {
   Result<std::vector<ImageRecord>> a = catalog->ListImages(kDatasetA);
   ASSERT_TRUE(a.ok());
   ASSERT_EQ(a->size(), 3u);
-  EXPECT_EQ(Ids(*a),
-            (std::vector<std::string>{"bbbbbbbbbbbbbbbb", "aaaaaaaaaaaaaaaa", "cccccccccccccccc"}));
+  EXPECT_EQ(Ids(*a), (std::vector<std::string>{"bbbbbbbbbbbbbbbb", "aaaaaaaaaaaaaaaa", "cccccccccccccccc"}));
   for (size_t i = 0; i < a->size(); ++i) EXPECT_EQ((*a)[i].position, static_cast<int64_t>(i));
   EXPECT_EQ((*a)[0].filename, "tie-first.png");
   EXPECT_EQ((*a)[1].filename, "tie-second.jpg");
@@ -947,12 +955,14 @@ TEST_F(CatalogMigrationTest, UpgradesVersionOneAndKeepsAllRows) {
   EXPECT_TRUE(std::is_sorted(missing->begin(), missing->end()));
   ASSERT_TRUE(catalog->SetPerceptualHash(kSharedHash, PerceptualHash{0xF0F0F0F0F0F0F0F0ull, 42}).ok());
   int pictures = 0;
-  ASSERT_TRUE(catalog->ForEachPicture("", [&](const std::string&, const PerceptualHash&) { ++pictures; }).ok());
+  ASSERT_TRUE(
+      catalog->ForEachPicture("", [&](const std::string&, const PerceptualHash&) { ++pictures; }).ok());
   EXPECT_EQ(pictures, 1);
-  Result<std::vector<ImageRecord>> shared = catalog->ListImagesWithPixelHash(
-      "81a461b5eddc593bf94f605e38d874343e80ec311132b2c5d712d99e49eed1da");
+  Result<std::vector<ImageRecord>> shared =
+      catalog->ListImagesWithPixelHash("81a461b5eddc593bf94f605e38d874343e80ec311132b2c5d712d99e49eed1da");
   ASSERT_TRUE(shared.ok());
-  EXPECT_EQ(Ids(*shared), (std::vector<std::string>{"bbbbbbbbbbbbbbbb", "dddddddddddddddd", "eeeeeeeeeeeeeeee"}));
+  EXPECT_EQ(Ids(*shared),
+            (std::vector<std::string>{"bbbbbbbbbbbbbbbb", "dddddddddddddddd", "eeeeeeeeeeeeeeee"}));
   EXPECT_EQ((*shared)[1].perceptual_hash, (PerceptualHash{0xF0F0F0F0F0F0F0F0ull, 42}));
 
   // Deleting A keeps the blob B still uses.
@@ -960,17 +970,17 @@ TEST_F(CatalogMigrationTest, UpgradesVersionOneAndKeepsAllRows) {
   ASSERT_TRUE(removed.ok());
   std::vector<std::string> got = *removed;
   std::sort(got.begin(), got.end());
-  EXPECT_EQ(got, (std::vector<std::string>{
-                     "65d5a8363de0826ba731d1cb8fabc0f8558ce6eed1134169de3a4159b8b551c0",
-                     "ea4bfd7c392852fbea3dcf117d9f479048068a47384c8a9b0b57ddfc27dbc318"}));
+  EXPECT_EQ(got,
+            (std::vector<std::string>{"65d5a8363de0826ba731d1cb8fabc0f8558ce6eed1134169de3a4159b8b551c0",
+                                      "ea4bfd7c392852fbea3dcf117d9f479048068a47384c8a9b0b57ddfc27dbc318"}));
 }
 
 TEST_F(CatalogMigrationTest, MigratingAgainIsANoOp) {
   std::unique_ptr<Catalog> catalog = Open(path_);
   ASSERT_NE(catalog, nullptr);
   RawDb raw(path_);
-  const std::string applied = raw.Scalar(
-      "SELECT group_concat(version || ':' || applied_at, ',') FROM schema_migrations");
+  const std::string applied =
+      raw.Scalar("SELECT group_concat(version || ':' || applied_at, ',') FROM schema_migrations");
   EXPECT_EQ(raw.Scalar("SELECT COUNT(*) FROM schema_migrations"),
             std::to_string(std::size(sqlite_schema::kMigrations)));
   // The v1 row kept its original time; later versions were recorded by Migrate().
@@ -983,8 +993,7 @@ TEST_F(CatalogMigrationTest, MigratingAgainIsANoOp) {
   EXPECT_EQ(raw.Scalar("SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name IN "
                        "('idx_blobs_pixel_hash', 'idx_images_dataset_position')"),
             "2");
-  EXPECT_EQ(raw.Scalar("SELECT COUNT(*) FROM sqlite_master WHERE name = 'idx_images_dataset'"),
-            "0");
+  EXPECT_EQ(raw.Scalar("SELECT COUNT(*) FROM sqlite_master WHERE name = 'idx_images_dataset'"), "0");
   // What version 3 added: nullable hash columns, NULL for every migrated blob.
   EXPECT_EQ(raw.Scalar("SELECT name FROM schema_migrations WHERE version = 3"),
             std::string(sqlite_schema::kMigrations[2].name));
@@ -994,21 +1003,18 @@ TEST_F(CatalogMigrationTest, MigratingAgainIsANoOp) {
   ASSERT_TRUE(catalog->Migrate().ok());
   ASSERT_TRUE(catalog->Migrate().ok());
   EXPECT_EQ(*catalog->SchemaVersion(), NewestSchemaVersion());
-  EXPECT_EQ(raw.Scalar(
-                "SELECT group_concat(version || ':' || applied_at, ',') FROM schema_migrations"),
+  EXPECT_EQ(raw.Scalar("SELECT group_concat(version || ':' || applied_at, ',') FROM schema_migrations"),
             applied);
   // Positions were not recomputed.
   Result<std::vector<ImageRecord>> a = catalog->ListImages(kDatasetA);
   ASSERT_TRUE(a.ok());
-  EXPECT_EQ(Ids(*a),
-            (std::vector<std::string>{"bbbbbbbbbbbbbbbb", "aaaaaaaaaaaaaaaa", "cccccccccccccccc"}));
+  EXPECT_EQ(Ids(*a), (std::vector<std::string>{"bbbbbbbbbbbbbbbb", "aaaaaaaaaaaaaaaa", "cccccccccccccccc"}));
 
   // And reopening migrates nothing either.
   catalog.reset();
   catalog = Open(path_);
   ASSERT_NE(catalog, nullptr);
-  EXPECT_EQ(raw.Scalar(
-                "SELECT group_concat(version || ':' || applied_at, ',') FROM schema_migrations"),
+  EXPECT_EQ(raw.Scalar("SELECT group_concat(version || ':' || applied_at, ',') FROM schema_migrations"),
             applied);
   EXPECT_EQ(StatsOrDie(*catalog).images, 4);
 }
@@ -1069,7 +1075,9 @@ TEST_F(PostgresCatalogTest, NewContentUploadedThroughTwoInstancesAtOnceHasOneOri
   constexpr int kThreadsPerInstance = 4;
   constexpr int kRounds = 10;
   for (int t = 0; t < 2 * kThreadsPerInstance; ++t) {
-    ASSERT_TRUE(a->CreateDataset(Dataset(std::string("d") + std::to_string(t), "ds", "2024-01-01T00:00:00.000Z")).ok());
+    ASSERT_TRUE(
+        a->CreateDataset(Dataset(std::string("d") + std::to_string(t), "ds", "2024-01-01T00:00:00.000Z"))
+            .ok());
   }
   for (int round = 0; round < kRounds; ++round) {
     const BlobRecord blob = Blob(std::string("raced content ") + std::to_string(round));
@@ -1080,8 +1088,9 @@ TEST_F(PostgresCatalogTest, NewContentUploadedThroughTwoInstancesAtOnceHasOneOri
       threads.emplace_back([&, t] {
         Catalog& instance = t % 2 == 0 ? *a : *b;
         start.arrive_and_wait();
-        results[t] = instance.AddImage(Image(std::string("r") + std::to_string(round) + std::string("-") + std::to_string(t),
-                                             std::string("d") + std::to_string(t), "same.png", blob));
+        results[t] = instance.AddImage(
+            Image(std::string("r") + std::to_string(round) + std::string("-") + std::to_string(t),
+                  std::string("d") + std::to_string(t), "same.png", blob));
       });
     }
     for (auto& th : threads) th.join();
@@ -1141,7 +1150,8 @@ TEST_F(PostgresCatalogTest, OneOfSeveralInstancesClaimingAJobWinsIt) {
       threads.emplace_back([&, t] {
         Catalog& instance = t % 2 == 0 ? *a : *b;
         start.arrive_and_wait();
-        claimed[t] = instance.ClaimPrewarmJob(job_id, "dead-host:1", std::string("host:") + std::to_string(t), 5000 + t);
+        claimed[t] = instance.ClaimPrewarmJob(job_id, "dead-host:1", std::string("host:") + std::to_string(t),
+                                              5000 + t);
       });
     }
     for (auto& th : threads) th.join();
@@ -1226,7 +1236,8 @@ TEST_F(PostgresCatalogTest, UpgradesVersionOneRows) {
   std::unique_ptr<Catalog> catalog = OpenOrDie();
   ASSERT_NE(catalog, nullptr);
   EXPECT_EQ(*catalog->SchemaVersion(), NewestSchemaVersion());
-  EXPECT_EQ(db_->Scalar("SELECT applied_at FROM schema_migrations WHERE version = 1"), "2024-01-01T08:00:00.000Z");
+  EXPECT_EQ(db_->Scalar("SELECT applied_at FROM schema_migrations WHERE version = 1"),
+            "2024-01-01T08:00:00.000Z");
   Result<std::vector<ImageRecord>> a = catalog->ListImages("0a1b2c3d4e5f6071");
   ASSERT_TRUE(a.ok()) << a.status().message();
   EXPECT_EQ(Ids(*a), (std::vector<std::string>{"bbbbbbbbbbbbbbbb", "aaaaaaaaaaaaaaaa", "cccccccccccccccc"}));
@@ -1272,7 +1283,8 @@ TEST_F(PostgresCatalogTest, UnreachableServersAndUnknownDatabasesAreClearErrors)
   Result<std::unique_ptr<Catalog>> refused = OpenPostgresCatalog("postgresql://samcache@127.0.0.1:1/nothing");
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.status().code(), StatusCode::kUnavailable);
-  EXPECT_NE(refused.status().message().find("cannot connect to PostgreSQL at postgresql://samcache@127.0.0.1:1/nothing"),
+  EXPECT_NE(refused.status().message().find(
+                "cannot connect to PostgreSQL at postgresql://samcache@127.0.0.1:1/nothing"),
             std::string::npos)
       << refused.status().message();
   EXPECT_NE(refused.status().message().find("refused"), std::string::npos) << refused.status().message();
@@ -1280,9 +1292,11 @@ TEST_F(PostgresCatalogTest, UnreachableServersAndUnknownDatabasesAreClearErrors)
   const std::string missing_db = db_->UrlFor(testing::TestPostgresUrl()) + "_missing";
   Result<std::unique_ptr<Catalog>> missing = OpenPostgresCatalog(missing_db);
   ASSERT_FALSE(missing.ok());
-  EXPECT_NE(missing.status().message().find("does not exist"), std::string::npos) << missing.status().message();
+  EXPECT_NE(missing.status().message().find("does not exist"), std::string::npos)
+      << missing.status().message();
 
-  Result<std::unique_ptr<Catalog>> malformed = OpenPostgresCatalog("postgresql://samcache@127.0.0.1:notaport/db");
+  Result<std::unique_ptr<Catalog>> malformed =
+      OpenPostgresCatalog("postgresql://samcache@127.0.0.1:notaport/db");
   ASSERT_FALSE(malformed.ok());
   EXPECT_NE(malformed.status().message().find("cannot connect to PostgreSQL"), std::string::npos)
       << malformed.status().message();
@@ -1317,7 +1331,8 @@ TEST_F(PostgresCatalogTest, PasswordsNeverAppearInErrors) {
       "postgresql://samcache_password_user:" + password + "@127.0.0.1:1/db",
       "postgresql://samcache_password_user@127.0.0.1:1/db?password=" + password,
       "postgresql://samcache_password_user:" + password + "@127.0.0.1:1/db?bogus_option=1",
-      "postgresql://samcache_password_user:" + password + "@127.0.0.1:1/db?password=" + password + "&sslmode=nonsense",
+      "postgresql://samcache_password_user:" + password + "@127.0.0.1:1/db?password=" + password +
+          "&sslmode=nonsense",
   };
   for (const std::string& url : leaky) {
     Result<std::unique_ptr<Catalog>> failed = OpenPostgresCatalog(url);

@@ -150,7 +150,7 @@ TEST_F(DiskTierTest, Fp16StoresFilesOfAboutHalfTheSizeAndReadsThemBack) {
   const uint64_t data = embedding->tensors[0].values.size() * 2;
   EXPECT_GE(full, 2 * data);
   EXPECT_GE(half, data);
-  EXPECT_LT(half, data + 1024);  // the header is small
+  EXPECT_LT(half, data + 1024);          // the header is small
   EXPECT_EQ(fp16->Stats().bytes, half);  // the budget counts file sizes
 
   std::shared_ptr<const Embedding> got = fp16->Get(Key(1));

@@ -219,8 +219,7 @@ TEST(DecodeImageTest, GarbageIsCorrupt) {
   Result<DecodedImage> decoded = DecodeImage(garbage, ImageFormat::kPng);
   ASSERT_FALSE(decoded.ok());
   EXPECT_EQ(decoded.status().code(), StatusCode::kCorrupt);
-  EXPECT_NE(decoded.status().message().find("png"), std::string::npos)
-      << decoded.status().message();
+  EXPECT_NE(decoded.status().message().find("png"), std::string::npos) << decoded.status().message();
 }
 
 TEST(DecodeImageTest, DamagedPngIsCorrupt) {

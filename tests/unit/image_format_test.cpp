@@ -38,8 +38,7 @@ cv::Mat MakeImage(int width, int height, int channels = 3) {
   return img;
 }
 
-std::string Encode(const cv::Mat& img, const std::string& ext,
-                   const std::vector<int>& params = {}) {
+std::string Encode(const cv::Mat& img, const std::string& ext, const std::vector<int>& params = {}) {
   std::vector<uchar> buf;
   EXPECT_TRUE(cv::imencode(ext, img, buf, params)) << ext;
   return std::string(buf.begin(), buf.end());
@@ -63,8 +62,7 @@ std::string PngChunk(const std::string& type, const std::string& data) {
 
 std::string CraftPng(uint32_t width, uint32_t height) {
   const std::string ihdr = Be32(width) + Be32(height) + "\x08\x02\0\0\0"s;
-  return "\x89PNG\r\n\x1A\n"s + PngChunk("IHDR", ihdr) + PngChunk("IDAT", "xx") +
-         PngChunk("IEND", "");
+  return "\x89PNG\r\n\x1A\n"s + PngChunk("IHDR", ihdr) + PngChunk("IDAT", "xx") + PngChunk("IEND", "");
 }
 
 // A big-endian TIFF: 5x3, one strip of 15 bytes at offset 8, directory after it.
@@ -97,8 +95,8 @@ struct EncodeCase {
   int channels;
   std::vector<int> params;
   std::string Name() const {
-    return std::string(ext + 1) + "_" + std::to_string(width) + "x" + std::to_string(height) +
-           "_c" + std::to_string(channels) + (params.empty() ? "" : "_q");
+    return std::string(ext + 1) + "_" + std::to_string(width) + "x" + std::to_string(height) + "_c" +
+           std::to_string(channels) + (params.empty() ? "" : "_q");
   }
 };
 
@@ -148,8 +146,7 @@ TEST_P(EncodedImageTest, TruncationIsCorrupt) {
     const Result<ImageHeader> header = ReadExact(bytes.substr(0, len));
     ASSERT_FALSE(header.ok()) << "length " << len << " of " << bytes.size();
     EXPECT_EQ(header.status().code(), StatusCode::kCorrupt) << header.status().message();
-    EXPECT_NE(header.status().message().find("truncated"), std::string::npos)
-        << header.status().message();
+    EXPECT_NE(header.status().message().find("truncated"), std::string::npos) << header.status().message();
   }
   // Ten bytes is too short to recognise a WebP ("RIFF" size "WE"); every other format is.
   const Result<ImageHeader> ten = ReadExact(bytes.substr(0, 10));
@@ -163,9 +160,7 @@ TEST_P(EncodedImageTest, TruncationIsCorrupt) {
 }
 
 INSTANTIATE_TEST_SUITE_P(OpenCv, EncodedImageTest, testing::ValuesIn(AllCases()),
-                         [](const testing::TestParamInfo<EncodeCase>& info) {
-                           return info.param.Name();
-                         });
+                         [](const testing::TestParamInfo<EncodeCase>& info) { return info.param.Name(); });
 
 // Fuzzing uses only the small images: header bytes are then a larger share of each file, and
 // copying multi-megabyte files 2000 times under ASan would dominate the test run.
@@ -206,9 +201,7 @@ TEST_P(MutatedImageTest, RandomByteFlipsNeverCrash) {
 }
 
 INSTANTIATE_TEST_SUITE_P(OpenCv, MutatedImageTest, testing::ValuesIn(SmallCases()),
-                         [](const testing::TestParamInfo<EncodeCase>& info) {
-                           return info.param.Name();
-                         });
+                         [](const testing::TestParamInfo<EncodeCase>& info) { return info.param.Name(); });
 
 TEST(ImageFormatTest, OpenCvWebpCoversAllThreeBitstreamKinds) {
   const cv::Mat rgb = MakeImage(37, 23, 3);
@@ -250,9 +243,12 @@ TEST(ImageFormatTest, SniffNeedsOnlyTheSignature) {
 
 TEST(ImageFormatTest, NamesAndMimeTypes) {
   const std::vector<std::tuple<ImageFormat, std::string_view, std::string_view>> expected = {
-      {ImageFormat::kJpeg, "jpeg", "image/jpeg"}, {ImageFormat::kPng, "png", "image/png"},
-      {ImageFormat::kWebp, "webp", "image/webp"}, {ImageFormat::kBmp, "bmp", "image/bmp"},
-      {ImageFormat::kTiff, "tiff", "image/tiff"}, {ImageFormat::kGif, "gif", "image/gif"},
+      {ImageFormat::kJpeg, "jpeg", "image/jpeg"},
+      {ImageFormat::kPng, "png", "image/png"},
+      {ImageFormat::kWebp, "webp", "image/webp"},
+      {ImageFormat::kBmp, "bmp", "image/bmp"},
+      {ImageFormat::kTiff, "tiff", "image/tiff"},
+      {ImageFormat::kGif, "gif", "image/gif"},
       {ImageFormat::kUnknown, "unknown", "application/octet-stream"},
   };
   for (const auto& [format, name, mime] : expected) {
@@ -282,8 +278,7 @@ TEST(ImageFormatTest, HtmlAndTextAreUnsupportedWithADescription) {
   const Result<ImageHeader> text = ReadImageHeader("just some notes, café ☕\nsecond line\n");
   ASSERT_FALSE(text.ok());
   EXPECT_EQ(text.status().code(), StatusCode::kUnsupported);
-  EXPECT_NE(text.status().message().find("looks like text"), std::string::npos)
-      << text.status().message();
+  EXPECT_NE(text.status().message().find("looks like text"), std::string::npos) << text.status().message();
 }
 
 TEST(ImageFormatTest, DescribesCommonNonImageContent) {
@@ -293,7 +288,9 @@ TEST(ImageFormatTest, DescribesCommonNonImageContent) {
   EXPECT_EQ(DescribeUnknownContent("{\"error\": \"nope\"}"), "JSON");
   EXPECT_EQ(DescribeUnknownContent("%PDF-1.7\n%\xE2\xE3\xCF\xD3"), "PDF");
   EXPECT_EQ(DescribeUnknownContent("PK\x03\x04\x14\0\0\0"s), "ZIP archive");
-  EXPECT_EQ(DescribeUnknownContent("\0\0\0\x18" "ftypheic\0\0\0\0"s), "HEIC image");
+  EXPECT_EQ(DescribeUnknownContent("\0\0\0\x18"
+                                   "ftypheic\0\0\0\0"s),
+            "HEIC image");
   EXPECT_EQ(DescribeUnknownContent("GIF89a\x01\0\x01\0"s), "GIF image");
   EXPECT_EQ(DescribeUnknownContent("RIFF\x24\0\0\0WAVEfmt "s), "WAV audio");
   EXPECT_EQ(DescribeUnknownContent("hello\tworld\r\n"), "text");
@@ -302,8 +299,9 @@ TEST(ImageFormatTest, DescribesCommonNonImageContent) {
 }
 
 TEST(ImageFormatTest, GifIsUnsupported) {
-  const std::string gif = "GIF89a\x01\0\x01\0\x80\0\0\xFF\xFF\xFF\0\0\0!\xF9\x04\0\0\0\0\0"
-                          ",\0\0\0\0\x01\0\x01\0\0\x02\x02\x44\x01\0;"s;
+  const std::string gif =
+      "GIF89a\x01\0\x01\0\x80\0\0\xFF\xFF\xFF\0\0\0!\xF9\x04\0\0\0\0\0"
+      ",\0\0\0\0\x01\0\x01\0\0\x02\x02\x44\x01\0;"s;
   EXPECT_EQ(SniffFormat(gif), ImageFormat::kGif);
   const Result<ImageHeader> header = ReadImageHeader(gif);
   ASSERT_FALSE(header.ok());
@@ -321,9 +319,9 @@ TEST(ImageFormatTest, HugeDeclaredPngSizeIsReportedNotRefused) {
 
 TEST(ImageFormatTest, ImpossiblePngHeadersAreCorrupt) {
   for (const std::string& png : {
-           CraftPng(0, 10),                                   // zero width
-           CraftPng(10, 0x80000000u),                         // beyond PNG's 2^31-1 limit
-           "\x89PNG\r\n\x1A\n"s + PngChunk("IDAT", std::string(13, 'x')),  // IHDR not first
+           CraftPng(0, 10),                                                     // zero width
+           CraftPng(10, 0x80000000u),                                           // beyond PNG's 2^31-1 limit
+           "\x89PNG\r\n\x1A\n"s + PngChunk("IDAT", std::string(13, 'x')),       // IHDR not first
            "\x89PNG\r\n\x1A\n"s + Be32(12) + "IHDR" + std::string(17, '\x01'),  // bad length
        }) {
     const Result<ImageHeader> header = ReadExact(png);
@@ -339,8 +337,7 @@ TEST(ImageFormatTest, ImpossiblePngHeadersAreCorrupt) {
   // No IEND at all.
   std::string no_iend = CraftPng(4, 4);
   no_iend.resize(no_iend.size() - 12);
-  EXPECT_EQ(ReadExact(no_iend).status().message(),
-            "truncated PNG: the file ends before the IEND chunk");
+  EXPECT_EQ(ReadExact(no_iend).status().message(), "truncated PNG: the file ends before the IEND chunk");
 }
 
 TEST(ImageFormatTest, JpegToleratesFillBytesStandaloneMarkersAndTrailingData) {
@@ -354,15 +351,13 @@ TEST(ImageFormatTest, JpegToleratesFillBytesStandaloneMarkersAndTrailingData) {
 
   const Result<ImageHeader> truncated = ReadExact(jpeg.substr(0, jpeg.size() - 2));
   ASSERT_FALSE(truncated.ok());
-  EXPECT_EQ(truncated.status().message(),
-            "truncated JPEG: the file ends before the end-of-image marker");
+  EXPECT_EQ(truncated.status().message(), "truncated JPEG: the file ends before the end-of-image marker");
 }
 
 TEST(ImageFormatTest, JpegThumbnailEoiDoesNotHideTruncation) {
   // An APP1 segment holding a complete tiny JPEG (with its own FF D9), as EXIF thumbnails do.
   const std::string thumb = Encode(MakeImage(8, 8), ".jpg");
-  const std::string app1 = "\xFF\xE1"s + Be16(static_cast<uint32_t>(thumb.size() + 8)) +
-                           "Exif\0\0"s + thumb;
+  const std::string app1 = "\xFF\xE1"s + Be16(static_cast<uint32_t>(thumb.size() + 8)) + "Exif\0\0"s + thumb;
   const std::string jpeg = Encode(MakeImage(1600, 900), ".jpg");
   const std::string with_thumb = jpeg.substr(0, 2) + app1 + jpeg.substr(2);
   const Result<ImageHeader> full = ReadExact(with_thumb);
@@ -387,8 +382,8 @@ TEST(ImageFormatTest, JpegImpossibleHeadersAreCorrupt) {
 
 TEST(ImageFormatTest, BmpCoreHeaderAndTopDown) {
   // BITMAPCOREHEADER, 3x2 at 24 bpp: rows padded to 12 bytes, pixel data at offset 26.
-  const std::string core = "BM"s + Le32(26 + 24) + Le32(0) + Le32(26) + Le32(12) + Le16(3) +
-                           Le16(2) + Le16(1) + Le16(24) + std::string(24, '\x40');
+  const std::string core = "BM"s + Le32(26 + 24) + Le32(0) + Le32(26) + Le32(12) + Le16(3) + Le16(2) +
+                           Le16(1) + Le16(24) + std::string(24, '\x40');
   Result<ImageHeader> header = ReadExact(core);
   ASSERT_TRUE(header.ok()) << header.status().message();
   EXPECT_EQ(header->width, 3u);
@@ -416,8 +411,7 @@ TEST(ImageFormatTest, BigEndianTiffByHand) {
   EXPECT_EQ(header->height, 3u);
   const Result<ImageHeader> beyond = ReadExact(CraftTiffBigEndian(100));
   ASSERT_FALSE(beyond.ok());
-  EXPECT_EQ(beyond.status().message(),
-            "truncated TIFF: image data lies beyond the end of the file");
+  EXPECT_EQ(beyond.status().message(), "truncated TIFF: image data lies beyond the end of the file");
 }
 
 }  // namespace

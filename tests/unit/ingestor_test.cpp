@@ -48,14 +48,13 @@ std::string PngChunk(const std::string& type, const std::string& data) {
 std::string PngDeclaring(uint32_t width, uint32_t height) {
   const std::string ihdr = Be32(width) + Be32(height) + std::string("\x08\x02\x00\x00\x00", 5);
   return std::string("\x89PNG\r\n\x1A\n", 8) + PngChunk("IHDR", ihdr) +
-         PngChunk("IDAT", std::string("\x78\x9C\x03\x00\x00\x00\x00\x01", 8)) +
-         PngChunk("IEND", "");
+         PngChunk("IDAT", std::string("\x78\x9C\x03\x00\x00\x00\x00\x01", 8)) + PngChunk("IEND", "");
 }
 
 bool IsValidUtf8(const std::string& s) {
   for (size_t i = 0; i < s.size();) {
     const auto c = static_cast<unsigned char>(s[i]);
-    const size_t extra = c < 0x80 ? 0
+    const size_t extra = c < 0x80             ? 0
                          : (c & 0xE0) == 0xC0 ? 1
                          : (c & 0xF0) == 0xE0 ? 2
                          : (c & 0xF8) == 0xF0 ? 3
@@ -280,15 +279,22 @@ TEST_F(IngestorTest, BadInputsAreRefusedAndStoreNothing) {
   const std::vector<BadInput> inputs = {
       {"empty", "empty.png", "", StatusCode::kInvalidArgument, {"empty"}},
       {"text", "x.jpg", "hello world", StatusCode::kUnsupported, {"text"}},
-      {"html", "x.png", "<!DOCTYPE html><html><head><title>404</title></head></html>",
-       StatusCode::kUnsupported, {"HTML"}},
-      {"half png", "half.png", png.substr(0, png.size() / 2), StatusCode::kCorrupt,
-       {"truncated", "PNG"}},
-      {"cut jpeg", "cut.jpg", jpeg.substr(0, jpeg.size() - 100), StatusCode::kCorrupt,
-       {"truncated", "JPEG"}},
-      {"gif", "anim.gif", std::string("GIF89a\x01\x00\x01\x00\x80\x00\x00", 13),
-       StatusCode::kUnsupported, {"GIF"}},
-      {"huge png", "huge.png", PngDeclaring(20000, 20000), StatusCode::kTooLarge,
+      {"html",
+       "x.png",
+       "<!DOCTYPE html><html><head><title>404</title></head></html>",
+       StatusCode::kUnsupported,
+       {"HTML"}},
+      {"half png", "half.png", png.substr(0, png.size() / 2), StatusCode::kCorrupt, {"truncated", "PNG"}},
+      {"cut jpeg", "cut.jpg", jpeg.substr(0, jpeg.size() - 100), StatusCode::kCorrupt, {"truncated", "JPEG"}},
+      {"gif",
+       "anim.gif",
+       std::string("GIF89a\x01\x00\x01\x00\x80\x00\x00", 13),
+       StatusCode::kUnsupported,
+       {"GIF"}},
+      {"huge png",
+       "huge.png",
+       PngDeclaring(20000, 20000),
+       StatusCode::kTooLarge,
        {"20000x20000", "400.0 megapixels", "100.0 megapixels"}},
   };
   for (const BadInput& in : inputs) {
@@ -334,8 +340,7 @@ TEST_F(IngestorTest, SmallPixelLimitIsNamedInTheMessage) {
   CreateDataset("d1");
   Result<IngestedImage> r = ingestor_->Ingest("d1", File("big.png", MakeImageFile(40, 40, 7, ".png")));
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.status().message().find("0.0 megapixels"), std::string::npos)
-      << r.status().message();
+  EXPECT_EQ(r.status().message().find("0.0 megapixels"), std::string::npos) << r.status().message();
   EXPECT_NE(r.status().message().find("(1600 pixels), above the limit of 1000 pixels"), std::string::npos)
       << r.status().message();
 }
@@ -362,8 +367,7 @@ TEST_F(IngestorTest, UploadBatchKeepsGoodFilesAndReportsBadOnes) {
   EXPECT_EQ(batch.rejected()[1].code, StatusCode::kCorrupt);
   EXPECT_NE(batch.rejected()[1].error.find("truncated"), std::string::npos);
   EXPECT_EQ(batch.duplicates_found(), 0);
-  EXPECT_EQ(batch.bytes_received(),
-            static_cast<int64_t>(a.size() + 11 + b.size() + a.size() / 2 + c.size()));
+  EXPECT_EQ(batch.bytes_received(), static_cast<int64_t>(a.size() + 11 + b.size() + a.size() / 2 + c.size()));
 
   ASSERT_TRUE(batch.dataset_exists());
   Result<DatasetRecord> ds = catalog_->GetDataset(batch.dataset_id());
@@ -488,8 +492,7 @@ TEST_F(IngestorTest, PathLikeFilenameIsStoredAsData) {
   // A store nested deep enough that "../../etc/passwd" would still land inside our TempDir.
   Build(IngestOptions{}, dir_ / "a" / "b" / "store");
   CreateDataset("d1");
-  const IngestedImage out =
-      IngestOrDie("d1", File("../../etc/passwd", MakeImageFile(16, 16, 51, ".png")));
+  const IngestedImage out = IngestOrDie("d1", File("../../etc/passwd", MakeImageFile(16, 16, 51, ".png")));
   EXPECT_EQ(out.image.filename, "../../etc/passwd");
   Result<ImageRecord> row = catalog_->GetImage(out.image.id);
   ASSERT_TRUE(row.ok());
@@ -501,8 +504,8 @@ TEST_F(IngestorTest, PathLikeFilenameIsStoredAsData) {
   for (const fs::path& file : ListFiles(dir_.path())) {
     const std::string p = file.string();
     const bool in_store = p.starts_with((root_ / "blobs").string() + "/");
-    const bool catalog = file.parent_path() == dir_.path() &&
-                         file.filename().string().starts_with("catalog.db");
+    const bool catalog =
+        file.parent_path() == dir_.path() && file.filename().string().starts_with("catalog.db");
     EXPECT_TRUE(in_store || catalog) << "unexpected file " << p;
   }
   EXPECT_EQ(BlobFiles().size(), 1u);
@@ -545,8 +548,7 @@ TEST_F(IngestorTest, LongUtf8FilenameIsCutAtACharacterBoundary) {
 
 // Commit writes the blob file before the catalog refuses the row: the file must not stay.
 TEST_F(IngestorTest, IngestIntoUnknownDatasetLeavesNoBlobFile) {
-  Result<IngestedImage> r =
-      ingestor_->Ingest("ghost", File("a.png", MakeImageFile(16, 16, 57, ".png")));
+  Result<IngestedImage> r = ingestor_->Ingest("ghost", File("a.png", MakeImageFile(16, 16, 57, ".png")));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
   EXPECT_TRUE(BlobFiles().empty());
@@ -562,8 +564,7 @@ TEST_F(IngestorTest, RejectedFilenameIsCleanedToo) {
 }
 
 TEST_F(IngestorTest, IngestIntoUnknownDatasetIsNotFound) {
-  Result<IngestedImage> r =
-      ingestor_->Ingest("ghost", File("a.png", MakeImageFile(16, 16, 58, ".png")));
+  Result<IngestedImage> r = ingestor_->Ingest("ghost", File("a.png", MakeImageFile(16, 16, 58, ".png")));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
   EXPECT_EQ(Stats().images, 0);

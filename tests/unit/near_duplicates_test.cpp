@@ -264,12 +264,14 @@ TEST_F(NearDuplicatesTest, PicturesStoredElsewhereAreTakenInBeforeASearch) {
   ASSERT_EQ(Filenames(bright.near_duplicates), std::set<std::string>{"o.png"});
   EXPECT_EQ(eager.picture_count(), 0u);
 
-  Result<std::vector<SimilarImage>> found = eager.FindSimilar(bright.image, kDefaultNearDuplicateDistance, 10);
+  Result<std::vector<SimilarImage>> found =
+      eager.FindSimilar(bright.image, kDefaultNearDuplicateDistance, 10);
   ASSERT_TRUE(found.ok()) << found.status().message();
   EXPECT_EQ(Filenames(*found), std::set<std::string>{"o.png"});
   EXPECT_EQ(eager.picture_count(), 2u);
   // Within its interval an index searches what it has.
-  Result<std::vector<SimilarImage>> not_yet = lazy.FindSimilar(bright.image, kDefaultNearDuplicateDistance, 10);
+  Result<std::vector<SimilarImage>> not_yet =
+      lazy.FindSimilar(bright.image, kDefaultNearDuplicateDistance, 10);
   ASSERT_TRUE(not_yet.ok());
   EXPECT_TRUE(not_yet->empty());
   EXPECT_EQ(lazy.picture_count(), 0u);

@@ -236,7 +236,8 @@ TEST(SafetensorsTest, InconsistentHeadersAreCorrupt) {
   ExpectCorrupt(Craft({{"a", {{"dtype", "BF16"}, {"shape", {16}}, {"data_offsets", {0, 32}}}}}, data, "a"),
                 "dtype BF16");
   EXPECT_TRUE(
-      DecodeSafetensors(Craft({{"a", {{"dtype", "F16"}, {"shape", {16}}, {"data_offsets", {0, 32}}}}}, data, "a"), kKey)
+      DecodeSafetensors(
+          Craft({{"a", {{"dtype", "F16"}, {"shape", {16}}, {"data_offsets", {0, 32}}}}}, data, "a"), kKey)
           .ok());
   ExpectCorrupt(Craft({{"a", {{"dtype", "F16"}, {"shape", {8}}, {"data_offsets", {0, 32}}}}}, data, "a"),
                 "does not fit data_offsets [0,32]");
@@ -336,7 +337,8 @@ TEST(SafetensorsTest, F16FileIsPlainSafetensorsOfHalfTheSize) {
   EXPECT_LT(file.size(), Encoded().size() / 2 + 1024);
 
   const json& metadata = header["__metadata__"];
-  for (const char* name : {"format", "version", "model_id", "pixel_hash", "checksum", "tensor_order", "created_at"}) {
+  for (const char* name :
+       {"format", "version", "model_id", "pixel_hash", "checksum", "tensor_order", "created_at"}) {
     EXPECT_TRUE(metadata.contains(name)) << name;
   }
   EXPECT_EQ(metadata["tensor_order"], "image_embeddings,a_small");

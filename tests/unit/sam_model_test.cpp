@@ -49,9 +49,9 @@ std::vector<uint8_t> Segment(const SamModel& model, const Embedding& embedding, 
   const int index = ChooseMasks(decoded->scores, false).front();
   ResizedSize input = LongestSideSize(prompt.original_height, prompt.original_width, model.info().input_side);
   const size_t plane = static_cast<size_t>(decoded->low_res_height) * decoded->low_res_width;
-  BinaryMask mask = UpsampleLowResLogits(decoded->low_res_logits.data() + plane * index, decoded->low_res_height,
-                                         decoded->low_res_width, input.height, input.width, prompt.original_height,
-                                         prompt.original_width, model.info().input_side);
+  BinaryMask mask = UpsampleLowResLogits(
+      decoded->low_res_logits.data() + plane * index, decoded->low_res_height, decoded->low_res_width,
+      input.height, input.width, prompt.original_height, prompt.original_width, model.info().input_side);
   if (raw) *raw = std::move(*decoded);
   return mask.data;
 }
@@ -62,7 +62,9 @@ Embedding Encode(const SamModel& model, const DecodedImage& image) {
   return embedding.ok() ? std::move(embedding).value() : Embedding{};
 }
 
-PromptPoint Click(const SceneObject& object, int label = 1) { return {object.click_x, object.click_y, label}; }
+PromptPoint Click(const SceneObject& object, int label = 1) {
+  return {object.click_x, object.click_y, label};
+}
 
 TEST(SamModelTest, DemoModelDescribesItself) {
   const ModelInfo& info = Demo().info();
@@ -116,11 +118,13 @@ TEST(SamModelTest, MissingFilesAndJunkAreRefusedClearly) {
   EXPECT_NE(swapped.status().message().find("decoder.onnx: no input named 'point_coords'"), std::string::npos)
       << swapped.status().message();
 
-  testing::WriteFile(dir / "decoder.onnx", testing::ReadFileOrDie(fs::path(SAMCACHE_SOURCE_DIR) / "models/demo/decoder.onnx"));
+  testing::WriteFile(dir / "decoder.onnx",
+                     testing::ReadFileOrDie(fs::path(SAMCACHE_SOURCE_DIR) / "models/demo/decoder.onnx"));
   testing::WriteFile(dir / "model.json", "{\"encoder_input\": \"nhwc\"}");
   Result<std::unique_ptr<SamModel>> bad_config = SamModel::OpenFolder(dir.path(), ModelOptions{});
   ASSERT_FALSE(bad_config.ok());
-  EXPECT_NE(bad_config.status().message().find("encoder_input"), std::string::npos) << bad_config.status().message();
+  EXPECT_NE(bad_config.status().message().find("encoder_input"), std::string::npos)
+      << bad_config.status().message();
 }
 
 TEST(SamModelTest, EmbeddingHasTheOfficialShape) {
