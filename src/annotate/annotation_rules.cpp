@@ -120,7 +120,7 @@ Status ApplyAnnotationFields(const json& body, const ImageRecord& image, bool cr
   return Status::Ok();
 }
 
-Result<AnnotationRecord> CreateAnnotation(Catalog& catalog, const ImageRecord& image, const json& body,
+Result<AnnotationRecord> CreateAnnotation(AnnotationCatalog& catalog, const ImageRecord& image, const json& body,
                                           const std::string& model_id) {
   AnnotationRecord a;
   a.id = RandomId();
@@ -135,7 +135,7 @@ Result<AnnotationRecord> CreateAnnotation(Catalog& catalog, const ImageRecord& i
   return a;
 }
 
-Result<AnnotationRecord> UpdateAnnotation(Catalog& catalog, AnnotationRecord a, const ImageRecord& image,
+Result<AnnotationRecord> UpdateAnnotation(AnnotationCatalog& catalog, AnnotationRecord a, const ImageRecord& image,
                                           const json& body) {
   SAMCACHE_RETURN_IF_ERROR(ApplyAnnotationFields(body, image, /*creating=*/false, a));
   a.updated_at = NowIso8601();

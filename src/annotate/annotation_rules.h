@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "catalog/catalog.h"
+#include "catalog/annotation_catalog.h"
 #include "common/status.h"
 
 namespace samcache {
@@ -18,11 +18,11 @@ Status ApplyAnnotationFields(const nlohmann::json& body, const ImageRecord& imag
 
 // A new annotation of `image` from a request body, checked and stored. `model_id` is the
 // active model's (empty without one).
-Result<AnnotationRecord> CreateAnnotation(Catalog& catalog, const ImageRecord& image,
+Result<AnnotationRecord> CreateAnnotation(AnnotationCatalog& catalog, const ImageRecord& image,
                                           const nlohmann::json& body, const std::string& model_id);
 
 // `a`, an annotation of `image`, with the fields of `body` applied, checked and stored.
-Result<AnnotationRecord> UpdateAnnotation(Catalog& catalog, AnnotationRecord a, const ImageRecord& image,
+Result<AnnotationRecord> UpdateAnnotation(AnnotationCatalog& catalog, AnnotationRecord a, const ImageRecord& image,
                                           const nlohmann::json& body);
 
 }  // namespace samcache

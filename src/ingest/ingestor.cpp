@@ -36,7 +36,7 @@ std::string CleanFilename(const std::string& name) {
   return out.empty() ? std::string("unnamed") : out;
 }
 
-Ingestor::Ingestor(Catalog& catalog, BlobStore& blobs, IngestOptions options)
+Ingestor::Ingestor(ImageCatalog& catalog, BlobStore& blobs, IngestOptions options)
     : catalog_(catalog), blobs_(blobs), options_(options), prepare_pool_(options.prepare_threads) {}
 
 Result<BlobRecord> Ingestor::DescribeNewContent(const IncomingFile& file) {
@@ -151,7 +151,7 @@ Result<DeleteOutcome> Ingestor::DeleteDataset(const std::string& dataset_id) {
   return out;
 }
 
-UploadBatch::UploadBatch(Ingestor& ingestor, Catalog& catalog, std::string dataset_name,
+UploadBatch::UploadBatch(Ingestor& ingestor, ImageCatalog& catalog, std::string dataset_name,
                          std::optional<std::string> existing_dataset_id)
     : ingestor_(ingestor),
       catalog_(catalog),

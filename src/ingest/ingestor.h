@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "catalog/catalog.h"
+#include "catalog/image_catalog.h"
 #include "common/status.h"
 #include "common/thread_pool.h"
 #include "similar/near_duplicates.h"
@@ -64,7 +64,7 @@ struct BackfillOutcome {
 
 class Ingestor {
  public:
-  Ingestor(Catalog& catalog, BlobStore& blobs, IngestOptions options);
+  Ingestor(ImageCatalog& catalog, BlobStore& blobs, IngestOptions options);
 
   // Answers "is there an embedding for these pixels under the active model?" for the
   // upload response and the [DEDUP] log. Without one (no model loaded), nothing is cached.
@@ -110,7 +110,7 @@ class Ingestor {
   // True when the catalog has a row for this content, or cannot tell.
   bool BlobIsRecorded(const std::string& content_hash);
 
-  Catalog& catalog_;
+  ImageCatalog& catalog_;
   BlobStore& blobs_;
   IngestOptions options_;
   ThreadPool prepare_pool_;
@@ -129,7 +129,7 @@ class UploadBatch {
  public:
   // With `existing_dataset_id`, files go into that dataset; otherwise a new one named
   // `dataset_name` is created (named after its id when empty).
-  UploadBatch(Ingestor& ingestor, Catalog& catalog, std::string dataset_name,
+  UploadBatch(Ingestor& ingestor, ImageCatalog& catalog, std::string dataset_name,
               std::optional<std::string> existing_dataset_id = std::nullopt);
 
   // Queues the file; blocks while too many files of this batch are waiting.
@@ -169,7 +169,7 @@ class UploadBatch {
   void Reject(const std::string& filename, const Status& status);
 
   Ingestor& ingestor_;
-  Catalog& catalog_;
+  ImageCatalog& catalog_;
   std::string dataset_id_;
   std::string dataset_name_;
   bool dataset_created_ = false;

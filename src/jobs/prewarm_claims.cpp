@@ -37,7 +37,7 @@ int64_t UnixMillis() {
 
 std::string DefaultPrewarmRunnerId() { return HostName() + ":" + std::to_string(getpid()); }
 
-PrewarmClaims::PrewarmClaims(Catalog& catalog, PrewarmBoard& board, std::string model_id,
+PrewarmClaims::PrewarmClaims(PrewarmQueue& catalog, PrewarmBoard& board, std::string model_id,
                              const PrewarmOptions& options)
     : catalog_(catalog), board_(board), model_id_(std::move(model_id)), options_(options) {}
 

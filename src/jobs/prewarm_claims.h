@@ -16,7 +16,7 @@
 #include <mutex>
 #include <string>
 
-#include "catalog/catalog.h"
+#include "catalog/prewarm_queue.h"
 #include "common/status.h"
 #include "jobs/prewarm_events.h"
 #include "jobs/prewarm_types.h"
@@ -31,7 +31,7 @@ std::string DefaultPrewarmRunnerId();
 class PrewarmClaims {
  public:
   // `catalog`, `board` and `options` (with defaults filled in) must outlive this object.
-  PrewarmClaims(Catalog& catalog, PrewarmBoard& board, std::string model_id, const PrewarmOptions& options);
+  PrewarmClaims(PrewarmQueue& catalog, PrewarmBoard& board, std::string model_id, const PrewarmOptions& options);
 
   // Waiting in the queue for any runner: not orphaned.
   static bool IsWaiting(const PrewarmJobRecord& job);
@@ -60,7 +60,7 @@ class PrewarmClaims {
   std::shared_ptr<PrewarmLiveJob> ClaimNext();
   void TakeOverOneDeadLocalRunner();
 
-  Catalog& catalog_;
+  PrewarmQueue& catalog_;
   PrewarmBoard& board_;
   const std::string model_id_;
   const PrewarmOptions& options_;

@@ -82,7 +82,7 @@ std::vector<int> ChooseMasks(const std::vector<float>& scores, bool multimask) {
   return chosen;
 }
 
-Segmenter::Segmenter(Catalog& catalog, EmbeddingService& embeddings, const SamModel& model,
+Segmenter::Segmenter(ImageCatalog& catalog, EmbeddingService& embeddings, const SamModel& model,
                      size_t remembered_predictions)
     : catalog_(catalog),
       embeddings_(embeddings),

@@ -18,6 +18,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "catalog/image_catalog.h"
 #include "common/status.h"
 #include "model/embedding_service.h"
 #include "model/mask_codec.h"
@@ -64,7 +65,7 @@ struct PredictResult {
 class Segmenter {
  public:
   // Everything passed in must outlive the segmenter.
-  Segmenter(Catalog& catalog, EmbeddingService& embeddings, const SamModel& model,
+  Segmenter(ImageCatalog& catalog, EmbeddingService& embeddings, const SamModel& model,
             size_t remembered_predictions = 256);
 
   // NotFound for an unknown image; InvalidArgument naming the field for bad prompts or an
@@ -79,7 +80,7 @@ class Segmenter {
   std::shared_ptr<const Remembered> Recall(const std::string& prediction_id);
   void Remember(const std::string& prediction_id, std::shared_ptr<const Remembered> entry);
 
-  Catalog& catalog_;
+  ImageCatalog& catalog_;
   EmbeddingService& embeddings_;
   const SamModel& model_;
   const size_t capacity_;

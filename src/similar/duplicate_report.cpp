@@ -67,7 +67,7 @@ std::vector<DuplicateGroup> GroupBy(const std::vector<ReportedImage>& images, Ke
 
 }  // namespace
 
-Result<DuplicateReport> BuildDuplicateReport(Catalog& catalog, const NearDuplicateFinder& finder,
+Result<DuplicateReport> BuildDuplicateReport(ImageCatalog& catalog, const NearDuplicateFinder& finder,
                                              const std::optional<std::string>& dataset_id, int max_distance) {
   DuplicateReport report;
   report.max_distance = max_distance;

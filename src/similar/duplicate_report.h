@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "catalog/catalog.h"
+#include "catalog/image_catalog.h"
 #include "common/status.h"
 #include "similar/near_duplicates.h"
 
@@ -43,7 +43,7 @@ struct DuplicateReport {
 // Builds the report over the whole catalog, or only the groups that include an image of
 // `dataset_id` (their members in other datasets are listed too). NotFound for an unknown
 // dataset. `finder` must hold the catalog's pictures (NearDuplicateFinder::Rebuild).
-Result<DuplicateReport> BuildDuplicateReport(Catalog& catalog, const NearDuplicateFinder& finder,
+Result<DuplicateReport> BuildDuplicateReport(ImageCatalog& catalog, const NearDuplicateFinder& finder,
                                              const std::optional<std::string>& dataset_id, int max_distance);
 
 }  // namespace samcache

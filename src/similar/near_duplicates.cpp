@@ -145,7 +145,7 @@ std::string_view RelationName(SimilarImage::Relation relation) {
   return "near_duplicate";
 }
 
-NearDuplicateFinder::NearDuplicateFinder(Catalog& catalog, int default_distance,
+NearDuplicateFinder::NearDuplicateFinder(ImageCatalog& catalog, int default_distance,
                                          std::chrono::milliseconds catch_up_interval)
     : catalog_(catalog), default_distance_(default_distance), catch_up_interval_(catch_up_interval) {}
 

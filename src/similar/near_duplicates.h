@@ -16,7 +16,7 @@
 #include <string_view>
 #include <vector>
 
-#include "catalog/catalog.h"
+#include "catalog/image_catalog.h"
 #include "common/status.h"
 #include "similar/hamming_index.h"
 
@@ -100,7 +100,7 @@ class NearDuplicateFinder {
   static constexpr std::chrono::seconds kCatchUpOverlap{60};
   static constexpr std::chrono::milliseconds kDefaultCatchUpInterval{1000};
 
-  NearDuplicateFinder(Catalog& catalog, int default_distance,
+  NearDuplicateFinder(ImageCatalog& catalog, int default_distance,
                       std::chrono::milliseconds catch_up_interval = kDefaultCatchUpInterval);
 
   // Replaces the index with every picture in the catalog that has a perceptual hash.
@@ -138,7 +138,7 @@ class NearDuplicateFinder {
   // OnImageStored's add, so a picture being stored again is never dropped.
   Status DropIfUnused(const std::string& pixel_hash, uint64_t hash);
 
-  Catalog& catalog_;
+  ImageCatalog& catalog_;
   const int default_distance_;
   const std::chrono::milliseconds catch_up_interval_;
   PictureIndex pictures_;

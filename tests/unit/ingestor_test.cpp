@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "catalog/catalog.h"
 #include "common/crypto.h"
 #include "common/files.h"
 #include "image/image_decoder.h"

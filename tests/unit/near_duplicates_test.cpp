@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "app/app.h"
+#include "catalog/catalog.h"
 #include "common/crypto.h"
 #include "common/files.h"
 #include "similar/duplicate_report.h"
