@@ -120,8 +120,8 @@ Status ApplyAnnotationFields(const json& body, const ImageRecord& image, bool cr
   return Status::Ok();
 }
 
-Result<AnnotationRecord> CreateAnnotation(AnnotationCatalog& catalog, const ImageRecord& image, const json& body,
-                                          const std::string& model_id) {
+Result<AnnotationRecord> CreateAnnotation(AnnotationCatalog& catalog, const ImageRecord& image,
+                                          const json& body, const std::string& model_id) {
   AnnotationRecord a;
   a.id = RandomId();
   a.image_id = image.id;
@@ -135,8 +135,8 @@ Result<AnnotationRecord> CreateAnnotation(AnnotationCatalog& catalog, const Imag
   return a;
 }
 
-Result<AnnotationRecord> UpdateAnnotation(AnnotationCatalog& catalog, AnnotationRecord a, const ImageRecord& image,
-                                          const json& body) {
+Result<AnnotationRecord> UpdateAnnotation(AnnotationCatalog& catalog, AnnotationRecord a,
+                                          const ImageRecord& image, const json& body) {
   SAMCACHE_RETURN_IF_ERROR(ApplyAnnotationFields(body, image, /*creating=*/false, a));
   a.updated_at = NowIso8601();
   SAMCACHE_RETURN_IF_ERROR(catalog.UpdateAnnotation(a));

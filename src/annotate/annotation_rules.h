@@ -22,7 +22,7 @@ Result<AnnotationRecord> CreateAnnotation(AnnotationCatalog& catalog, const Imag
                                           const nlohmann::json& body, const std::string& model_id);
 
 // `a`, an annotation of `image`, with the fields of `body` applied, checked and stored.
-Result<AnnotationRecord> UpdateAnnotation(AnnotationCatalog& catalog, AnnotationRecord a, const ImageRecord& image,
-                                          const nlohmann::json& body);
+Result<AnnotationRecord> UpdateAnnotation(AnnotationCatalog& catalog, AnnotationRecord a,
+                                          const ImageRecord& image, const nlohmann::json& body);
 
 }  // namespace samcache

@@ -31,7 +31,8 @@ std::string DefaultPrewarmRunnerId();
 class PrewarmClaims {
  public:
   // `catalog`, `board` and `options` (with defaults filled in) must outlive this object.
-  PrewarmClaims(PrewarmQueue& catalog, PrewarmBoard& board, std::string model_id, const PrewarmOptions& options);
+  PrewarmClaims(PrewarmQueue& catalog, PrewarmBoard& board, std::string model_id,
+                const PrewarmOptions& options);
 
   // Waiting in the queue for any runner: not orphaned.
   static bool IsWaiting(const PrewarmJobRecord& job);
