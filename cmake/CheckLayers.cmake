@@ -1,14 +1,16 @@
 # Script mode (cmake -P): fails when a file under SOURCE_DIR includes a folder of a higher layer.
 #
-#   cmake -DSOURCE_DIR=src -DLAYERS="common;image;store,catalog;..." -P cmake/CheckLayers.cmake
+#   cmake -DSOURCE_DIR=src -DLAYERS="common|image|store,catalog|..." -P cmake/CheckLayers.cmake
 #
 # LAYERS lists the folders of SOURCE_DIR from the lowest layer up; folders joined by a comma
 # share a layer and may not include each other. A file may include its own folder and the
 # folders of lower layers, nothing else. A folder that LAYERS does not name is an error too, so
 # a new folder gets its place in the order (and in docs/ARCHITECTURE.md) before it gets code.
 if(NOT DEFINED SOURCE_DIR OR NOT DEFINED LAYERS)
-  message(FATAL_ERROR "usage: cmake -DSOURCE_DIR=<dir> -DLAYERS=<a;b,c;...> -P CheckLayers.cmake")
+  message(FATAL_ERROR "usage: cmake -DSOURCE_DIR=<dir> -DLAYERS=<a|b,c|...> -P CheckLayers.cmake")
 endif()
+# Groups are separated by '|' (or ';', when called from CMake code with a list).
+string(REPLACE "|" ";" LAYERS "${LAYERS}")
 
 cmake_minimum_required(VERSION 3.25)
 get_filename_component(SOURCE_DIR "${SOURCE_DIR}" ABSOLUTE)
