@@ -140,9 +140,8 @@ uint64_t DiskTier::RemoveStaleTempFiles() {
 }
 
 Status DiskTier::RebuildIndex() {
-  Result<std::vector<ScannedFile>> files = ScanEntryFiles(root_);
-  if (!files.ok()) return files.status();
-  std::sort(files->begin(), files->end(),
+  SAMCACHE_ASSIGN_OR_RETURN(std::vector<ScannedFile> files, ScanEntryFiles(root_));
+  std::sort(files.begin(), files.end(),
             [](const ScannedFile& a, const ScannedFile& b) { return a.modified < b.modified; });
   std::lock_guard lock(mutex_);
   lru_.clear();
@@ -150,7 +149,7 @@ Status DiskTier::RebuildIndex() {
   entries_per_model_.clear();
   bytes_ = 0;
   // Oldest first, so the most recently used ends up at the front.
-  for (const ScannedFile& file : *files) InsertLocked(file.key, file.bytes);
+  for (const ScannedFile& file : files) InsertLocked(file.key, file.bytes);
   return Status::Ok();
 }
 
@@ -265,11 +264,10 @@ std::shared_ptr<const Embedding> DiskTier::Get(const EmbeddingKey& key) {
 Status DiskTier::Put(const EmbeddingKey& key, std::shared_ptr<const Embedding> embedding) {
   if (!IsStorableKey(key)) return Status::InvalidArgument("cannot store key " + key.ToString() + " on disk");
   if (!embedding) return Status::InvalidArgument("no embedding to store for " + key.ToString());
-  Result<std::string> encoded = EncodeSafetensors(key, *embedding, dtype_);
-  if (!encoded.ok()) return encoded.status();
-  if (max_bytes_ != 0 && encoded->size() > max_bytes_) return Status::Ok();
+  SAMCACHE_ASSIGN_OR_RETURN(const std::string encoded, EncodeSafetensors(key, *embedding, dtype_));
+  if (max_bytes_ != 0 && encoded.size() > max_bytes_) return Status::Ok();
   const fs::path path = PathFor(key);
-  SAMCACHE_RETURN_IF_ERROR(WriteFileAtomically(path, *encoded, tmp_));
+  SAMCACHE_RETURN_IF_ERROR(WriteFileAtomically(path, encoded, tmp_));
   MarkUsedNow(path);
 
   std::lock_guard lock(mutex_);
@@ -280,7 +278,7 @@ Status DiskTier::Put(const EmbeddingKey& key, std::shared_ptr<const Embedding> e
     if (auto it = index_.find(key.ToString()); it != index_.end()) EraseLocked(it->second);
     return Status::Ok();
   }
-  InsertLocked(key, encoded->size());
+  InsertLocked(key, encoded.size());
   EvictLocked();
   return Status::Ok();
 }

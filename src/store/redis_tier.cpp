@@ -68,11 +68,10 @@ std::shared_ptr<const Embedding> RedisTier::Get(const EmbeddingKey& key) {
 
 Status RedisTier::Put(const EmbeddingKey& key, std::shared_ptr<const Embedding> embedding) {
   if (!embedding) return Status::InvalidArgument("no embedding to store for " + key.ToString());
-  Result<std::string> encoded = EncodeSafetensors(key, *embedding, dtype_);
-  if (!encoded.ok()) return encoded.status();
+  SAMCACHE_ASSIGN_OR_RETURN(const std::string encoded, EncodeSafetensors(key, *embedding, dtype_));
   // No TTL: Redis' maxmemory policy (allkeys-lru) bounds the tier. A failure was logged by
   // the client; the local tiers still hold the embedding.
-  (void)client_.Command({"SET", RedisEmbeddingKey(key), *encoded});
+  (void)client_.Command({"SET", RedisEmbeddingKey(key), encoded});
   return Status::Ok();
 }
 
