@@ -48,6 +48,7 @@ Request ToRequest(const httplib::Request& req, const std::vector<std::string>& n
   request.headers.insert(req.headers.begin(), req.headers.end());
   request.body = req.body;
   request.multipart = req.is_multipart_form_data();
+  request.client_address = req.remote_addr;
   return request;
 }
 

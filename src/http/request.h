@@ -47,6 +47,12 @@ struct Request {
   std::string body;                  // empty on a route that streams its body
   bool multipart = false;            // the body is multipart/form-data
   MultipartReader* parts = nullptr;  // only on a route that streams its body
+  std::string client_address;        // the peer's IP address, for per-client fairness
+  // True once the client has hung up: long work (a click on a huge image) stops early.
+  // Empty when the transport cannot tell.
+  std::function<bool()> client_gone;
+
+  bool ClientGone() const { return client_gone && client_gone(); }
 
   // A path parameter; empty when the pattern has no such name.
   std::string param(const std::string& name) const { return First(path_params, name); }
