@@ -1,5 +1,7 @@
 #include "http/json_reply.h"
 
+#include "common/bounded_json.h"
+
 #include <spdlog/spdlog.h>
 
 #include <cctype>
@@ -97,20 +99,11 @@ Result<int> IntParam(const Request& request, const std::string& name, int min, i
 }
 
 Result<nlohmann::json> ParseJsonObject(const std::string& body, std::string_view example) {
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(body);
-  } catch (const nlohmann::json::exception& e) {
-    // e.g. "number overflow parsing '1e999'": JSON has no infinities, so they end here.
-    std::string what = e.what();
-    if (auto colon = what.find(": "); what.rfind("[json.exception", 0) == 0 && colon != std::string::npos) {
-      what = what.substr(colon + 2);
-    }
-    return Status::InvalidArgument("the body is not valid JSON: " + what);
-  }
-  if (!j.is_object())
+  Result<nlohmann::json> parsed = ParseBoundedJson(body, JsonLimits{.max_bytes = body.size()});
+  if (!parsed.ok()) return Status::InvalidArgument("the body is " + parsed.status().message());
+  if (!parsed->is_object())
     return Status::InvalidArgument("the body must be a JSON object, e.g. " + std::string(example));
-  return j;
+  return parsed;
 }
 
 std::string ContentDisposition(std::string_view disposition, const std::string& filename) {
