@@ -45,6 +45,11 @@ size_t ConnectionWatch::closed_by_deadline() const {
   return closed_by_deadline_;
 }
 
+size_t ConnectionWatch::open_connections() const {
+  std::lock_guard lock(mutex_);
+  return watched_.size();
+}
+
 void ConnectionWatch::Run() {
   std::unique_lock lock(mutex_);
   while (!stopping_) {

@@ -36,6 +36,7 @@ class ConnectionWatch {
   void Closed(const void* id);          // must come before the socket is closed
 
   size_t closed_by_deadline() const;
+  size_t open_connections() const;
 
  private:
   enum class Phase { kHeaders, kBody, kBusy, kIdle };

@@ -7,6 +7,7 @@
 #include <microhttpd.h>
 #include <poll.h>
 #include <spdlog/spdlog.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -35,6 +36,8 @@ constexpr size_t kPostBufferBytes = 16 * 1024;   // a part's header must fit: a 
 constexpr size_t kConnectionMemory = 64 * 1024;  // request line and headers
 constexpr size_t kStreamBacklogBytes = 1 << 20;  // an event stream's client that stops reading
 constexpr auto kStreamPeriod = std::chrono::milliseconds(250);
+// How far past its limit a body is still read (and dropped) so the client can read the 413.
+constexpr uint64_t kDrainBytes = 4 << 20;
 
 // The reply to one request, sent from the network thread when the worker is done.
 struct Exchange {
@@ -46,7 +49,8 @@ struct Exchange {
   const Route* route = nullptr;
   size_t body_limit = 0;
   uint64_t body_bytes = 0;
-  bool discard_body = false;  // a reply is queued already, or the body is not wanted
+  bool discard_body = false;     // a reply is queued already, or the body is not wanted
+  std::optional<Reply> refusal;  // the answer once the dropped body has ended
   std::unique_ptr<UploadSpool> spool;
   MHD_PostProcessor* post = nullptr;
   std::mutex mutex;
@@ -186,7 +190,7 @@ struct HttpServer::Impl {
   Impl(App& app, ServerOptions options)
       : app(app),
         options(std::move(options)),
-        routes(BuildRoutes(RouteContext{app, this->options, stopping})),
+        routes(BuildRoutes(RouteContext{app, this->options, stopping, [this] { return Stats(); }})),
         matcher(routes),
         workers(static_cast<size_t>(std::max(1, this->options.threads))),
         system(1),
@@ -212,7 +216,23 @@ struct HttpServer::Impl {
   MHD_Result Dispatch(Exchange& ex);
   MHD_Result Answer(Exchange& ex, Reply reply);
   MHD_Result Refuse(Exchange& ex, int status, const std::string& message);
+  std::string TooLargeMessage(const Exchange& ex) const {
+    return ex.route->upload ? "the upload is larger than the server's limit of " +
+                                  std::to_string(options.max_upload_bytes >> 20) +
+                                  " MiB; send fewer or smaller files per request"
+                            : "the request body is larger than the server's limit of " +
+                                  std::to_string(options.max_json_bytes >> 10) + " KiB";
+  }
+  Reply TooLarge(const Exchange& ex) const {
+    Reply reply = ErrorReply(413, TooLargeMessage(ex));
+    reply.Header("Connection", "close");
+    return reply;
+  }
   Reply RunHandler(const Exchange& ex);
+  TransportStats Stats() const {
+    return TransportStats{watch.open_connections(), pump.open_streams(), static_cast<size_t>(queued.load()),
+                          watch.closed_by_deadline()};
+  }
 
   App& app;
   ServerOptions options;
@@ -314,13 +334,15 @@ MHD_Result HttpServer::Impl::Start(Exchange& ex, MHD_Connection* connection, con
   ex.body_limit = ex.route->upload ? options.max_upload_bytes : options.max_json_bytes;
   if (const std::string length = req.header("Content-Length"); !length.empty()) {
     // MHD has checked it is a number; over the limit, say so before any of the body comes.
-    if (std::strtoull(length.c_str(), nullptr, 10) > ex.body_limit) {
-      return Refuse(ex, 413,
-                    ex.route->upload ? "the upload is larger than the server's limit of " +
-                                           std::to_string(options.max_upload_bytes >> 20) +
-                                           " MiB; send fewer or smaller files per request"
-                                     : "the request body is larger than the server's limit of " +
-                                           std::to_string(options.max_json_bytes >> 10) + " KiB");
+    // A client that waits for 100 Continue, or whose body is far over, gets the 413 now; a
+    // small overshoot is read and dropped first, so a client that sends before it reads
+    // (most do) gets to read the 413 instead of a reset connection.
+    const uint64_t announced = std::strtoull(length.c_str(), nullptr, 10);
+    if (announced > ex.body_limit) {
+      const bool waits = strcasecmp(req.header("Expect").c_str(), "100-continue") == 0;
+      if (waits || announced > ex.body_limit + kDrainBytes) return Refuse(ex, 413, TooLargeMessage(ex));
+      ex.refusal = TooLarge(ex);
+      ex.discard_body = true;
     }
   }
   const std::string content_type = req.header("Content-Type");
@@ -340,14 +362,15 @@ MHD_Result HttpServer::Impl::Start(Exchange& ex, MHD_Connection* connection, con
 MHD_Result HttpServer::Impl::Receive(Exchange& ex, const char* data, size_t size) {
   watch.ReceivingBody(ex.connection);
   ex.body_bytes += size;
-  if (ex.body_bytes > ex.body_limit) {
-    // A chunked body passed the cap. MHD queues replies only before or after a body, so
-    // write the 413 straight to the socket and close the connection.
-    Reply reply =
-        ErrorReply(413, ex.route->upload ? "the upload is larger than the server's limit of " +
-                                               std::to_string(options.max_upload_bytes >> 20) + " MiB"
-                                         : "the request body is larger than the server's limit of " +
-                                               std::to_string(options.max_json_bytes >> 10) + " KiB");
+  if (ex.body_bytes > ex.body_limit && !ex.refusal) {
+    // A chunked body passed the cap: drop the rest, answer 413 when it ends.
+    ex.refusal = TooLarge(ex);
+    ex.discard_body = true;
+  }
+  if (ex.body_bytes > ex.body_limit + kDrainBytes) {
+    // Far over: MHD queues replies only before or after a body, so write the 413 straight
+    // to the socket and close the connection.
+    const Reply& reply = *ex.refusal;
     const std::string raw = "HTTP/1.1 413 Payload Too Large\r\nContent-Type: " + reply.content_type +
                             "\r\nContent-Length: " + std::to_string(reply.body.size()) +
                             "\r\nConnection: close\r\n\r\n" + reply.body;
@@ -380,6 +403,7 @@ MHD_Result HttpServer::Impl::OnPostData(void* cls, MHD_ValueKind, const char* ke
 }
 
 MHD_Result HttpServer::Impl::Dispatch(Exchange& ex) {
+  if (ex.refusal) return Answer(ex, std::move(*ex.refusal));
   if (ex.post != nullptr) {
     const bool whole = MHD_destroy_post_processor(ex.post) == MHD_YES;
     ex.post = nullptr;
@@ -490,6 +514,11 @@ Status HttpServer::Run() {
   Impl& impl = *impl_;
   if (impl.listen_fd < 0) SAMCACHE_RETURN_IF_ERROR(Bind());
   const auto& o = impl.options;
+  if (!o.spool_dir.empty()) {
+    if (const int stale = UploadSpool::RemoveStale(o.spool_dir, std::chrono::hours(1)); stale > 0) {
+      spdlog::info("[HTTP] removed {} upload spool file(s) left by an earlier run", stale);
+    }
+  }
   // MHD's own inactivity timeout is the backstop for a client that stops reading a reply.
   const unsigned backstop = static_cast<unsigned>(
       std::max({o.header_timeout_seconds, o.idle_timeout_seconds, o.body_timeout_seconds, 1}) + 30);

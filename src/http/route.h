@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "http/metrics.h"
 #include "http/reply.h"
 #include "http/request.h"
 
@@ -44,6 +45,8 @@ struct RouteContext {
   App& app;
   const ServerOptions& options;
   const std::atomic<bool>& stopping;  // true once the server shuts down: streams end
+  // The transport's connection counters, for /metrics; empty: none to report.
+  std::function<TransportStats()> transport_stats;
 };
 
 // The whole table: GET /healthz and /metrics, and unless options.metrics_only the API and

@@ -108,9 +108,9 @@ RouteTable BuildRoutes(const RouteContext& context) {
        },
        /*upload=*/false, /*system=*/true});
   routes.push_back({Method::kGet, "/metrics",
-                    [&app](const Request&) -> Result<Reply> {
+                    [&app, stats = context.transport_stats](const Request&) -> Result<Reply> {
                       Reply reply;
-                      reply.body = PrometheusMetrics(app);
+                      reply.body = PrometheusMetrics(app, stats ? stats() : TransportStats{});
                       reply.content_type = "text/plain; version=0.0.4; charset=utf-8";
                       return reply;
                     },

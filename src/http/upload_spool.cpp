@@ -16,6 +16,19 @@ UploadSpool::~UploadSpool() {
   }
 }
 
+int UploadSpool::RemoveStale(const std::filesystem::path& folder, std::chrono::seconds age) {
+  std::error_code ec;
+  int removed = 0;
+  const auto now = std::filesystem::file_time_type::clock::now();
+  for (const auto& entry : std::filesystem::directory_iterator(folder, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("upload-", 0) != 0 || entry.path().extension() != ".part") continue;
+    const auto written = entry.last_write_time(ec);
+    if (!ec && now - written > age && std::filesystem::remove(entry.path(), ec)) ++removed;
+  }
+  return removed;
+}
+
 Status UploadSpool::BeginPart(BodyPart header) {
   if (broken()) return Status::InvalidArgument(body_.problem);
   CloseCurrent(/*keep=*/true);
@@ -75,8 +88,13 @@ void UploadSpool::CloseCurrent(bool keep) {
   in_part_ = false;
   if (file_ != nullptr) {
     const bool flushed = std::fclose(file_) == 0;
+    const int error = errno;
     file_ = nullptr;
-    keep = keep && flushed;
+    if (keep && !flushed) {
+      keep = false;
+      if (body_.problem.empty())
+        body_.problem = std::string("the server could not store the upload: ") + std::strerror(error);
+    }
   }
   if (keep) {
     if (current_.is_file) current_.sha256_hex = hasher_.FinishHex();

@@ -4,6 +4,7 @@
 // route as an UploadBody; the spool files go when the spool does.
 #pragma once
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -33,6 +34,10 @@ class UploadSpool {
   void Finish();
   // The body broke off: the current part is dropped, the whole ones before it stay.
   void Break(std::string problem);
+
+  // Removes spool files older than `age` in `folder`: left by a crash (a live upload's file
+  // is written to all the time). Returns how many.
+  static int RemoveStale(const std::filesystem::path& folder, std::chrono::seconds age);
 
   bool broken() const { return !body_.problem.empty(); }
   const UploadBody& body() const { return body_; }

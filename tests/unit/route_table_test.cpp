@@ -53,7 +53,7 @@ class RouteTableTest : public ::testing::Test {
     app_ = std::move(app).value();
   }
 
-  RouteTable Routes() { return BuildRoutes(RouteContext{*app_, server_options_, stopping_}); }
+  RouteTable Routes() { return BuildRoutes(RouteContext{*app_, server_options_, stopping_, {}}); }
 
   // The reply of a route, failures mapped as the adapter maps them.
   Reply Call(Method method, const std::string& pattern, Request request) {
