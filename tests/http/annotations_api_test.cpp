@@ -8,6 +8,7 @@
 #include <string>
 #include <thread>
 
+#include "catalog/catalog.h"
 #include "image/image_decoder.h"
 #include "model/mask_codec.h"
 #include "support/http_reply.h"
@@ -277,6 +278,22 @@ TEST_F(AnnotationsApiTest, HostileAnnotationsAreRefusedAndExportsCarryNoControlC
             (json::array({{{"id", 1}, {"name", "dog"}, {"supercategory", ""}}})));
   EXPECT_EQ(exported.body["annotations"][0]["category_id"], 1);
   EXPECT_EQ(exported.body["annotations"][1]["category_id"], 1);
+
+  // A prompt an older server stored 100,000 deep reads back as null, and the list still answers.
+  server_.reset();
+  {
+    Result<std::unique_ptr<Catalog>> catalog = OpenSqliteCatalog((tmp_ / "data" / "samcache.db").string());
+    ASSERT_TRUE(catalog.ok()) << catalog.status().message();
+    Result<AnnotationRecord> stored = (*catalog)->GetAnnotation(odd.body["id"].get<std::string>());
+    ASSERT_TRUE(stored.ok());
+    stored->prompt_json = deep_prompt;
+    ASSERT_TRUE((*catalog)->UpdateAnnotation(*stored).ok());
+  }
+  Start();
+  Reply deep_listed = Get(path);
+  ASSERT_EQ(deep_listed.status, 200) << deep_listed.raw.substr(0, 200);
+  EXPECT_TRUE(deep_listed.body["annotations"][0]["prompt"].is_null());
+  EXPECT_EQ(deep_listed.body["annotations"][0]["category"], odd_category);
 
   const std::string long_id(3000, 'f');
   for (Reply reply :
