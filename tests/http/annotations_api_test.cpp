@@ -296,10 +296,13 @@ TEST_F(AnnotationsApiTest, HostileAnnotationsAreRefusedAndExportsCarryNoControlC
   EXPECT_EQ(deep_listed.body["annotations"][0]["category"], odd_category);
 
   const std::string long_id(3000, 'f');
-  for (Reply reply :
+  for (const Reply& reply :
        {Put("/api/sam/annotation/" + long_id, json{{"category", "cat"}}),
         Delete("/api/sam/annotation/" + long_id), Get("/api/sam/image/" + long_id + "/annotations"),
-        Get("/api/sam/dataset/" + long_id + "/export/coco")}) {
+        Get("/api/sam/dataset/" + long_id + "/export/coco"), Get("/api/sam/dataset/" + long_id),
+        Delete("/api/sam/dataset/" + long_id), Get("/api/sam/prewarm/" + long_id),
+        ToReply(
+            client_->Post("/api/sam/dataset/" + long_id + "/images", ImageItems({ScenePng("x.png", 1)})))}) {
     EXPECT_EQ(reply.status, 404) << reply.raw.substr(0, 100);
     EXPECT_NE(reply.body.value("error", "").find("with id '" + long_id.substr(0, 16) + "…'"),
               std::string::npos);
