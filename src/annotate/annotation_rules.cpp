@@ -15,8 +15,8 @@ namespace {
 
 using json = nlohmann::json;
 
-constexpr size_t kMaxCategoryChars = 200;
-constexpr size_t kMaxPromptBytes = 64 * 1024;
+// The most characters one 32-bit count takes in a compressed RLE string (5 bits each).
+constexpr size_t kMaxCharsPerRun = 7;
 
 size_t Utf8Length(const std::string& s) {
   return static_cast<size_t>(std::count_if(s.begin(), s.end(), [](char c) { return (c & 0xC0) != 0x80; }));
@@ -28,8 +28,46 @@ std::string Trim(const std::string& s) {
   return s.substr(first, s.find_last_not_of(" \t\r\n") - first + 1);
 }
 
+std::string TooManyRuns() { return "segmentation.counts: at most " + std::to_string(kMaxRleRuns) + " runs"; }
+
+// The area and box of a mask given as COCO runs (column-major, background first), found
+// from the runs alone: no height x width mask is built, which at 100 megapixels would cost
+// 100 MB per request. InvalidArgument unless the runs cover the mask exactly.
+Status SetShapeFromRuns(const std::vector<uint32_t>& runs, int height, int width, AnnotationRecord& a) {
+  const uint64_t h = static_cast<uint64_t>(height);
+  const uint64_t total = h * static_cast<uint64_t>(width);
+  uint64_t at = 0;
+  uint64_t area = 0;
+  uint64_t min_x = UINT64_MAX, max_x = 0, min_y = UINT64_MAX, max_y = 0;
+  for (size_t i = 0; i < runs.size(); ++i) {
+    const uint64_t n = runs[i];
+    if (i % 2 == 1 && n > 0 && at + n <= total) {
+      const uint64_t first = at;
+      const uint64_t last = at + n - 1;
+      min_x = std::min(min_x, first / h);
+      max_x = std::max(max_x, last / h);
+      // A run within one column covers its rows; one that wraps into the next column
+      // covers the bottom of one and the top of the other, i.e. every row.
+      const bool one_column = first / h == last / h;
+      min_y = std::min(min_y, one_column ? first % h : 0);
+      max_y = std::max(max_y, one_column ? last % h : h - 1);
+      area += n;
+    }
+    at += n;  // at most 500,000 runs of < 2^32: no overflow
+  }
+  if (at != total) {
+    return Status::InvalidArgument("segmentation does not decode: RLE counts sum to " + std::to_string(at) +
+                                   ", not " + std::to_string(height) + "x" + std::to_string(width));
+  }
+  if (area == 0) return Status::InvalidArgument("segmentation is empty: the mask has no foreground pixel");
+  a.bbox = {static_cast<double>(min_x), static_cast<double>(min_y), static_cast<double>(max_x - min_x + 1),
+            static_cast<double>(max_y - min_y + 1)};
+  a.area = static_cast<int64_t>(area);
+  return Status::Ok();
+}
+
 // A COCO RLE object ({"size": [h, w], "counts": "..."} or with counts as a list of run
-// lengths) for `image`: decoded, checked, and turned into the record's mask fields.
+// lengths) for `image`: checked, and turned into the record's mask fields.
 Status SetSegmentation(const json& seg, const ImageRecord& image, AnnotationRecord& a) {
   if (!seg.is_object() || !seg.contains("size") || !seg.contains("counts")) {
     return Status::InvalidArgument(
@@ -48,33 +86,41 @@ Status SetSegmentation(const json& seg, const ImageRecord& image, AnnotationReco
                                    std::to_string(image.height) + " x " + std::to_string(image.width) +
                                    " (height x width)");
   }
-  Rle rle{image.height, image.width, {}};
+  if (image.height <= 0 || image.width <= 0 ||
+      static_cast<uint64_t>(image.height) * static_cast<uint64_t>(image.width) > UINT32_MAX) {
+    return Status::InvalidArgument("segmentation does not decode: the image is too large for COCO RLE");
+  }
+  // Every limit is checked before the runs are read into memory.
   const json& counts = seg["counts"];
+  std::vector<uint32_t> runs;
+  std::string compressed;
   if (counts.is_string()) {
-    rle.counts = counts.get<std::string>();
+    compressed = counts.get<std::string>();
+    if (compressed.size() > kMaxRleRuns * kMaxCharsPerRun) return Status::InvalidArgument(TooManyRuns());
+    Result<std::vector<uint32_t>> decoded = DecompressRleCounts(compressed);
+    if (!decoded.ok()) {
+      return Status::InvalidArgument("segmentation does not decode: " + decoded.status().message());
+    }
+    runs = std::move(decoded).value();
+    if (runs.size() > kMaxRleRuns) return Status::InvalidArgument(TooManyRuns());
   } else if (counts.is_array()) {
-    std::vector<uint32_t> runs;
+    if (counts.size() > kMaxRleRuns) return Status::InvalidArgument(TooManyRuns());
+    runs.reserve(counts.size());
     for (const json& c : counts) {
       if (!c.is_number_integer() || c.get<int64_t>() < 0 || c.get<int64_t>() > int64_t{UINT32_MAX}) {
         return Status::InvalidArgument("segmentation.counts must hold non-negative run lengths");
       }
       runs.push_back(static_cast<uint32_t>(c.get<int64_t>()));
     }
-    rle.counts = CompressRleCounts(runs);
+    compressed = CompressRleCounts(runs);
   } else {
     return Status::InvalidArgument(
         "segmentation.counts must be a COCO compressed RLE string or a list of runs");
   }
-  Result<BinaryMask> mask = DecodeRle(rle);
-  if (!mask.ok()) return Status::InvalidArgument("segmentation does not decode: " + mask.status().message());
-  const uint64_t area = MaskArea(*mask);
-  if (area == 0) return Status::InvalidArgument("segmentation is empty: the mask has no foreground pixel");
-  const std::array<int, 4> box = MaskBbox(*mask);
+  SAMCACHE_RETURN_IF_ERROR(SetShapeFromRuns(runs, image.height, image.width, a));
   a.mask_height = image.height;
   a.mask_width = image.width;
-  a.rle_counts = std::move(rle.counts);
-  for (size_t i = 0; i < 4; ++i) a.bbox[i] = box[i];
-  a.area = static_cast<int64_t>(area);
+  a.rle_counts = std::move(compressed);
   return Status::Ok();
 }
 

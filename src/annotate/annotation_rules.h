@@ -11,6 +11,14 @@
 
 namespace samcache {
 
+// What one annotation may hold (docs/API.md, "Limits"); each refusal is InvalidArgument
+// naming the limit.
+inline constexpr size_t kMaxCategoryChars = 200;      // UTF-8 characters, after trimming
+inline constexpr size_t kMaxPromptBytes = 64 * 1024;  // the prompt as compact JSON
+// Runs of the mask's RLE. A SAM mask has a few per column (about 2 x width for one blob);
+// this is far above any real mask and keeps a stored mask, and its export, small.
+inline constexpr size_t kMaxRleRuns = 500'000;
+
 // Applies the fields present in `body` (a JSON object) to `a`; with `creating`, category and
 // segmentation are required. InvalidArgument, naming the field, for a wrong one.
 Status ApplyAnnotationFields(const nlohmann::json& body, const ImageRecord& image, bool creating,

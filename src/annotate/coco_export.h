@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 
 #include "catalog/catalog.h"
 #include "common/status.h"
@@ -19,9 +20,16 @@ struct CocoExport {
   size_t categories = 0;
 };
 
+// `text` as an export may carry it: without C0 controls, DEL, C1 controls (U+0080-U+009F)
+// and the bidi embedding, override and isolate marks (U+202A-U+202E, U+2066-U+2069), which
+// make a name display as another ("Trojan Source"). "unnamed" when nothing is left. Stored
+// names keep them: they are data, only their way out is cleaned.
+std::string ExportText(std::string_view text);
+
 // COCO wants integer ids: images by upload order, categories by sorted name; the samcache
-// ids go along as samcache_image_id and samcache_annotation_id. NotFound for an unknown
-// dataset.
+// ids go along as samcache_image_id and samcache_annotation_id. File, category and dataset
+// names pass through ExportText (categories that differ only in stripped characters become
+// one). NotFound for an unknown dataset.
 Result<CocoExport> ExportCoco(Catalog& catalog, const std::string& dataset_id);
 
 }  // namespace samcache

@@ -7,12 +7,26 @@ namespace {
 
 struct TooDeep {};
 
+// The longest parser message a reply carries: nlohmann quotes the token it stopped in
+// ("last read: '...'"), which can be a whole megabyte-long string from the client.
+constexpr size_t kMaxMessageBytes = 160;
+
 // nlohmann's messages start with "[json.exception.parse_error.101] parse error at line 1,
-// column 2: "; the rest is the part a person needs.
+// column 2: " (or "[json.exception.out_of_range.406] "); the rest is the part a person
+// needs, cut to kMaxMessageBytes.
 std::string PlainMessage(const nlohmann::json::exception& e) {
   std::string what = e.what();
-  if (auto colon = what.find(": "); what.rfind("[json.exception", 0) == 0 && colon != std::string::npos) {
+  if (auto end = what.find("] "); what.rfind("[json.exception", 0) == 0 && end != std::string::npos) {
+    what = what.substr(end + 2);
+  }
+  if (auto colon = what.find(": "); what.rfind("parse error", 0) == 0 && colon != std::string::npos) {
     what = what.substr(colon + 2);
+  }
+  if (what.size() > kMaxMessageBytes) {
+    size_t end = kMaxMessageBytes;
+    // Not in the middle of a UTF-8 character.
+    while (end > 0 && (static_cast<unsigned char>(what[end]) & 0xC0) == 0x80) --end;
+    what = what.substr(0, end) + "…";
   }
   return what;
 }

@@ -9,6 +9,8 @@
 #include "annotate/annotation_rules.h"
 #include "annotate/coco_export.h"
 #include "app/app.h"
+#include "common/bounded_json.h"
+#include "http/ids.h"
 #include "http/json_reply.h"
 #include "http/route.h"
 
@@ -21,9 +23,13 @@ constexpr std::string_view kAnnotationExample =
     R"({"category": "cat", "segmentation": {"size": [480, 640], "counts": "..."}})";
 
 json AnnotationJson(const AnnotationRecord& a) {
+  // Stored as the client sent it, so read with the same bounds as a request (an older
+  // server kept prompts of any depth): one that fails shows as null.
   json prompt = nullptr;
-  if (!a.prompt_json.empty()) prompt = json::parse(a.prompt_json, nullptr, /*allow_exceptions=*/false);
-  if (prompt.is_discarded()) prompt = nullptr;
+  if (!a.prompt_json.empty()) {
+    Result<json> parsed = ParseBoundedJson(a.prompt_json, JsonLimits{.max_bytes = a.prompt_json.size()});
+    if (parsed.ok()) prompt = std::move(parsed).value();
+  }
   return json{{"id", a.id},
               {"image_id", a.image_id},
               {"dataset_id", a.dataset_id},
@@ -39,6 +45,7 @@ json AnnotationJson(const AnnotationRecord& a) {
 }
 
 Result<Reply> ListAnnotations(App& app, const std::string& image_id) {
+  SAMCACHE_RETURN_IF_ERROR(CheckId(image_id, "image"));
   SAMCACHE_ASSIGN_OR_RETURN(const ImageRecord image, app.catalog().GetImage(image_id));
   SAMCACHE_ASSIGN_OR_RETURN(const std::vector<AnnotationRecord> annotations,
                             app.catalog().ListAnnotations(image.id));
@@ -48,6 +55,7 @@ Result<Reply> ListAnnotations(App& app, const std::string& image_id) {
 }
 
 Result<Reply> Create(App& app, const Request& req) {
+  SAMCACHE_RETURN_IF_ERROR(CheckId(req.param("id"), "image"));
   SAMCACHE_ASSIGN_OR_RETURN(const ImageRecord image, app.catalog().GetImage(req.param("id")));
   SAMCACHE_ASSIGN_OR_RETURN(const json body, ParseJsonObject(req.body, kAnnotationExample));
   const std::string model_id = app.model() != nullptr ? app.model()->info().id : "";
@@ -58,6 +66,7 @@ Result<Reply> Create(App& app, const Request& req) {
 }
 
 Result<Reply> Update(App& app, const Request& req) {
+  SAMCACHE_RETURN_IF_ERROR(CheckId(req.param("id"), "annotation"));
   SAMCACHE_ASSIGN_OR_RETURN(AnnotationRecord a, app.catalog().GetAnnotation(req.param("id")));
   SAMCACHE_ASSIGN_OR_RETURN(const ImageRecord image, app.catalog().GetImage(a.image_id));
   SAMCACHE_ASSIGN_OR_RETURN(const json body, ParseJsonObject(req.body, kAnnotationExample));
@@ -66,17 +75,20 @@ Result<Reply> Update(App& app, const Request& req) {
 }
 
 Result<Reply> Delete(App& app, const std::string& id) {
+  SAMCACHE_RETURN_IF_ERROR(CheckId(id, "annotation"));
   SAMCACHE_RETURN_IF_ERROR(app.catalog().DeleteAnnotation(id));
   return JsonReply(200, json{{"deleted", id}});
 }
 
 Result<Reply> Coco(App& app, const std::string& dataset_id) {
+  SAMCACHE_RETURN_IF_ERROR(CheckId(dataset_id, "dataset"));
   SAMCACHE_ASSIGN_OR_RETURN(const CocoExport out, ExportCoco(app.catalog(), dataset_id));
   spdlog::info("[EXPORT] dataset {} ({}): COCO with {} image(s), {} annotation(s), {} categor{}",
                out.dataset.id, out.dataset.name, out.images, out.annotations, out.categories,
                out.categories == 1 ? "y" : "ies");
   Reply reply = JsonReply(200, out.coco);
-  reply.Header("Content-Disposition", ContentDisposition("attachment", out.dataset.name + ".coco.json"));
+  reply.Header("Content-Disposition",
+               ContentDisposition("attachment", ExportText(out.dataset.name) + ".coco.json"));
   return reply;
 }
 

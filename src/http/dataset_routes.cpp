@@ -7,6 +7,7 @@
 #include "app/app.h"
 #include "common/crypto.h"
 #include "common/files.h"
+#include "http/ids.h"
 #include "http/image_json.h"
 #include "http/json_reply.h"
 #include "http/route.h"
@@ -128,6 +129,7 @@ Result<Reply> ListDatasets(App& app) {
 }
 
 Result<Reply> ShowDataset(App& app, const std::string& id) {
+  SAMCACHE_RETURN_IF_ERROR(CheckId(id, "dataset"));
   const std::string model_id = app.model() != nullptr ? app.model()->info().id : std::string();
   SAMCACHE_ASSIGN_OR_RETURN(const DatasetView view,
                             LoadDatasetView(app.catalog(), app.embeddings(), model_id, id));
@@ -151,6 +153,7 @@ Result<Reply> ShowDataset(App& app, const std::string& id) {
 }
 
 Result<Reply> DeleteDataset(App& app, const std::string& id) {
+  SAMCACHE_RETURN_IF_ERROR(CheckId(id, "dataset"));
   SAMCACHE_ASSIGN_OR_RETURN(const DeleteOutcome deleted, app.ingestor().DeleteDataset(id));
   spdlog::info("[DATASET] deleted {} ({} blob file(s) no longer referenced removed)", id,
                deleted.blobs_removed);
@@ -166,6 +169,7 @@ void AddDatasetRoutes(RouteTable& routes, const RouteContext& context) {
                     /*upload=*/true});
   routes.push_back({Method::kPost, "/api/sam/dataset/{id}/images",
                     [&app](const Request& req) -> Result<Reply> {
+                      SAMCACHE_RETURN_IF_ERROR(CheckId(req.param("id"), "dataset"));
                       SAMCACHE_ASSIGN_OR_RETURN(const DatasetRecord dataset,
                                                 app.catalog().GetDataset(req.param("id")));
                       return Upload(app, req, dataset.id);

@@ -2,6 +2,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/app.h"
+#include "http/ids.h"
 #include "http/image_json.h"
 #include "http/json_reply.h"
 #include "http/route.h"
@@ -14,6 +15,7 @@ using json = nlohmann::json;
 constexpr const char* kImmutable = "private, max-age=31536000, immutable";
 
 Result<Reply> ImageFile(App& app, const std::string& id) {
+  SAMCACHE_RETURN_IF_ERROR(CheckId(id, "image"));
   SAMCACHE_ASSIGN_OR_RETURN(const ImageRecord image, app.catalog().GetImage(id));
   Result<std::string> bytes = app.blobs().Read(image.content_hash);
   if (!bytes.ok()) {
@@ -30,6 +32,7 @@ Result<Reply> ImageFile(App& app, const std::string& id) {
 }
 
 Result<Reply> Thumbnail(App& app, const std::string& id) {
+  SAMCACHE_RETURN_IF_ERROR(CheckId(id, "image"));
   SAMCACHE_ASSIGN_OR_RETURN(const ImageRecord image, app.catalog().GetImage(id));
   SAMCACHE_ASSIGN_OR_RETURN(std::optional<BlobRecord> blob, app.catalog().FindBlob(image.content_hash));
   if (!blob) return Status::Internal("image without blob row: " + image.id);
@@ -47,6 +50,7 @@ Result<Reply> Similar(App& app, const Request& req) {
       const int max_distance,
       IntParam(req, "max_distance", 0, kMaxNearDuplicateDistance, finder->default_distance()));
   SAMCACHE_ASSIGN_OR_RETURN(const int limit, IntParam(req, "limit", 1, 1000, 100));
+  SAMCACHE_RETURN_IF_ERROR(CheckId(req.param("id"), "image"));
   SAMCACHE_ASSIGN_OR_RETURN(const ImageRecord image, app.catalog().GetImage(req.param("id")));
   SAMCACHE_ASSIGN_OR_RETURN(const std::vector<SimilarImage> similar,
                             finder->FindSimilar(image, max_distance, static_cast<size_t>(limit)));

@@ -1,6 +1,7 @@
 #include "http/json_reply.h"
 
 #include "common/bounded_json.h"
+#include "http/input_limits.h"
 
 #include <spdlog/spdlog.h>
 
@@ -73,7 +74,11 @@ Reply JsonReply(int status, const json& body) {
 }
 
 Reply ErrorReply(int status, const std::string& message) {
-  return JsonReply(status, json{{"error", message}});
+  if (message.size() <= kMaxErrorMessageBytes) return JsonReply(status, json{{"error", message}});
+  // A message that quotes too much of a request: the start says what is wrong.
+  size_t end = kMaxErrorMessageBytes;
+  while (end > 0 && (static_cast<unsigned char>(message[end]) & 0xC0) == 0x80) --end;
+  return JsonReply(status, json{{"error", message.substr(0, end) + "…"}});
 }
 
 Reply StatusReply(const Status& status) {

@@ -15,7 +15,7 @@ namespace samcache {
 int HttpStatusFor(StatusCode code);
 std::string_view CodeName(StatusCode code);
 Reply JsonReply(int status, const nlohmann::json& body);
-// {"error": message}
+// {"error": message}, the message cut to kMaxErrorMessageBytes (http/input_limits.h).
 Reply ErrorReply(int status, const std::string& message);
 // The status's HTTP code and {"error": message}; Retry-After for kUnavailable (busy now,
 // worth retrying); server faults are logged.

@@ -8,6 +8,8 @@
 
 #include "app/app.h"
 #include "common/crypto.h"
+#include "http/ids.h"
+#include "http/input_limits.h"
 #include "http/json_reply.h"
 #include "http/route.h"
 #include "model/npy.h"
@@ -18,6 +20,36 @@ namespace {
 
 using json = nlohmann::json;
 
+// "format": one name or a list of distinct names; "rle" is always included.
+Status ParseFormats(const json& format, PredictRequest& request) {
+  constexpr std::string_view kKnown = "use \"rle\", \"polygon\" or \"png\"";
+  bool rle = false;
+  auto add = [&](const json& f) -> Status {
+    if (!f.is_string()) {
+      return Status::InvalidArgument("format: each entry must be a string (" + std::string(kKnown) + ")");
+    }
+    const std::string& name = f.get_ref<const std::string&>();
+    bool* wanted = name == "rle"       ? &rle
+                   : name == "polygon" ? &request.want_polygon
+                   : name == "png"     ? &request.want_png
+                                       : nullptr;
+    if (wanted == nullptr) {
+      return Status::InvalidArgument("format: unknown format " + ShortPrefix(name) + " (" +
+                                     std::string(kKnown) + ")");
+    }
+    if (*wanted) return Status::InvalidArgument("format: \"" + name + "\" is listed twice");
+    *wanted = true;
+    return Status::Ok();
+  };
+  if (!format.is_array()) return add(format);
+  if (format.size() > kMaxPredictFormats) {
+    return Status::InvalidArgument("format: at most " + std::to_string(kMaxPredictFormats) + " names (" +
+                                   std::string(kKnown) + ", each once)");
+  }
+  for (const json& f : format) SAMCACHE_RETURN_IF_ERROR(add(f));
+  return Status::Ok();
+}
+
 // Parses the JSON body of POST /api/sam/predict. Errors name the field that is wrong.
 Result<PredictRequest> ParsePredictRequest(const std::string& body) {
   SAMCACHE_ASSIGN_OR_RETURN(
@@ -27,6 +59,7 @@ Result<PredictRequest> ParsePredictRequest(const std::string& body) {
     return Status::InvalidArgument("image_id: required, the id of an uploaded image (a string)");
   }
   request.image_id = j["image_id"].get<std::string>();
+  SAMCACHE_RETURN_IF_ERROR(CheckId(request.image_id, "image"));
   auto number = [](const json& v, const std::string& field) -> Result<float> {
     if (!v.is_number()) return Status::InvalidArgument(field + " must be a number");
     return static_cast<float>(v.get<double>());
@@ -79,21 +112,14 @@ Result<PredictRequest> ParsePredictRequest(const std::string& body) {
       return Status::InvalidArgument("refine_from must be the prediction_id of an earlier answer (a string)");
     }
     request.refine_from = j["refine_from"].get<std::string>();
+    // Never made by this server: the same answer as an id it has forgotten.
+    if (!IsId(request.refine_from)) {
+      return Status::InvalidArgument("refine_from: no earlier prediction with id \"" +
+                                     ShortPrefix(request.refine_from) + "\"");
+    }
   }
   if (j.contains("format") && !j["format"].is_null()) {
-    json formats = j["format"].is_array() ? j["format"] : json::array({j["format"]});
-    for (const json& f : formats) {
-      const std::string name = f.is_string() ? f.get<std::string>() : f.dump();
-      if (name == "rle") continue;  // always included
-      if (name == "polygon") {
-        request.want_polygon = true;
-      } else if (name == "png") {
-        request.want_png = true;
-      } else {
-        return Status::InvalidArgument("format: unknown format " + name +
-                                       " (use \"rle\", \"polygon\" or \"png\")");
-      }
-    }
+    SAMCACHE_RETURN_IF_ERROR(ParseFormats(j["format"], request));
   }
   return request;
 }
@@ -154,6 +180,7 @@ Result<Reply> Predict(App& app, const Request& req) {
 
 Result<Reply> EmbeddingNpy(App& app, const std::string& id) {
   if (!app.embeddings()) return NoModel();
+  SAMCACHE_RETURN_IF_ERROR(CheckId(id, "image"));
   SAMCACHE_ASSIGN_OR_RETURN(const ImageRecord image, app.catalog().GetImage(id));
   SAMCACHE_ASSIGN_OR_RETURN(const EmbeddingLookup lookup,
                             app.embeddings()->Get(ImageSource{image.content_hash, image.pixel_hash}));
@@ -171,6 +198,7 @@ Result<Reply> EmbeddingNpy(App& app, const std::string& id) {
 
 Result<Reply> Warm(App& app, const std::string& id) {
   if (!app.embeddings()) return NoModel();
+  SAMCACHE_RETURN_IF_ERROR(CheckId(id, "image"));
   SAMCACHE_ASSIGN_OR_RETURN(const ImageRecord image, app.catalog().GetImage(id));
   SAMCACHE_ASSIGN_OR_RETURN(const PendingEmbedding pending,
                             app.embeddings()->Request(ImageSource{image.content_hash, image.pixel_hash}));

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/app.h"
+#include "http/ids.h"
 #include "http/json_reply.h"
 #include "http/route.h"
 #include "jobs/prewarm_jobs.h"
@@ -172,6 +173,7 @@ class EventStream {
 
 Result<Reply> StartJob(App& app, const std::string& dataset_id) {
   if (app.prewarm() == nullptr) return NoJobs();
+  SAMCACHE_RETURN_IF_ERROR(CheckId(dataset_id, "dataset"));
   SAMCACHE_ASSIGN_OR_RETURN(const PrewarmJobs::Started started, app.prewarm()->Start(dataset_id));
   json body = PrewarmJson(started.snapshot);
   body["existing"] = started.existing;
@@ -185,6 +187,7 @@ Result<Reply> FollowJob(App& app, UpdateCache* updates, const Request& req,
                         const std::atomic<bool>& stopping) {
   if (app.prewarm() == nullptr) return NoJobs();
   const std::string job_id = req.param("job_id");
+  SAMCACHE_RETURN_IF_ERROR(CheckId(job_id, "prewarm job"));
   SAMCACHE_RETURN_IF_ERROR(app.prewarm()->Snapshot(job_id));
   // A reconnecting EventSource sends the last id it saw: go on from there.
   int64_t after = 0;
@@ -212,6 +215,7 @@ void AddPrewarmRoutes(RouteTable& routes, const RouteContext& context) {
   auto job_route = [&app](JobAction action, int status) {
     return [&app, action, status](const Request& req) -> Result<Reply> {
       if (app.prewarm() == nullptr) return NoJobs();
+      SAMCACHE_RETURN_IF_ERROR(CheckId(req.param("job_id"), "prewarm job"));
       SAMCACHE_ASSIGN_OR_RETURN(const PrewarmSnapshot snapshot,
                                 (app.prewarm()->*action)(req.param("job_id")));
       return JsonReply(status, PrewarmJson(snapshot));

@@ -8,6 +8,7 @@
 #include <string>
 #include <thread>
 
+#include "catalog/catalog.h"
 #include "image/image_decoder.h"
 #include "model/mask_codec.h"
 #include "support/http_reply.h"
@@ -229,6 +230,84 @@ TEST_F(AnnotationsApiTest, BadAnnotationsAreRefusedWithTheReasonAndNothingIsSave
                          json{{"segmentation", {{"size", {480, 640}}, {"counts", empty_counts}}}});
   EXPECT_EQ(bad_update.status, 400) << bad_update.raw;
   EXPECT_EQ(Get(path).body["annotations"][0]["segmentation"]["counts"], mask["counts"]) << "unchanged";
+}
+
+// Issue 14, H1, L2 and L3: a prompt made to crash the parser and an RLE of too many runs are
+// refused and not stored; names reach the COCO export without control or bidi characters,
+// while the stored data keeps them; long ids come back as a short prefix.
+TEST_F(AnnotationsApiTest, HostileAnnotationsAreRefusedAndExportsCarryNoControlCharacters) {
+  const int h = 600, w = 1000;  // 600,000 pixels: room for more runs than the limit
+  // U+202E (right-to-left override), U+2066 (left-to-right isolate), U+0085 (a C1 control).
+  const std::string name = "a\u202Eb\u2066c\u0085d.png";
+  json upload = Upload({ScenePng(name, 5, w, h)});
+  const std::string dataset_id = upload["dataset_id"];
+  const std::string image = upload["images"][0]["id"];
+  const std::string path = "/api/sam/image/" + image + "/annotations";
+  const json mask{{"size", {h, w}}, {"counts", CompressRleCounts({1000, 500, h * w - 1500u})}};
+
+  std::string deep_prompt;
+  for (int i = 0; i < 100'000; ++i) deep_prompt += "{\"p\":";
+  deep_prompt += "1" + std::string(100'000, '}');
+  Reply deep = Post(
+      path, R"({"category": "cat", "segmentation": )" + mask.dump() + R"(, "prompt": )" + deep_prompt + "}");
+  EXPECT_EQ(deep.status, 400);
+  EXPECT_EQ(deep.body.value("error", ""), "the body is JSON nested deeper than 64 levels");
+
+  std::vector<uint32_t> one_pixel_runs(500'001, 1);
+  one_pixel_runs.push_back(h * w - 500'001u);
+  const std::string too_many_runs = CompressRleCounts(one_pixel_runs);
+  Reply runs =
+      Post(path, json{{"category", "cat"}, {"segmentation", {{"size", {h, w}}, {"counts", too_many_runs}}}});
+  EXPECT_EQ(runs.status, 400);
+  EXPECT_EQ(runs.body.value("error", ""), "segmentation.counts: at most 500000 runs");
+  EXPECT_TRUE(Get(path).body["annotations"].empty());
+  EXPECT_EQ(Get("/healthz").status, 200);
+
+  const std::string odd_category = std::string(1, '\a') + "dog\u202E";  // BEL, RLO
+  Reply odd = Post(path, json{{"category", odd_category}, {"segmentation", mask}, {"prompt", {{"p", 1}}}});
+  ASSERT_EQ(odd.status, 201) << odd.raw;
+  ASSERT_EQ(Post(path, json{{"category", "dog"}, {"segmentation", mask}}).status, 201);
+  Reply listed = Get(path);
+  EXPECT_EQ(listed.body["annotations"][0]["category"], odd_category) << "stored as sent";
+  EXPECT_EQ(listed.body["annotations"][0]["prompt"], (json{{"p", 1}}));
+  EXPECT_EQ(Get("/api/sam/dataset/" + dataset_id).body["images"][0]["filename"], name);
+  Reply exported = Get("/api/sam/dataset/" + dataset_id + "/export/coco");
+  ASSERT_EQ(exported.status, 200) << exported.raw;
+  EXPECT_EQ(exported.body["images"][0]["file_name"], "abcd.png");
+  EXPECT_EQ(exported.body["categories"],
+            (json::array({{{"id", 1}, {"name", "dog"}, {"supercategory", ""}}})));
+  EXPECT_EQ(exported.body["annotations"][0]["category_id"], 1);
+  EXPECT_EQ(exported.body["annotations"][1]["category_id"], 1);
+
+  // A prompt an older server stored 100,000 deep reads back as null, and the list still answers.
+  server_.reset();
+  {
+    Result<std::unique_ptr<Catalog>> catalog = OpenSqliteCatalog((tmp_ / "data" / "samcache.db").string());
+    ASSERT_TRUE(catalog.ok()) << catalog.status().message();
+    Result<AnnotationRecord> stored = (*catalog)->GetAnnotation(odd.body["id"].get<std::string>());
+    ASSERT_TRUE(stored.ok());
+    stored->prompt_json = deep_prompt;
+    ASSERT_TRUE((*catalog)->UpdateAnnotation(*stored).ok());
+  }
+  Start();
+  Reply deep_listed = Get(path);
+  ASSERT_EQ(deep_listed.status, 200) << deep_listed.raw.substr(0, 200);
+  EXPECT_TRUE(deep_listed.body["annotations"][0]["prompt"].is_null());
+  EXPECT_EQ(deep_listed.body["annotations"][0]["category"], odd_category);
+
+  const std::string long_id(3000, 'f');
+  for (const Reply& reply :
+       {Put("/api/sam/annotation/" + long_id, json{{"category", "cat"}}),
+        Delete("/api/sam/annotation/" + long_id), Get("/api/sam/image/" + long_id + "/annotations"),
+        Get("/api/sam/dataset/" + long_id + "/export/coco"), Get("/api/sam/dataset/" + long_id),
+        Delete("/api/sam/dataset/" + long_id), Get("/api/sam/prewarm/" + long_id),
+        ToReply(
+            client_->Post("/api/sam/dataset/" + long_id + "/images", ImageItems({ScenePng("x.png", 1)})))}) {
+    EXPECT_EQ(reply.status, 404) << reply.raw.substr(0, 100);
+    EXPECT_NE(reply.body.value("error", "").find("with id '" + long_id.substr(0, 16) + "…'"),
+              std::string::npos);
+    EXPECT_LT(reply.raw.size(), 200u);
+  }
 }
 
 TEST_F(AnnotationsApiTest, WarmComputesAheadSoTheClickFindsTheEmbeddingCached) {

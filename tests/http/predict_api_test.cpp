@@ -251,6 +251,69 @@ TEST_F(PredictApiTest, BadInputIsRefusedNamingTheField) {
   EXPECT_EQ(Get("/api/sam/stats").body["embeddings"]["encoder_runs"], 0);
 }
 
+// Issue 14, H1 and M3: bodies made to crash the parser or to be echoed back get a short 400
+// (or an unknown image's 404), and the server goes on answering.
+TEST_F(PredictApiTest, HostileBodiesGetShortAnswersAndTheServerStaysUp) {
+  Scene scene = MakeShapesScene(640, 480);
+  const std::string id = UploadScene(scene);
+  const std::string click = PointsAt(scene.Object("rectangle")).dump();
+  auto with_format = [&](const std::string& format) {
+    return "{\"image_id\": \"" + id + "\", \"points\": " + click + ", \"format\": " + format + "}";
+  };
+  auto nested = [](int depth) { return std::string(depth, '[') + "1" + std::string(depth, ']'); };
+  auto error = [](const Reply& r) { return r.body.is_object() ? r.body.value("error", "") : r.raw; };
+  // The body's object and 63 arrays: parsed, then refused for what the format holds.
+  Reply at_limit = Predict(with_format(nested(63)));
+  EXPECT_EQ(at_limit.status, 400);
+  EXPECT_NE(error(at_limit).find("format: each entry must be a string"), std::string::npos) << at_limit.raw;
+  std::string deep_objects;
+  for (int i = 0; i < 100'000; ++i) deep_objects += "{\"a\":";
+  deep_objects += "1" + std::string(100'000, '}');
+  for (const std::string& body : {with_format(nested(64)), with_format(nested(60'000)),
+                                  "{\"format\": " + nested(60'000) + "}", deep_objects}) {
+    Reply reply = Predict(body);
+    EXPECT_EQ(reply.status, 400) << body.substr(0, 80);
+    EXPECT_EQ(error(reply), "the body is JSON nested deeper than 64 levels");
+  }
+
+  // Megabytes from the client come back as 16 characters at most.
+  const std::string huge(1 << 20, 'a');
+  Reply long_id = Predict(json{{"image_id", huge}, {"points", json::parse(click)}});
+  EXPECT_EQ(long_id.status, 404);
+  EXPECT_EQ(error(long_id), "no image with id '" + huge.substr(0, 16) + "…'");
+  const std::vector<std::pair<json, std::string>> fields = {
+      {json{{"refine_from", huge}}, "refine_from: no earlier prediction with id"},
+      {json{{"format", huge}}, "format: unknown format aaaaaaaaaaaaaaaa…"},
+      {json{{"format", {"rle", "polygon", "png", "rle"}}}, "format: at most 3 names"},
+      {json{{"format", {"png", "png"}}}, "format: \"png\" is listed twice"},
+      {json{{"format", {1}}}, "format: each entry must be a string"},
+  };
+  for (const auto& [extra, message] : fields) {
+    json body{{"image_id", id}, {"points", json::parse(click)}};
+    body.update(extra);
+    Reply reply = Predict(body);
+    EXPECT_EQ(reply.status, 400) << message;
+    EXPECT_NE(error(reply).find(message), std::string::npos) << error(reply);
+    EXPECT_LT(reply.raw.size(), 300u);
+  }
+  Reply bad_string = Predict("{\"image_id\": \"" + huge + "\x01\"}");  // a raw control character
+  EXPECT_EQ(bad_string.status, 400);
+  EXPECT_LT(bad_string.raw.size(), 300u) << bad_string.raw.substr(0, 300);
+  for (const std::string& path :
+       {"/api/sam/image/" + std::string(4000, 'x') + "/embedding.npy",
+        "/api/sam/image/" + id + "x/embedding.npy", std::string("/api/sam/image/%2e%2e/warm")}) {
+    Reply reply =
+        path.ends_with("warm") ? ToReply(client_->Post(path, std::string(), "text/plain")) : Get(path);
+    EXPECT_EQ(reply.status, 404) << path.substr(0, 40);
+    EXPECT_LT(reply.raw.size(), 300u);
+  }
+
+  EXPECT_EQ(Get("/healthz").status, 200);
+  Reply fine = Predict(with_format("[\"rle\", \"png\"]"));
+  ASSERT_EQ(fine.status, 200) << fine.raw;
+  EXPECT_TRUE(fine.body["masks"][0]["png_b64"].is_string());
+}
+
 TEST_F(PredictApiTest, ConcurrentPredictsOnThreeImagesAreAllCorrect) {
   std::vector<Scene> scenes = {MakeShapesScene(1600, 900, 1), MakeShapesScene(700, 1200, 2),
                                MakeShapesScene(640, 480, 3)};
