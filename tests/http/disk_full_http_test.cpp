@@ -162,5 +162,29 @@ TEST_F(DiskFullHttpTest, FullDiskFailsCleanlyAndDeletingFreesSpace) {
   EXPECT_EQ(server_->Stop(), 0) << server_->Log();
 }
 
+// A stored file gone from the disk (deleted by hand, a broken mount): the client hears which
+// image, never where the server keeps its files.
+TEST(ServerPathsHttpTest, AMissingStoredFileIsReportedWithoutItsPath) {
+  TempDir tmp;
+  ServerProcess server(tmp / "data");
+  httplib::Client client("127.0.0.1", server.port());
+  Reply up = ToReply(
+      client.Post("/api/sam/dataset/init", ImageItems({{"a.png", MakeImageFile(40, 30, 1, ".png")}})));
+  ASSERT_EQ(up.status, 200) << up.raw;
+  const std::string id = up.body["images"][0]["id"];
+  for (const fs::path& blob : ListFiles(tmp / "data" / "blobs")) fs::remove(blob);
+
+  Reply file = ToReply(client.Get("/api/sam/image/" + id));
+  EXPECT_EQ(file.status, 500) << file.raw;
+  EXPECT_NE(file.raw.find("is missing"), std::string::npos) << file.raw;
+  EXPECT_EQ(file.raw.find(tmp.path().string()), std::string::npos) << file.raw;
+  Reply predict = ToReply(client.Post("/api/sam/predict",
+                                      R"({"image_id": ")" + id + R"(", "points": [{"x": 10, "y": 10, "label": 1}]})",
+                                      "application/json"));
+  EXPECT_GE(predict.status, 400) << predict.raw;
+  EXPECT_EQ(predict.raw.find(tmp.path().string()), std::string::npos) << predict.raw;
+  EXPECT_NE(server.Log().find(tmp.path().string()), std::string::npos) << "the log keeps the full text";
+}
+
 }  // namespace
 }  // namespace samcache::testing
