@@ -34,6 +34,10 @@ Result<std::unique_ptr<App>> App::Open(const AppOptions& options) {
                     : std::make_unique<BlobStore>(options.blobs_dir, options.blobs_dir / ".tmp");
   SAMCACHE_RETURN_IF_ERROR(app->blobs_->Init());
   app->ingestor_ = std::make_unique<Ingestor>(*app->catalog_, *app->blobs_, options.ingest);
+  app->space_reserve_ =
+      std::make_unique<SpaceReserve>(options.data_dir / "space-reserve", options.space_reserve_bytes);
+  app->space_reserve_->Restore();
+  app->ingestor_->set_space_reserve(app->space_reserve_.get());
   if (!options.load_model) return app;
 
   SAMCACHE_ASSIGN_OR_RETURN(app->model_, options.model_dir.empty()

@@ -19,6 +19,7 @@
 #include "store/embedding_tier.h"
 #include "store/key_lease.h"
 #include "store/safetensors.h"  // StorageDtype
+#include "store/space_reserve.h"
 
 namespace samcache {
 
@@ -40,6 +41,9 @@ struct AppOptions {
   // folder keeps them in <blobs_dir>/.tmp, on the same file system.
   std::filesystem::path blobs_dir;
   IngestOptions ingest;
+  // Held back in <data_dir>/space-reserve so that data can be deleted through the service
+  // when the disk is full (see SpaceReserve); 0: none.
+  uint64_t space_reserve_bytes = uint64_t{8} << 20;
   int near_duplicate_distance = kDefaultNearDuplicateDistance;
 
   // Inference: loaded only by the commands that segment (serve, embed...).
@@ -96,6 +100,7 @@ class App {
   AppOptions options_;
   std::unique_ptr<Catalog> catalog_;
   std::unique_ptr<BlobStore> blobs_;
+  std::unique_ptr<SpaceReserve> space_reserve_;           // used by the ingestor: declared before it
   std::unique_ptr<NearDuplicateFinder> near_duplicates_;  // used by the ingestor: declared before it
   std::unique_ptr<Ingestor> ingestor_;
   std::unique_ptr<SamModel> model_;

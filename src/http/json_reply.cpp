@@ -1,6 +1,7 @@
 #include "http/json_reply.h"
 
 #include "common/bounded_json.h"
+#include "common/server_paths.h"
 #include "http/input_limits.h"
 
 #include <spdlog/spdlog.h>
@@ -85,7 +86,9 @@ Reply StatusReply(const Status& status) {
   if (status.code() == StatusCode::kIoError || status.code() == StatusCode::kInternal) {
     spdlog::error("[HTTP] {}", status.message());
   }
-  Reply reply = ErrorReply(HttpStatusFor(status.code()), status.message());
+  // The last safety net (the stores word their errors without paths): no server path
+  // reaches a client, whatever a layer below said. The log above keeps the full text.
+  Reply reply = ErrorReply(HttpStatusFor(status.code()), WithoutServerPaths(status.message()));
   if (status.code() == StatusCode::kUnavailable) reply.Header("Retry-After", "2");
   return reply;
 }

@@ -6,6 +6,7 @@
 
 #include "common/crypto.h"
 #include "common/files.h"
+#include "common/server_paths.h"
 #include "image/image_decoder.h"
 #include "image/image_format.h"
 #include "image/image_load.h"
@@ -73,13 +74,15 @@ Result<Ingestor::PreparedFile> Ingestor::Prepare(IncomingFile file) {
   return prepared;
 }
 
-Result<IngestedImage> Ingestor::Commit(const std::string& dataset_id, PreparedFile prepared) {
+Result<IngestedImage> Ingestor::Commit(const std::string& dataset_id, PreparedFile prepared,
+                                       const std::function<Status()>& before_row) {
   const IncomingFile& file = prepared.file;
   prepared.blob.created_at = NowIso8601();
   const NewImage row{RandomId(), dataset_id, file.filename, prepared.blob};
   Result<AddImageOutcome> added = [&]() -> Result<AddImageOutcome> {
     auto pin = blobs_.PinForWrite();
     SAMCACHE_RETURN_IF_ERROR(blobs_.Put(file.content_hash, file.bytes));
+    if (before_row) SAMCACHE_RETURN_IF_ERROR(before_row());
     return catalog_.AddImage(row);
   }();
   if (!added.ok()) {
@@ -138,7 +141,17 @@ Result<DeleteOutcome> Ingestor::DeleteDataset(const std::string& dataset_id) {
   if (near_duplicates_ != nullptr) {
     SAMCACHE_ASSIGN_OR_RETURN(images, catalog_.ListImages(dataset_id));
   }
-  SAMCACHE_ASSIGN_OR_RETURN(const std::vector<std::string> orphans, catalog_.DeleteDataset(dataset_id));
+  Result<std::vector<std::string>> deleted = catalog_.DeleteDataset(dataset_id);
+  // A full disk fails the catalog's write like any other (SQLite needs room for its log even
+  // to delete): with the reserve's space back, the delete can go through and free more.
+  if (!deleted.ok() && deleted.status().code() == StatusCode::kIoError && space_reserve_ != nullptr &&
+      space_reserve_->Release()) {
+    spdlog::warn("[DATASET] cannot delete {} ({}); trying again with the space reserve released", dataset_id,
+                 deleted.status().message());
+    deleted = catalog_.DeleteDataset(dataset_id);
+  }
+  SAMCACHE_RETURN_IF_ERROR(deleted);
+  const std::vector<std::string>& orphans = *deleted;
   if (near_duplicates_ != nullptr) {
     Status st = near_duplicates_->OnImagesDeleted(images);
     if (!st.ok())
@@ -148,6 +161,7 @@ Result<DeleteOutcome> Ingestor::DeleteDataset(const std::string& dataset_id) {
   // An upload may have brought the same content back since the delete committed.
   out.blobs_removed =
       blobs_.RemoveUnreferenced(orphans, [&](const std::string& hash) { return BlobIsRecorded(hash); });
+  if (space_reserve_ != nullptr) space_reserve_->Restore();  // only once there is room for it
   return out;
 }
 
@@ -196,11 +210,25 @@ void UploadBatch::AddUnreadable(std::string filename, const Status& why) {
 
 void UploadBatch::Finish() {
   while (!pending_.empty()) CommitOldest();
+  if (!created_here_ || !stored_.empty()) return;
+  // Every row failed after the dataset was made (e.g. the catalog's disk filled up): an empty
+  // dataset nobody asked for must not stay. Its id was never given out, so nothing else
+  // refers to it.
+  Result<DeleteOutcome> removed = ingestor_.DeleteDataset(dataset_id_);
+  if (!removed.ok() && removed.status().code() != StatusCode::kNotFound) {
+    spdlog::error("[UPLOAD] cannot remove the empty dataset {} of a failed upload: {}", dataset_id_,
+                  removed.status().message());
+    return;
+  }
+  spdlog::info("[UPLOAD] no file of the upload could be stored: removed its new dataset {}", dataset_id_);
+  created_here_ = false;
+  dataset_created_ = false;
 }
 
 void UploadBatch::Reject(const std::string& filename, const Status& status) {
   spdlog::warn("[UPLOAD] Rejected {}: {}", filename, status.message());
-  rejected_.push_back({filename, status.message(), status.code()});
+  // The reasons reach the client: a store's message should name no path, and this makes sure.
+  rejected_.push_back({filename, WithoutServerPaths(status.message()), status.code()});
 }
 
 void UploadBatch::CommitOldest() {
@@ -213,13 +241,16 @@ void UploadBatch::CommitOldest() {
     prepared = Status::Internal(std::string("unexpected failure while reading the image: ") + e.what());
   }
   if (!prepared.ok()) return Reject(next.filename, prepared.status());
-  if (!dataset_created_) {
+  // Created once the first file is written: a file the disk cannot take creates nothing.
+  auto create_dataset = [this]() -> Status {
+    if (dataset_created_) return Status::Ok();
     Status st = catalog_.CreateDataset(DatasetRecord{dataset_id_, dataset_name_, NowIso8601(), 0});
-    if (!st.ok())
-      return Reject(next.filename, Status::IoError("could not create the dataset: " + st.message()));
+    if (!st.ok()) return Status::IoError("could not create the dataset: " + st.message());
     dataset_created_ = true;
-  }
-  Result<IngestedImage> result = ingestor_.Commit(dataset_id_, std::move(prepared).value());
+    created_here_ = true;
+    return Status::Ok();
+  };
+  Result<IngestedImage> result = ingestor_.Commit(dataset_id_, std::move(prepared).value(), create_dataset);
   if (!result.ok()) return Reject(next.filename, result.status());
   if (result->duplicate) ++duplicates_found_;
   stored_.push_back(std::move(result).value());

@@ -17,6 +17,7 @@
 #include "common/thread_pool.h"
 #include "similar/near_duplicates.h"
 #include "store/blob_store.h"
+#include "store/space_reserve.h"
 
 namespace samcache {
 
@@ -82,12 +83,18 @@ class Ingestor {
   // Validates the file and decodes it unless this exact content is already known. A non-ok
   // Status says why the file is refused. Stores nothing. Thread-safe.
   Result<PreparedFile> Prepare(IncomingFile file);
-  // Stores the blob and records the image in `dataset_id`. Thread-safe.
-  Result<IngestedImage> Commit(const std::string& dataset_id, PreparedFile prepared);
+  // Stores the blob and records the image in `dataset_id`. `before_row`, when given, runs
+  // once the file is stored and before its row is added (a batch creates its dataset there,
+  // so a file that cannot be written creates nothing); its failure fails the commit.
+  // Thread-safe.
+  Result<IngestedImage> Commit(const std::string& dataset_id, PreparedFile prepared,
+                               const std::function<Status()>& before_row = {});
   // Prepare, then Commit.
   Result<IngestedImage> Ingest(const std::string& dataset_id, IncomingFile file);
 
-  // Deletes a dataset, then the blob files no other dataset refers to.
+  // Deletes a dataset, then the blob files no other dataset refers to. When the catalog
+  // cannot write for lack of space, the space reserve (if set) is released and the delete
+  // tried once more; after a delete, the reserve is made again if there is room.
   Result<DeleteOutcome> DeleteDataset(const std::string& dataset_id);
 
   // Removes stored files without a catalog row (left by a crash between the two writes),
@@ -101,6 +108,9 @@ class Ingestor {
   // Turns on near-duplicate detection: Commit lists each image's near duplicates and adds its
   // picture to `finder`, DeleteDataset removes pictures. `finder` must outlive the ingestor.
   void set_near_duplicate_finder(NearDuplicateFinder* finder) { near_duplicates_ = finder; }
+  // The data folder's space reserve, released so deletes work on a full disk. Must outlive
+  // the ingestor; set before the first delete.
+  void set_space_reserve(SpaceReserve* reserve) { space_reserve_ = reserve; }
 
   const IngestOptions& options() const { return options_; }
   ThreadPool& prepare_pool() { return prepare_pool_; }
@@ -115,12 +125,15 @@ class Ingestor {
   IngestOptions options_;
   ThreadPool prepare_pool_;
   NearDuplicateFinder* near_duplicates_ = nullptr;
+  SpaceReserve* space_reserve_ = nullptr;
   std::function<bool(const std::string&)> embedding_probe_;
 };
 
 // One upload of several files into one dataset. The dataset is created when the first file
-// is stored, so an upload whose files are all refused leaves nothing behind. A bad file is
-// recorded in rejected() and never stops the others.
+// is stored (after its blob is written, before its row), and deleted again by Finish() if
+// no row could be added, so an upload whose files all fail (e.g. on a full disk) leaves
+// nothing behind. A bad file is
+// recorded in rejected() and never stops the others. Rejection reasons name no server path.
 //
 // Files are validated and decoded on the ingestor's workers while later files still arrive,
 // and are committed in the order they were added (so positions and the first-seen copy
@@ -137,8 +150,8 @@ class UploadBatch {
   // Records a file that could not even be read (e.g. a permission error), in its place in
   // the order.
   void AddUnreadable(std::string filename, const Status& why);
-  // Waits until every added file is stored or rejected. The results below are complete only
-  // after this.
+  // Waits until every added file is stored or rejected, then removes the dataset this batch
+  // created if none of its files was stored. The results below are complete only after this.
   void Finish();
   ~UploadBatch();
   UploadBatch(const UploadBatch&) = delete;
@@ -173,6 +186,7 @@ class UploadBatch {
   std::string dataset_id_;
   std::string dataset_name_;
   bool dataset_created_ = false;
+  bool created_here_ = false;  // this batch created the dataset (and may remove it)
   std::vector<IngestedImage> stored_;
   std::vector<RejectedFile> rejected_;
   int64_t duplicates_found_ = 0;

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "common/files.h"
+#include "common/server_paths.h"
 #include "jobs/prewarm_claims.h"
 #include "jobs/prewarm_text.h"
 
@@ -134,7 +135,15 @@ std::optional<PrewarmImageEvent> PrewarmRun::Await(Entry& entry) {
   board_.Publish(job_, Event(image, PrewarmImageState::kComputing, ""));
   Result<EmbeddingLookup> lookup = entry.pending->Wait();
   if (!lookup.ok() && lookup.status().code() == StatusCode::kUnavailable) return std::nullopt;
-  if (!lookup.ok()) return Event(image, PrewarmImageState::kFailed, lookup.status().message());
+  if (!lookup.ok()) {
+    return Event(image, PrewarmImageState::kFailed, WithoutServerPaths(lookup.status().message()));
+  }
+  // Computed is a promise that the next click finds it cached: not kept, it is a failure.
+  if (!lookup->store_status.ok()) {
+    return Event(image, PrewarmImageState::kFailed,
+                 "computed, but the embedding could not be stored: " +
+                     WithoutServerPaths(lookup->store_status.message()));
+  }
   if (lookup->cached) return Event(image, PrewarmImageState::kSkipped, "cached");
   if (lookup->joined) return Event(image, PrewarmImageState::kSkipped, "computed by another request");
   return Event(image, PrewarmImageState::kComputed, "");

@@ -137,7 +137,8 @@ Result<EmbeddingLookup> PendingEmbedding::Wait() {
       joined_,
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start_).count(),
       outcome->timings,
-      outcome->remote};
+      outcome->remote,
+      outcome->store_status};
 }
 
 std::vector<bool> EmbeddingService::AreCached(const std::vector<std::string>& pixel_hashes) {
@@ -239,8 +240,10 @@ void EmbeddingService::StoreLoop() {
     if (!job) return;
 
     const Clock::time_point step = Clock::now();
-    if (Status put = tier_.Put(job->key, job->embedding); !put.ok()) {
-      // The caller still gets its embedding; only later calls will compute it again.
+    Status put = tier_.Put(job->key, job->embedding);
+    if (!put.ok()) {
+      // The caller still gets its embedding (and is told it was not stored); only later
+      // calls will compute it again.
       spdlog::error("could not store embedding {}: {}", job->key.ToString(), put.message());
     }
     job->timings.store_ms = MillisSince(step);
@@ -257,7 +260,7 @@ void EmbeddingService::StoreLoop() {
             job->timings.store_ms,
         job->timings.read_ms, job->timings.decode_ms, job->timings.preprocess_ms, job->timings.encoder_ms,
         job->timings.store_ms);
-    Finish(*job, Computed{std::move(job->embedding), job->timings});
+    Finish(*job, Computed{std::move(job->embedding), job->timings, false, false, std::move(put)});
   }
 }
 

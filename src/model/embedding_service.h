@@ -65,6 +65,9 @@ struct EmbeddingLookup {
   double elapsed_ms = 0;
   EncodeTimings timings;  // when computed (by this call or one it joined)
   bool remote = false;    // cached: computed by another instance while this one waited on its lease
+  // Computed but not written into the store (e.g. a full disk): why. The embedding is still
+  // good for this call; callers that promise it is cached (prewarm) count it as failed.
+  Status store_status = Status::Ok();
 };
 
 struct EncoderStats {
@@ -79,8 +82,9 @@ struct EncoderStats {
 struct ComputedEmbedding {
   std::shared_ptr<const Embedding> embedding;
   EncodeTimings timings;
-  bool cached = false;  // found in the store after all (stored by another instance meanwhile)
-  bool remote = false;  // ... after waiting on that instance's lease
+  bool cached = false;                 // found in the store after all (stored by another instance meanwhile)
+  bool remote = false;                 // ... after waiting on that instance's lease
+  Status store_status = Status::Ok();  // not ok: computed, but the tiers could not keep it
 };
 
 class EmbeddingService;

@@ -1,13 +1,47 @@
 #include "store/blob_store.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <mutex>
+#include <utility>
 
 #include "common/crypto.h"
 #include "common/files.h"
+#include "common/server_paths.h"
 
 namespace samcache {
 namespace fs = std::filesystem;
+
+namespace {
+
+// Takes a flock, retrying when a signal interrupts the wait.
+bool Flock(int fd, int operation) {
+  while (::flock(fd, operation) != 0) {
+    if (errno != EINTR) return false;
+  }
+  return true;
+}
+
+// Removes the temp files last modified before `cutoff`; returns how many.
+size_t RemoveTempFilesBefore(const fs::path& tmp, fs::file_time_type cutoff, bool dry_run) {
+  size_t removed = 0;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(tmp, ec)) {
+    std::error_code ignored;
+    if (!entry.is_regular_file(ignored) || entry.last_write_time(ignored) >= cutoff) continue;
+    if (dry_run || fs::remove(entry.path(), ignored)) ++removed;
+  }
+  return removed;
+}
+
+}  // namespace
 
 BlobStore::BlobStore(fs::path root) : BlobStore(root / "blobs", root / "tmp") {}
 
@@ -21,14 +55,44 @@ Status BlobStore::Init() {
   fs::create_directories(tmp_, ec);
   if (ec) return Status::IoError("cannot create " + tmp_.string() + ": " + ec.message());
   // Another process may be writing into tmp/ right now: only old files are leftovers.
-  const auto cutoff = fs::file_time_type::clock::now() - std::chrono::hours(1);
-  for (const auto& entry : fs::directory_iterator(tmp_, ec)) {
-    std::error_code ignored;
-    if (entry.is_regular_file(ignored) && entry.last_write_time(ignored) < cutoff) {
-      fs::remove(entry.path(), ignored);
-    }
-  }
+  const size_t removed =
+      RemoveTempFilesBefore(tmp_, fs::file_time_type::clock::now() - std::chrono::hours(1), false);
+  if (removed > 0) spdlog::info("[STORE] removed {} temp file(s) of interrupted uploads", removed);
   return Status::Ok();
+}
+
+int BlobStore::LockFolder(int operation) {
+  int fd = ::open(blobs_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0 && !Flock(fd, operation)) {
+    ::close(fd);
+    fd = -1;
+  }
+  // Without it, this process's own writers and deletions still exclude each other (the local
+  // lock); only other processes sharing the folder could interfere.
+  if (fd < 0 && !lock_warned_.exchange(true)) {
+    spdlog::warn("[STORE] cannot flock {} ({}): processes sharing it may delete a file another is recording",
+                 blobs_.string(), std::strerror(errno));
+  }
+  return fd;
+}
+
+BlobStore::WritePin BlobStore::PinForWrite() {
+  std::shared_lock local(gc_mutex_);
+  const int fd = LockFolder(LOCK_SH);
+  return WritePin(std::move(local), fd);
+}
+
+BlobStore::WritePin::WritePin(WritePin&& other) noexcept
+    : local_(std::move(other.local_)), fd_(std::exchange(other.fd_, -1)) {}
+
+BlobStore::WritePin::~WritePin() {
+  if (fd_ >= 0) ::close(fd_);  // releases the flock
+}
+
+BlobStore::Exclusive::Exclusive(BlobStore& store) : local_(store.gc_mutex_), fd_(store.LockFolder(LOCK_EX)) {}
+
+BlobStore::Exclusive::~Exclusive() {
+  if (fd_ >= 0) ::close(fd_);
 }
 
 fs::path BlobStore::PathFor(const std::string& content_hash) const {
@@ -37,14 +101,14 @@ fs::path BlobStore::PathFor(const std::string& content_hash) const {
 }
 
 Status BlobStore::Put(const std::string& content_hash, std::string_view bytes) {
-  if (!IsSha256Hex(content_hash)) return Status::Internal("not a content hash: " + content_hash);
+  if (!IsSha256Hex(content_hash)) return Status::Internal("not a content hash");
   const fs::path path = PathFor(content_hash);
   std::error_code ec;
   if (fs::file_size(path, ec) == bytes.size() && !ec) {
     fs::last_write_time(path, fs::file_time_type::clock::now(), ec);
     return Status::Ok();
   }
-  return WriteFileAtomically(path, bytes, tmp_);
+  return ClientSafe(WriteFileAtomically(path, bytes, tmp_), "the server could not write to its data folder");
 }
 
 bool BlobStore::Contains(const std::string& content_hash) const {
@@ -53,13 +117,20 @@ bool BlobStore::Contains(const std::string& content_hash) const {
 }
 
 Result<std::string> BlobStore::Read(const std::string& content_hash) const {
-  if (!IsSha256Hex(content_hash)) return Status::NotFound("no blob " + content_hash);
-  return ReadFile(PathFor(content_hash));
+  const std::string name = content_hash.substr(0, 12);
+  if (!IsSha256Hex(content_hash)) return Status::NotFound("no stored file " + name);
+  Result<std::string> bytes = ReadFile(PathFor(content_hash));
+  if (!bytes.ok() && bytes.status().code() == StatusCode::kNotFound) {
+    spdlog::error("[STORE] {}", bytes.status().message());
+    return Status::NotFound("the stored file of content " + name + " is missing");
+  }
+  if (!bytes.ok()) return ClientSafe(bytes.status(), "the server could not read the stored file " + name);
+  return bytes;
 }
 
 size_t BlobStore::RemoveUnreferenced(const std::vector<std::string>& hashes,
                                      const std::function<bool(const std::string&)>& still_referenced) {
-  std::unique_lock lock(gc_mutex_);
+  Exclusive lock(*this);
   size_t removed = 0;
   for (const std::string& hash : hashes) {
     if (!IsSha256Hex(hash) || still_referenced(hash)) continue;
@@ -76,14 +147,15 @@ BlobStore::GarbageReport BlobStore::CollectGarbage(const std::function<bool(cons
   std::error_code ec;
   for (const auto& shard : fs::directory_iterator(blobs_, ec)) {
     std::error_code shard_ec;
+    if (!shard.is_directory(shard_ec)) continue;
     for (const auto& entry : fs::directory_iterator(shard.path(), shard_ec)) {
       const std::string hash = entry.path().filename().string();
       std::error_code file_ec;
       if (!IsSha256Hex(hash) || !entry.is_regular_file(file_ec)) continue;
       ++report.files_seen;
       if (entry.last_write_time(file_ec) >= cutoff || file_ec) continue;
-      // Asked under the exclusive pin: no upload of this process is between Put and its row.
-      std::unique_lock lock(gc_mutex_);
+      // Asked under the exclusive lock: no upload of any process is between Put and its row.
+      Exclusive lock(*this);
       if (is_recorded(hash)) continue;
       std::error_code size_ec, remove_ec;
       const uintmax_t size = entry.file_size(size_ec);
@@ -93,6 +165,7 @@ BlobStore::GarbageReport BlobStore::CollectGarbage(const std::function<bool(cons
       }
     }
   }
+  report.temp_removed = RemoveTempFilesBefore(tmp_, cutoff, dry_run);
   return report;
 }
 

@@ -11,6 +11,7 @@
 #include <iterator>
 
 #include "common/files.h"
+#include "common/server_paths.h"
 #include "store/safetensors.h"
 
 namespace samcache {
@@ -118,15 +119,17 @@ Status DiskTier::Init() {
   std::error_code ec;
   fs::create_directories(tmp_, ec);
   if (ec) return Status::IoError("cannot create " + tmp_.string() + ": " + ec.message());
-  RemoveStaleTempFiles();
+  if (const uint64_t removed = RemoveStaleTempFiles(kTempFileGrace); removed > 0) {
+    spdlog::info("[CACHE] removed {} temp file(s) of interrupted embedding writes", removed);
+  }
   SAMCACHE_RETURN_IF_ERROR(RebuildIndex());
   std::lock_guard lock(mutex_);
   EvictLocked();
   return Status::Ok();
 }
 
-uint64_t DiskTier::RemoveStaleTempFiles() {
-  const auto cutoff = fs::file_time_type::clock::now() - kTempFileGrace;
+uint64_t DiskTier::RemoveStaleTempFiles(std::chrono::seconds grace) {
+  const auto cutoff = fs::file_time_type::clock::now() - grace;
   uint64_t removed = 0;
   std::error_code ec;
   for (const fs::directory_entry& entry : fs::directory_iterator(tmp_, ec)) {
@@ -267,7 +270,8 @@ Status DiskTier::Put(const EmbeddingKey& key, std::shared_ptr<const Embedding> e
   SAMCACHE_ASSIGN_OR_RETURN(const std::string encoded, EncodeSafetensors(key, *embedding, dtype_));
   if (max_bytes_ != 0 && encoded.size() > max_bytes_) return Status::Ok();
   const fs::path path = PathFor(key);
-  SAMCACHE_RETURN_IF_ERROR(WriteFileAtomically(path, encoded, tmp_));
+  SAMCACHE_RETURN_IF_ERROR(ClientSafe(WriteFileAtomically(path, encoded, tmp_),
+                                      "the server could not write to its embedding cache"));
   MarkUsedNow(path);
 
   std::lock_guard lock(mutex_);
@@ -393,7 +397,7 @@ Result<DiskVerifyOutcome> DiskTier::Verify(bool read_all) {
   DiskVerifyOutcome outcome;
   std::error_code ec;
   fs::create_directories(tmp_, ec);
-  outcome.temp_removed = RemoveStaleTempFiles();
+  outcome.temp_removed = RemoveStaleTempFiles(kTempFileGrace);
   SAMCACHE_RETURN_IF_ERROR(RebuildIndex());
 
   std::vector<EmbeddingKey> keys;

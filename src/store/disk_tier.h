@@ -63,7 +63,7 @@ class DiskTier final : public EmbeddingTier {
   // total is within the budget. An embedding larger than the whole budget is not kept (not an error).
   // InvalidArgument for a key that cannot be a file name (model_id: letters, digits, '.', '_',
   // '-', not starting with '.', not "tmp"; pixel_hash: lowercase hex) or an embedding that
-  // cannot be encoded; IoError when the write fails.
+  // cannot be encoded; IoError when the write fails (e.g. a full disk), naming no server path.
   Status Put(const EmbeddingKey& key, std::shared_ptr<const Embedding> embedding) override;
   // From the index; a key it lacks is looked up on disk (one stat) and adopted if present.
   bool Contains(const EmbeddingKey& key) override;
@@ -86,6 +86,10 @@ class DiskTier final : public EmbeddingTier {
   // `read_all` reads and verifies every entry (deleting corrupt ones), and evicts down to
   // the budget.
   Result<DiskVerifyOutcome> Verify(bool read_all);
+  // Removes the temp files of interrupted writes (a crash, kill -9) not modified for
+  // `grace`; returns how many. A younger one may be a write in progress in another process.
+  // Init() and Verify() do this with kTempFileGrace; `samcache gc` first with its own grace.
+  uint64_t RemoveStaleTempFiles(std::chrono::seconds grace);
 
   // Where `key` is (or would be) stored. Only meaningful for a key Put() accepts.
   std::filesystem::path PathFor(const EmbeddingKey& key) const;
@@ -103,7 +107,6 @@ class DiskTier final : public EmbeddingTier {
     uint64_t inode = 0;
   };
 
-  uint64_t RemoveStaleTempFiles();
   Status RebuildIndex();
   // Reads and verifies one entry without touching recency or counters. NotFound when the
   // file is gone; Corrupt (with `identity` set) when it fails verification.

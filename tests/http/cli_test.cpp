@@ -104,6 +104,30 @@ TEST(CliTest, GcRemovesFilesWithoutRows) {
   EXPECT_EQ(ListFiles(tmp / "data" / "blobs").size(), 1u);
 }
 
+// L5: kill -9 in the middle of writes leaves partial temp files (an embedding's, an upload's).
+// gc leaves them alone within its grace (they may be writes in progress), then removes and
+// counts them.
+TEST(CliTest, GcRemovesTempFilesOfInterruptedWrites) {
+  TempDir tmp;
+  const std::string data = (tmp / "data").string();
+  ASSERT_EQ(RunSamcache({"migrate", "--data", data}).exit_code, 0);
+  WriteFile(tmp / "data" / "embeddings" / "tmp" / "9f86d081884c7d65.tmp", std::string(4096, 'x'));
+  WriteFile(tmp / "data" / "tmp" / "2c26b46b68ffc68f.tmp", "partial upload");
+
+  CommandResult within = RunSamcache({"gc", "--data", data});
+  EXPECT_EQ(within.exit_code, 0) << within.output;
+  EXPECT_NE(within.output.find("removed 0 temp file(s) of interrupted uploads"), std::string::npos)
+      << within.output;
+  EXPECT_NE(within.output.find(", 0 temp file(s) removed"), std::string::npos) << within.output;
+
+  CommandResult gc = RunSamcache({"gc", "--data", data, "--verify-cache", "--grace-minutes", "0"});
+  EXPECT_EQ(gc.exit_code, 0) << gc.output;
+  EXPECT_NE(gc.output.find("removed 1 temp file(s) of interrupted uploads"), std::string::npos) << gc.output;
+  EXPECT_NE(gc.output.find(", 1 temp file(s) removed"), std::string::npos) << gc.output;
+  EXPECT_TRUE(ListFiles(tmp / "data" / "embeddings" / "tmp").empty());
+  EXPECT_TRUE(ListFiles(tmp / "data" / "tmp").empty());
+}
+
 // samcache prewarm from a terminal: computes, then skips; stats counts; gc keeps the budget.
 TEST(CliTest, PrewarmStatsAndGcManageTheCache) {
   TempDir tmp;

@@ -84,7 +84,11 @@ int Embed(const CommonOptions& common, const ModelCliOptions& model_options, con
     if (!encoded.ok()) return Fail(encoded.status());
     encoder_ms = ms(step);
     embedding = std::make_shared<const Embedding>(std::move(encoded).value());
-    if (redis_tier) (void)redis_tier->Put(key, embedding);
+    if (redis_tier) {
+      if (Status put = redis_tier->Put(key, embedding); !put.ok()) {
+        spdlog::warn("[REDIS] the embedding was not stored in the shared tier: {}", put.message());
+      }
+    }
   }
   const NamedTensor& tensor = embedding->tensors.front();
   const fs::path out_dir = fs::absolute(out_path).parent_path();

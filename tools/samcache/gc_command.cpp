@@ -32,6 +32,8 @@ struct GcArgs {
 // read of every entry and the removal of models no longer used.
 Status CleanEmbeddingCache(const CommonOptions& common, const GcOptions& o) {
   DiskTier cache(CacheDir(common), o.cache_max_bytes);
+  // Before Init(), which would remove only those older than an hour, without counting them.
+  const uint64_t temp_removed = cache.RemoveStaleTempFiles(std::chrono::minutes(o.grace_minutes));
   SAMCACHE_RETURN_IF_ERROR(cache.Init());
   for (const std::string& model_id : o.drop_models) {
     SAMCACHE_ASSIGN_OR_RETURN(const uint64_t dropped, cache.RemoveModel(model_id));
@@ -45,7 +47,7 @@ Status CleanEmbeddingCache(const CommonOptions& common, const GcOptions& o) {
       static_cast<unsigned long long>(checked.checked), checked.checked == 1 ? "y" : "ies",
       o.verify_cache ? "read and verified" : "found",
       static_cast<unsigned long long>(checked.corrupt_removed),
-      static_cast<unsigned long long>(checked.temp_removed),
+      static_cast<unsigned long long>(temp_removed + checked.temp_removed),
       static_cast<unsigned long long>(cache.Stats().evictions),  // by Init and Verify
       o.cache_max_bytes == 0 ? "(unlimited)" : (std::to_string(o.cache_max_bytes >> 20) + " MiB").c_str(),
       static_cast<double>(checked.bytes_after) / 1e6);
@@ -60,6 +62,8 @@ int CollectGarbage(const CommonOptions& common, const GcOptions& o) {
   std::printf("%s %zu of %zu stored file(s) without a catalog row (%.1f MB)\n",
               o.dry_run ? "would remove" : "removed", r.files_removed, r.files_seen,
               static_cast<double>(r.bytes_removed) / 1e6);
+  std::printf("%s %zu temp file(s) of interrupted uploads\n", o.dry_run ? "would remove" : "removed",
+              r.temp_removed);
   if (o.dry_run) return 0;
   return ExitCode(CleanEmbeddingCache(common, o));
 }
@@ -74,7 +78,8 @@ Command AddGcCommand(CLI::App& cli) {
                                     "cache within its budget");
   AddCommonOptions(gc, args->common);
   gc->add_option("--grace-minutes", o.grace_minutes,
-                 "Leave files younger than this alone (an upload may be about to record them)")
+                 "Leave files younger than this alone (an upload may be about to record them, "
+                 "a temp file may be a write in progress)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   gc->add_flag("--dry-run", o.dry_run, "Only count the stored files that would be removed");
