@@ -13,6 +13,13 @@
 namespace samcache {
 
 Result<DecodedImage> DecodeImage(std::string_view bytes, ImageFormat format) {
+  if (format == ImageFormat::kJpeg) {
+    // Files stored before the scan limit existed reach here from the embedding service too.
+    // The walk is linear and cheap next to any decode; only its scan verdict is used, so other
+    // damage is still reported by the decoder as before.
+    Result<ImageHeader> header = ReadImageHeader(bytes);
+    if (!header.ok() && header.status().code() == StatusCode::kInvalidArgument) return header.status();
+  }
   cv::Mat bgr;
   try {
     const cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8UC1, const_cast<char*>(bytes.data()));

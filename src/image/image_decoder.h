@@ -18,7 +18,8 @@ struct DecodedImage {
   std::string rgb;  // width * height * 3 bytes
 };
 
-// Decodes `bytes` (already sniffed as `format`). Corrupt when the codec cannot read them.
+// Decodes `bytes` (already sniffed as `format`). Corrupt when the codec cannot read them;
+// InvalidArgument, without decoding, for a JPEG with more than kMaxJpegScans scans.
 // The caller checks the declared size against its pixel limit before calling.
 Result<DecodedImage> DecodeImage(std::string_view bytes, ImageFormat format);
 

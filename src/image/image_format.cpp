@@ -55,27 +55,55 @@ bool IsSof(uint32_t marker) {
   return marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
 }
 
+// After an SOS header: the entropy-coded data runs to the next marker. Inside it 0xFF is
+// always followed by a stuffed 0x00 or is an RSTn marker, and runs of 0xFF are fill, exactly
+// as libjpeg reads them, so a scan cannot hide in the data. Returns the position of the
+// marker's first 0xFF, or npos when the file ends first. Linear in the bytes skipped.
+size_t SkipEntropyCodedData(std::string_view b, size_t pos) {
+  for (;;) {
+    const size_t ff = b.find('\xFF', pos);
+    if (ff == std::string_view::npos) return ff;
+    size_t code = ff + 1;
+    while (code < b.size() && U8(b, code) == 0xFF) ++code;
+    if (code >= b.size()) return std::string_view::npos;
+    const uint32_t marker = U8(b, code);
+    if (marker != 0x00 && !(marker >= 0xD0 && marker <= 0xD7)) return ff;
+    pos = code + 1;
+  }
+}
+
 Result<ImageHeader> ReadJpeg(std::string_view b) {
   size_t pos = 2;  // after SOI
   bool have_sof = false;
   uint32_t width = 0;
   uint32_t height = 0;
-  // Walk the header segments up to the first SOS. Going past the SOF to the SOS matters for the
-  // EOI check below: an EXIF thumbnail (in APP1, before SOS) carries its own EOI marker.
+  uint32_t scans = 0;
+  // Walk every segment and skip every scan's data to the EOI, counting the scans (SOS) as
+  // libjpeg will decode them. Each step moves forward, so the walk is linear in the file size.
+  // Walking segments rather than searching for FF D9 matters: an EXIF thumbnail (in APP1)
+  // carries its own EOI marker.
   for (;;) {
+    // Truncation before the first scan is "inside the headers"; after it, the EOI is missing.
+    auto truncated = [&] {
+      return Truncated("JPEG", scans == 0 ? "the file ends inside the headers"
+                                          : "the file ends before the end-of-image marker");
+    };
     // libjpeg skips stray bytes between segments with only a warning, so we do too; any run of
     // 0xFF is fill before the marker code.
     while (pos < b.size() && U8(b, pos) != 0xFF) ++pos;
     while (pos < b.size() && U8(b, pos) == 0xFF) ++pos;
-    if (pos >= b.size()) return Truncated("JPEG", "the file ends inside the headers");
+    if (pos >= b.size()) return truncated();
     const uint32_t marker = U8(b, pos++);
     // Markers without a length field: TEM, RSTn, a repeated SOI, and a stuffed 0x00.
     if (marker == 0x00 || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD8)) continue;
-    if (marker == 0xD9) return Bad("JPEG", "ends before any image data");
-    if (!Has(b, pos, 2)) return Truncated("JPEG", "the file ends inside the headers");
+    if (marker == 0xD9) {
+      if (scans == 0) return Bad("JPEG", "ends before any image data");
+      break;  // EOI: anything after it (some cameras append data) is not part of the image
+    }
+    if (!Has(b, pos, 2)) return truncated();
     const uint32_t length = U16Be(b, pos);  // includes the two length bytes
     if (length < 2) return Bad("JPEG", "has a header segment with an invalid length");
-    if (!Has(b, pos, length)) return Truncated("JPEG", "the file ends inside the headers");
+    if (!Has(b, pos, length)) return truncated();
     if (IsSof(marker) && !have_sof) {
       // Segment: length(2) precision(1) height(2) width(2) components(1) ...
       if (length < 8) return Bad("JPEG", "has a frame header that is too short");
@@ -84,18 +112,23 @@ Result<ImageHeader> ReadJpeg(std::string_view b) {
       have_sof = true;
     }
     pos += length;
-    if (marker == 0xDA) break;  // SOS: entropy-coded data follows
+    if (marker == 0xDA) {  // SOS: entropy-coded data follows
+      if (!have_sof) return Bad("JPEG", "has image data before its frame header");
+      ++scans;
+      pos = SkipEntropyCodedData(b, pos);
+      if (pos == std::string_view::npos) return truncated();
+    }
   }
-  if (!have_sof) return Bad("JPEG", "has image data before its frame header");
-  // Entropy-coded data never contains FF D9 (0xFF is always stuffed), so the last FF D9 after
-  // the SOS is the EOI. Searching backwards tolerates data some cameras append after it.
-  bool have_eoi = false;
-  for (size_t i = b.size(); i >= pos + 2 && !have_eoi; --i) {
-    have_eoi = U8(b, i - 2) == 0xFF && U8(b, i - 1) == 0xD9;
+  // Each scan is a pass over every block of the image: thousands of them make a small file
+  // take minutes to decode (a "scan bomb"), so the count is refused here, before decoding.
+  if (scans > kMaxJpegScans) {
+    return Status::InvalidArgument("the JPEG has " + std::to_string(scans) + " scans; at most " +
+                                   std::to_string(kMaxJpegScans) + " are accepted");
   }
-  if (!have_eoi) return Truncated("JPEG", "the file ends before the end-of-image marker");
   // Height 0 means "defined later by a DNL marker", which we do not support.
-  return MakeHeader(ImageFormat::kJpeg, "JPEG", width, height);
+  SAMCACHE_ASSIGN_OR_RETURN(ImageHeader header, MakeHeader(ImageFormat::kJpeg, "JPEG", width, height));
+  header.jpeg_scans = scans;
+  return header;
 }
 
 // ---- PNG -----------------------------------------------------------------------------------

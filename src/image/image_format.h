@@ -37,7 +37,12 @@ struct ImageHeader {
   ImageFormat format = ImageFormat::kUnknown;
   uint32_t width = 0;  // as stored in the file, before any EXIF orientation
   uint32_t height = 0;
+  uint32_t jpeg_scans = 0;  // JPEG only: the number of scans (SOS segments) up to the EOI
 };
+
+// A baseline JPEG has 1 to 4 scans and libjpeg's progressive script 10; encoders that
+// optimise their scripts stay well below this. Each scan costs a pass over the whole image.
+inline constexpr uint32_t kMaxJpegScans = 100;
 
 // Reads only the container/header structures to get the declared size, and checks that the
 // file is structurally complete. On success width and height are both non-zero; they are the
@@ -47,7 +52,10 @@ struct ImageHeader {
 //    TIFF): the content looks like HTML"), GIF, and valid-but-unhandled variants (e.g. OS/2 BMP).
 //  - Corrupt: truncated files ("truncated JPEG: the file ends before the end-of-image marker")
 //    and impossible headers (zero width/height, bad chunk lengths, missing size fields, ...).
-// Trailing bytes after a complete image (JPEG EOI, PNG IEND, RIFF end) are accepted.
+//  - InvalidArgument: a JPEG with more than kMaxJpegScans scans ("the JPEG has 6001 scans; at
+//    most 100 are accepted"), refused because decoding it would take minutes.
+// Trailing bytes after a complete image (JPEG EOI, PNG IEND, RIFF end) are accepted. The JPEG
+// walk visits each byte at most once: every segment and scan up to the EOI.
 Result<ImageHeader> ReadImageHeader(std::string_view bytes);
 
 }  // namespace samcache

@@ -166,13 +166,14 @@ Result<DeleteOutcome> Ingestor::DeleteDataset(const std::string& dataset_id) {
 }
 
 UploadBatch::UploadBatch(Ingestor& ingestor, ImageCatalog& catalog, std::string dataset_name,
-                         std::optional<std::string> existing_dataset_id)
+                         std::optional<std::string> existing_dataset_id, std::string client)
     : ingestor_(ingestor),
       catalog_(catalog),
       dataset_name_(std::move(dataset_name)),
       // Enough to keep every worker busy while the next files arrive, and no more: each
       // pending file holds its bytes in memory.
-      max_pending_(2 * ingestor.prepare_pool().size()) {
+      max_pending_(2 * ingestor.prepare_pool().size()),
+      client_(std::move(client)) {
   if (existing_dataset_id) {
     dataset_id_ = *existing_dataset_id;
     dataset_created_ = true;
@@ -189,10 +190,10 @@ void UploadBatch::Add(IncomingFile file) {
   file.filename = CleanFilename(file.filename);
   std::string filename = file.filename;
   Ingestor& ingestor = ingestor_;
-  pending_.push_back(
-      {std::move(filename), ingestor.prepare_pool().Submit([&ingestor, file = std::move(file)]() mutable {
-         return ingestor.Prepare(std::move(file));
-       })});
+  pending_.push_back({std::move(filename),
+                      ingestor.prepare_pool().Submit(client_, [&ingestor, file = std::move(file)]() mutable {
+                        return ingestor.Prepare(std::move(file));
+                      })});
   // Commit what is ready at the front without waiting, then make room if needed.
   while (!pending_.empty() &&
          pending_.front().prepared.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
@@ -272,7 +273,7 @@ Result<BackfillOutcome> Ingestor::BackfillPerceptualHashes() {
     after = missing.back();
     std::vector<std::future<Result<PerceptualHash>>> hashes;
     for (const std::string& content_hash : missing) {
-      hashes.push_back(prepare_pool_.Submit([this, content_hash]() -> Result<PerceptualHash> {
+      hashes.push_back(prepare_pool_.Submit(std::string(), [this, content_hash]() -> Result<PerceptualHash> {
         SAMCACHE_ASSIGN_OR_RETURN(const std::string bytes, blobs_.Read(content_hash));
         Result<LoadedImage> loaded = LoadCheckedImage(bytes, options_.max_image_pixels);
         // The backfill's log line has always named the limit this briefly.

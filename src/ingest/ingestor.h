@@ -14,7 +14,7 @@
 
 #include "catalog/image_catalog.h"
 #include "common/status.h"
-#include "common/thread_pool.h"
+#include "ingest/decode_scheduler.h"
 #include "similar/near_duplicates.h"
 #include "store/blob_store.h"
 #include "store/space_reserve.h"
@@ -26,7 +26,8 @@ struct IngestOptions {
   uint64_t max_image_pixels = 100'000'000;
   int thumb_max_side = 256;
   // Workers that validate and decode uploads (0: one per hardware thread). Shared by all
-  // uploads, so concurrent requests cannot decode more images at once than this.
+  // uploads, so concurrent requests cannot decode more images at once than this; clients take
+  // turns on them (DecodeScheduler).
   size_t prepare_threads = 0;
   // Near duplicates listed per stored image (the closest first).
   size_t max_near_duplicates_listed = 20;
@@ -113,7 +114,7 @@ class Ingestor {
   void set_space_reserve(SpaceReserve* reserve) { space_reserve_ = reserve; }
 
   const IngestOptions& options() const { return options_; }
-  ThreadPool& prepare_pool() { return prepare_pool_; }
+  DecodeScheduler& prepare_pool() { return prepare_pool_; }
 
  private:
   Result<BlobRecord> DescribeNewContent(const IncomingFile& file);
@@ -123,7 +124,7 @@ class Ingestor {
   ImageCatalog& catalog_;
   BlobStore& blobs_;
   IngestOptions options_;
-  ThreadPool prepare_pool_;
+  DecodeScheduler prepare_pool_;
   NearDuplicateFinder* near_duplicates_ = nullptr;
   SpaceReserve* space_reserve_ = nullptr;
   std::function<bool(const std::string&)> embedding_probe_;
@@ -141,9 +142,10 @@ class Ingestor {
 class UploadBatch {
  public:
   // With `existing_dataset_id`, files go into that dataset; otherwise a new one named
-  // `dataset_name` is created (named after its id when empty).
+  // `dataset_name` is created (named after its id when empty). `client` (the HTTP peer's
+  // address) is whose turn the decoding waits for; empty is one shared client.
   UploadBatch(Ingestor& ingestor, ImageCatalog& catalog, std::string dataset_name,
-              std::optional<std::string> existing_dataset_id = std::nullopt);
+              std::optional<std::string> existing_dataset_id = std::nullopt, std::string client = {});
 
   // Queues the file; blocks while too many files of this batch are waiting.
   void Add(IncomingFile file);
@@ -193,6 +195,7 @@ class UploadBatch {
   int64_t bytes_received_ = 0;
   std::deque<Pending> pending_;
   size_t max_pending_;
+  std::string client_;
 };
 
 // The uploader's file name as we keep it: control characters replaced (they would garble

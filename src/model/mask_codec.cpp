@@ -134,17 +134,17 @@ void Transpose16x16ToBinary(const uint8_t* src, size_t src_stride, uint8_t* dst,
 }
 #endif
 
-// dst (cols x rows) = transpose of src (rows x cols), with any non-zero byte written as 1.
-// Column-major order is what COCO RLE counts in; this is most of EncodeRle's time, hence SSE2
-// blocks where available and a scalar loop for the edges.
-void TransposeToBinary(const uint8_t* src, int rows, int cols, uint8_t* dst) {
+// dst (cols x rows) = transpose of the rows x cols block at src (rows `stride` bytes apart),
+// with any non-zero byte written as 1. Column-major order is what COCO RLE counts in; this is
+// most of EncodeRle's time, hence SSE2 blocks where available and a scalar loop for the edges.
+void TransposeToBinary(const uint8_t* src, size_t stride, int rows, int cols, uint8_t* dst) {
   int full_rows = 0, full_cols = 0;
 #if defined(__SSE2__)
   full_rows = rows / 16 * 16;
   full_cols = cols / 16 * 16;
   for (int r = 0; r < full_rows; r += 16) {
     for (int c = 0; c < full_cols; c += 16) {
-      Transpose16x16ToBinary(src + static_cast<size_t>(r) * cols + c, static_cast<size_t>(cols),
+      Transpose16x16ToBinary(src + static_cast<size_t>(r) * stride + c, stride,
                              dst + static_cast<size_t>(c) * rows + r, static_cast<size_t>(rows));
     }
   }
@@ -152,7 +152,7 @@ void TransposeToBinary(const uint8_t* src, int rows, int cols, uint8_t* dst) {
   auto scalar = [&](int r0, int r1, int c0, int c1) {
     for (int c = c0; c < c1; ++c) {
       uint8_t* d = dst + static_cast<size_t>(c) * rows;
-      for (int r = r0; r < r1; ++r) d[r] = src[static_cast<size_t>(r) * cols + c] != 0;
+      for (int r = r0; r < r1; ++r) d[r] = src[static_cast<size_t>(r) * stride + c] != 0;
     }
   };
   scalar(0, full_rows, full_cols, cols);  // right edge
@@ -200,20 +200,34 @@ std::vector<uint32_t> RleCounts(const BinaryMask& mask) {
   const size_t n = PixelCount(mask);
   // pycocotools counts are 32-bit; no image the server accepts comes near 4 Gpx.
   assert(n <= std::numeric_limits<uint32_t>::max());
-  std::vector<uint8_t> column_major(n);
-  TransposeToBinary(mask.data.data(), mask.height, mask.width, column_major.data());
+  // Columns are transposed a block at a time, so a 100-megapixel mask needs a few hundred
+  // kilobytes here rather than a second 100 MB copy. Runs continue from block to block.
+  constexpr int kBlockColumns = 64;
+  std::vector<uint8_t> block(static_cast<size_t>(kBlockColumns) * mask.height);
   std::vector<uint32_t> counts;
-  const uint8_t* p = column_major.data();
-  const uint8_t* const end = p + n;
   uint8_t value = 0;  // runs start with background
-  while (p < end) {
-    const void* next = std::memchr(p, value ^ 1, static_cast<size_t>(end - p));
-    const uint8_t* run_end = next != nullptr ? static_cast<const uint8_t*>(next) : end;
-    counts.push_back(static_cast<uint32_t>(run_end - p));
-    p = run_end;
-    value ^= 1;
+  size_t run = 0;
+  for (int c0 = 0; c0 < mask.width; c0 += kBlockColumns) {
+    const int columns = std::min(kBlockColumns, mask.width - c0);
+    TransposeToBinary(mask.data.data() + c0, static_cast<size_t>(mask.width), mask.height, columns,
+                      block.data());
+    const uint8_t* p = block.data();
+    const uint8_t* const end = p + static_cast<size_t>(columns) * mask.height;
+    while (p < end) {
+      const void* next = std::memchr(p, value ^ 1, static_cast<size_t>(end - p));
+      if (next == nullptr) {
+        run += static_cast<size_t>(end - p);
+        break;
+      }
+      run += static_cast<size_t>(static_cast<const uint8_t*>(next) - p);
+      counts.push_back(static_cast<uint32_t>(run));
+      run = 0;
+      p = static_cast<const uint8_t*>(next);
+      value ^= 1;
+    }
   }
-  if (counts.empty()) counts.push_back(0);  // pycocotools gives [0] for an empty mask
+  // The last run (never empty unless the mask is: pycocotools gives [0] for an empty mask).
+  if (run > 0 || n == 0) counts.push_back(static_cast<uint32_t>(run));
   return counts;
 }
 
@@ -240,7 +254,7 @@ Result<BinaryMask> MaskFromRleCounts(const std::vector<uint32_t>& counts, int he
   mask.height = height;
   mask.width = width;
   mask.data.resize(n);
-  TransposeToBinary(column_major.data(), width, height, mask.data.data());
+  TransposeToBinary(column_major.data(), static_cast<size_t>(height), width, height, mask.data.data());
   return mask;
 }
 
@@ -345,21 +359,55 @@ uint64_t MaskArea(const BinaryMask& mask) {
 }
 
 std::vector<std::vector<float>> MaskPolygons(const BinaryMask& mask, double epsilon_px) {
+  PolygonOptions options;
+  options.epsilon_px = epsilon_px;
+  return MaskPolygons(mask, options);
+}
+
+std::vector<std::vector<float>> MaskPolygons(const BinaryMask& mask, const PolygonOptions& options) {
   std::vector<std::vector<float>> polygons;
   if (mask.height == 0 || mask.width == 0) return polygons;
+  // Trace only the foreground's bounding box: findContours copies its input, and a small
+  // object on a 100-megapixel image should not cost a 100 MB copy. Outside the box is all
+  // background, which findContours assumes beyond the edges anyway, so the contours agree.
+  const std::array<int, 4> box = MaskBbox(mask);
+  if (box[2] == 0) return polygons;
   std::vector<std::vector<cv::Point>> contours;
   // findContours treats non-zero as foreground and, since OpenCV 3.2, leaves its input alone.
-  cv::findContours(MaskView(mask), contours, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_SIMPLE);
-  std::vector<cv::Point> simplified;
-  for (const std::vector<cv::Point>& contour : contours) {
-    cv::approxPolyDP(contour, simplified, epsilon_px, /*closed=*/true);
-    if (simplified.size() < 3) continue;
-    std::vector<float>& polygon = polygons.emplace_back();
-    polygon.reserve(simplified.size() * 2);
-    for (const cv::Point& p : simplified) {
-      polygon.push_back(static_cast<float>(p.x));
-      polygon.push_back(static_cast<float>(p.y));
+  cv::findContours(MaskView(mask)(cv::Rect(box[0], box[1], box[2], box[3])), contours, cv::RETR_EXTERNAL,
+                   cv::CHAIN_APPROX_SIMPLE, cv::Point(box[0], box[1]));
+  if (contours.size() > options.max_polygons) {
+    // Keep the largest outlines, in the order findContours gave them.
+    std::vector<std::pair<double, size_t>> by_area;
+    for (size_t i = 0; i < contours.size(); ++i) by_area.emplace_back(-cv::contourArea(contours[i]), i);
+    std::stable_sort(by_area.begin(), by_area.end());
+    std::vector<bool> keep(contours.size(), false);
+    for (size_t i = 0; i < options.max_polygons; ++i) keep[by_area[i].second] = true;
+    std::vector<std::vector<cv::Point>> kept;
+    for (size_t i = 0; i < contours.size(); ++i) {
+      if (keep[i]) kept.push_back(std::move(contours[i]));
     }
+    contours = std::move(kept);
+  }
+  // Simplify; while the vertices exceed the budget, simplify twice as coarsely. The tolerance
+  // reaches the mask's size within ~30 rounds, where every outline is at most a few points.
+  const double largest = std::max(mask.width, mask.height);
+  std::vector<cv::Point> simplified;
+  for (double epsilon = std::max(options.epsilon_px, 0.0);; epsilon = std::max(2 * epsilon, 1.0)) {
+    polygons.clear();
+    size_t vertices = 0;
+    for (const std::vector<cv::Point>& contour : contours) {
+      cv::approxPolyDP(contour, simplified, epsilon, /*closed=*/true);
+      if (simplified.size() < 3) continue;
+      std::vector<float>& polygon = polygons.emplace_back();
+      polygon.reserve(simplified.size() * 2);
+      for (const cv::Point& p : simplified) {
+        polygon.push_back(static_cast<float>(p.x));
+        polygon.push_back(static_cast<float>(p.y));
+      }
+      vertices += simplified.size();
+    }
+    if (vertices <= options.max_vertices || epsilon > largest) break;
   }
   return polygons;
 }
@@ -369,9 +417,11 @@ Result<std::string> MaskPng(const BinaryMask& mask) {
     return Status::InvalidArgument("cannot make a PNG of an empty mask");
   std::vector<uchar> png;
   try {
-    cv::Mat grey;
-    cv::compare(MaskView(mask), 0, grey, cv::CMP_NE);  // 255 where non-zero
-    if (!cv::imencode(".png", grey, png)) return Status::Internal("cannot encode mask PNG");
+    // A 1-bit PNG straight from the mask (libpng packs any non-zero byte as 1): an eighth of
+    // the data to deflate and no full-size copy, which matters at 100 megapixels.
+    if (!cv::imencode(".png", MaskView(mask), png, {cv::IMWRITE_PNG_BILEVEL, 1})) {
+      return Status::Internal("cannot encode mask PNG");
+    }
   } catch (const cv::Exception& e) {
     return Status::Internal(std::string("cannot encode mask PNG: ") + e.what());
   }

@@ -88,8 +88,22 @@ uint64_t MaskArea(const BinaryMask& mask);
 // Contours with fewer than 3 vertices (specks and one-pixel lines) are dropped.
 std::vector<std::vector<float>> MaskPolygons(const BinaryMask& mask, double epsilon_px = 1.0);
 
-// An 8-bit greyscale PNG of the mask, 255 for foreground and 0 for background.
-// InvalidArgument for an empty mask; Internal if the encoder fails.
+// Bounds for the polygons of a mask whose size the client chose (a 100-megapixel image).
+struct PolygonOptions {
+  double epsilon_px = 1.0;  // Douglas-Peucker tolerance
+  // At most this many polygons: the largest by area are kept, in their usual order.
+  size_t max_polygons = SIZE_MAX;
+  // At most this many vertices in all polygons together: the tolerance is doubled until they
+  // fit (a coarser outline rather than a cut-off one).
+  size_t max_vertices = SIZE_MAX;
+};
+// As above, within `options`. Only the foreground's bounding box is traced, so the work and
+// memory grow with the object, not with the image.
+std::vector<std::vector<float>> MaskPolygons(const BinaryMask& mask, const PolygonOptions& options);
+
+// A 1-bit greyscale PNG of the mask: white (1) for foreground, black (0) for background, so
+// decoders that expand to 8 bits give 255 and 0. InvalidArgument for an empty mask; Internal
+// if the encoder fails.
 Result<std::string> MaskPng(const BinaryMask& mask);
 
 }  // namespace samcache

@@ -83,14 +83,20 @@ std::vector<int> ChooseMasks(const std::vector<float>& scores, bool multimask) {
 }
 
 Segmenter::Segmenter(ImageCatalog& catalog, EmbeddingService& embeddings, const SamModel& model,
-                     size_t remembered_predictions)
+                     size_t remembered_predictions, SegmenterLimits limits)
     : catalog_(catalog),
       embeddings_(embeddings),
       model_(model),
-      capacity_(std::max<size_t>(1, remembered_predictions)) {}
+      capacity_(std::max<size_t>(1, remembered_predictions)),
+      limits_(limits),
+      mask_budget_(limits.mask_pixel_budget) {}
 
-Result<PredictResult> Segmenter::Predict(const PredictRequest& request) {
+Result<PredictResult> Segmenter::Predict(const PredictRequest& request,
+                                         const std::function<bool()>& cancelled) {
   const Clock::time_point start = Clock::now();
+  // Between stages: the work of a click nobody waits for any more is abandoned.
+  const auto gone = [&cancelled] { return cancelled && cancelled(); };
+  const Status kGone = Status::Unavailable("the client went away");
   SAMCACHE_ASSIGN_OR_RETURN(const ImageRecord image, catalog_.GetImage(request.image_id));
   SAMCACHE_RETURN_IF_ERROR(ValidatePrompts(request, image.width, image.height));
 
@@ -116,6 +122,7 @@ Result<PredictResult> Segmenter::Predict(const PredictRequest& request) {
                             embeddings_.Get(ImageSource{image.content_hash, image.pixel_hash}));
   result.embedding_cached = embedding.cached;
   result.embedding_ms = embedding.elapsed_ms;
+  if (gone()) return kGone;
 
   DecoderPrompt prompt;
   prompt.original_height = image.height;
@@ -126,12 +133,23 @@ Result<PredictResult> Segmenter::Predict(const PredictRequest& request) {
   Clock::time_point step = Clock::now();
   SAMCACHE_ASSIGN_OR_RETURN(const DecoderResult decoded, model_.Decode(*embedding.embedding, prompt));
   result.decode_ms = MillisSince(step);
+  if (gone()) return kGone;
 
   step = Clock::now();
+  // Full-resolution masks are where a huge image costs: wait for our share of the budget.
+  SAMCACHE_ASSIGN_OR_RETURN(
+      const WorkBudget::Lease lease,
+      mask_budget_.Acquire(static_cast<uint64_t>(image.width) * static_cast<uint64_t>(image.height),
+                           cancelled));
+  PolygonOptions polygon_options;
+  polygon_options.epsilon_px = std::max(1.0, std::max(image.width, image.height) / 4096.0);
+  polygon_options.max_polygons = limits_.max_polygons;
+  polygon_options.max_vertices = limits_.max_polygon_vertices;
   const ResizedSize input = LongestSideSize(image.height, image.width, model_.info().input_side);
   const size_t plane = static_cast<size_t>(decoded.low_res_height) * decoded.low_res_width;
   std::vector<int> chosen = ChooseMasks(decoded.scores, request.multimask);
   for (int index : chosen) {
+    if (gone()) return kGone;
     const float* logits = decoded.low_res_logits.data() + plane * static_cast<size_t>(index);
     BinaryMask mask =
         UpsampleLowResLogits(logits, decoded.low_res_height, decoded.low_res_width, input.height, input.width,
@@ -141,8 +159,12 @@ Result<PredictResult> Segmenter::Predict(const PredictRequest& request) {
     out.bbox = MaskBbox(mask);
     out.area = MaskArea(mask);
     out.score = decoded.scores[static_cast<size_t>(index)];
-    if (request.want_polygon) out.polygons = MaskPolygons(mask);
+    if (request.want_polygon) {
+      if (gone()) return kGone;
+      out.polygons = MaskPolygons(mask, polygon_options);
+    }
     if (request.want_png) {
+      if (gone()) return kGone;
       SAMCACHE_ASSIGN_OR_RETURN(out.png, MaskPng(mask));
     }
     result.masks.push_back(std::move(out));

@@ -5,11 +5,16 @@
 // polygons or PNG on request). Each answer gets a prediction id; its low-resolution mask
 // is remembered for a while so that a later request can refine it (`refine_from`).
 //
+// A click's cost grows with the image (a 100-megapixel mask is 100 MB), so full-resolution
+// work is bounded: clicks take turns under a pixel budget (SegmenterLimits), polygons are
+// capped, PNGs are 1-bit, and a click whose caller has gone stops at the next stage.
+//
 // Thread-safety: Predict may be called from any number of threads at once.
 #pragma once
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -23,6 +28,7 @@
 #include "model/embedding_service.h"
 #include "model/mask_codec.h"
 #include "model/sam_model.h"
+#include "model/work_budget.h"
 
 namespace samcache {
 
@@ -62,15 +68,39 @@ struct PredictResult {
   double total_ms = 0;
 };
 
+// What one click may cost at full resolution.
+struct SegmenterLimits {
+  // Pixels of full-resolution masks being made at once, over all clicks: each click holds its
+  // image's pixel count (at most the whole budget) from upsampling to the last PNG. About
+  // 2 bytes per pixel are live per click, so the default keeps huge clicks near 400 MB in
+  // all, two 100-megapixel clicks at a time, while 12-megapixel photos run 16 at once.
+  // 0: unlimited.
+  uint64_t mask_pixel_budget = 200'000'000;
+  // Polygons per mask (the largest kept) and vertices per mask (the outline is simplified
+  // more coarsely until they fit). The tolerance starts at 1 pixel, or longest side / 4096
+  // on larger images, where a pixel is below what anyone clicks at.
+  size_t max_polygons = 100;
+  size_t max_polygon_vertices = 10'000;
+};
+
 class Segmenter {
  public:
   // Everything passed in must outlive the segmenter.
   Segmenter(ImageCatalog& catalog, EmbeddingService& embeddings, const SamModel& model,
-            size_t remembered_predictions = 256);
+            size_t remembered_predictions = 256, SegmenterLimits limits = {});
 
   // NotFound for an unknown image; InvalidArgument naming the field for bad prompts or an
   // unknown refine_from; Unavailable when the encoder queue is full.
-  Result<PredictResult> Predict(const PredictRequest& request);
+  // `cancelled` (optional) says whether the caller has gone, e.g. the HTTP client hung up. It
+  // is asked between stages (after the embedding and the decoder run, while waiting for the
+  // pixel budget, before each mask's upsampling, polygons and PNG); once it says true the
+  // click stops with Unavailable("the client went away") and nothing is remembered.
+  Result<PredictResult> Predict(const PredictRequest& request,
+                                const std::function<bool()>& cancelled = nullptr);
+
+  // The full-resolution pixel budget, for tests and statistics.
+  const WorkBudget& mask_budget() const { return mask_budget_; }
+  const SegmenterLimits& limits() const { return limits_; }
 
  private:
   struct Remembered {
@@ -84,6 +114,8 @@ class Segmenter {
   EmbeddingService& embeddings_;
   const SamModel& model_;
   const size_t capacity_;
+  const SegmenterLimits limits_;
+  WorkBudget mask_budget_;
 
   std::mutex mutex_;
   std::list<std::string> order_;  // front: newest

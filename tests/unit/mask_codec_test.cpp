@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <random>
@@ -131,8 +132,16 @@ TEST(RleTest, RoundTripsRandomMasksOfOddSizes) {
     int h, w;
   };
   uint32_t seed = 1;
-  for (const Size& size :
-       std::vector<Size>{{1, 1}, {1, 37}, {41, 1}, {13, 29}, {64, 65}, {127, 3}, {301, 199}, {1000, 3}}) {
+  for (const Size& size : std::vector<Size>{{1, 1},
+                                            {1, 37},
+                                            {41, 1},
+                                            {13, 29},
+                                            {64, 65},
+                                            {127, 3},
+                                            {301, 199},
+                                            {1000, 3},
+                                            {17, 640},
+                                            {300, 128}}) {
     for (double p : {0.0, 0.05, 0.5, 0.95, 1.0}) {
       BinaryMask mask = RandomMask(size.h, size.w, p, seed++);
       for (int first : {0, 1}) {
@@ -273,6 +282,83 @@ TEST(MaskShapeTest, PolygonOfCircleAndSpecks) {
   // A coarser epsilon gives fewer vertices.
   EXPECT_LT(MaskPolygons(mask, 4.0)[0].size(), polygon.size());
   EXPECT_TRUE(MaskPolygons(BinaryMask{3, 3, std::vector<uint8_t>(9, 0)}).empty());
+}
+
+TEST(MaskShapeTest, PolygonsTraceOnlyTheBoxYetMatchAFullTrace) {
+  cv::Mat image = cv::Mat::zeros(300, 400, CV_8UC1);
+  cv::circle(image, cv::Point(250, 180), 40, cv::Scalar(1), cv::FILLED);
+  cv::rectangle(image, cv::Rect(300, 40, 30, 20), cv::Scalar(1), cv::FILLED);
+  const BinaryMask mask{300, 400, std::vector<uint8_t>(image.data, image.data + image.total())};
+  std::vector<std::vector<cv::Point>> contours;
+  cv::findContours(image, contours, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_SIMPLE);
+  std::vector<std::vector<float>> want;
+  for (const auto& contour : contours) {
+    std::vector<cv::Point> simplified;
+    cv::approxPolyDP(contour, simplified, 1.0, true);
+    std::vector<float>& polygon = want.emplace_back();
+    for (const cv::Point& p : simplified) {
+      polygon.push_back(static_cast<float>(p.x));
+      polygon.push_back(static_cast<float>(p.y));
+    }
+  }
+  EXPECT_EQ(MaskPolygons(mask), want);
+}
+
+TEST(MaskShapeTest, PolygonCountAndVerticesAreBounded) {
+  // 60 squares of growing size: only the largest are kept, in their usual order.
+  cv::Mat image = cv::Mat::zeros(400, 600, CV_8UC1);
+  for (int i = 0; i < 60; ++i) {
+    const int side = 3 + i / 4;
+    cv::rectangle(image, cv::Rect(10 + (i % 10) * 55, 10 + (i / 10) * 60, side, side), cv::Scalar(1),
+                  cv::FILLED);
+  }
+  const BinaryMask squares{400, 600, std::vector<uint8_t>(image.data, image.data + image.total())};
+  EXPECT_EQ(MaskPolygons(squares).size(), 60u);
+  PolygonOptions options;
+  options.max_polygons = 8;
+  const std::vector<std::vector<float>> kept = MaskPolygons(squares, options);
+  ASSERT_EQ(kept.size(), 8u);
+  for (const std::vector<float>& polygon : kept) {
+    // The 8 largest squares are the last 8 drawn (sides 16 and 17): their top row is y >= 310.
+    float min_y = polygon[1];
+    for (size_t k = 1; k < polygon.size(); k += 2) min_y = std::min(min_y, polygon[k]);
+    EXPECT_GE(min_y, 310.0f);
+  }
+
+  // A ragged outline with thousands of vertices is simplified until the budget holds.
+  cv::Mat ragged = cv::Mat::zeros(1000, 1000, CV_8UC1);
+  std::vector<cv::Point> star;
+  for (int k = 0; k < 600; ++k) {
+    const double a = 2 * M_PI * k / 600;
+    const double r = k % 2 == 0 ? 450 : 380;
+    star.emplace_back(500 + static_cast<int>(r * std::cos(a)), 500 + static_cast<int>(r * std::sin(a)));
+  }
+  cv::fillPoly(ragged, std::vector<std::vector<cv::Point>>{star}, cv::Scalar(1));
+  const BinaryMask star_mask{1000, 1000, std::vector<uint8_t>(ragged.data, ragged.data + ragged.total())};
+  ASSERT_GT(MaskPolygons(star_mask)[0].size() / 2, 500u);
+  options = PolygonOptions{};
+  options.max_vertices = 100;
+  const std::vector<std::vector<float>> bounded = MaskPolygons(star_mask, options);
+  ASSERT_EQ(bounded.size(), 1u);
+  EXPECT_LE(bounded[0].size() / 2, 100u);
+  EXPECT_GE(bounded[0].size() / 2, 3u);
+  options.max_polygons = 0;
+  EXPECT_TRUE(MaskPolygons(star_mask, options).empty());
+}
+
+TEST(MaskShapeTest, PngIsOneBitEvenForNonBinaryBytes) {
+  BinaryMask mask = RandomMask(64, 200, 0.5, 4);
+  for (size_t i = 0; i < mask.data.size(); i += 3) mask.data[i] *= 200;  // 0 or 200: still foreground
+  Result<std::string> png = MaskPng(mask);
+  ASSERT_TRUE(png.ok()) << png.status().message();
+  EXPECT_EQ(static_cast<int>((*png)[24]), 1);  // IHDR bit depth
+  EXPECT_EQ(static_cast<int>((*png)[25]), 0);  // colour type: greyscale
+  const cv::Mat decoded =
+      cv::imdecode(cv::Mat(1, static_cast<int>(png->size()), CV_8UC1, png->data()), cv::IMREAD_UNCHANGED);
+  ASSERT_EQ(decoded.type(), CV_8UC1);
+  cv::Mat want;
+  cv::compare(ToMat(mask), 0, want, cv::CMP_NE);
+  EXPECT_EQ(cv::countNonZero(decoded != want), 0);
 }
 
 TEST(MaskShapeTest, PngDecodesToTheMask) {
