@@ -13,6 +13,14 @@
 namespace samcache {
 
 Result<DecodedImage> DecodeImage(std::string_view bytes, ImageFormat format) {
+  // OpenCV picks a decoder by signature, not by our format: bytes that pass our header walk
+  // but not its own decoder's check (a WebP whose VP8 sizes libwebp finds inconsistent) go on
+  // to the DICOM decoder when "DICM" is at offset 128, and GDCM aborts the process on a bad
+  // DICOM file (found by fuzz/image_header_fuzz.cpp). No upload of ours is DICOM.
+  if (bytes.size() >= 132 && bytes.substr(128, 4) == "DICM") {
+    return Status::Corrupt("cannot decode " + std::string(FormatName(format)) +
+                           " data: the file also carries a DICOM signature");
+  }
   cv::Mat bgr;
   try {
     const cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8UC1, const_cast<char*>(bytes.data()));
