@@ -35,7 +35,10 @@ debian_packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   nodejs npm
   chromium fonts-noto-color-emoji
+  clang libclang-rt-14-dev
 )
+# clang, libclang-rt-14-dev: the libFuzzer targets (scripts/fuzz.sh); Debian 12's clang is
+# clang 14, whose libFuzzer and sanitizer runtimes are only recommended, so named here.
 # chromium: the web page's end-to-end test drives it headless (tests/web, with playwright-core
 # from npm); the emoji font draws the page's ⏳ marks in its screenshots.
 # bench/near_dup_bench runs Debian's findimagedupes over its images for comparison;

@@ -13,6 +13,14 @@
 namespace samcache {
 
 Result<DecodedImage> DecodeImage(std::string_view bytes, ImageFormat format) {
+  // OpenCV picks a decoder by signature, not by our format: bytes that pass our header walk
+  // but not its own decoder's check (a WebP whose VP8 sizes libwebp finds inconsistent) go on
+  // to the DICOM decoder when "DICM" is at offset 128, and GDCM aborts the process on a bad
+  // DICOM file (found by fuzz/image_header_fuzz.cpp). No upload of ours is DICOM.
+  if (bytes.size() >= 132 && bytes.substr(128, 4) == "DICM") {
+    return Status::Corrupt("cannot decode " + std::string(FormatName(format)) +
+                           " data: the file also carries a DICOM signature");
+  }
   if (format == ImageFormat::kJpeg) {
     // Files stored before the scan limit existed reach here from the embedding service too.
     // The walk is linear and cheap next to any decode; only its scan verdict is used, so other

@@ -330,28 +330,33 @@ Result<ImageHeader> ReadTiff(std::string_view b) {
     if (bytes > 4 && !Has(b, t.U32(e.value_pos), bytes)) {
       return Truncated("TIFF", "header data lies beyond the end of the file");
     }
+    TiffEntry* field = nullptr;
     switch (t.U16(p)) {
       case 256:
-        width = e;
+        field = &width;
         break;
       case 257:
-        height = e;
+        field = &height;
         break;
       case 273:
-        strip_offsets = e;
+        field = &strip_offsets;
         break;
       case 279:
-        strip_counts = e;
+        field = &strip_counts;
         break;
       case 324:
-        tile_offsets = e;
+        field = &tile_offsets;
         break;
       case 325:
-        tile_counts = e;
+        field = &tile_counts;
         break;
       default:
         break;
     }
+    // libtiff decodes with the first of two equal tags: a small second width would hide a
+    // bomb's real size from the pixel limit (found by fuzz/image_header_fuzz.cpp).
+    if (field != nullptr && field->present) return Bad("TIFF", "repeats a tag of its image directory");
+    if (field != nullptr) *field = e;
   }
   if (!IsShortOrLong(width) || !IsShortOrLong(height) || width.count == 0 || height.count == 0) {
     return Bad("TIFF", "has no valid image width or height");

@@ -247,7 +247,8 @@ Result<BinaryMask> MaskFromRleCounts(const std::vector<uint32_t>& counts, int he
   std::vector<uint8_t> column_major(n);
   size_t pos = 0;
   for (size_t i = 0; i < counts.size(); ++i) {
-    if (i % 2 == 1) std::memset(column_major.data() + pos, 1, counts[i]);
+    // Not for empty runs: an empty mask's data() is null, and memset(nullptr, 1, 0) is undefined.
+    if (i % 2 == 1 && counts[i] != 0) std::memset(column_major.data() + pos, 1, counts[i]);
     pos += counts[i];
   }
   BinaryMask mask;
