@@ -72,6 +72,8 @@ Latencies TimeHealthz(int port, int requests, bool new_connection_each) {
     const samcache::testing::RawReply reply = kept->ReadReply(std::chrono::seconds(30));
     if (reply.status != 200) Fail("/healthz answered " + std::to_string(reply.status));
     ms.push_back(MsSince(sent));
+    // A server may end a keep-alive connection after some requests; the next one reconnects.
+    if (reply.closed || reply.header("Connection") == "close") kept.reset();
   }
   return Summarise(ms, MsSince(start) / 1000.0);
 }
@@ -174,6 +176,7 @@ int main(int argc, char** argv) {
     std::printf(
         "samcache edge benchmark (bench/edge_bench)\nmachine: %u hardware threads; open-file limit %ld; %s\n",
         std::thread::hardware_concurrency(), files, binary.c_str());
+    std::fflush(stdout);
 
     const samcache::testing::Scene scene = samcache::testing::MakeShapesScene(640, 480, 7);
     samcache::Result<std::string> jpeg = samcache::EncodeImage(scene.image, ".jpg", 90);
