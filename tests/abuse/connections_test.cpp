@@ -56,9 +56,11 @@ TEST_F(ConnectionsTest, SlowConnectionsAndEventStreamsHoldNoWorker) {
   std::vector<RawConnection> no_body;
   for (int i = 0; i < n; ++i) {
     no_body.emplace_back(port());
+    // Half promise a length, half send one chunk of a chunked body; then both pause for good.
+    const std::string framing = i % 2 ? "Transfer-Encoding: chunked\r\n\r\n" + Chunk("{\"image_id\":")
+                                      : std::string("Content-Length: 100\r\n\r\n{\"image_id\":");
     ASSERT_TRUE(no_body.back().Send(
-        "POST /api/sam/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-        "Content-Length: 100\r\n\r\n{\"image_id\":"));
+        "POST /api/sam/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n" + framing));
   }
   const std::string drip_request = GetRequest("/healthz");
   std::vector<RawConnection> drips;
@@ -102,6 +104,33 @@ TEST_F(ConnectionsTest, SlowConnectionsAndEventStreamsHoldNoWorker) {
   }
   ExpectAlive();
   EXPECT_EQ(Get("/api/sam/datasets").status, 200);
+}
+
+// More event streams than --max-event-streams are refused with a JSON error; the open ones
+// stay, and a closed one frees its slot.
+TEST_F(ConnectionsTest, EventStreamsAreCapped) {
+  Start({}, {"--prewarm-jobs", "0", "--max-event-streams", "2"});
+  const std::string job = QueuedPrewarmJob();
+  ASSERT_FALSE(job.empty());
+  std::vector<RawConnection> streams;
+  for (int i = 0; i < 2; ++i) {
+    streams.emplace_back(port());
+    ASSERT_TRUE(streams.back().Send(GetRequest("/api/sam/prewarm/" + job + "/events")));
+    ASSERT_EQ(streams.back().ReadHead(kAnswerTimeout).status, 200) << "stream " << i;
+  }
+  const RawReply refused = Get("/api/sam/prewarm/" + job + "/events");
+  EXPECT_GE(refused.status, 400) << refused.head;
+  ExpectJsonError(refused);
+  streams.pop_back();
+  int status = 0;
+  for (auto until = Clock::now() + kAnswerTimeout; status != 200 && Clock::now() < until;) {
+    RawConnection again(port());
+    again.Send(GetRequest("/api/sam/prewarm/" + job + "/events"));
+    status = again.ReadHead(kAnswerTimeout).status;
+    if (status != 200) std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_EQ(status, 200) << "a closed stream does not free its slot";
+  ExpectAlive();
 }
 
 // A new connection must send its first request within --header-timeout; a keep-alive
