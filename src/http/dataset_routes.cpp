@@ -6,6 +6,7 @@
 
 #include "app/app.h"
 #include "common/crypto.h"
+#include "common/files.h"
 #include "http/image_json.h"
 #include "http/json_reply.h"
 #include "http/route.h"
@@ -18,59 +19,16 @@ namespace {
 
 using json = nlohmann::json;
 
-// Takes a multipart body part by part, hashing each file while it streams in, and hands
-// every complete file to the batch, which decodes it while the next ones arrive; memory
-// holds only the few files in flight, not the whole request.
-class MultipartUpload {
- public:
-  explicit MultipartUpload(UploadBatch& batch) : batch_(batch) {}
+constexpr size_t kMaxFilenameBytes = 255;
 
-  bool OnPart(const BodyPart& part) {
-    FinishPart();
-    part_name_ = part.name;
-    part_filename_ = part.filename;
-    is_file_ = !part.filename.empty() || part.name == "images";
-    part_bytes_.clear();
-    in_part_ = true;
-    return true;
-  }
-
-  bool OnData(const char* data, size_t size) {
-    if (is_file_) {
-      hasher_.Update(data, size);
-    } else if (part_bytes_.size() + size > kMaxFieldBytes) {
-      return false;  // a form field, not a file: no reason for it to be large
-    }
-    part_bytes_.append(data, size);
-    return true;
-  }
-
-  void FinishPart() {
-    if (!in_part_) return;
-    in_part_ = false;
-    if (is_file_) {
-      ++file_parts_;
-      batch_.Add(IncomingFile{part_filename_, std::move(part_bytes_), hasher_.FinishHex()});
-    } else if (part_name_ == "name" && !batch_.dataset_exists()) {
-      batch_.set_dataset_name(part_bytes_);
-    }
-    part_bytes_ = std::string();
-  }
-
-  int file_parts() const { return file_parts_; }
-
- private:
-  static constexpr size_t kMaxFieldBytes = 4096;
-
-  UploadBatch& batch_;
-  Sha256 hasher_;
-  std::string part_name_;
-  std::string part_filename_;
-  std::string part_bytes_;
-  bool is_file_ = false;
-  bool in_part_ = false;
-  int file_parts_ = 0;
-};
+// A file name as a client sent it, cut to a length a person can read (not refused: the
+// file itself is fine), at a UTF-8 character boundary.
+std::string ClippedFilename(const std::string& name) {
+  if (name.size() <= kMaxFilenameBytes) return name;
+  size_t end = kMaxFilenameBytes;
+  while (end > 0 && (static_cast<unsigned char>(name[end]) & 0xC0) == 0x80) --end;
+  return name.substr(0, end);
+}
 
 // The answer to an upload of which at least one file was stored.
 Reply UploadReply(const UploadBatch& batch, json errors) {
@@ -106,39 +64,43 @@ Reply UploadReply(const UploadBatch& batch, json errors) {
 }
 
 // POST /api/sam/dataset/init (a new dataset) and /api/sam/dataset/{id}/images.
-Result<Reply> Upload(App& app, const ServerOptions& options, const Request& req,
-                     std::optional<std::string> dataset_id) {
-  if (!req.multipart || req.parts == nullptr) {
+Result<Reply> Upload(App& app, const Request& req, std::optional<std::string> dataset_id) {
+  if (!req.multipart || req.upload == nullptr) {
     return ErrorReply(400,
                       "expected a multipart/form-data body with image files in fields named "
                       "\"images\" (curl -F \"images=@img1.jpg\" ...)");
   }
   UploadBatch batch(app.ingestor(), app.catalog(), req.query_value("name"), dataset_id);
-  MultipartUpload upload(batch);
-  const bool complete =
-      req.parts->Read([&](const BodyPart& part) { return upload.OnPart(part); },
-                      [&](const char* data, size_t size) { return upload.OnData(data, size); });
-  if (req.parts->TooLarge()) {
-    return ErrorReply(413, "the upload is larger than the server's limit of " +
-                               std::to_string(options.max_upload_bytes >> 20) +
-                               " MiB; send fewer or smaller files per request");
+  // The transport spooled every whole part to disk; each file goes to the batch, which
+  // decodes it while the next one is read back, so memory holds only the few in flight.
+  int file_parts = 0;
+  for (const UploadPart& part : req.upload->parts) {
+    if (!part.is_file) {
+      if (part.header.name == "name" && !batch.dataset_exists()) batch.set_dataset_name(part.value);
+      continue;
+    }
+    ++file_parts;
+    const std::string filename = ClippedFilename(part.header.filename);
+    Result<std::string> bytes = ReadFile(part.spool_path);
+    if (!bytes.ok()) {
+      spdlog::error("[UPLOAD] cannot read back a spooled part: {}", bytes.status().message());
+      bytes = Status::IoError("the server could not read back the uploaded file");
+    }
+    batch.Add(IncomingFile{filename, bytes.ok() ? std::move(*bytes) : std::string(), part.sha256_hex});
   }
-  if (complete) upload.FinishPart();
   batch.Finish();
 
   json errors = json::array();
   for (const RejectedFile& r : batch.rejected()) {
     errors.push_back({{"filename", r.filename}, {"error", r.error}, {"code", CodeName(r.code)}});
   }
+  const bool complete = req.upload->complete();
   if (!complete) {
     errors.push_back({{"filename", nullptr},
-                      {"error",
-                       "the request body ended early, is not valid multipart data, or has a form field "
-                       "over 4 KiB; "
-                       "files after this point were not received"},
+                      {"error", req.upload->problem + "; the part there and any after it were not received"},
                       {"code", "invalid_argument"}});
   }
-  if (upload.file_parts() == 0 && complete) {
+  if (file_parts == 0 && complete) {
     return ErrorReply(400,
                       "no image files in the request: send them as multipart/form-data file "
                       "fields named \"images\"");
@@ -149,9 +111,9 @@ Result<Reply> Upload(App& app, const ServerOptions& options, const Request& req,
   for (const RejectedFile& r : batch.rejected()) {
     server_fault = server_fault && (r.code == StatusCode::kIoError || r.code == StatusCode::kInternal);
   }
-  const std::string message = upload.file_parts() == 0
-                                  ? std::string("the request body is not valid multipart data")
-                                  : "none of the " + std::to_string(upload.file_parts()) +
+  const std::string message = file_parts == 0
+                                  ? "the request body is not valid multipart data: " + req.upload->problem
+                                  : "none of the " + std::to_string(file_parts) +
                                         " file(s) could be stored; see \"errors\" for the reason for each";
   return JsonReply(
       server_fault ? 500 : 400,
@@ -199,17 +161,16 @@ Result<Reply> DeleteDataset(App& app, const std::string& id) {
 
 void AddDatasetRoutes(RouteTable& routes, const RouteContext& context) {
   App& app = context.app;
-  const ServerOptions& options = context.options;
   routes.push_back({Method::kPost, "/api/sam/dataset/init",
-                    [&app, &options](const Request& req) { return Upload(app, options, req, std::nullopt); },
-                    /*streams_body=*/true});
+                    [&app](const Request& req) { return Upload(app, req, std::nullopt); },
+                    /*upload=*/true});
   routes.push_back({Method::kPost, "/api/sam/dataset/{id}/images",
-                    [&app, &options](const Request& req) -> Result<Reply> {
+                    [&app](const Request& req) -> Result<Reply> {
                       SAMCACHE_ASSIGN_OR_RETURN(const DatasetRecord dataset,
                                                 app.catalog().GetDataset(req.param("id")));
-                      return Upload(app, options, req, dataset.id);
+                      return Upload(app, req, dataset.id);
                     },
-                    /*streams_body=*/true});
+                    /*upload=*/true});
   routes.push_back({Method::kGet, "/api/sam/datasets", [&app](const Request&) { return ListDatasets(app); }});
   routes.push_back({Method::kGet, "/api/sam/dataset/{id}",
                     [&app](const Request& req) { return ShowDataset(app, req.param("id")); }});

@@ -23,7 +23,7 @@ constexpr std::string_view kJobStatuses[] = {prewarm_status::kQueued, prewarm_st
 
 }  // namespace
 
-std::string PrometheusMetrics(App& app) {
+std::string PrometheusMetrics(App& app, const TransportStats& transport) {
   // The counters live in the stores and the service; a registry built per scrape turns
   // their values into the exposition format.
   prometheus::Registry registry;
@@ -131,6 +131,20 @@ std::string PrometheusMetrics(App& app) {
         .Set(static_cast<double>(catalog->blobs));
     gauge("samcache_catalog_datasets", "Datasets").Add({}).Set(static_cast<double>(catalog->datasets));
   }
+
+  gauge("samcache_http_open_connections", "Open HTTP connections, idle ones included")
+      .Add({})
+      .Set(static_cast<double>(transport.open_connections));
+  gauge("samcache_http_event_streams", "Open prewarm event streams")
+      .Add({})
+      .Set(static_cast<double>(transport.event_streams));
+  gauge("samcache_http_queued_requests", "Requests waiting for or running on a worker")
+      .Add({})
+      .Set(static_cast<double>(transport.queued_requests));
+  counter("samcache_http_closed_by_deadline_total",
+          "Connections closed for a header, body or idle deadline (slow or silent clients)")
+      .Add({})
+      .Increment(static_cast<double>(transport.closed_by_deadline));
 
   std::ostringstream out;
   prometheus::TextSerializer().Serialize(out, registry.Collect());

@@ -2,7 +2,9 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 
 #include "app/app.h"
@@ -15,8 +17,10 @@ namespace {
 
 using json = nlohmann::json;
 
-constexpr auto kEventWait = std::chrono::milliseconds(500);
 constexpr auto kKeepAlive = std::chrono::seconds(15);
+// Followers of one job share what a look at it found for this long: 500 browsers on a
+// queued job cost two catalog reads a second, not a thousand.
+constexpr auto kShareUpdate = std::chrono::milliseconds(400);
 
 json OptionalSeconds(const std::optional<double>& seconds) {
   if (!seconds) return nullptr;
@@ -91,15 +95,44 @@ std::string SseEvent(std::string_view name, int64_t id, const json& data) {
   return text;
 }
 
+// The latest look at each followed job, shared by its followers (the stream pump steps
+// every stream a few times a second).
+class UpdateCache {
+ public:
+  explicit UpdateCache(PrewarmJobs& jobs) : jobs_(jobs) {}
+
+  Result<PrewarmUpdate> Get(const std::string& job_id, int64_t after_seq) {
+    const auto now = std::chrono::steady_clock::now();
+    std::lock_guard lock(mutex_);
+    std::erase_if(entries_, [&](const auto& e) { return now - e.second.at > kShareUpdate; });
+    const std::string key = job_id + "@" + std::to_string(after_seq);
+    if (auto it = entries_.find(key); it != entries_.end()) return it->second.update;
+    Entry entry{now, jobs_.WaitForUpdate(job_id, after_seq, std::chrono::milliseconds(0))};
+    Result<PrewarmUpdate> update = entry.update;
+    entries_.emplace(key, std::move(entry));
+    return update;
+  }
+
+ private:
+  struct Entry {
+    std::chrono::steady_clock::time_point at;
+    Result<PrewarmUpdate> update;
+  };
+  PrewarmJobs& jobs_;
+  std::mutex mutex_;
+  std::map<std::string, Entry> entries_;
+};
+
 // Streams a job's changes until it finishes, the client leaves or the server stops.
 class EventStream {
  public:
-  EventStream(PrewarmJobs& jobs, std::string job_id, int64_t after_seq, const std::atomic<bool>& stopping)
-      : jobs_(jobs), job_id_(std::move(job_id)), seq_(after_seq), stopping_(stopping) {}
+  EventStream(UpdateCache& updates, std::string job_id, int64_t after_seq, const std::atomic<bool>& stopping)
+      : updates_(updates), job_id_(std::move(job_id)), seq_(after_seq), stopping_(stopping) {}
 
+  // One step: writes what changed since the last, and returns at once.
   bool Next(ReplySink& sink) {
     if (stopping_ || !sink.Writable()) return false;
-    Result<PrewarmUpdate> update = jobs_.WaitForUpdate(job_id_, seq_, kEventWait);
+    Result<PrewarmUpdate> update = updates_.Get(job_id_, seq_);
     if (!update.ok()) {
       Write(sink, SseEvent("error", 0, json{{"error", update.status().message()}}));
       sink.Done();
@@ -129,7 +162,7 @@ class EventStream {
     return sink.Write(text);
   }
 
-  PrewarmJobs& jobs_;
+  UpdateCache& updates_;
   const std::string job_id_;
   int64_t seq_;
   const std::atomic<bool>& stopping_;
@@ -148,7 +181,8 @@ Result<Reply> StartJob(App& app, const std::string& dataset_id) {
   return reply;
 }
 
-Result<Reply> FollowJob(App& app, const Request& req, const std::atomic<bool>& stopping) {
+Result<Reply> FollowJob(App& app, UpdateCache* updates, const Request& req,
+                        const std::atomic<bool>& stopping) {
   if (app.prewarm() == nullptr) return NoJobs();
   const std::string job_id = req.param("job_id");
   SAMCACHE_RETURN_IF_ERROR(app.prewarm()->Snapshot(job_id));
@@ -157,7 +191,7 @@ Result<Reply> FollowJob(App& app, const Request& req, const std::atomic<bool>& s
   if (const std::string last = req.header("Last-Event-ID"); !last.empty()) {
     after = std::strtoll(last.c_str(), nullptr, 10);
   }
-  auto stream = std::make_shared<EventStream>(*app.prewarm(), job_id, after, stopping);
+  auto stream = std::make_shared<EventStream>(*updates, job_id, after, stopping);
   Reply reply;
   reply.Header("Cache-Control", "no-cache").Header("X-Accel-Buffering", "no");
   reply.content_type = "text/event-stream";
@@ -186,8 +220,12 @@ void AddPrewarmRoutes(RouteTable& routes, const RouteContext& context) {
   routes.push_back({Method::kGet, "/api/sam/prewarm/{job_id}", job_route(&PrewarmJobs::Snapshot, 200)});
   routes.push_back({Method::kDelete, "/api/sam/prewarm/{job_id}", job_route(&PrewarmJobs::Cancel, 202)});
   routes.push_back({Method::kPost, "/api/sam/prewarm/{job_id}/resume", job_route(&PrewarmJobs::Resume, 202)});
-  routes.push_back({Method::kGet, "/api/sam/prewarm/{job_id}/events",
-                    [&app, &stopping](const Request& req) { return FollowJob(app, req, stopping); }});
+  std::shared_ptr<UpdateCache> updates;
+  if (app.prewarm() != nullptr) updates = std::make_shared<UpdateCache>(*app.prewarm());
+  routes.push_back(
+      {Method::kGet, "/api/sam/prewarm/{job_id}/events", [&app, updates, &stopping](const Request& req) {
+         return FollowJob(app, updates.get(), req, stopping);
+       }});
 }
 
 }  // namespace samcache

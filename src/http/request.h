@@ -4,9 +4,12 @@
 
 #include <strings.h>
 #include <cstddef>
+#include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <string>
+#include <vector>
 
 namespace samcache {
 
@@ -17,18 +20,25 @@ struct BodyPart {
   std::string content_type;
 };
 
-// A multipart body read part by part as it arrives, so an upload never sits whole in memory.
-class MultipartReader {
- public:
-  using OnPart = std::function<bool(const BodyPart& part)>;
-  using OnData = std::function<bool(const char* data, size_t size)>;
+// A part the transport received whole. A file's bytes wait on disk, not in memory; the
+// transport removes the file once the reply is sent.
+struct UploadPart {
+  BodyPart header;
+  bool is_file = false;
+  std::string value;                 // a plain field's value
+  std::filesystem::path spool_path;  // a file part's bytes
+  uint64_t size = 0;
+  std::string sha256_hex;  // of a file part's bytes, computed as they arrived
+};
 
-  virtual ~MultipartReader() = default;
-  // Calls on_part at the start of each part and on_data with its bytes; either one returning
-  // false stops the read. True when the whole body was read.
-  virtual bool Read(const OnPart& on_part, const OnData& on_data) = 0;
-  // Whether the read stopped because the body is over the server's size limit.
-  virtual bool TooLarge() const = 0;
+// A multipart body as the transport read it: every part that arrived whole, in order. When
+// the body broke off (a malformed part, no final boundary, a field over its limit), `parts`
+// still holds the whole parts before the break and `problem` says what happened.
+struct UploadBody {
+  std::vector<UploadPart> parts;
+  std::string problem;  // empty: the body was complete and well-formed
+
+  bool complete() const { return problem.empty(); }
 };
 
 // Header names compare without case, as HTTP wants.
@@ -44,10 +54,10 @@ struct Request {
   std::map<std::string, std::string> path_params;  // the {name}s of the route's pattern
   std::multimap<std::string, std::string> query;
   std::multimap<std::string, std::string, CaseInsensitiveLess> headers;
-  std::string body;                  // empty on a route that streams its body
-  bool multipart = false;            // the body is multipart/form-data
-  MultipartReader* parts = nullptr;  // only on a route that streams its body
-  std::string client_address;        // the peer's IP address, for per-client fairness
+  std::string body;                    // empty on an upload route
+  bool multipart = false;              // the body is multipart/form-data
+  const UploadBody* upload = nullptr;  // only on an upload route with a multipart body
+  std::string client_address;          // the peer's IP address, for per-client fairness
   // True once the client has hung up: long work (a click on a huge image) stops early.
   // Empty when the transport cannot tell.
   std::function<bool()> client_gone;

@@ -1,6 +1,6 @@
 // The API as values: each route is a method, a path pattern and a function from Request to
 // Reply. One file per resource adds its routes to the table; the transport adapter
-// registers the table with the HTTP library.
+// serves the table (http/mhd_transport.cpp).
 #pragma once
 
 #include <atomic>
@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "http/metrics.h"
 #include "http/reply.h"
 #include "http/request.h"
 
@@ -28,8 +29,13 @@ struct Route {
   // rest of the path, slashes included. A parameter is a whole segment or the rest.
   std::string pattern;
   Handler handler;
-  // The body is not read ahead: the handler reads it through Request::parts.
-  bool streams_body = false;
+  // A multipart upload: the transport spools its file parts to disk under the upload limit
+  // and hands them over in Request::upload. Any other body arrives whole in Request::body,
+  // under the much smaller JSON limit.
+  bool upload = false;
+  // Served by the transport's own system thread, never queued behind API work: /healthz
+  // and /metrics must answer while every worker is busy.
+  bool system = false;
 };
 
 using RouteTable = std::vector<Route>;
@@ -39,6 +45,8 @@ struct RouteContext {
   App& app;
   const ServerOptions& options;
   const std::atomic<bool>& stopping;  // true once the server shuts down: streams end
+  // The transport's connection counters, for /metrics; empty: none to report.
+  std::function<TransportStats()> transport_stats;
 };
 
 // The whole table: GET /healthz and /metrics, and unless options.metrics_only the API and

@@ -1,5 +1,5 @@
-// The HTTP server: the route table (http/route.h) served by the transport adapter
-// (http/httplib_transport.cpp, the one file that knows cpp-httplib).
+// The HTTP server: the route table (http/route.h) served by the transport
+// (http/mhd_transport.cpp, the one file that knows libmicrohttpd).
 #pragma once
 
 #include <cstddef>
@@ -14,10 +14,19 @@ class App;
 
 struct ServerOptions {
   std::string host = "0.0.0.0";
-  int port = 3000;  // 0 picks a free port
-  size_t max_upload_bytes = size_t{1} << 30;
-  int threads = 32;     // each open event stream (prewarm progress) holds one
-  std::string web_dir;  // the web page's files; empty: the copy compiled into the binary
+  int port = 3000;                            // 0 picks a free port
+  size_t max_upload_bytes = size_t{1} << 30;  // a multipart upload
+  size_t max_json_bytes = size_t{1} << 20;    // any other request body
+  int threads = 8;                            // handler workers; open connections and event streams hold none
+  int io_threads = 2;                         // network threads (epoll)
+  int max_connections = 4096;
+  int max_connections_per_client = 64;  // per IP address; more are closed at once
+  int header_timeout_seconds = 10;      // a request's headers, from its first byte
+  int idle_timeout_seconds = 30;        // a keep-alive connection between requests
+  int body_timeout_seconds = 30;        // the longest pause inside a request body
+  int max_event_streams = 1000;
+  std::string spool_dir;  // where uploads wait while they arrive; empty: the system temp folder
+  std::string web_dir;    // the web page's files; empty: the copy compiled into the binary
   // Only GET /metrics and GET /healthz (samcache worker).
   bool metrics_only = false;
 };

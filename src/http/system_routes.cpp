@@ -98,19 +98,23 @@ RouteTable BuildRoutes(const RouteContext& context) {
   App& app = context.app;
   RouteTable routes;
   routes.push_back(
-      {Method::kGet, "/healthz", [&app](const Request&) -> Result<Reply> {
+      {Method::kGet, "/healthz",
+       [&app](const Request&) -> Result<Reply> {
          Result<CatalogStats> stats = app.catalog().Stats();
          if (!stats.ok()) {
            return JsonReply(503, json{{"status", "unavailable"}, {"error", stats.status().message()}});
          }
          return JsonReply(200, json{{"status", "ok"}, {"schema_version", stats->schema_version}});
-       }});
-  routes.push_back({Method::kGet, "/metrics", [&app](const Request&) -> Result<Reply> {
+       },
+       /*upload=*/false, /*system=*/true});
+  routes.push_back({Method::kGet, "/metrics",
+                    [&app, stats = context.transport_stats](const Request&) -> Result<Reply> {
                       Reply reply;
-                      reply.body = PrometheusMetrics(app);
+                      reply.body = PrometheusMetrics(app, stats ? stats() : TransportStats{});
                       reply.content_type = "text/plain; version=0.0.4; charset=utf-8";
                       return reply;
-                    }});
+                    },
+                    /*upload=*/false, /*system=*/true});
   if (context.options.metrics_only) return routes;
   AddSystemRoutes(routes, context);
   AddDatasetRoutes(routes, context);

@@ -11,6 +11,7 @@
 #include "http/json_reply.h"
 #include "http/route.h"
 #include "http/server.h"
+#include "http/upload_spool.h"
 #include "support/test_support.h"
 
 namespace samcache::testing {
@@ -32,24 +33,15 @@ std::string MethodName(Method method) {
   return "?";
 }
 
-// Feeds prepared parts as a transport would, a few bytes at a time.
-class FakeParts final : public MultipartReader {
- public:
-  explicit FakeParts(std::vector<std::pair<BodyPart, std::string>> parts) : parts_(std::move(parts)) {}
-  bool Read(const OnPart& on_part, const OnData& on_data) override {
-    for (const auto& [part, bytes] : parts_) {
-      if (!on_part(part)) return false;
-      for (size_t at = 0; at < bytes.size(); at += 1000) {
-        if (!on_data(bytes.data() + at, std::min<size_t>(1000, bytes.size() - at))) return false;
-      }
+// Spools prepared parts as the transport does, a few bytes at a time.
+void Spool(UploadSpool& spool, const std::vector<std::pair<BodyPart, std::string>>& parts) {
+  for (const auto& [part, bytes] : parts) {
+    ASSERT_TRUE(spool.BeginPart(part).ok());
+    for (size_t at = 0; at < bytes.size(); at += 1000) {
+      ASSERT_TRUE(spool.Append(bytes.data() + at, std::min<size_t>(1000, bytes.size() - at)).ok());
     }
-    return true;
   }
-  bool TooLarge() const override { return false; }
-
- private:
-  std::vector<std::pair<BodyPart, std::string>> parts_;
-};
+}
 
 class RouteTableTest : public ::testing::Test {
  protected:
@@ -61,7 +53,7 @@ class RouteTableTest : public ::testing::Test {
     app_ = std::move(app).value();
   }
 
-  RouteTable Routes() { return BuildRoutes(RouteContext{*app_, server_options_, stopping_}); }
+  RouteTable Routes() { return BuildRoutes(RouteContext{*app_, server_options_, stopping_, {}}); }
 
   // The reply of a route, failures mapped as the adapter maps them.
   Reply Call(Method method, const std::string& pattern, Request request) {
@@ -128,19 +120,22 @@ TEST_F(RouteTableTest, UnavailableAsksToRetryAndNoModelDoesNot) {
   EXPECT_EQ(Header(no_model, "Retry-After"), "");
 }
 
-TEST_F(RouteTableTest, AnUploadReadsItsPartsThroughTheReader) {
-  FakeParts parts({{BodyPart{"name", "", ""}, "holiday"},
-                   {BodyPart{"images", "a.png", "image/png"}, MakeImageFile(64, 48, 1, ".png")},
-                   {BodyPart{"images", "b.png", "image/png"}, MakeImageFile(64, 48, 2, ".png")}});
+TEST_F(RouteTableTest, AnUploadTakesItsSpooledParts) {
+  UploadSpool spool(dir_.path() / "spool");
+  Spool(spool, {{BodyPart{"name", "", ""}, "holiday"},
+                {BodyPart{"images", "a.png", "image/png"}, MakeImageFile(64, 48, 1, ".png")},
+                {BodyPart{"images", "b.png", "image/png"}, MakeImageFile(64, 48, 2, ".png")}});
+  spool.Finish();
   Request request;
   request.multipart = true;
-  request.parts = &parts;
+  request.upload = &spool.body();
   const Reply reply = Call(Method::kPost, "/api/sam/dataset/init", request);
   ASSERT_EQ(reply.status, 200) << reply.body;
   const json body = json::parse(reply.body);
   EXPECT_EQ(body["name"], "holiday");
   ASSERT_EQ(body["images"].size(), 2u);
   EXPECT_EQ(body["images"][0]["filename"], "a.png");
+  EXPECT_EQ(body["errors"].size(), 0u);
 
   Request show;
   show.path_params["id"] = body["dataset_id"].get<std::string>();
@@ -150,10 +145,53 @@ TEST_F(RouteTableTest, AnUploadReadsItsPartsThroughTheReader) {
   EXPECT_EQ(dataset["prewarm_job"], nullptr);
 }
 
-TEST_F(RouteTableTest, AnUploadThatIsNotMultipartIsRefusedUnread) {
-  FakeParts parts({});
+TEST_F(RouteTableTest, ABrokenUploadKeepsTheWholePartsBeforeTheBreak) {
+  UploadSpool spool(dir_.path() / "spool");
+  Spool(spool, {{BodyPart{"images", "a.png", "image/png"}, MakeImageFile(64, 48, 1, ".png")},
+                {BodyPart{"images", "b.png", "image/png"}, MakeImageFile(64, 48, 2, ".png")},
+                {BodyPart{"images", "c.png", "image/png"}, MakeImageFile(64, 48, 3, ".png").substr(0, 100)}});
+  spool.Break("the request body ended before the multipart data did (no final boundary)");
   Request request;
-  request.parts = &parts;
+  request.multipart = true;
+  request.upload = &spool.body();
+  const Reply reply = Call(Method::kPost, "/api/sam/dataset/init", request);
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  const json body = json::parse(reply.body);
+  ASSERT_EQ(body["images"].size(), 2u);
+  EXPECT_EQ(body["images"][1]["filename"], "b.png");
+  ASSERT_EQ(body["errors"].size(), 1u);
+  EXPECT_NE(body["errors"][0]["error"].get<std::string>().find("no final boundary"), std::string::npos);
+}
+
+TEST_F(RouteTableTest, AnOverlongFilenameIsCutNotRefused) {
+  UploadSpool spool(dir_.path() / "spool");
+  Spool(spool, {{BodyPart{"images", std::string(10000, 'n') + ".png", "image/png"},
+                 MakeImageFile(64, 48, 1, ".png")}});
+  spool.Finish();
+  Request request;
+  request.multipart = true;
+  request.upload = &spool.body();
+  const Reply reply = Call(Method::kPost, "/api/sam/dataset/init", request);
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  EXPECT_EQ(json::parse(reply.body)["images"][0]["filename"].get<std::string>(), std::string(255, 'n'));
+}
+
+TEST_F(RouteTableTest, SpoolFilesGoWithTheSpool) {
+  std::filesystem::path spooled;
+  {
+    UploadSpool spool(dir_.path() / "spool");
+    Spool(spool, {{BodyPart{"images", "a.png", "image/png"}, "some bytes"}});
+    spool.Finish();
+    ASSERT_EQ(spool.body().parts.size(), 1u);
+    spooled = spool.body().parts[0].spool_path;
+    EXPECT_TRUE(std::filesystem::exists(spooled));
+    EXPECT_EQ(spool.body().parts[0].size, 10u);
+  }
+  EXPECT_FALSE(std::filesystem::exists(spooled));
+}
+
+TEST_F(RouteTableTest, AnUploadThatIsNotMultipartIsRefusedUnread) {
+  Request request;
   const Reply reply = Call(Method::kPost, "/api/sam/dataset/init", request);
   EXPECT_EQ(reply.status, 400);
 }

@@ -20,6 +20,7 @@ struct ServeArgs {
   ModelCliOptions model;
   ServerOptions server;
   size_t max_upload_mb = ServerOptions{}.max_upload_bytes >> 20;
+  size_t max_json_kb = ServerOptions{}.max_json_bytes >> 10;
 };
 
 int Serve(const CommonOptions& common, const ModelCliOptions& model, ServerOptions server_options) {
@@ -70,17 +71,56 @@ Command AddServeCommand(CLI::App& cli) {
   ServerOptions& server = args->server;
   serve->add_option("--port", server.port, "TCP port (0 picks a free one)")->capture_default_str();
   serve->add_option("--host", server.host, "Address to listen on")->capture_default_str();
-  serve->add_option("--threads", server.threads, "HTTP worker threads")->capture_default_str();
+  serve
+      ->add_option("--threads", server.threads,
+                   "Request handler threads (connections and event streams hold none)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
+  serve->add_option("--io-threads", server.io_threads, "Network threads")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+  serve->add_option("--max-connections", server.max_connections, "Open connections at most")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000000));
+  serve
+      ->add_option("--max-connections-per-client", server.max_connections_per_client,
+                   "Open connections from one IP address at most; more are closed at once")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000000));
+  serve
+      ->add_option("--header-timeout", server.header_timeout_seconds,
+                   "Seconds a request may take from its first byte to its last header")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3600));
+  serve->add_option("--idle-timeout", server.idle_timeout_seconds, "Seconds a keep-alive connection may idle")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3600));
+  serve
+      ->add_option("--body-timeout", server.body_timeout_seconds,
+                   "Longest pause, in seconds, inside a request body")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3600));
+  serve->add_option("--max-event-streams", server.max_event_streams, "Open prewarm event streams at most")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000000));
   serve
       ->add_option("--web-dir", server.web_dir,
                    "Serve the web page from this folder (development) instead of the copy built in")
       ->check(CLI::ExistingDirectory);
-  serve->add_option("--max-upload-mb", args->max_upload_mb, "Largest accepted request body, in MiB")
-      ->capture_default_str();
+  serve
+      ->add_option("--max-upload-mb", args->max_upload_mb, "Largest accepted upload (multipart body), in MiB")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 20));
+  serve->add_option("--max-json-kb", args->max_json_kb, "Largest accepted JSON request body, in KiB")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 20));
   AddNearDuplicateOption(serve, args->common);
   return {serve, [args] {
             ServerOptions server_options = args->server;
             server_options.max_upload_bytes = args->max_upload_mb << 20;
+            server_options.max_json_bytes = args->max_json_kb << 10;
+            server_options.spool_dir =
+                (std::filesystem::path(args->common.data_dir) / "tmp" / "uploads").string();
             return Serve(args->common, args->model, server_options);
           }};
 }
