@@ -149,7 +149,7 @@ TEST_F(BodiesTest, JsonAmplificationIsBounded) {
 TEST_F(BodiesTest, HeavyClicksFromGoneClientsDoNotStallOthers) {
   Start();
   int status = 0;
-  const json upload = Upload({{"big.jpg", MakeImageFile(6000, 4000, 5, ".jpg")}}, &status);
+  const json upload = Upload({{"big.jpg", MakeImageFile(4000, 3000, 5, ".jpg")}}, &status);
   ASSERT_EQ(status, 200) << upload.dump();
   const std::string image = upload["images"][0]["id"];
   const RawReply warm = PostJson("/api/sam/predict", Click(image) + "}");
