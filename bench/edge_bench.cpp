@@ -14,6 +14,7 @@
 //   edge_bench [--idle N] [--streams M] [--healthz R] [--clicks K] [--binary PATH]
 #include <httplib.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <atomic>
@@ -21,7 +22,10 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -58,8 +62,22 @@ Latencies Summarise(const std::vector<double>& ms, double seconds) {
 }
 
 struct Round {
-  Latencies healthz_keepalive, healthz_new, click1, click4;
+  Latencies healthz_keepalive, healthz_new, click1, click4, healthz_during_clicks;
+  double idle_cpu_percent = 0;  // the server's CPU over a quiet pause, in % of one core
 };
+
+// utime + stime of a process, in seconds (/proc/<pid>/stat fields 14 and 15).
+double CpuSeconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::istringstream fields(stat.substr(stat.rfind(')') + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i) {
+    if (i >= 14) ticks += std::stod(field);
+  }
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
 
 Latencies TimeHealthz(int port, int requests, bool new_connection_each) {
   std::vector<double> ms;
@@ -109,12 +127,40 @@ Latencies TimeClicks(int port, const std::string& body, int clients, int request
   return Summarise(all, seconds);
 }
 
-Round Measure(int port, const std::string& click, int healthz, int clicks) {
+Round Measure(int port, pid_t server, const std::string& click, int healthz, int clicks) {
   Round round;
+  const double cpu_before = CpuSeconds(server);
+  const Clock::time_point pause = Clock::now();
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  round.idle_cpu_percent = 100.0 * (CpuSeconds(server) - cpu_before) / (MsSince(pause) / 1000.0);
   round.healthz_keepalive = TimeHealthz(port, healthz, false);
   round.healthz_new = TimeHealthz(port, healthz / 2, true);
   round.click1 = TimeClicks(port, click, 1, clicks);
+  // /healthz never waits behind handlers: probe it while 4 clients keep every worker busy.
+  std::atomic<bool> clicking{true};
+  std::vector<double> probe_ms;
+  std::string probe_error;
+  std::thread probe([&] {
+    std::optional<RawConnection> connection;
+    try {
+      connection.emplace(port);
+    } catch (const std::exception& e) {
+      probe_error = e.what();
+    }
+    while (clicking && probe_error.empty()) {
+      const Clock::time_point sent = Clock::now();
+      connection->Send(samcache::testing::GetRequest("/healthz"));
+      const samcache::testing::RawReply reply = connection->ReadReply(std::chrono::seconds(30));
+      if (reply.status != 200) probe_error = "/healthz during clicks: " + std::to_string(reply.status);
+      probe_ms.push_back(MsSince(sent));
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  });
   round.click4 = TimeClicks(port, click, 4, clicks);
+  clicking = false;
+  probe.join();
+  if (!probe_error.empty()) Fail(probe_error);
+  round.healthz_during_clicks = Summarise(probe_ms, 0);
   return round;
 }
 
@@ -199,7 +245,9 @@ int main(int argc, char** argv) {
     if (!job || job->status != 202) Fail("prewarm did not start");
     const std::string events = json::parse(job->body)["events_url"].get<std::string>();
 
-    const Round quiet = Measure(port, click, healthz, clicks);
+    const pid_t server_pid = samcache::testing::FindChildProcess((dir / "data").string());
+    if (server_pid <= 0) Fail("cannot find the server's pid");
+    const Round quiet = Measure(port, server_pid, click, healthz, clicks);
 
     const Clock::time_point opening = Clock::now();
     std::vector<RawConnection> idle_connections;
@@ -220,7 +268,7 @@ int main(int argc, char** argv) {
                 MsSince(opening) / 1000.0);
     std::atomic<bool> stop{false};
     std::thread drain([&] { Drain(streams, stop); });
-    const Round loaded = Measure(port, click, healthz, clicks);
+    const Round loaded = Measure(port, server_pid, click, healthz, clicks);
     stop = true;
     drain.join();
 
@@ -230,11 +278,15 @@ int main(int argc, char** argv) {
              loaded.healthz_keepalive, false);
     PrintRow(("/healthz, new connection (" + std::to_string(healthz / 2) + ")").c_str(), quiet.healthz_new,
              loaded.healthz_new, false);
+    PrintRow("/healthz while 4 clients click", quiet.healthz_during_clicks, loaded.healthz_during_clicks,
+             false);
     PrintRow(("cached click, 1 client (" + std::to_string(clicks) + ")").c_str(), quiet.click1, loaded.click1,
              true);
     PrintRow(("cached click, 4 clients (4x" + std::to_string(clicks) + ")").c_str(), quiet.click4,
              loaded.click4, true);
-    std::printf("\nstill open at the end: %zu of %d idle connections, %zu of %d event streams\n",
+    std::printf("\nserver CPU over a 3 s pause: %.1f%% of a core with no idle load, %.1f%% with it\n",
+                quiet.idle_cpu_percent, loaded.idle_cpu_percent);
+    std::printf("still open at the end: %zu of %d idle connections, %zu of %d event streams\n",
                 StillOpen(idle_connections), idle, StillOpen(streams), stream_count);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "edge_bench: %s\n", e.what());
