@@ -97,7 +97,9 @@ TEST_F(BodiesTest, ChunkedBodiesObeyTheCaps) {
   const long after_kb = ResidentKb(pid_);
   EXPECT_EQ(huge.status, 413);
   EXPECT_LT(sent, big) << "the server read the whole 256 MB";
+#ifndef __SANITIZE_ADDRESS__  // ASan's quarantine keeps freed buffers resident
   EXPECT_LT(after_kb - before_kb, 64 * 1024) << "RSS grew from " << before_kb << " to " << after_kb << " KiB";
+#endif
 
   const RawReply json_body = StreamChunked(
       port(),
@@ -127,13 +129,15 @@ TEST_F(BodiesTest, JsonAmplificationIsBounded) {
   ExpectJsonError(echoed);
   EXPECT_LT(echoed.body.size(), 2048u) << "the reply carries the id back";
   EXPECT_EQ(echoed.body.find(std::string(64, 'a')), std::string::npos);
-  for (const std::string& path :
-       {"/api/sam/image/" + std::string(4000, 'b'), "/api/sam/" + std::string(4000, 'c')}) {
-    const RawReply reply = Get(path);
-    EXPECT_GE(reply.status, 400);
-    EXPECT_LT(reply.body.size(), 2048u) << path.substr(0, 20);
-    EXPECT_EQ(reply.body.find(std::string(64, path[path.size() - 1])), std::string::npos);
-  }
+  // An id in the path comes back as a short prefix at most.
+  const RawReply image_reply = Get("/api/sam/image/" + std::string(4000, 'b'));
+  EXPECT_EQ(image_reply.status, 404);
+  EXPECT_EQ(image_reply.body.find(std::string(64, 'b')), std::string::npos)
+      << image_reply.body.substr(0, 300);
+  // An unknown endpoint's path is named, cut short.
+  const RawReply unknown = Get("/api/sam/" + std::string(4000, 'c'));
+  EXPECT_EQ(unknown.status, 404);
+  EXPECT_LT(unknown.body.size(), 1024u) << unknown.body.substr(0, 300);
 
   const std::string image = UploadScene();
   std::string points = "{\"image_id\":\"" + image + "\",\"points\":[";
