@@ -90,11 +90,11 @@ TEST_F(BodiesTest, ChunkedBodiesObeyTheCaps) {
   for (const json& d : datasets.value("datasets", json::array())) stored += d.value("image_count", 0);
   EXPECT_EQ(stored, 0) << "an upload over the cap stored images: " << datasets.dump();
 
-  const long before_kb = ResidentKb(pid_);
+  [[maybe_unused]] const long before_kb = ResidentKb(pid_);
   const size_t big = 256u << 20;
   const RawReply huge =
       StreamChunked(port(), head, PartHead("big.png"), std::string(256 << 10, 'x'), big, &sent);
-  const long after_kb = ResidentKb(pid_);
+  [[maybe_unused]] const long after_kb = ResidentKb(pid_);
   EXPECT_EQ(huge.status, 413);
   EXPECT_LT(sent, big) << "the server read the whole 256 MB";
 #ifndef __SANITIZE_ADDRESS__  // ASan's quarantine keeps freed buffers resident
