@@ -211,6 +211,8 @@ struct HttpServer::Impl {
                                const char* content_type, const char* transfer_encoding, const char* data,
                                uint64_t off, size_t size);
 
+  MHD_Result Step(Exchange& ex, MHD_Connection* connection, const char* url, const char* method,
+                  const char* upload_data, size_t* upload_data_size);
   MHD_Result Start(Exchange& ex, MHD_Connection* connection, const char* url, const char* method);
   MHD_Result Receive(Exchange& ex, const char* data, size_t size);
   MHD_Result Dispatch(Exchange& ex);
@@ -278,28 +280,40 @@ void HttpServer::Impl::OnConnection(void* cls, MHD_Connection* connection, void*
 MHD_Result HttpServer::Impl::OnRequest(void* cls, MHD_Connection* connection, const char* url,
                                        const char* method, const char*, const char* upload_data,
                                        size_t* upload_data_size, void** con_cls) {
-  Impl& impl = *static_cast<Impl*>(cls);
   auto* ex = static_cast<Exchange*>(*con_cls);
   if (ex == nullptr) return MHD_NO;  // MHD always logs the request line first
-  switch (ex->phase) {
+  // Nothing may unwind into the C library: a failure here closes this connection only.
+  try {
+    return static_cast<Impl*>(cls)->Step(*ex, connection, url, method, upload_data, upload_data_size);
+  } catch (const std::exception& e) {
+    spdlog::error("[HTTP] closing a connection after an error: {}", e.what());
+  } catch (...) {
+    spdlog::error("[HTTP] closing a connection after an unknown error");
+  }
+  return MHD_NO;
+}
+
+MHD_Result HttpServer::Impl::Step(Exchange& ex, MHD_Connection* connection, const char* url,
+                                  const char* method, const char* upload_data, size_t* upload_data_size) {
+  switch (ex.phase) {
     case Exchange::Phase::kStart:
-      return impl.Start(*ex, connection, url, method);
+      return Start(ex, connection, url, method);
     case Exchange::Phase::kBody:
       if (*upload_data_size > 0) {
         const size_t size = *upload_data_size;
         *upload_data_size = 0;
-        return impl.Receive(*ex, upload_data, size);
+        return Receive(ex, upload_data, size);
       }
-      return impl.Dispatch(*ex);
+      return Dispatch(ex);
     case Exchange::Phase::kWorking: {
       // Resumed by the worker: its reply is ready.
       std::optional<Reply> reply;
       {
-        std::lock_guard lock(ex->mutex);
-        reply.swap(ex->reply);
+        std::lock_guard lock(ex.mutex);
+        reply.swap(ex.reply);
       }
       if (!reply) return MHD_YES;
-      return impl.Answer(*ex, std::move(*reply));
+      return Answer(ex, std::move(*reply));
     }
     case Exchange::Phase::kReplied:
       *upload_data_size = 0;  // the rest of a refused body
@@ -392,14 +406,18 @@ MHD_Result HttpServer::Impl::Receive(Exchange& ex, const char* data, size_t size
 MHD_Result HttpServer::Impl::OnPostData(void* cls, MHD_ValueKind, const char* key, const char* filename,
                                         const char* content_type, const char*, const char* data, uint64_t off,
                                         size_t size) {
-  auto& ex = *static_cast<Exchange*>(cls);
-  UploadSpool& spool = *ex.spool;
-  if (off == 0) {
-    BodyPart part{key == nullptr ? "" : key, filename == nullptr ? "" : filename,
-                  content_type == nullptr ? "" : content_type};
-    if (!spool.BeginPart(std::move(part)).ok()) return MHD_NO;
+  UploadSpool& spool = *static_cast<Exchange*>(cls)->spool;
+  try {
+    if (off == 0) {
+      BodyPart part{key == nullptr ? "" : key, filename == nullptr ? "" : filename,
+                    content_type == nullptr ? "" : content_type};
+      if (!spool.BeginPart(std::move(part)).ok()) return MHD_NO;
+    }
+    return spool.Append(data, size).ok() ? MHD_YES : MHD_NO;
+  } catch (const std::exception& e) {
+    spool.Break(std::string("the server could not store the upload: ") + e.what());
+    return MHD_NO;
   }
-  return spool.Append(data, size).ok() ? MHD_YES : MHD_NO;
 }
 
 MHD_Result HttpServer::Impl::Dispatch(Exchange& ex) {
@@ -421,11 +439,23 @@ MHD_Result HttpServer::Impl::Dispatch(Exchange& ex) {
   }
   const int fd = SocketOf(ex.connection);
   ex.request.client_gone = [fd] { return PeerGone(fd); };
+  // Counted before the stopping check: Run waits for the count to drain before it stops
+  // MHD, which must not find a connection suspended.
+  ++queued;
+  if (stopping) {
+    --queued;
+    return Refuse(ex, 503, "the server is stopping");
+  }
   watch.Busy(ex.connection);
   MHD_suspend_connection(ex.connection);
-  ++queued;
   pool.Submit([this, &ex] {
-    Reply reply = RunHandler(ex);
+    // A click whose client left while it waited is not worth a decoder run (an upload that
+    // arrived whole is still stored).
+    const bool abandoned = !ex.route->upload && ex.request.ClientGone();
+    Reply reply = abandoned ? ErrorReply(400, "the client went away") : RunHandler(ex);
+    if (abandoned)
+      spdlog::debug("[HTTP] {} {}: the client went away before it ran", ex.request.method,
+                    ex.request.path.substr(0, 200));
     MHD_Connection* connection = ex.connection;
     {
       std::lock_guard lock(ex.mutex);
@@ -539,6 +569,8 @@ Status HttpServer::Run() {
   }
   // End the streams, let running handlers finish (they resume their connections), then stop.
   impl.stopping = true;
+  const int listening = MHD_quiesce_daemon(impl.daemon);  // no new connections
+  if (listening >= 0) ::close(listening);
   impl.pump.Stop();
   while (impl.queued.load() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   std::this_thread::sleep_for(std::chrono::milliseconds(50));

@@ -142,7 +142,7 @@ class EventStream {
     for (const PrewarmImageEvent& e : update->events) out += SseEvent("image", e.seq, EventJson(e));
     const PrewarmSnapshot& s = update->snapshot;
     json snapshot = PrewarmJson(s);
-    std::string dumped = snapshot.dump();
+    std::string dumped = snapshot.dump(-1, ' ', false, json::error_handler_t::replace);
     const bool finished = IsFinishedPrewarmStatus(s.job.status);
     if (dumped != last_snapshot_) {
       out += SseEvent(finished ? "done" : "progress", s.seq, snapshot);
