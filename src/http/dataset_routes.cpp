@@ -20,13 +20,13 @@ namespace {
 
 using json = nlohmann::json;
 
-constexpr size_t kMaxFilenameBytes = 255;
+constexpr size_t kMaxNameBytes = 255;
 
-// A file name as a client sent it, cut to a length a person can read (not refused: the
-// file itself is fine), at a UTF-8 character boundary.
-std::string ClippedFilename(const std::string& name) {
-  if (name.size() <= kMaxFilenameBytes) return name;
-  size_t end = kMaxFilenameBytes;
+// A file or dataset name as a client sent it, cut to a length a person can read (not
+// refused: the upload itself is fine), at a UTF-8 character boundary.
+std::string ClippedName(const std::string& name) {
+  if (name.size() <= kMaxNameBytes) return name;
+  size_t end = kMaxNameBytes;
   while (end > 0 && (static_cast<unsigned char>(name[end]) & 0xC0) == 0x80) --end;
   return name.substr(0, end);
 }
@@ -71,17 +71,20 @@ Result<Reply> Upload(App& app, const Request& req, std::optional<std::string> da
                       "expected a multipart/form-data body with image files in fields named "
                       "\"images\" (curl -F \"images=@img1.jpg\" ...)");
   }
-  UploadBatch batch(app.ingestor(), app.catalog(), req.query_value("name"), dataset_id);
+  // Decoding takes turns between clients (by address): one client's heavy files do not
+  // hold up another's small upload.
+  UploadBatch batch(app.ingestor(), app.catalog(), ClippedName(req.query_value("name")), dataset_id,
+                    req.client_address);
   // The transport spooled every whole part to disk; each file goes to the batch, which
   // decodes it while the next one is read back, so memory holds only the few in flight.
   int file_parts = 0;
   for (const UploadPart& part : req.upload->parts) {
     if (!part.is_file) {
-      if (part.header.name == "name" && !batch.dataset_exists()) batch.set_dataset_name(part.value);
+      if (part.header.name == "name" && !batch.dataset_exists()) batch.set_dataset_name(ClippedName(part.value));
       continue;
     }
     ++file_parts;
-    const std::string filename = ClippedFilename(part.header.filename);
+    const std::string filename = ClippedName(part.header.filename);
     Result<std::string> bytes = ReadFile(part.spool_path);
     if (!bytes.ok()) {
       spdlog::error("[UPLOAD] cannot read back a spooled part: {}", bytes.status().message());

@@ -21,6 +21,7 @@
 
 #include "common/thread_pool.h"
 #include "http/connection_watch.h"
+#include "http/ids.h"
 #include "http/json_reply.h"
 #include "http/listen_socket.h"
 #include "http/route.h"
@@ -61,15 +62,25 @@ struct Exchange {
   }
 };
 
+// Whether the peer has hung up; valid while the connection is suspended (MHD does not close
+// a suspended connection, so the socket is still ours to look at).
+bool PeerGone(int fd) {
+  pollfd p{fd, POLLRDHUP, 0};
+  return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
+
 // An event stream's output: the pump writes into `pending`; the network thread takes from
 // it when the socket can take more, and the connection sleeps (suspended) while it is empty.
 class MhdStreamOutput final : public StreamOutput {
  public:
-  explicit MhdStreamOutput(MHD_Connection* connection) : connection_(connection) {}
+  MhdStreamOutput(MHD_Connection* connection, int fd) : connection_(connection), fd_(fd) {}
 
+  // While the connection sleeps its socket is ours to look at: a client that left frees its
+  // stream now, not at the next keep-alive write.
   bool Writable() const override {
     std::lock_guard lock(mutex_);
-    return !closed_ && !aborted_;
+    if (closed_ || aborted_) return false;
+    return !(suspended_ && fd_ >= 0 && PeerGone(fd_));
   }
   bool Write(std::string_view bytes) override {
     std::lock_guard lock(mutex_);
@@ -127,6 +138,7 @@ class MhdStreamOutput final : public StreamOutput {
   }
 
   MHD_Connection* const connection_;
+  const int fd_;
   mutable std::mutex mutex_;
   std::string pending_;
   bool done_ = false;
@@ -144,13 +156,6 @@ std::string PeerAddress(MHD_Connection* connection) {
 int SocketOf(MHD_Connection* connection) {
   const MHD_ConnectionInfo* info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
   return info == nullptr ? -1 : info->connect_fd;
-}
-
-// Whether the peer has hung up; valid while the connection is suspended (MHD does not close
-// a suspended connection, so the socket is still ours to look at).
-bool PeerGone(int fd) {
-  pollfd p{fd, POLLRDHUP, 0};
-  return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
 }
 
 MHD_Result CollectHeader(void* cls, MHD_ValueKind, const char* key, size_t key_size, const char* value,
@@ -341,7 +346,8 @@ MHD_Result HttpServer::Impl::Start(Exchange& ex, MHD_Connection* connection, con
   RouteMatch match;
   if (ParseMethod(req.method, parsed)) match = matcher.Match(parsed, req.path);
   if (match.route == nullptr)
-    return Refuse(ex, 404, "no such endpoint: " + req.method + " " + req.path.substr(0, 200));
+    return Refuse(ex, 404,
+                  "no such endpoint: " + ShortPrefix(req.method, 16) + " " + ShortPrefix(req.path, 64));
   ex.route = match.route;
   req.path_params = std::move(match.params);
 
@@ -490,7 +496,7 @@ MHD_Result HttpServer::Impl::Answer(Exchange& ex, Reply reply) {
   spdlog::debug("[HTTP] {} {} {}", ex.request.method, ex.request.path.substr(0, 200), reply.status);
   MHD_Response* response = nullptr;
   if (reply.stream) {
-    auto output = std::make_shared<MhdStreamOutput>(ex.connection);
+    auto output = std::make_shared<MhdStreamOutput>(ex.connection, SocketOf(ex.connection));
     // The response keeps the output alive until MHD is done with it.
     auto* held = new std::shared_ptr<MhdStreamOutput>(output);
     response = MHD_create_response_from_callback(

@@ -14,7 +14,7 @@ StreamPump::~StreamPump() { Stop(); }
 bool StreamPump::Add(ReplyStream step, std::shared_ptr<StreamOutput> output) {
   {
     std::lock_guard lock(mutex_);
-    if (stopping_ || entries_.size() + added_.size() >= max_streams_) return false;
+    if (stopping_ || entries_.size() + added_.size() + stepping_ >= max_streams_) return false;
     added_.push_back(Entry{std::move(step), std::move(output)});
   }
   wake_.notify_one();  // the first step at once: the client gets its snapshot without waiting
@@ -23,7 +23,7 @@ bool StreamPump::Add(ReplyStream step, std::shared_ptr<StreamOutput> output) {
 
 size_t StreamPump::open_streams() const {
   std::lock_guard lock(mutex_);
-  return entries_.size() + added_.size();
+  return entries_.size() + added_.size() + stepping_;
 }
 
 void StreamPump::Stop() {
@@ -56,7 +56,9 @@ void StreamPump::Run() {
                    std::make_move_iterator(entries_.end()));
       entries_.clear();
     }
-    // Step outside the lock: a step may take a moment (a catalog read), and Add must not wait.
+    // Step outside the lock: a step may take a moment (a catalog read), and Add must not wait
+    // (but counts the streams being stepped).
+    stepping_ = batch.size();
     lock.unlock();
     std::vector<Entry> keep;
     keep.reserve(batch.size());
@@ -64,6 +66,7 @@ void StreamPump::Run() {
       if (Step(entry)) keep.push_back(std::move(entry));
     }
     lock.lock();
+    stepping_ = 0;
     entries_.insert(entries_.end(), std::make_move_iterator(keep.begin()),
                     std::make_move_iterator(keep.end()));
     if (stopping_) break;

@@ -52,6 +52,7 @@ class StreamPump {
   std::condition_variable wake_;
   std::vector<Entry> entries_;
   std::vector<Entry> added_;  // not stepped yet
+  size_t stepping_ = 0;       // taken out of both by the round running now
   bool stopping_ = false;
   std::thread thread_;
 };

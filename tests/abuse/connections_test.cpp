@@ -2,6 +2,7 @@
 // a body that never comes, hold event streams, stay idle, come in too many from one address,
 // or carry bogus lengths. The real binary on loopback, with deadlines of a few seconds; every
 // test ends by checking the server still answers.
+#include <algorithm>
 #include <thread>
 
 #include "abuse/abuse_support.h"
@@ -205,22 +206,32 @@ TEST_F(ConnectionsTest, OversizedContentLengthIsRefusedBeforeTheBody) {
 // H3b: malformed Content-Lengths are 400 at once, 2^63 is 413 at once, duplicates are 400.
 TEST_F(ConnectionsTest, BogusContentLengthsAreRefusedAtOnce) {
   Start();
-  const std::vector<std::pair<std::string, int>> cases = {
-      {"Content-Length: -5\r\n", 400},
-      {"Content-Length: 18446744073709551617\r\n", 400},  // 2^64 + 1
-      {"Content-Length: abc\r\n", 400},
-      {"Content-Length: 9223372036854775808\r\n", 413},  // 2^63
-      {"Content-Length: 10\r\nContent-Length: 20\r\n", 400},
+  // `json`: the reply is samcache's JSON error. A Content-Length that is not a number, or
+  // overflows 64 bits, is refused by libmicrohttpd before samcache sees the request: its
+  // short HTML page, 400 or 413 (docs/OPERATIONS.md, "The network edge").
+  struct Case {
+    std::string header;
+    std::vector<int> statuses;
+    bool json;
   };
-  for (const auto& [header, expected] : cases) {
+  const std::vector<Case> cases = {
+      {"Content-Length: -5\r\n", {400}, false},
+      {"Content-Length: 18446744073709551617\r\n", {400, 413}, false},  // 2^64 + 1
+      {"Content-Length: abc\r\n", {400}, false},
+      {"Content-Length: 9223372036854775808\r\n", {413}, true},  // 2^63
+      {"Content-Length: 10\r\nContent-Length: 20\r\n", {400}, true},
+      {"Content-Length: 10\r\nContent-Length: 10\r\n", {400}, true},
+  };
+  for (const Case& c : cases) {
     for (const char* path : {"/api/sam/dataset/init", "/api/sam/predict"}) {
       RawConnection connection(port());
       ASSERT_TRUE(connection.Send(std::string("POST ") + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" +
-                                  "Content-Type: application/json\r\n" + header + "\r\n"));
+                                  "Content-Type: application/json\r\n" + c.header + "\r\n"));
       const RawReply reply = connection.ReadReply(kAnswerTimeout);
-      EXPECT_EQ(reply.status, expected) << path << " with " << header;
-      if (reply.status != 0) ExpectJsonError(reply);
-      EXPECT_TRUE(reply.closed || connection.WaitForClose(kCloseMargin)) << path << " with " << header;
+      EXPECT_NE(std::find(c.statuses.begin(), c.statuses.end(), reply.status), c.statuses.end())
+          << path << " with " << c.header << ": " << reply.status;
+      if (c.json) ExpectJsonError(reply);
+      EXPECT_TRUE(reply.closed || connection.WaitForClose(kCloseMargin)) << path << " with " << c.header;
     }
   }
   ExpectAlive();
