@@ -95,14 +95,15 @@ Status SetSegmentation(const json& seg, const ImageRecord& image, AnnotationReco
   std::vector<uint32_t> runs;
   std::string compressed;
   if (counts.is_string()) {
-    compressed = counts.get<std::string>();
-    if (compressed.size() > kMaxRleRuns * kMaxCharsPerRun) return Status::InvalidArgument(TooManyRuns());
-    Result<std::vector<uint32_t>> decoded = DecompressRleCounts(compressed);
+    const std::string& text = counts.get_ref<const std::string&>();
+    if (text.size() > kMaxRleRuns * kMaxCharsPerRun) return Status::InvalidArgument(TooManyRuns());
+    Result<std::vector<uint32_t>> decoded = DecompressRleCounts(text);
     if (!decoded.ok()) {
       return Status::InvalidArgument("segmentation does not decode: " + decoded.status().message());
     }
     runs = std::move(decoded).value();
     if (runs.size() > kMaxRleRuns) return Status::InvalidArgument(TooManyRuns());
+    compressed = text;
   } else if (counts.is_array()) {
     if (counts.size() > kMaxRleRuns) return Status::InvalidArgument(TooManyRuns());
     runs.reserve(counts.size());
