@@ -213,8 +213,10 @@ void UploadBatch::Finish() {
   while (!pending_.empty()) CommitOldest();
   if (!created_here_ || !stored_.empty()) return;
   // Every row failed after the dataset was made (e.g. the catalog's disk filled up): an empty
-  // dataset nobody asked for must not stay. Its id was never given out, so nothing else
-  // refers to it.
+  // dataset nobody asked for must not stay. Its id was never given out, so nothing else adds
+  // to it; but a row whose commit went through while its reply was lost keeps it.
+  Result<std::vector<ImageRecord>> images = catalog_.ListImages(dataset_id_);
+  if (!images.ok() || !images->empty()) return;
   Result<DeleteOutcome> removed = ingestor_.DeleteDataset(dataset_id_);
   if (!removed.ok() && removed.status().code() != StatusCode::kNotFound) {
     spdlog::error("[UPLOAD] cannot remove the empty dataset {} of a failed upload: {}", dataset_id_,

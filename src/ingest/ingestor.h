@@ -153,7 +153,8 @@ class UploadBatch {
   // the order.
   void AddUnreadable(std::string filename, const Status& why);
   // Waits until every added file is stored or rejected, then removes the dataset this batch
-  // created if none of its files was stored. The results below are complete only after this.
+  // created if it is still empty (no file could be stored). The results below are complete
+  // only after this.
   void Finish();
   ~UploadBatch();
   UploadBatch(const UploadBatch&) = delete;

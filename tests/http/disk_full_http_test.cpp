@@ -178,9 +178,9 @@ TEST(ServerPathsHttpTest, AMissingStoredFileIsReportedWithoutItsPath) {
   EXPECT_EQ(file.status, 500) << file.raw;
   EXPECT_NE(file.raw.find("is missing"), std::string::npos) << file.raw;
   EXPECT_EQ(file.raw.find(tmp.path().string()), std::string::npos) << file.raw;
-  Reply predict = ToReply(client.Post("/api/sam/predict",
-                                      R"({"image_id": ")" + id + R"(", "points": [{"x": 10, "y": 10, "label": 1}]})",
-                                      "application/json"));
+  Reply predict = ToReply(client.Post(
+      "/api/sam/predict", R"({"image_id": ")" + id + R"(", "points": [{"x": 10, "y": 10, "label": 1}]})",
+      "application/json"));
   EXPECT_GE(predict.status, 400) << predict.raw;
   EXPECT_EQ(predict.raw.find(tmp.path().string()), std::string::npos) << predict.raw;
   EXPECT_NE(server.Log().find(tmp.path().string()), std::string::npos) << "the log keeps the full text";
