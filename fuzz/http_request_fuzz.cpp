@@ -27,7 +27,8 @@ namespace samcache {
 // The routes the fuzzed server has: one of each kind the transport treats differently.
 RouteTable BuildRoutes(const RouteContext&) {
   RouteTable routes;
-  routes.push_back({Method::kGet, "/healthz", [](const Request&) -> Result<Reply> {
+  routes.push_back({Method::kGet, "/healthz",
+                    [](const Request&) -> Result<Reply> {
                       return JsonReply(200, nlohmann::json{{"status", "ok"}});
                     },
                     /*upload=*/false, /*system=*/true});
@@ -140,12 +141,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (data[0] % 2 == 0) {
     request = input;
   } else {
-    request = "POST /upload HTTP/1.1\r\nHost: fuzz\r\nContent-Type: multipart/form-data; boundary=XyZ\r\n"
-              "Content-Length: " +
-              std::to_string(input.size()) + "\r\n\r\n" + input;
+    request =
+        "POST /upload HTTP/1.1\r\nHost: fuzz\r\nContent-Type: multipart/form-data; boundary=XyZ\r\n"
+        "Content-Length: " +
+        std::to_string(input.size()) + "\r\n\r\n" + input;
   }
   (void)Exchange(server->port, request, 200, /*half_close=*/true);
-  const std::string health = Exchange(server->port, "GET /healthz HTTP/1.1\r\nHost: fuzz\r\n\r\n", 5000, false);
+  const std::string health =
+      Exchange(server->port, "GET /healthz HTTP/1.1\r\nHost: fuzz\r\n\r\n", 5000, false);
   FUZZ_CHECK(health.rfind("HTTP/1.1 200", 0) == 0);
   return 0;
 }

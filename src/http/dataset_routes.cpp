@@ -80,7 +80,8 @@ Result<Reply> Upload(App& app, const Request& req, std::optional<std::string> da
   int file_parts = 0;
   for (const UploadPart& part : req.upload->parts) {
     if (!part.is_file) {
-      if (part.header.name == "name" && !batch.dataset_exists()) batch.set_dataset_name(ClippedName(part.value));
+      if (part.header.name == "name" && !batch.dataset_exists())
+        batch.set_dataset_name(ClippedName(part.value));
       continue;
     }
     ++file_parts;

@@ -169,7 +169,8 @@ Reply NoModel() { return ErrorReply(503, "no model is loaded"); }
 Result<Reply> Predict(App& app, const Request& req) {
   if (!app.segmenter()) return NoModel();
   SAMCACHE_ASSIGN_OR_RETURN(const PredictRequest request, ParsePredictRequest(req.body));
-  SAMCACHE_ASSIGN_OR_RETURN(const PredictResult result, app.segmenter()->Predict(request, [&req] { return req.ClientGone(); }));
+  SAMCACHE_ASSIGN_OR_RETURN(const PredictResult result,
+                            app.segmenter()->Predict(request, [&req] { return req.ClientGone(); }));
   spdlog::info(
       "[PREDICT] image {} ({} point(s){}{}): embedding {} {:.0f} ms, decode {:.0f} ms, total {:.0f} ms",
       result.image_id, request.points.size(), request.box ? ", box" : "",
