@@ -146,7 +146,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         "Content-Length: " +
         std::to_string(input.size()) + "\r\n\r\n" + input;
   }
-  (void)Exchange(server->port, request, 200, /*half_close=*/true);
+  (void)Exchange(server->port, request, 50, /*half_close=*/true);
   const std::string health =
       Exchange(server->port, "GET /healthz HTTP/1.1\r\nHost: fuzz\r\n\r\n", 5000, false);
   FUZZ_CHECK(health.rfind("HTTP/1.1 200", 0) == 0);
