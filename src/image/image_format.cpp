@@ -1,5 +1,6 @@
 #include "image/image_format.h"
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
@@ -121,9 +122,12 @@ Result<ImageHeader> ReadJpeg(std::string_view b) {
   }
   // Each scan is a pass over every block of the image: thousands of them make a small file
   // take minutes to decode (a "scan bomb"), so the count is refused here, before decoding.
-  if (scans > kMaxJpegScans) {
-    return Status::InvalidArgument("the JPEG has " + std::to_string(scans) + " scans; at most " +
-                                   std::to_string(kMaxJpegScans) + " are accepted");
+  const uint32_t limit = JpegScanLimit(width, height);
+  if (scans > limit) {
+    return Status::InvalidArgument(
+        "the JPEG has " + std::to_string(scans) + " scans; at most " + std::to_string(limit) +
+        " are accepted" +
+        (limit < kMaxJpegScans ? " at " + std::to_string(width) + "x" + std::to_string(height) : ""));
   }
   // Height 0 means "defined later by a DNL marker", which we do not support.
   SAMCACHE_ASSIGN_OR_RETURN(ImageHeader header, MakeHeader(ImageFormat::kJpeg, "JPEG", width, height));
@@ -414,6 +418,12 @@ std::string AsciiLower(std::string_view s) {
 }
 
 }  // namespace
+
+uint32_t JpegScanLimit(uint32_t width, uint32_t height) {
+  const uint64_t pixels = std::max<uint64_t>(1, uint64_t{width} * height);
+  return static_cast<uint32_t>(
+      std::clamp<uint64_t>(kMaxJpegScanPixels / pixels, kMinJpegScanLimit, kMaxJpegScans));
+}
 
 ImageFormat SniffFormat(std::string_view b) {
   if (b.starts_with("\xFF\xD8\xFF")) return ImageFormat::kJpeg;

@@ -41,8 +41,15 @@ struct ImageHeader {
 };
 
 // A baseline JPEG has 1 to 4 scans and libjpeg's progressive script 10; encoders that
-// optimise their scripts stay well below this. Each scan costs a pass over the whole image.
+// optimise their scripts stay well below 100. Each scan costs a pass over the whole image, so
+// large images get fewer: at most kMaxJpegScanPixels / pixels scans (20 at 100 megapixels),
+// never fewer than kMinJpegScanLimit, never more than kMaxJpegScans.
 inline constexpr uint32_t kMaxJpegScans = 100;
+inline constexpr uint32_t kMinJpegScanLimit = 16;
+inline constexpr uint64_t kMaxJpegScanPixels = 2'000'000'000;
+
+// The number of scans accepted in a JPEG of width x height pixels.
+uint32_t JpegScanLimit(uint32_t width, uint32_t height);
 
 // Reads only the container/header structures to get the declared size, and checks that the
 // file is structurally complete. On success width and height are both non-zero; they are the
@@ -52,8 +59,9 @@ inline constexpr uint32_t kMaxJpegScans = 100;
 //    TIFF): the content looks like HTML"), GIF, and valid-but-unhandled variants (e.g. OS/2 BMP).
 //  - Corrupt: truncated files ("truncated JPEG: the file ends before the end-of-image marker")
 //    and impossible headers (zero width/height, bad chunk lengths, missing size fields, ...).
-//  - InvalidArgument: a JPEG with more than kMaxJpegScans scans ("the JPEG has 6001 scans; at
-//    most 100 are accepted"), refused because decoding it would take minutes.
+//  - InvalidArgument: a JPEG with more scans than JpegScanLimit allows ("the JPEG has 6001
+//    scans; at most 100 are accepted", "... at most 20 are accepted at 10000x10000"), refused
+//    because decoding it would take minutes.
 // Trailing bytes after a complete image (JPEG EOI, PNG IEND, RIFF end) are accepted. The JPEG
 // walk visits each byte at most once: every segment and scan up to the EOI.
 Result<ImageHeader> ReadImageHeader(std::string_view bytes);

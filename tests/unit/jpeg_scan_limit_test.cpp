@@ -159,6 +159,25 @@ TEST(JpegScanLimitTest, ScanBombIsRefusedBeforeDecoding) {
   EXPECT_EQ(one_over.status().message(), "the JPEG has 101 scans; at most 100 are accepted");
 }
 
+TEST(JpegScanLimitTest, LargerImagesGetFewerScans) {
+  EXPECT_EQ(JpegScanLimit(4000, 3000), kMaxJpegScans);
+  EXPECT_EQ(JpegScanLimit(10000, 10000), 20u);
+  EXPECT_EQ(JpegScanLimit(65535, 65535), kMinJpegScanLimit);
+  EXPECT_EQ(JpegScanLimit(0, 0), kMaxJpegScans);
+  // The header walk applies it to the declared size: patch a small file's frame header.
+  SplitJpeg split = Split(Progressive(96, 64, 1));
+  const size_t sof = split.head.find("\xFF\xC2");
+  ASSERT_NE(sof, std::string::npos);
+  split.head.replace(sof + 5, 4, Be16(10000) + Be16(10000));  // FF C2 len(2) precision(1) h w
+  const Result<ImageHeader> at_limit = ReadImageHeader(Bomb(split, 20));
+  ASSERT_TRUE(at_limit.ok()) << at_limit.status().message();
+  EXPECT_EQ(at_limit->width, 10000u);
+  const Result<ImageHeader> over = ReadImageHeader(Bomb(split, 21));
+  ASSERT_FALSE(over.ok());
+  EXPECT_EQ(over.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(over.status().message(), "the JPEG has 21 scans; at most 20 are accepted at 10000x10000");
+}
+
 TEST(JpegScanLimitTest, FillBytesAndRestartMarkersDoNotHideScans) {
   // Restart markers inside the data, fill bytes before every marker between scans.
   const std::string with_rst =
