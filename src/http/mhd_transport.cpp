@@ -462,6 +462,8 @@ MHD_Result HttpServer::Impl::Dispatch(Exchange& ex) {
     if (abandoned)
       spdlog::debug("[HTTP] {} {}: the client went away before it ran", ex.request.method,
                     ex.request.path.substr(0, 200));
+    ex.request.upload = nullptr;
+    ex.spool.reset();  // the spooled files go before the client hears the answer
     MHD_Connection* connection = ex.connection;
     {
       std::lock_guard lock(ex.mutex);

@@ -119,8 +119,7 @@ Command AddServeCommand(CLI::App& cli) {
             ServerOptions server_options = args->server;
             server_options.max_upload_bytes = args->max_upload_mb << 20;
             server_options.max_json_bytes = args->max_json_kb << 10;
-            server_options.spool_dir =
-                (std::filesystem::path(args->common.data_dir) / "tmp" / "uploads").string();
+            server_options.spool_dir = (std::filesystem::path(args->common.data_dir) / "spool").string();
             return Serve(args->common, args->model, server_options);
           }};
 }
