@@ -10,6 +10,7 @@
 #include "app/app.h"
 #include "http/json_reply.h"
 #include "http/route.h"
+#include "http/route_match.h"
 #include "http/server.h"
 #include "http/upload_spool.h"
 #include "support/test_support.h"
@@ -18,20 +19,6 @@ namespace samcache::testing {
 namespace {
 
 using json = nlohmann::json;
-
-std::string MethodName(Method method) {
-  switch (method) {
-    case Method::kGet:
-      return "GET";
-    case Method::kPost:
-      return "POST";
-    case Method::kPut:
-      return "PUT";
-    case Method::kDelete:
-      return "DELETE";
-  }
-  return "?";
-}
 
 // Spools prepared parts as the transport does, a few bytes at a time.
 void Spool(UploadSpool& spool, const std::vector<std::pair<BodyPart, std::string>>& parts) {
@@ -82,7 +69,8 @@ class RouteTableTest : public ::testing::Test {
 
 TEST_F(RouteTableTest, EveryEndpointOfTheIndexIsARoute) {
   std::set<std::string> table;
-  for (const Route& route : Routes()) table.insert(MethodName(route.method) + " " + route.pattern);
+  for (const Route& route : Routes())
+    table.insert(std::string(MethodName(route.method)) + " " + route.pattern);
   const Reply index = Call(Method::kGet, "/api", Request{});
   ASSERT_EQ(index.status, 200);
   const json body = json::parse(index.body);
@@ -95,7 +83,8 @@ TEST_F(RouteTableTest, EveryEndpointOfTheIndexIsARoute) {
 TEST_F(RouteTableTest, MetricsOnlyServesHealthAndMetrics) {
   server_options_.metrics_only = true;
   std::set<std::string> table;
-  for (const Route& route : Routes()) table.insert(MethodName(route.method) + " " + route.pattern);
+  for (const Route& route : Routes())
+    table.insert(std::string(MethodName(route.method)) + " " + route.pattern);
   EXPECT_EQ(table, (std::set<std::string>{"GET /healthz", "GET /metrics"}));
 }
 
