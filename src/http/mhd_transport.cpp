@@ -8,7 +8,6 @@
 #include <poll.h>
 #include <spdlog/spdlog.h>
 #include <strings.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
