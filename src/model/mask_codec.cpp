@@ -200,6 +200,7 @@ std::vector<uint32_t> RleCounts(const BinaryMask& mask) {
   const size_t n = PixelCount(mask);
   // pycocotools counts are 32-bit; no image the server accepts comes near 4 Gpx.
   assert(n <= std::numeric_limits<uint32_t>::max());
+  if (n == 0) return {0};  // as pycocotools; and no pointer arithmetic on an empty mask's data
   // Columns are transposed a block at a time, so a 100-megapixel mask needs a few hundred
   // kilobytes here rather than a second 100 MB copy. Runs continue from block to block.
   constexpr int kBlockColumns = 64;
