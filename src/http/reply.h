@@ -22,8 +22,9 @@ class ReplySink {
   virtual void Done() = 0;
 };
 
-// One step of a streamed body: called again and again until it calls Done on the sink, or
-// returns false to cut the connection.
+// One step of a streamed body: the transport's stream pump calls it a few times a second
+// until it calls Done on the sink, or returns false to cut the connection. A step writes
+// what is new and returns at once: one thread steps every open stream, so it must not wait.
 using ReplyStream = std::function<bool(ReplySink& sink)>;
 
 struct Reply {

@@ -1,5 +1,5 @@
 // A request as the routes see it, whatever carries it: the transport adapter
-// (http/httplib_transport.cpp) fills it in, and no route depends on the HTTP library.
+// (http/mhd_transport.cpp) fills it in, and no route depends on the HTTP library.
 #pragma once
 
 #include <strings.h>
