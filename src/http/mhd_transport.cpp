@@ -556,9 +556,11 @@ Status HttpServer::Run() {
       spdlog::info("[HTTP] removed {} upload spool file(s) left by an earlier run", stale);
     }
   }
-  // MHD's own inactivity timeout is the backstop for a client that stops reading a reply.
+  // MHD's own inactivity timeout is the backstop for a client that stops reading a reply,
+  // and for a connection whose client hung up mid-request (MHD may not notice that end of
+  // file until the timeout; until then it counts against --max-connections-per-client).
   const unsigned backstop = static_cast<unsigned>(
-      std::max({o.header_timeout_seconds, o.idle_timeout_seconds, o.body_timeout_seconds, 1}) + 30);
+      std::max({o.header_timeout_seconds, o.idle_timeout_seconds, o.body_timeout_seconds, 1}));
   impl.daemon = MHD_start_daemon(
       MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME, 0, nullptr, nullptr,
       &Impl::OnRequest, &impl, MHD_OPTION_LISTEN_SOCKET, impl.listen_fd, MHD_OPTION_THREAD_POOL_SIZE,
