@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <thread>
@@ -152,6 +153,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)Exchange(server->port, request, 50, /*half_close=*/true);
   const std::string health =
       Exchange(server->port, "GET /healthz HTTP/1.1\r\nHost: fuzz\r\n\r\n", 5000, false);
+  if (health.rfind("HTTP/1.1 200", 0) != 0) {
+    std::fprintf(stderr, "/healthz after the input answered %zu bytes: %.200s\n", health.size(),
+                 health.c_str());
+  }
   FUZZ_CHECK(health.rfind("HTTP/1.1 200", 0) == 0);
   return 0;
 }
