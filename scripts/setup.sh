@@ -28,7 +28,7 @@ debian_packages=(
   build-essential cmake ninja-build pkg-config git curl ca-certificates clang-format
   libssl-dev libsqlite3-dev sqlite3
   libopencv-imgcodecs-dev libopencv-imgproc-dev
-  nlohmann-json3-dev libcpp-httplib-dev libmicrohttpd-dev libspdlog-dev libcli11-dev
+  nlohmann-json3-dev libcpp-httplib-dev libmicrohttpd-dev libargon2-dev libspdlog-dev libcli11-dev
   libzstd-dev libxxhash-dev prometheus-cpp-dev
   libpqxx-dev postgresql
   libhiredis-dev redis-server

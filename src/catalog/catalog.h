@@ -6,6 +6,7 @@
 //   ImageCatalog       image_catalog.h       datasets, images, blobs, perceptual hashes
 //   PrewarmQueue       prewarm_queue.h       prewarm job rows, claims, heartbeats, progress
 //   AnnotationCatalog  annotation_catalog.h  annotations
+//   AccessCatalog      access_catalog.h      projects, users, memberships, tokens, claims
 // A Catalog is all of them over one database, opened together (OpenCatalog). Two backends:
 // SQLite (one machine, the default) and PostgreSQL (several instances sharing one database),
 // with the same schema versions and the same behaviour. Records (records.h) are plain structs;
@@ -24,6 +25,7 @@
 #include <utility>
 #include <vector>
 
+#include "catalog/access_catalog.h"
 #include "catalog/annotation_catalog.h"
 #include "catalog/catalog_schema.h"
 #include "catalog/image_catalog.h"
@@ -33,7 +35,11 @@
 
 namespace samcache {
 
-class Catalog : public CatalogSchema, public ImageCatalog, public PrewarmQueue, public AnnotationCatalog {
+class Catalog : public CatalogSchema,
+                public ImageCatalog,
+                public PrewarmQueue,
+                public AnnotationCatalog,
+                public AccessCatalog {
  public:
   ~Catalog() override = default;
 };

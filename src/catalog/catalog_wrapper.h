@@ -50,8 +50,9 @@ class CatalogWrapper : public Catalog {
       const std::function<void(const std::string& pixel_hash, const PerceptualHash& hash)>& visit) override {
     return target_.ForEachPicture(stored_since, visit);
   }
-  Result<std::vector<ImageRecord>> ListImagesWithPixelHash(const std::string& pixel_hash) override {
-    return target_.ListImagesWithPixelHash(pixel_hash);
+  Result<std::vector<ImageRecord>> ListImagesWithPixelHash(const std::string& pixel_hash,
+                                                           const std::string& project_id) override {
+    return target_.ListImagesWithPixelHash(pixel_hash, project_id);
   }
   Result<std::vector<std::string>> BlobsWithoutPerceptualHash(const std::string& after,
                                                               size_t limit) override {
@@ -119,6 +120,58 @@ class CatalogWrapper : public Catalog {
   Result<std::vector<std::pair<std::string, int64_t>>> CountAnnotationsPerImage(
       const std::string& dataset_id) override {
     return target_.CountAnnotationsPerImage(dataset_id);
+  }
+
+  // AccessCatalog
+  Status CreateProject(const ProjectRecord& project) override { return target_.CreateProject(project); }
+  Result<std::optional<ProjectRecord>> FindProject(const std::string& id_or_name) override {
+    return target_.FindProject(id_or_name);
+  }
+  Result<std::vector<ProjectRecord>> ListProjects() override { return target_.ListProjects(); }
+  Status DeleteProject(const std::string& id) override { return target_.DeleteProject(id); }
+  Status CreateUser(const UserRecord& user) override { return target_.CreateUser(user); }
+  Result<std::optional<UserRecord>> FindUser(const std::string& id_or_name) override {
+    return target_.FindUser(id_or_name);
+  }
+  Result<std::vector<UserRecord>> ListUsers() override { return target_.ListUsers(); }
+  Result<int64_t> CountUsers() override { return target_.CountUsers(); }
+  Status UpdateUser(const UserRecord& user) override { return target_.UpdateUser(user); }
+  Status DeleteUser(const std::string& id) override { return target_.DeleteUser(id); }
+  Status SetMembership(const MembershipRecord& membership) override { return target_.SetMembership(membership); }
+  Status RemoveMembership(const std::string& project_id, const std::string& user_id) override {
+    return target_.RemoveMembership(project_id, user_id);
+  }
+  Result<std::vector<MembershipRecord>> ListMemberships(const std::string& user_id,
+                                                        const std::string& project_id) override {
+    return target_.ListMemberships(user_id, project_id);
+  }
+  Status CreateToken(const TokenRecord& token) override { return target_.CreateToken(token); }
+  Result<std::optional<TokenRecord>> FindTokenByHash(const std::string& hash) override {
+    return target_.FindTokenByHash(hash);
+  }
+  Result<std::optional<TokenRecord>> GetToken(const std::string& id) override { return target_.GetToken(id); }
+  Result<std::vector<TokenRecord>> ListTokens(const std::string& user_id, TokenKind kind) override {
+    return target_.ListTokens(user_id, kind);
+  }
+  Result<bool> RevokeToken(const std::string& id, const std::string& revoked_at) override {
+    return target_.RevokeToken(id, revoked_at);
+  }
+  Status TouchToken(const std::string& id, const std::string& last_used_at) override {
+    return target_.TouchToken(id, last_used_at);
+  }
+  Result<int64_t> PurgeTokens(TokenKind kind, const std::string& before) override {
+    return target_.PurgeTokens(kind, before);
+  }
+  Status AddClaims(const std::string& project_id, const std::string& model_id,
+                   const std::vector<std::string>& pixel_hashes) override {
+    return target_.AddClaims(project_id, model_id, pixel_hashes);
+  }
+  Result<std::vector<std::string>> FilterClaimed(const std::string& project_id, const std::string& model_id,
+                                                 const std::vector<std::string>& pixel_hashes) override {
+    return target_.FilterClaimed(project_id, model_id, pixel_hashes);
+  }
+  Result<std::vector<std::pair<std::string, std::string>>> ListClaims(const std::string& model_id) override {
+    return target_.ListClaims(model_id);
   }
 
  private:

@@ -20,6 +20,7 @@ class ImageCatalog {
   virtual ~ImageCatalog() = default;
 
   // --- Datasets ---
+  // NotFound when its project does not exist.
   virtual Status CreateDataset(const DatasetRecord& dataset) = 0;
   // NotFound when no dataset has this id.
   virtual Result<DatasetRecord> GetDataset(const std::string& id) = 0;
@@ -28,7 +29,7 @@ class ImageCatalog {
   // Newest first.
   virtual Result<std::vector<DatasetRecord>> ListDatasets() = 0;
   // Removes the dataset and its images (with their annotations; its unfinished prewarm jobs are
-  // cancelled). Returns the content hashes whose blob rows were removed because no image refers
+  // cancelled, and its project's claims of pictures no other dataset of the project shows). Returns the content hashes whose blob rows were removed because no image refers
   // to them any more: the caller deletes those files.
   virtual Result<std::vector<std::string>> DeleteDataset(const std::string& id) = 0;
 
@@ -51,15 +52,17 @@ class ImageCatalog {
   virtual Status ForEachPicture(
       const std::string& stored_since,
       const std::function<void(const std::string& pixel_hash, const PerceptualHash& hash)>& visit) = 0;
-  // Every image showing exactly these pixels, in any dataset, oldest first.
-  virtual Result<std::vector<ImageRecord>> ListImagesWithPixelHash(const std::string& pixel_hash) = 0;
+  // Every image showing exactly these pixels in the project's datasets (empty project_id: in
+  // any dataset), oldest first.
+  virtual Result<std::vector<ImageRecord>> ListImagesWithPixelHash(const std::string& pixel_hash,
+                                                                   const std::string& project_id) = 0;
   // Up to `limit` content hashes of blobs without a perceptual hash, in order, after `after`.
   virtual Result<std::vector<std::string>> BlobsWithoutPerceptualHash(const std::string& after,
                                                                       size_t limit) = 0;
   // NotFound when no blob has this content hash.
   virtual Status SetPerceptualHash(const std::string& content_hash, const PerceptualHash& hash) = 0;
-  // The dataset's images whose pixels an older image (same order as ListImagesWithPixelHash)
-  // already has, each with that oldest image.
+  // The dataset's images whose pixels an older image of the same project (same order as
+  // ListImagesWithPixelHash) already has, each with that oldest image.
   virtual Result<std::vector<PixelCopy>> ListPixelCopies(const std::string& dataset_id) = 0;
 };
 

@@ -11,11 +11,16 @@
 
 namespace samcache {
 
+// The project every catalog has from its first migration on: datasets made before projects
+// existed, and by a server without accounts (--insecure-no-auth), belong to it.
+inline constexpr const char* kDefaultProjectId = "0000000000000000";
+
 struct DatasetRecord {
   std::string id;
   std::string name;
   std::string created_at;   // ISO 8601 UTC
   int64_t image_count = 0;  // filled by reads, ignored by CreateDataset
+  std::string project_id = kDefaultProjectId;
 };
 
 // One distinct content (by SHA-256 of its bytes) and what was derived from it once.
@@ -59,7 +64,7 @@ struct NewImage {
 struct AddImageOutcome {
   ImageRecord image;
   // True when another image with the same content_hash existed before this one, in any
-  // dataset (including earlier files of the same upload). Decided inside the transaction,
+  // dataset of the same project (including earlier files of the same upload). Decided inside the transaction,
   // so of N concurrent uploads of new content exactly one sees false.
   bool duplicate = false;
 };
@@ -114,7 +119,7 @@ struct AnnotationRecord {
   std::string updated_at;
 };
 
-// An image with the same pixels as an older image (in any dataset).
+// An image with the same pixels as an older image (in any dataset of the same project).
 struct PixelCopy {
   std::string image_id;
   std::string original_image_id;
@@ -126,6 +131,57 @@ struct CatalogStats {
   int64_t blobs = 0;
   int64_t blob_bytes = 0;
   int schema_version = 0;
+};
+
+}  // namespace samcache
+
+namespace samcache {
+
+// What a user may do. Ordered: each role may do everything the ones before it may.
+//   viewer     read and export the project's datasets
+//   annotator  also upload, prewarm, click, annotate, delete its datasets
+//   admin      everything in every project, and users, projects and tokens
+enum class Role { kViewer = 1, kAnnotator = 2, kAdmin = 3 };
+
+struct ProjectRecord {
+  std::string id;
+  std::string name;
+  std::string created_at;
+};
+
+struct UserRecord {
+  std::string id;
+  std::string name;
+  // kAdmin: every project. Otherwise the role the user gets in a project it is added to
+  // without one; what it may do in a project is its membership's role.
+  Role role = Role::kViewer;
+  std::string password_hash;  // an Argon2id encoded string; empty: no password login
+  std::string created_at;
+};
+
+struct MembershipRecord {
+  std::string project_id;
+  std::string user_id;
+  Role role = Role::kViewer;  // kViewer or kAnnotator
+};
+
+enum class TokenKind {
+  kApi,      // an API token a person created (Authorization: Bearer)
+  kSession,  // the page's login (an HttpOnly cookie)
+  kLogin,    // a one-time login link: exchanged for a session at its first use
+};
+
+// A secret is never stored: `hash` is the SHA-256 of the random secret the holder keeps.
+struct TokenRecord {
+  std::string id;
+  std::string user_id;
+  std::string name;
+  TokenKind kind = TokenKind::kApi;
+  std::string hash;
+  std::string created_at;
+  std::string last_used_at;  // empty: never used
+  std::string expires_at;    // empty: does not expire
+  std::string revoked_at;    // empty: valid
 };
 
 }  // namespace samcache
