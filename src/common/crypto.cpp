@@ -74,6 +74,13 @@ std::string RandomId() {
   return HexEncode(bytes, sizeof bytes);
 }
 
+std::string RandomHex(size_t bytes) {
+  std::string buffer(bytes, '\0');
+  CheckOpenSsl(RAND_bytes(reinterpret_cast<unsigned char*>(buffer.data()), static_cast<int>(bytes)),
+               "RAND_bytes");
+  return HexEncode(buffer.data(), buffer.size());
+}
+
 bool IsSha256Hex(std::string_view s) {
   if (s.size() != 64) return false;
   for (char c : s) {

@@ -40,6 +40,9 @@ std::string Base64Encode(std::string_view bytes);
 // image and temp-file names, so ids cannot be guessed or enumerated.
 std::string RandomId();
 
+// `bytes` bytes from the OS's cryptographic random source as lowercase hex: secrets (tokens).
+std::string RandomHex(size_t bytes);
+
 // True for a string of exactly 64 lowercase hex digits (a SHA-256 digest as we print it).
 bool IsSha256Hex(std::string_view s);
 

@@ -15,7 +15,10 @@ namespace samcache {
 enum class StatusCode {
   kOk,
   kInvalidArgument,  // the caller sent something unusable (HTTP 400)
-  kNotFound,         // an id that does not exist (HTTP 404)
+  kNotFound,         // an id that does not exist, or one the caller may not know of (HTTP 404)
+  kUnauthenticated,  // no valid token or session (HTTP 401)
+  kPermissionDenied, // the caller's role does not allow it (HTTP 403)
+  kRateLimited,      // over the caller's rate limit (HTTP 429)
   kTooLarge,         // over a configured size or pixel limit (HTTP 413)
   kUnsupported,      // a well-formed input we do not handle (HTTP 415)
   kCorrupt,          // stored or uploaded data failed an integrity check
@@ -32,6 +35,9 @@ class Status {
   static Status Ok() { return Status(); }
   static Status InvalidArgument(std::string msg) { return {StatusCode::kInvalidArgument, std::move(msg)}; }
   static Status NotFound(std::string msg) { return {StatusCode::kNotFound, std::move(msg)}; }
+  static Status Unauthenticated(std::string msg) { return {StatusCode::kUnauthenticated, std::move(msg)}; }
+  static Status PermissionDenied(std::string msg) { return {StatusCode::kPermissionDenied, std::move(msg)}; }
+  static Status RateLimited(std::string msg) { return {StatusCode::kRateLimited, std::move(msg)}; }
   static Status TooLarge(std::string msg) { return {StatusCode::kTooLarge, std::move(msg)}; }
   static Status Unsupported(std::string msg) { return {StatusCode::kUnsupported, std::move(msg)}; }
   static Status Corrupt(std::string msg) { return {StatusCode::kCorrupt, std::move(msg)}; }

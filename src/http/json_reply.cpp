@@ -22,6 +22,12 @@ int HttpStatusFor(StatusCode code) {
       return 400;
     case StatusCode::kNotFound:
       return 404;
+    case StatusCode::kUnauthenticated:
+      return 401;
+    case StatusCode::kPermissionDenied:
+      return 403;
+    case StatusCode::kRateLimited:
+      return 429;
     case StatusCode::kTooLarge:
       return 413;
     case StatusCode::kUnsupported:
@@ -47,6 +53,12 @@ std::string_view CodeName(StatusCode code) {
       return "invalid_argument";
     case StatusCode::kNotFound:
       return "not_found";
+    case StatusCode::kUnauthenticated:
+      return "unauthenticated";
+    case StatusCode::kPermissionDenied:
+      return "permission_denied";
+    case StatusCode::kRateLimited:
+      return "rate_limited";
     case StatusCode::kTooLarge:
       return "too_large";
     case StatusCode::kUnsupported:
