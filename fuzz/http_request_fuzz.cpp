@@ -19,11 +19,19 @@
 #include <thread>
 
 #include "fuzz_check.h"
+#include "http/access_gate.h"
 #include "http/json_reply.h"
 #include "http/route.h"
 #include "http/server.h"
 
 namespace samcache {
+
+// No accounts: the fuzzed server has no catalog; the gate still checks Host and Origin.
+ServerAccess MakeServerAccess(App&, const ServerOptions&) {
+  ServerAccess access;
+  access.gate = std::make_unique<AccessGate>(GateOptions{.accounts = false}, nullptr, nullptr);
+  return access;
+}
 
 // The routes the fuzzed server has: one of each kind the transport treats differently.
 RouteTable BuildRoutes(const RouteContext&) {

@@ -72,10 +72,13 @@ Status Accounts::RemoveUser(const std::string& who, const std::string& user) {
     SAMCACHE_ASSIGN_OR_RETURN(const std::vector<UserRecord> users, catalog_.ListUsers());
     int admins = 0;
     for (const UserRecord& u : users) admins += u.role == Role::kAdmin ? 1 : 0;
-    if (admins <= 1) return Status::Conflict("'" + found.name + "' is the last admin; add another admin first");
+    if (admins <= 1)
+      return Status::Conflict("'" + found.name + "' is the last admin; add another admin first");
   }
-  SAMCACHE_ASSIGN_OR_RETURN(const std::vector<TokenRecord> sessions, catalog_.ListTokens(found.id, TokenKind::kSession));
-  SAMCACHE_ASSIGN_OR_RETURN(const std::vector<TokenRecord> tokens, catalog_.ListTokens(found.id, TokenKind::kApi));
+  SAMCACHE_ASSIGN_OR_RETURN(const std::vector<TokenRecord> sessions,
+                            catalog_.ListTokens(found.id, TokenKind::kSession));
+  SAMCACHE_ASSIGN_OR_RETURN(const std::vector<TokenRecord> tokens,
+                            catalog_.ListTokens(found.id, TokenKind::kApi));
   SAMCACHE_RETURN_IF_ERROR(catalog_.DeleteUser(found.id));
   for (const auto* list : {&sessions, &tokens}) {
     for (const TokenRecord& t : *list) authenticator_.Forget(t.id);
@@ -126,8 +129,8 @@ Status Accounts::RemoveMember(const std::string& who, const std::string& project
   return Status::Ok();
 }
 
-Result<IssuedToken> Accounts::CreateToken(const std::string& who, const std::string& user, const std::string& name,
-                                          std::chrono::seconds lifetime) {
+Result<IssuedToken> Accounts::CreateToken(const std::string& who, const std::string& user,
+                                          const std::string& name, std::chrono::seconds lifetime) {
   if (name.empty() || name.size() > 100) return Status::InvalidArgument("a token name needs 1 to 100 bytes");
   SAMCACHE_ASSIGN_OR_RETURN(const UserRecord u, FindUser(user));
   SAMCACHE_ASSIGN_OR_RETURN(IssuedToken issued, authenticator_.Issue(u.id, name, TokenKind::kApi, lifetime));
@@ -137,8 +140,8 @@ Result<IssuedToken> Accounts::CreateToken(const std::string& who, const std::str
 
 Result<IssuedToken> Accounts::CreateLoginLink(const std::string& who, const std::string& user) {
   SAMCACHE_ASSIGN_OR_RETURN(const UserRecord u, FindUser(user));
-  SAMCACHE_ASSIGN_OR_RETURN(IssuedToken issued,
-                            authenticator_.Issue(u.id, "login link", TokenKind::kLogin, std::chrono::hours(24)));
+  SAMCACHE_ASSIGN_OR_RETURN(IssuedToken issued, authenticator_.Issue(u.id, "login link", TokenKind::kLogin,
+                                                                     std::chrono::hours(24)));
   Audit(who, "token.login_link", issued.record.id + " for " + u.name);
   return issued;
 }

@@ -8,7 +8,8 @@ namespace {
 // Names come from clients: no line breaks or escapes in the log, and a bounded length.
 std::string Printable(std::string_view text) {
   std::string out;
-  for (char c : text.substr(0, 300)) out.push_back(static_cast<unsigned char>(c) < 0x20 || c == 0x7f ? '?' : c);
+  for (char c : text.substr(0, 300))
+    out.push_back(static_cast<unsigned char>(c) < 0x20 || c == 0x7f ? '?' : c);
   return out;
 }
 }  // namespace

@@ -16,7 +16,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr const char* kInvalid = "this token or session is not valid (unknown, revoked or expired); log in again";
+constexpr const char* kInvalid =
+    "this token or session is not valid (unknown, revoked or expired); log in again";
 constexpr size_t kMaxCached = 10000;
 
 std::string ExpiryAfter(std::chrono::seconds lifetime) {
@@ -24,7 +25,9 @@ std::string ExpiryAfter(std::chrono::seconds lifetime) {
   return Iso8601(std::chrono::system_clock::now() + lifetime);
 }
 
-bool Expired(const TokenRecord& token) { return !token.expires_at.empty() && token.expires_at <= NowIso8601(); }
+bool Expired(const TokenRecord& token) {
+  return !token.expires_at.empty() && token.expires_at <= NowIso8601();
+}
 
 }  // namespace
 
@@ -33,7 +36,8 @@ Authenticator::Authenticator(AccessCatalog& catalog, AuthOptions options)
 
 Result<TokenRecord> Authenticator::ValidToken(std::string_view secret) {
   if (!LooksLikeSecret(secret)) return Status::Unauthenticated(kInvalid);
-  SAMCACHE_ASSIGN_OR_RETURN(const std::optional<TokenRecord> token, catalog_.FindTokenByHash(SecretHash(secret)));
+  SAMCACHE_ASSIGN_OR_RETURN(const std::optional<TokenRecord> token,
+                            catalog_.FindTokenByHash(SecretHash(secret)));
   if (!token || !token->revoked_at.empty() || Expired(*token)) return Status::Unauthenticated(kInvalid);
   return *token;
 }
@@ -64,7 +68,8 @@ Result<Caller> Authenticator::Authenticate(std::string_view secret) {
   }
   SAMCACHE_ASSIGN_OR_RETURN(const TokenRecord token, ValidToken(secret));
   if (token.kind == TokenKind::kLogin) {
-    return Status::Unauthenticated("a login link logs in once (open it in the browser); it is not an API token");
+    return Status::Unauthenticated(
+        "a login link logs in once (open it in the browser); it is not an API token");
   }
   SAMCACHE_ASSIGN_OR_RETURN(Caller caller, Load(token));
   TouchLater(token.id);
@@ -117,13 +122,15 @@ Result<IssuedToken> Authenticator::LoginWithSecret(std::string_view secret) {
     if (!used_now) return Status::Unauthenticated("this login link was used already; ask for a new one");
   }
   SAMCACHE_ASSIGN_OR_RETURN(const Caller caller, Load(token));
-  SAMCACHE_ASSIGN_OR_RETURN(IssuedToken session,
-                            Issue(caller.user_id, "page session", TokenKind::kSession, options_.session_lifetime));
-  Audit(caller.Who(), "session.login", token.kind == TokenKind::kLogin ? "with a login link" : "with an API token");
+  SAMCACHE_ASSIGN_OR_RETURN(IssuedToken session, Issue(caller.user_id, "page session", TokenKind::kSession,
+                                                       options_.session_lifetime));
+  Audit(caller.Who(), "session.login",
+        token.kind == TokenKind::kLogin ? "with a login link" : "with an API token");
   return session;
 }
 
-Result<IssuedToken> Authenticator::LoginWithPassword(const std::string& user_name, std::string_view password) {
+Result<IssuedToken> Authenticator::LoginWithPassword(const std::string& user_name,
+                                                     std::string_view password) {
   SAMCACHE_ASSIGN_OR_RETURN(const std::optional<UserRecord> user, catalog_.FindUser(user_name));
   // The same work and answer for an unknown name, so that a login does not tell who exists.
   static const std::string kDecoy = HashPassword("not anyone's password").value();
@@ -160,8 +167,8 @@ Result<std::optional<IssuedToken>> Authenticator::Bootstrap() {
   if (created.code() == StatusCode::kConflict) return std::optional<IssuedToken>();
   SAMCACHE_RETURN_IF_ERROR(created);
   Audit("(first start)", "user.add", "admin (admin)");
-  SAMCACHE_ASSIGN_OR_RETURN(IssuedToken link,
-                            Issue(admin.id, "first-start login link", TokenKind::kLogin, options_.login_link_lifetime));
+  SAMCACHE_ASSIGN_OR_RETURN(IssuedToken link, Issue(admin.id, "first-start login link", TokenKind::kLogin,
+                                                    options_.login_link_lifetime));
   return std::optional<IssuedToken>(std::move(link));
 }
 

@@ -70,7 +70,7 @@ class Authenticator {
     Caller caller;
     std::chrono::steady_clock::time_point until;
   };
-  std::map<std::string, Cached> cache_;  // by secret hash
+  std::map<std::string, Cached> cache_;                                   // by secret hash
   std::map<std::string, std::chrono::steady_clock::time_point> touched_;  // by token id
 };
 

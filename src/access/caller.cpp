@@ -19,7 +19,8 @@ std::optional<Role> Caller::RoleIn(const std::string& project_id) const {
 
 std::string Caller::Who() const { return user_name.empty() ? std::string("(no accounts)") : user_name; }
 
-Status CheckRole(const Caller& caller, const std::string& project_id, Role needed, const std::string& not_found) {
+Status CheckRole(const Caller& caller, const std::string& project_id, Role needed,
+                 const std::string& not_found) {
   const std::optional<Role> role = caller.RoleIn(project_id);
   if (!role) return Status::NotFound(not_found);
   if (*role < needed) {

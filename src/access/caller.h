@@ -33,6 +33,7 @@ struct Caller {
 // Ok when the caller has at least `needed` in the project. NotFound (with `not_found`, the
 // message an unknown id gets) when it may not see the project at all, so that a refusal tells
 // nothing an unknown id would not; PermissionDenied when it sees it but its role is too low.
-Status CheckRole(const Caller& caller, const std::string& project_id, Role needed, const std::string& not_found);
+Status CheckRole(const Caller& caller, const std::string& project_id, Role needed,
+                 const std::string& not_found);
 
 }  // namespace samcache

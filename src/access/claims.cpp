@@ -6,7 +6,9 @@
 
 namespace samcache {
 
-std::string_view CacheScopeName(CacheScope scope) { return scope == CacheScope::kProject ? "project" : "global"; }
+std::string_view CacheScopeName(CacheScope scope) {
+  return scope == CacheScope::kProject ? "project" : "global";
+}
 
 ClaimBook::ClaimBook(AccessCatalog& catalog, CacheScope scope)
     : catalog_(catalog), scope_(scope), recent_since_(std::chrono::steady_clock::now()) {}
@@ -22,7 +24,8 @@ Status ClaimBook::Claim(const std::string& project_id, const std::string& model_
   {
     std::lock_guard lock(mu_);
     // Forgotten every minute: a claim another instance's delete dropped is written again.
-    if (std::chrono::steady_clock::now() - recent_since_ > std::chrono::minutes(1) || recent_.size() > 100000) {
+    if (std::chrono::steady_clock::now() - recent_since_ > std::chrono::minutes(1) ||
+        recent_.size() > 100000) {
       recent_.clear();
       recent_since_ = std::chrono::steady_clock::now();
     }
@@ -46,7 +49,8 @@ Result<std::vector<bool>> ClaimBook::Claimed(const std::string& project_id, cons
   std::sort(claimed.begin(), claimed.end());
   std::vector<bool> out;
   out.reserve(pixel_hashes.size());
-  for (const std::string& hash : pixel_hashes) out.push_back(std::binary_search(claimed.begin(), claimed.end(), hash));
+  for (const std::string& hash : pixel_hashes)
+    out.push_back(std::binary_search(claimed.begin(), claimed.end(), hash));
   return out;
 }
 

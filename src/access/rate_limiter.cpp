@@ -14,7 +14,8 @@ RateLimiter::RateLimiter(RateLimits limits, RedisClient* shared) : limits_(limit
 
 int64_t RateLimiter::CountLocally(const std::string& key, int64_t minute) {
   std::lock_guard lock(mu_);
-  if (counts_.size() > kMaxLocalKeys) std::erase_if(counts_, [&](const auto& e) { return e.second.first != minute; });
+  if (counts_.size() > kMaxLocalKeys)
+    std::erase_if(counts_, [&](const auto& e) { return e.second.first != minute; });
   auto& [window, count] = counts_[key];
   if (window != minute) {
     window = minute;
@@ -27,7 +28,8 @@ Status RateLimiter::Admit(const std::string& token_id, RateKind kind) {
   const int64_t limit = kind == RateKind::kUpload ? limits_.uploads_per_minute : limits_.clicks_per_minute;
   if (limit <= 0) return Status::Ok();
   const int64_t seconds =
-      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
   const int64_t minute = seconds / 60;
   const std::string what = kind == RateKind::kUpload ? "uploads" : "clicks";
   const std::string key = "samcache:rate:" + what + ":" + token_id + ":" + std::to_string(minute);
@@ -43,8 +45,8 @@ Status RateLimiter::Admit(const std::string& token_id, RateKind kind) {
   }
   if (!counted) count = CountLocally(key, minute);
   if (count <= limit) return Status::Ok();
-  return Status::RateLimited("too many " + what + ": this token may send " + std::to_string(limit) + " " + what +
-                             " a minute; try again in " + std::to_string(60 - seconds % 60) + " s");
+  return Status::RateLimited("too many " + what + ": this token may send " + std::to_string(limit) + " " +
+                             what + " a minute; try again in " + std::to_string(60 - seconds % 60) + " s");
 }
 
 }  // namespace samcache

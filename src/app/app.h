@@ -90,6 +90,8 @@ class App {
   std::vector<TierStats> tier_stats();
   // The lease several instances share per key (null without redis_url).
   KeyLease* key_lease();
+  // The shared Redis (null without redis_url): also counts rate limits across instances.
+  RedisClient* redis() { return redis_.get(); }
   EmbeddingService* embeddings() { return embeddings_.get(); }
   Segmenter* segmenter() { return segmenter_.get(); }
   PrewarmJobs* prewarm() { return prewarm_.get(); }

@@ -83,7 +83,8 @@ class AccessCatalog {
                                                          const std::string& model_id,
                                                          const std::vector<std::string>& pixel_hashes) = 0;
   // Every claim of a model (with the "*" ones): the embeddings the garbage collector keeps.
-  virtual Result<std::vector<std::pair<std::string, std::string>>> ListClaims(const std::string& model_id) = 0;
+  virtual Result<std::vector<std::pair<std::string, std::string>>> ListClaims(
+      const std::string& model_id) = 0;
 };
 
 }  // namespace samcache

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "access/audit.h"
 #include "annotate/annotation_rules.h"
 #include "annotate/coco_export.h"
 #include "app/app.h"
@@ -13,6 +14,7 @@
 #include "http/ids.h"
 #include "http/json_reply.h"
 #include "http/route.h"
+#include "http/scope.h"
 
 namespace samcache {
 namespace {
@@ -44,9 +46,9 @@ json AnnotationJson(const AnnotationRecord& a) {
               {"updated_at", a.updated_at}};
 }
 
-Result<Reply> ListAnnotations(App& app, const std::string& image_id) {
-  SAMCACHE_RETURN_IF_ERROR(CheckId(image_id, "image"));
-  SAMCACHE_ASSIGN_OR_RETURN(const ImageRecord image, app.catalog().GetImage(image_id));
+Result<Reply> ListAnnotations(App& app, const Request& req, const std::string& image_id) {
+  SAMCACHE_ASSIGN_OR_RETURN(const ScopedImage scoped, ImageFor(app, req, image_id, Role::kViewer));
+  const ImageRecord& image = scoped.image;
   SAMCACHE_ASSIGN_OR_RETURN(const std::vector<AnnotationRecord> annotations,
                             app.catalog().ListAnnotations(image.id));
   json list = json::array();
@@ -55,34 +57,38 @@ Result<Reply> ListAnnotations(App& app, const std::string& image_id) {
 }
 
 Result<Reply> Create(App& app, const Request& req) {
-  SAMCACHE_RETURN_IF_ERROR(CheckId(req.param("id"), "image"));
-  SAMCACHE_ASSIGN_OR_RETURN(const ImageRecord image, app.catalog().GetImage(req.param("id")));
+  SAMCACHE_ASSIGN_OR_RETURN(const ScopedImage scoped, ImageFor(app, req, req.param("id"), Role::kAnnotator));
+  const ImageRecord& image = scoped.image;
   SAMCACHE_ASSIGN_OR_RETURN(const json body, ParseJsonObject(req.body, kAnnotationExample));
   const std::string model_id = app.model() != nullptr ? app.model()->info().id : "";
   SAMCACHE_ASSIGN_OR_RETURN(const AnnotationRecord a, CreateAnnotation(app.catalog(), image, body, model_id));
+  Audit(CallerOf(req).Who(), "annotation.create", a.id + " on image " + image.id);
   Reply reply = JsonReply(201, AnnotationJson(a));
   reply.Header("Location", "/api/sam/annotation/" + a.id);
   return reply;
 }
 
 Result<Reply> Update(App& app, const Request& req) {
-  SAMCACHE_RETURN_IF_ERROR(CheckId(req.param("id"), "annotation"));
-  SAMCACHE_ASSIGN_OR_RETURN(AnnotationRecord a, app.catalog().GetAnnotation(req.param("id")));
-  SAMCACHE_ASSIGN_OR_RETURN(const ImageRecord image, app.catalog().GetImage(a.image_id));
+  SAMCACHE_ASSIGN_OR_RETURN(ScopedAnnotation scoped,
+                            AnnotationFor(app, req, req.param("id"), Role::kAnnotator));
+  AnnotationRecord a = std::move(scoped.annotation);
+  const ImageRecord& image = scoped.image;
   SAMCACHE_ASSIGN_OR_RETURN(const json body, ParseJsonObject(req.body, kAnnotationExample));
   SAMCACHE_ASSIGN_OR_RETURN(a, UpdateAnnotation(app.catalog(), std::move(a), image, body));
   return JsonReply(200, AnnotationJson(a));
 }
 
-Result<Reply> Delete(App& app, const std::string& id) {
-  SAMCACHE_RETURN_IF_ERROR(CheckId(id, "annotation"));
+Result<Reply> Delete(App& app, const Request& req, const std::string& id) {
+  SAMCACHE_RETURN_IF_ERROR(AnnotationFor(app, req, id, Role::kAnnotator));
   SAMCACHE_RETURN_IF_ERROR(app.catalog().DeleteAnnotation(id));
+  Audit(CallerOf(req).Who(), "annotation.delete", id);
   return JsonReply(200, json{{"deleted", id}});
 }
 
-Result<Reply> Coco(App& app, const std::string& dataset_id) {
-  SAMCACHE_RETURN_IF_ERROR(CheckId(dataset_id, "dataset"));
+Result<Reply> Coco(App& app, const Request& req, const std::string& dataset_id) {
+  SAMCACHE_RETURN_IF_ERROR(DatasetFor(app, req, dataset_id, Role::kViewer));
   SAMCACHE_ASSIGN_OR_RETURN(const CocoExport out, ExportCoco(app.catalog(), dataset_id));
+  Audit(CallerOf(req).Who(), "dataset.export", dataset_id + " as COCO");
   spdlog::info("[EXPORT] dataset {} ({}): COCO with {} image(s), {} annotation(s), {} categor{}",
                out.dataset.id, out.dataset.name, out.images, out.annotations, out.categories,
                out.categories == 1 ? "y" : "ies");
@@ -97,15 +103,15 @@ Result<Reply> Coco(App& app, const std::string& dataset_id) {
 void AddAnnotationRoutes(RouteTable& routes, const RouteContext& context) {
   App& app = context.app;
   routes.push_back({Method::kGet, "/api/sam/image/{id}/annotations",
-                    [&app](const Request& req) { return ListAnnotations(app, req.param("id")); }});
+                    [&app](const Request& req) { return ListAnnotations(app, req, req.param("id")); }});
   routes.push_back({Method::kPost, "/api/sam/image/{id}/annotations",
                     [&app](const Request& req) { return Create(app, req); }});
   routes.push_back(
       {Method::kPut, "/api/sam/annotation/{id}", [&app](const Request& req) { return Update(app, req); }});
   routes.push_back({Method::kDelete, "/api/sam/annotation/{id}",
-                    [&app](const Request& req) { return Delete(app, req.param("id")); }});
+                    [&app](const Request& req) { return Delete(app, req, req.param("id")); }});
   routes.push_back({Method::kGet, "/api/sam/dataset/{id}/export/coco",
-                    [&app](const Request& req) { return Coco(app, req.param("id")); }});
+                    [&app](const Request& req) { return Coco(app, req, req.param("id")); }});
 }
 
 }  // namespace samcache

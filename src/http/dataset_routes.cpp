@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "access/audit.h"
 #include "app/app.h"
 #include "common/crypto.h"
 #include "common/files.h"
@@ -11,6 +12,7 @@
 #include "http/image_json.h"
 #include "http/json_reply.h"
 #include "http/route.h"
+#include "http/scope.h"
 #include "http/server.h"
 #include "ingest/ingestor.h"
 #include "service/dataset_view.h"
@@ -64,8 +66,28 @@ Reply UploadReply(const UploadBatch& batch, json errors) {
   return JsonReply(200, body);
 }
 
+// The value of a plain form field, or empty.
+std::string FormField(const Request& req, const std::string& name) {
+  if (req.upload == nullptr) return "";
+  for (const UploadPart& part : req.upload->parts) {
+    if (!part.is_file && part.header.name == name) return part.value;
+  }
+  return "";
+}
+
 // POST /api/sam/dataset/init (a new dataset) and /api/sam/dataset/{id}/images.
 Result<Reply> Upload(App& app, const Request& req, std::optional<std::string> dataset_id) {
+  std::string project_id;
+  if (dataset_id) {
+    SAMCACHE_ASSIGN_OR_RETURN(const DatasetRecord dataset,
+                              DatasetFor(app, req, *dataset_id, Role::kAnnotator));
+    project_id = dataset.project_id;
+  } else {
+    const std::string requested =
+        req.has_query("project") ? req.query_value("project") : FormField(req, "project");
+    SAMCACHE_ASSIGN_OR_RETURN(const ProjectRecord project, UploadProject(app, req, requested));
+    project_id = project.id;
+  }
   if (!req.multipart || req.upload == nullptr) {
     return ErrorReply(400,
                       "expected a multipart/form-data body with image files in fields named "
@@ -74,7 +96,7 @@ Result<Reply> Upload(App& app, const Request& req, std::optional<std::string> da
   // Decoding takes turns between clients (by address): one client's heavy files do not
   // hold up another's small upload.
   UploadBatch batch(app.ingestor(), app.catalog(), ClippedName(req.query_value("name")), dataset_id,
-                    req.client_address);
+                    req.client_address, project_id);
   // The transport spooled every whole part to disk; each file goes to the batch, which
   // decodes it while the next one is read back, so memory holds only the few in flight.
   int file_parts = 0;
@@ -94,6 +116,9 @@ Result<Reply> Upload(App& app, const Request& req, std::optional<std::string> da
     batch.Add(IncomingFile{filename, bytes.ok() ? std::move(*bytes) : std::string(), part.sha256_hex});
   }
   batch.Finish();
+  if (!dataset_id && batch.dataset_exists()) {
+    Audit(CallerOf(req).Who(), "dataset.create", batch.dataset_id() + " in project " + project_id);
+  }
 
   json errors = json::array();
   for (const RejectedFile& r : batch.rejected()) {
@@ -125,15 +150,20 @@ Result<Reply> Upload(App& app, const Request& req, std::optional<std::string> da
       json{{"error", message}, {"errors", errors}, {"images", json::array()}, {"duplicates_found", 0}});
 }
 
-Result<Reply> ListDatasets(App& app) {
+Result<Reply> ListDatasets(App& app, const Request& req) {
   SAMCACHE_ASSIGN_OR_RETURN(const std::vector<DatasetRecord> datasets, app.catalog().ListDatasets());
+  const Caller& caller = CallerOf(req);
+  const std::string project = req.query_value("project");
   json list = json::array();
-  for (const DatasetRecord& d : datasets) list.push_back(DatasetJson(d));
+  for (const DatasetRecord& d : datasets) {
+    if (!caller.Sees(d.project_id) || (!project.empty() && d.project_id != project)) continue;
+    list.push_back(DatasetJson(d));
+  }
   return JsonReply(200, json{{"datasets", std::move(list)}});
 }
 
-Result<Reply> ShowDataset(App& app, const std::string& id) {
-  SAMCACHE_RETURN_IF_ERROR(CheckId(id, "dataset"));
+Result<Reply> ShowDataset(App& app, const Request& req, const std::string& id) {
+  SAMCACHE_RETURN_IF_ERROR(DatasetFor(app, req, id, Role::kViewer));
   const std::string model_id = app.model() != nullptr ? app.model()->info().id : std::string();
   SAMCACHE_ASSIGN_OR_RETURN(const DatasetView view,
                             LoadDatasetView(app.catalog(), app.embeddings(), model_id, id));
@@ -156,9 +186,11 @@ Result<Reply> ShowDataset(App& app, const std::string& id) {
   return JsonReply(200, body);
 }
 
-Result<Reply> DeleteDataset(App& app, const std::string& id) {
-  SAMCACHE_RETURN_IF_ERROR(CheckId(id, "dataset"));
+Result<Reply> DeleteDataset(App& app, const Request& req, const std::string& id) {
+  SAMCACHE_ASSIGN_OR_RETURN(const DatasetRecord dataset, DatasetFor(app, req, id, Role::kAnnotator));
   SAMCACHE_ASSIGN_OR_RETURN(const DeleteOutcome deleted, app.ingestor().DeleteDataset(id));
+  Audit(CallerOf(req).Who(), "dataset.delete",
+        id + " '" + dataset.name + "' in project " + dataset.project_id);
   spdlog::info("[DATASET] deleted {} ({} blob file(s) no longer referenced removed)", id,
                deleted.blobs_removed);
   return JsonReply(200, json{{"deleted", id}, {"blobs_removed", deleted.blobs_removed}});
@@ -170,20 +202,16 @@ void AddDatasetRoutes(RouteTable& routes, const RouteContext& context) {
   App& app = context.app;
   routes.push_back({Method::kPost, "/api/sam/dataset/init",
                     [&app](const Request& req) { return Upload(app, req, std::nullopt); },
-                    /*upload=*/true});
+                    /*upload=*/true, /*system=*/false, Access::kCaller, Metered::kUpload});
   routes.push_back({Method::kPost, "/api/sam/dataset/{id}/images",
-                    [&app](const Request& req) -> Result<Reply> {
-                      SAMCACHE_RETURN_IF_ERROR(CheckId(req.param("id"), "dataset"));
-                      SAMCACHE_ASSIGN_OR_RETURN(const DatasetRecord dataset,
-                                                app.catalog().GetDataset(req.param("id")));
-                      return Upload(app, req, dataset.id);
-                    },
-                    /*upload=*/true});
-  routes.push_back({Method::kGet, "/api/sam/datasets", [&app](const Request&) { return ListDatasets(app); }});
+                    [&app](const Request& req) { return Upload(app, req, req.param("id")); },
+                    /*upload=*/true, /*system=*/false, Access::kCaller, Metered::kUpload});
+  routes.push_back(
+      {Method::kGet, "/api/sam/datasets", [&app](const Request& req) { return ListDatasets(app, req); }});
   routes.push_back({Method::kGet, "/api/sam/dataset/{id}",
-                    [&app](const Request& req) { return ShowDataset(app, req.param("id")); }});
+                    [&app](const Request& req) { return ShowDataset(app, req, req.param("id")); }});
   routes.push_back({Method::kDelete, "/api/sam/dataset/{id}",
-                    [&app](const Request& req) { return DeleteDataset(app, req.param("id")); }});
+                    [&app](const Request& req) { return DeleteDataset(app, req, req.param("id")); }});
 }
 
 }  // namespace samcache

@@ -34,7 +34,8 @@ json DatasetJson(const DatasetRecord& d) {
               {"dataset_id", d.id},
               {"name", d.name},
               {"created_at", d.created_at},
-              {"image_count", d.image_count}};
+              {"image_count", d.image_count},
+              {"project_id", d.project_id}};
 }
 
 json SimilarJson(const SimilarImage& s) {

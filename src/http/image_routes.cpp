@@ -6,6 +6,7 @@
 #include "http/image_json.h"
 #include "http/json_reply.h"
 #include "http/route.h"
+#include "http/scope.h"
 
 namespace samcache {
 namespace {
@@ -14,9 +15,9 @@ using json = nlohmann::json;
 
 constexpr const char* kImmutable = "private, max-age=31536000, immutable";
 
-Result<Reply> ImageFile(App& app, const std::string& id) {
-  SAMCACHE_RETURN_IF_ERROR(CheckId(id, "image"));
-  SAMCACHE_ASSIGN_OR_RETURN(const ImageRecord image, app.catalog().GetImage(id));
+Result<Reply> ImageFile(App& app, const Request& req, const std::string& id) {
+  SAMCACHE_ASSIGN_OR_RETURN(const ScopedImage scoped, ImageFor(app, req, id, Role::kViewer));
+  const ImageRecord& image = scoped.image;
   Result<std::string> bytes = app.blobs().Read(image.content_hash);
   if (!bytes.ok()) {
     return Status::IoError("the stored file of image " + image.id +
@@ -31,9 +32,9 @@ Result<Reply> ImageFile(App& app, const std::string& id) {
   return reply;
 }
 
-Result<Reply> Thumbnail(App& app, const std::string& id) {
-  SAMCACHE_RETURN_IF_ERROR(CheckId(id, "image"));
-  SAMCACHE_ASSIGN_OR_RETURN(const ImageRecord image, app.catalog().GetImage(id));
+Result<Reply> Thumbnail(App& app, const Request& req, const std::string& id) {
+  SAMCACHE_ASSIGN_OR_RETURN(const ScopedImage scoped, ImageFor(app, req, id, Role::kViewer));
+  const ImageRecord& image = scoped.image;
   SAMCACHE_ASSIGN_OR_RETURN(std::optional<BlobRecord> blob, app.catalog().FindBlob(image.content_hash));
   if (!blob) return Status::Internal("image without blob row: " + image.id);
   Reply reply;
@@ -50,8 +51,8 @@ Result<Reply> Similar(App& app, const Request& req) {
       const int max_distance,
       IntParam(req, "max_distance", 0, kMaxNearDuplicateDistance, finder->default_distance()));
   SAMCACHE_ASSIGN_OR_RETURN(const int limit, IntParam(req, "limit", 1, 1000, 100));
-  SAMCACHE_RETURN_IF_ERROR(CheckId(req.param("id"), "image"));
-  SAMCACHE_ASSIGN_OR_RETURN(const ImageRecord image, app.catalog().GetImage(req.param("id")));
+  SAMCACHE_ASSIGN_OR_RETURN(const ScopedImage scoped, ImageFor(app, req, req.param("id"), Role::kViewer));
+  const ImageRecord& image = scoped.image;
   SAMCACHE_ASSIGN_OR_RETURN(const std::vector<SimilarImage> similar,
                             finder->FindSimilar(image, max_distance, static_cast<size_t>(limit)));
   json list = json::array();
@@ -67,9 +68,9 @@ Result<Reply> Similar(App& app, const Request& req) {
 void AddImageRoutes(RouteTable& routes, const RouteContext& context) {
   App& app = context.app;
   routes.push_back({Method::kGet, "/api/sam/image/{id}",
-                    [&app](const Request& req) { return ImageFile(app, req.param("id")); }});
+                    [&app](const Request& req) { return ImageFile(app, req, req.param("id")); }});
   routes.push_back({Method::kGet, "/api/sam/image/{id}/thumb",
-                    [&app](const Request& req) { return Thumbnail(app, req.param("id")); }});
+                    [&app](const Request& req) { return Thumbnail(app, req, req.param("id")); }});
   routes.push_back({Method::kGet, "/api/sam/image/{id}/similar",
                     [&app](const Request& req) { return Similar(app, req); }});
 }

@@ -19,6 +19,7 @@
 #include <optional>
 
 #include "common/thread_pool.h"
+#include "http/access_gate.h"
 #include "http/connection_watch.h"
 #include "http/ids.h"
 #include "http/json_reply.h"
@@ -172,6 +173,16 @@ MHD_Result CollectQuery(void* cls, MHD_ValueKind, const char* key, size_t key_si
   return MHD_YES;
 }
 
+// On every answer, whatever route or refusal made it: nothing here may be framed, sniffed
+// into another type, loaded by another origin's page, or leak its URL (a login link) onward.
+void AddSecurityHeaders(MHD_Response* response) {
+  MHD_add_response_header(response, "X-Content-Type-Options", "nosniff");
+  MHD_add_response_header(response, "X-Frame-Options", "DENY");
+  MHD_add_response_header(response, "Content-Security-Policy", kContentSecurityPolicy);
+  MHD_add_response_header(response, "Referrer-Policy", "no-referrer");
+  MHD_add_response_header(response, "Cross-Origin-Resource-Policy", "same-origin");
+}
+
 MHD_Response* ToResponse(Reply& reply) {
   MHD_Response* response = nullptr;
   if (!reply.body.empty()) {
@@ -185,6 +196,7 @@ MHD_Response* ToResponse(Reply& reply) {
     MHD_add_response_header(response, "Content-Type", reply.content_type.c_str());
   for (const auto& [name, value] : reply.headers)
     MHD_add_response_header(response, name.c_str(), value.c_str());
+  AddSecurityHeaders(response);
   return response;
 }
 
@@ -194,7 +206,9 @@ struct HttpServer::Impl {
   Impl(App& app, ServerOptions options)
       : app(app),
         options(std::move(options)),
-        routes(BuildRoutes(RouteContext{app, this->options, stopping, [this] { return Stats(); }})),
+        access(MakeServerAccess(app, this->options)),
+        routes(BuildRoutes(RouteContext{app, this->options, stopping, [this] { return Stats(); },
+                                        *access.gate, access.authenticator.get(), access.accounts.get()})),
         matcher(routes),
         workers(static_cast<size_t>(std::max(1, this->options.threads))),
         system(1),
@@ -243,6 +257,7 @@ struct HttpServer::Impl {
   App& app;
   ServerOptions options;
   std::atomic<bool> stopping{false};
+  ServerAccess access;  // before the routes, which keep pointers into it
   RouteTable routes;
   RouteMatcher matcher;
   ThreadPool workers;
@@ -515,6 +530,7 @@ MHD_Result HttpServer::Impl::Answer(Exchange& ex, Reply reply) {
       MHD_add_response_header(response, "Content-Type", reply.content_type.c_str());
     for (const auto& [name, value] : reply.headers)
       MHD_add_response_header(response, name.c_str(), value.c_str());
+    AddSecurityHeaders(response);
     if (!pump.Add(std::move(reply.stream), output)) {
       MHD_destroy_response(response);
       Reply busy = ErrorReply(503, "too many open event streams; try again in a moment");

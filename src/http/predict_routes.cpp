@@ -12,6 +12,7 @@
 #include "http/input_limits.h"
 #include "http/json_reply.h"
 #include "http/route.h"
+#include "http/scope.h"
 #include "model/npy.h"
 #include "model/segmenter.h"
 
@@ -169,6 +170,7 @@ Reply NoModel() { return ErrorReply(503, "no model is loaded"); }
 Result<Reply> Predict(App& app, const Request& req) {
   if (!app.segmenter()) return NoModel();
   SAMCACHE_ASSIGN_OR_RETURN(const PredictRequest request, ParsePredictRequest(req.body));
+  SAMCACHE_RETURN_IF_ERROR(ImageFor(app, req, request.image_id, Role::kAnnotator));
   SAMCACHE_ASSIGN_OR_RETURN(const PredictResult result,
                             app.segmenter()->Predict(request, [&req] { return req.ClientGone(); }));
   spdlog::info(
@@ -179,10 +181,10 @@ Result<Reply> Predict(App& app, const Request& req) {
   return JsonReply(200, PredictJson(result, app.model()->info(), request.want_polygon, request.want_png));
 }
 
-Result<Reply> EmbeddingNpy(App& app, const std::string& id) {
+Result<Reply> EmbeddingNpy(App& app, const Request& req, const std::string& id) {
   if (!app.embeddings()) return NoModel();
-  SAMCACHE_RETURN_IF_ERROR(CheckId(id, "image"));
-  SAMCACHE_ASSIGN_OR_RETURN(const ImageRecord image, app.catalog().GetImage(id));
+  SAMCACHE_ASSIGN_OR_RETURN(const ScopedImage scoped, ImageFor(app, req, id, Role::kAnnotator));
+  const ImageRecord& image = scoped.image;
   SAMCACHE_ASSIGN_OR_RETURN(const EmbeddingLookup lookup,
                             app.embeddings()->Get(ImageSource{image.content_hash, image.pixel_hash}));
   // The decoder's input; SAM has no other tensor.
@@ -197,10 +199,10 @@ Result<Reply> EmbeddingNpy(App& app, const std::string& id) {
   return reply;
 }
 
-Result<Reply> Warm(App& app, const std::string& id) {
+Result<Reply> Warm(App& app, const Request& req, const std::string& id) {
   if (!app.embeddings()) return NoModel();
-  SAMCACHE_RETURN_IF_ERROR(CheckId(id, "image"));
-  SAMCACHE_ASSIGN_OR_RETURN(const ImageRecord image, app.catalog().GetImage(id));
+  SAMCACHE_ASSIGN_OR_RETURN(const ScopedImage scoped, ImageFor(app, req, id, Role::kAnnotator));
+  const ImageRecord& image = scoped.image;
   SAMCACHE_ASSIGN_OR_RETURN(const PendingEmbedding pending,
                             app.embeddings()->Request(ImageSource{image.content_hash, image.pixel_hash}));
   // Not waited for: the run goes on and stores the embedding for the click to come.
@@ -217,12 +219,13 @@ void AddPredictRoutes(RouteTable& routes, const RouteContext& context) {
                       if (!app.model()) return NoModel();
                       return JsonReply(200, ModelJson(app.model()->info()));
                     }});
-  routes.push_back(
-      {Method::kPost, "/api/sam/predict", [&app](const Request& req) { return Predict(app, req); }});
+  routes.push_back({Method::kPost, "/api/sam/predict",
+                    [&app](const Request& req) { return Predict(app, req); },
+                    /*upload=*/false, /*system=*/false, Access::kCaller, Metered::kClick});
   routes.push_back({Method::kGet, "/api/sam/image/{id}/embedding.npy",
-                    [&app](const Request& req) { return EmbeddingNpy(app, req.param("id")); }});
+                    [&app](const Request& req) { return EmbeddingNpy(app, req, req.param("id")); }});
   routes.push_back({Method::kPost, "/api/sam/image/{id}/warm",
-                    [&app](const Request& req) { return Warm(app, req.param("id")); }});
+                    [&app](const Request& req) { return Warm(app, req, req.param("id")); }});
 }
 
 }  // namespace samcache

@@ -11,6 +11,7 @@
 #include "http/ids.h"
 #include "http/json_reply.h"
 #include "http/route.h"
+#include "http/scope.h"
 #include "jobs/prewarm_jobs.h"
 
 namespace samcache {
@@ -171,9 +172,9 @@ class EventStream {
   std::chrono::steady_clock::time_point last_write_ = std::chrono::steady_clock::now();
 };
 
-Result<Reply> StartJob(App& app, const std::string& dataset_id) {
+Result<Reply> StartJob(App& app, const Request& req, const std::string& dataset_id) {
   if (app.prewarm() == nullptr) return NoJobs();
-  SAMCACHE_RETURN_IF_ERROR(CheckId(dataset_id, "dataset"));
+  SAMCACHE_RETURN_IF_ERROR(DatasetFor(app, req, dataset_id, Role::kAnnotator));
   SAMCACHE_ASSIGN_OR_RETURN(const PrewarmJobs::Started started, app.prewarm()->Start(dataset_id));
   json body = PrewarmJson(started.snapshot);
   body["existing"] = started.existing;
@@ -187,7 +188,7 @@ Result<Reply> FollowJob(App& app, UpdateCache* updates, const Request& req,
                         const std::atomic<bool>& stopping) {
   if (app.prewarm() == nullptr) return NoJobs();
   const std::string job_id = req.param("job_id");
-  SAMCACHE_RETURN_IF_ERROR(CheckId(job_id, "prewarm job"));
+  SAMCACHE_RETURN_IF_ERROR(PrewarmJobFor(app, req, job_id, Role::kViewer));
   SAMCACHE_RETURN_IF_ERROR(app.prewarm()->Snapshot(job_id));
   // A reconnecting EventSource sends the last id it saw: go on from there.
   int64_t after = 0;
@@ -208,22 +209,25 @@ void AddPrewarmRoutes(RouteTable& routes, const RouteContext& context) {
   App& app = context.app;
   const std::atomic<bool>& stopping = context.stopping;
   routes.push_back({Method::kPost, "/api/sam/dataset/{id}/prewarm",
-                    [&app](const Request& req) { return StartJob(app, req.param("id")); }});
+                    [&app](const Request& req) { return StartJob(app, req, req.param("id")); }});
 
   // The routes that act on one job and answer with its snapshot.
   using JobAction = Result<PrewarmSnapshot> (PrewarmJobs::*)(const std::string&);
-  auto job_route = [&app](JobAction action, int status) {
-    return [&app, action, status](const Request& req) -> Result<Reply> {
+  auto job_route = [&app](JobAction action, int status, Role needed) {
+    return [&app, action, status, needed](const Request& req) -> Result<Reply> {
       if (app.prewarm() == nullptr) return NoJobs();
-      SAMCACHE_RETURN_IF_ERROR(CheckId(req.param("job_id"), "prewarm job"));
+      SAMCACHE_RETURN_IF_ERROR(PrewarmJobFor(app, req, req.param("job_id"), needed));
       SAMCACHE_ASSIGN_OR_RETURN(const PrewarmSnapshot snapshot,
                                 (app.prewarm()->*action)(req.param("job_id")));
       return JsonReply(status, PrewarmJson(snapshot));
     };
   };
-  routes.push_back({Method::kGet, "/api/sam/prewarm/{job_id}", job_route(&PrewarmJobs::Snapshot, 200)});
-  routes.push_back({Method::kDelete, "/api/sam/prewarm/{job_id}", job_route(&PrewarmJobs::Cancel, 202)});
-  routes.push_back({Method::kPost, "/api/sam/prewarm/{job_id}/resume", job_route(&PrewarmJobs::Resume, 202)});
+  routes.push_back(
+      {Method::kGet, "/api/sam/prewarm/{job_id}", job_route(&PrewarmJobs::Snapshot, 200, Role::kViewer)});
+  routes.push_back(
+      {Method::kDelete, "/api/sam/prewarm/{job_id}", job_route(&PrewarmJobs::Cancel, 202, Role::kAnnotator)});
+  routes.push_back({Method::kPost, "/api/sam/prewarm/{job_id}/resume",
+                    job_route(&PrewarmJobs::Resume, 202, Role::kAnnotator)});
   std::shared_ptr<UpdateCache> updates;
   if (app.prewarm() != nullptr) updates = std::make_shared<UpdateCache>(*app.prewarm());
   routes.push_back(

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "access/caller.h"
+
 namespace samcache {
 
 // One part of a multipart/form-data body, as its header announces it.
@@ -61,6 +63,9 @@ struct Request {
   // True once the client has hung up: long work (a click on a huge image) stops early.
   // Empty when the transport cannot tell.
   std::function<bool()> client_gone;
+  // Who is asking, once the route's gate admitted the request (http/access_gate.h); null on
+  // public routes.
+  const Caller* caller = nullptr;
 
   bool ClientGone() const { return client_gone && client_gone(); }
 

@@ -15,10 +15,25 @@
 
 namespace samcache {
 
+class AccessGate;
+class Accounts;
 class App;
+class Authenticator;
 struct ServerOptions;
 
 enum class Method { kGet, kPost, kPut, kDelete };
+
+// Who may reach a route at all (http/access_gate.h); what a caller may do in a project is
+// the handler's check (http/scope.h).
+enum class Access {
+  kCaller,   // any valid token or session; the handler checks the project
+  kPublic,   // no token: /healthz, the login, the page's files
+  kAdmin,    // an admin's token or session
+  kMetrics,  // an admin, or anyone on a metrics-only listener
+};
+
+// The requests a token's rate limit counts (access/rate_limiter.h).
+enum class Metered { kNo, kUpload, kClick };
 
 // A non-ok Status becomes the JSON error reply of its code (http/json_reply.h: StatusReply).
 using Handler = std::function<Result<Reply>(const Request& request)>;
@@ -36,6 +51,8 @@ struct Route {
   // Served by the transport's own system thread, never queued behind API work: /healthz
   // and /metrics must answer while every worker is busy.
   bool system = false;
+  Access access = Access::kCaller;
+  Metered metered = Metered::kNo;
 };
 
 using RouteTable = std::vector<Route>;
@@ -47,6 +64,10 @@ struct RouteContext {
   const std::atomic<bool>& stopping;  // true once the server shuts down: streams end
   // The transport's connection counters, for /metrics; empty: none to report.
   std::function<TransportStats()> transport_stats;
+  // Who may do what; the authenticator and accounts are null on a server without accounts.
+  AccessGate& gate;
+  Authenticator* authenticator = nullptr;
+  Accounts* accounts = nullptr;
 };
 
 // The whole table: GET /healthz and /metrics, and unless options.metrics_only the API and
@@ -61,5 +82,6 @@ void AddPredictRoutes(RouteTable& routes, const RouteContext& context);
 void AddPrewarmRoutes(RouteTable& routes, const RouteContext& context);
 void AddAnnotationRoutes(RouteTable& routes, const RouteContext& context);
 void AddWebRoutes(RouteTable& routes, const RouteContext& context);
+void AddAccountRoutes(RouteTable& routes, const RouteContext& context);  // login, users, projects, tokens
 
 }  // namespace samcache

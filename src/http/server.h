@@ -5,7 +5,9 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "access/rate_limiter.h"
 #include "common/status.h"
 
 namespace samcache {
@@ -13,7 +15,7 @@ namespace samcache {
 class App;
 
 struct ServerOptions {
-  std::string host = "0.0.0.0";
+  std::string host = "127.0.0.1";
   int port = 3000;                            // 0 picks a free port
   size_t max_upload_bytes = size_t{1} << 30;  // a multipart upload
   size_t max_json_bytes = size_t{1} << 20;    // any other request body
@@ -27,8 +29,14 @@ struct ServerOptions {
   int max_event_streams = 1000;
   std::string spool_dir;  // where uploads wait while they arrive; empty: the system temp folder
   std::string web_dir;    // the web page's files; empty: the copy compiled into the binary
-  // Only GET /metrics and GET /healthz (samcache worker).
+  // Only GET /metrics and GET /healthz (samcache worker, a separate metrics listener): no
+  // token needed for /metrics there.
   bool metrics_only = false;
+  // False: no accounts, everyone may do everything (--insecure-no-auth).
+  bool accounts = true;
+  // Host names besides localhost and IP literals (http/access_gate.h).
+  std::vector<std::string> allowed_hosts;
+  RateLimits rate_limits;
 };
 
 class HttpServer {

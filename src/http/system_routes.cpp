@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/app.h"
+#include "http/access_gate.h"
 #include "http/json_reply.h"
 #include "http/metrics.h"
 #include "http/route.h"
@@ -39,6 +40,22 @@ Reply ApiIndex() {
                                "GET /api/sam/dataset/{id}/export/coco",
                                "POST /api/sam/image/{id}/warm",
                                "GET /api/sam/stats",
+                               "GET /api/sam/me",
+                               "POST /api/sam/login",
+                               "POST /api/sam/logout",
+                               "GET /login",
+                               "GET /api/sam/projects",
+                               "POST /api/sam/projects",
+                               "DELETE /api/sam/project/{id}",
+                               "GET /api/sam/project/{id}/members",
+                               "PUT /api/sam/project/{id}/members/{user}",
+                               "DELETE /api/sam/project/{id}/members/{user}",
+                               "GET /api/sam/users",
+                               "POST /api/sam/users",
+                               "DELETE /api/sam/user/{id}",
+                               "GET /api/sam/tokens",
+                               "POST /api/sam/tokens",
+                               "DELETE /api/sam/token/{id}",
                                "GET /metrics",
                                "GET /healthz"}}});
 }
@@ -91,7 +108,9 @@ Result<Reply> Stats(App& app) {
 void AddSystemRoutes(RouteTable& routes, const RouteContext& context) {
   App& app = context.app;
   routes.push_back({Method::kGet, "/api", [](const Request&) -> Result<Reply> { return ApiIndex(); }});
-  routes.push_back({Method::kGet, "/api/sam/stats", [&app](const Request&) { return Stats(app); }});
+  // Counts over every project: an admin's view.
+  routes.push_back({Method::kGet, "/api/sam/stats", [&app](const Request&) { return Stats(app); },
+                    /*upload=*/false, /*system=*/false, Access::kAdmin});
 }
 
 RouteTable BuildRoutes(const RouteContext& context) {
@@ -106,7 +125,7 @@ RouteTable BuildRoutes(const RouteContext& context) {
          }
          return JsonReply(200, json{{"status", "ok"}, {"schema_version", stats->schema_version}});
        },
-       /*upload=*/false, /*system=*/true});
+       /*upload=*/false, /*system=*/true, Access::kPublic});
   routes.push_back({Method::kGet, "/metrics",
                     [&app, stats = context.transport_stats](const Request&) -> Result<Reply> {
                       Reply reply;
@@ -114,15 +133,18 @@ RouteTable BuildRoutes(const RouteContext& context) {
                       reply.content_type = "text/plain; version=0.0.4; charset=utf-8";
                       return reply;
                     },
-                    /*upload=*/false, /*system=*/true});
-  if (context.options.metrics_only) return routes;
-  AddSystemRoutes(routes, context);
-  AddDatasetRoutes(routes, context);
-  AddImageRoutes(routes, context);
-  AddPredictRoutes(routes, context);
-  AddPrewarmRoutes(routes, context);
-  AddAnnotationRoutes(routes, context);
-  AddWebRoutes(routes, context);
+                    /*upload=*/false, /*system=*/true, Access::kMetrics});
+  if (!context.options.metrics_only) {
+    AddSystemRoutes(routes, context);
+    AddDatasetRoutes(routes, context);
+    AddImageRoutes(routes, context);
+    AddPredictRoutes(routes, context);
+    AddPrewarmRoutes(routes, context);
+    AddAnnotationRoutes(routes, context);
+    AddAccountRoutes(routes, context);
+    AddWebRoutes(routes, context);
+  }
+  GuardRoutes(routes, context.gate);
   return routes;
 }
 

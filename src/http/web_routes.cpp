@@ -114,8 +114,7 @@ Reply Serve(const WebFiles& files, const std::string& path, const Request& req) 
   reply
       .Header("ETag", file->etag)
       // Revalidated on every load (a cheap 304), so a new binary's page is never mixed with old modules.
-      .Header("Cache-Control", "no-cache")
-      .Header("X-Content-Type-Options", "nosniff");
+      .Header("Cache-Control", "no-cache");
   if (Matches(req, file->etag)) {
     reply.status = 304;
     return reply;
@@ -167,12 +166,14 @@ bool IsSafeWebPath(const std::string& path) {
 
 void AddWebRoutes(RouteTable& routes, const RouteContext& context) {
   auto files = std::make_shared<const WebFiles>(context.options.web_dir);
-  routes.push_back({Method::kGet, "/", [files](const Request& req) -> Result<Reply> {
-                      return Serve(*files, "index.html", req);
-                    }});
-  routes.push_back({Method::kGet, "/web/{path*}", [files](const Request& req) -> Result<Reply> {
-                      return Serve(*files, req.param("path"), req);
-                    }});
+  // The page and its files are public: the page itself asks for a login.
+  routes.push_back({Method::kGet, "/",
+                    [files](const Request& req) -> Result<Reply> { return Serve(*files, "index.html", req); },
+                    /*upload=*/false, /*system=*/false, Access::kPublic});
+  routes.push_back(
+      {Method::kGet, "/web/{path*}",
+       [files](const Request& req) -> Result<Reply> { return Serve(*files, req.param("path"), req); },
+       /*upload=*/false, /*system=*/false, Access::kPublic});
 }
 
 }  // namespace samcache

@@ -166,14 +166,16 @@ Result<DeleteOutcome> Ingestor::DeleteDataset(const std::string& dataset_id) {
 }
 
 UploadBatch::UploadBatch(Ingestor& ingestor, ImageCatalog& catalog, std::string dataset_name,
-                         std::optional<std::string> existing_dataset_id, std::string client)
+                         std::optional<std::string> existing_dataset_id, std::string client,
+                         std::string project_id)
     : ingestor_(ingestor),
       catalog_(catalog),
       dataset_name_(std::move(dataset_name)),
       // Enough to keep every worker busy while the next files arrive, and no more: each
       // pending file holds its bytes in memory.
       max_pending_(2 * ingestor.prepare_pool().size()),
-      client_(std::move(client)) {
+      client_(std::move(client)),
+      project_id_(std::move(project_id)) {
   if (existing_dataset_id) {
     dataset_id_ = *existing_dataset_id;
     dataset_created_ = true;
@@ -247,7 +249,7 @@ void UploadBatch::CommitOldest() {
   // Created once the first file is written: a file the disk cannot take creates nothing.
   auto create_dataset = [this]() -> Status {
     if (dataset_created_) return Status::Ok();
-    Status st = catalog_.CreateDataset(DatasetRecord{dataset_id_, dataset_name_, NowIso8601(), 0});
+    Status st = catalog_.CreateDataset(DatasetRecord{dataset_id_, dataset_name_, NowIso8601(), 0, project_id_});
     if (!st.ok()) return Status::IoError("could not create the dataset: " + st.message());
     dataset_created_ = true;
     created_here_ = true;

@@ -143,9 +143,11 @@ class UploadBatch {
  public:
   // With `existing_dataset_id`, files go into that dataset; otherwise a new one named
   // `dataset_name` is created (named after its id when empty). `client` (the HTTP peer's
-  // address) is whose turn the decoding waits for; empty is one shared client.
+  // address) is whose turn the decoding waits for; empty is one shared client. A new dataset
+  // goes into `project_id`.
   UploadBatch(Ingestor& ingestor, ImageCatalog& catalog, std::string dataset_name,
-              std::optional<std::string> existing_dataset_id = std::nullopt, std::string client = {});
+              std::optional<std::string> existing_dataset_id = std::nullopt, std::string client = {},
+              std::string project_id = kDefaultProjectId);
 
   // Queues the file; blocks while too many files of this batch are waiting.
   void Add(IncomingFile file);
@@ -197,6 +199,7 @@ class UploadBatch {
   std::deque<Pending> pending_;
   size_t max_pending_;
   std::string client_;
+  std::string project_id_;
 };
 
 // The uploader's file name as we keep it: control characters replaced (they would garble

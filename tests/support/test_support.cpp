@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -126,6 +127,13 @@ ServerProcess::ServerProcess(fs::path data_dir, std::vector<std::string> extra_a
               (data_dir.filename().string() + "-server-" + std::to_string(++starts) + ".log");
   std::vector<std::string> args = {binary,   command,     "--port", "0",
                                    "--host", "127.0.0.1", "--data", data_dir.string()};
+  // Most tests are about something else than accounts: they run without, unless they ask.
+  const auto accounts = std::find(extra_args.begin(), extra_args.end(), kWithAccounts);
+  if (accounts != extra_args.end()) {
+    extra_args.erase(accounts);
+  } else if (command == "serve") {
+    args.push_back("--insecure-no-auth");
+  }
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   pid_ = Spawn(args, log_path_);
   const std::regex listening(R"(listening on http://127\.0\.0\.1:(\d+))");

@@ -42,6 +42,10 @@ std::string ReadFileOrDie(const std::filesystem::path& path);
 // Regular files below `dir`, recursively.
 std::vector<std::filesystem::path> ListFiles(const std::filesystem::path& dir);
 
+// Among ServerProcess's extra_args: start `serve` with accounts. Without it, `serve` runs with
+// --insecure-no-auth (the tests of everything but accounts).
+inline const std::string kWithAccounts = "(with accounts)";
+
 // `samcache serve` (or another command that listens, e.g. `worker`) on an ephemeral
 // loopback port, with its own data folder. Its combined output goes to a log file next to
 // the data folder, which tests can read. Throws std::runtime_error if it does not start.

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "app/app.h"
+#include "http/access_gate.h"
 #include "http/json_reply.h"
 #include "http/route.h"
 #include "http/route_match.h"
@@ -40,7 +41,8 @@ class RouteTableTest : public ::testing::Test {
     app_ = std::move(app).value();
   }
 
-  RouteTable Routes() { return BuildRoutes(RouteContext{*app_, server_options_, stopping_, {}}); }
+  // Without accounts (the gate admits everyone), as the routes' own rules are tested here.
+  RouteTable Routes() { return BuildRoutes(RouteContext{*app_, server_options_, stopping_, {}, gate_}); }
 
   // The reply of a route, failures mapped as the adapter maps them.
   Reply Call(Method method, const std::string& pattern, Request request) {
@@ -64,6 +66,7 @@ class RouteTableTest : public ::testing::Test {
   TempDir dir_;
   ServerOptions server_options_;
   std::atomic<bool> stopping_{false};
+  AccessGate gate_{GateOptions{.accounts = false}, nullptr, nullptr};
   std::unique_ptr<App> app_;
 };
 

@@ -2,10 +2,13 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <thread>
 
+#include "access/authenticator.h"
+#include "app/app.h"
 #include "app_options.h"
 #include "catalog/catalog.h"
 #include "command.h"
@@ -19,11 +22,35 @@ struct ServeArgs {
   CommonOptions common;
   ModelCliOptions model;
   ServerOptions server;
+  bool insecure_no_auth = false;
+  int metrics_port = -1;
   size_t max_upload_mb = ServerOptions{}.max_upload_bytes >> 20;
   size_t max_json_kb = ServerOptions{}.max_json_bytes >> 10;
 };
 
-int Serve(const CommonOptions& common, const ModelCliOptions& model, ServerOptions server_options) {
+bool IsLoopback(const std::string& host) {
+  return host == "127.0.0.1" || host == "::1" || host == "localhost" || host.starts_with("127.");
+}
+
+// First start with accounts: an admin and a one-time link to log in as it (Jupyter's way: a
+// local user is never asked to configure anything).
+Status PrintFirstLogin(App& app, const ServerOptions& options, int port) {
+  Authenticator authenticator(app.catalog());
+  SAMCACHE_ASSIGN_OR_RETURN(const std::optional<IssuedToken> link, authenticator.Bootstrap());
+  if (!link) return Status::Ok();
+  const std::string host = options.host == "0.0.0.0" || options.host == "::" ? "127.0.0.1" : options.host;
+  const std::string url = "http://" + (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
+                          std::to_string(port) + "/login?token=" + link->secret;
+  spdlog::info("first start: created the user 'admin'. Open this link once to log in (it works one time):");
+  spdlog::info("    {}", url);
+  std::fprintf(stderr, "\n    To log in, open this link in a browser (once):\n\n        %s\n\n", url.c_str());
+  spdlog::info(
+      "a new link later: samcache user login-link admin; an API token: samcache token create --user admin");
+  return Status::Ok();
+}
+
+int Serve(const CommonOptions& common, const ModelCliOptions& model, ServerOptions server_options,
+          int metrics_port) {
   const sigset_t signals = BlockStopSignals();
   auto app = OpenApp(common, &model);
   if (!app.ok()) return Fail(app.status());
@@ -36,6 +63,27 @@ int Serve(const CommonOptions& common, const ModelCliOptions& model, ServerOptio
                std::filesystem::absolute(common.data_dir).lexically_normal().string(),
                RedactCatalogLocation((*app)->options().catalog_path));
   spdlog::info("samcache listening on http://{}:{}", server_options.host, *port);
+  if (!server_options.accounts) {
+    spdlog::warn(
+        "--insecure-no-auth: no accounts; {} may read, change and delete everything",
+        IsLoopback(server_options.host) ? "every local user and program" : "anyone who reaches this address");
+  } else if (Status first = PrintFirstLogin(**app, server_options, *port); !first.ok()) {
+    return Fail(first);
+  }
+  // /metrics without a token, on an address of its own (e.g. only the monitoring network).
+  std::unique_ptr<HttpServer> metrics_server;
+  std::thread metrics_thread;
+  if (metrics_port >= 0) {
+    ServerOptions metrics_options = server_options;
+    metrics_options.metrics_only = true;
+    metrics_options.port = metrics_port;
+    metrics_server = std::make_unique<HttpServer>(**app, metrics_options);
+    Result<int> bound = metrics_server->Bind();
+    if (!bound.ok()) return Fail(bound.status());
+    spdlog::info("metrics listening on http://{}:{}/metrics (no token needed there)", metrics_options.host,
+                 *bound);
+    metrics_thread = std::thread([&metrics_server] { (void)metrics_server->Run(); });
+  }
   if (model.prewarm_jobs == 0) {
     spdlog::info(
         "[PREWARM] this process runs no prewarm jobs (--prewarm-jobs 0): it queues them in the catalog "
@@ -55,6 +103,10 @@ int Serve(const CommonOptions& common, const ModelCliOptions& model, ServerOptio
     server.Stop();
   });
   Status st = server.Run();
+  if (metrics_server) {
+    metrics_server->Stop();
+    metrics_thread.join();
+  }
   // Wake the stopper if the server ended by itself.
   pthread_kill(stopper.native_handle(), SIGTERM);
   stopper.join();
@@ -70,7 +122,32 @@ Command AddServeCommand(CLI::App& cli) {
   AddModelOptions(serve, args->model, /*with_cache=*/true);
   ServerOptions& server = args->server;
   serve->add_option("--port", server.port, "TCP port (0 picks a free one)")->capture_default_str();
-  serve->add_option("--host", server.host, "Address to listen on")->capture_default_str();
+  serve
+      ->add_option("--host", server.host,
+                   "Address to listen on (0.0.0.0: every interface; put TLS in front for a network)")
+      ->capture_default_str();
+  serve->add_flag("--insecure-no-auth", args->insecure_no_auth,
+                  "No accounts: anyone who reaches the port may read, change and delete everything");
+  serve
+      ->add_option("--allowed-host", server.allowed_hosts,
+                   "A host name the server answers to besides localhost and IP addresses (repeat; * for any)")
+      ->type_name("NAME");
+  serve
+      ->add_option("--rate-limit-uploads", server.rate_limits.uploads_per_minute,
+                   "Upload requests per minute and token (0: no limit)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  serve
+      ->add_option("--rate-limit-clicks", server.rate_limits.clicks_per_minute,
+                   "Predict requests per minute and token (0: no limit)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  serve
+      ->add_option(
+          "--metrics-port", args->metrics_port,
+          "Also serve GET /metrics without a token on this port (on --host); /metrics on the main port "
+          "needs an admin's token")
+      ->check(CLI::Range(0, 65535));
   serve
       ->add_option("--threads", server.threads,
                    "Request handler threads (connections and event streams hold none)")
@@ -120,7 +197,8 @@ Command AddServeCommand(CLI::App& cli) {
             server_options.max_upload_bytes = args->max_upload_mb << 20;
             server_options.max_json_bytes = args->max_json_kb << 10;
             server_options.spool_dir = (std::filesystem::path(args->common.data_dir) / "spool").string();
-            return Serve(args->common, args->model, server_options);
+            server_options.accounts = !args->insecure_no_auth;
+            return Serve(args->common, args->model, server_options, args->metrics_port);
           }};
 }
 
