@@ -148,6 +148,11 @@ Command AddServeCommand(CLI::App& cli) {
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   serve
+      ->add_option("--rate-limit-logins", server.rate_limits.logins_per_minute,
+                   "Login attempts per minute and client address (0: no limit)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  serve
       ->add_option(
           "--metrics-port", args->metrics_port,
           "Also serve GET /metrics without a token on this port (on --host); /metrics on the main port "
