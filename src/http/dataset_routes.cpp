@@ -64,8 +64,10 @@ Reply UploadReply(const UploadBatch& batch, json errors) {
   return JsonReply(200, body);
 }
 
-// POST /api/sam/dataset/init (a new dataset) and /api/sam/dataset/{id}/images.
-Result<Reply> Upload(App& app, const Request& req, std::optional<std::string> dataset_id) {
+// POST /api/sam/dataset/init (a new dataset) and /api/sam/dataset/{id}/images, into
+// `project_id` (the existing dataset's project): what the reply says is about it alone.
+Result<Reply> Upload(App& app, const Request& req, std::optional<std::string> dataset_id,
+                     const std::string& project_id) {
   if (!req.multipart || req.upload == nullptr) {
     return ErrorReply(400,
                       "expected a multipart/form-data body with image files in fields named "
@@ -74,7 +76,7 @@ Result<Reply> Upload(App& app, const Request& req, std::optional<std::string> da
   // Decoding takes turns between clients (by address): one client's heavy files do not
   // hold up another's small upload.
   UploadBatch batch(app.ingestor(), app.catalog(), ClippedName(req.query_value("name")), dataset_id,
-                    req.client_address);
+                    req.client_address, project_id);
   // The transport spooled every whole part to disk; each file goes to the batch, which
   // decodes it while the next one is read back, so memory holds only the few in flight.
   int file_parts = 0;
@@ -134,9 +136,7 @@ Result<Reply> ListDatasets(App& app) {
 
 Result<Reply> ShowDataset(App& app, const std::string& id) {
   SAMCACHE_RETURN_IF_ERROR(CheckId(id, "dataset"));
-  const std::string model_id = app.model() != nullptr ? app.model()->info().id : std::string();
-  SAMCACHE_ASSIGN_OR_RETURN(const DatasetView view,
-                            LoadDatasetView(app.catalog(), app.embeddings(), model_id, id));
+  SAMCACHE_ASSIGN_OR_RETURN(const DatasetView view, LoadDatasetView(app.catalog(), app.project_cache(), id));
   json body = DatasetJson(view.dataset);
   json list = json::array();
   for (const DatasetViewImage& entry : view.images) {
@@ -169,14 +169,14 @@ Result<Reply> DeleteDataset(App& app, const std::string& id) {
 void AddDatasetRoutes(RouteTable& routes, const RouteContext& context) {
   App& app = context.app;
   routes.push_back({Method::kPost, "/api/sam/dataset/init",
-                    [&app](const Request& req) { return Upload(app, req, std::nullopt); },
+                    [&app](const Request& req) { return Upload(app, req, std::nullopt, kDefaultProjectId); },
                     /*upload=*/true});
   routes.push_back({Method::kPost, "/api/sam/dataset/{id}/images",
                     [&app](const Request& req) -> Result<Reply> {
                       SAMCACHE_RETURN_IF_ERROR(CheckId(req.param("id"), "dataset"));
                       SAMCACHE_ASSIGN_OR_RETURN(const DatasetRecord dataset,
                                                 app.catalog().GetDataset(req.param("id")));
-                      return Upload(app, req, dataset.id);
+                      return Upload(app, req, dataset.id, dataset.project_id);
                     },
                     /*upload=*/true});
   routes.push_back({Method::kGet, "/api/sam/datasets", [&app](const Request&) { return ListDatasets(app); }});

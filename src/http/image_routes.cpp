@@ -52,8 +52,11 @@ Result<Reply> Similar(App& app, const Request& req) {
   SAMCACHE_ASSIGN_OR_RETURN(const int limit, IntParam(req, "limit", 1, 1000, 100));
   SAMCACHE_RETURN_IF_ERROR(CheckId(req.param("id"), "image"));
   SAMCACHE_ASSIGN_OR_RETURN(const ImageRecord image, app.catalog().GetImage(req.param("id")));
-  SAMCACHE_ASSIGN_OR_RETURN(const std::vector<SimilarImage> similar,
-                            finder->FindSimilar(image, max_distance, static_cast<size_t>(limit)));
+  // Only images of the same project: another project's are not the caller's to know of.
+  SAMCACHE_ASSIGN_OR_RETURN(const DatasetRecord dataset, app.catalog().GetDataset(image.dataset_id));
+  SAMCACHE_ASSIGN_OR_RETURN(
+      const std::vector<SimilarImage> similar,
+      finder->FindSimilar(image, dataset.project_id, max_distance, static_cast<size_t>(limit)));
   json list = json::array();
   for (const SimilarImage& s : similar) list.push_back(SimilarJson(s));
   return JsonReply(200, json{{"image_id", image.id},

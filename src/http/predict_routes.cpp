@@ -166,9 +166,17 @@ json ModelJson(const ModelInfo& info) {
 
 Reply NoModel() { return ErrorReply(503, "no model is loaded"); }
 
+// The project of the image's dataset: its cache key and claims decide what "cached" says.
+Result<std::string> ProjectOf(App& app, const ImageRecord& image) {
+  SAMCACHE_ASSIGN_OR_RETURN(const DatasetRecord dataset, app.catalog().GetDataset(image.dataset_id));
+  return dataset.project_id;
+}
+
 Result<Reply> Predict(App& app, const Request& req) {
   if (!app.segmenter()) return NoModel();
-  SAMCACHE_ASSIGN_OR_RETURN(const PredictRequest request, ParsePredictRequest(req.body));
+  SAMCACHE_ASSIGN_OR_RETURN(PredictRequest request, ParsePredictRequest(req.body));
+  SAMCACHE_ASSIGN_OR_RETURN(const ImageRecord image, app.catalog().GetImage(request.image_id));
+  SAMCACHE_ASSIGN_OR_RETURN(request.project_id, ProjectOf(app, image));
   SAMCACHE_ASSIGN_OR_RETURN(const PredictResult result,
                             app.segmenter()->Predict(request, [&req] { return req.ClientGone(); }));
   spdlog::info(
@@ -183,12 +191,16 @@ Result<Reply> EmbeddingNpy(App& app, const std::string& id) {
   if (!app.embeddings()) return NoModel();
   SAMCACHE_RETURN_IF_ERROR(CheckId(id, "image"));
   SAMCACHE_ASSIGN_OR_RETURN(const ImageRecord image, app.catalog().GetImage(id));
+  SAMCACHE_ASSIGN_OR_RETURN(const std::string project_id, ProjectOf(app, image));
+  // "cached" only for what the project itself asked for before (ProjectCache).
+  const bool was_cached = app.CachedFor(project_id, {image}).front();
   SAMCACHE_ASSIGN_OR_RETURN(const EmbeddingLookup lookup,
-                            app.embeddings()->Get(ImageSource{image.content_hash, image.pixel_hash}));
+                            app.embeddings()->Get(app.SourceFor(image, project_id)));
+  app.ClaimFor(project_id, {image.pixel_hash});
   // The decoder's input; SAM has no other tensor.
   const NamedTensor& tensor = lookup.embedding->tensors.front();
   Reply reply;
-  reply.Header("X-Embedding", lookup.cached ? "cached" : "computed")
+  reply.Header("X-Embedding", was_cached && lookup.cached ? "cached" : "computed")
       .Header("X-Model-Id", app.model()->info().id)
       .Header("X-Tensor-Name", tensor.name)
       .Header("Content-Disposition", "attachment; filename=\"" + image.id + ".npy\"");
@@ -201,10 +213,15 @@ Result<Reply> Warm(App& app, const std::string& id) {
   if (!app.embeddings()) return NoModel();
   SAMCACHE_RETURN_IF_ERROR(CheckId(id, "image"));
   SAMCACHE_ASSIGN_OR_RETURN(const ImageRecord image, app.catalog().GetImage(id));
+  SAMCACHE_ASSIGN_OR_RETURN(const std::string project_id, ProjectOf(app, image));
+  const bool was_cached = app.CachedFor(project_id, {image}).front();
   SAMCACHE_ASSIGN_OR_RETURN(const PendingEmbedding pending,
-                            app.embeddings()->Request(ImageSource{image.content_hash, image.pixel_hash}));
+                            app.embeddings()->Request(app.SourceFor(image, project_id)));
+  // Claimed now: the run goes on and stores the embedding for the click to come (a claim
+  // whose embedding never arrives says nothing, as "cached" also needs the store).
+  app.ClaimFor(project_id, {image.pixel_hash});
   // Not waited for: the run goes on and stores the embedding for the click to come.
-  const bool cached = pending.cached();
+  const bool cached = was_cached && pending.cached();
   return JsonReply(cached ? 200 : 202,
                    json{{"image_id", image.id}, {"embedding", cached ? "cached" : "computing"}});
 }

@@ -38,9 +38,13 @@ int64_t PrewarmCacheCount::For(const PrewarmJobRecord& job, PrewarmJobState stat
   return it->second.entries + std::max<int64_t>(0, job.computed - it->second.computed);
 }
 
-PrewarmBoard::PrewarmBoard(Catalog& catalog, EmbeddingService& embeddings, EmbeddingTier& store,
-                           std::string model_id)
-    : catalog_(catalog), embeddings_(embeddings), model_id_(std::move(model_id)), cache_count_(store) {}
+PrewarmBoard::PrewarmBoard(Catalog& catalog, EmbeddingService& embeddings, ProjectCache& projects,
+                           EmbeddingTier& store, std::string model_id)
+    : catalog_(catalog),
+      embeddings_(embeddings),
+      projects_(projects),
+      model_id_(std::move(model_id)),
+      cache_count_(store) {}
 
 std::shared_ptr<PrewarmLiveJob> PrewarmBoard::Track(const PrewarmJobRecord& row,
                                                     std::vector<PrewarmFailure> failures) {
@@ -187,11 +191,13 @@ void PrewarmBoard::AdoptCompleted(const PrewarmJobRecord& row) {
     if (adopted_.size() >= kFinishedJobsKept) adopted_.clear();
     if (!adopted_.insert(row.id).second) return;
   }
+  Result<DatasetRecord> dataset = catalog_.GetDataset(row.dataset_id);
+  if (!dataset.ok()) return;
   if (Result<std::vector<ImageRecord>> images = catalog_.ListImages(row.dataset_id); images.ok()) {
     std::vector<std::string> hashes;
     hashes.reserve(images->size());
     for (const ImageRecord& image : *images) hashes.push_back(image.pixel_hash);
-    embeddings_.AreCached(hashes);
+    embeddings_.AreCached(projects_.CacheHashes(dataset->project_id, hashes));  // under the project's keys
   }
 }
 

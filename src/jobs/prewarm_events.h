@@ -23,6 +23,7 @@
 #include "catalog/catalog.h"
 #include "jobs/prewarm_types.h"
 #include "model/embedding_service.h"
+#include "model/project_cache.h"
 #include "store/embedding_tier.h"
 
 namespace samcache {
@@ -66,7 +67,8 @@ class PrewarmCacheCount {
 
 class PrewarmBoard {
  public:
-  PrewarmBoard(Catalog& catalog, EmbeddingService& embeddings, EmbeddingTier& store, std::string model_id);
+  PrewarmBoard(Catalog& catalog, EmbeddingService& embeddings, ProjectCache& projects, EmbeddingTier& store,
+               std::string model_id);
 
   // Runs `f` with the lock that guards every live job's fields.
   template <typename F>
@@ -120,6 +122,7 @@ class PrewarmBoard {
 
   Catalog& catalog_;
   EmbeddingService& embeddings_;
+  ProjectCache& projects_;
   const std::string model_id_;
   PrewarmCacheCount cache_count_;
 

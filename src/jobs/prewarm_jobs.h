@@ -45,9 +45,11 @@ class PrewarmJobs {
  public:
   using Options = PrewarmOptions;
 
-  // `catalog`, `embeddings` and `store` must outlive this object.
-  PrewarmJobs(Catalog& catalog, EmbeddingService& embeddings, EmbeddingTier& store, std::string model_id,
-              Options options);
+  // `catalog`, `embeddings`, `projects` and `store` must outlive this object. A job's
+  // embeddings are keyed, counted as cached and claimed for its dataset's project
+  // (ProjectCache).
+  PrewarmJobs(Catalog& catalog, EmbeddingService& embeddings, ProjectCache& projects, EmbeddingTier& store,
+              std::string model_id, Options options);
   // Shutdown(), then waits for the runners: the images in flight finish and are stored, and
   // unfinished jobs go back to the queue at their position, for the next runner to take.
   ~PrewarmJobs();
@@ -91,6 +93,7 @@ class PrewarmJobs {
 
   Catalog& catalog_;
   EmbeddingService& embeddings_;
+  ProjectCache& projects_;
   const std::string model_id_;
   const Options options_;
   PrewarmBoard board_;
