@@ -89,7 +89,7 @@ Result<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   app->segmenter_ = std::make_unique<Segmenter>(*app->catalog_, *app->embeddings_, *app->model_, 256,
                                                 SegmenterLimits{}, app->project_cache_.get());
   app->prewarm_ = std::make_unique<PrewarmJobs>(*app->catalog_, *app->embeddings_, *app->project_cache_,
-                                                *app->store_, info.id, options.prewarm);
+                                                info.id, options.prewarm);
   ProjectCache* projects = app->project_cache_.get();
   app->ingestor_->SetEmbeddingProbe([projects](const std::string& project_id, const std::string& pixel_hash) {
     return projects->CachedFor(project_id, std::vector<std::string>{pixel_hash}).front();

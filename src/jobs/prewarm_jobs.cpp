@@ -22,13 +22,13 @@ PrewarmJobs::Options PrewarmJobs::WithDefaults(Options options) {
 }
 
 PrewarmJobs::PrewarmJobs(Catalog& catalog, EmbeddingService& embeddings, ProjectCache& projects,
-                         EmbeddingTier& store, std::string model_id, Options options)
+                         std::string model_id, Options options)
     : catalog_(catalog),
       embeddings_(embeddings),
       projects_(projects),
       model_id_(std::move(model_id)),
       options_(WithDefaults(std::move(options))),
-      board_(catalog, embeddings, projects, store, model_id_),
+      board_(catalog, embeddings, projects, model_id_),
       claims_(catalog, board_, model_id_, options_) {
   if (options_.max_running_jobs == 0) return;
   heartbeat_ = std::thread([this] { claims_.HeartbeatLoop(); });

@@ -37,7 +37,6 @@
 #include "jobs/prewarm_text.h"
 #include "jobs/prewarm_types.h"
 #include "model/embedding_service.h"
-#include "store/embedding_tier.h"
 
 namespace samcache {
 
@@ -45,11 +44,10 @@ class PrewarmJobs {
  public:
   using Options = PrewarmOptions;
 
-  // `catalog`, `embeddings`, `projects` and `store` must outlive this object. A job's
-  // embeddings are keyed, counted as cached and claimed for its dataset's project
-  // (ProjectCache).
-  PrewarmJobs(Catalog& catalog, EmbeddingService& embeddings, ProjectCache& projects, EmbeddingTier& store,
-              std::string model_id, Options options);
+  // `catalog`, `embeddings` and `projects` must outlive this object. A job's embeddings are
+  // keyed, counted as cached and claimed for its dataset's project (ProjectCache).
+  PrewarmJobs(Catalog& catalog, EmbeddingService& embeddings, ProjectCache& projects, std::string model_id,
+              Options options);
   // Shutdown(), then waits for the runners: the images in flight finish and are stored, and
   // unfinished jobs go back to the queue at their position, for the next runner to take.
   ~PrewarmJobs();
@@ -77,7 +75,7 @@ class PrewarmJobs {
 
   // Waits up to `timeout` for a change after `after_seq`, then returns the job as it is.
   // Jobs run by another process are read from the catalog every 250 ms (no events, seq 0).
-  // Followers share the store's count: none of them makes the store count per update.
+  // Followers share the cache count: none of them makes it count per update.
   Result<PrewarmUpdate> WaitForUpdate(const std::string& job_id, int64_t after_seq,
                                       std::chrono::milliseconds timeout);
 
