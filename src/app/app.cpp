@@ -91,9 +91,11 @@ Result<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   app->prewarm_ = std::make_unique<PrewarmJobs>(*app->catalog_, *app->embeddings_, *app->project_cache_,
                                                 info.id, options.prewarm);
   ProjectCache* projects = app->project_cache_.get();
-  app->ingestor_->SetEmbeddingProbe([projects](const std::string& project_id, const std::string& pixel_hash) {
-    return projects->CachedFor(project_id, std::vector<std::string>{pixel_hash}).front();
-  });
+  // `-> bool`: front() of a vector<bool> is a proxy into the temporary.
+  app->ingestor_->SetEmbeddingProbe(
+      [projects](const std::string& project_id, const std::string& pixel_hash) -> bool {
+        return projects->CachedFor(project_id, std::vector<std::string>{pixel_hash}).front();
+      });
   return app;
 }
 

@@ -47,8 +47,9 @@ struct ImageSource {
   std::string content_hash;
   std::string pixel_hash;
   // The picture hash the embedding is cached under (access/claims.h, ClaimBook::CacheHash):
-  // with a project cache scope it includes the project. Empty: pixel_hash.
-  std::string cache_hash;
+  // with a project cache scope it includes the project. Empty: pixel_hash (so that sources
+  // written without it keep their meaning).
+  std::string cache_hash = {};
 };
 
 // Time spent on one computed embedding, in milliseconds.
