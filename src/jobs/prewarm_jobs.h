@@ -10,8 +10,8 @@
 // heartbeat is older than `stale_after` (its runner died or hangs) is taken over by the next
 // claim, and one whose runner was a process of this machine that no longer exists at once.
 // Images are handled in upload order and the row keeps the position of the next one, so a
-// job taken over goes on where it stopped: what was stored before is found in the store and
-// skipped, never recomputed.
+// job taken over goes on where it stopped: what was stored before is found in the store,
+// never recomputed (skipped once the project's claim of it was written; see prewarm_run.h).
 //
 // Any process can follow and cancel any job: a job this process runs is followed live (an
 // event per image), one run elsewhere from its row, polled (progress snapshots and the end;
