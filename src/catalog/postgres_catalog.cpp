@@ -104,10 +104,13 @@ Result<std::vector<std::string>> PostgresCatalog::DeleteDataset(const std::strin
     if (tx.exec_params("SELECT 1 FROM datasets WHERE id = $1 FOR UPDATE", id).empty()) {
       return Status::NotFound("no dataset with id '" + id + "'");
     }
-    // The project's claims of pictures that no other dataset of it shows go with it.
+    // The project's claims of this dataset's pictures that no other dataset of the project
+    // shows go with it.
     tx.exec_params(
         "DELETE FROM embedding_claims c "
         "WHERE c.project_id = (SELECT project_id FROM datasets WHERE id = $1) "
+        "AND c.pixel_hash IN (SELECT b.pixel_hash FROM images i JOIN blobs b "
+        "ON b.content_hash = i.content_hash WHERE i.dataset_id = $1) "
         "AND NOT EXISTS (SELECT 1 FROM images o JOIN blobs ob ON ob.content_hash = o.content_hash "
         "JOIN datasets od ON od.id = o.dataset_id WHERE ob.pixel_hash = c.pixel_hash "
         "AND od.project_id = c.project_id AND o.dataset_id <> $1)",

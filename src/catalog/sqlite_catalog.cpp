@@ -102,16 +102,19 @@ Result<std::vector<std::string>> SqliteCatalog::DeleteDataset(const std::string&
 Result<std::vector<std::string>> SqliteCatalog::DeleteDatasetLocked(const std::string& id) {
   std::vector<std::string> hashes;
   {
-    // The project's claims of pictures that no other dataset of it shows go with it.
+    // The project's claims of this dataset's pictures that no other dataset of the project
+    // shows go with it.
     SAMCACHE_ASSIGN_OR_RETURN(
         Query q,
         conn_.Prepare(
             "DELETE FROM embedding_claims "
             "WHERE project_id = (SELECT project_id FROM datasets WHERE id = ?) "
+            "AND pixel_hash IN (SELECT b.pixel_hash FROM images i JOIN blobs b "
+            "ON b.content_hash = i.content_hash WHERE i.dataset_id = ?) "
             "AND NOT EXISTS (SELECT 1 FROM images o JOIN blobs ob ON ob.content_hash = o.content_hash "
             "JOIN datasets od ON od.id = o.dataset_id WHERE ob.pixel_hash = embedding_claims.pixel_hash "
             "AND od.project_id = embedding_claims.project_id AND o.dataset_id <> ?)"));
-    SAMCACHE_RETURN_IF_ERROR(q.Bind(id).Bind(id).Run());
+    SAMCACHE_RETURN_IF_ERROR(q.Bind(id).Bind(id).Bind(id).Run());
   }
   {
     SAMCACHE_ASSIGN_OR_RETURN(Query q,
