@@ -39,6 +39,7 @@ Result<std::unique_ptr<App>> App::Open(const AppOptions& options) {
       std::make_unique<SpaceReserve>(options.data_dir / "space-reserve", options.space_reserve_bytes);
   app->space_reserve_->Restore();
   app->ingestor_->set_space_reserve(app->space_reserve_.get());
+  app->ingestor_->set_claim_book(app->claims_.get());
   if (!options.load_model) return app;
 
   SAMCACHE_ASSIGN_OR_RETURN(app->model_, options.model_dir.empty()

@@ -152,6 +152,7 @@ Result<DeleteOutcome> Ingestor::DeleteDataset(const std::string& dataset_id) {
     deleted = catalog_.DeleteDataset(dataset_id);
   }
   SAMCACHE_RETURN_IF_ERROR(deleted);
+  if (claims_ != nullptr) claims_->ForgetRecent();
   const std::vector<std::string>& orphans = *deleted;
   if (near_duplicates_ != nullptr) {
     Status st = near_duplicates_->OnImagesDeleted(images);

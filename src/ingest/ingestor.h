@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "access/claims.h"
 #include "catalog/image_catalog.h"
 #include "common/status.h"
 #include "ingest/decode_scheduler.h"
@@ -111,6 +112,9 @@ class Ingestor {
   // The data folder's space reserve, released so deletes work on a full disk. Must outlive
   // the ingestor; set before the first delete.
   void set_space_reserve(SpaceReserve* reserve) { space_reserve_ = reserve; }
+  // The claims a delete drops (in the catalog): told to forget what it wrote lately, so the
+  // project's next claim of a picture it brings back is written. Must outlive the ingestor.
+  void set_claim_book(ClaimBook* claims) { claims_ = claims; }
 
   const IngestOptions& options() const { return options_; }
   DecodeScheduler& prepare_pool() { return prepare_pool_; }
@@ -126,6 +130,7 @@ class Ingestor {
   DecodeScheduler prepare_pool_;
   NearDuplicateFinder* near_duplicates_ = nullptr;
   SpaceReserve* space_reserve_ = nullptr;
+  ClaimBook* claims_ = nullptr;
   EmbeddingProbe embedding_probe_;
 };
 

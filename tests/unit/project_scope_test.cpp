@@ -189,6 +189,22 @@ TEST_F(ProjectScopeTest, ProjectScopeEncodesOncePerProject) {
   EXPECT_TRUE(Upload(kProjectB, {{"again.png", photo_png_}}).images.front().embedding_cached);
 }
 
+// A project that deletes its picture and brings it back claims it again at once (the claim
+// book's memory of recent claims is no reason to skip the write the delete undid).
+TEST_F(ProjectScopeTest, APictureBroughtBackAfterADeleteIsClaimedAgain) {
+  Open(CacheScope::kGlobal);
+  const Uploaded first = Upload(kProjectB, {{"photo.png", photo_png_}});
+  ASSERT_EQ(Prewarm(first.dataset_id).job.computed, 1);
+  ASSERT_TRUE(app_->ingestor().DeleteDataset(first.dataset_id).ok());
+  const Uploaded back = Upload(kProjectB, {{"photo.png", photo_png_}});
+  EXPECT_FALSE(back.images.front().embedding_cached) << "the delete dropped the claim";
+  const PrewarmSnapshot job = Prewarm(back.dataset_id);
+  EXPECT_EQ(job.job.computed, 1);
+  EXPECT_EQ(EncoderRuns(), 1u);
+  EXPECT_TRUE(
+      Upload(kProjectB, {{"again.png", photo_png_}}, back.dataset_id).images.front().embedding_cached);
+}
+
 // What the catalog cannot answer is "not cached", never an error or a "cached".
 TEST_F(ProjectScopeTest, ClaimsOfAnUnknownProjectSayNotCached) {
   Open(CacheScope::kGlobal);
