@@ -1,8 +1,9 @@
+// Roles and token kinds as text (access_names.h).
 #include "catalog/access_names.h"
 
 namespace samcache {
 
-std::string_view RoleName(Role role) {
+std::string RoleName(Role role) {
   switch (role) {
     case Role::kViewer:
       return "viewer";
@@ -11,17 +12,17 @@ std::string_view RoleName(Role role) {
     case Role::kAdmin:
       return "admin";
   }
-  return "viewer";
+  return "viewer";  // unreachable: every enumerator is handled above
 }
 
 std::optional<Role> ParseRole(std::string_view name) {
-  for (Role role : {Role::kViewer, Role::kAnnotator, Role::kAdmin}) {
-    if (RoleName(role) == name) return role;
-  }
+  if (name == "viewer") return Role::kViewer;
+  if (name == "annotator") return Role::kAnnotator;
+  if (name == "admin") return Role::kAdmin;
   return std::nullopt;
 }
 
-std::string_view TokenKindName(TokenKind kind) {
+std::string TokenKindName(TokenKind kind) {
   switch (kind) {
     case TokenKind::kApi:
       return "api";
@@ -30,13 +31,13 @@ std::string_view TokenKindName(TokenKind kind) {
     case TokenKind::kLogin:
       return "login";
   }
-  return "api";
+  return "api";  // unreachable: every enumerator is handled above
 }
 
 std::optional<TokenKind> ParseTokenKind(std::string_view name) {
-  for (TokenKind kind : {TokenKind::kApi, TokenKind::kSession, TokenKind::kLogin}) {
-    if (TokenKindName(kind) == name) return kind;
-  }
+  if (name == "api") return TokenKind::kApi;
+  if (name == "session") return TokenKind::kSession;
+  if (name == "login") return TokenKind::kLogin;
   return std::nullopt;
 }
 

@@ -1,16 +1,21 @@
-// Roles and token kinds as text: in the catalog's rows, in JSON and on the command line.
+// Roles and token kinds as text: how the catalog stores them and how replies and requests
+// name them. Parse* accept exactly the names *Name returns.
 #pragma once
 
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "catalog/records.h"
 
 namespace samcache {
 
-std::string_view RoleName(Role role);  // "viewer", "annotator", "admin"
+// "viewer", "annotator", "admin".
+std::string RoleName(Role role);
 std::optional<Role> ParseRole(std::string_view name);
-std::string_view TokenKindName(TokenKind kind);  // "api", "session", "login"
+
+// "api", "session", "login".
+std::string TokenKindName(TokenKind kind);
 std::optional<TokenKind> ParseTokenKind(std::string_view name);
 
 }  // namespace samcache

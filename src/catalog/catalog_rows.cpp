@@ -3,10 +3,12 @@
 
 #include <cstddef>
 
+#include "catalog/access_names.h"
+
 namespace samcache::catalog_internal {
 
 DatasetRecord ReadDataset(const RowReader& r) {
-  return DatasetRecord{r.Text(0), r.Text(1), r.Text(2), r.Int(3)};
+  return DatasetRecord{r.Text(0), r.Text(1), r.Text(2), r.Int(3), r.Text(4)};
 }
 
 CatalogStats ReadStats(const RowReader& r) {
@@ -100,6 +102,36 @@ AnnotationRecord ReadAnnotation(const RowReader& r) {
 
 PixelCopy ReadPixelCopy(const RowReader& r) { return PixelCopy{r.Text(0), r.Text(1)}; }
 
+ProjectRecord ReadProject(const RowReader& r) { return ProjectRecord{r.Text(0), r.Text(1), r.Text(2)}; }
+
+UserRecord ReadUser(const RowReader& r) {
+  UserRecord u;
+  u.id = r.Text(0);
+  u.name = r.Text(1);
+  u.role = ParseRole(r.Text(2)).value_or(Role::kViewer);
+  u.password_hash = r.Text(3);
+  u.created_at = r.Text(4);
+  return u;
+}
+
+MembershipRecord ReadMembership(const RowReader& r) {
+  return MembershipRecord{r.Text(0), r.Text(1), ParseRole(r.Text(2)).value_or(Role::kViewer)};
+}
+
+TokenRecord ReadToken(const RowReader& r) {
+  TokenRecord t;
+  t.id = r.Text(0);
+  t.user_id = r.Text(1);
+  t.name = r.Text(2);
+  t.kind = ParseTokenKind(r.Text(3)).value_or(TokenKind::kLogin);
+  t.hash = r.Text(4);
+  t.created_at = r.Text(5);
+  t.last_used_at = r.Text(6);
+  t.expires_at = r.Text(7);
+  t.revoked_at = r.Text(8);
+  return t;
+}
+
 std::optional<PerceptualHash> ReadHashes(const RowReader& r, int col) {
   if (r.IsNull(col) || r.IsNull(col + 1)) return std::nullopt;
   return PerceptualHash{static_cast<uint64_t>(r.Int(col)), static_cast<uint64_t>(r.Int(col + 1))};
@@ -111,6 +143,8 @@ std::pair<std::string, PerceptualHash> ReadPicture(const RowReader& r) {
 }
 
 std::string ReadFirstText(const RowReader& r) { return r.Text(0); }
+
+std::pair<std::string, std::string> ReadTextPair(const RowReader& r) { return {r.Text(0), r.Text(1)}; }
 
 std::pair<std::string, int64_t> ReadKeyCount(const RowReader& r) { return {r.Text(0), r.Int(1)}; }
 

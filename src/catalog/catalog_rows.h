@@ -13,10 +13,10 @@
 
 #include "catalog/records.h"
 
-// Read by ReadDataset: id, name, created_at, image_count.
+// Read by ReadDataset: id, name, created_at, image_count, project_id.
 #define SAMCACHE_DATASET_SELECT                                                             \
   "SELECT d.id, d.name, d.created_at, (SELECT COUNT(*) FROM images i WHERE i.dataset_id = " \
-  "d.id) FROM datasets d "
+  "d.id), d.project_id FROM datasets d "
 
 // Read by ReadImage. The picture's fields come from the blob row.
 #define SAMCACHE_IMAGE_SELECT                                                                    \
@@ -53,6 +53,14 @@
   "id, image_id, position, category, mask_height, mask_width, rle_counts, bbox_x, bbox_y, bbox_w, " \
   "bbox_h, area, score, prompt_json, model_id, created_at, updated_at"
 
+// Read by ReadProject, ReadUser, ReadMembership and ReadToken; also the order in which the
+// backends write them.
+#define SAMCACHE_PROJECT_COLUMNS "id, name, created_at"
+#define SAMCACHE_USER_COLUMNS "id, name, role, password_hash, created_at"
+#define SAMCACHE_MEMBERSHIP_COLUMNS "project_id, user_id, role"
+#define SAMCACHE_TOKEN_COLUMNS \
+  "id, user_id, name, kind, hash, created_at, last_used_at, expires_at, revoked_at"
+
 namespace samcache::catalog_internal {
 
 // One result row of a backend, read by column position (0-based). NULL reads as "" or 0.
@@ -79,6 +87,11 @@ PrewarmFailure ReadPrewarmFailure(const RowReader& row);
 AnnotationRecord ReadAnnotation(const RowReader& row);
 // image_id, original_image_id.
 PixelCopy ReadPixelCopy(const RowReader& row);
+// A role or kind the catalog does not know reads as the least it could be (viewer, login).
+ProjectRecord ReadProject(const RowReader& row);
+UserRecord ReadUser(const RowReader& row);
+MembershipRecord ReadMembership(const RowReader& row);
+TokenRecord ReadToken(const RowReader& row);
 
 // Two hash columns (hash, mirrored) starting at `col`, stored as signed 64-bit integers with
 // the same bits; absent when either is NULL.
@@ -87,6 +100,8 @@ std::optional<PerceptualHash> ReadHashes(const RowReader& row, int col);
 std::pair<std::string, PerceptualHash> ReadPicture(const RowReader& row);
 // The first column as text (a content hash, an id).
 std::string ReadFirstText(const RowReader& row);
+// Two text columns, e.g. (project_id, pixel_hash).
+std::pair<std::string, std::string> ReadTextPair(const RowReader& row);
 // A key and a count, e.g. (status, jobs) or (image_id, annotations).
 std::pair<std::string, int64_t> ReadKeyCount(const RowReader& row);
 

@@ -58,9 +58,14 @@ Result<int> PostgresCatalog::SchemaVersion() {
 
 Status PostgresCatalog::CreateDataset(const DatasetRecord& d) {
   return Run("create a dataset", [&](pqxx::connection& c) -> Status {
-    pqxx::nontransaction tx(c);
-    tx.exec_params("INSERT INTO datasets (id, name, created_at) VALUES ($1, $2, $3)", d.id, d.name,
-                   d.created_at);
+    pqxx::work tx(c);
+    // Held until commit, so that the project cannot be deleted meanwhile.
+    if (tx.exec_params("SELECT 1 FROM projects WHERE id = $1 FOR KEY SHARE", d.project_id).empty()) {
+      return Status::NotFound("no project with id '" + d.project_id + "'");
+    }
+    tx.exec_params("INSERT INTO datasets (id, name, created_at, project_id) VALUES ($1, $2, $3, $4)", d.id,
+                   d.name, d.created_at, d.project_id);
+    tx.commit();
     return Status::Ok();
   });
 }
@@ -99,6 +104,16 @@ Result<std::vector<std::string>> PostgresCatalog::DeleteDataset(const std::strin
     if (tx.exec_params("SELECT 1 FROM datasets WHERE id = $1 FOR UPDATE", id).empty()) {
       return Status::NotFound("no dataset with id '" + id + "'");
     }
+    // The project's claims of pictures that only this dataset shows go with it.
+    tx.exec_params(
+        "DELETE FROM embedding_claims c "
+        "WHERE c.project_id = (SELECT project_id FROM datasets WHERE id = $1) "
+        "AND c.pixel_hash IN (SELECT b.pixel_hash FROM images i JOIN blobs b "
+        "ON b.content_hash = i.content_hash WHERE i.dataset_id = $1) "
+        "AND NOT EXISTS (SELECT 1 FROM images o JOIN blobs ob ON ob.content_hash = o.content_hash "
+        "JOIN datasets od ON od.id = o.dataset_id WHERE ob.pixel_hash = c.pixel_hash "
+        "AND od.project_id = c.project_id AND o.dataset_id <> $1)",
+        id);
     const std::vector<std::string> hashes = Collect(
         tx.exec_params("SELECT DISTINCT content_hash FROM images WHERE dataset_id = $1 ORDER BY content_hash",
                        id),
@@ -141,9 +156,10 @@ Result<AddImageOutcome> PostgresCatalog::AddImage(const NewImage& img) {
   return Run("add an image", [&](pqxx::connection& c) -> Result<AddImageOutcome> {
     pqxx::work tx(c);
     // Adds to one dataset take turns: each position is MAX + 1 of the committed ones.
-    if (tx.exec_params("SELECT 1 FROM datasets WHERE id = $1 FOR NO KEY UPDATE", img.dataset_id).empty()) {
-      return Status::NotFound("no dataset with id '" + img.dataset_id + "'");
-    }
+    const pqxx::result dataset =
+        tx.exec_params("SELECT project_id FROM datasets WHERE id = $1 FOR NO KEY UPDATE", img.dataset_id);
+    if (dataset.empty()) return Status::NotFound("no dataset with id '" + img.dataset_id + "'");
+    const std::string project_id = dataset[0][0].as<std::string>();
     const BlobRecord& b = img.blob;
     const std::optional<PerceptualHash>& ph = b.perceptual_hash;
     const NullableParam phash = HashParam(ph ? std::optional(ph->hash) : std::nullopt);
@@ -164,12 +180,18 @@ Result<AddImageOutcome> PostgresCatalog::AddImage(const NewImage& img) {
       }
       if (attempt >= 10) return Status::Unavailable("the blob row of " + b.content_hash + " keeps vanishing");
     }
+    // Uploads of this content into this project take turns (the blob row alone does not
+    // order them once it exists), so the next statement sees the images of any earlier one.
+    tx.exec_params("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                   project_id + "/" + b.content_hash);
     AddImageOutcome out;
-    // A statement of its own, so it sees the images of an upload that inserted this blob
-    // first and committed while this one waited on it.
-    out.duplicate =
-        tx.exec_params("SELECT EXISTS (SELECT 1 FROM images WHERE content_hash = $1)", b.content_hash)[0][0]
-            .as<bool>();
+    // A statement of its own, so it sees the images of an upload that held the blob or the
+    // lock first and committed while this one waited on it.
+    out.duplicate = tx.exec_params(
+                          "SELECT EXISTS (SELECT 1 FROM images i JOIN datasets d ON d.id = i.dataset_id "
+                          "WHERE i.content_hash = $1 AND d.project_id = $2)",
+                          b.content_hash, project_id)[0][0]
+                        .as<bool>();
     tx.exec_params(
         "INSERT INTO images (id, dataset_id, filename, content_hash, width, height, created_at, position) "
         "SELECT $1, $2::varchar, $3, $4::varchar, b.width, b.height, $5, "
@@ -246,13 +268,15 @@ Status PostgresCatalog::ForEachPicture(
   return Status::Ok();
 }
 
-Result<std::vector<ImageRecord>> PostgresCatalog::ListImagesWithPixelHash(const std::string& pixel_hash) {
+Result<std::vector<ImageRecord>> PostgresCatalog::ListImagesWithPixelHash(const std::string& pixel_hash,
+                                                                          const std::string& project_id) {
   return Run("list images by pixels", [&](pqxx::connection& c) -> Result<std::vector<ImageRecord>> {
     pqxx::nontransaction tx(c);
-    return Collect(
-        tx.exec_params(SAMCACHE_IMAGE_SELECT "WHERE b.pixel_hash = $1 ORDER BY i.created_at, i.seq",
-                       pixel_hash),
-        ReadImage);
+    return Collect(tx.exec_params(SAMCACHE_IMAGE_SELECT
+                                  "JOIN datasets d ON d.id = i.dataset_id WHERE b.pixel_hash = $1 "
+                                  "AND ($2::varchar = '' OR d.project_id = $2) ORDER BY i.created_at, i.seq",
+                                  pixel_hash, project_id),
+                   ReadImage);
   });
 }
 
@@ -283,13 +307,15 @@ Result<std::vector<PixelCopy>> PostgresCatalog::ListPixelCopies(const std::strin
   return Run("list copies of pictures", [&](pqxx::connection& c) -> Result<std::vector<PixelCopy>> {
     pqxx::nontransaction tx(c);
     return Collect(
-        tx.exec_params(
-            "SELECT id, first_id FROM (SELECT i.id, i.position, "
-            "(SELECT o.id FROM images o JOIN blobs ob ON ob.content_hash = o.content_hash "
-            "WHERE ob.pixel_hash = b.pixel_hash ORDER BY o.created_at, o.seq LIMIT 1) AS first_id "
-            "FROM images i JOIN blobs b ON b.content_hash = i.content_hash WHERE i.dataset_id = $1) "
-            "AS copies WHERE first_id <> id ORDER BY position",
-            dataset_id),
+        tx.exec_params("SELECT id, first_id FROM (SELECT i.id, i.position, "
+                       "(SELECT o.id FROM images o JOIN blobs ob ON ob.content_hash = o.content_hash "
+                       "JOIN datasets od ON od.id = o.dataset_id "
+                       "WHERE ob.pixel_hash = b.pixel_hash AND od.project_id = d.project_id "
+                       "ORDER BY o.created_at, o.seq LIMIT 1) AS first_id "
+                       "FROM images i JOIN blobs b ON b.content_hash = i.content_hash "
+                       "JOIN datasets d ON d.id = i.dataset_id WHERE i.dataset_id = $1) "
+                       "AS copies WHERE first_id <> id ORDER BY position",
+                       dataset_id),
         ReadPixelCopy);
   });
 }

@@ -5,8 +5,10 @@
 // this one takes row locks instead:
 //   - AddImage locks the dataset row (so positions within a dataset are handed out one at a
 //     time) and inserts the blob with ON CONFLICT DO NOTHING, which makes a concurrent upload
-//     of the same new content wait for the first one's commit: of N uploads exactly one finds
-//     no earlier image. It then holds a share lock on the blob row until it commits.
+//     of the same new content wait for the first one's commit. It then holds a share lock on
+//     the blob row until it commits, and a transaction-scoped advisory lock on (project,
+//     content) before looking for an earlier image of the project: of N uploads of one content
+//     into one project exactly one finds none, also when the blob existed in another project.
 //   - DeleteDataset locks the dataset, then its blob rows, before deleting those no image
 //     refers to any more, so it never removes a blob an upload is about to refer to.
 //   - The prewarm job updates are single compare-and-set UPDATEs (PostgreSQL re-checks the
@@ -15,8 +17,8 @@
 // serialization failures are retried a few times. Error messages never contain the password.
 //
 // Its methods are defined by area: postgres_catalog.cpp (schema, datasets, images, blobs),
-// postgres_prewarm_queue.cpp and postgres_annotations.cpp. Internal to src/catalog: callers
-// use OpenPostgresCatalog (catalog.h).
+// postgres_prewarm_queue.cpp, postgres_annotations.cpp and postgres_access.cpp. Internal to src/catalog:
+// callers use OpenPostgresCatalog (catalog.h).
 #pragma once
 
 #include <memory>
@@ -55,7 +57,8 @@ class PostgresCatalog final : public Catalog {
   Status ForEachPicture(
       const std::string& stored_since,
       const std::function<void(const std::string& pixel_hash, const PerceptualHash& hash)>& visit) override;
-  Result<std::vector<ImageRecord>> ListImagesWithPixelHash(const std::string& pixel_hash) override;
+  Result<std::vector<ImageRecord>> ListImagesWithPixelHash(const std::string& pixel_hash,
+                                                           const std::string& project_id) override;
   Result<std::vector<std::string>> BlobsWithoutPerceptualHash(const std::string& after,
                                                               size_t limit) override;
   Status SetPerceptualHash(const std::string& content_hash, const PerceptualHash& hash) override;
@@ -88,6 +91,34 @@ class PostgresCatalog final : public Catalog {
   Status DeleteAnnotation(const std::string& id) override;
   Result<std::vector<std::pair<std::string, int64_t>>> CountAnnotationsPerImage(
       const std::string& dataset_id) override;
+
+  // AccessCatalog
+  Status CreateProject(const ProjectRecord& p) override;
+  Result<std::optional<ProjectRecord>> FindProject(const std::string& id_or_name) override;
+  Result<std::vector<ProjectRecord>> ListProjects() override;
+  Status DeleteProject(const std::string& id) override;
+  Status CreateUser(const UserRecord& u) override;
+  Result<std::optional<UserRecord>> FindUser(const std::string& id_or_name) override;
+  Result<std::vector<UserRecord>> ListUsers() override;
+  Result<int64_t> CountUsers() override;
+  Status UpdateUser(const UserRecord& u) override;
+  Status DeleteUser(const std::string& id) override;
+  Status SetMembership(const MembershipRecord& m) override;
+  Status RemoveMembership(const std::string& project_id, const std::string& user_id) override;
+  Result<std::vector<MembershipRecord>> ListMemberships(const std::string& user_id,
+                                                        const std::string& project_id) override;
+  Status CreateToken(const TokenRecord& t) override;
+  Result<std::optional<TokenRecord>> FindTokenByHash(const std::string& hash) override;
+  Result<std::optional<TokenRecord>> GetToken(const std::string& id) override;
+  Result<std::vector<TokenRecord>> ListTokens(const std::string& user_id, TokenKind kind) override;
+  Result<bool> RevokeToken(const std::string& id, const std::string& revoked_at) override;
+  Status TouchToken(const std::string& id, const std::string& last_used_at) override;
+  Result<int64_t> PurgeTokens(TokenKind kind, const std::string& before) override;
+  Status AddClaims(const std::string& project_id, const std::string& model_id,
+                   const std::vector<std::string>& pixel_hashes) override;
+  Result<std::vector<std::string>> FilterClaimed(const std::string& project_id, const std::string& model_id,
+                                                 const std::vector<std::string>& pixel_hashes) override;
+  Result<std::vector<std::pair<std::string, std::string>>> ListClaims(const std::string& model_id) override;
 
  private:
   template <typename Body>

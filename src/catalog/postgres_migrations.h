@@ -160,6 +160,60 @@ CREATE UNIQUE INDEX idx_prewarm_jobs_one_unfinished ON prewarm_jobs(dataset_id, 
     {7, "blobs by storage time", R"sql(
 CREATE INDEX idx_blobs_created_at ON blobs(created_at);
 )sql"},
+    // Projects own datasets (those from before belong to the default project); users, their
+    // memberships and tokens; and the embeddings each project has claimed, those of today's
+    // pictures claimed by the default project for every model ('*') so that a garbage
+    // collection after the upgrade keeps them. Names are unique and listed byte-wise, as in
+    // SQLite.
+    {8, "projects, users, tokens and embedding claims", R"sql(
+CREATE TABLE projects (
+  id VARCHAR(64) PRIMARY KEY,
+  name VARCHAR(255) COLLATE "C" NOT NULL UNIQUE,
+  created_at TEXT COLLATE "C" NOT NULL
+);
+INSERT INTO projects (id, name, created_at) VALUES ('0000000000000000', 'default',
+  to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'));
+ALTER TABLE datasets ADD COLUMN project_id VARCHAR(64) NOT NULL DEFAULT '0000000000000000'
+  REFERENCES projects(id);
+CREATE INDEX idx_datasets_project ON datasets(project_id, created_at);
+CREATE TABLE users (
+  id VARCHAR(64) PRIMARY KEY,
+  name VARCHAR(255) COLLATE "C" NOT NULL UNIQUE,
+  role VARCHAR(16) NOT NULL,
+  password_hash TEXT NOT NULL DEFAULT '',
+  created_at TEXT COLLATE "C" NOT NULL
+);
+CREATE TABLE project_members (
+  project_id VARCHAR(64) NOT NULL REFERENCES projects(id),
+  user_id VARCHAR(64) NOT NULL REFERENCES users(id),
+  role VARCHAR(16) NOT NULL,
+  PRIMARY KEY (project_id, user_id)
+);
+CREATE INDEX idx_project_members_user ON project_members(user_id);
+CREATE TABLE tokens (
+  id VARCHAR(64) PRIMARY KEY,
+  user_id VARCHAR(64) NOT NULL REFERENCES users(id),
+  name VARCHAR(255) NOT NULL,
+  kind VARCHAR(16) NOT NULL,
+  hash VARCHAR(64) NOT NULL UNIQUE,
+  created_at TEXT COLLATE "C" NOT NULL,
+  last_used_at TEXT NOT NULL DEFAULT '',
+  expires_at TEXT COLLATE "C" NOT NULL DEFAULT '',
+  revoked_at TEXT COLLATE "C" NOT NULL DEFAULT '',
+  seq BIGINT GENERATED ALWAYS AS IDENTITY
+);
+CREATE INDEX idx_tokens_user_kind ON tokens(user_id, kind);
+CREATE TABLE embedding_claims (
+  project_id VARCHAR(64) NOT NULL,
+  model_id VARCHAR(64) NOT NULL,
+  pixel_hash VARCHAR(64) NOT NULL,
+  PRIMARY KEY (project_id, model_id, pixel_hash)
+);
+CREATE INDEX idx_embedding_claims_model ON embedding_claims(model_id, pixel_hash);
+INSERT INTO embedding_claims (project_id, model_id, pixel_hash)
+  SELECT DISTINCT '0000000000000000', '*', b.pixel_hash
+  FROM images i JOIN blobs b ON b.content_hash = i.content_hash;
+)sql"},
 };
 
 }  // namespace samcache::postgres_schema

@@ -56,9 +56,18 @@ Result<int> SqliteCatalog::VersionLocked() {
 
 Status SqliteCatalog::CreateDataset(const DatasetRecord& d) {
   std::lock_guard lock(mu_);
-  SAMCACHE_ASSIGN_OR_RETURN(Query q,
-                            conn_.Prepare("INSERT INTO datasets (id, name, created_at) VALUES (?, ?, ?)"));
-  return q.Bind(d.id).Bind(d.name).Bind(d.created_at).Run();
+  return InWriteTransaction([&]() -> Status {
+    {
+      // No foreign key on datasets.project_id (see migration 8): checked here.
+      SAMCACHE_ASSIGN_OR_RETURN(Query q, conn_.Prepare("SELECT 1 FROM projects WHERE id = ?"));
+      SAMCACHE_ASSIGN_OR_RETURN(const bool found, q.Bind(d.project_id).Step());
+      if (!found) return Status::NotFound("no project with id '" + d.project_id + "'");
+    }
+    SAMCACHE_ASSIGN_OR_RETURN(
+        Query q,
+        conn_.Prepare("INSERT INTO datasets (id, name, created_at, project_id) VALUES (?, ?, ?, ?)"));
+    return q.Bind(d.id).Bind(d.name).Bind(d.created_at).Bind(d.project_id).Run();
+  });
 }
 
 Result<DatasetRecord> SqliteCatalog::GetDataset(const std::string& id) {
@@ -92,6 +101,20 @@ Result<std::vector<std::string>> SqliteCatalog::DeleteDataset(const std::string&
 
 Result<std::vector<std::string>> SqliteCatalog::DeleteDatasetLocked(const std::string& id) {
   std::vector<std::string> hashes;
+  {
+    // The project's claims of pictures that only this dataset shows go with it.
+    SAMCACHE_ASSIGN_OR_RETURN(
+        Query q,
+        conn_.Prepare(
+            "DELETE FROM embedding_claims "
+            "WHERE project_id = (SELECT project_id FROM datasets WHERE id = ?) "
+            "AND pixel_hash IN (SELECT b.pixel_hash FROM images i JOIN blobs b "
+            "ON b.content_hash = i.content_hash WHERE i.dataset_id = ?) "
+            "AND NOT EXISTS (SELECT 1 FROM images o JOIN blobs ob ON ob.content_hash = o.content_hash "
+            "JOIN datasets od ON od.id = o.dataset_id WHERE ob.pixel_hash = embedding_claims.pixel_hash "
+            "AND od.project_id = embedding_claims.project_id AND o.dataset_id <> ?)"));
+    SAMCACHE_RETURN_IF_ERROR(q.Bind(id).Bind(id).Bind(id).Run());
+  }
   {
     SAMCACHE_ASSIGN_OR_RETURN(Query q,
                               conn_.Prepare("SELECT DISTINCT content_hash FROM images WHERE dataset_id = ?"));
@@ -148,9 +171,13 @@ Result<AddImageOutcome> SqliteCatalog::AddImageLocked(const NewImage& img) {
   }
   AddImageOutcome out;
   {
-    SAMCACHE_ASSIGN_OR_RETURN(Query q,
-                              conn_.Prepare("SELECT EXISTS (SELECT 1 FROM images WHERE content_hash = ?)"));
-    SAMCACHE_RETURN_IF_ERROR(q.Bind(img.blob.content_hash).Step());
+    // Duplicates are found within the target dataset's project only: another project's
+    // content is none of this upload's business.
+    SAMCACHE_ASSIGN_OR_RETURN(
+        Query q, conn_.Prepare("SELECT EXISTS (SELECT 1 FROM images i JOIN datasets d ON d.id = i.dataset_id "
+                               "WHERE i.content_hash = ? AND d.project_id = "
+                               "(SELECT project_id FROM datasets WHERE id = ?))"));
+    SAMCACHE_RETURN_IF_ERROR(q.Bind(img.blob.content_hash).Bind(img.dataset_id).Step());
     out.duplicate = q.Int(0) != 0;
   }
   {
@@ -253,11 +280,14 @@ Status SqliteCatalog::ForEachPicture(
   }
 }
 
-Result<std::vector<ImageRecord>> SqliteCatalog::ListImagesWithPixelHash(const std::string& pixel_hash) {
+Result<std::vector<ImageRecord>> SqliteCatalog::ListImagesWithPixelHash(const std::string& pixel_hash,
+                                                                        const std::string& project_id) {
   std::lock_guard lock(mu_);
   SAMCACHE_ASSIGN_OR_RETURN(
-      Query q, conn_.Prepare(SAMCACHE_IMAGE_SELECT "WHERE b.pixel_hash = ? ORDER BY i.created_at, i.rowid"));
-  return q.Bind(pixel_hash).Collect(ReadImage);
+      Query q,
+      conn_.Prepare(SAMCACHE_IMAGE_SELECT "JOIN datasets d ON d.id = i.dataset_id WHERE b.pixel_hash = ? "
+                                          "AND (? = '' OR d.project_id = ?) ORDER BY i.created_at, i.rowid"));
+  return q.Bind(pixel_hash).Bind(project_id).Bind(project_id).Collect(ReadImage);
 }
 
 Result<std::vector<std::string>> SqliteCatalog::BlobsWithoutPerceptualHash(const std::string& after,
@@ -280,12 +310,14 @@ Status SqliteCatalog::SetPerceptualHash(const std::string& content_hash, const P
 Result<std::vector<PixelCopy>> SqliteCatalog::ListPixelCopies(const std::string& dataset_id) {
   std::lock_guard lock(mu_);
   SAMCACHE_ASSIGN_OR_RETURN(
-      Query q,
-      conn_.Prepare("SELECT id, first_id FROM (SELECT i.id, i.position, "
-                    "(SELECT o.id FROM images o JOIN blobs ob ON ob.content_hash = o.content_hash "
-                    "WHERE ob.pixel_hash = b.pixel_hash ORDER BY o.created_at, o.rowid LIMIT 1) AS first_id "
-                    "FROM images i JOIN blobs b ON b.content_hash = i.content_hash WHERE i.dataset_id = ?) "
-                    "WHERE first_id <> id ORDER BY position"));
+      Query q, conn_.Prepare("SELECT id, first_id FROM (SELECT i.id, i.position, "
+                             "(SELECT o.id FROM images o JOIN blobs ob ON ob.content_hash = o.content_hash "
+                             "JOIN datasets od ON od.id = o.dataset_id "
+                             "WHERE ob.pixel_hash = b.pixel_hash AND od.project_id = d.project_id "
+                             "ORDER BY o.created_at, o.rowid LIMIT 1) AS first_id "
+                             "FROM images i JOIN blobs b ON b.content_hash = i.content_hash "
+                             "JOIN datasets d ON d.id = i.dataset_id WHERE i.dataset_id = ?) "
+                             "WHERE first_id <> id ORDER BY position"));
   return q.Bind(dataset_id).Collect(ReadPixelCopy);
 }
 

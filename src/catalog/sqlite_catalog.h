@@ -3,8 +3,8 @@
 // (BEGIN IMMEDIATE) and wait on each other (busy_timeout).
 //
 // Its methods are defined by area: sqlite_catalog.cpp (schema, datasets, images, blobs),
-// sqlite_prewarm_queue.cpp and sqlite_annotations.cpp. Internal to src/catalog: callers use
-// OpenSqliteCatalog (catalog.h).
+// sqlite_prewarm_queue.cpp, sqlite_annotations.cpp and sqlite_access.cpp. Internal to src/catalog: callers
+// use OpenSqliteCatalog (catalog.h).
 #pragma once
 
 #include <mutex>
@@ -39,7 +39,8 @@ class SqliteCatalog final : public Catalog {
   Status ForEachPicture(
       const std::string& stored_since,
       const std::function<void(const std::string& pixel_hash, const PerceptualHash& hash)>& visit) override;
-  Result<std::vector<ImageRecord>> ListImagesWithPixelHash(const std::string& pixel_hash) override;
+  Result<std::vector<ImageRecord>> ListImagesWithPixelHash(const std::string& pixel_hash,
+                                                           const std::string& project_id) override;
   Result<std::vector<std::string>> BlobsWithoutPerceptualHash(const std::string& after,
                                                               size_t limit) override;
   Status SetPerceptualHash(const std::string& content_hash, const PerceptualHash& hash) override;
@@ -72,6 +73,34 @@ class SqliteCatalog final : public Catalog {
   Status DeleteAnnotation(const std::string& id) override;
   Result<std::vector<std::pair<std::string, int64_t>>> CountAnnotationsPerImage(
       const std::string& dataset_id) override;
+
+  // AccessCatalog
+  Status CreateProject(const ProjectRecord& p) override;
+  Result<std::optional<ProjectRecord>> FindProject(const std::string& id_or_name) override;
+  Result<std::vector<ProjectRecord>> ListProjects() override;
+  Status DeleteProject(const std::string& id) override;
+  Status CreateUser(const UserRecord& u) override;
+  Result<std::optional<UserRecord>> FindUser(const std::string& id_or_name) override;
+  Result<std::vector<UserRecord>> ListUsers() override;
+  Result<int64_t> CountUsers() override;
+  Status UpdateUser(const UserRecord& u) override;
+  Status DeleteUser(const std::string& id) override;
+  Status SetMembership(const MembershipRecord& m) override;
+  Status RemoveMembership(const std::string& project_id, const std::string& user_id) override;
+  Result<std::vector<MembershipRecord>> ListMemberships(const std::string& user_id,
+                                                        const std::string& project_id) override;
+  Status CreateToken(const TokenRecord& t) override;
+  Result<std::optional<TokenRecord>> FindTokenByHash(const std::string& hash) override;
+  Result<std::optional<TokenRecord>> GetToken(const std::string& id) override;
+  Result<std::vector<TokenRecord>> ListTokens(const std::string& user_id, TokenKind kind) override;
+  Result<bool> RevokeToken(const std::string& id, const std::string& revoked_at) override;
+  Status TouchToken(const std::string& id, const std::string& last_used_at) override;
+  Result<int64_t> PurgeTokens(TokenKind kind, const std::string& before) override;
+  Status AddClaims(const std::string& project_id, const std::string& model_id,
+                   const std::vector<std::string>& pixel_hashes) override;
+  Result<std::vector<std::string>> FilterClaimed(const std::string& project_id, const std::string& model_id,
+                                                 const std::vector<std::string>& pixel_hashes) override;
+  Result<std::vector<std::pair<std::string, std::string>>> ListClaims(const std::string& model_id) override;
 
  private:
   // Runs `body` (returning a Status or a Result) in one write transaction, taken up front so

@@ -198,8 +198,9 @@ Result<std::string> NearDuplicateFinder::DatasetName(const std::string& dataset_
 
 Status NearDuplicateFinder::DropIfUnused(const std::string& pixel_hash, uint64_t hash) {
   std::lock_guard membership(membership_mu_);
-  SAMCACHE_ASSIGN_OR_RETURN(const std::vector<ImageRecord> users,
-                            catalog_.ListImagesWithPixelHash(pixel_hash));
+  SAMCACHE_ASSIGN_OR_RETURN(
+      const std::vector<ImageRecord> users,
+      catalog_.ListImagesWithPixelHash(pixel_hash, /*project_id=*/""));  // TODO(lead): scope to the project
   if (users.empty()) pictures_.Remove(pixel_hash, hash);
   return Status::Ok();
 }
@@ -210,7 +211,8 @@ Status NearDuplicateFinder::Resolve(const std::vector<PictureIndex::Match>& matc
   for (const PictureIndex::Match& match : matches) {
     if (out.size() >= limit) break;
     SAMCACHE_ASSIGN_OR_RETURN(std::vector<ImageRecord> images,
-                              catalog_.ListImagesWithPixelHash(match.pixel_hash));
+                              catalog_.ListImagesWithPixelHash(
+                                  match.pixel_hash, /*project_id=*/""));  // TODO(lead): scope to the project
     if (images.empty()) {
       // No image shows it any more (deleted by another process, or a delete raced an upload).
       SAMCACHE_RETURN_IF_ERROR(DropIfUnused(match.pixel_hash, match.hash));
@@ -262,7 +264,8 @@ Result<std::vector<SimilarImage>> NearDuplicateFinder::FindSimilar(const ImageRe
                                                                    size_t limit) {
   std::vector<SimilarImage> out;
   SAMCACHE_ASSIGN_OR_RETURN(std::vector<ImageRecord> same,
-                            catalog_.ListImagesWithPixelHash(image.pixel_hash));
+                            catalog_.ListImagesWithPixelHash(
+                                image.pixel_hash, /*project_id=*/""));  // TODO(lead): scope to the project
   for (ImageRecord& other : same) {
     if (other.id == image.id) continue;
     if (out.size() >= limit) return out;
