@@ -34,6 +34,9 @@ Command AddMigrateCommand(CLI::App& cli);
 Command AddStatsCommand(CLI::App& cli);
 Command AddGcCommand(CLI::App& cli);
 Command AddDupesCommand(CLI::App& cli);
+Command AddUserCommand(CLI::App& cli);  // account_commands.cpp, with token and project
+Command AddTokenCommand(CLI::App& cli);
+Command AddProjectCommand(CLI::App& cli);
 
 // Logs the error and returns the exit code 1.
 int Fail(const Status& st);
