@@ -1,0 +1,495 @@
+// The page with accounts, in Debian's headless Chromium against a real `samcache serve` (its
+// own data folder, a free loopback port). The tests run in order and share the server:
+// the first-start login link → the admin makes projects A and B and the user "ann" (member
+// of A) → ann logs in with her password and sees only A → a token made for ann works until
+// the admin revokes it → a page on another loopback origin can neither change anything nor
+// frame the page → no CSP violation anywhere in the run.
+//
+// Environment: SAMCACHE_BINARY (the samcache executable, required), SAMCACHE_WEB_ARTIFACTS
+// (where the screenshots go; a temporary folder when unset), CHROMIUM (default
+// /usr/bin/chromium).
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { CHROMIUM_ARGS, startServer, stopServer } from './harness.mjs';
+import { makeScene } from './scenes.mjs';
+
+const binary = process.env.SAMCACHE_BINARY;
+const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
+const artifacts = process.env.SAMCACHE_WEB_ARTIFACTS || mkdtempSync(join(tmpdir(), 'samcache-web-artifacts-'));
+const webDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'web');
+const STEP_TIMEOUT = 120_000;
+const LOGIN_LINK = /http:\/\/127\.0\.0\.1:\d+\/login\?token=(sc_[0-9a-f]{64})/;
+const ANN_PASSWORD = 'ann-password-1';
+const B_DATASET = 'b-only-dataset-7f3a';  // must never show on ann's pages
+
+const png = makeScene(0).png;
+const png2 = makeScene(1).png;
+
+let dataDir;
+let server;
+let baseUrl;
+let other;       // the second loopback origin (another port): the "attacker"
+let otherUrl;
+let browser;
+const contexts = {};
+const pages = {};
+const problems = [];  // console errors, page errors and CSP violations on samcache's pages
+const shared = {};
+
+// Watches a samcache page: console errors (but the 401s and 404s a test expects), page
+// errors and CSP violations (the init script below reports those as console errors too).
+function watch(p, allowed = () => false) {
+  p.on('console', (message) => {
+    if (message.type() !== 'error') return;
+    const where = message.location() ? message.location().url : '';
+    if (allowed(message.text(), where)) return;
+    problems.push(`console error: ${message.text()} (${where})`);
+  });
+  p.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+}
+
+// 401s are expected whenever a test is logged out; they are the browser's own log lines.
+const loggedOutNoise = (text) => /status of 401/.test(text);
+
+async function newContext(name, options = {}) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, ...options });
+  context.setDefaultTimeout(60_000);  // a guard against hanging on a loaded machine, not a measurement
+  await context.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (e) => {
+      console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI} in ${e.sourceFile}:${e.lineNumber}`);
+    });
+  });
+  contexts[name] = context;
+  return context;
+}
+
+async function newPage(name, context, allowed = loggedOutNoise) {
+  const p = await context.newPage();
+  if (allowed !== null) watch(p, allowed);
+  pages[name] = p;
+  return p;
+}
+
+async function screenshot(p, name) {
+  await p.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
+}
+
+// A request from inside a page (its cookies, its origin): {status, body}.
+function pageFetch(p, method, path, body = undefined) {
+  return p.evaluate(async ({ method, path, body }) => {
+    const init = { method, headers: { Accept: 'application/json' } };
+    if (body !== undefined) {
+      init.headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(body);
+    }
+    const response = await fetch(path, init);
+    const text = await response.text();
+    let json = null;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      // Not JSON.
+    }
+    return { status: response.status, body: json };
+  }, { method, path, body });
+}
+
+// Uploads one PNG as a new dataset from inside a page.
+function pageUpload(p, path, bytes) {
+  return p.evaluate(async ({ path, bytes }) => {
+    const form = new FormData();
+    form.append('images', new Blob([new Uint8Array(bytes)], { type: 'image/png' }), 'b.png');
+    const response = await fetch(path, { method: 'POST', body: form });
+    return { status: response.status, body: await response.json() };
+  }, { path, bytes: Array.from(bytes) });
+}
+
+// The "attacker": pages on http://127.0.0.1:<other port>. /attack tries to change samcache
+// with the visitor's cookies; /frame tries to show samcache in a frame.
+function attackPage(target, victim) {
+  const b64 = png2.toString('base64');
+  return `<!doctype html><meta charset="utf-8"><title>another site</title>
+<form id="form" method="post" enctype="multipart/form-data" action="${target}/api/sam/dataset/init?name=from-form">
+  <input type="file" name="images" id="file">
+</form>
+<script>
+(async () => {
+  const bytes = Uint8Array.from(atob('${b64}'), (c) => c.charCodeAt(0));
+  const results = {};
+  const form = new FormData();
+  form.append('images', new Blob([bytes], { type: 'image/png' }), 'x.png');
+  try {
+    const r = await fetch('${target}/api/sam/dataset/init?name=from-fetch', { method: 'POST', mode: 'no-cors', credentials: 'include', body: form });
+    results.post = r.type;
+  } catch (e) { results.post = 'failed: ' + e.message; }
+  try {
+    const r = await fetch('${target}/api/sam/dataset/${victim}', { method: 'DELETE', credentials: 'include' });
+    results.delete = 'status ' + r.status;
+  } catch (e) { results.delete = 'failed: ' + e.message; }
+  try {
+    const r = await fetch('${target}/api/sam/projects', { method: 'POST', mode: 'no-cors', credentials: 'include', body: '{"name": "from-csrf"}' });
+    results.project = r.type;
+  } catch (e) { results.project = 'failed: ' + e.message; }
+  console.log('results ' + JSON.stringify(results));
+  const file = new DataTransfer();
+  file.items.add(new File([bytes], 'y.png', { type: 'image/png' }));
+  document.getElementById('file').files = file.files;
+  document.getElementById('form').submit();
+})();
+</script>`;
+}
+
+function framePage(target) {
+  return `<!doctype html><meta charset="utf-8"><title>framing</title>
+<iframe id="frame" src="${target}/" width="800" height="600"></iframe>`;
+}
+
+function startOther() {
+  return new Promise((resolve) => {
+    other = createServer((req, res) => {
+      const url = new URL(req.url, 'http://127.0.0.1');
+      let html = null;
+      if (url.pathname === '/attack') html = attackPage(baseUrl, url.searchParams.get('victim'));
+      if (url.pathname === '/frame') html = framePage(baseUrl);
+      if (html === null) {
+        res.writeHead(404).end();
+        return;
+      }
+      res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' }).end(html);
+    });
+    other.listen(0, '127.0.0.1', () => {
+      otherUrl = `http://127.0.0.1:${other.address().port}`;
+      resolve();
+    });
+  });
+}
+
+// The admin's view of every dataset, over the API with the admin's session.
+async function allDatasets() {
+  const { status, body } = await pageFetch(pages.admin, 'GET', '/api/sam/datasets');
+  assert.equal(status, 200);
+  return body.datasets;
+}
+
+before(async () => {
+  assert.ok(binary, 'SAMCACHE_BINARY must name the samcache executable');
+  mkdirSync(artifacts, { recursive: true });
+  dataDir = mkdtempSync(join(tmpdir(), 'samcache-web-accounts-'));
+  server = await startServer(binary, dataDir, [], LOGIN_LINK);
+  baseUrl = server.baseUrl;
+  shared.loginLink = server.match[0];
+  await startOther();
+  browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: CHROMIUM_ARGS });
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  await stopServer(server);
+  if (other) await new Promise((resolve) => other.close(resolve));
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  console.log(`screenshots in ${artifacts}`);
+});
+
+test('the page and its scripts hold nothing the CSP forbids', () => {
+  const html = readFileSync(join(webDir, 'index.html'), 'utf8');
+  for (const tag of html.match(/<script\b[^>]*>/g)) assert.match(tag, /\bsrc=/, `an inline script: ${tag}`);
+  assert.doesNotMatch(html, /\son[a-z]+\s*=/i, 'an inline event handler in index.html');
+  const scripts = [];
+  const walk = (dir) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      if (entry.isDirectory()) walk(join(dir, entry.name));
+      else if (entry.name.endsWith('.js')) scripts.push(join(dir, entry.name));
+    }
+  };
+  walk(join(webDir, 'js'));
+  assert.ok(scripts.length > 10);
+  for (const file of scripts) {
+    const text = readFileSync(file, 'utf8');
+    assert.doesNotMatch(text, /innerHTML|outerHTML|insertAdjacentHTML|document\.write|\beval\(|new Function/, file);
+    assert.doesNotMatch(text, /setAttribute\(\s*['"]on/, file);
+  }
+});
+
+test('a: the first-start login link logs the admin in', { timeout: STEP_TIMEOUT }, async () => {
+  const context = await newContext('admin');
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: baseUrl });
+  const p = await newPage('admin', context);
+  // Logged out, the page is the login screen.
+  const first = await p.goto(`${baseUrl}/`);
+  assert.equal(first.status(), 200);
+  assert.match(first.headers()['content-security-policy'], /script-src 'self'/);
+  await p.locator('#login').waitFor();
+  assert.equal(await p.locator('#account').isHidden(), true);
+  // The printed link: the server sets the session cookie and sends the page to /.
+  await p.goto(shared.loginLink);
+  assert.equal(p.url(), `${baseUrl}/`);
+  await p.locator('#user-name').waitFor();
+  assert.equal(await p.locator('#user-name').textContent(), 'admin');
+  await p.locator('#model-name').waitFor();
+  const cookie = (await context.cookies(baseUrl)).find((c) => c.name === 'samcache_session');
+  assert.ok(cookie, 'the session cookie is set');
+  assert.equal(cookie.httpOnly, true);
+  assert.equal(cookie.sameSite, 'Strict');
+  assert.equal(await p.evaluate(() => document.cookie.includes('samcache_session')), false);
+  await screenshot(p, 'accounts-01-admin');
+});
+
+test('a: a used login link says so on the login screen', { timeout: STEP_TIMEOUT }, async () => {
+  const p = await newPage('stranger', await newContext('stranger'));
+  await p.goto(shared.loginLink);
+  await p.locator('#login').waitFor();
+  assert.match(await p.locator('#login-error').textContent(), /This login link was used already or has expired/);
+  assert.equal(new URL(p.url()).search, '', 'the page drops ?login=failed from its address');
+  // A wrong password is answered on the same screen.
+  await p.locator('#login-user').fill('admin');
+  await p.locator('#login-password').fill('not the password');
+  await p.locator('#login-password-submit').click();
+  await p.locator('#login-error', { hasText: /wrong user name or password/ }).waitFor();
+  assert.equal(await p.locator('#user-name').count(), 0);
+  await screenshot(p, 'accounts-02-login-failed');
+});
+
+test('b: the admin page makes projects A and B and the user ann, member of A', { timeout: STEP_TIMEOUT }, async () => {
+  const p = pages.admin;
+  await p.locator('#admin-link').click();
+  await p.locator('#admin #add-project-form').waitFor();
+  for (const name of ['Project A', 'Project B']) {
+    await p.locator('#new-project-name').fill(name);
+    await p.locator('#add-project').click();
+    await p.locator(`#projects-list li[data-project-name="${name}"]`).waitFor();
+  }
+  shared.projectA = await p.locator('#projects-list li[data-project-name="Project A"]').getAttribute('data-project-id');
+  shared.projectB = await p.locator('#projects-list li[data-project-name="Project B"]').getAttribute('data-project-id');
+  // The header's switcher offers the new projects too.
+  await p.locator(`#project-select option[value="${shared.projectB}"]`).waitFor({ state: 'attached' });
+
+  await p.locator('#new-user-name').fill('ann');
+  await p.locator('#new-user-role').selectOption('annotator');
+  await p.locator('#new-user-password').fill(ANN_PASSWORD);
+  await p.locator('#add-user').click();
+  const annRow = p.locator('#users-body tr[data-user-name="ann"]');
+  await annRow.waitFor();
+  assert.equal(await annRow.locator('.user-role').textContent(), 'annotator');
+  shared.annId = await annRow.getAttribute('data-user-id');
+
+  const rowA = p.locator('#projects-list li[data-project-name="Project A"]');
+  await rowA.locator('.members-toggle').click();
+  await rowA.locator('.member-form').waitFor();
+  await rowA.locator('.member-user').selectOption({ label: 'ann' });
+  await rowA.locator('.member-new-role').selectOption('annotator');
+  await rowA.locator('.member-add').click();
+  await rowA.locator('.member[data-user-name="ann"]').waitFor();
+  const members = await pageFetch(p, 'GET', `/api/sam/project/${shared.projectA}/members`);
+  assert.deepEqual(members.body.members.map((m) => [m.user_name, m.role]), [['ann', 'annotator']]);
+  const membersB = await pageFetch(p, 'GET', `/api/sam/project/${shared.projectB}/members`);
+  assert.deepEqual(membersB.body.members, []);
+  await screenshot(p, 'accounts-03-admin-page');
+
+  // A dataset in B, made by the admin over the API.
+  const made = await pageUpload(p, `/api/sam/dataset/init?project=${shared.projectB}&name=${B_DATASET}`, png2);
+  assert.equal(made.status, 200, JSON.stringify(made.body));
+  shared.datasetB = made.body.dataset_id;
+});
+
+test('b: ann logs in with her password, uploads into A and sees only A', { timeout: STEP_TIMEOUT }, async () => {
+  const context = await newContext('ann');
+  // The one 404 the browser logs is the refused dataset of B, fetched on purpose below.
+  const p = await newPage('ann', context,
+    (text, where) => loggedOutNoise(text) || (/status of 404/.test(text) && where.includes(shared.datasetB)));
+  await p.goto(`${baseUrl}/`);
+  await p.locator('#login').waitFor();
+  await p.locator('#login-user').fill('ann');
+  await p.locator('#login-password').fill(ANN_PASSWORD);
+  await p.locator('#login-password-submit').click();
+  await p.locator('#user-name').waitFor();
+  assert.equal(await p.locator('#user-name').textContent(), 'ann');
+  // The switcher offers A only; ann is no admin.
+  const options = await p.locator('#project-select option').evaluateAll((os) => os.map((o) => [o.value, o.textContent]));
+  assert.deepEqual(options, [[shared.projectA, 'Project A']]);
+  assert.equal(await p.locator('#admin-link').count(), 0);
+  assert.equal(await p.locator('#tokens-link').count(), 1);
+  await p.getByText('No datasets yet').waitFor();
+
+  const uploads = [];
+  p.on('request', (r) => {
+    if (r.url().includes('/api/sam/dataset/init')) uploads.push(r.url());
+  });
+  await p.locator('#dataset-name').fill('ann-a-dataset');
+  await p.locator('#pick-files').setInputFiles([{ name: 'a.png', mimeType: 'image/png', buffer: png }]);
+  await p.waitForURL(/#\/d\/[0-9a-f]+$/);
+  shared.datasetA = decodeURIComponent(p.url().split('#/d/')[1]);
+  assert.deepEqual(uploads, [`${baseUrl}/api/sam/dataset/init?project=${shared.projectA}&name=ann-a-dataset`]);
+  await p.locator('#grid .thumb').first().waitFor();
+  const dataset = await pageFetch(p, 'GET', `/api/sam/dataset/${shared.datasetA}`);
+  assert.equal(dataset.body.project_id, shared.projectA);
+
+  await p.goto(`${baseUrl}/#/`);
+  await p.locator(`#dataset-list .row[data-dataset-id="${shared.datasetA}"]`).waitFor();
+  assert.equal(await p.locator('#dataset-list .row').count(), 1);
+  // B's dataset, by id, is as unknown to ann as a made-up one.
+  const refused = await pageFetch(p, 'GET', `/api/sam/dataset/${shared.datasetB}`);
+  assert.equal(refused.status, 404);
+  const listB = await pageFetch(p, 'GET', `/api/sam/datasets?project=${shared.projectB}`);
+  assert.ok(listB.status === 404 || (listB.status === 200 && listB.body.datasets.length === 0), JSON.stringify(listB));
+  await p.goto(`${baseUrl}/#/d/${shared.datasetB}`);
+  await p.locator('#notices .notice-error').first().waitFor();
+  const html = await p.content();
+  assert.ok(!html.includes(B_DATASET), 'the name of B\'s dataset is nowhere on ann\'s page');
+  assert.ok(!html.includes('Project B'), 'the name of project B is nowhere on ann\'s page');
+  await screenshot(p, 'accounts-04-ann');
+
+  // The admin sees both datasets; each in its project under the switcher.
+  const ids = (await allDatasets()).map((d) => d.id).sort();
+  assert.deepEqual(ids, [shared.datasetA, shared.datasetB].sort());
+});
+
+test('c: a token made for ann on the admin page logs her in until it is revoked', { timeout: STEP_TIMEOUT }, async () => {
+  const admin = pages.admin;
+  await admin.goto(`${baseUrl}/#/admin`);
+  await admin.locator('#token-form').waitFor();
+  await admin.locator('#token-name').fill('ann-laptop');
+  await admin.locator('#token-user').selectOption({ label: 'ann' });
+  await admin.locator('#token-create').click();
+  await admin.locator('#token-secret').waitFor();
+  const secret = await admin.locator('#token-secret').inputValue();
+  assert.match(secret, /^sc_[0-9a-f]{64}$/);
+  await admin.locator('#copy-secret').click();
+  await admin.locator('#copy-state', { hasText: 'Copied.' }).waitFor();
+  assert.equal(await admin.evaluate(() => navigator.clipboard.readText()), secret);
+  const row = admin.locator('#tokens-body tr[data-token-name="ann-laptop"]');
+  await row.waitFor();
+  assert.equal(await row.locator('.token-last-used').textContent(), 'never');
+  assert.equal(await row.locator('.token-state').textContent(), 'active');
+  await screenshot(admin, 'accounts-05-token-secret');
+
+  // Ann, in a fresh browser, logs in with the token on the login screen.
+  const byToken = await newPage('annToken', await newContext('annToken'));
+  await byToken.goto(`${baseUrl}/`);
+  await byToken.locator('#login-token').fill(secret);
+  await byToken.locator('#login-token-submit').click();
+  await byToken.locator('#user-name').waitFor();
+  assert.equal(await byToken.locator('#user-name').textContent(), 'ann');
+  await byToken.locator(`#dataset-list .row[data-dataset-id="${shared.datasetA}"]`).waitFor();
+
+  // A program's way: the token as Bearer on every request (no cookie at all).
+  const bearerContext = await newContext('annBearer', { extraHTTPHeaders: { Authorization: `Bearer ${secret}` } });
+  const bearer = await newPage('annBearer', bearerContext);
+  await bearer.goto(`${baseUrl}/`);
+  await bearer.locator('#user-name').waitFor();
+  await bearer.locator(`#dataset-list .row[data-dataset-id="${shared.datasetA}"]`).waitFor();
+  assert.equal((await bearerContext.cookies(baseUrl)).length, 0);
+
+  // The admin's list shows the use; revoking happens on the same page.
+  await admin.reload();
+  await row.waitFor();
+  assert.notEqual(await row.locator('.token-last-used').textContent(), 'never');
+  await row.getByRole('button', { name: /Revoke/ }).click();
+  await admin.locator('#confirm[open]').waitFor();
+  await admin.locator('#confirm-ok').click();
+  await row.locator('.token-state', { hasText: /^revoked/ }).waitFor();
+
+  // The revoked token is refused over the API...
+  const refused = await fetch(`${baseUrl}/api/sam/me`, { headers: { Authorization: `Bearer ${secret}` } });
+  assert.equal(refused.status, 401);
+  // ... and on the page: ann's next API call (opening "My tokens") is refused and the login
+  // screen takes over; a reload lands there too.
+  await bearer.locator('#tokens-link').click();
+  await bearer.locator('#login').waitFor();
+  assert.equal(await bearer.locator('#user-name').count(), 0);
+  await bearer.reload();
+  await bearer.locator('#login').waitFor();
+  await screenshot(bearer, 'accounts-06-revoked');
+
+  // The session ann opened with the token ends when she logs out: its cookie is refused after.
+  const session = (await contexts.annToken.cookies(baseUrl)).find((c) => c.name === 'samcache_session');
+  assert.ok(session);
+  await byToken.locator('#logout').click();
+  await byToken.locator('#login').waitFor();
+  const afterLogout = await fetch(`${baseUrl}/api/sam/me`, { headers: { Cookie: `samcache_session=${session.value}` } });
+  assert.equal(afterLogout.status, 401);
+});
+
+test('c: a user who is no admin manages their own tokens under "My tokens"', { timeout: STEP_TIMEOUT }, async () => {
+  const p = pages.ann;
+  await p.goto(`${baseUrl}/#/tokens`);
+  await p.locator('#token-form').waitFor();
+  assert.equal(await p.locator('#token-user').count(), 0, 'no choice of user');
+  await p.locator('#token-name').fill('ann-script');
+  await p.locator('#token-days').fill('30');
+  await p.locator('#token-create').click();
+  const secret = await p.locator('#token-secret').inputValue();
+  assert.match(secret, /^sc_[0-9a-f]{64}$/);
+  const row = p.locator('#tokens-body tr[data-token-name="ann-script"]');
+  await row.waitFor();
+  assert.notEqual(await row.locator('td').nth(3).textContent(), 'never', 'it expires');
+  // Ann's list holds her own tokens only (the admin's revoked one for her, and this one).
+  const names = await p.locator('#tokens-body tr').evaluateAll((rows) => rows.map((r) => r.dataset.tokenName).sort());
+  assert.deepEqual(names, ['ann-laptop', 'ann-script']);
+  await row.getByRole('button', { name: /Revoke/ }).click();
+  await p.locator('#confirm-ok').click();
+  await row.locator('.token-state', { hasText: /^revoked/ }).waitFor();
+  assert.equal((await fetch(`${baseUrl}/api/sam/me`, { headers: { Authorization: `Bearer ${secret}` } })).status, 401);
+  // The admin page is not hers: the server refuses its lists.
+  assert.equal((await pageFetch(p, 'GET', '/api/sam/users')).status, 403);
+});
+
+test('d: a page on another origin cannot change anything with the admin\'s cookie', { timeout: STEP_TIMEOUT }, async () => {
+  const before = (await allDatasets()).map((d) => d.id).sort();
+  const projectsBefore = (await pageFetch(pages.admin, 'GET', '/api/sam/projects')).body.projects.length;
+  // The attacker's page runs in the admin's browser, so the session cookie goes along
+  // (127.0.0.1 on another port is the same site): only the Origin check stands in the way.
+  const p = await newPage('attack', contexts.admin, null);
+  const logged = new Promise((resolve) => {
+    p.on('console', (message) => {
+      if (message.text().startsWith('results ')) resolve(JSON.parse(message.text().slice(8)));
+    });
+  });
+  await p.goto(`${otherUrl}/attack?victim=${shared.datasetB}`);
+  const results = await logged;
+  assert.equal(results.post, 'opaque', 'the no-cors upload was sent (its answer is hidden from the page)');
+  assert.equal(results.project, 'opaque', 'the no-cors JSON-as-text POST was sent');
+  assert.match(results.delete, /^failed/, 'the DELETE needs a preflight, which samcache does not grant');
+  // The script's last act submits the form, which lands on samcache's refusal.
+  await p.waitForURL(`${baseUrl}/api/sam/dataset/init?name=from-form`);
+  const refusal = JSON.parse(await p.locator('body').textContent());
+  assert.match(refusal.error, /another origin/);
+
+  const after = await allDatasets();
+  assert.deepEqual(after.map((d) => d.id).sort(), before, 'no dataset was added or deleted');
+  assert.ok(!after.some((d) => ['from-fetch', 'from-form'].includes(d.name)));
+  const projects = (await pageFetch(pages.admin, 'GET', '/api/sam/projects')).body.projects;
+  assert.equal(projects.length, projectsBefore);
+  assert.ok(!projects.some((x) => x.name === 'from-csrf'));
+  await p.close();
+});
+
+test('e: another origin cannot frame the page', { timeout: STEP_TIMEOUT }, async () => {
+  const response = await fetch(`${baseUrl}/`);
+  assert.equal(response.headers.get('x-frame-options'), 'DENY');
+  assert.match(response.headers.get('content-security-policy'), /frame-ancestors 'none'/);
+  const p = await newPage('frame', contexts.admin, null);
+  const fromFrame = [];
+  p.on('request', (r) => {
+    if (r.frame() !== p.mainFrame()) fromFrame.push(r.url());
+  });
+  // The load event waits for the frame's own load (of whatever it shows).
+  await p.goto(`${otherUrl}/frame`, { waitUntil: 'load' });
+  const frame = p.frames().find((f) => f !== p.mainFrame());
+  assert.ok(frame);
+  // The frame holds Chromium's error page, not samcache: none of the page's own files load.
+  await frame.waitForLoadState();
+  assert.equal(await frame.locator('#main').count(), 0);
+  assert.ok(!fromFrame.some((url) => url.includes('/web/')), `the frame loaded ${fromFrame.join(', ')}`);
+  await screenshot(p, 'accounts-07-framed');
+  await p.close();
+});
+
+test('f: no CSP violation, console error or page error on samcache\'s pages in the whole run', () => {
+  assert.deepEqual(problems, []);
+});
