@@ -299,9 +299,11 @@ test('b: the admin page makes projects A and B and the user ann, member of A', {
 
 test('b: ann logs in with her password, uploads into A and sees only A', { timeout: STEP_TIMEOUT }, async () => {
   const context = await newContext('ann');
-  // The one 404 the browser logs is the refused dataset of B, fetched on purpose below.
+  // The browser logs the 404 of B's dataset and the 403 of the users' list, both asked for
+  // on purpose below.
   const p = await newPage('ann', context,
-    (text, where) => loggedOutNoise(text) || (/status of 404/.test(text) && where.includes(shared.datasetB)));
+    (text, where) => loggedOutNoise(text) || (/status of 404/.test(text) && where.includes(shared.datasetB))
+      || (/status of 403/.test(text) && where.endsWith('/api/sam/users')));
   await p.goto(`${baseUrl}/`);
   await p.locator('#login').waitFor();
   await p.locator('#login-user').fill('ann');
@@ -450,11 +452,32 @@ test('d: a page on another origin cannot change anything with the admin\'s cooki
       if (message.text().startsWith('results ')) resolve(JSON.parse(message.text().slice(8)));
     });
   });
+  // What samcache answered, seen below the page (the page itself may not read those answers):
+  // the DevTools protocol's raw requests and responses.
+  const cdp = await contexts.admin.newCDPSession(p);
+  await cdp.send('Network.enable');
+  const sent = new Map();     // request id -> "METHOD url"
+  const cookies = new Map();  // request id -> the Cookie header sent
+  const answered = [];        // "METHOD url -> status"
+  cdp.on('Network.requestWillBeSent', (e) => sent.set(e.requestId, `${e.request.method} ${e.request.url}`));
+  cdp.on('Network.requestWillBeSentExtraInfo', (e) => cookies.set(e.requestId, e.headers.Cookie || e.headers.cookie || ''));
+  cdp.on('Network.responseReceivedExtraInfo', (e) => answered.push([e.requestId, e.statusCode]));
   await p.goto(`${otherUrl}/attack?victim=${shared.datasetB}`);
   const results = await logged;
-  assert.equal(results.post, 'opaque', 'the no-cors upload was sent (its answer is hidden from the page)');
-  assert.equal(results.project, 'opaque', 'the no-cors JSON-as-text POST was sent');
-  assert.match(results.delete, /^failed/, 'the DELETE needs a preflight, which samcache does not grant');
+  const samcache = answered.filter(([id]) => (sent.get(id) || '').includes(baseUrl))
+    .map(([id, status]) => ({ request: sent.get(id).replace(baseUrl, ''), status, cookie: cookies.get(id) || '' }));
+  const find = (request) => samcache.find((r) => r.request === request);
+  // The upload and the JSON-as-text POST went out with the admin's cookie and were refused.
+  for (const request of ['POST /api/sam/dataset/init?name=from-fetch', 'POST /api/sam/projects']) {
+    assert.ok(find(request), `${request} reached samcache: ${JSON.stringify(samcache)}`);
+    assert.equal(find(request).status, 403, request);
+    assert.match(find(request).cookie, /samcache_session=/, `${request} carried the session cookie`);
+  }
+  // The DELETE never went: its preflight got no CORS grant.
+  assert.equal(find(`OPTIONS /api/sam/dataset/${shared.datasetB}`).status, 404);
+  assert.ok(!samcache.some((r) => r.request.startsWith('DELETE')), JSON.stringify(samcache));
+  // And the page learnt nothing (Cross-Origin-Resource-Policy hides even the opaque answer).
+  for (const outcome of [results.post, results.project, results.delete]) assert.match(outcome, /^failed|^opaque$/);
   // The script's last act submits the form, which lands on samcache's refusal.
   await p.waitForURL(`${baseUrl}/api/sam/dataset/init?name=from-form`);
   const refusal = JSON.parse(await p.locator('body').textContent());
