@@ -351,6 +351,40 @@ test('b: ann logs in with her password, uploads into A and sees only A', { timeo
   assert.deepEqual(ids, [shared.datasetA, shared.datasetB].sort());
 });
 
+test('b: a viewer of A sees its datasets without the buttons that change them', { timeout: STEP_TIMEOUT }, async () => {
+  const admin = pages.admin;
+  const made = await pageFetch(admin, 'POST', '/api/sam/users', { name: 'vic', role: 'viewer', password: 'vic-password-1' });
+  assert.equal(made.status, 201, JSON.stringify(made.body));
+  const member = await pageFetch(admin, 'PUT', `/api/sam/project/${shared.projectA}/members/vic`, { role: 'viewer' });
+  assert.equal(member.status, 200, JSON.stringify(member.body));
+  // The browser logs the 403 of the upload vic tries on purpose below.
+  const p = await newPage('vic', await newContext('vic'),
+    (text, where) => loggedOutNoise(text) || (/status of 403/.test(text) && where.includes('/api/sam/dataset/init')));
+  await p.goto(`${baseUrl}/`);
+  await p.locator('#login-user').fill('vic');
+  await p.locator('#login-password').fill('vic-password-1');
+  await p.locator('#login-password-submit').click();
+  await p.locator(`#dataset-list .row[data-dataset-id="${shared.datasetA}"]`).waitFor();
+  assert.equal(await p.locator('#view-only').count(), 1);
+  assert.equal(await p.locator('#pick-files').count(), 0);
+  assert.equal(await p.locator('#dataset-list .row button').count(), 0, 'no delete button');
+  assert.match(await p.locator('#project-select option').first().textContent(), /view only/);
+  await p.goto(`${baseUrl}/#/d/${shared.datasetA}`);
+  await p.locator('#grid .thumb').first().waitFor();
+  assert.equal(await p.locator('.dataset .toolbar button:visible').count(), 1, 'only the export button');
+  assert.equal(await p.locator('#export-coco').isVisible(), true);
+  assert.equal(await p.locator('#pick-files').count(), 1);
+  assert.equal(await p.locator('#pick-files').locator('xpath=ancestor::section[contains(@class,"dropzone")]').isHidden(), true);
+  const refused = await pageUpload(p, `/api/sam/dataset/init?project=${shared.projectA}`, png2);
+  assert.equal(refused.status, 403);
+  // A narrow window keeps the header's account area inside the page.
+  await p.setViewportSize({ width: 400, height: 800 });
+  await p.goto(`${baseUrl}/#/`);
+  await p.locator('#dataset-list .row').first().waitFor();
+  assert.equal(await p.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth), 0);
+  await screenshot(p, 'accounts-05-viewer-narrow');
+});
+
 test('c: a token made for ann on the admin page logs her in until it is revoked', { timeout: STEP_TIMEOUT }, async () => {
   const admin = pages.admin;
   await admin.goto(`${baseUrl}/#/admin`);

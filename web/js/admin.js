@@ -7,6 +7,7 @@ import { tokenSection } from './tokens.js';
 import { el, clear, confirmAction, notify } from './ui.js';
 
 const ROLES = ['viewer', 'annotator', 'admin'];
+const DEFAULT_PROJECT = '0000000000000000';  // the server's own project; it cannot be removed
 const MEMBER_ROLES = ['annotator', 'viewer'];
 
 function roleSelect(id, roles, selected, label) {
@@ -111,7 +112,8 @@ function membersBlock(project, users, changed) {
         el('span.member-name', {}, m.user_name), role, remove));
     }
     if (members.length === 0) list.append(el('li.empty', {}, 'No members yet (admins see every project).'));
-    const candidates = users.filter((u) => !members.some((m) => m.user_id === u.id));
+    // Admins see every project already: membership would change nothing for them.
+    const candidates = users.filter((u) => u.role !== 'admin' && !members.some((m) => m.user_id === u.id));
     const user = el('select.input.member-user', { 'aria-label': `User to add to ${project.name}` },
       candidates.map((u) => el('option', { value: u.id }, u.name)));
     const role = roleSelect(null, MEMBER_ROLES, 'annotator', `Role in ${project.name}`);
@@ -158,7 +160,7 @@ function projectsSection(projects, users, changed, reload) {
       el('div.row', {},
         el('div.row-main', {}, el('span.row-title', {}, p.name),
           el('span.row-meta', {}, `created ${formatDate(p.created_at)}`)),
-        el('div.row-actions', {}, toggle, remove)),
+        el('div.row-actions', {}, toggle, p.id === DEFAULT_PROJECT ? null : remove)),
       membersSlot));
   }
   const name = el('input.input#new-project-name', { type: 'text', required: true, maxlength: '200', autocomplete: 'off' });
