@@ -104,7 +104,8 @@ Result<std::vector<std::string>> PostgresCatalog::DeleteDataset(const std::strin
     if (tx.exec_params("SELECT 1 FROM datasets WHERE id = $1 FOR UPDATE", id).empty()) {
       return Status::NotFound("no dataset with id '" + id + "'");
     }
-    // The project's claims of pictures that only this dataset shows go with it.
+    // The project's claims of this dataset's pictures that no other dataset of the project
+    // shows go with it.
     tx.exec_params(
         "DELETE FROM embedding_claims c "
         "WHERE c.project_id = (SELECT project_id FROM datasets WHERE id = $1) "

@@ -102,7 +102,8 @@ Result<std::vector<std::string>> SqliteCatalog::DeleteDataset(const std::string&
 Result<std::vector<std::string>> SqliteCatalog::DeleteDatasetLocked(const std::string& id) {
   std::vector<std::string> hashes;
   {
-    // The project's claims of pictures that only this dataset shows go with it.
+    // The project's claims of this dataset's pictures that no other dataset of the project
+    // shows go with it.
     SAMCACHE_ASSIGN_OR_RETURN(
         Query q,
         conn_.Prepare(

@@ -142,7 +142,8 @@ CREATE INDEX idx_blobs_created_at ON blobs(created_at);
     // Projects own datasets (those from before belong to the default project); users, their
     // memberships and tokens; and the embeddings each project has claimed, those of today's
     // pictures claimed by the default project for every model ('*') so that a garbage
-    // collection after the upgrade keeps them. SQLite cannot add a column that REFERENCES
+    // collection after the upgrade keeps them. Claims are keyed by project and picture first:
+    // a batch of pictures (FilterClaimed) and a deleted dataset's pictures are looked up so. SQLite cannot add a column that REFERENCES
     // another table with a non-NULL default while foreign keys are on: the catalog checks
     // datasets.project_id itself.
     {8, "projects, users, tokens and embedding claims", R"sql(
@@ -185,7 +186,7 @@ CREATE TABLE embedding_claims (
   project_id VARCHAR(64) NOT NULL,
   model_id VARCHAR(64) NOT NULL,
   pixel_hash VARCHAR(64) NOT NULL,
-  PRIMARY KEY (project_id, model_id, pixel_hash)
+  PRIMARY KEY (project_id, pixel_hash, model_id)
 );
 CREATE INDEX idx_embedding_claims_model ON embedding_claims(model_id, pixel_hash);
 INSERT INTO embedding_claims (project_id, model_id, pixel_hash)

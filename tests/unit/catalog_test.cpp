@@ -19,6 +19,7 @@
 #include <tuple>
 #include <vector>
 
+#include "catalog/access_names.h"
 #include "catalog/postgres_migrations.h"
 #include "catalog/sqlite_migrations.h"
 #include "common/crypto.h"
@@ -574,10 +575,10 @@ TEST_P(CatalogTest, PerceptualHashesRoundTripAllSixtyFourBits) {
   EXPECT_EQ(catalog_->SetPerceptualHash(Sha256Hex("unknown"), PerceptualHash{}).code(),
             StatusCode::kNotFound);
 
-  Result<std::vector<ImageRecord>> showing = catalog_->ListImagesWithPixelHash(high.pixel_hash);
+  Result<std::vector<ImageRecord>> showing = catalog_->ListImagesWithPixelHash(high.pixel_hash, "");
   ASSERT_TRUE(showing.ok());
   EXPECT_EQ(Ids(*showing), (std::vector<std::string>{"i1", "i3"}));
-  EXPECT_TRUE(catalog_->ListImagesWithPixelHash(Sha256Hex("nothing"))->empty());
+  EXPECT_TRUE(catalog_->ListImagesWithPixelHash(Sha256Hex("nothing"), "")->empty());
 }
 
 // What another instance stored after this one built its near-duplicate index: pictures by the
@@ -857,6 +858,408 @@ TEST_P(CatalogTest, PrewarmJobsAreClaimedSavedAndCancelledOnlyInTheirState) {
 
 // ---- Migration from schema version 1 ----------------------------------------------------
 
+// ---- Projects, users, memberships, tokens and embedding claims (AccessCatalog) ------------
+
+constexpr char kCreated[] = "2024-05-01T12:00:00.000Z";
+
+DatasetRecord InProject(const std::string& id, const std::string& project_id,
+                        const std::string& created_at = kCreated) {
+  DatasetRecord d = Dataset(id, id, created_at);
+  d.project_id = project_id;
+  return d;
+}
+
+UserRecord User(const std::string& id, const std::string& name, Role role = Role::kViewer) {
+  return UserRecord{id, name, role, "", kCreated};
+}
+
+TokenRecord Token(const std::string& id, const std::string& user_id, TokenKind kind,
+                  const std::string& created_at = kCreated) {
+  TokenRecord t;
+  t.id = id;
+  t.user_id = user_id;
+  t.name = "token " + id;
+  t.kind = kind;
+  t.hash = Sha256Hex("secret of " + id);
+  t.created_at = created_at;
+  return t;
+}
+
+template <typename T, typename F>
+std::vector<std::string> Field(const Result<std::vector<T>>& rows, F field) {
+  EXPECT_TRUE(rows.ok()) << rows.status().message();
+  std::vector<std::string> out;
+  if (rows.ok()) {
+    for (const T& row : *rows) out.push_back(field(row));
+  }
+  return out;
+}
+
+TEST(AccessNamesTest, RolesAndTokenKindsRoundTripAndNothingElseParses) {
+  for (const Role role : {Role::kViewer, Role::kAnnotator, Role::kAdmin}) {
+    EXPECT_EQ(ParseRole(RoleName(role)), role);
+  }
+  for (const TokenKind kind : {TokenKind::kApi, TokenKind::kSession, TokenKind::kLogin}) {
+    EXPECT_EQ(ParseTokenKind(TokenKindName(kind)), kind);
+  }
+  EXPECT_EQ(RoleName(Role::kAnnotator), "annotator");
+  EXPECT_EQ(TokenKindName(TokenKind::kSession), "session");
+  for (const char* bad : {"", "Admin", "admin ", "owner", "api"})
+    EXPECT_FALSE(ParseRole(bad).has_value()) << bad;
+  for (const char* bad : {"", "API", "bearer", "viewer"})
+    EXPECT_FALSE(ParseTokenKind(bad).has_value()) << bad;
+}
+
+TEST_P(CatalogTest, AFreshCatalogHasTheDefaultProjectAndDatasetsLandInIt) {
+  Result<std::vector<ProjectRecord>> projects = catalog_->ListProjects();
+  ASSERT_TRUE(projects.ok()) << projects.status().message();
+  ASSERT_EQ(projects->size(), 1u);
+  EXPECT_EQ((*projects)[0].id, kDefaultProjectId);
+  EXPECT_EQ((*projects)[0].name, "default");
+  EXPECT_EQ((*projects)[0].created_at.size(), std::string(kCreated).size());
+  EXPECT_EQ((*projects)[0].created_at.back(), 'Z');
+
+  CreateOrDie(Dataset("d1", "one", kCreated));  // the record's default project
+  EXPECT_EQ(catalog_->GetDataset("d1")->project_id, kDefaultProjectId);
+  ASSERT_TRUE(catalog_->CreateProject(ProjectRecord{"p1", "alpha", kCreated}).ok());
+  CreateOrDie(InProject("d2", "p1"));
+  EXPECT_EQ(catalog_->GetDataset("d2")->project_id, "p1");
+  EXPECT_EQ((*catalog_->FindDataset("d2"))->project_id, "p1");
+  EXPECT_EQ(Field(catalog_->ListDatasets(), [](const DatasetRecord& d) { return d.project_id; }),
+            (std::vector<std::string>{"p1", kDefaultProjectId}));
+
+  const Status unknown = catalog_->CreateDataset(InProject("d3", "no such project"));
+  EXPECT_EQ(unknown.code(), StatusCode::kNotFound) << unknown.message();
+  EXPECT_EQ(catalog_->GetDataset("d3").status().code(), StatusCode::kNotFound);
+}
+
+TEST_P(CatalogTest, ProjectsAreFoundListedAndDeletedOnlyWhenEmpty) {
+  ASSERT_TRUE(catalog_->CreateProject(ProjectRecord{"p2", "beta", kCreated}).ok());
+  ASSERT_TRUE(catalog_->CreateProject(ProjectRecord{"p1", "alpha", kCreated}).ok());
+  const Status taken = catalog_->CreateProject(ProjectRecord{"p3", "alpha", kCreated});
+  EXPECT_EQ(taken.code(), StatusCode::kConflict);
+  EXPECT_EQ(taken.message(), "a project named 'alpha' exists already");
+  EXPECT_EQ(catalog_->CreateProject(ProjectRecord{"p1", "gamma", kCreated}).code(), StatusCode::kConflict);
+
+  EXPECT_EQ(Field(catalog_->ListProjects(), [](const ProjectRecord& p) { return p.name; }),
+            (std::vector<std::string>{"alpha", "beta", "default"}));
+  Result<std::optional<ProjectRecord>> by_id = catalog_->FindProject("p1");
+  ASSERT_TRUE(by_id.ok() && by_id->has_value());
+  EXPECT_EQ((*by_id)->name, "alpha");
+  EXPECT_EQ((*by_id)->created_at, kCreated);
+  EXPECT_EQ((*catalog_->FindProject("beta"))->id, "p2");
+  EXPECT_FALSE(catalog_->FindProject("nothing")->has_value());
+  // An id wins over another project's name.
+  ASSERT_TRUE(catalog_->CreateProject(ProjectRecord{"p4", "p1", kCreated}).ok());
+  EXPECT_EQ((*catalog_->FindProject("p1"))->name, "alpha");
+
+  EXPECT_EQ(catalog_->DeleteProject(kDefaultProjectId).code(), StatusCode::kConflict);
+  EXPECT_EQ(catalog_->DeleteProject("nothing").code(), StatusCode::kNotFound);
+  CreateOrDie(InProject("d1", "p1"));
+  EXPECT_EQ(catalog_->DeleteProject("p1").code(), StatusCode::kConflict);
+  EXPECT_TRUE(catalog_->FindProject("p1")->has_value());
+
+  // Its memberships and claims go with it; other projects' stay.
+  ASSERT_TRUE(catalog_->CreateUser(User("u1", "ann")).ok());
+  ASSERT_TRUE(catalog_->SetMembership(MembershipRecord{"p1", "u1", Role::kAnnotator}).ok());
+  ASSERT_TRUE(catalog_->SetMembership(MembershipRecord{"p2", "u1", Role::kViewer}).ok());
+  ASSERT_TRUE(catalog_->AddClaims("p1", "m", {"x"}).ok());
+  ASSERT_TRUE(catalog_->AddClaims("p2", "m", {"x"}).ok());
+  ASSERT_TRUE(catalog_->DeleteDataset("d1").ok());
+  ASSERT_TRUE(catalog_->AddClaims("p1", "m", {"y"}).ok());
+  const Status deleted = catalog_->DeleteProject("p1");
+  ASSERT_TRUE(deleted.ok()) << deleted.message();
+  EXPECT_FALSE(catalog_->FindProject("alpha")->has_value());
+  EXPECT_EQ((*catalog_->FindProject("p1"))->id, "p4") << "now only a name";
+  EXPECT_EQ(catalog_->DeleteProject("p1").code(), StatusCode::kNotFound);
+  EXPECT_EQ(
+      Field(catalog_->ListMemberships("u1", ""), [](const MembershipRecord& m) { return m.project_id; }),
+      std::vector<std::string>{"p2"});
+  Result<std::vector<std::pair<std::string, std::string>>> claims = catalog_->ListClaims("m");
+  ASSERT_TRUE(claims.ok());
+  EXPECT_EQ(*claims, (std::vector<std::pair<std::string, std::string>>{{"p2", "x"}}));
+}
+
+TEST_P(CatalogTest, UsersAreCreatedFoundUpdatedAndDeletedWithTheirMembershipsAndTokens) {
+  EXPECT_EQ(*catalog_->CountUsers(), 0);
+  UserRecord bob = User("u2", "bob", Role::kAdmin);
+  bob.password_hash = "$argon2id$v=19$m=65536,t=3,p=1$c2FsdA$aGFzaA";
+  ASSERT_TRUE(catalog_->CreateUser(bob).ok());
+  ASSERT_TRUE(catalog_->CreateUser(User("u1", "ann")).ok());
+  const Status taken = catalog_->CreateUser(User("u3", "ann"));
+  EXPECT_EQ(taken.code(), StatusCode::kConflict);
+  EXPECT_EQ(taken.message(), "a user named 'ann' exists already");
+  EXPECT_EQ(*catalog_->CountUsers(), 2);
+  EXPECT_EQ(Field(catalog_->ListUsers(), [](const UserRecord& u) { return u.name; }),
+            (std::vector<std::string>{"ann", "bob"}));
+
+  Result<std::optional<UserRecord>> found = catalog_->FindUser("bob");
+  ASSERT_TRUE(found.ok() && found->has_value());
+  EXPECT_EQ((*found)->id, "u2");
+  EXPECT_EQ((*found)->role, Role::kAdmin);
+  EXPECT_EQ((*found)->password_hash, bob.password_hash);
+  EXPECT_EQ((*found)->created_at, kCreated);
+  EXPECT_EQ((*catalog_->FindUser("u1"))->name, "ann");
+  EXPECT_FALSE(catalog_->FindUser("nobody")->has_value());
+
+  UserRecord changed = User("u1", "ignored", Role::kAnnotator);
+  changed.password_hash = "new hash";
+  ASSERT_TRUE(catalog_->UpdateUser(changed).ok());
+  found = catalog_->FindUser("u1");
+  EXPECT_EQ((*found)->name, "ann");
+  EXPECT_EQ((*found)->role, Role::kAnnotator);
+  EXPECT_EQ((*found)->password_hash, "new hash");
+  EXPECT_EQ(catalog_->UpdateUser(User("nobody", "x")).code(), StatusCode::kNotFound);
+
+  // Memberships: set, changed, listed per user and per project, removed.
+  ASSERT_TRUE(catalog_->CreateProject(ProjectRecord{"p1", "alpha", kCreated}).ok());
+  EXPECT_EQ(catalog_->SetMembership(MembershipRecord{"nothing", "u1", Role::kViewer}).code(),
+            StatusCode::kNotFound);
+  EXPECT_EQ(catalog_->SetMembership(MembershipRecord{"p1", "nobody", Role::kViewer}).code(),
+            StatusCode::kNotFound);
+  ASSERT_TRUE(catalog_->SetMembership(MembershipRecord{"p1", "u1", Role::kViewer}).ok());
+  ASSERT_TRUE(catalog_->SetMembership(MembershipRecord{"p1", "u1", Role::kAnnotator}).ok());
+  ASSERT_TRUE(catalog_->SetMembership(MembershipRecord{kDefaultProjectId, "u1", Role::kViewer}).ok());
+  ASSERT_TRUE(catalog_->SetMembership(MembershipRecord{"p1", "u2", Role::kViewer}).ok());
+  Result<std::vector<MembershipRecord>> of_ann = catalog_->ListMemberships("u1", "");
+  ASSERT_TRUE(of_ann.ok());
+  ASSERT_EQ(of_ann->size(), 2u);
+  EXPECT_EQ((*of_ann)[0].project_id, kDefaultProjectId);
+  EXPECT_EQ((*of_ann)[0].role, Role::kViewer);
+  EXPECT_EQ((*of_ann)[1].project_id, "p1");
+  EXPECT_EQ((*of_ann)[1].role, Role::kAnnotator);
+  EXPECT_EQ(Field(catalog_->ListMemberships("", "p1"), [](const MembershipRecord& m) { return m.user_id; }),
+            (std::vector<std::string>{"u1", "u2"}));
+  ASSERT_TRUE(catalog_->RemoveMembership("p1", "u2").ok());
+  EXPECT_EQ(catalog_->RemoveMembership("p1", "u2").code(), StatusCode::kNotFound);
+
+  // Tokens need their user; deleting the user takes its memberships and tokens.
+  EXPECT_EQ(catalog_->CreateToken(Token("t0", "nobody", TokenKind::kApi)).code(), StatusCode::kNotFound);
+  ASSERT_TRUE(catalog_->CreateToken(Token("t1", "u1", TokenKind::kApi)).ok());
+  ASSERT_TRUE(catalog_->CreateToken(Token("t2", "u2", TokenKind::kApi)).ok());
+  ASSERT_TRUE(catalog_->DeleteUser("u1").ok());
+  EXPECT_FALSE(catalog_->FindUser("u1")->has_value());
+  EXPECT_TRUE(catalog_->ListMemberships("u1", "")->empty());
+  EXPECT_FALSE(catalog_->GetToken("t1")->has_value());
+  EXPECT_TRUE(catalog_->GetToken("t2")->has_value());
+  EXPECT_EQ(catalog_->DeleteUser("u1").code(), StatusCode::kNotFound);
+  EXPECT_EQ(*catalog_->CountUsers(), 1);
+  // The name is free again.
+  EXPECT_TRUE(catalog_->CreateUser(User("u3", "ann")).ok());
+}
+
+TEST_P(CatalogTest, TokensAreFoundListedNewestFirstTouchedAndPurged) {
+  ASSERT_TRUE(catalog_->CreateUser(User("u1", "ann")).ok());
+  ASSERT_TRUE(catalog_->CreateUser(User("u2", "bob")).ok());
+  TokenRecord full = Token("t1", "u1", TokenKind::kApi, "2024-05-01T12:00:00.000Z");
+  full.expires_at = "2024-06-01T00:00:00.000Z";
+  ASSERT_TRUE(catalog_->CreateToken(full).ok());
+  ASSERT_TRUE(catalog_->CreateToken(Token("t2", "u1", TokenKind::kApi, "2024-05-02T12:00:00.000Z")).ok());
+  ASSERT_TRUE(catalog_->CreateToken(Token("t3", "u2", TokenKind::kApi, "2024-05-02T12:00:00.000Z")).ok());
+  ASSERT_TRUE(catalog_->CreateToken(Token("t4", "u1", TokenKind::kSession)).ok());
+  TokenRecord same_hash = Token("t5", "u1", TokenKind::kLogin);
+  same_hash.hash = full.hash;
+  EXPECT_EQ(catalog_->CreateToken(same_hash).code(), StatusCode::kConflict);
+  EXPECT_EQ(catalog_->CreateToken(Token("t1", "u2", TokenKind::kApi, "x")).code(), StatusCode::kConflict);
+
+  Result<std::optional<TokenRecord>> by_hash = catalog_->FindTokenByHash(full.hash);
+  ASSERT_TRUE(by_hash.ok() && by_hash->has_value());
+  const TokenRecord& t = **by_hash;
+  EXPECT_EQ(t.id, "t1");
+  EXPECT_EQ(t.user_id, "u1");
+  EXPECT_EQ(t.name, "token t1");
+  EXPECT_EQ(t.kind, TokenKind::kApi);
+  EXPECT_EQ(t.created_at, full.created_at);
+  EXPECT_EQ(t.expires_at, full.expires_at);
+  EXPECT_EQ(t.last_used_at, "");
+  EXPECT_EQ(t.revoked_at, "");
+  EXPECT_FALSE(catalog_->FindTokenByHash(Sha256Hex("unknown"))->has_value());
+  EXPECT_EQ((*catalog_->GetToken("t4"))->kind, TokenKind::kSession);
+  EXPECT_FALSE(catalog_->GetToken("nothing")->has_value());
+
+  auto id = [](const TokenRecord& r) { return r.id; };
+  // Newest first; equal times in insertion order, newest first too.
+  EXPECT_EQ(Field(catalog_->ListTokens("", TokenKind::kApi), id),
+            (std::vector<std::string>{"t3", "t2", "t1"}));
+  EXPECT_EQ(Field(catalog_->ListTokens("u1", TokenKind::kApi), id), (std::vector<std::string>{"t2", "t1"}));
+  EXPECT_EQ(Field(catalog_->ListTokens("u1", TokenKind::kSession), id), std::vector<std::string>{"t4"});
+  EXPECT_TRUE(catalog_->ListTokens("u2", TokenKind::kLogin)->empty());
+
+  ASSERT_TRUE(catalog_->TouchToken("t1", "2024-05-03T00:00:00.000Z").ok());
+  EXPECT_EQ((*catalog_->GetToken("t1"))->last_used_at, "2024-05-03T00:00:00.000Z");
+  EXPECT_EQ(catalog_->TouchToken("nothing", "2024-05-03T00:00:00.000Z").code(), StatusCode::kNotFound);
+
+  // Purge: expired or revoked before the cut, of the kind asked, nothing else.
+  ASSERT_TRUE(*catalog_->RevokeToken("t2", "2024-05-10T00:00:00.000Z"));
+  ASSERT_TRUE(*catalog_->RevokeToken("t4", "2024-05-10T00:00:00.000Z"));
+  EXPECT_EQ(*catalog_->PurgeTokens(TokenKind::kApi, "2024-05-10T00:00:00.000Z"), 0);  // not before
+  EXPECT_EQ(*catalog_->PurgeTokens(TokenKind::kApi, "2024-05-20T00:00:00.000Z"), 1);  // t2
+  EXPECT_EQ(Field(catalog_->ListTokens("", TokenKind::kApi), id), (std::vector<std::string>{"t3", "t1"}));
+  EXPECT_EQ(*catalog_->PurgeTokens(TokenKind::kApi, "2024-06-02T00:00:00.000Z"), 1);  // t1 expired
+  EXPECT_EQ(Field(catalog_->ListTokens("", TokenKind::kApi), id), std::vector<std::string>{"t3"});
+  EXPECT_EQ(*catalog_->PurgeTokens(TokenKind::kSession, "2024-05-20T00:00:00.000Z"), 1);
+  EXPECT_TRUE(catalog_->ListTokens("", TokenKind::kSession)->empty());
+}
+
+TEST_P(CatalogTest, ARevocationSucceedsExactlyOnceAmongConcurrentOnes) {
+  ASSERT_TRUE(catalog_->CreateUser(User("u1", "ann")).ok());
+  ASSERT_TRUE(catalog_->CreateToken(Token("t1", "u1", TokenKind::kLogin)).ok());
+  EXPECT_EQ(catalog_->RevokeToken("nothing", kCreated).status().code(), StatusCode::kNotFound);
+
+  constexpr int kThreads = 8;
+  std::vector<Result<bool>> results(kThreads, Status::Internal("not run"));
+  std::latch start(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      start.arrive_and_wait();
+      results[t] = catalog_->RevokeToken("t1", "2024-05-02T00:00:0" + std::to_string(t) + ".000Z");
+    });
+  }
+  for (auto& th : threads) th.join();
+  int won = 0;
+  std::string winner_time;
+  for (int t = 0; t < kThreads; ++t) {
+    ASSERT_TRUE(results[t].ok()) << results[t].status().message();
+    if (*results[t]) {
+      ++won;
+      winner_time = "2024-05-02T00:00:0" + std::to_string(t) + ".000Z";
+    }
+  }
+  EXPECT_EQ(won, 1);
+  EXPECT_EQ((*catalog_->GetToken("t1"))->revoked_at, winner_time);
+  EXPECT_FALSE(*catalog_->RevokeToken("t1", "2024-06-01T00:00:00.000Z"));
+  EXPECT_EQ((*catalog_->GetToken("t1"))->revoked_at, winner_time);
+}
+
+TEST_P(CatalogTest, ClaimsAreFilteredByProjectAndModelInBatches) {
+  ASSERT_TRUE(catalog_->CreateProject(ProjectRecord{"p1", "alpha", kCreated}).ok());
+  // More than one statement's worth of hashes.
+  std::vector<std::string> hashes;
+  for (int i = 0; i < 2500; ++i) hashes.push_back(Sha256Hex("picture " + std::to_string(i)));
+  std::vector<std::string> even;
+  for (size_t i = 0; i < hashes.size(); i += 2) even.push_back(hashes[i]);
+  ASSERT_TRUE(catalog_->AddClaims("p1", "model-a", even).ok());
+  ASSERT_TRUE(catalog_->AddClaims("p1", "model-a", even).ok());  // again: no change, no error
+  ASSERT_TRUE(catalog_->AddClaims("p1", "*", {hashes[1]}).ok());
+  ASSERT_TRUE(catalog_->AddClaims(kDefaultProjectId, "model-b", {hashes[3]}).ok());
+  ASSERT_TRUE(catalog_->AddClaims("p1", "model-a", {}).ok());
+
+  Result<std::vector<std::string>> claimed = catalog_->FilterClaimed("p1", "model-a", hashes);
+  ASSERT_TRUE(claimed.ok()) << claimed.status().message();
+  std::vector<std::string> want = even;
+  want.insert(want.begin() + 1, hashes[1]);  // the "*" claim, in the caller's order
+  EXPECT_EQ(*claimed, want);
+  EXPECT_EQ(*catalog_->FilterClaimed("p1", "model-b", hashes), std::vector<std::string>{hashes[1]});
+  EXPECT_EQ(*catalog_->FilterClaimed(kDefaultProjectId, "model-b", hashes),
+            std::vector<std::string>{hashes[3]});
+  EXPECT_TRUE(catalog_->FilterClaimed(kDefaultProjectId, "model-a", hashes)->empty());
+  EXPECT_TRUE(catalog_->FilterClaimed("p1", "model-a", {})->empty());
+
+  Result<std::vector<std::pair<std::string, std::string>>> of_b = catalog_->ListClaims("model-b");
+  ASSERT_TRUE(of_b.ok());
+  std::vector<std::pair<std::string, std::string>> want_b = {{"p1", hashes[1]},
+                                                             {kDefaultProjectId, hashes[3]}};
+  std::sort(want_b.begin(), want_b.end(), [](const auto& x, const auto& y) { return x.second < y.second; });
+  EXPECT_EQ(*of_b, want_b);
+  EXPECT_EQ(catalog_->ListClaims("model-a")->size(), even.size() + 1);
+}
+
+TEST_P(CatalogTest, DuplicatesAndPixelCopiesAreFoundWithinTheProject) {
+  ASSERT_TRUE(catalog_->CreateProject(ProjectRecord{"p1", "alpha", kCreated}).ok());
+  CreateOrDie(InProject("d0", kDefaultProjectId, "2024-01-01T00:00:00.000Z"));
+  CreateOrDie(InProject("d1", "p1", "2024-01-02T00:00:00.000Z"));
+  CreateOrDie(InProject("d2", "p1", "2024-01-03T00:00:00.000Z"));
+  const BlobRecord x = Blob("x");
+  EXPECT_FALSE(AddOrDie(*catalog_, Image("i0", "d0", "x.png", Blob("x", 64, 32, "2024-02-01T00:00:00.000Z")))
+                   .duplicate);
+  EXPECT_FALSE(AddOrDie(*catalog_, Image("i1", "d1", "x.png", Blob("x", 64, 32, "2024-02-02T00:00:00.000Z")))
+                   .duplicate)
+      << "the other project's copy is none of this upload's business";
+  EXPECT_TRUE(AddOrDie(*catalog_, Image("i2", "d2", "x.png", Blob("x", 64, 32, "2024-02-03T00:00:00.000Z")))
+                  .duplicate);
+  EXPECT_TRUE(AddOrDie(*catalog_, Image("i3", "d0", "x.png", Blob("x", 64, 32, "2024-02-04T00:00:00.000Z")))
+                  .duplicate);
+
+  auto showing = [&](const std::string& project_id) {
+    Result<std::vector<ImageRecord>> images = catalog_->ListImagesWithPixelHash(x.pixel_hash, project_id);
+    EXPECT_TRUE(images.ok()) << images.status().message();
+    return images.ok() ? Ids(*images) : std::vector<std::string>{};
+  };
+  EXPECT_EQ(showing(""), (std::vector<std::string>{"i0", "i1", "i2", "i3"}));
+  EXPECT_EQ(showing("p1"), (std::vector<std::string>{"i1", "i2"}));
+  EXPECT_EQ(showing(kDefaultProjectId), (std::vector<std::string>{"i0", "i3"}));
+  EXPECT_TRUE(showing("nothing").empty());
+
+  auto copies = [&](const std::string& dataset) {
+    std::vector<std::pair<std::string, std::string>> out;
+    Result<std::vector<PixelCopy>> list = catalog_->ListPixelCopies(dataset);
+    EXPECT_TRUE(list.ok()) << list.status().message();
+    if (list.ok()) {
+      for (const PixelCopy& c : *list) out.emplace_back(c.image_id, c.original_image_id);
+    }
+    return out;
+  };
+  EXPECT_TRUE(copies("d1").empty()) << "the older copy is in another project";
+  EXPECT_EQ(copies("d2"), (std::vector<std::pair<std::string, std::string>>{{"i2", "i1"}}));
+  EXPECT_EQ(copies("d0"), (std::vector<std::pair<std::string, std::string>>{{"i3", "i0"}}));
+}
+
+TEST_P(CatalogTest, ConcurrentUploadsIntoOneProjectOfContentAnotherHasSeeExactlyOneOriginal) {
+  ASSERT_TRUE(catalog_->CreateProject(ProjectRecord{"p1", "alpha", kCreated}).ok());
+  CreateOrDie(InProject("other", kDefaultProjectId));
+  const BlobRecord blob = Blob("raced content");
+  AddOrDie(*catalog_, Image("first", "other", "same.png", blob));  // the blob exists already
+  constexpr int kThreads = 8;
+  for (int t = 0; t < kThreads; ++t) CreateOrDie(InProject("d" + std::to_string(t), "p1"));
+  std::vector<Result<AddImageOutcome>> results(kThreads, Status::Internal("not run"));
+  std::latch start(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      start.arrive_and_wait();
+      results[t] =
+          catalog_->AddImage(Image("img" + std::to_string(t), "d" + std::to_string(t), "same.png", blob));
+    });
+  }
+  for (auto& th : threads) th.join();
+  int originals = 0;
+  for (const auto& r : results) {
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    if (!r->duplicate) ++originals;
+  }
+  EXPECT_EQ(originals, 1);
+}
+
+TEST_P(CatalogTest, DeletingADatasetDropsTheClaimsOfPicturesItsProjectNoLongerShows) {
+  ASSERT_TRUE(catalog_->CreateProject(ProjectRecord{"p1", "alpha", kCreated}).ok());
+  CreateOrDie(InProject("d1", "p1"));
+  CreateOrDie(InProject("d2", "p1"));
+  CreateOrDie(InProject("d3", kDefaultProjectId));
+  const BlobRecord x = Blob("x");
+  const BlobRecord y = Blob("y");
+  BlobRecord y_as_jpeg = Blob("y, other bytes");  // same pixels, other content
+  y_as_jpeg.pixel_hash = y.pixel_hash;
+  AddOrDie(*catalog_, Image("i1", "d1", "x.png", x));
+  AddOrDie(*catalog_, Image("i2", "d1", "y.png", y));
+  AddOrDie(*catalog_, Image("i3", "d2", "y.jpg", y_as_jpeg));
+  AddOrDie(*catalog_, Image("i4", "d3", "x.png", x));
+  const std::string z = Sha256Hex("pixels nobody shows");
+  ASSERT_TRUE(catalog_->AddClaims("p1", "m", {x.pixel_hash, y.pixel_hash, z}).ok());
+  ASSERT_TRUE(catalog_->AddClaims("p1", "*", {x.pixel_hash}).ok());
+  ASSERT_TRUE(catalog_->AddClaims(kDefaultProjectId, "m", {x.pixel_hash}).ok());
+
+  ASSERT_TRUE(catalog_->DeleteDataset("d1").ok());
+  const std::vector<std::string> all = {x.pixel_hash, y.pixel_hash, z};
+  EXPECT_EQ(*catalog_->FilterClaimed("p1", "m", all), (std::vector<std::string>{y.pixel_hash, z}))
+      << "x went with d1 (its '*' claim too); d2 still shows y; z was none of d1's pictures";
+  EXPECT_EQ(*catalog_->FilterClaimed(kDefaultProjectId, "m", all), std::vector<std::string>{x.pixel_hash});
+
+  ASSERT_TRUE(catalog_->DeleteDataset("d2").ok());
+  EXPECT_EQ(*catalog_->FilterClaimed("p1", "m", all), std::vector<std::string>{z});
+  EXPECT_EQ(*catalog_->FilterClaimed(kDefaultProjectId, "m", all), std::vector<std::string>{x.pixel_hash});
+}
+
 constexpr char kDatasetA[] = "0a1b2c3d4e5f6071";  // "first": 3 images
 constexpr char kDatasetB[] = "1a2b3c4d5e6f7081";  // "second": 1 image, sharing a blob with A
 constexpr char kSharedHash[] = "f19e1cf05a6eb47bf5edc8fa36956780356fe7cc9761a5126a7154185708f8a5";
@@ -899,6 +1302,18 @@ TEST_F(CatalogMigrationTest, UpgradesVersionOneAndKeepsAllRows) {
   EXPECT_EQ((*datasets)[1].id, kDatasetA);
   EXPECT_EQ((*datasets)[1].name, "first");
   EXPECT_EQ((*datasets)[1].image_count, 3);
+  // Version 8: the datasets are the default project's, which claims every stored picture for
+  // every model.
+  for (const DatasetRecord& d : *datasets) EXPECT_EQ(d.project_id, kDefaultProjectId);
+  EXPECT_EQ((*catalog->FindProject("default"))->id, kDefaultProjectId);
+  const std::vector<std::string> v1_pictures = {
+      "81a461b5eddc593bf94f605e38d874343e80ec311132b2c5d712d99e49eed1da",
+      "98e384dbc0323a55f2bc24923d765fc1278c048f8bb2327e81b881a81f567590",
+      "c63f80a5aad74861ddc78a6c29b7faed62ff7aa3eca4d64ae2bfd199af6e06a3"};
+  std::vector<std::pair<std::string, std::string>> v1_claims;
+  for (const std::string& p : v1_pictures) v1_claims.emplace_back(kDefaultProjectId, p);
+  EXPECT_EQ(*catalog->ListClaims("any-model"), v1_claims);
+  EXPECT_EQ(*catalog->FilterClaimed(kDefaultProjectId, "any-model", v1_pictures), v1_pictures);
 
   // Positions follow created_at; equal timestamps follow insertion order (rowid), which here
   // is neither id order nor filename order.
@@ -958,8 +1373,8 @@ TEST_F(CatalogMigrationTest, UpgradesVersionOneAndKeepsAllRows) {
   ASSERT_TRUE(
       catalog->ForEachPicture("", [&](const std::string&, const PerceptualHash&) { ++pictures; }).ok());
   EXPECT_EQ(pictures, 1);
-  Result<std::vector<ImageRecord>> shared =
-      catalog->ListImagesWithPixelHash("81a461b5eddc593bf94f605e38d874343e80ec311132b2c5d712d99e49eed1da");
+  Result<std::vector<ImageRecord>> shared = catalog->ListImagesWithPixelHash(
+      "81a461b5eddc593bf94f605e38d874343e80ec311132b2c5d712d99e49eed1da", "");
   ASSERT_TRUE(shared.ok());
   EXPECT_EQ(Ids(*shared),
             (std::vector<std::string>{"bbbbbbbbbbbbbbbb", "dddddddddddddddd", "eeeeeeeeeeeeeeee"}));
@@ -1248,6 +1663,13 @@ TEST_F(PostgresCatalogTest, UpgradesVersionOneRows) {
   EXPECT_EQ((*thumb)->thumb_jpeg, std::string("\xFF\xD8\xFF\xD9", 4));
   EXPECT_EQ(catalog->BlobsWithoutPerceptualHash("", 100)->size(), 3u);
   EXPECT_EQ(db_->Scalar("SELECT string_agg(DISTINCT tenant, ',') FROM datasets"), "default");
+  // Version 8: the default project's datasets, its claims of every stored picture.
+  EXPECT_EQ(catalog->GetDataset("0a1b2c3d4e5f6071")->project_id, kDefaultProjectId);
+  EXPECT_EQ(db_->Scalar("SELECT string_agg(DISTINCT project_id, ',') FROM datasets"), kDefaultProjectId);
+  EXPECT_EQ(catalog->ListClaims("any-model")->size(), 3u);
+  EXPECT_EQ(db_->Scalar("SELECT COUNT(*) FROM embedding_claims WHERE project_id = '0000000000000000' AND "
+                        "model_id = '*'"),
+            "3");
 }
 
 TEST_F(PostgresCatalogTest, ABrokenConnectionIsReplaced) {
