@@ -99,6 +99,7 @@ function membersBlock(project, users, changed) {
       const role = roleSelect(null, MEMBER_ROLES, m.role, `Role of ${m.user_name} in ${project.name}`);
       role.addEventListener('change', async () => {
         if (await busy(role, () => api('PUT', memberPath, { role: role.value }))) changed();
+        else load();  // show the role the server kept
       });
       const remove = el('button.btn.btn-quiet.btn-danger-text', { type: 'button',
         'aria-label': `Remove ${m.user_name} from ${project.name}` }, 'Remove');
