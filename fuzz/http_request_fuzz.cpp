@@ -29,7 +29,7 @@ namespace samcache {
 // No accounts: the fuzzed server has no catalog; the gate still checks Host and Origin.
 ServerAccess MakeServerAccess(App&, const ServerOptions&) {
   ServerAccess access;
-  access.gate = std::make_unique<AccessGate>(GateOptions{.accounts = false}, nullptr, nullptr);
+  access.gate = std::make_unique<AccessGate>(GateOptions::WithoutAccounts(), nullptr, nullptr);
   return access;
 }
 

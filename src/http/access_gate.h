@@ -24,6 +24,12 @@ struct GateOptions {
   std::vector<std::string> allowed_hosts;
   // A listener that serves only /metrics and /healthz: /metrics needs no token there.
   bool metrics_listener = false;
+
+  static GateOptions WithoutAccounts() {
+    GateOptions options;
+    options.accounts = false;
+    return options;
+  }
 };
 
 // Sent with every answer: the page's own scripts, styles and images only (no inline script),

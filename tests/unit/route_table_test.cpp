@@ -66,7 +66,7 @@ class RouteTableTest : public ::testing::Test {
   TempDir dir_;
   ServerOptions server_options_;
   std::atomic<bool> stopping_{false};
-  AccessGate gate_{GateOptions{.accounts = false}, nullptr, nullptr};
+  AccessGate gate_{GateOptions::WithoutAccounts(), nullptr, nullptr};
   std::unique_ptr<App> app_;
 };
 
