@@ -164,8 +164,8 @@ CREATE INDEX idx_blobs_created_at ON blobs(created_at);
     // memberships and tokens; and the embeddings each project has claimed, those of today's
     // pictures claimed by the default project for every model ('*') so that a garbage
     // collection after the upgrade keeps them. Claims are keyed by project and picture first:
-    // a batch of pictures (FilterClaimed) and a deleted dataset's pictures are looked up so. Names are unique and listed byte-wise, as in
-    // SQLite.
+    // a batch of pictures (FilterClaimed) and a deleted dataset's pictures are looked up so.
+    // Names are unique and listed byte-wise, as in SQLite.
     {8, "projects, users, tokens and embedding claims", R"sql(
 CREATE TABLE projects (
   id VARCHAR(64) PRIMARY KEY,
