@@ -498,9 +498,18 @@ test('d: a page on another origin cannot change anything with the admin\'s cooki
   cdp.on('Network.responseReceivedExtraInfo', (e) => answered.push([e.requestId, e.statusCode]));
   await p.goto(`${otherUrl}/attack?victim=${shared.datasetB}`);
   const results = await logged;
-  const samcache = answered.filter(([id]) => (sent.get(id) || '').includes(baseUrl))
-    .map(([id, status]) => ({ request: sent.get(id).replace(baseUrl, ''), status, cookie: cookies.get(id) || '' }));
+  const expected = ['POST /api/sam/dataset/init?name=from-fetch', 'POST /api/sam/projects',
+    `OPTIONS /api/sam/dataset/${shared.datasetB}`];
+  let samcache = [];
   const find = (request) => samcache.find((r) => r.request === request);
+  // The protocol's events may trail the page's own view of the fetches: wait for them.
+  for (;;) {
+    samcache = answered.filter(([id]) => (sent.get(id) || '').includes(baseUrl))
+      .map(([id, status]) => ({ id, request: sent.get(id).replace(baseUrl, ''), status, cookie: cookies.get(id) || '' }));
+    const posts = samcache.filter((r) => r.request.startsWith('POST'));
+    if (expected.every((request) => find(request)) && posts.every((r) => cookies.has(r.id))) break;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
   // The upload and the JSON-as-text POST went out with the admin's cookie and were refused.
   for (const request of ['POST /api/sam/dataset/init?name=from-fetch', 'POST /api/sam/projects']) {
     assert.ok(find(request), `${request} reached samcache: ${JSON.stringify(samcache)}`);
