@@ -10,13 +10,13 @@
 // /usr/bin/chromium).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { CHROMIUM_ARGS, startServer, stopServer } from './harness.mjs';
+import { CHROMIUM_ARGS, pageFetch, pageUpload, startServer, stopServer } from './harness.mjs';
+import { startOtherOrigin } from './other_origin.mjs';
 import { makeScene } from './scenes.mjs';
 
 const binary = process.env.SAMCACHE_BINARY;
@@ -34,7 +34,7 @@ const png2 = makeScene(1).png;
 let dataDir;
 let server;
 let baseUrl;
-let other;       // the second loopback origin (another port): the "attacker"
+let other;  // the second loopback origin (another port): the "attacker"
 let otherUrl;
 let browser;
 const contexts = {};
@@ -80,96 +80,6 @@ async function screenshot(p, name) {
   await p.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
 }
 
-// A request from inside a page (its cookies, its origin): {status, body}.
-function pageFetch(p, method, path, body = undefined) {
-  return p.evaluate(async ({ method, path, body }) => {
-    const init = { method, headers: { Accept: 'application/json' } };
-    if (body !== undefined) {
-      init.headers['Content-Type'] = 'application/json';
-      init.body = JSON.stringify(body);
-    }
-    const response = await fetch(path, init);
-    const text = await response.text();
-    let json = null;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      // Not JSON.
-    }
-    return { status: response.status, body: json };
-  }, { method, path, body });
-}
-
-// Uploads one PNG as a new dataset from inside a page.
-function pageUpload(p, path, bytes) {
-  return p.evaluate(async ({ path, bytes }) => {
-    const form = new FormData();
-    form.append('images', new Blob([new Uint8Array(bytes)], { type: 'image/png' }), 'b.png');
-    const response = await fetch(path, { method: 'POST', body: form });
-    return { status: response.status, body: await response.json() };
-  }, { path, bytes: Array.from(bytes) });
-}
-
-// The "attacker": pages on http://127.0.0.1:<other port>. /attack tries to change samcache
-// with the visitor's cookies; /frame tries to show samcache in a frame.
-function attackPage(target, victim) {
-  const b64 = png2.toString('base64');
-  return `<!doctype html><meta charset="utf-8"><title>another site</title>
-<form id="form" method="post" enctype="multipart/form-data" action="${target}/api/sam/dataset/init?name=from-form">
-  <input type="file" name="images" id="file">
-</form>
-<script>
-(async () => {
-  const bytes = Uint8Array.from(atob('${b64}'), (c) => c.charCodeAt(0));
-  const results = {};
-  const form = new FormData();
-  form.append('images', new Blob([bytes], { type: 'image/png' }), 'x.png');
-  try {
-    const r = await fetch('${target}/api/sam/dataset/init?name=from-fetch', { method: 'POST', mode: 'no-cors', credentials: 'include', body: form });
-    results.post = r.type;
-  } catch (e) { results.post = 'failed: ' + e.message; }
-  try {
-    const r = await fetch('${target}/api/sam/dataset/${victim}', { method: 'DELETE', credentials: 'include' });
-    results.delete = 'status ' + r.status;
-  } catch (e) { results.delete = 'failed: ' + e.message; }
-  try {
-    const r = await fetch('${target}/api/sam/projects', { method: 'POST', mode: 'no-cors', credentials: 'include', body: '{"name": "from-csrf"}' });
-    results.project = r.type;
-  } catch (e) { results.project = 'failed: ' + e.message; }
-  console.log('results ' + JSON.stringify(results));
-  const file = new DataTransfer();
-  file.items.add(new File([bytes], 'y.png', { type: 'image/png' }));
-  document.getElementById('file').files = file.files;
-  document.getElementById('form').submit();
-})();
-</script>`;
-}
-
-function framePage(target) {
-  return `<!doctype html><meta charset="utf-8"><title>framing</title>
-<iframe id="frame" src="${target}/" width="800" height="600"></iframe>`;
-}
-
-function startOther() {
-  return new Promise((resolve) => {
-    other = createServer((req, res) => {
-      const url = new URL(req.url, 'http://127.0.0.1');
-      let html = null;
-      if (url.pathname === '/attack') html = attackPage(baseUrl, url.searchParams.get('victim'));
-      if (url.pathname === '/frame') html = framePage(baseUrl);
-      if (html === null) {
-        res.writeHead(404).end();
-        return;
-      }
-      res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' }).end(html);
-    });
-    other.listen(0, '127.0.0.1', () => {
-      otherUrl = `http://127.0.0.1:${other.address().port}`;
-      resolve();
-    });
-  });
-}
-
 // The admin's view of every dataset, over the API with the admin's session.
 async function allDatasets() {
   const { status, body } = await pageFetch(pages.admin, 'GET', '/api/sam/datasets');
@@ -184,14 +94,15 @@ before(async () => {
   server = await startServer(binary, dataDir, [], LOGIN_LINK);
   baseUrl = server.baseUrl;
   shared.loginLink = server.match[0];
-  await startOther();
+  other = await startOtherOrigin(baseUrl, png2);
+  otherUrl = other.url;
   browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: CHROMIUM_ARGS });
 });
 
 after(async () => {
   if (browser) await browser.close();
   await stopServer(server);
-  if (other) await new Promise((resolve) => other.close(resolve));
+  if (other) await other.close();
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   console.log(`screenshots in ${artifacts}`);
 });

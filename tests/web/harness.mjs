@@ -54,3 +54,33 @@ export async function stopServer(server) {
   server.process.kill('SIGTERM');
   await exited;
 }
+
+// A request from inside a page (its cookies, its origin): {status, body}.
+export function pageFetch(p, method, path, body = undefined) {
+  return p.evaluate(async ({ method, path, body }) => {
+    const init = { method, headers: { Accept: 'application/json' } };
+    if (body !== undefined) {
+      init.headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(body);
+    }
+    const response = await fetch(path, init);
+    const text = await response.text();
+    let json = null;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      // Not JSON.
+    }
+    return { status: response.status, body: json };
+  }, { method, path, body });
+}
+
+// Uploads one PNG as a new dataset from inside a page.
+export function pageUpload(p, path, bytes) {
+  return p.evaluate(async ({ path, bytes }) => {
+    const form = new FormData();
+    form.append('images', new Blob([new Uint8Array(bytes)], { type: 'image/png' }), 'b.png');
+    const response = await fetch(path, { method: 'POST', body: form });
+    return { status: response.status, body: await response.json() };
+  }, { path, bytes: Array.from(bytes) });
+}
