@@ -36,7 +36,7 @@ export function showAccount({ onProjectChange, onLogout }) {
   const link = isAdmin()
     ? el('a.btn.btn-quiet#admin-link', { href: '#/admin' }, 'Admin')
     : el('a.btn.btn-quiet#tokens-link', { href: '#/tokens' }, 'My tokens');
-  const logout = el('button.btn#logout', { type: 'button' }, 'Log out');
+  const logout = el('button.btn#logout', { type: 'button', title: `Log out ${session.user.name}` }, 'Log out');
   logout.addEventListener('click', onLogout);
   area.append(picker, link,
     el('span.user', { title: `role: ${session.user.role}` },
