@@ -137,7 +137,9 @@ class CatalogWrapper : public Catalog {
   Result<int64_t> CountUsers() override { return target_.CountUsers(); }
   Status UpdateUser(const UserRecord& user) override { return target_.UpdateUser(user); }
   Status DeleteUser(const std::string& id) override { return target_.DeleteUser(id); }
-  Status SetMembership(const MembershipRecord& membership) override { return target_.SetMembership(membership); }
+  Status SetMembership(const MembershipRecord& membership) override {
+    return target_.SetMembership(membership);
+  }
   Status RemoveMembership(const std::string& project_id, const std::string& user_id) override {
     return target_.RemoveMembership(project_id, user_id);
   }

@@ -29,8 +29,9 @@ class ImageCatalog {
   // Newest first.
   virtual Result<std::vector<DatasetRecord>> ListDatasets() = 0;
   // Removes the dataset and its images (with their annotations; its unfinished prewarm jobs are
-  // cancelled, and its project's claims of pictures no other dataset of the project shows). Returns the content hashes whose blob rows were removed because no image refers
-  // to them any more: the caller deletes those files.
+  // cancelled, and its project's claims of pictures no other dataset of the project shows). Returns the
+  // content hashes whose blob rows were removed because no image refers to them any more: the caller deletes
+  // those files.
   virtual Result<std::vector<std::string>> DeleteDataset(const std::string& id) = 0;
 
   // --- Images and blobs ---

@@ -14,18 +14,18 @@ namespace samcache {
 
 enum class StatusCode {
   kOk,
-  kInvalidArgument,  // the caller sent something unusable (HTTP 400)
-  kNotFound,         // an id that does not exist, or one the caller may not know of (HTTP 404)
-  kUnauthenticated,  // no valid token or session (HTTP 401)
-  kPermissionDenied, // the caller's role does not allow it (HTTP 403)
-  kRateLimited,      // over the caller's rate limit (HTTP 429)
-  kTooLarge,         // over a configured size or pixel limit (HTTP 413)
-  kUnsupported,      // a well-formed input we do not handle (HTTP 415)
-  kCorrupt,          // stored or uploaded data failed an integrity check
-  kConflict,         // clashes with the current state, e.g. a job another process runs (HTTP 409)
-  kUnavailable,      // busy right now; worth retrying later (HTTP 503)
-  kIoError,          // the file system or database failed
-  kInternal,         // a bug or an unexpected library failure (HTTP 500)
+  kInvalidArgument,   // the caller sent something unusable (HTTP 400)
+  kNotFound,          // an id that does not exist, or one the caller may not know of (HTTP 404)
+  kUnauthenticated,   // no valid token or session (HTTP 401)
+  kPermissionDenied,  // the caller's role does not allow it (HTTP 403)
+  kRateLimited,       // over the caller's rate limit (HTTP 429)
+  kTooLarge,          // over a configured size or pixel limit (HTTP 413)
+  kUnsupported,       // a well-formed input we do not handle (HTTP 415)
+  kCorrupt,           // stored or uploaded data failed an integrity check
+  kConflict,          // clashes with the current state, e.g. a job another process runs (HTTP 409)
+  kUnavailable,       // busy right now; worth retrying later (HTTP 503)
+  kIoError,           // the file system or database failed
+  kInternal,          // a bug or an unexpected library failure (HTTP 500)
 };
 
 class Status {

@@ -1,5 +1,7 @@
 #include "http/access_gate.h"
 
+#include "http/json_reply.h"
+
 #include <arpa/inet.h>
 
 #include <algorithm>
@@ -64,6 +66,34 @@ std::string SecretOf(const Request& request) {
 AccessGate::AccessGate(GateOptions options, Authenticator* authenticator, RateLimiter* limiter)
     : options_(std::move(options)), authenticator_(authenticator), limiter_(limiter) {
   for (std::string& host : options_.allowed_hosts) host = Lower(host);
+  for (std::string& origin : options_.cors_origins) origin = Lower(origin);
+}
+
+bool AccessGate::CorsOrigin(const std::string& origin) const {
+  const std::string lower = Lower(origin);
+  return !origin.empty() && std::find(options_.cors_origins.begin(), options_.cors_origins.end(), lower) !=
+                                options_.cors_origins.end();
+}
+
+std::vector<std::pair<std::string, std::string>> AccessGate::CorsHeaders(const Request& request) const {
+  const std::string origin = request.header("Origin");
+  if (!CorsOrigin(origin)) return {};
+  return {{"Access-Control-Allow-Origin", origin},
+          {"Vary", "Origin"},
+          {"Access-Control-Expose-Headers", "Location, Retry-After, Content-Disposition"}};
+}
+
+Reply AccessGate::Preflight(const Request& request) const {
+  if (!CorsOrigin(request.header("Origin"))) {
+    return ErrorReply(403, "cross-origin requests are not allowed from this origin (serve --cors-origin)");
+  }
+  Reply reply;
+  reply.status = 204;
+  for (auto& [name, value] : CorsHeaders(request)) reply.Header(name, value);
+  reply.Header("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE")
+      .Header("Access-Control-Allow-Headers", "Authorization, Content-Type, Last-Event-ID")
+      .Header("Access-Control-Max-Age", "600");
+  return reply;
 }
 
 Status AccessGate::CheckHost(const Request& request) const {
@@ -92,6 +122,7 @@ Status AccessGate::CheckOrigin(const Request& request) const {
   if (!host.empty() && (Lower(origin) == "http://" + host || Lower(origin) == "https://" + host)) {
     return Status::Ok();
   }
+  if (CorsOrigin(origin)) return Status::Ok();
   return Status::PermissionDenied("requests from the page at '" + Clip(origin) +
                                   "' may not change anything here (another origin)");
 }
@@ -130,10 +161,19 @@ void GuardRoutes(RouteTable& routes, const AccessGate& gate) {
   for (Route& route : routes) {
     route.handler = [&gate, inner = std::move(route.handler),
                      route_copy = route](const Request& request) -> Result<Reply> {
-      SAMCACHE_ASSIGN_OR_RETURN(const Caller caller, gate.Admit(request, route_copy));
-      Request admitted = request;
-      admitted.caller = &caller;
-      return inner(admitted);
+      Result<Caller> caller = gate.Admit(request, route_copy);
+      Result<Reply> reply = caller.status();
+      if (caller.ok()) {
+        Request admitted = request;
+        admitted.caller = &*caller;
+        reply = inner(admitted);
+      }
+      const auto cors = gate.CorsHeaders(request);
+      if (cors.empty()) return reply;
+      // A configured origin's page reads its errors too.
+      Reply answer = reply.ok() ? std::move(reply).value() : StatusReply(reply.status());
+      for (const auto& [name, value] : cors) answer.Header(name, value);
+      return answer;
     };
   }
 }

@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "access/accounts.h"
@@ -24,6 +25,10 @@ struct GateOptions {
   std::vector<std::string> allowed_hosts;
   // A listener that serves only /metrics and /healthz: /metrics needs no token there.
   bool metrics_listener = false;
+  // Origins (https://app.example.org) whose pages may call the API with a Bearer token: their
+  // requests pass the Origin check and their answers carry CORS headers. Empty: CORS is off.
+  // Cookies are never sent cross-origin (SameSite=Strict, no Allow-Credentials).
+  std::vector<std::string> cors_origins;
 
   static GateOptions WithoutAccounts() {
     GateOptions options;
@@ -56,7 +61,14 @@ class AccessGate {
 
   bool accounts() const { return options_.accounts; }
 
+  // The CORS headers for an answer to this request: none unless its Origin is configured.
+  std::vector<std::pair<std::string, std::string>> CorsHeaders(const Request& request) const;
+  // The answer to a preflight (OPTIONS): 204 with what a configured origin may send, 403
+  // otherwise.
+  Reply Preflight(const Request& request) const;
+
  private:
+  bool CorsOrigin(const std::string& origin) const;
   Status CheckHost(const Request& request) const;
   Status CheckOrigin(const Request& request) const;
 

@@ -356,6 +356,10 @@ MHD_Result HttpServer::Impl::Start(Exchange& ex, MHD_Connection* connection, con
   if (req.headers.count("Content-Length") > 1)
     return Refuse(ex, 400, "the request has more than one Content-Length");
 
+  if (req.method == "OPTIONS") {  // a CORS preflight, answered by the gate
+    ex.discard_body = true;
+    return Answer(ex, access.gate->Preflight(req));
+  }
   Method parsed;
   RouteMatch match;
   if (ParseMethod(req.method, parsed)) match = matcher.Match(parsed, req.path);

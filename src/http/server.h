@@ -36,6 +36,8 @@ struct ServerOptions {
   bool accounts = true;
   // Host names besides localhost and IP literals (http/access_gate.h).
   std::vector<std::string> allowed_hosts;
+  // Origins whose pages may call the API with a token (CORS); empty: none.
+  std::vector<std::string> cors_origins;
   RateLimits rate_limits;
 };
 

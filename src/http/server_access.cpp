@@ -21,6 +21,7 @@ ServerAccess MakeServerAccess(App& app, const ServerOptions& options) {
   GateOptions gate;
   gate.accounts = options.accounts;
   gate.allowed_hosts = options.allowed_hosts;
+  gate.cors_origins = options.cors_origins;
   gate.metrics_listener = options.metrics_only;
   access.gate = std::make_unique<AccessGate>(gate, access.authenticator.get(), access.limiter.get());
   return access;

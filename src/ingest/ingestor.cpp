@@ -249,7 +249,8 @@ void UploadBatch::CommitOldest() {
   // Created once the first file is written: a file the disk cannot take creates nothing.
   auto create_dataset = [this]() -> Status {
     if (dataset_created_) return Status::Ok();
-    Status st = catalog_.CreateDataset(DatasetRecord{dataset_id_, dataset_name_, NowIso8601(), 0, project_id_});
+    Status st =
+        catalog_.CreateDataset(DatasetRecord{dataset_id_, dataset_name_, NowIso8601(), 0, project_id_});
     if (!st.ok()) return Status::IoError("could not create the dataset: " + st.message());
     dataset_created_ = true;
     created_here_ = true;

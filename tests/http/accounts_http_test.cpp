@@ -463,3 +463,51 @@ TEST_F(AccountsHttpTest, WithoutAccountsEverythingIsOpenAndSaysSo) {
 
 }  // namespace
 }  // namespace samcache::testing
+
+namespace samcache::testing {
+namespace {
+
+TEST_F(AccountsHttpTest, CorsIsOffUnlessAnOriginIsConfigured) {
+  httplib::Client client("127.0.0.1", port());
+  auto preflight = [&](const std::string& origin) {
+    httplib::Request req;
+    req.method = "OPTIONS";
+    req.path = "/api/sam/datasets";
+    req.headers = {{"Origin", origin}, {"Access-Control-Request-Method", "GET"}};
+    return ToReply(client.send(req));
+  };
+  const Reply off = preflight("https://app.example.org");
+  EXPECT_EQ(off.status, 403);
+  EXPECT_TRUE(off.header("Access-Control-Allow-Origin").empty());
+  EXPECT_TRUE(Admin()
+                  .Get("/api/sam/datasets", {{"Origin", "https://app.example.org"}})
+                  .header("Access-Control-Allow-Origin")
+                  .empty());
+
+  Start({"--cors-origin", "https://app.example.org"});
+  httplib::Client again("127.0.0.1", port());
+  httplib::Request req;
+  req.method = "OPTIONS";
+  req.path = "/api/sam/dataset/init";
+  req.headers = {{"Origin", "https://app.example.org"}, {"Access-Control-Request-Method", "POST"}};
+  const Reply on = ToReply(again.send(req));
+  EXPECT_EQ(on.status, 204);
+  EXPECT_EQ(on.header("Access-Control-Allow-Origin"), "https://app.example.org");
+  EXPECT_NE(on.header("Access-Control-Allow-Headers").find("Authorization"), std::string::npos);
+  EXPECT_TRUE(on.header("Access-Control-Allow-Credentials").empty());
+  // The configured origin may write with a token, and reads its errors too; others may not.
+  As admin = Admin();
+  const Reply upload =
+      admin.Upload("/api/sam/dataset/init", {Picture(20)}, {{"Origin", "https://app.example.org"}});
+  EXPECT_EQ(upload.status, 200) << upload.raw;
+  EXPECT_EQ(upload.header("Access-Control-Allow-Origin"), "https://app.example.org");
+  const Reply refused = As(port(), "").Get("/api/sam/datasets", {{"Origin", "https://app.example.org"}});
+  EXPECT_EQ(refused.status, 401);
+  EXPECT_EQ(refused.header("Access-Control-Allow-Origin"), "https://app.example.org");
+  EXPECT_EQ(
+      admin.Upload("/api/sam/dataset/init", {Picture(21)}, {{"Origin", "https://other.example.org"}}).status,
+      403);
+}
+
+}  // namespace
+}  // namespace samcache::testing

@@ -391,3 +391,65 @@ TEST_F(ScaleOutTest, RedisRestartedMidRunIsInvisibleToUsers) {
 
 }  // namespace
 }  // namespace samcache::testing
+
+namespace samcache::testing {
+namespace {
+
+// Accounts across instances sharing PostgreSQL and Redis: a token or session made on A works
+// on B, a token revoked on A is refused on B within a second, and a rate limit counts the
+// requests of both instances together.
+TEST_F(ScaleOutTest, TokensSessionsAndRateLimitsWorkAcrossInstances) {
+  auto a = Start("a", "serve", {kWithAccounts, "--rate-limit-uploads", "3"});
+  auto b = Start("b", "serve", {kWithAccounts, "--rate-limit-uploads", "3"});
+  // One of them created the admin at its first start; its log has the link.
+  std::smatch link;
+  const std::string logs = a->server.Log() + b->server.Log();
+  ASSERT_TRUE(std::regex_search(logs, link, std::regex(R"(/login\?token=(sc_[0-9a-f]{64}))"))) << logs;
+  httplib::Client on_a("127.0.0.1", a->server.port()), on_b("127.0.0.1", b->server.port());
+  const Reply login =
+      ToReply(on_a.Post("/api/sam/login", json{{"token", link[1].str()}}.dump(), "application/json"));
+  ASSERT_EQ(login.status, 200) << login.raw;
+  const std::string cookie = login.header("Set-Cookie").substr(0, login.header("Set-Cookie").find(';'));
+  // The session made on A is good on B.
+  EXPECT_EQ(ToReply(on_b.Get("/api/sam/me", {{"Cookie", cookie}})).status, 200);
+  const Reply token = ToReply(on_b.Post("/api/sam/tokens", {{"Cookie", cookie}},
+                                        json{{"name", "shared"}}.dump(), "application/json"));
+  ASSERT_EQ(token.status, 201) << token.raw;
+  const httplib::Headers bearer = {{"Authorization", "Bearer " + token.body["secret"].get<std::string>()}};
+
+  // Three uploads a minute for this token over both instances; a minute boundary in between
+  // starts the count over, so the test tries again once.
+  int refused = 0;
+  for (int attempt = 0; attempt < 2 && refused == 0; ++attempt) {
+    const auto minute =
+        std::chrono::duration_cast<std::chrono::minutes>(std::chrono::system_clock::now().time_since_epoch());
+    std::vector<int> statuses;
+    for (int i = 0; i < 4; ++i) {
+      httplib::Client& client = i % 2 == 0 ? on_a : on_b;
+      statuses.push_back(ToReply(client.Post("/api/sam/dataset/init", bearer,
+                                             ImageItems(MakeImages(1, 100 + 10 * i + attempt, 120, 90))))
+                             .status);
+    }
+    const bool same_minute = minute == std::chrono::duration_cast<std::chrono::minutes>(
+                                           std::chrono::system_clock::now().time_since_epoch());
+    if (same_minute) {
+      EXPECT_EQ(statuses, (std::vector<int>{200, 200, 200, 429}));
+      refused = statuses[3] == 429 ? 1 : -1;
+    }
+  }
+  EXPECT_EQ(refused, 1);
+
+  // Revoked on A, refused on B within a second.
+  ASSERT_EQ(ToReply(on_b.Get("/api/sam/me", bearer)).status, 200);
+  const std::string id = token.body["token"]["id"];
+  ASSERT_EQ(ToReply(on_a.Delete(("/api/sam/token/" + id).c_str(), {{"Cookie", cookie}})).status, 200);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  EXPECT_EQ(ToReply(on_b.Get("/api/sam/me", bearer)).status, 401);
+  // Logged out on B, refused on A.
+  ASSERT_EQ(ToReply(on_b.Post("/api/sam/logout", {{"Cookie", cookie}}, "", "application/json")).status, 200);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  EXPECT_EQ(ToReply(on_a.Get("/api/sam/me", {{"Cookie", cookie}})).status, 401);
+}
+
+}  // namespace
+}  // namespace samcache::testing

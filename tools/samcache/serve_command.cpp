@@ -133,6 +133,11 @@ Command AddServeCommand(CLI::App& cli) {
                    "A host name the server answers to besides localhost and IP addresses (repeat; * for any)")
       ->type_name("NAME");
   serve
+      ->add_option("--cors-origin", server.cors_origins,
+                   "An origin (https://app.example.org) whose pages may call the API with a token (repeat); "
+                   "CORS is off without it")
+      ->type_name("ORIGIN");
+  serve
       ->add_option("--rate-limit-uploads", server.rate_limits.uploads_per_minute,
                    "Upload requests per minute and token (0: no limit)")
       ->capture_default_str()
