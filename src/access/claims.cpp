@@ -42,6 +42,12 @@ Status ClaimBook::Claim(const std::string& project_id, const std::string& model_
   return added;
 }
 
+void ClaimBook::ForgetRecent() {
+  std::lock_guard lock(mu_);
+  recent_.clear();
+  recent_since_ = std::chrono::steady_clock::now();
+}
+
 Result<std::vector<bool>> ClaimBook::Claimed(const std::string& project_id, const std::string& model_id,
                                              const std::vector<std::string>& pixel_hashes) {
   SAMCACHE_ASSIGN_OR_RETURN(std::vector<std::string> claimed,

@@ -41,6 +41,9 @@ class ClaimBook {
   // For each pixel hash: whether the project has claimed it for the model.
   Result<std::vector<bool>> Claimed(const std::string& project_id, const std::string& model_id,
                                     const std::vector<std::string>& pixel_hashes);
+  // Forgets which claims this process wrote lately: after a delete dropped some, the next
+  // Claim of them is written again at once, not a minute later.
+  void ForgetRecent();
 
  private:
   AccessCatalog& catalog_;

@@ -25,13 +25,17 @@ int64_t RateLimiter::CountLocally(const std::string& key, int64_t minute) {
 }
 
 Status RateLimiter::Admit(const std::string& token_id, RateKind kind) {
-  const int64_t limit = kind == RateKind::kUpload ? limits_.uploads_per_minute : limits_.clicks_per_minute;
+  const int64_t limit = kind == RateKind::kUpload  ? limits_.uploads_per_minute
+                        : kind == RateKind::kClick ? limits_.clicks_per_minute
+                                                   : limits_.logins_per_minute;
   if (limit <= 0) return Status::Ok();
   const int64_t seconds =
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
           .count();
   const int64_t minute = seconds / 60;
-  const std::string what = kind == RateKind::kUpload ? "uploads" : "clicks";
+  const std::string what = kind == RateKind::kUpload  ? "uploads"
+                           : kind == RateKind::kClick ? "clicks"
+                                                      : "logins";
   const std::string key = "samcache:rate:" + what + ":" + token_id + ":" + std::to_string(minute);
   int64_t count = 0;
   bool counted = false;
@@ -45,7 +49,8 @@ Status RateLimiter::Admit(const std::string& token_id, RateKind kind) {
   }
   if (!counted) count = CountLocally(key, minute);
   if (count <= limit) return Status::Ok();
-  return Status::RateLimited("too many " + what + ": this token may send " + std::to_string(limit) + " " +
+  const std::string who = kind == RateKind::kLogin ? "this address" : "this token";
+  return Status::RateLimited("too many " + what + ": " + who + " may send " + std::to_string(limit) + " " +
                              what + " a minute; try again in " + std::to_string(60 - seconds % 60) + " s");
 }
 

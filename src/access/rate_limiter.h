@@ -16,11 +16,12 @@ namespace samcache {
 
 class RedisClient;
 
-enum class RateKind { kUpload, kClick };
+enum class RateKind { kUpload, kClick, kLogin };
 
 struct RateLimits {
   int64_t uploads_per_minute = 0;  // upload requests; 0: no limit
   int64_t clicks_per_minute = 0;   // predict requests; 0: no limit
+  int64_t logins_per_minute = 20;  // login attempts per client address: password guessing
 };
 
 class RateLimiter {
@@ -28,8 +29,8 @@ class RateLimiter {
   // `shared` may be null (one instance); it must outlive the limiter.
   RateLimiter(RateLimits limits, RedisClient* shared);
 
-  // Counts one request of `token_id` and refuses it (RateLimited, saying when to retry) when
-  // it is over the limit of its kind for this minute.
+  // Counts one request of `token_id` (for kLogin: the client's address) and refuses it (RateLimited, saying
+  // when to retry) when it is over the limit of its kind for this minute.
   Status Admit(const std::string& token_id, RateKind kind);
 
   const RateLimits& limits() const { return limits_; }

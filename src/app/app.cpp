@@ -29,6 +29,7 @@ Result<std::unique_ptr<App>> App::Open(const AppOptions& options) {
     app->options_.catalog_path = (options.data_dir / "samcache.db").string();
   }
   SAMCACHE_ASSIGN_OR_RETURN(app->catalog_, OpenCatalog(app->options_.catalog_path, options.postgres));
+  app->claims_ = std::make_unique<ClaimBook>(*app->catalog_, options.cache_scope);
   app->blobs_ = options.blobs_dir.empty()
                     ? std::make_unique<BlobStore>(options.data_dir)
                     : std::make_unique<BlobStore>(options.blobs_dir, options.blobs_dir / ".tmp");
@@ -38,6 +39,7 @@ Result<std::unique_ptr<App>> App::Open(const AppOptions& options) {
       std::make_unique<SpaceReserve>(options.data_dir / "space-reserve", options.space_reserve_bytes);
   app->space_reserve_->Restore();
   app->ingestor_->set_space_reserve(app->space_reserve_.get());
+  app->ingestor_->set_claim_book(app->claims_.get());
   if (!options.load_model) return app;
 
   SAMCACHE_ASSIGN_OR_RETURN(app->model_, options.model_dir.empty()
@@ -84,13 +86,17 @@ Result<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   service_options.lease = app->redis_lease_.get();
   app->embeddings_ =
       std::make_unique<EmbeddingService>(*app->model_, *app->store_, *app->blobs_, service_options);
-  app->segmenter_ = std::make_unique<Segmenter>(*app->catalog_, *app->embeddings_, *app->model_);
-  app->prewarm_ = std::make_unique<PrewarmJobs>(*app->catalog_, *app->embeddings_, *app->store_, info.id,
-                                                options.prewarm);
-  EmbeddingService* embeddings = app->embeddings_.get();
-  app->ingestor_->SetEmbeddingProbe([embeddings](const std::string& pixel_hash) -> bool {
-    return embeddings->AreCached({pixel_hash}).front();
-  });
+  app->project_cache_ = std::make_unique<ProjectCache>(*app->embeddings_, *app->claims_, info.id);
+  app->segmenter_ = std::make_unique<Segmenter>(*app->catalog_, *app->embeddings_, *app->model_, 256,
+                                                SegmenterLimits{}, app->project_cache_.get());
+  app->prewarm_ = std::make_unique<PrewarmJobs>(*app->catalog_, *app->embeddings_, *app->project_cache_,
+                                                info.id, options.prewarm);
+  ProjectCache* projects = app->project_cache_.get();
+  // `-> bool`: front() of a vector<bool> is a proxy into the temporary.
+  app->ingestor_->SetEmbeddingProbe(
+      [projects](const std::string& project_id, const std::string& pixel_hash) -> bool {
+        return projects->CachedFor(project_id, std::vector<std::string>{pixel_hash}).front();
+      });
   return app;
 }
 
@@ -103,6 +109,19 @@ std::vector<TierStats> App::tier_stats() {
 }
 
 KeyLease* App::key_lease() { return redis_lease_.get(); }
+
+ImageSource App::SourceFor(const ImageRecord& image, const std::string& project_id) {
+  return ImageSource{image.content_hash, image.pixel_hash, claims_->CacheHash(project_id, image.pixel_hash)};
+}
+
+std::vector<bool> App::CachedFor(const std::string& project_id, const std::vector<ImageRecord>& images) {
+  if (!project_cache_) return std::vector<bool>(images.size(), false);
+  return project_cache_->CachedFor(project_id, images);
+}
+
+void App::ClaimFor(const std::string& project_id, const std::vector<std::string>& pixel_hashes) {
+  if (project_cache_) project_cache_->ClaimFor(project_id, pixel_hashes);
+}
 
 Status App::EnableNearDuplicates() {
   if (near_duplicates_) return Status::Ok();

@@ -7,11 +7,13 @@
 #include <memory>
 #include <string>
 
+#include "access/claims.h"
 #include "catalog/catalog.h"
 #include "common/status.h"
 #include "ingest/ingestor.h"
 #include "jobs/prewarm_jobs.h"
 #include "model/embedding_service.h"
+#include "model/project_cache.h"
 #include "model/sam_model.h"
 #include "model/segmenter.h"
 #include "similar/near_duplicates.h"
@@ -59,6 +61,9 @@ struct AppOptions {
   PrewarmJobs::Options prewarm;
   // Shared tier and per-key lease for several instances: redis://host:port[/db]; empty: none.
   std::string redis_url;
+  // kProject: each project's embeddings are keyed apart (no timing channel between
+  // projects, one encoder run per picture and project). See access/claims.h.
+  CacheScope cache_scope = CacheScope::kGlobal;
 };
 
 class App {
@@ -82,6 +87,19 @@ class App {
   Status EnableNearDuplicates();
   const AppOptions& options() const { return options_; }
 
+  // What each project has claimed of the embedding cache (always there: the catalog is).
+  ClaimBook& claims() { return *claims_; }
+  // The embedding cache as projects see it: null without a model.
+  ProjectCache* project_cache() { return project_cache_.get(); }
+  // The image's embedding source under the project's cache key (works without a model).
+  ImageSource SourceFor(const ImageRecord& image, const std::string& project_id);
+  // For each image: in the store under the project's key and claimed by the project for the
+  // active model (all false without a model; a catalog error is logged and says false).
+  std::vector<bool> CachedFor(const std::string& project_id, const std::vector<ImageRecord>& images);
+  // Records that the project asked for these pictures' embeddings under the active model.
+  // Logs a failure, never fails; nothing without a model.
+  void ClaimFor(const std::string& project_id, const std::vector<std::string>& pixel_hashes);
+
   // Only with load_model (null otherwise).
   SamModel* model() { return model_.get(); }
   // The whole cache: memory, then disk, then Redis when configured.
@@ -101,6 +119,7 @@ class App {
   // the tier and the stores they use.
   AppOptions options_;
   std::unique_ptr<Catalog> catalog_;
+  std::unique_ptr<ClaimBook> claims_;
   std::unique_ptr<BlobStore> blobs_;
   std::unique_ptr<SpaceReserve> space_reserve_;           // used by the ingestor: declared before it
   std::unique_ptr<NearDuplicateFinder> near_duplicates_;  // used by the ingestor: declared before it
@@ -113,6 +132,7 @@ class App {
   std::unique_ptr<RedisKeyLease> redis_lease_;
   std::unique_ptr<TieredStore> store_;
   std::unique_ptr<EmbeddingService> embeddings_;
+  std::unique_ptr<ProjectCache> project_cache_;
   std::unique_ptr<Segmenter> segmenter_;
   std::unique_ptr<PrewarmJobs> prewarm_;  // its runners use the service: destroyed first
 };

@@ -132,7 +132,7 @@ Status AccessGate::CheckHostAndOrigin(const Request& request) const {
   return CheckOrigin(request);
 }
 
-Result<Caller> AccessGate::Admit(const Request& request, const Route& route) const {
+Result<Caller> AccessGate::Identify(const Request& request, const Route& route) const {
   // /healthz answers whatever the Host: load balancers probe by address or by internal name.
   // A metrics-only listener is the scrapers': no cookies, nothing to change.
   if (route.system && (route.access == Access::kPublic || options_.metrics_listener))
@@ -150,6 +150,11 @@ Result<Caller> AccessGate::Admit(const Request& request, const Route& route) con
   if ((route.access == Access::kAdmin || route.access == Access::kMetrics) && !caller.admin()) {
     return Status::PermissionDenied("only an admin may do this");
   }
+  return caller;
+}
+
+Result<Caller> AccessGate::Admit(const Request& request, const Route& route) const {
+  SAMCACHE_ASSIGN_OR_RETURN(Caller caller, Identify(request, route));
   if (limiter_ != nullptr && route.metered != Metered::kNo) {
     SAMCACHE_RETURN_IF_ERROR(limiter_->Admit(
         caller.token_id, route.metered == Metered::kUpload ? RateKind::kUpload : RateKind::kClick));

@@ -55,6 +55,9 @@ class AccessGate {
   // Origin, 401 without a valid token or session, 403 for a non-admin on an admin
   // route, 429 over the rate limit.
   Result<Caller> Admit(const Request& request, const Route& route) const;
+  // Admit without counting the request against a rate limit: what the transport asks before
+  // it reads an upload's body, so that nobody without a key can make it spool a gigabyte.
+  Result<Caller> Identify(const Request& request, const Route& route) const;
 
   // Host and Origin alone (the login routes, which have no caller yet).
   Status CheckHostAndOrigin(const Request& request) const;

@@ -4,6 +4,7 @@
 
 #include "access/accounts.h"
 #include "access/authenticator.h"
+#include "access/rate_limiter.h"
 #include "access/secrets.h"
 #include "app/app.h"
 #include "catalog/access_names.h"
@@ -84,7 +85,9 @@ Result<json> Me(App& app, const Request& req, bool accounts) {
   return json{{"accounts", accounts}, {"user", user}, {"projects", std::move(list)}};
 }
 
-Result<Reply> Login(App& app, Authenticator* auth, const Request& req) {
+Result<Reply> Login(App& app, Authenticator* auth, RateLimiter* limiter, const Request& req) {
+  if (limiter != nullptr)
+    SAMCACHE_RETURN_IF_ERROR(limiter->Admit("address " + req.client_address, RateKind::kLogin));
   if (auth == nullptr) return Status::InvalidArgument("this server has no accounts (--insecure-no-auth)");
   SAMCACHE_ASSIGN_OR_RETURN(const json body, ParseJsonObject(req.body, kLoginExample));
   SAMCACHE_ASSIGN_OR_RETURN(const std::string token, StringField(body, "token", false));
@@ -233,13 +236,14 @@ Result<Reply> SetMember(Accounts& accounts, const Request& req) {
 void AddAccountRoutes(RouteTable& routes, const RouteContext& context) {
   App& app = context.app;
   Authenticator* auth = context.authenticator;
+  RateLimiter* limiter = context.limiter;
   const bool with_accounts = context.accounts != nullptr;
   routes.push_back({Method::kGet, "/api/sam/me", [&app, with_accounts](const Request& req) -> Result<Reply> {
                       SAMCACHE_ASSIGN_OR_RETURN(const json me, Me(app, req, with_accounts));
                       return JsonReply(200, me);
                     }});
   routes.push_back({Method::kPost, "/api/sam/login",
-                    [&app, auth](const Request& req) { return Login(app, auth, req); },
+                    [&app, auth, limiter](const Request& req) { return Login(app, auth, limiter, req); },
                     /*upload=*/false, /*system=*/false, Access::kPublic});
   routes.push_back({Method::kGet, "/login",
                     [auth](const Request& req) -> Result<Reply> { return LoginLink(auth, req); },

@@ -164,9 +164,7 @@ Result<Reply> ListDatasets(App& app, const Request& req) {
 
 Result<Reply> ShowDataset(App& app, const Request& req, const std::string& id) {
   SAMCACHE_RETURN_IF_ERROR(DatasetFor(app, req, id, Role::kViewer));
-  const std::string model_id = app.model() != nullptr ? app.model()->info().id : std::string();
-  SAMCACHE_ASSIGN_OR_RETURN(const DatasetView view,
-                            LoadDatasetView(app.catalog(), app.embeddings(), model_id, id));
+  SAMCACHE_ASSIGN_OR_RETURN(const DatasetView view, LoadDatasetView(app.catalog(), app.project_cache(), id));
   json body = DatasetJson(view.dataset);
   json list = json::array();
   for (const DatasetViewImage& entry : view.images) {

@@ -53,8 +53,10 @@ Result<Reply> Similar(App& app, const Request& req) {
   SAMCACHE_ASSIGN_OR_RETURN(const int limit, IntParam(req, "limit", 1, 1000, 100));
   SAMCACHE_ASSIGN_OR_RETURN(const ScopedImage scoped, ImageFor(app, req, req.param("id"), Role::kViewer));
   const ImageRecord& image = scoped.image;
-  SAMCACHE_ASSIGN_OR_RETURN(const std::vector<SimilarImage> similar,
-                            finder->FindSimilar(image, max_distance, static_cast<size_t>(limit)));
+  // Only images of the same project: another project's are not the caller's to know of.
+  SAMCACHE_ASSIGN_OR_RETURN(
+      const std::vector<SimilarImage> similar,
+      finder->FindSimilar(image, scoped.project_id, max_distance, static_cast<size_t>(limit)));
   json list = json::array();
   for (const SimilarImage& s : similar) list.push_back(SimilarJson(s));
   return JsonReply(200, json{{"image_id", image.id},

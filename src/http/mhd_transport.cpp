@@ -208,7 +208,8 @@ struct HttpServer::Impl {
         options(std::move(options)),
         access(MakeServerAccess(app, this->options)),
         routes(BuildRoutes(RouteContext{app, this->options, stopping, [this] { return Stats(); },
-                                        *access.gate, access.authenticator.get(), access.accounts.get()})),
+                                        *access.gate, access.authenticator.get(), access.accounts.get(),
+                                        access.limiter.get()})),
         matcher(routes),
         workers(static_cast<size_t>(std::max(1, this->options.threads))),
         system(1),
@@ -368,6 +369,16 @@ MHD_Result HttpServer::Impl::Start(Exchange& ex, MHD_Connection* connection, con
                   "no such endpoint: " + ShortPrefix(req.method, 16) + " " + ShortPrefix(req.path, 64));
   ex.route = match.route;
   req.path_params = std::move(match.params);
+  if (ex.route->upload) {
+    // Before a byte of the body is read (or a 100 Continue sent); the handler admits the
+    // request again (cached) and counts it.
+    if (Result<Caller> caller = access.gate->Identify(req, *ex.route); !caller.ok()) {
+      ex.discard_body = true;
+      Reply refused = StatusReply(caller.status());
+      refused.Header("Connection", "close");
+      return Answer(ex, std::move(refused));
+    }
+  }
 
   ex.body_limit = ex.route->upload ? options.max_upload_bytes : options.max_json_bytes;
   if (const std::string length = req.header("Content-Length"); !length.empty()) {

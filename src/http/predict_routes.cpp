@@ -169,8 +169,9 @@ Reply NoModel() { return ErrorReply(503, "no model is loaded"); }
 
 Result<Reply> Predict(App& app, const Request& req) {
   if (!app.segmenter()) return NoModel();
-  SAMCACHE_ASSIGN_OR_RETURN(const PredictRequest request, ParsePredictRequest(req.body));
-  SAMCACHE_RETURN_IF_ERROR(ImageFor(app, req, request.image_id, Role::kAnnotator));
+  SAMCACHE_ASSIGN_OR_RETURN(PredictRequest request, ParsePredictRequest(req.body));
+  SAMCACHE_ASSIGN_OR_RETURN(const ScopedImage scoped, ImageFor(app, req, request.image_id, Role::kAnnotator));
+  request.project_id = scoped.project_id;
   SAMCACHE_ASSIGN_OR_RETURN(const PredictResult result,
                             app.segmenter()->Predict(request, [&req] { return req.ClientGone(); }));
   spdlog::info(
@@ -185,12 +186,16 @@ Result<Reply> EmbeddingNpy(App& app, const Request& req, const std::string& id) 
   if (!app.embeddings()) return NoModel();
   SAMCACHE_ASSIGN_OR_RETURN(const ScopedImage scoped, ImageFor(app, req, id, Role::kAnnotator));
   const ImageRecord& image = scoped.image;
+  const std::string& project_id = scoped.project_id;
+  // "cached" only for what the project itself asked for before (ProjectCache).
+  const bool was_cached = app.CachedFor(project_id, {image}).front();
   SAMCACHE_ASSIGN_OR_RETURN(const EmbeddingLookup lookup,
-                            app.embeddings()->Get(ImageSource{image.content_hash, image.pixel_hash}));
+                            app.embeddings()->Get(app.SourceFor(image, project_id)));
+  app.ClaimFor(project_id, {image.pixel_hash});
   // The decoder's input; SAM has no other tensor.
   const NamedTensor& tensor = lookup.embedding->tensors.front();
   Reply reply;
-  reply.Header("X-Embedding", lookup.cached ? "cached" : "computed")
+  reply.Header("X-Embedding", was_cached && lookup.cached ? "cached" : "computed")
       .Header("X-Model-Id", app.model()->info().id)
       .Header("X-Tensor-Name", tensor.name)
       .Header("Content-Disposition", "attachment; filename=\"" + image.id + ".npy\"");
@@ -203,10 +208,15 @@ Result<Reply> Warm(App& app, const Request& req, const std::string& id) {
   if (!app.embeddings()) return NoModel();
   SAMCACHE_ASSIGN_OR_RETURN(const ScopedImage scoped, ImageFor(app, req, id, Role::kAnnotator));
   const ImageRecord& image = scoped.image;
+  const std::string& project_id = scoped.project_id;
+  const bool was_cached = app.CachedFor(project_id, {image}).front();
   SAMCACHE_ASSIGN_OR_RETURN(const PendingEmbedding pending,
-                            app.embeddings()->Request(ImageSource{image.content_hash, image.pixel_hash}));
+                            app.embeddings()->Request(app.SourceFor(image, project_id)));
+  // Claimed now: the run goes on and stores the embedding for the click to come (a claim
+  // whose embedding never arrives says nothing, as "cached" also needs the store).
+  app.ClaimFor(project_id, {image.pixel_hash});
   // Not waited for: the run goes on and stores the embedding for the click to come.
-  const bool cached = pending.cached();
+  const bool cached = was_cached && pending.cached();
   return JsonReply(cached ? 200 : 202,
                    json{{"image_id", image.id}, {"embedding", cached ? "cached" : "computing"}});
 }

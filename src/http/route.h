@@ -19,6 +19,7 @@ class AccessGate;
 class Accounts;
 class App;
 class Authenticator;
+class RateLimiter;
 struct ServerOptions;
 
 enum class Method { kGet, kPost, kPut, kDelete };
@@ -68,6 +69,7 @@ struct RouteContext {
   AccessGate& gate;
   Authenticator* authenticator = nullptr;
   Accounts* accounts = nullptr;
+  RateLimiter* limiter = nullptr;  // login attempts per address
 };
 
 // The whole table: GET /healthz and /metrics, and unless options.metrics_only the API and

@@ -74,8 +74,8 @@ Result<Ingestor::PreparedFile> Ingestor::Prepare(IncomingFile file) {
   return prepared;
 }
 
-Result<IngestedImage> Ingestor::Commit(const std::string& dataset_id, PreparedFile prepared,
-                                       const std::function<Status()>& before_row) {
+Result<IngestedImage> Ingestor::Commit(const std::string& dataset_id, const std::string& project_id,
+                                       PreparedFile prepared, const std::function<Status()>& before_row) {
   const IncomingFile& file = prepared.file;
   prepared.blob.created_at = NowIso8601();
   const NewImage row{RandomId(), dataset_id, file.filename, prepared.blob};
@@ -95,7 +95,7 @@ Result<IngestedImage> Ingestor::Commit(const std::string& dataset_id, PreparedFi
   IngestedImage out;
   out.image = std::move(added->image);
   out.duplicate = added->duplicate;
-  out.embedding_cached = embedding_probe_ && embedding_probe_(out.image.pixel_hash);
+  out.embedding_cached = embedding_probe_ && embedding_probe_(project_id, out.image.pixel_hash);
   out.thumb_jpeg = std::move(prepared.blob.thumb_jpeg);
   if (out.duplicate) {
     spdlog::info("[DEDUP] Found duplicate image: {} (hash: {}..., cached: {})", out.image.filename,
@@ -104,7 +104,7 @@ Result<IngestedImage> Ingestor::Commit(const std::string& dataset_id, PreparedFi
   if (near_duplicates_ != nullptr) {
     // The image is stored: a failure here costs the report, not the upload.
     Result<std::vector<SimilarImage>> similar =
-        near_duplicates_->OnImageStored(out.image, options_.max_near_duplicates_listed);
+        near_duplicates_->OnImageStored(out.image, project_id, options_.max_near_duplicates_listed);
     if (!similar.ok()) {
       spdlog::warn("[NEAR-DUP] cannot look for near duplicates of {}: {}", out.image.filename,
                    similar.status().message());
@@ -123,8 +123,9 @@ Result<IngestedImage> Ingestor::Commit(const std::string& dataset_id, PreparedFi
 }
 
 Result<IngestedImage> Ingestor::Ingest(const std::string& dataset_id, IncomingFile file) {
+  SAMCACHE_ASSIGN_OR_RETURN(const DatasetRecord dataset, catalog_.GetDataset(dataset_id));
   SAMCACHE_ASSIGN_OR_RETURN(PreparedFile prepared, Prepare(std::move(file)));
-  return Commit(dataset_id, std::move(prepared));
+  return Commit(dataset.id, dataset.project_id, std::move(prepared));
 }
 
 BlobStore::GarbageReport Ingestor::CollectGarbage(std::chrono::seconds grace, bool dry_run) {
@@ -151,6 +152,7 @@ Result<DeleteOutcome> Ingestor::DeleteDataset(const std::string& dataset_id) {
     deleted = catalog_.DeleteDataset(dataset_id);
   }
   SAMCACHE_RETURN_IF_ERROR(deleted);
+  if (claims_ != nullptr) claims_->ForgetRecent();
   const std::vector<std::string>& orphans = *deleted;
   if (near_duplicates_ != nullptr) {
     Status st = near_duplicates_->OnImagesDeleted(images);
@@ -256,7 +258,8 @@ void UploadBatch::CommitOldest() {
     created_here_ = true;
     return Status::Ok();
   };
-  Result<IngestedImage> result = ingestor_.Commit(dataset_id_, std::move(prepared).value(), create_dataset);
+  Result<IngestedImage> result =
+      ingestor_.Commit(dataset_id_, project_id_, std::move(prepared).value(), create_dataset);
   if (!result.ok()) return Reject(next.filename, result.status());
   if (result->duplicate) ++duplicates_found_;
   stored_.push_back(std::move(result).value());

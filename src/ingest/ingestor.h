@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "access/claims.h"
 #include "catalog/image_catalog.h"
 #include "common/status.h"
 #include "ingest/decode_scheduler.h"
@@ -41,10 +42,10 @@ struct IncomingFile {
 
 struct IngestedImage {
   ImageRecord image;
-  bool duplicate = false;         // this content was in the catalog before
-  bool embedding_cached = false;  // an embedding for the active model exists
+  bool duplicate = false;         // this content was in the project's datasets before
+  bool embedding_cached = false;  // the project may be told its embedding is cached (the probe)
   std::string thumb_jpeg;
-  // Images already known that look like this one (other pixels), when near-duplicate
+  // Images of the same project that look like this one (other pixels), when near-duplicate
   // detection is on (Ingestor::set_near_duplicate_finder).
   std::vector<SimilarImage> near_duplicates;
 };
@@ -68,12 +69,11 @@ class Ingestor {
  public:
   Ingestor(ImageCatalog& catalog, BlobStore& blobs, IngestOptions options);
 
-  // Answers "is there an embedding for these pixels under the active model?" for the
-  // upload response and the [DEDUP] log. Without one (no model loaded), nothing is cached.
-  // Set before the first upload.
-  void SetEmbeddingProbe(std::function<bool(const std::string& pixel_hash)> probe) {
-    embedding_probe_ = std::move(probe);
-  }
+  // Answers "may this project be told these pixels' embedding is cached under the active
+  // model?" (ProjectCache::CachedFor) for the upload response and the [DEDUP] log. Without
+  // one (no model loaded), nothing is cached. Set before the first upload.
+  using EmbeddingProbe = std::function<bool(const std::string& project_id, const std::string& pixel_hash)>;
+  void SetEmbeddingProbe(EmbeddingProbe probe) { embedding_probe_ = std::move(probe); }
 
   // A file that passed validation, ready to be stored.
   struct PreparedFile {
@@ -84,13 +84,13 @@ class Ingestor {
   // Validates the file and decodes it unless this exact content is already known. A non-ok
   // Status says why the file is refused. Stores nothing. Thread-safe.
   Result<PreparedFile> Prepare(IncomingFile file);
-  // Stores the blob and records the image in `dataset_id`. `before_row`, when given, runs
-  // once the file is stored and before its row is added (a batch creates its dataset there,
-  // so a file that cannot be written creates nothing); its failure fails the commit.
-  // Thread-safe.
-  Result<IngestedImage> Commit(const std::string& dataset_id, PreparedFile prepared,
-                               const std::function<Status()>& before_row = {});
-  // Prepare, then Commit.
+  // Stores the blob and records the image in `dataset_id`, a dataset of `project_id` (what
+  // the answer says is about that project only). `before_row`, when given, runs once the
+  // file is stored and before its row is added (a batch creates its dataset there, so a file
+  // that cannot be written creates nothing); its failure fails the commit. Thread-safe.
+  Result<IngestedImage> Commit(const std::string& dataset_id, const std::string& project_id,
+                               PreparedFile prepared, const std::function<Status()>& before_row = {});
+  // Prepare, then Commit into the dataset's project. NotFound for an unknown dataset.
   Result<IngestedImage> Ingest(const std::string& dataset_id, IncomingFile file);
 
   // Deletes a dataset, then the blob files no other dataset refers to. When the catalog
@@ -112,6 +112,9 @@ class Ingestor {
   // The data folder's space reserve, released so deletes work on a full disk. Must outlive
   // the ingestor; set before the first delete.
   void set_space_reserve(SpaceReserve* reserve) { space_reserve_ = reserve; }
+  // The claims a delete drops (in the catalog): told to forget what it wrote lately, so the
+  // project's next claim of a picture it brings back is written. Must outlive the ingestor.
+  void set_claim_book(ClaimBook* claims) { claims_ = claims; }
 
   const IngestOptions& options() const { return options_; }
   DecodeScheduler& prepare_pool() { return prepare_pool_; }
@@ -127,7 +130,8 @@ class Ingestor {
   DecodeScheduler prepare_pool_;
   NearDuplicateFinder* near_duplicates_ = nullptr;
   SpaceReserve* space_reserve_ = nullptr;
-  std::function<bool(const std::string&)> embedding_probe_;
+  ClaimBook* claims_ = nullptr;
+  EmbeddingProbe embedding_probe_;
 };
 
 // One upload of several files into one dataset. The dataset is created when the first file
@@ -141,10 +145,11 @@ class Ingestor {
 // follow the upload's order). Not thread-safe: one thread adds, then calls Finish().
 class UploadBatch {
  public:
-  // With `existing_dataset_id`, files go into that dataset; otherwise a new one named
-  // `dataset_name` is created (named after its id when empty). `client` (the HTTP peer's
-  // address) is whose turn the decoding waits for; empty is one shared client. A new dataset
-  // goes into `project_id`.
+  // With `existing_dataset_id`, files go into that dataset, which must belong to
+  // `project_id`; otherwise a new one named `dataset_name` is created in `project_id` (named
+  // after its id when empty). Duplicates, near duplicates and "cached" are about that project
+  // only. `client` (the HTTP peer's address) is whose turn the decoding waits for; empty is
+  // one shared client.
   UploadBatch(Ingestor& ingestor, ImageCatalog& catalog, std::string dataset_name,
               std::optional<std::string> existing_dataset_id = std::nullopt, std::string client = {},
               std::string project_id = kDefaultProjectId);
@@ -168,6 +173,7 @@ class UploadBatch {
 
   const std::string& dataset_id() const { return dataset_id_; }
   const std::string& dataset_name() const { return dataset_name_; }
+  const std::string& project_id() const { return project_id_; }
   bool dataset_exists() const { return dataset_created_; }
   const std::vector<IngestedImage>& stored() const { return stored_; }
   const std::vector<RejectedFile>& rejected() const { return rejected_; }
@@ -207,7 +213,7 @@ class UploadBatch {
 std::string CleanFilename(const std::string& name);
 
 // The seed's message, e.g. "2 image(s) already cached, prewarm will be faster", where the
-// count is of images whose embedding is in the store for the active model.
+// count is of images whose embedding the project may be told is cached (the probe).
 std::string DuplicatesMessage(int64_t count);
 // For duplicates (same file seen before) whose embedding is not stored yet.
 std::string DuplicatesPendingMessage(int64_t count);

@@ -1,5 +1,7 @@
 #include "jobs/prewarm_events.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 
 #include "jobs/prewarm_text.h"
@@ -31,16 +33,37 @@ int64_t PrewarmCacheCount::For(const PrewarmJobRecord& job, PrewarmJobState stat
   if (it == counts_.end() || (finished && !it->second.final)) {
     if (it == counts_.end() && counts_.size() >= kFinishedJobsKept)
       counts_.clear();  // counted again if asked
-    const Count count{static_cast<int64_t>(store_.EntriesFor(job.model_id)), job.computed, finished};
+    const Count count{count_(job), job.computed, finished};
     it = counts_.insert_or_assign(job.id, count).first;
   }
   // Each image computed since the count is one more embedding in the store.
   return it->second.entries + std::max<int64_t>(0, job.computed - it->second.computed);
 }
 
-PrewarmBoard::PrewarmBoard(Catalog& catalog, EmbeddingService& embeddings, EmbeddingTier& store,
+PrewarmBoard::PrewarmBoard(Catalog& catalog, EmbeddingService& embeddings, ProjectCache& projects,
                            std::string model_id)
-    : catalog_(catalog), embeddings_(embeddings), model_id_(std::move(model_id)), cache_count_(store) {}
+    : catalog_(catalog),
+      embeddings_(embeddings),
+      projects_(projects),
+      model_id_(std::move(model_id)),
+      cache_count_([this](const PrewarmJobRecord& job) { return CountProjectEmbeddings(job); }) {}
+
+int64_t PrewarmBoard::CountProjectEmbeddings(const PrewarmJobRecord& job) {
+  Result<DatasetRecord> dataset = catalog_.GetDataset(job.dataset_id);
+  if (!dataset.ok()) return 0;  // deleted meanwhile: its claims may be gone too
+  Result<std::vector<std::pair<std::string, std::string>>> claims = catalog_.ListClaims(job.model_id);
+  if (!claims.ok()) {
+    spdlog::warn("[PREWARM] job {}: cannot count the project's embeddings: {}", job.id,
+                 claims.status().message());
+    return 0;
+  }
+  // Distinct pixel hashes: a picture claimed for the model and from before projects ("*") is one.
+  std::set<std::string> pictures;
+  for (const auto& [project_id, pixel_hash] : *claims) {
+    if (project_id == dataset->project_id) pictures.insert(pixel_hash);
+  }
+  return static_cast<int64_t>(pictures.size());
+}
 
 std::shared_ptr<PrewarmLiveJob> PrewarmBoard::Track(const PrewarmJobRecord& row,
                                                     std::vector<PrewarmFailure> failures) {
@@ -187,11 +210,13 @@ void PrewarmBoard::AdoptCompleted(const PrewarmJobRecord& row) {
     if (adopted_.size() >= kFinishedJobsKept) adopted_.clear();
     if (!adopted_.insert(row.id).second) return;
   }
+  Result<DatasetRecord> dataset = catalog_.GetDataset(row.dataset_id);
+  if (!dataset.ok()) return;
   if (Result<std::vector<ImageRecord>> images = catalog_.ListImages(row.dataset_id); images.ok()) {
     std::vector<std::string> hashes;
     hashes.reserve(images->size());
     for (const ImageRecord& image : *images) hashes.push_back(image.pixel_hash);
-    embeddings_.AreCached(hashes);
+    embeddings_.AreCached(projects_.CacheHashes(dataset->project_id, hashes));  // under the project's keys
   }
 }
 

@@ -2,10 +2,11 @@
 // (counts, the image in hand, its image events), snapshots of any job (live, or read from
 // its catalog row when another process runs it) and the waits of event-stream followers.
 //
-// Followers cost no store scan per update: a snapshot's cache count is taken once when a
-// job is first seen and once when it finishes, shared by every follower, and estimated in
-// between (see PrewarmSnapshot::cache_embeddings). Counting may be a SCAN of the whole
-// Redis database (RedisTier::EntriesFor), and it never happens under the board's lock.
+// Followers cost no count per update: a snapshot's cache count (the embeddings the job's
+// project has claimed: the store's own count would tell of other projects' pictures) is taken
+// once when a job is first seen and once when it finishes, shared by every follower, and
+// estimated in between (see PrewarmSnapshot::cache_embeddings). Counting reads every claim of
+// the model, and it never happens under the board's lock.
 //
 // Thread-safety: all methods may be called from any thread.
 #pragma once
@@ -23,7 +24,7 @@
 #include "catalog/catalog.h"
 #include "jobs/prewarm_types.h"
 #include "model/embedding_service.h"
-#include "store/embedding_tier.h"
+#include "model/project_cache.h"
 
 namespace samcache {
 
@@ -47,10 +48,12 @@ struct PrewarmLiveJob {
   void SetRow(const PrewarmJobRecord& row);
 };
 
-// Store counts per job, taken at most twice per job (first seen, finished) and shared.
+// Cache counts per job, taken at most twice per job (first seen, finished) and shared.
 class PrewarmCacheCount {
  public:
-  explicit PrewarmCacheCount(EmbeddingTier& store) : store_(store) {}
+  // `count` answers for a job (its project's embeddings of its model).
+  explicit PrewarmCacheCount(std::function<int64_t(const PrewarmJobRecord&)> count)
+      : count_(std::move(count)) {}
   int64_t For(const PrewarmJobRecord& job, PrewarmJobState state);
 
  private:
@@ -59,14 +62,14 @@ class PrewarmCacheCount {
     int64_t computed = 0;  // the job's computed images when counted
     bool final = false;    // counted after the job finished
   };
-  EmbeddingTier& store_;
+  std::function<int64_t(const PrewarmJobRecord&)> count_;
   std::mutex mutex_;  // held while counting: followers of a job wait for one count
   std::map<std::string, Count> counts_;
 };
 
 class PrewarmBoard {
  public:
-  PrewarmBoard(Catalog& catalog, EmbeddingService& embeddings, EmbeddingTier& store, std::string model_id);
+  PrewarmBoard(Catalog& catalog, EmbeddingService& embeddings, ProjectCache& projects, std::string model_id);
 
   // Runs `f` with the lock that guards every live job's fields.
   template <typename F>
@@ -117,9 +120,12 @@ class PrewarmBoard {
   void Complete(PrewarmSnapshot& s);
   // The store is asked once for the images of a job another process completed.
   void AdoptCompleted(const PrewarmJobRecord& row);
+  // The embeddings of the job's model its dataset's project has claimed (0 when unknown).
+  int64_t CountProjectEmbeddings(const PrewarmJobRecord& job);
 
   Catalog& catalog_;
   EmbeddingService& embeddings_;
+  ProjectCache& projects_;
   const std::string model_id_;
   PrewarmCacheCount cache_count_;
 

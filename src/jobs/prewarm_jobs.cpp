@@ -21,13 +21,14 @@ PrewarmJobs::Options PrewarmJobs::WithDefaults(Options options) {
   return options;
 }
 
-PrewarmJobs::PrewarmJobs(Catalog& catalog, EmbeddingService& embeddings, EmbeddingTier& store,
+PrewarmJobs::PrewarmJobs(Catalog& catalog, EmbeddingService& embeddings, ProjectCache& projects,
                          std::string model_id, Options options)
     : catalog_(catalog),
       embeddings_(embeddings),
+      projects_(projects),
       model_id_(std::move(model_id)),
       options_(WithDefaults(std::move(options))),
-      board_(catalog, embeddings, store, model_id_),
+      board_(catalog, embeddings, projects, model_id_),
       claims_(catalog, board_, model_id_, options_) {
   if (options_.max_running_jobs == 0) return;
   heartbeat_ = std::thread([this] { claims_.HeartbeatLoop(); });
@@ -50,7 +51,7 @@ bool PrewarmJobs::shutting_down() { return claims_.shutting_down(); }
 
 void PrewarmJobs::RunnerLoop() {
   while (std::shared_ptr<PrewarmLiveJob> job = claims_.Next()) {
-    PrewarmRun(catalog_, embeddings_, board_, options_, *job).Execute();
+    PrewarmRun(catalog_, embeddings_, projects_, board_, options_, *job).Execute();
     board_.Release(*job);
   }
 }

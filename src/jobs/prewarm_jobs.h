@@ -10,8 +10,8 @@
 // heartbeat is older than `stale_after` (its runner died or hangs) is taken over by the next
 // claim, and one whose runner was a process of this machine that no longer exists at once.
 // Images are handled in upload order and the row keeps the position of the next one, so a
-// job taken over goes on where it stopped: what was stored before is found in the store and
-// skipped, never recomputed.
+// job taken over goes on where it stopped: what was stored before is found in the store,
+// never recomputed (skipped once the project's claim of it was written; see prewarm_run.h).
 //
 // Any process can follow and cancel any job: a job this process runs is followed live (an
 // event per image), one run elsewhere from its row, polled (progress snapshots and the end;
@@ -37,7 +37,6 @@
 #include "jobs/prewarm_text.h"
 #include "jobs/prewarm_types.h"
 #include "model/embedding_service.h"
-#include "store/embedding_tier.h"
 
 namespace samcache {
 
@@ -45,8 +44,9 @@ class PrewarmJobs {
  public:
   using Options = PrewarmOptions;
 
-  // `catalog`, `embeddings` and `store` must outlive this object.
-  PrewarmJobs(Catalog& catalog, EmbeddingService& embeddings, EmbeddingTier& store, std::string model_id,
+  // `catalog`, `embeddings` and `projects` must outlive this object. A job's embeddings are
+  // keyed, counted as cached and claimed for its dataset's project (ProjectCache).
+  PrewarmJobs(Catalog& catalog, EmbeddingService& embeddings, ProjectCache& projects, std::string model_id,
               Options options);
   // Shutdown(), then waits for the runners: the images in flight finish and are stored, and
   // unfinished jobs go back to the queue at their position, for the next runner to take.
@@ -75,7 +75,7 @@ class PrewarmJobs {
 
   // Waits up to `timeout` for a change after `after_seq`, then returns the job as it is.
   // Jobs run by another process are read from the catalog every 250 ms (no events, seq 0).
-  // Followers share the store's count: none of them makes the store count per update.
+  // Followers share the cache count: none of them makes it count per update.
   Result<PrewarmUpdate> WaitForUpdate(const std::string& job_id, int64_t after_seq,
                                       std::chrono::milliseconds timeout);
 
@@ -91,6 +91,7 @@ class PrewarmJobs {
 
   Catalog& catalog_;
   EmbeddingService& embeddings_;
+  ProjectCache& projects_;
   const std::string model_id_;
   const Options options_;
   PrewarmBoard board_;

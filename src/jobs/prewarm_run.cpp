@@ -24,10 +24,11 @@ PrewarmImageEvent Event(const ImageRecord& image, PrewarmImageState state, std::
 
 }  // namespace
 
-PrewarmRun::PrewarmRun(Catalog& catalog, EmbeddingService& embeddings, PrewarmBoard& board,
-                       const PrewarmOptions& options, PrewarmLiveJob& job)
+PrewarmRun::PrewarmRun(Catalog& catalog, EmbeddingService& embeddings, ProjectCache& projects,
+                       PrewarmBoard& board, const PrewarmOptions& options, PrewarmLiveJob& job)
     : catalog_(catalog),
       embeddings_(embeddings),
+      projects_(projects),
       board_(board),
       options_(options),
       job_(job),
@@ -41,6 +42,13 @@ void PrewarmRun::Execute() {
 }
 
 bool PrewarmRun::Prepare() {
+  Result<DatasetRecord> dataset = catalog_.GetDataset(job_.record.dataset_id);
+  if (!dataset.ok()) {
+    spdlog::error("[PREWARM] job {}: cannot read the dataset: {}", id_, dataset.status().message());
+    Finish(PrewarmJobState::kFailed, "cannot read the dataset: " + dataset.status().message());
+    return false;
+  }
+  project_id_ = dataset->project_id;
   Result<std::vector<ImageRecord>> images = catalog_.ListImages(job_.record.dataset_id);
   if (!images.ok()) {
     spdlog::error("[PREWARM] job {}: cannot list the dataset's images: {}", id_, images.status().message());
@@ -54,7 +62,7 @@ bool PrewarmRun::Prepare() {
   std::vector<std::string> pixel_hashes;
   pixel_hashes.reserve(remaining_.size());
   for (const ImageRecord* image : remaining_) pixel_hashes.push_back(image->pixel_hash);
-  cached_ = embeddings_.AreCached(pixel_hashes);  // one batched query
+  cached_ = projects_.CachedFor(project_id_, pixel_hashes);  // one batched claim query, one store query
 
   std::set<std::string> to_compute;
   for (size_t i = 0; i < remaining_.size(); ++i) {
@@ -99,7 +107,7 @@ bool PrewarmRun::Admit(size_t i) {
     entry.skip_reason = "same pixels as an earlier image";
   } else {
     // A full encoder queue (other jobs, clicks) makes the job wait, never fail.
-    const ImageSource source{image.content_hash, image.pixel_hash};
+    const ImageSource source = projects_.SourceFor(image, project_id_);
     Result<PendingEmbedding> pending = embeddings_.Request(source);
     while (!pending.ok() && !interrupted_ && !board_.StopRequested(job_)) {
       if (!in_order_.empty()) {
@@ -144,8 +152,9 @@ std::optional<PrewarmImageEvent> PrewarmRun::Await(Entry& entry) {
                  "computed, but the embedding could not be stored: " +
                      WithoutServerPaths(lookup->store_status.message()));
   }
-  if (lookup->cached) return Event(image, PrewarmImageState::kSkipped, "cached");
-  if (lookup->joined) return Event(image, PrewarmImageState::kSkipped, "computed by another request");
+  // Not cached for the project when the run began (else it was skipped without asking): found
+  // in the store or computed by another request now, it is still news to the project, and
+  // "skipped" would tell it that another project has the picture.
   return Event(image, PrewarmImageState::kComputed, "");
 }
 
@@ -176,6 +185,7 @@ void PrewarmRun::Count(const Entry& entry, PrewarmImageEvent outcome) {
     if (entry.pending) r.to_compute = std::max<int64_t>(0, r.to_compute - 1);
     r.next_position = image.position + 1;
   });
+  if (outcome.state == PrewarmImageState::kComputed) unclaimed_.push_back(image.pixel_hash);
   mark_ = now;
   if (outcome.state == PrewarmImageState::kFailed) {
     spdlog::warn("[PREWARM] job {}: {} failed: {}", id_, image.filename, outcome.detail);
@@ -187,6 +197,7 @@ void PrewarmRun::Count(const Entry& entry, PrewarmImageEvent outcome) {
 }
 
 void PrewarmRun::End() {
+  FlushClaims();  // before the final snapshot and its cache count
   const bool cancelled = board_.Locked([&] { return job_.cancel_requested; });
   if (cancelled) {
     if (StoppedElsewhere()) return;
@@ -276,6 +287,7 @@ bool PrewarmRun::Save(bool force) {
     return true;
   });
   if (!due) return true;
+  FlushClaims();  // before the row moves past the images
   Result<bool> saved = catalog_.SavePrewarmProgress(row, failures);
   if (!saved.ok()) {
     // The job goes on; its progress is written again at the next save.
@@ -291,6 +303,12 @@ bool PrewarmRun::Save(bool force) {
     return false;
   }
   return true;
+}
+
+void PrewarmRun::FlushClaims() {
+  if (unclaimed_.empty()) return;
+  projects_.ClaimFor(project_id_, unclaimed_);
+  unclaimed_.clear();
 }
 
 void PrewarmRun::Notify(std::string_view event) {

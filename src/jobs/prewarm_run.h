@@ -1,8 +1,14 @@
 // One run of one prewarm job by a runner of this process: list the dataset's images from the
-// job's position, ask the store once which are cached, skip those, and keep the others
+// job's position, ask once which are cached for the dataset's project (in the store under
+// the project's key and claimed by it: ProjectCache), skip those, and keep the others
 // `pipeline_depth` deep in the embedding service, so the next image's decoding and
 // preprocessing overlap the current encoder run. Images are settled in upload order and the
 // row keeps the position of the next one, so a job taken over goes on where it stopped.
+//
+// An image the project has not claimed counts as computed even when the service finds it in
+// the store (another project computed it: no encoder run) or joins a run in flight: "skipped"
+// would tell the project that someone else has the picture. Each image handled is claimed for
+// the project, in batches written before the progress row that moves past them.
 //
 // A run ends when the job completes or fails, is cancelled (here or through the catalog), is
 // taken over by another process ("lost"), or when this process shuts down: then the images
@@ -21,13 +27,14 @@
 #include "jobs/prewarm_events.h"
 #include "jobs/prewarm_types.h"
 #include "model/embedding_service.h"
+#include "model/project_cache.h"
 
 namespace samcache {
 
 class PrewarmRun {
  public:
   // Everything must outlive the run; `job` is held by this runner.
-  PrewarmRun(Catalog& catalog, EmbeddingService& embeddings, PrewarmBoard& board,
+  PrewarmRun(Catalog& catalog, EmbeddingService& embeddings, ProjectCache& projects, PrewarmBoard& board,
              const PrewarmOptions& options, PrewarmLiveJob& job);
   void Execute();
 
@@ -65,15 +72,20 @@ class PrewarmRun {
   // Writes the row (at most every 200 ms unless forced or failures wait); false when the
   // row no longer names this runner (cancelled elsewhere or taken over).
   bool Save(bool force);
+  // Writes the claims of the images handled since the last call (a failure is logged).
+  void FlushClaims();
   void Notify(std::string_view event);
 
   Catalog& catalog_;
   EmbeddingService& embeddings_;
+  ProjectCache& projects_;
   PrewarmBoard& board_;
   const PrewarmOptions& options_;
   PrewarmLiveJob& job_;
   const std::string id_;
 
+  std::string project_id_;              // the dataset's
+  std::vector<std::string> unclaimed_;  // pixel hashes handled since the last FlushClaims
   std::vector<ImageRecord> images_;
   std::vector<const ImageRecord*> remaining_;  // from the job's position, in upload order
   std::vector<bool> cached_;                   // per remaining image, from one batched query

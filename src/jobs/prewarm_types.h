@@ -91,8 +91,9 @@ struct PrewarmSnapshot {
   std::optional<PrewarmImageEvent> current;     // the image being handled, or the last one handled
   std::optional<double> avg_seconds_per_image;  // over computed images only
   std::optional<double> eta_seconds;            // to_compute x average
-  // Embeddings the store holds for the job's model: counted when the job is first seen and
-  // when it finishes; in between, that count plus the images computed since.
+  // Embeddings of the job's model its dataset's project has claimed (never the store's own
+  // count, which tells of other projects): counted when the job is first seen and when it
+  // finishes; in between, that count plus the images computed since.
   int64_t cache_embeddings = 0;
   std::vector<PrewarmFailure> failures;
   bool runs_here = false;  // this process runs it (events are live; else polled from the catalog)

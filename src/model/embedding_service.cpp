@@ -75,8 +75,8 @@ EmbeddingService::~EmbeddingService() {
   for (auto& job : left) Finish(*job, Status::Unavailable("the server is shutting down"));
 }
 
-EmbeddingKey EmbeddingService::KeyFor(const std::string& pixel_hash) const {
-  return EmbeddingKey{model_.info().id, pixel_hash};
+EmbeddingKey EmbeddingService::KeyFor(const std::string& cache_hash) const {
+  return EmbeddingKey{model_.info().id, cache_hash};
 }
 
 Result<EmbeddingLookup> EmbeddingService::Get(const ImageSource& image) {
@@ -87,7 +87,8 @@ Result<EmbeddingLookup> EmbeddingService::Get(const ImageSource& image) {
 Result<PendingEmbedding> EmbeddingService::Request(const ImageSource& image) {
   PendingEmbedding pending;
   pending.start_ = Clock::now();
-  const EmbeddingKey key = KeyFor(image.pixel_hash);
+  // Keyed on the cache hash; the pixels are still checked against the pixel hash.
+  const EmbeddingKey key = KeyFor(image.cache_hash.empty() ? image.pixel_hash : image.cache_hash);
   if (auto embedding = tier_.Get(key)) {
     pending.ready_ =
         EmbeddingLookup{std::move(embedding), /*cached=*/true, false, MillisSince(pending.start_), {}};
@@ -141,10 +142,10 @@ Result<EmbeddingLookup> PendingEmbedding::Wait() {
       outcome->store_status};
 }
 
-std::vector<bool> EmbeddingService::AreCached(const std::vector<std::string>& pixel_hashes) {
+std::vector<bool> EmbeddingService::AreCached(const std::vector<std::string>& cache_hashes) {
   std::vector<EmbeddingKey> keys;
-  keys.reserve(pixel_hashes.size());
-  for (const std::string& hash : pixel_hashes) keys.push_back(KeyFor(hash));
+  keys.reserve(cache_hashes.size());
+  for (const std::string& hash : cache_hashes) keys.push_back(KeyFor(hash));
   return tier_.ContainsMany(keys);
 }
 

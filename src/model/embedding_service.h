@@ -46,6 +46,10 @@ class BlobStore;
 struct ImageSource {
   std::string content_hash;
   std::string pixel_hash;
+  // The picture hash the embedding is cached under (access/claims.h, ClaimBook::CacheHash):
+  // with a project cache scope it includes the project. Empty: pixel_hash (so that sources
+  // written without it keep their meaning).
+  std::string cache_hash = {};
 };
 
 // Time spent on one computed embedding, in milliseconds.
@@ -124,7 +128,8 @@ class EmbeddingService {
   EmbeddingService(const EmbeddingService&) = delete;
   EmbeddingService& operator=(const EmbeddingService&) = delete;
 
-  EmbeddingKey KeyFor(const std::string& pixel_hash) const;
+  // The key of a cache hash (ImageSource::cache_hash; the pixel hash in the global scope).
+  EmbeddingKey KeyFor(const std::string& cache_hash) const;
 
   // The embedding of `image` under the model, from the store or computed now.
   // Corrupt when the blob is missing or does not decode to image.pixel_hash; Unavailable
@@ -134,8 +139,10 @@ class EmbeddingService {
   // Unavailable when the pipeline is full.
   Result<PendingEmbedding> Request(const ImageSource& image);
 
-  // Whether each pixel hash has an embedding in the store for this model.
-  std::vector<bool> AreCached(const std::vector<std::string>& pixel_hashes);
+  // Whether each cache hash (ImageSource::cache_hash, the pixel hash in the global scope)
+  // has an embedding in the store for this model. Says nothing about who may be told: see
+  // ProjectCache (model/project_cache.h).
+  std::vector<bool> AreCached(const std::vector<std::string>& cache_hashes);
 
   EncoderStats Stats();
 

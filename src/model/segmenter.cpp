@@ -83,10 +83,11 @@ std::vector<int> ChooseMasks(const std::vector<float>& scores, bool multimask) {
 }
 
 Segmenter::Segmenter(ImageCatalog& catalog, EmbeddingService& embeddings, const SamModel& model,
-                     size_t remembered_predictions, SegmenterLimits limits)
+                     size_t remembered_predictions, SegmenterLimits limits, ProjectCache* projects)
     : catalog_(catalog),
       embeddings_(embeddings),
       model_(model),
+      projects_(projects),
       capacity_(std::max<size_t>(1, remembered_predictions)),
       limits_(limits),
       mask_budget_(limits.mask_pixel_budget) {}
@@ -118,9 +119,19 @@ Result<PredictResult> Segmenter::Predict(const PredictRequest& request,
   result.width = image.width;
   result.height = image.height;
 
-  SAMCACHE_ASSIGN_OR_RETURN(const EmbeddingLookup embedding,
-                            embeddings_.Get(ImageSource{image.content_hash, image.pixel_hash}));
-  result.embedding_cached = embedding.cached;
+  std::string project_id = request.project_id;
+  if (projects_ != nullptr && project_id.empty()) {
+    SAMCACHE_ASSIGN_OR_RETURN(const DatasetRecord dataset, catalog_.GetDataset(image.dataset_id));
+    project_id = dataset.project_id;
+  }
+  const ImageSource source = projects_ != nullptr ? projects_->SourceFor(image, project_id)
+                                                  : ImageSource{image.content_hash, image.pixel_hash, ""};
+  SAMCACHE_ASSIGN_OR_RETURN(const EmbeddingLookup embedding, embeddings_.Get(source));
+  // Stored by another project's work is no "cached" to this one: that would tell it the
+  // other project has the picture.
+  result.embedding_cached =
+      embedding.cached &&
+      (projects_ == nullptr || projects_->ClaimedBy(project_id, {image.pixel_hash}).front());
   result.embedding_ms = embedding.elapsed_ms;
   if (gone()) return kGone;
 
@@ -178,6 +189,7 @@ Result<PredictResult> Segmenter::Predict(const PredictRequest& request,
   remembered->low_res_logits.assign(best, best + plane);
   result.prediction_id = RandomId();
   Remember(result.prediction_id, std::move(remembered));
+  if (projects_ != nullptr) projects_->ClaimFor(project_id, {image.pixel_hash});
   result.total_ms = MillisSince(start);
   return result;
 }

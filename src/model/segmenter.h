@@ -27,6 +27,7 @@
 #include "common/status.h"
 #include "model/embedding_service.h"
 #include "model/mask_codec.h"
+#include "model/project_cache.h"
 #include "model/sam_model.h"
 #include "model/work_budget.h"
 
@@ -38,6 +39,9 @@ inline constexpr size_t kMaxPromptPoints = 64;
 
 struct PredictRequest {
   std::string image_id;
+  // The project of the image's dataset: its cache key and claims decide what "cached" says.
+  // Empty: looked up from the image's dataset.
+  std::string project_id;
   std::vector<PromptPoint> points;          // original image pixels
   std::optional<std::array<float, 4>> box;  // x0, y0, x1, y1 in original pixels
   bool multimask = false;
@@ -60,6 +64,8 @@ struct PredictResult {
   std::string image_id;
   int width = 0;
   int height = 0;
+  // Found in the store and claimed by the request's project before this call (with a
+  // ProjectCache; else found in the store).
   bool embedding_cached = false;
   std::vector<PredictedMask> masks;  // best score first when several
   double embedding_ms = 0;
@@ -85,9 +91,12 @@ struct SegmenterLimits {
 
 class Segmenter {
  public:
-  // Everything passed in must outlive the segmenter.
+  // Everything passed in must outlive the segmenter. With `projects` (the server's case)
+  // embeddings are keyed and claimed per project (PredictRequest::project_id); without it,
+  // by pixel hash alone, and "cached" means in the store.
   Segmenter(ImageCatalog& catalog, EmbeddingService& embeddings, const SamModel& model,
-            size_t remembered_predictions = 256, SegmenterLimits limits = {});
+            size_t remembered_predictions = 256, SegmenterLimits limits = {},
+            ProjectCache* projects = nullptr);
 
   // NotFound for an unknown image; InvalidArgument naming the field for bad prompts or an
   // unknown refine_from; Unavailable when the encoder queue is full.
@@ -113,6 +122,7 @@ class Segmenter {
   ImageCatalog& catalog_;
   EmbeddingService& embeddings_;
   const SamModel& model_;
+  ProjectCache* const projects_;
   const size_t capacity_;
   const SegmenterLimits limits_;
   WorkBudget mask_budget_;

@@ -2,28 +2,17 @@
 
 #include <map>
 
-#include "model/embedding_service.h"
+#include "model/project_cache.h"
 
 namespace samcache {
-namespace {
 
-// Whether each image's embedding is in the store for the active model (one batched lookup).
-std::vector<bool> Cached(EmbeddingService* embeddings, const std::vector<ImageRecord>& images) {
-  if (embeddings == nullptr) return std::vector<bool>(images.size(), false);
-  std::vector<std::string> hashes;
-  hashes.reserve(images.size());
-  for (const ImageRecord& image : images) hashes.push_back(image.pixel_hash);
-  return embeddings->AreCached(hashes);
-}
-
-}  // namespace
-
-Result<DatasetView> LoadDatasetView(Catalog& catalog, EmbeddingService* embeddings,
-                                    const std::string& model_id, const std::string& dataset_id) {
+Result<DatasetView> LoadDatasetView(Catalog& catalog, ProjectCache* projects, const std::string& dataset_id) {
   DatasetView view;
   SAMCACHE_ASSIGN_OR_RETURN(view.dataset, catalog.GetDataset(dataset_id));
   SAMCACHE_ASSIGN_OR_RETURN(std::vector<ImageRecord> images, catalog.ListImages(view.dataset.id));
-  const std::vector<bool> cached = Cached(embeddings, images);
+  // One batched claim query and one store query for the whole dataset.
+  const std::vector<bool> cached = projects != nullptr ? projects->CachedFor(view.dataset.project_id, images)
+                                                       : std::vector<bool>(images.size(), false);
   SAMCACHE_ASSIGN_OR_RETURN(const auto annotation_counts, catalog.CountAnnotationsPerImage(view.dataset.id));
   const std::map<std::string, int64_t> annotations(annotation_counts.begin(), annotation_counts.end());
   SAMCACHE_ASSIGN_OR_RETURN(std::vector<PixelCopy> copies, catalog.ListPixelCopies(view.dataset.id));
@@ -43,8 +32,9 @@ Result<DatasetView> LoadDatasetView(Catalog& catalog, EmbeddingService* embeddin
     view.embeddings_cached += entry.embedding_cached ? 1 : 0;
     view.images.push_back(std::move(entry));
   }
-  if (!model_id.empty()) {
-    Result<std::optional<PrewarmJobRecord>> job = catalog.FindUnfinishedPrewarmJob(view.dataset.id, model_id);
+  if (projects != nullptr) {
+    Result<std::optional<PrewarmJobRecord>> job =
+        catalog.FindUnfinishedPrewarmJob(view.dataset.id, projects->model_id());
     if (job.ok()) view.prewarm_job = std::move(*job);
   }
   return view;

@@ -13,13 +13,13 @@
 
 namespace samcache {
 
-class EmbeddingService;
+class ProjectCache;
 
 struct DatasetViewImage {
   ImageRecord image;
-  bool embedding_cached = false;
+  bool embedding_cached = false;  // cached, and claimed by the dataset's project (ProjectCache)
   int64_t annotation_count = 0;
-  std::optional<std::string> duplicate_of;  // the image whose pixels this one repeats
+  std::optional<std::string> duplicate_of;  // the image of the same project whose pixels this one repeats
 };
 
 struct DatasetView {
@@ -31,9 +31,9 @@ struct DatasetView {
   std::optional<PrewarmJobRecord> prewarm_job;
 };
 
-// `embeddings` is null and `model_id` empty without a model: nothing is cached then, and no job runs.
-// NotFound for an unknown dataset.
-Result<DatasetView> LoadDatasetView(Catalog& catalog, EmbeddingService* embeddings,
-                                    const std::string& model_id, const std::string& dataset_id);
+// `projects` is null without a model: nothing is cached then, and no job runs. What is
+// cached and what repeats what is about the dataset's project only. NotFound for an unknown
+// dataset.
+Result<DatasetView> LoadDatasetView(Catalog& catalog, ProjectCache* projects, const std::string& dataset_id);
 
 }  // namespace samcache

@@ -41,8 +41,9 @@ struct DuplicateReport {
 };
 
 // Builds the report over the whole catalog, or only the groups that include an image of
-// `dataset_id` (their members in other datasets are listed too). NotFound for an unknown
-// dataset. `finder` must hold the catalog's pictures (NearDuplicateFinder::Rebuild).
+// `dataset_id` (their members in other datasets are listed too, in any project: the report
+// is for the operator at the command line, who may see every project; no route serves it). NotFound for an
+// unknown dataset. `finder` must hold the catalog's pictures (NearDuplicateFinder::Rebuild).
 Result<DuplicateReport> BuildDuplicateReport(ImageCatalog& catalog, const NearDuplicateFinder& finder,
                                              const std::optional<std::string>& dataset_id, int max_distance);
 

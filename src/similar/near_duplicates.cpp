@@ -198,23 +198,25 @@ Result<std::string> NearDuplicateFinder::DatasetName(const std::string& dataset_
 
 Status NearDuplicateFinder::DropIfUnused(const std::string& pixel_hash, uint64_t hash) {
   std::lock_guard membership(membership_mu_);
-  SAMCACHE_ASSIGN_OR_RETURN(
-      const std::vector<ImageRecord> users,
-      catalog_.ListImagesWithPixelHash(pixel_hash, /*project_id=*/""));  // TODO(lead): scope to the project
+  SAMCACHE_ASSIGN_OR_RETURN(const std::vector<ImageRecord> users,
+                            catalog_.ListImagesWithPixelHash(pixel_hash, /*project_id=*/""));
   if (users.empty()) pictures_.Remove(pixel_hash, hash);
   return Status::Ok();
 }
 
-Status NearDuplicateFinder::Resolve(const std::vector<PictureIndex::Match>& matches, size_t limit,
+Status NearDuplicateFinder::Resolve(const std::vector<PictureIndex::Match>& matches,
+                                    const std::string& project_id, size_t limit,
                                     std::vector<SimilarImage>& out) {
   std::map<std::string, std::string> dataset_names;
+  size_t resolved = 0;
   for (const PictureIndex::Match& match : matches) {
-    if (out.size() >= limit) break;
+    if (out.size() >= limit || resolved++ >= kMaxPicturesResolved) break;
+    // Only the project's images: another project's are not this caller's to know of.
     SAMCACHE_ASSIGN_OR_RETURN(std::vector<ImageRecord> images,
-                              catalog_.ListImagesWithPixelHash(
-                                  match.pixel_hash, /*project_id=*/""));  // TODO(lead): scope to the project
+                              catalog_.ListImagesWithPixelHash(match.pixel_hash, project_id));
     if (images.empty()) {
-      // No image shows it any more (deleted by another process, or a delete raced an upload).
+      // Another project's picture, or one no image shows any more (deleted by another
+      // process, or a delete raced an upload): dropped in that case.
       SAMCACHE_RETURN_IF_ERROR(DropIfUnused(match.pixel_hash, match.hash));
       continue;
     }
@@ -238,7 +240,9 @@ Status NearDuplicateFinder::Resolve(const std::vector<PictureIndex::Match>& matc
   return Status::Ok();
 }
 
-Result<std::vector<SimilarImage>> NearDuplicateFinder::OnImageStored(const ImageRecord& image, size_t limit) {
+Result<std::vector<SimilarImage>> NearDuplicateFinder::OnImageStored(const ImageRecord& image,
+                                                                     const std::string& project_id,
+                                                                     size_t limit) {
   std::vector<SimilarImage> out;
   if (!image.perceptual_hash) return out;
   CatchUp();
@@ -247,7 +251,7 @@ Result<std::vector<SimilarImage>> NearDuplicateFinder::OnImageStored(const Image
     std::lock_guard membership(membership_mu_);
     matches = pictures_.FindAndAdd(image.pixel_hash, *image.perceptual_hash, default_distance_);
   }
-  SAMCACHE_RETURN_IF_ERROR(Resolve(matches, limit, out));
+  SAMCACHE_RETURN_IF_ERROR(Resolve(matches, project_id, limit, out));
   return out;
 }
 
@@ -260,12 +264,12 @@ Status NearDuplicateFinder::OnImagesDeleted(const std::vector<ImageRecord>& dele
   return Status::Ok();
 }
 
-Result<std::vector<SimilarImage>> NearDuplicateFinder::FindSimilar(const ImageRecord& image, int max_distance,
-                                                                   size_t limit) {
+Result<std::vector<SimilarImage>> NearDuplicateFinder::FindSimilar(const ImageRecord& image,
+                                                                   const std::string& project_id,
+                                                                   int max_distance, size_t limit) {
   std::vector<SimilarImage> out;
   SAMCACHE_ASSIGN_OR_RETURN(std::vector<ImageRecord> same,
-                            catalog_.ListImagesWithPixelHash(
-                                image.pixel_hash, /*project_id=*/""));  // TODO(lead): scope to the project
+                            catalog_.ListImagesWithPixelHash(image.pixel_hash, project_id));
   for (ImageRecord& other : same) {
     if (other.id == image.id) continue;
     if (out.size() >= limit) return out;
@@ -282,8 +286,8 @@ Result<std::vector<SimilarImage>> NearDuplicateFinder::FindSimilar(const ImageRe
                    [](const SimilarImage& a, const SimilarImage& b) { return a.relation < b.relation; });
   if (!image.perceptual_hash) return out;
   CatchUp();
-  SAMCACHE_RETURN_IF_ERROR(
-      Resolve(pictures_.Find(*image.perceptual_hash, max_distance, image.pixel_hash), limit, out));
+  SAMCACHE_RETURN_IF_ERROR(Resolve(pictures_.Find(*image.perceptual_hash, max_distance, image.pixel_hash),
+                                   project_id, limit, out));
   return out;
 }
 

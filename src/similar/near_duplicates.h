@@ -99,6 +99,11 @@ class NearDuplicateFinder {
   // time is stamped before its row commits, on the clock of the machine that stored it.
   static constexpr std::chrono::seconds kCatchUpOverlap{60};
   static constexpr std::chrono::milliseconds kDefaultCatchUpInterval{1000};
+  // The index holds every project's pictures (one entry per picture) and a search keeps the
+  // matches its project shows, one catalog query per matched picture: this bounds the
+  // queries of one search (a /similar at distance 32 matches half the index). Closest first,
+  // so a search meets fewer only when this many pictures are closer than what it lists.
+  static constexpr size_t kMaxPicturesResolved = 2000;
 
   NearDuplicateFinder(ImageCatalog& catalog, int default_distance,
                       std::chrono::milliseconds catch_up_interval = kDefaultCatchUpInterval);
@@ -110,15 +115,19 @@ class NearDuplicateFinder {
   // a failure is logged and the search goes on with the index as it is.
   void CatchUp();
 
-  // For an image just stored: the near duplicates already known (up to `limit`, closest
-  // first), then adds its picture to the index. Nothing when it has no perceptual hash.
-  Result<std::vector<SimilarImage>> OnImageStored(const ImageRecord& image, size_t limit);
+  // For an image just stored in a dataset of `project_id`: the near duplicates among that
+  // project's images (up to `limit`, closest first), then adds its picture to the index.
+  // Nothing when it has no perceptual hash.
+  Result<std::vector<SimilarImage>> OnImageStored(const ImageRecord& image, const std::string& project_id,
+                                                  size_t limit);
   // After images were deleted: drops their pictures that no remaining image shows.
   Status OnImagesDeleted(const std::vector<ImageRecord>& deleted);
 
-  // The other images that look like `image` within `max_distance`: its same-file and
-  // same-pixel copies (distance 0) first, then near duplicates, closest first; up to `limit`.
-  Result<std::vector<SimilarImage>> FindSimilar(const ImageRecord& image, int max_distance, size_t limit);
+  // The other images of `project_id`'s datasets that look like `image` within
+  // `max_distance`: its same-file and same-pixel copies (distance 0) first, then near
+  // duplicates, closest first; up to `limit`.
+  Result<std::vector<SimilarImage>> FindSimilar(const ImageRecord& image, const std::string& project_id,
+                                                int max_distance, size_t limit);
 
   // Near-duplicate pictures of `hash` (see PictureIndex::Find).
   std::vector<PictureIndex::Match> FindPictures(const PerceptualHash& hash, int max_distance,
@@ -130,8 +139,9 @@ class NearDuplicateFinder {
   size_t picture_count() const { return pictures_.size(); }
 
  private:
-  // Appends the images of `matches` as near duplicates, up to `limit` in all.
-  Status Resolve(const std::vector<PictureIndex::Match>& matches, size_t limit,
+  // Appends the images of `matches` in the project's datasets as near duplicates, up to
+  // `limit` in all, looking at no more than kMaxPicturesResolved matches.
+  Status Resolve(const std::vector<PictureIndex::Match>& matches, const std::string& project_id, size_t limit,
                  std::vector<SimilarImage>& out);
   Result<std::string> DatasetName(const std::string& dataset_id);
   // Removes `pixel_hash` from the index if no image shows it. Serialised with

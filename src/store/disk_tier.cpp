@@ -365,6 +365,28 @@ Status DiskTier::Remove(const EmbeddingKey& key) {
   return Status::Ok();
 }
 
+Result<std::vector<DiskEntryFile>> DiskTier::ListEntryFiles() const {
+  SAMCACHE_ASSIGN_OR_RETURN(std::vector<ScannedFile> files, ScanEntryFiles(root_));
+  std::vector<DiskEntryFile> out;
+  out.reserve(files.size());
+  for (ScannedFile& file : files) out.push_back({std::move(file.key), file.bytes, file.modified});
+  return out;
+}
+
+Result<bool> DiskTier::RemoveIfUnusedSince(const EmbeddingKey& key, fs::file_time_type cutoff) {
+  if (!IsStorableKey(key)) return Status::InvalidArgument("not a disk tier key: " + key.ToString());
+  const fs::path path = PathFor(key);
+  std::lock_guard lock(mutex_);
+  std::error_code ec;
+  const fs::file_time_type used = fs::last_write_time(path, ec);
+  if (ec) return false;  // gone already
+  if (used >= cutoff) return false;
+  if (auto it = index_.find(key.ToString()); it != index_.end()) EraseLocked(it->second);
+  if (!fs::remove(path, ec) && ec)
+    return Status::IoError("cannot remove " + path.string() + ": " + ec.message());
+  return true;
+}
+
 Result<uint64_t> DiskTier::RemoveModel(const std::string& model_id) {
   if (!IsStorableModelId(model_id)) return Status::InvalidArgument("not a disk tier model id: " + model_id);
   {

@@ -40,6 +40,13 @@ struct DiskVerifyOutcome {
   uint64_t bytes_after = 0;      // bytes of the entries kept
 };
 
+// An entry file as `samcache gc` sees it.
+struct DiskEntryFile {
+  EmbeddingKey key;
+  uint64_t bytes = 0;
+  std::filesystem::file_time_type last_used;  // written or last read (recency)
+};
+
 class DiskTier final : public EmbeddingTier {
  public:
   // A temp file younger than this may belong to a writer in another process, so it is kept.
@@ -78,6 +85,11 @@ class DiskTier final : public EmbeddingTier {
 
   // Deletes one entry. Ok also when it was not there.
   Status Remove(const EmbeddingKey& key);
+  // Every well-named entry file on disk, of every model, indexed or not. Needs no Init().
+  Result<std::vector<DiskEntryFile>> ListEntryFiles() const;
+  // Deletes one entry unless its file was used at or after `cutoff` (looked at again just
+  // before: a process may have read or written it since it was listed). True when deleted.
+  Result<bool> RemoveIfUnusedSince(const EmbeddingKey& key, std::filesystem::file_time_type cutoff);
   // Deletes every entry of one model, including files not yet in the index; returns how
   // many files were deleted. A Put for that model running at the same time may or may not
   // survive.

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "support/http_reply.h"
+#include "support/raw_http.h"
 #include "support/test_support.h"
 
 namespace samcache::testing {
@@ -507,6 +508,51 @@ TEST_F(AccountsHttpTest, CorsIsOffUnlessAnOriginIsConfigured) {
   EXPECT_EQ(
       admin.Upload("/api/sam/dataset/init", {Picture(21)}, {{"Origin", "https://other.example.org"}}).status,
       403);
+}
+
+}  // namespace
+}  // namespace samcache::testing
+
+namespace samcache::testing {
+namespace {
+
+// An upload without a key is refused on its headers: the server reads none of a (never sent)
+// 500 MB body and spools nothing, with or without Expect: 100-continue.
+TEST_F(AccountsHttpTest, AnUploadWithoutAKeyIsRefusedBeforeItsBody) {
+  for (const std::string expect : {"", "Expect: 100-continue\r\n"}) {
+    RawConnection connection(port());
+    ASSERT_TRUE(
+        connection.Send("POST /api/sam/dataset/init HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                        "Content-Type: multipart/form-data; boundary=xyz\r\n"
+                        "Content-Length: 500000000\r\n" +
+                        expect + "\r\n--xyz\r\n"));
+    const RawReply reply = connection.ReadReply(std::chrono::seconds(10));
+    EXPECT_EQ(reply.status, 401) << reply.head;
+    EXPECT_NE(reply.body.find("API token"), std::string::npos) << reply.body;
+    EXPECT_TRUE(connection.WaitForClose(std::chrono::seconds(10)));
+  }
+  EXPECT_TRUE(ListFiles(tmp_ / "data" / "spool").empty());
+}
+
+}  // namespace
+}  // namespace samcache::testing
+
+namespace samcache::testing {
+namespace {
+
+TEST_F(AccountsHttpTest, LoginAttemptsAreLimitedPerAddress) {
+  Start({"--rate-limit-logins", "3"});
+  As anonymous(port(), "");
+  std::vector<int> statuses;
+  for (int i = 0; i < 4; ++i) {
+    statuses.push_back(
+        anonymous.Post("/api/sam/login", json{{"user", "admin"}, {"password", "guess" + std::to_string(i)}})
+            .status);
+  }
+  // Three guesses a minute; a minute boundary in between may allow a fourth.
+  EXPECT_EQ(std::vector<int>(statuses.begin(), statuses.begin() + 3), (std::vector<int>{401, 401, 401}));
+  const Reply fifth = anonymous.Post("/api/sam/login", json{{"user", "admin"}, {"password", "guess"}});
+  EXPECT_TRUE(statuses[3] == 429 || fifth.status == 429) << fifth.raw;
 }
 
 }  // namespace

@@ -75,7 +75,7 @@ class NearDuplicatesTest : public ::testing::Test {
     EXPECT_TRUE(image.ok());
     if (!image.ok()) return {};
     Result<std::vector<SimilarImage>> similar =
-        app_->near_duplicates()->FindSimilar(*image, max_distance, 100);
+        app_->near_duplicates()->FindSimilar(*image, kDefaultProjectId, max_distance, 100);
     EXPECT_TRUE(similar.ok()) << similar.status().message();
     return similar.ok() ? *similar : std::vector<SimilarImage>{};
   }
@@ -266,20 +266,20 @@ TEST_F(NearDuplicatesTest, PicturesStoredElsewhereAreTakenInBeforeASearch) {
   EXPECT_EQ(eager.picture_count(), 0u);
 
   Result<std::vector<SimilarImage>> found =
-      eager.FindSimilar(bright.image, kDefaultNearDuplicateDistance, 10);
+      eager.FindSimilar(bright.image, kDefaultProjectId, kDefaultNearDuplicateDistance, 10);
   ASSERT_TRUE(found.ok()) << found.status().message();
   EXPECT_EQ(Filenames(*found), std::set<std::string>{"o.png"});
   EXPECT_EQ(eager.picture_count(), 2u);
   // Within its interval an index searches what it has.
   Result<std::vector<SimilarImage>> not_yet =
-      lazy.FindSimilar(bright.image, kDefaultNearDuplicateDistance, 10);
+      lazy.FindSimilar(bright.image, kDefaultProjectId, kDefaultNearDuplicateDistance, 10);
   ASSERT_TRUE(not_yet.ok());
   EXPECT_TRUE(not_yet->empty());
   EXPECT_EQ(lazy.picture_count(), 0u);
 
   // An upload through the other index lists what this process stored, and this one finds it.
   const IngestedImage dark = Ingest("d", "dark.png", EditedFile(photo, Edit::kDarker, ".png"));
-  Result<std::vector<SimilarImage>> on_store = eager.OnImageStored(dark.image, 10);
+  Result<std::vector<SimilarImage>> on_store = eager.OnImageStored(dark.image, kDefaultProjectId, 10);
   ASSERT_TRUE(on_store.ok());
   EXPECT_EQ(Filenames(*on_store), (std::set<std::string>{"o.png", "bright.png"}));
 }

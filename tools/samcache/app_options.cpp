@@ -53,6 +53,11 @@ void AddModelOptions(CLI::App* cmd, ModelCliOptions& o, bool with_cache) {
                   "Shared embedding tier and per-key encoder leases for several instances: "
                   "redis://host:port[/db] (run Redis with maxmemory and allkeys-lru, see README)");
   if (!with_cache) return;
+  cmd->add_option("--cache-scope", o.cache_scope,
+                  "global: one embedding per picture for every project (a first click may be instant "
+                  "because another project computed it); project: each project computes its own")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"global", "project"}));
   cmd->add_option("--memory-cache-bytes", o.memory_cache_bytes,
                   "Byte budget of the in-process embedding cache")
       ->capture_default_str();
@@ -101,6 +106,7 @@ void ApplyModelOptions(const ModelCliOptions& o, AppOptions& options) {
   options.prewarm.poll_interval = std::chrono::milliseconds(o.prewarm_poll_ms);
   options.prewarm.stale_after = std::chrono::seconds(o.prewarm_stale_seconds);
   options.redis_url = o.redis_url;
+  options.cache_scope = o.cache_scope == "project" ? CacheScope::kProject : CacheScope::kGlobal;
 }
 
 }  // namespace

@@ -41,6 +41,7 @@ struct ModelCliOptions {
   int prewarm_poll_ms = 500;
   int prewarm_stale_seconds = 60;
   std::string redis_url;
+  std::string cache_scope = "global";  // "project": embeddings keyed by project too
 };
 
 // `with_data`: false for commands that do not touch the data folder (embed).

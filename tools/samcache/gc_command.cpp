@@ -1,12 +1,16 @@
-// `samcache gc`: removes stored files no catalog row refers to, and keeps the embedding cache
-// within its budget (optionally verifying every entry and dropping unused models).
+// `samcache gc`: removes stored files no catalog row refers to, embeddings no project claims
+// any more, and keeps the embedding cache within its budget (optionally verifying every entry
+// and dropping unused models).
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
+#include "access/claims.h"
 #include "app_options.h"
 #include "command.h"
 #include "store/blob_store.h"
@@ -21,12 +25,58 @@ struct GcOptions {
   bool verify_cache = false;
   uint64_t cache_max_bytes = uint64_t{10} << 30;
   std::vector<std::string> drop_models;
+  std::string cache_scope = "global";  // as `serve --cache-scope`: which key a claim keeps
 };
 
 struct GcArgs {
   CommonOptions common;
   GcOptions gc;
 };
+
+// The cache keys the claims of `model_id` keep: each claim's key in the scope, and in the
+// project scope also the plain pixel-hash key of a claim from before projects ("*"), under
+// which those embeddings were stored.
+Result<std::unordered_set<std::string>> KeptKeys(Catalog& catalog, const ClaimBook& book,
+                                                 const std::string& model_id) {
+  std::unordered_set<std::string> kept;
+  SAMCACHE_ASSIGN_OR_RETURN(const auto claims, catalog.ListClaims(model_id));
+  for (const auto& [project_id, pixel_hash] : claims) kept.insert(book.CacheHash(project_id, pixel_hash));
+  if (book.scope() == CacheScope::kProject) {
+    SAMCACHE_ASSIGN_OR_RETURN(const auto legacy, catalog.ListClaims("*"));
+    for (const auto& [project_id, pixel_hash] : legacy) kept.insert(pixel_hash);
+  }
+  return kept;
+}
+
+// Embeddings on disk that no project claims (their last image in every project was deleted)
+// and that were not used within the grace period (a prewarm claims what it stored in batches).
+// Returns how many were (or, dry, would be) removed.
+Result<uint64_t> RemoveUnclaimed(Catalog& catalog, const CommonOptions& common, const GcOptions& o) {
+  ClaimBook book(catalog, o.cache_scope == "project" ? CacheScope::kProject : CacheScope::kGlobal);
+  DiskTier cache(CacheDir(common), 0);
+  std::error_code ec;
+  if (!std::filesystem::exists(CacheDir(common), ec)) return uint64_t{0};
+  SAMCACHE_ASSIGN_OR_RETURN(const std::vector<DiskEntryFile> files, cache.ListEntryFiles());
+  const auto cutoff = std::filesystem::file_time_type::clock::now() - std::chrono::minutes(o.grace_minutes);
+  std::map<std::string, std::unordered_set<std::string>> kept;  // per model, read when first needed
+  uint64_t removed = 0;
+  for (const DiskEntryFile& file : files) {
+    if (file.last_used >= cutoff) continue;
+    auto model = kept.find(file.key.model_id);
+    if (model == kept.end()) {
+      SAMCACHE_ASSIGN_OR_RETURN(auto keys, KeptKeys(catalog, book, file.key.model_id));
+      model = kept.emplace(file.key.model_id, std::move(keys)).first;
+    }
+    if (model->second.count(file.key.pixel_hash) > 0) continue;
+    if (o.dry_run) {
+      ++removed;
+      continue;
+    }
+    SAMCACHE_ASSIGN_OR_RETURN(const bool gone, cache.RemoveIfUnusedSince(file.key, cutoff));
+    removed += gone ? 1 : 0;
+  }
+  return removed;
+}
 
 // The embedding cache: leftovers of crashed writes, the size budget, and on request a full
 // read of every entry and the removal of models no longer used.
@@ -64,6 +114,10 @@ int CollectGarbage(const CommonOptions& common, const GcOptions& o) {
               static_cast<double>(r.bytes_removed) / 1e6);
   std::printf("%s %zu temp file(s) of interrupted uploads\n", o.dry_run ? "would remove" : "removed",
               r.temp_removed);
+  const Result<uint64_t> unclaimed = RemoveUnclaimed((*app)->catalog(), common, o);
+  if (!unclaimed.ok()) return Fail(unclaimed.status());
+  std::printf("%s %llu embedding(s) no project claims\n", o.dry_run ? "would remove" : "removed",
+              static_cast<unsigned long long>(*unclaimed));
   if (o.dry_run) return 0;
   return ExitCode(CleanEmbeddingCache(common, o));
 }
@@ -89,6 +143,11 @@ Command AddGcCommand(CLI::App& cli) {
   gc->add_flag("--verify-cache", o.verify_cache,
                "Read every cached embedding and remove those that fail their checksum");
   gc->add_option("--drop-model", o.drop_models, "Remove every cached embedding of this model id");
+  gc->add_option("--cache-scope", o.cache_scope,
+                 "The cache scope the server runs with (serve --cache-scope): global keys embeddings by "
+                 "picture, project by project and picture; decides which embeddings the claims keep")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"global", "project"}));
   return {gc, [args] { return CollectGarbage(args->common, args->gc); }};
 }
 

@@ -99,8 +99,12 @@ int Ingest(const CommonOptions& common, const std::string& dataset, const std::v
   Result<std::optional<DatasetRecord>> existing = (*app)->catalog().FindDataset(dataset);
   if (!existing.ok()) return Fail(existing.status());
   std::optional<std::string> existing_id;
-  if (existing->has_value()) existing_id = (*existing)->id;
-  UploadBatch batch((*app)->ingestor(), (*app)->catalog(), dataset, existing_id);
+  std::string project_id = kDefaultProjectId;
+  if (existing->has_value()) {
+    existing_id = (*existing)->id;
+    project_id = (*existing)->project_id;
+  }
+  UploadBatch batch((*app)->ingestor(), (*app)->catalog(), dataset, existing_id, {}, project_id);
 
   // On a terminal, a progress line with the log scrolling above it.
   std::shared_ptr<ProgressLine> progress;

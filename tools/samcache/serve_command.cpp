@@ -62,7 +62,6 @@ int Serve(const CommonOptions& common, const ModelCliOptions& model, ServerOptio
   spdlog::info("samcache {} (ONNX Runtime {}), data in {}, catalog {}", kVersion, OnnxRuntimeVersion(),
                std::filesystem::absolute(common.data_dir).lexically_normal().string(),
                RedactCatalogLocation((*app)->options().catalog_path));
-  spdlog::info("samcache listening on http://{}:{}", server_options.host, *port);
   if (!server_options.accounts) {
     spdlog::warn(
         "--insecure-no-auth: no accounts; {} may read, change and delete everything",
@@ -70,6 +69,8 @@ int Serve(const CommonOptions& common, const ModelCliOptions& model, ServerOptio
   } else if (Status first = PrintFirstLogin(**app, server_options, *port); !first.ok()) {
     return Fail(first);
   }
+  // Last: tools and tests wait for this line, and the login link must be out by then.
+  spdlog::info("samcache listening on http://{}:{}", server_options.host, *port);
   // /metrics without a token, on an address of its own (e.g. only the monitoring network).
   std::unique_ptr<HttpServer> metrics_server;
   std::thread metrics_thread;
@@ -145,6 +146,11 @@ Command AddServeCommand(CLI::App& cli) {
   serve
       ->add_option("--rate-limit-clicks", server.rate_limits.clicks_per_minute,
                    "Predict requests per minute and token (0: no limit)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  serve
+      ->add_option("--rate-limit-logins", server.rate_limits.logins_per_minute,
+                   "Login attempts per minute and client address (0: no limit)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   serve
