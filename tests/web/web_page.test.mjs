@@ -8,11 +8,11 @@
 // /usr/bin/chromium).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { CHROMIUM_ARGS, startServer, stopServer } from './harness.mjs';
 import { makeScene } from './scenes.mjs';
 
 const binary = process.env.SAMCACHE_BINARY;
@@ -20,28 +20,11 @@ const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
 const artifacts = process.env.SAMCACHE_WEB_ARTIFACTS || mkdtempSync(join(tmpdir(), 'samcache-web-artifacts-'));
 const STEP_TIMEOUT = 120_000;
 
-// Flags that keep the browser off the network: only the test's own server on loopback.
-const CHROMIUM_ARGS = [
-  '--no-sandbox',  // the tests may run as root
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--no-first-run',
-  '--disable-sync',
-  '--disable-default-apps',
-  '--disable-domain-reliability',
-  '--disable-client-side-phishing-detection',
-  '--disable-breakpad',
-  '--metrics-recording-only',
-  '--no-pings',
-  '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost',
-];
-
 const scenes = [makeScene(0), makeScene(1), makeScene(2)];
 const files = scenes.map((s, i) => ({ name: `scene-${i + 1}.png`, mimeType: 'image/png', buffer: s.png }));
 
 let dataDir;
 let server;
-let serverLog = '';
 let baseUrl;
 let browser;
 let context;
@@ -49,27 +32,6 @@ let page;
 const problems = [];  // console errors and page errors, from every page of the run
 const requests = [];  // {method, url, body} of the API requests the page made
 const shared = {};    // what one step finds and a later one needs
-
-function startServer() {
-  return new Promise((resolve, reject) => {
-    server = spawn(binary, ['serve', '--data', join(dataDir, 'data'), '--port', '0', '--host', '127.0.0.1',
-      '--log-level', 'info'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const onData = (chunk) => {
-      serverLog += chunk.toString();
-      const match = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(serverLog);
-      if (match && !baseUrl) {
-        baseUrl = `http://127.0.0.1:${match[1]}`;
-        resolve();
-      }
-    };
-    server.stdout.on('data', onData);
-    server.stderr.on('data', onData);
-    server.on('error', reject);
-    server.on('exit', (code) => {
-      if (!baseUrl) reject(new Error(`samcache serve exited with ${code} before listening:\n${serverLog}`));
-    });
-  });
-}
 
 // Watches a page for console errors, uncaught exceptions and its API requests.
 function watch(p, allowed = () => false) {
@@ -120,7 +82,9 @@ before(async () => {
   assert.ok(binary, 'SAMCACHE_BINARY must name the samcache executable');
   mkdirSync(artifacts, { recursive: true });
   dataDir = mkdtempSync(join(tmpdir(), 'samcache-web-'));
-  await startServer();
+  // This file tests the page without accounts (accounts_page.test.mjs tests them).
+  server = await startServer(binary, dataDir, ['--insecure-no-auth']);
+  baseUrl = server.baseUrl;
   browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: CHROMIUM_ARGS });
   context = await browser.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
   // A guard against hanging on a loaded machine, not a measurement.
@@ -131,11 +95,7 @@ before(async () => {
 
 after(async () => {
   if (browser) await browser.close();
-  if (server && server.exitCode === null) {
-    const exited = new Promise((resolve) => server.on('exit', resolve));
-    server.kill('SIGTERM');
-    await exited;
-  }
+  await stopServer(server);
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   console.log(`screenshots in ${artifacts}`);
 });

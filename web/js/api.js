@@ -1,5 +1,6 @@
 // Talking to the samcache API. Every failure becomes an ApiError whose message is the
 // server's own `error` text (or a plain description of what went wrong on the way).
+// A 401 (no session, or it ended) also tells the page, which then shows the login screen.
 
 export class ApiError extends Error {
   constructor(message, status = 0, body = null) {
@@ -8,6 +9,20 @@ export class ApiError extends Error {
     this.status = status;
     this.body = body;
   }
+}
+
+// The paths whose 401 is an answer for the caller (wrong password), not a lost session.
+const OWN_401 = new Set(['/api/sam/login', '/api/sam/me']);
+let unauthenticated = () => {};
+
+// `handler(error)` runs after any 401 from a call other than the login itself.
+export function onUnauthenticated(handler) {
+  unauthenticated = handler;
+}
+
+function tell401(error, path) {
+  if (error.status === 401 && !OWN_401.has(path)) unauthenticated(error);
+  return error;
 }
 
 function describeNetworkFailure(method, path) {
@@ -43,7 +58,7 @@ export async function api(method, path, body = undefined) {
   } catch {
     throw new ApiError(describeNetworkFailure(method, path));
   }
-  if (!response.ok) throw await errorFrom(response, method, path);
+  if (!response.ok) throw tell401(await errorFrom(response, method, path), path);
   try {
     return await response.json();
   } catch {
@@ -59,7 +74,7 @@ export async function download(path, fallbackName) {
   } catch {
     throw new ApiError(describeNetworkFailure('GET', path));
   }
-  if (!response.ok) throw await errorFrom(response, 'GET', path);
+  if (!response.ok) throw tell401(await errorFrom(response, 'GET', path), path);
   const disposition = response.headers.get('Content-Disposition') || '';
   let filename = fallbackName;
   const star = /filename\*=UTF-8''([^;]+)/i.exec(disposition);
@@ -102,7 +117,7 @@ export function uploadFiles(path, files, onProgress) {
       const message = body && body.error
         ? body.error
         : `the upload failed with HTTP ${xhr.status} ${xhr.statusText}`.trim();
-      reject(new ApiError(message, xhr.status, body));
+      reject(tell401(new ApiError(message, xhr.status, body), path));
     });
     xhr.addEventListener('error', () => reject(new ApiError(
       'the upload did not reach the samcache server: it may have stopped, or refused a request ' +

@@ -5,6 +5,7 @@ import { MARK_OF_IMAGE_EVENT } from './constants.js';
 import { exportCoco } from './export.js';
 import { formatDate, plural } from './format.js';
 import { PrewarmPanel } from './prewarm.js';
+import { canWriteIn } from './session.js';
 import { lastUpload, rememberUpload, setDataset, uploadInfo } from './state.js';
 import { countCached, initialMark, showMark, thumbnailCard } from './thumbnails.js';
 import { el, clear, confirmAction, notify } from './ui.js';
@@ -136,6 +137,10 @@ export function renderDataset({ main, setCrumbs }, datasetId) {
       if (!alive) return;
       dataset = fresh;
       setDataset(dataset);
+      // A viewer of the dataset's project sees it without the buttons the server would refuse.
+      const writable = canWriteIn(dataset.project_id);
+      for (const button of [...prewarm.buttons(), deleteButton]) button.classList.toggle('view-only-hidden', !writable);
+      add.hidden = !writable;
       document.title = `samcache — ${dataset.name}`;
       setCrumbs([{ label: 'Datasets', href: '#/' }, { label: dataset.name }]);
       renderGrid();

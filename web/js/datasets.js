@@ -1,14 +1,22 @@
 // The home view: create a dataset by dropping or picking images, and the list of datasets
-// (open, delete).
+// (open, delete) — with accounts, those of the project chosen in the header.
 import { api } from './api.js';
 import { formatDate, plural } from './format.js';
+import { canWriteIn, currentProject, projectParam, session } from './session.js';
 import { rememberUpload } from './state.js';
 import { el, clear, confirmAction, notify } from './ui.js';
 import { uploadBox, uploadReport } from './upload.js';
 
 export function renderDatasets({ main, setCrumbs }) {
-  setCrumbs([{ label: 'Datasets' }]);
-  document.title = 'samcache — datasets';
+  const project = currentProject();
+  setCrumbs(project ? [{ label: project.name }, { label: 'Datasets' }] : [{ label: 'Datasets' }]);
+  document.title = project ? `samcache — ${project.name}` : 'samcache — datasets';
+  if (session.accounts && !project) {
+    main.append(el('section.panel#no-project', {}, el('h1', {}, 'No project yet'),
+      el('p', {}, 'You are not a member of any project. An admin adds you to one.')));
+    return () => {};
+  }
+  const writable = !project || canWriteIn(project.id);
   let alive = true;
   const report = el('div.report-slot');
   const list = el('div.dataset-list#dataset-list', { 'aria-busy': 'true' }, el('p.muted', {}, 'Loading the datasets…'));
@@ -17,7 +25,7 @@ export function renderDatasets({ main, setCrumbs }) {
     title: 'New dataset',
     hint: 'Drop images or a folder here, or choose them. Every file is hashed: images seen before are '
       + 'recognised, and their cached embeddings are reused.',
-    path: () => '/api/sam/dataset/init',
+    path: () => `/api/sam/dataset/init${projectParam()}`,
     withName: true,
     onUploaded: (answer) => {
       rememberUpload(answer);
@@ -32,16 +40,20 @@ export function renderDatasets({ main, setCrumbs }) {
     },
   });
 
+  const viewOnly = el('section.panel.view-only#view-only', {},
+    el('h2', {}, 'View only'),
+    el('p.muted', {}, `You may look at the datasets of “${project ? project.name : ''}”; adding images needs the `
+      + 'annotator role in it.'));
   main.append(
     el('div.home', {},
-      el('div.home-upload', {}, box, report),
+      el('div.home-upload', {}, writable ? box : viewOnly, report),
       el('section.panel.datasets', { 'aria-labelledby': 'datasets-title' },
         el('div.panel-head', {}, el('h1#datasets-title', {}, 'Datasets')),
         list)));
 
   const load = async () => {
     try {
-      const { datasets } = await api('GET', '/api/sam/datasets');
+      const { datasets } = await api('GET', `/api/sam/datasets${projectParam()}`);
       if (!alive) return;
       clear(list);
       list.removeAttribute('aria-busy');
@@ -50,7 +62,7 @@ export function renderDatasets({ main, setCrumbs }) {
         return;
       }
       const rows = el('ul.rows');
-      for (const d of datasets) rows.append(datasetRow(d, load));
+      for (const d of datasets) rows.append(datasetRow(d, load, writable));
       list.append(rows);
     } catch (error) {
       if (!alive) return;
@@ -65,7 +77,7 @@ export function renderDatasets({ main, setCrumbs }) {
   };
 }
 
-function datasetRow(d, reload) {
+function datasetRow(d, reload, writable) {
   const open = `#/d/${encodeURIComponent(d.id)}`;
   const remove = el('button.btn.btn-quiet.btn-danger-text', { type: 'button', 'aria-label': `Delete dataset ${d.name}` },
     'Delete');
@@ -88,5 +100,5 @@ function datasetRow(d, reload) {
     el('a.row-main', { href: open },
       el('span.row-title', {}, d.name),
       el('span.row-meta', {}, `${plural(d.image_count, 'image')} • created ${formatDate(d.created_at)}`)),
-    el('div.row-actions', {}, el('a.btn', { href: open }, 'Open'), remove));
+    el('div.row-actions', {}, el('a.btn', { href: open }, 'Open'), writable ? remove : null));
 }

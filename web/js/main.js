@@ -1,8 +1,14 @@
-// The page's entry point: the active model in the header, and a small hash router over the
-// three views (#/ datasets, #/d/{id} one dataset, #/d/{id}/i/{image} the editor).
-import { api } from './api.js';
+// The page's entry point: who is logged in (else the login screen), the active model in the
+// header, and a small hash router over the views (#/ datasets, #/d/{id} one dataset,
+// #/d/{id}/i/{image} the editor, #/admin accounts, #/tokens the caller's own tokens).
+import { hideAccount, showAccount } from './account.js';
+import { api, onUnauthenticated } from './api.js';
+import { renderAdmin } from './admin.js';
 import { guardPageDrops } from './files.js';
-import { el, clear, notify } from './ui.js';
+import { LINK_FAILED_TEXT, renderLogin } from './login.js';
+import { applyMe, forget, reloadMe } from './session.js';
+import { renderMyTokens } from './tokens.js';
+import { el, clear, clearNotices, notify } from './ui.js';
 import { renderDatasets } from './datasets.js';
 import { renderDataset } from './dataset.js';
 import { renderEditor } from './editor.js';
@@ -10,6 +16,7 @@ import { renderEditor } from './editor.js';
 const main = document.getElementById('main');
 const crumbs = document.getElementById('crumbs');
 let cleanup = null;
+let loggedIn = false;
 
 function setCrumbs(parts) {
   clear(crumbs);
@@ -21,11 +28,16 @@ function setCrumbs(parts) {
   });
 }
 
-function route() {
+function stopView() {
   if (cleanup) {
     cleanup();
     cleanup = null;
   }
+}
+
+function route() {
+  stopView();
+  if (!loggedIn) return;
   const hash = location.hash.replace(/^#/, '') || '/';
   const parts = hash.split('/').filter(Boolean).map(decodeURIComponent);
   const context = { main: clear(main), setCrumbs };
@@ -36,6 +48,10 @@ function route() {
       cleanup = renderDataset(context, parts[1]);
     } else if (parts[0] === 'd' && parts.length === 4 && parts[2] === 'i') {
       cleanup = renderEditor(context, parts[1], parts[3]);
+    } else if (parts[0] === 'admin' && parts.length === 1) {
+      cleanup = renderAdmin({ ...context, onAccountsChanged: refreshAccount });
+    } else if (parts[0] === 'tokens' && parts.length === 1) {
+      cleanup = renderMyTokens(context);
     } else {
       setCrumbs([{ label: 'Datasets', href: '#/' }, { label: 'Not found' }]);
       main.append(el('section.panel', {}, el('h1', {}, 'Nothing here'),
@@ -59,16 +75,91 @@ async function showModel() {
       }, 'demo model — not SAM'));
     }
   } catch (error) {
+    if (error.status === 401) return;  // the login screen is showing
     box.append(el('span.model-name.model-missing', {}, `No model: ${error.message}`));
     notify(error);
   }
 }
 
+// Reads /me again and redraws the header (projects added, memberships changed).
+async function refreshAccount() {
+  try {
+    await reloadMe();
+    showAccount({ onProjectChange, onLogout: logout });
+  } catch (error) {
+    if (error.status === 401) showLogin();
+    else notify(error);
+  }
+}
+
+function onProjectChange() {
+  if (location.hash === '' || location.hash === '#/' || location.hash === '#') route();
+  else location.hash = '#/';
+}
+
+async function logout() {
+  try {
+    await api('POST', '/api/sam/logout');
+  } catch (error) {
+    if (error.status !== 401) notify(error);
+  }
+  showLogin();
+}
+
+// The login screen, in place of whatever the page showed (a 401 from any call lands here).
+function showLogin(linkFailed = false) {
+  stopView();
+  loggedIn = false;
+  forget();
+  hideAccount();
+  clearNotices();
+  clear(document.getElementById('model'));
+  setCrumbs([{ label: 'Log in' }]);
+  document.title = 'samcache — log in';
+  renderLogin(clear(main), { linkFailed, onLoggedIn: enter });
+}
+
+// Shows the page for the person /me describes.
+function enter(me) {
+  applyMe(me);
+  loggedIn = true;
+  clearNotices();
+  showAccount({ onProjectChange, onLogout: logout });
+  showModel();
+  route();
+}
+
+// `?login=failed` is the server's answer to a used or expired login link; read once, then
+// dropped from the address so a reload does not repeat it.
+function takeLinkFailure() {
+  const params = new URLSearchParams(location.search);
+  if (params.get('login') !== 'failed') return false;
+  history.replaceState(null, '', `${location.pathname}${location.hash}`);
+  return true;
+}
+
+async function start() {
+  const linkFailed = takeLinkFailure();
+  let me;
+  try {
+    me = await api('GET', '/api/sam/me');
+  } catch (error) {
+    if (error.status === 401) return showLogin(linkFailed);
+    notify(error);
+    return undefined;
+  }
+  enter(me);
+  if (linkFailed) notify(`${LINK_FAILED_TEXT}; you are still logged in as ${me.user ? me.user.name : 'before'}.`, 'info');
+  return undefined;
+}
+
+onUnauthenticated(() => {
+  if (loggedIn) showLogin();
+});
 window.addEventListener('unhandledrejection', (e) => notify(e.reason instanceof Error ? e.reason : String(e.reason)));
 window.addEventListener('error', (e) => {
   if (e.error) notify(e.error);
 });
 window.addEventListener('hashchange', route);
 guardPageDrops();
-showModel();
-route();
+start();

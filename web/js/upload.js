@@ -45,7 +45,9 @@ export function uploadBox({ title, hint, path, withName = false, onUploaded, onF
     showProgress(progress, { loaded: 0, total: bytes, sent: false }, files.length);
     try {
       let url = path();
-      if (nameInput && nameInput.value.trim()) url += `?name=${encodeURIComponent(nameInput.value.trim())}`;
+      if (nameInput && nameInput.value.trim()) {
+        url += `${url.includes('?') ? '&' : '?'}name=${encodeURIComponent(nameInput.value.trim())}`;
+      }
       const answer = await uploadFiles(url, files, (p) => showProgress(progress, p, files.length));
       if (nameInput) nameInput.value = '';
       onUploaded(answer, files.length);
