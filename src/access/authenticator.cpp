@@ -98,7 +98,7 @@ void Authenticator::Forget(const std::string& token_id) {
 }
 
 Result<IssuedToken> Authenticator::Issue(const std::string& user_id, const std::string& name, TokenKind kind,
-                                         std::chrono::seconds lifetime) {
+                                         std::chrono::seconds lifetime, const std::string& parent_id) {
   IssuedToken issued;
   issued.secret = NewSecret();
   TokenRecord& t = issued.record;
@@ -109,6 +109,7 @@ Result<IssuedToken> Authenticator::Issue(const std::string& user_id, const std::
   t.hash = SecretHash(issued.secret);
   t.created_at = NowIso8601();
   t.expires_at = ExpiryAfter(lifetime);
+  t.parent_id = parent_id;
   SAMCACHE_RETURN_IF_ERROR(catalog_.CreateToken(t));
   return issued;
 }
@@ -122,8 +123,12 @@ Result<IssuedToken> Authenticator::LoginWithSecret(std::string_view secret) {
     if (!used_now) return Status::Unauthenticated("this login link was used already; ask for a new one");
   }
   SAMCACHE_ASSIGN_OR_RETURN(const Caller caller, Load(token));
-  SAMCACHE_ASSIGN_OR_RETURN(IssuedToken session, Issue(caller.user_id, "page session", TokenKind::kSession,
-                                                       options_.session_lifetime));
+  // A session from an API token lives no longer than the token; one from a login link stands
+  // on its own (the link is used up).
+  SAMCACHE_ASSIGN_OR_RETURN(
+      IssuedToken session,
+      Issue(caller.user_id, "page session", TokenKind::kSession, options_.session_lifetime,
+            token.kind == TokenKind::kApi ? token.id : std::string()));
   Audit(caller.Who(), "session.login",
         token.kind == TokenKind::kLogin ? "with a login link" : "with an API token");
   return session;

@@ -47,9 +47,10 @@ class Authenticator {
   // Ends the caller's session (an API token is revoked with `samcache token revoke`).
   Status Logout(const Caller& caller);
 
-  // A new token for a user; `lifetime` zero: does not expire.
+  // A new token for a user; `lifetime` zero: does not expire. `parent_id`: the API token a
+  // session is made from (revoked with it).
   Result<IssuedToken> Issue(const std::string& user_id, const std::string& name, TokenKind kind,
-                            std::chrono::seconds lifetime);
+                            std::chrono::seconds lifetime, const std::string& parent_id = "");
 
   // On first start (no users at all): creates the user "admin" with a one-time login link,
   // which the caller prints. Nothing when there are users already.

@@ -62,7 +62,8 @@ class AccessCatalog {
   virtual Result<std::optional<TokenRecord>> GetToken(const std::string& id) = 0;
   // A user's tokens (empty user_id: everyone's) of one kind, newest first, revoked ones too.
   virtual Result<std::vector<TokenRecord>> ListTokens(const std::string& user_id, TokenKind kind) = 0;
-  // Sets revoked_at unless the token is revoked already. True when this call revoked it: of
+  // Sets revoked_at unless the token is revoked already, and on the tokens made from it
+  // (parent_id). True when this call revoked it: of
   // two concurrent uses of a one-time token exactly one sees true. NotFound for an unknown id.
   virtual Result<bool> RevokeToken(const std::string& id, const std::string& revoked_at) = 0;
   virtual Status TouchToken(const std::string& id, const std::string& last_used_at) = 0;

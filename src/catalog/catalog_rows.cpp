@@ -129,6 +129,7 @@ TokenRecord ReadToken(const RowReader& r) {
   t.last_used_at = r.Text(6);
   t.expires_at = r.Text(7);
   t.revoked_at = r.Text(8);
+  t.parent_id = r.Text(9);
   return t;
 }
 

@@ -59,7 +59,7 @@
 #define SAMCACHE_USER_COLUMNS "id, name, role, password_hash, created_at"
 #define SAMCACHE_MEMBERSHIP_COLUMNS "project_id, user_id, role"
 #define SAMCACHE_TOKEN_COLUMNS \
-  "id, user_id, name, kind, hash, created_at, last_used_at, expires_at, revoked_at"
+  "id, user_id, name, kind, hash, created_at, last_used_at, expires_at, revoked_at, parent_id"
 
 namespace samcache::catalog_internal {
 

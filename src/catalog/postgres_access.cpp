@@ -188,9 +188,9 @@ Status PostgresCatalog::CreateToken(const TokenRecord& t) {
       return Status::NotFound("no user with id '" + t.user_id + "'");
     }
     tx.exec_params("INSERT INTO tokens (" SAMCACHE_TOKEN_COLUMNS
-                   ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                   ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                    t.id, t.user_id, t.name, TokenKindName(t.kind), t.hash, t.created_at, t.last_used_at,
-                   t.expires_at, t.revoked_at);
+                   t.expires_at, t.revoked_at, t.parent_id);
     tx.commit();
     return Status::Ok();
   });
@@ -225,17 +225,19 @@ Result<std::vector<TokenRecord>> PostgresCatalog::ListTokens(const std::string& 
 
 Result<bool> PostgresCatalog::RevokeToken(const std::string& id, const std::string& revoked_at) {
   return Run("revoke a token", [&](pqxx::connection& c) -> Result<bool> {
-    pqxx::nontransaction tx(c);
+    pqxx::work tx(c);
+    // The sessions made from the token go with it, in the same transaction.
+    tx.exec_params("UPDATE tokens SET revoked_at = $1 WHERE parent_id = $2 AND revoked_at = ''", revoked_at,
+                   id);
     // One compare-and-set: a concurrent revocation waits for this one and then, re-checking
     // the WHERE clause on the new row, changes nothing.
-    if (tx.exec_params("UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at = ''", revoked_at, id)
-            .affected_rows() > 0) {
-      return true;
-    }
-    if (tx.exec_params("SELECT 1 FROM tokens WHERE id = $1", id).empty()) {
-      return Status::NotFound("no token with id '" + id + "'");
-    }
-    return false;
+    const bool revoked =
+        tx.exec_params("UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at = ''", revoked_at, id)
+            .affected_rows() > 0;
+    const bool exists = revoked || !tx.exec_params("SELECT 1 FROM tokens WHERE id = $1", id).empty();
+    tx.commit();
+    if (!exists) return Status::NotFound("no token with id '" + id + "'");
+    return revoked;
   });
 }
 

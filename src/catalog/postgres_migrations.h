@@ -201,9 +201,11 @@ CREATE TABLE tokens (
   last_used_at TEXT NOT NULL DEFAULT '',
   expires_at TEXT COLLATE "C" NOT NULL DEFAULT '',
   revoked_at TEXT COLLATE "C" NOT NULL DEFAULT '',
+  parent_id VARCHAR(64) NOT NULL DEFAULT '',
   seq BIGINT GENERATED ALWAYS AS IDENTITY
 );
 CREATE INDEX idx_tokens_user_kind ON tokens(user_id, kind);
+CREATE INDEX idx_tokens_parent ON tokens(parent_id) WHERE parent_id <> '';
 CREATE TABLE embedding_claims (
   project_id VARCHAR(64) NOT NULL,
   model_id VARCHAR(64) NOT NULL,

@@ -182,6 +182,8 @@ struct TokenRecord {
   std::string last_used_at;  // empty: never used
   std::string expires_at;    // empty: does not expire
   std::string revoked_at;    // empty: valid
+  // A page session made from an API token: revoking the token revokes the session too.
+  std::string parent_id;
 };
 
 }  // namespace samcache

@@ -202,7 +202,7 @@ Status SqliteCatalog::CreateToken(const TokenRecord& t) {
       if (!found) return Status::NotFound("no user with id '" + t.user_id + "'");
     }
     SAMCACHE_ASSIGN_OR_RETURN(Query q, conn_.Prepare("INSERT INTO tokens (" SAMCACHE_TOKEN_COLUMNS
-                                                     ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+                                                     ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
     return q.Bind(t.id)
         .Bind(t.user_id)
         .Bind(t.name)
@@ -212,6 +212,7 @@ Status SqliteCatalog::CreateToken(const TokenRecord& t) {
         .Bind(t.last_used_at)
         .Bind(t.expires_at)
         .Bind(t.revoked_at)
+        .Bind(t.parent_id)
         .Run();
   });
 }
@@ -240,16 +241,23 @@ Result<std::vector<TokenRecord>> SqliteCatalog::ListTokens(const std::string& us
 
 Result<bool> SqliteCatalog::RevokeToken(const std::string& id, const std::string& revoked_at) {
   std::lock_guard lock(mu_);
-  {
-    SAMCACHE_ASSIGN_OR_RETURN(
-        Query q, conn_.Prepare("UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at = ''"));
-    SAMCACHE_RETURN_IF_ERROR(q.Bind(revoked_at).Bind(id).Run());
-    if (conn_.Changes() > 0) return true;
-  }
-  SAMCACHE_ASSIGN_OR_RETURN(Query q, conn_.Prepare("SELECT 1 FROM tokens WHERE id = ?"));
-  SAMCACHE_ASSIGN_OR_RETURN(const bool found, q.Bind(id).Step());
-  if (!found) return Status::NotFound("no token with id '" + id + "'");
-  return false;
+  return InWriteTransaction([&]() -> Result<bool> {
+    {
+      SAMCACHE_ASSIGN_OR_RETURN(
+          Query q, conn_.Prepare("UPDATE tokens SET revoked_at = ? WHERE parent_id = ? AND revoked_at = ''"));
+      SAMCACHE_RETURN_IF_ERROR(q.Bind(revoked_at).Bind(id).Run());
+    }
+    {
+      SAMCACHE_ASSIGN_OR_RETURN(
+          Query q, conn_.Prepare("UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at = ''"));
+      SAMCACHE_RETURN_IF_ERROR(q.Bind(revoked_at).Bind(id).Run());
+      if (conn_.Changes() > 0) return true;
+    }
+    SAMCACHE_ASSIGN_OR_RETURN(Query q, conn_.Prepare("SELECT 1 FROM tokens WHERE id = ?"));
+    SAMCACHE_ASSIGN_OR_RETURN(const bool found, q.Bind(id).Step());
+    if (!found) return Status::NotFound("no token with id '" + id + "'");
+    return false;
+  });
 }
 
 Status SqliteCatalog::TouchToken(const std::string& id, const std::string& last_used_at) {

@@ -333,9 +333,16 @@ TEST_F(AccountsHttpTest, ARevokedTokenIsRefusedWithinASecond) {
       EXPECT_EQ(as_ann.Delete("/api/sam/token/" + t["id"].get<std::string>()).status, 404);
     }
   }
+  // A page session opened with the token goes with it.
+  const Reply login = As(port(), "").Post("/api/sam/login", json{{"token", ann}});
+  ASSERT_EQ(login.status, 200) << login.raw;
+  const std::string cookie = login.header("Set-Cookie").substr(0, login.header("Set-Cookie").find(';'));
+  As by_cookie(port(), "");
+  ASSERT_EQ(by_cookie.Get("/api/sam/me", {{"Cookie", cookie}}).status, 200);
   ASSERT_EQ(Admin().Delete("/api/sam/token/" + id).status, 200);
   std::this_thread::sleep_for(std::chrono::milliseconds(1100));
   EXPECT_EQ(as_ann.Get("/api/sam/me").status, 401);
+  EXPECT_EQ(by_cookie.Get("/api/sam/me", {{"Cookie", cookie}}).status, 401);
 }
 
 TEST_F(AccountsHttpTest, PasswordsLogInAndWrongOnesTellNothing) {

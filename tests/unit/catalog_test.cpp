@@ -1132,6 +1132,19 @@ TEST_P(CatalogTest, ARevocationSucceedsExactlyOnceAmongConcurrentOnes) {
   EXPECT_EQ((*catalog_->GetToken("t1"))->revoked_at, winner_time);
 }
 
+TEST_P(CatalogTest, RevokingATokenRevokesTheSessionsMadeFromIt) {
+  ASSERT_TRUE(catalog_->CreateUser(User("u1", "ann")).ok());
+  ASSERT_TRUE(catalog_->CreateToken(Token("api", "u1", TokenKind::kApi)).ok());
+  TokenRecord from_api = Token("s1", "u1", TokenKind::kSession);
+  from_api.parent_id = "api";
+  ASSERT_TRUE(catalog_->CreateToken(from_api).ok());
+  ASSERT_TRUE(catalog_->CreateToken(Token("s2", "u1", TokenKind::kSession)).ok());
+  EXPECT_EQ((*catalog_->GetToken("s1"))->parent_id, "api");
+  ASSERT_TRUE(*catalog_->RevokeToken("api", "2024-05-03T00:00:00.000Z"));
+  EXPECT_EQ((*catalog_->GetToken("s1"))->revoked_at, "2024-05-03T00:00:00.000Z");
+  EXPECT_EQ((*catalog_->GetToken("s2"))->revoked_at, "");  // not made from it
+}
+
 TEST_P(CatalogTest, ClaimsAreFilteredByProjectAndModelInBatches) {
   ASSERT_TRUE(catalog_->CreateProject(ProjectRecord{"p1", "alpha", kCreated}).ok());
   // More than one statement's worth of hashes.
