@@ -114,6 +114,12 @@ Reply LoginLink(Authenticator* auth, const Request& req) {
   reply.status = 303;
   reply.Header("Cache-Control", "no-store");
   if (auth == nullptr) return reply.Header("Location", "/"), reply;
+  // Opened from a terminal or typed: the browser says "none". A link on another site that
+  // would log the visitor in as someone else (login CSRF) is not followed.
+  const std::string site = req.header("Sec-Fetch-Site");
+  if (!site.empty() && site != "none" && site != "same-origin") {
+    return reply.Header("Location", "/?login=failed"), reply;
+  }
   Result<IssuedToken> session = auth->LoginWithSecret(req.query_value("token"));
   if (!session.ok()) return reply.Header("Location", "/?login=failed"), reply;
   reply.Header("Set-Cookie", SessionCookie(session->secret, AuthOptions{}.session_lifetime));

@@ -215,7 +215,12 @@ TEST_F(AccountsHttpTest, TheLoginLinkWorksOnceAndSetsASession) {
   ASSERT_EQ(link.exit_code, 0) << link.output;
   const std::string secret = LoginLinkSecret(link.output);
   httplib::Client client("127.0.0.1", port());
-  const Reply first = ToReply(client.Get(("/login?token=" + secret).c_str()));
+  // A link on another site may not log the visitor in (login CSRF); it stays unused.
+  const Reply cross =
+      ToReply(client.Get(("/login?token=" + secret).c_str(), {{"Sec-Fetch-Site", "cross-site"}}));
+  EXPECT_EQ(cross.header("Location"), "/?login=failed");
+  EXPECT_TRUE(cross.header("Set-Cookie").empty());
+  const Reply first = ToReply(client.Get(("/login?token=" + secret).c_str(), {{"Sec-Fetch-Site", "none"}}));
   EXPECT_EQ(first.status, 303);
   EXPECT_EQ(first.header("Location"), "/");
   const std::string cookie = first.header("Set-Cookie");
