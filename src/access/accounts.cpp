@@ -95,6 +95,22 @@ Status Accounts::SetPassword(const std::string& who, const std::string& user, co
   return Status::Ok();
 }
 
+Status Accounts::SetRole(const std::string& who, const std::string& user, Role role) {
+  SAMCACHE_ASSIGN_OR_RETURN(UserRecord found, FindUser(user));
+  if (found.role == Role::kAdmin && role != Role::kAdmin) {
+    SAMCACHE_ASSIGN_OR_RETURN(const std::vector<UserRecord> users, catalog_.ListUsers());
+    int admins = 0;
+    for (const UserRecord& u : users) admins += u.role == Role::kAdmin ? 1 : 0;
+    if (admins <= 1)
+      return Status::Conflict("'" + found.name + "' is the last admin; add another admin first");
+  }
+  found.role = role;
+  SAMCACHE_RETURN_IF_ERROR(catalog_.UpdateUser(found));
+  // Its callers' cached answers still carry the old role for up to half a second.
+  Audit(who, "user.role", found.name + " (" + std::string(RoleName(role)) + ")");
+  return Status::Ok();
+}
+
 Result<ProjectRecord> Accounts::AddProject(const std::string& who, const std::string& name) {
   SAMCACHE_RETURN_IF_ERROR(CheckProjectName(name));
   ProjectRecord project{RandomId(), name, NowIso8601()};

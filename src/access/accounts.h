@@ -24,6 +24,8 @@ class Accounts {
   // By id or name. The last admin cannot be removed (nobody could manage accounts any more).
   Status RemoveUser(const std::string& who, const std::string& user);
   Status SetPassword(const std::string& who, const std::string& user, const std::string& password);
+  // The last admin keeps its role (nobody could manage accounts any more).
+  Status SetRole(const std::string& who, const std::string& user, Role role);
   Result<UserRecord> FindUser(const std::string& user);
 
   Result<ProjectRecord> AddProject(const std::string& who, const std::string& name);

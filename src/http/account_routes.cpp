@@ -197,6 +197,27 @@ Result<Reply> AddUser(Accounts& accounts, const Request& req) {
   return JsonReply(201, UserJson(user));
 }
 
+// PUT /api/sam/user/{id}: {"role"} and/or {"password"} (an empty password is not one).
+Result<Reply> ChangeUser(App& app, Accounts& accounts, const Request& req) {
+  SAMCACHE_RETURN_IF_ERROR(CheckId(req.param("id"), "user"));
+  SAMCACHE_ASSIGN_OR_RETURN(const json body,
+                            ParseJsonObject(req.body, R"({"role": "viewer", "password": "..."})"));
+  SAMCACHE_ASSIGN_OR_RETURN(const std::string role_name, StringField(body, "role", false));
+  SAMCACHE_ASSIGN_OR_RETURN(const std::string password, StringField(body, "password", false));
+  if (role_name.empty() && password.empty())
+    return Status::InvalidArgument("send \"role\", \"password\" or both");
+  SAMCACHE_ASSIGN_OR_RETURN(const UserRecord user, accounts.FindUser(req.param("id")));
+  const std::string who = CallerOf(req).Who();
+  if (!password.empty()) SAMCACHE_RETURN_IF_ERROR(accounts.SetPassword(who, user.id, password));
+  if (!role_name.empty()) {
+    SAMCACHE_ASSIGN_OR_RETURN(const Role role, RoleField(body, Role::kViewer));
+    SAMCACHE_RETURN_IF_ERROR(accounts.SetRole(who, user.id, role));
+  }
+  SAMCACHE_ASSIGN_OR_RETURN(const std::optional<UserRecord> changed, app.catalog().FindUser(user.id));
+  if (!changed) return Status::NotFound("no user with id '" + user.id + "'");
+  return JsonReply(200, UserJson(*changed));
+}
+
 Result<Reply> ListProjects(App& app, const Request& req) {
   const Caller& caller = CallerOf(req);
   SAMCACHE_ASSIGN_OR_RETURN(const std::vector<ProjectRecord> projects, app.catalog().ListProjects());
@@ -283,6 +304,8 @@ void AddAccountRoutes(RouteTable& routes, const RouteContext& context) {
   admin(Method::kGet, "/api/sam/users", [&app](Accounts&, const Request&) { return ListUsers(app); });
   admin(Method::kPost, "/api/sam/users",
         [](Accounts& accounts, const Request& req) { return AddUser(accounts, req); });
+  admin(Method::kPut, "/api/sam/user/{id}",
+        [&app](Accounts& accounts, const Request& req) { return ChangeUser(app, accounts, req); });
   admin(Method::kDelete, "/api/sam/user/{id}", [](Accounts& accounts, const Request& req) -> Result<Reply> {
     SAMCACHE_RETURN_IF_ERROR(CheckId(req.param("id"), "user"));
     SAMCACHE_RETURN_IF_ERROR(accounts.RemoveUser(CallerOf(req).Who(), req.param("id")));

@@ -52,6 +52,7 @@ Reply ApiIndex() {
                                "DELETE /api/sam/project/{id}/members/{user}",
                                "GET /api/sam/users",
                                "POST /api/sam/users",
+                               "PUT /api/sam/user/{id}",
                                "DELETE /api/sam/user/{id}",
                                "GET /api/sam/tokens",
                                "POST /api/sam/tokens",

@@ -158,6 +158,7 @@ TEST_F(AccountsHttpTest, EveryRouteButTheOpenOnesAnswers401WithoutAToken) {
       {"DELETE", "/api/sam/project/" + id + "/members/ann"},
       {"GET", "/api/sam/users"},
       {"POST", "/api/sam/users"},
+      {"PUT", "/api/sam/user/" + id},
       {"DELETE", "/api/sam/user/" + id},
       {"GET", "/api/sam/tokens"},
       {"POST", "/api/sam/tokens"},
@@ -367,6 +368,26 @@ TEST_F(AccountsHttpTest, PasswordsLogInAndWrongOnesTellNothing) {
   EXPECT_EQ(wrong.status, 401);
   EXPECT_EQ(nobody.status, 401);
   EXPECT_EQ(wrong.body["error"], nobody.body["error"]);
+  // An admin changes the password and the role; the old password stops working.
+  const Reply users = Admin().Get("/api/sam/users");
+  std::string pia_id;
+  for (const json& u : users.body["users"]) {
+    if (u["name"] == "pia") pia_id = u["id"];
+  }
+  const Reply changed =
+      Admin().Put("/api/sam/user/" + pia_id, json{{"role", "annotator"}, {"password", "battery staple"}});
+  ASSERT_EQ(changed.status, 200) << changed.raw;
+  EXPECT_EQ(changed.body["role"], "annotator");
+  EXPECT_EQ(anonymous.Post("/api/sam/login", json{{"user", "pia"}, {"password", "correct horse"}}).status,
+            401);
+  EXPECT_EQ(anonymous.Post("/api/sam/login", json{{"user", "pia"}, {"password", "battery staple"}}).status,
+            200);
+  std::string admin_id;
+  for (const json& u : users.body["users"]) {
+    if (u["name"] == "admin") admin_id = u["id"];
+  }
+  EXPECT_EQ(Admin().Put("/api/sam/user/" + admin_id, json{{"role", "viewer"}}).status,
+            409);  // the last admin
   // The catalog holds an Argon2id hash, never the password.
   for (const char* file : {"samcache.db", "samcache.db-wal"}) {
     if (std::filesystem::exists(tmp_ / "data" / file)) {
