@@ -1,7 +1,9 @@
 // The page with accounts, in Debian's headless Chromium against a real `samcache serve` (its
 // own data folder, a free loopback port). The tests run in order and share the server:
 // the first-start login link → the admin makes projects A and B and the user "ann" (member
-// of A) → ann logs in with her password and sees only A → a token made for ann works until
+// of A) → ann logs in with her password and sees only A → a viewer's pages and editor show
+// nothing that changes data, and a lost session behind a thumbnail brings the login screen →
+// the admin changes ann's role and password on the admin page → a token made for ann works until
 // the admin revokes it → a page on another loopback origin can neither change anything nor
 // frame the page → no CSP violation anywhere in the run.
 //
@@ -40,6 +42,7 @@ let browser;
 const contexts = {};
 const pages = {};
 const problems = [];  // console errors, page errors and CSP violations on samcache's pages
+const expectedErrors = [];  // (text, where) => true for the console errors a step asks for
 const shared = {};
 
 // Watches a samcache page: console errors (but the 401s and 404s a test expects), page
@@ -48,7 +51,7 @@ function watch(p, allowed = () => false) {
   p.on('console', (message) => {
     if (message.type() !== 'error') return;
     const where = message.location() ? message.location().url : '';
-    if (allowed(message.text(), where)) return;
+    if (allowed(message.text(), where) || expectedErrors.some((f) => f(message.text(), where))) return;
     problems.push(`console error: ${message.text()} (${where})`);
   });
   p.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
@@ -186,7 +189,7 @@ test('b: the admin page makes projects A and B and the user ann, member of A', {
   await p.locator('#add-user').click();
   const annRow = p.locator('#users-body tr[data-user-name="ann"]');
   await annRow.waitFor();
-  assert.equal(await annRow.locator('.user-role').textContent(), 'annotator');
+  assert.equal(await annRow.locator('.user-role select').inputValue(), 'annotator');
   shared.annId = await annRow.getAttribute('data-user-id');
 
   const rowA = p.locator('#projects-list li[data-project-name="Project A"]');
@@ -294,6 +297,97 @@ test('b: a viewer of A sees its datasets without the buttons that change them', 
   await p.locator('#dataset-list .row').first().waitFor();
   assert.equal(await p.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth), 0);
   await screenshot(p, 'accounts-05-viewer-narrow');
+});
+
+test('b: a viewer opens the editor: the picture and its objects, no tools that change them', { timeout: STEP_TIMEOUT }, async () => {
+  const p = pages.vic;
+  const dataset = await pageFetch(p, 'GET', `/api/sam/dataset/${shared.datasetA}`);
+  assert.equal(dataset.status, 200);
+  const imageId = dataset.body.images[0].id;
+  const predictions = [];
+  p.on('request', (r) => {
+    if (/\/api\/sam\/(predict|image\/[^/]+\/warm)/.test(r.url())) predictions.push(r.url());
+  });
+  await p.setViewportSize({ width: 1280, height: 800 });
+  await p.goto(`${baseUrl}/#/d/${shared.datasetA}/i/${imageId}`);
+  await p.locator(`#stage.ready[data-image="${imageId}"]`).waitFor();
+  assert.equal(await p.locator('#save-object').count(), 0, 'no Save button');
+  assert.equal(await p.locator('#object-form').count(), 0);
+  assert.equal(await p.locator('#editor-view-only').isVisible(), true);
+  assert.match(await p.locator('#editor-view-only').textContent(), /View only/);
+  assert.equal(await p.locator('#objects').isVisible(), true, 'the saved objects still show');
+  assert.equal(await p.locator('#objects button').count(), 0, 'no delete button');
+  assert.equal(await p.locator('#prev-image').isVisible(), true);
+  assert.equal(await p.locator('#next-image').isVisible(), true);
+  // A click on the picture asks nothing of the server.
+  await p.locator('#prompt-layer').click({ position: { x: 40, y: 40 } });
+  await p.locator('#stage').click({ position: { x: 60, y: 60 } });
+  assert.equal(await p.locator('#stage').getAttribute('data-prompts'), '0');
+  assert.deepEqual(predictions, []);
+  await screenshot(p, 'accounts-05-viewer-editor');
+});
+
+test('b: a thumbnail refused for a lost session brings the login screen', { timeout: STEP_TIMEOUT }, async () => {
+  const p = pages.vic;
+  await p.goto(`${baseUrl}/#/d/${shared.datasetA}`);
+  const img = p.locator('#grid .thumb img').first();
+  await img.waitFor();
+  await p.waitForFunction(() => {
+    const i = document.querySelector('#grid .thumb img');
+    return i && i.complete && i.naturalWidth > 0;
+  });
+  // The session ends behind the page's back (its cookie is gone); only the picture asks next.
+  await contexts.vic.clearCookies();
+  await img.evaluate((i) => {
+    const url = new URL(i.src);
+    url.searchParams.set('again', '1');
+    i.src = url.href;
+  });
+  await p.locator('#login').waitFor();
+  assert.equal(await p.locator('#user-name').count(), 0);
+});
+
+test('b: the admin changes a user\'s role and password on the admin page', { timeout: STEP_TIMEOUT }, async () => {
+  const p = pages.admin;
+  // The browser logs the refusals asked for on purpose below.
+  const refusals = (text, where) => /status of (400|409)/.test(text) && where.includes('/api/sam/user/');
+  expectedErrors.push(refusals);
+  const roleOf = async (name) => (await pageFetch(p, 'GET', '/api/sam/users')).body.users.find((u) => u.name === name).role;
+  await p.goto(`${baseUrl}/#/admin`);
+  const annRole = () => p.locator('#users-body tr[data-user-name="ann"] .user-role select');
+  await annRole().waitFor();
+  assert.equal(await annRole().inputValue(), 'annotator');
+  for (const role of ['viewer', 'annotator']) {
+    await annRole().selectOption(role);
+    await p.locator('#notices .notice-info', { hasText: `“ann” is now ${role}.` }).waitFor();
+    assert.equal(await roleOf('ann'), role);
+    await annRole().waitFor();
+    assert.equal(await annRole().inputValue(), role, 'the redrawn list shows the new role');
+  }
+  // The only admin cannot stop being one: the server's reason shows and the select keeps admin.
+  const adminRole = p.locator('#users-body tr[data-user-name="admin"] .user-role select');
+  await adminRole.selectOption('viewer');
+  await p.locator('#notices .notice-error').first().waitFor();
+  assert.match(await p.locator('#notices .notice-error').last().textContent(), /admin/);
+  await p.waitForFunction(() => document.querySelector('#users-body tr[data-user-name="admin"] .user-role select:enabled')
+    && document.querySelector('#users-body tr[data-user-name="admin"] .user-role select').value === 'admin');
+  assert.equal(await roleOf('admin'), 'admin');
+
+  // A short password is refused with the server's words; a good one lets ann log in with it.
+  const annRow = p.locator('#users-body tr[data-user-name="ann"]');
+  const errorsBefore = await p.locator('#notices .notice-error').count();
+  await annRow.locator('.user-new-password').fill('short');
+  await annRow.locator('.user-set-password').click();
+  await p.waitForFunction((n) => document.querySelectorAll('#notices .notice-error').length > n, errorsBefore);
+  assert.match(await p.locator('#notices .notice-error').last().textContent(), /8/);
+  await annRow.locator('.user-new-password').fill('ann-password-2');
+  await annRow.locator('.user-set-password').click();
+  await p.locator('#notices .notice-info', { hasText: 'Set a new password for “ann”.' }).waitFor();
+  const login = await pageFetch(pages.stranger, 'POST', '/api/sam/login', { user: 'ann', password: 'ann-password-2' });
+  assert.equal(login.status, 200, JSON.stringify(login.body));
+  assert.equal(login.body.user.name, 'ann');
+  await screenshot(p, 'accounts-05-admin-user-changed');
+  expectedErrors.splice(expectedErrors.indexOf(refusals), 1);
 });
 
 test('c: a token made for ann on the admin page logs her in until it is revoked', { timeout: STEP_TIMEOUT }, async () => {

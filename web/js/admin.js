@@ -1,5 +1,5 @@
-// #/admin (admins only): users (add with a role and an optional password, remove), projects
-// (add, remove, members with their role) and everyone's API tokens.
+// #/admin (admins only): users (add with a role and an optional password, change either,
+// remove), projects (add, remove, members with their role) and everyone's API tokens.
 import { api } from './api.js';
 import { formatDate } from './format.js';
 import { isAdmin, session } from './session.js';
@@ -29,6 +29,44 @@ async function busy(button, action) {
   }
 }
 
+const userPath = (u) => `/api/sam/user/${encodeURIComponent(u.id)}`;
+
+// A user's role, changed with PUT /api/sam/user/{id}; a refusal (the last admin) shows the
+// server's reason and puts the kept role back.
+function userRole(u, changed) {
+  const select = roleSelect(null, ROLES, u.role, `Role of ${u.name}`);
+  select.addEventListener('change', async () => {
+    const role = select.value;
+    if (await busy(select, () => api('PUT', userPath(u), { role }))) {
+      notify(`“${u.name}” is now ${role}.`, 'info');
+      changed();
+    } else {
+      select.value = u.role;
+    }
+  });
+  return select;
+}
+
+// A new password for a user; the server judges it (8 characters or more) and says why not.
+function userPassword(u, changed) {
+  const input = el('input.input.user-new-password', { type: 'password', autocomplete: 'new-password',
+    placeholder: 'new password', 'aria-label': `New password for ${u.name}` });
+  const set = el('button.btn.user-set-password', { type: 'submit' }, 'Set');
+  const form = el('form.inline-form.user-password-form', { 'aria-label': `Set a password for ${u.name}` },
+    input, set);
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    if (!input.value) return;
+    if (await busy(set, () => api('PUT', userPath(u), { password: input.value }))) {
+      notify(`Set a new password for “${u.name}”.`, 'info');
+      changed();
+    } else {
+      input.value = '';
+    }
+  });
+  return form;
+}
+
 function usersSection(users, changed) {
   const body = el('tbody#users-body');
   for (const u of users) {
@@ -44,8 +82,8 @@ function usersSection(users, changed) {
     });
     body.append(el('tr', { dataset: { userId: u.id, userName: u.name } },
       el('td.cell-name', {}, u.name, self ? el('span.muted', {}, ' (you)') : null),
-      el('td.user-role', {}, u.role),
-      el('td', {}, u.has_password ? 'yes' : 'no'),
+      el('td.user-role', {}, userRole(u, changed)),
+      el('td', {}, el('span.user-has-password', {}, u.has_password ? 'yes' : 'no'), userPassword(u, changed)),
       el('td', {}, formatDate(u.created_at)),
       el('td.cell-actions', {}, self ? null : remove)));
   }

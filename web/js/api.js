@@ -1,6 +1,7 @@
 // Talking to the samcache API. Every failure becomes an ApiError whose message is the
 // server's own `error` text (or a plain description of what went wrong on the way).
-// A 401 (no session, or it ended) also tells the page, which then shows the login screen.
+// A 401 (no session, or it ended) also tells the page, which then shows the login screen;
+// checkSession() does the same for requests the page cannot read the answer of.
 
 export class ApiError extends Error {
   constructor(message, status = 0, body = null) {
@@ -23,6 +24,23 @@ export function onUnauthenticated(handler) {
 function tell401(error, path) {
   if (error.status === 401 && !OWN_401.has(path)) unauthenticated(error);
   return error;
+}
+
+// An <img> or an EventSource that failed cannot say why: this asks /me whether the session is
+// still there and tells the page when it is not. Many thumbnails failing at once ask once.
+let probing = null;
+export function checkSession() {
+  if (!probing) {
+    probing = fetch('/api/sam/me', { headers: { Accept: 'application/json' } })
+      .then((response) => {
+        if (response.status === 401) unauthenticated(new ApiError('the session ended', 401));
+      })
+      .catch(() => {})  // the server is away: nothing to say about the session
+      .finally(() => {
+        probing = null;
+      });
+  }
+  return probing;
 }
 
 function describeNetworkFailure(method, path) {

@@ -6,8 +6,11 @@
 // Saved objects are annotations on the server. This view holds the editor's state and wires
 // the parts in editor/: layout, canvas (drawing), prompts (the prompt history as plain data),
 // objects (the saved objects' list), pointer and keys (input), requests (the server).
+// A viewer of the dataset's project sees the picture and its objects and moves between
+// images, without prompts, saving or deleting.
 import { Embedding } from './constants.js';
 import { exportCoco } from './export.js';
+import { canWriteIn } from './session.js';
 import { getDataset, setDataset } from './state.js';
 import { notify } from './ui.js';
 import { drawMasks, drawPicture, drawPrompts, loadImage, sizeStage } from './editor/canvas.js';
@@ -34,6 +37,7 @@ export function renderEditor({ main, setCrumbs }, datasetId, imageId) {
   let pending = null;                 // a prompt whose prediction is on its way
   let objects = [];                   // the saved objects: [{annotation, mask}]
   let queue = Promise.resolve();      // prompts, undo, clear and saves run one after another
+  let writable = false;               // known once the dataset (its project) is
 
   const pointer = bindPointer(ui.promptLayer, {
     image: () => image,
@@ -89,7 +93,7 @@ export function renderEditor({ main, setCrumbs }, datasetId, imageId) {
   };
 
   const addPrompt = (prompt) => {
-    if (!image) return;
+    if (!image || !writable) return;
     pending = prompt;
     redrawPrompts();
     queue = queue.then(async () => {
@@ -125,7 +129,7 @@ export function renderEditor({ main, setCrumbs }, datasetId, imageId) {
   // --- saved objects -----------------------------------------------------------------------
   const saveObject = async () => {
     const shown = prompts.currentStep(history);
-    if (!shown || !shown.mask) return;
+    if (!writable || !shown || !shown.mask) return;
     const category = ui.categoryInput.value.trim();
     if (!category) {
       notify('give the object a name (its category) before saving it');
@@ -192,6 +196,7 @@ export function renderEditor({ main, setCrumbs }, datasetId, imageId) {
   const prefetch = async (next) => {
     if (!next) return;
     new Image().src = next.url;  // the browser keeps the bytes for the next view
+    if (!writable) return;  // warming is an annotator's request
     try {
       const answer = await requests.warm(next.id);
       if (answer.embedding === Embedding.CACHED) next.embedding_cached = true;
@@ -209,6 +214,11 @@ export function renderEditor({ main, setCrumbs }, datasetId, imageId) {
         setDataset(dataset);
       }
       if (!alive) return;
+      writable = canWriteIn(dataset.project_id);
+      if (!writable) {
+        ui.viewOnly();
+        objectsPanel.readOnly = true;
+      }
       index = dataset.images.findIndex((i) => i.id === imageId);
       if (index < 0) throw new Error(`the image ${imageId} is not in the dataset “${dataset.name}”`);
       image = dataset.images[index];

@@ -2,7 +2,7 @@
 // (GET /api/sam/prewarm/{id}/events: `image` per image, `progress` per change, `done` at
 // the end). The texts are the server's (progress_text, detail_text, avg_text, message),
 // which are the seed's.
-import { api } from './api.js';
+import { api, checkSession } from './api.js';
 import { isFinished, JobStatus } from './constants.js';
 import { el, clear } from './ui.js';
 
@@ -91,8 +91,10 @@ export class PrewarmPanel {
         this.startButton.disabled = false;
         return;
       }
-      // A lost connection: EventSource reconnects by itself with Last-Event-ID.
+      // A lost connection: EventSource reconnects by itself with Last-Event-ID. An answer it
+      // gives up on (a 401 when the session ended) closes it; /me tells which.
       if (source.readyState === EventSource.CLOSED) {
+        checkSession();
         this.stop();
         this.onError(new Error('lost the connection to the server while following the pre-warm'));
         this.startButton.disabled = false;

@@ -1,5 +1,6 @@
 // A dataset's thumbnails: the picture, its embedding mark (⚡ cached / ⏳ not yet / ✖ failed),
 // badges (duplicate, similar, objects) and its name and size; a card links to the editor.
+import { checkSession } from './api.js';
 import { Mark, MARK_LOOKS } from './constants.js';
 import { plural } from './format.js';
 import { el } from './ui.js';
@@ -9,13 +10,15 @@ import { el } from './ui.js';
 // {card, mark}: the list item and its mark, for showMark.
 export function thumbnailCard(image, index, count, datasetHref, info) {
   const mark = el('span.mark');
+  const picture = el('img', { src: image.thumb_url, alt: '', loading: 'lazy', width: '256', height: '256' });
+  picture.addEventListener('error', () => checkSession(), { once: true });  // a 401 means the login screen
   const card = el('li.thumb', { dataset: { imageId: image.id } },
     el('a.thumb-link', {
       href: `${datasetHref}/i/${encodeURIComponent(image.id)}`,
       'aria-label': `Open ${image.filename} (${index + 1} of ${count})`,
     },
     el('span.thumb-frame', {},
-      el('img', { src: image.thumb_url, alt: '', loading: 'lazy', width: '256', height: '256' })),
+      picture),
     mark, badgesOf(image, info),
     el('span.thumb-name', { title: image.filename }, image.filename),
     el('span.thumb-size.muted', {}, `${image.width}×${image.height}`)));

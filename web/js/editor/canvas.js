@@ -1,6 +1,7 @@
 // Drawing the editor's three stacked canvases. The picture and the mask overlay are at the
 // image's own pixel size (so a mask pixel is a canvas pixel); the prompts (points, box) are
 // on top at screen resolution, so they stay sharp however the picture is scaled.
+import { checkSession } from '../api.js';
 import { paintMask, paintOutline } from '../rle.js';
 
 const CURRENT_FILL = [37, 99, 235, 115];
@@ -22,7 +23,10 @@ export function loadImage(url) {
   return new Promise((resolve, reject) => {
     const image = new Image();
     image.addEventListener('load', () => resolve(image));
-    image.addEventListener('error', () => reject(new Error(`the picture ${url} could not be loaded`)));
+    image.addEventListener('error', () => {
+      checkSession();  // a lost session brings the login screen
+      reject(new Error(`the picture ${url} could not be loaded`));
+    });
     image.src = url;
   });
 }

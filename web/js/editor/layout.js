@@ -1,6 +1,6 @@
 // The editor's elements: the stage (picture, mask overlay and prompt layer stacked) and the
-// side panel (navigation, help, undo and clear, the object form, the objects list). The ids
-// and classes are the ones style.css and the page's end-to-end test know.
+// side panel (navigation, help, undo and clear, the object form or a viewer's note, the objects
+// list). The ids and classes are the ones style.css and the page's end-to-end test know.
 import { el } from '../ui.js';
 
 // The status line while there is no prompt.
@@ -34,25 +34,39 @@ export function editorLayout(objects) {
     el('div.object-form-row', {}, categoryInput, saveButton), objects.categories);
   const status = el('p.editor-status#editor-status', { role: 'status', 'aria-live': 'polite' }, START_TEXT);
   const exportButton = el('button.btn#editor-export', { type: 'button' }, '⬇ Export COCO');
+  const helpBlock = el('div.side-block', {},
+    el('p.help', {},
+      el('span', {}, el('kbd', {}, 'Click'), ' add to the object'),
+      el('span', {}, el('kbd', {}, 'Right-click'), ' / ', el('kbd', {}, 'Alt'), '+click exclude'),
+      el('span', {}, el('kbd', {}, 'Drag'), ' box'),
+      el('span', {}, el('kbd', {}, '←'), el('kbd', {}, '→'), ' images')),
+    el('div.button-row', {}, undoButton, clearButton),
+    status);
+  const formBlock = el('div.side-block', {}, objectForm);
+  // A viewer's editor shows this in place of the tools that change anything.
+  const viewOnlyBlock = el('div.side-block#editor-view-only', { hidden: true },
+    el('p.view-only-note', {}, 'View only: you may look at this project\'s images and objects, not change them.'));
 
   const root = el('div.editor', {},
     stageWrap,
     el('aside.editor-side', { 'aria-label': 'Segmentation tools' },
       el('div.side-block', {}, title,
         el('div.nav-row', {}, prevButton, position, nextButton)),
-      el('div.side-block', {},
-        el('p.help', {},
-          el('span', {}, el('kbd', {}, 'Click'), ' add to the object'),
-          el('span', {}, el('kbd', {}, 'Right-click'), ' / ', el('kbd', {}, 'Alt'), '+click exclude'),
-          el('span', {}, el('kbd', {}, 'Drag'), ' box'),
-          el('span', {}, el('kbd', {}, '←'), el('kbd', {}, '→'), ' images')),
-        el('div.button-row', {}, undoButton, clearButton),
-        status),
-      el('div.side-block', {}, objectForm),
+      helpBlock, formBlock, viewOnlyBlock,
       el('div.side-block', {}, objects.title, objects.list, el('div.button-row', {}, exportButton))));
 
   return {
     root, stage, imageLayer, maskLayer, promptLayer, loading, title, position, prevButton, nextButton,
-    undoButton, clearButton, categoryInput, saveButton, objectForm, status, exportButton,
+    undoButton, clearButton, categoryInput, saveButton, objectForm, status, exportButton, viewOnly,
   };
+
+  // For a viewer: the editing tools go (the form leaves the page, so no Save button), the note
+  // shows and the picture no longer invites clicks.
+  function viewOnly() {
+    helpBlock.hidden = true;
+    formBlock.remove();
+    viewOnlyBlock.hidden = false;
+    promptLayer.setAttribute('aria-label', 'Image (view only)');
+    stage.classList.add('view-only');
+  }
 }

@@ -7,6 +7,7 @@ export class ObjectsPanel {
   // onDelete(annotation) runs once the person has confirmed deleting that object.
   constructor({ onDelete }) {
     this.onDelete = onDelete;
+    this.readOnly = false;  // a viewer's list: no delete buttons
     this.title = el('h2.side-title', {}, 'Objects');
     this.list = el('ul.objects#objects');
     this.categories = el('datalist#categories');  // for the name field's `list`
@@ -17,7 +18,7 @@ export class ObjectsPanel {
     clear(this.list);
     this.title.textContent = objects.length ? `Objects (${objects.length})` : 'Objects';
     if (objects.length === 0) {
-      this.list.append(el('li.empty', {}, 'None yet: segment an object, name it and save it.'));
+      this.list.append(el('li.empty', {}, this.readOnly ? 'None.' : 'None yet: segment an object, name it and save it.'));
     }
     objects.forEach(({ annotation }, i) => this.list.append(this.row(annotation, i)));
     clear(this.categories);
@@ -26,6 +27,15 @@ export class ObjectsPanel {
   }
 
   row(annotation, index) {
+    const remove = this.readOnly ? null : this.removeButton(annotation);
+    return el('li.object', { dataset: { annotationId: annotation.id } },
+      el('span.swatch', { style: `background: ${rgb(colourOf(index))}`, 'aria-hidden': 'true' }),
+      el('span.object-name', {}, annotation.category),
+      el('span.object-area.muted', {}, `${annotation.area} px`),
+      remove);
+  }
+
+  removeButton(annotation) {
     const remove = el('button.btn.btn-quiet.btn-icon', {
       type: 'button', 'aria-label': `Delete object ${annotation.category}`, title: 'Delete this object',
     }, '×');
@@ -33,10 +43,6 @@ export class ObjectsPanel {
       if (!(await confirmAction(`Delete the object “${annotation.category}”?`))) return;
       this.onDelete(annotation);
     });
-    return el('li.object', { dataset: { annotationId: annotation.id } },
-      el('span.swatch', { style: `background: ${rgb(colourOf(index))}`, 'aria-hidden': 'true' }),
-      el('span.object-name', {}, annotation.category),
-      el('span.object-area.muted', {}, `${annotation.area} px`),
-      remove);
+    return remove;
   }
 }
