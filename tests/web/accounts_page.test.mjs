@@ -304,6 +304,13 @@ test('b: a viewer opens the editor: the picture and its objects, no tools that c
   const dataset = await pageFetch(p, 'GET', `/api/sam/dataset/${shared.datasetA}`);
   assert.equal(dataset.status, 200);
   const imageId = dataset.body.images[0].id;
+  // Ann (annotator of A) saves an object over the API: the viewer sees it, without a delete button.
+  const predicted = await pageFetch(pages.ann, 'POST', '/api/sam/predict',
+    { image_id: imageId, points: [{ x: 40, y: 30, label: 1 }] });
+  assert.equal(predicted.status, 200, JSON.stringify(predicted.body));
+  const saved = await pageFetch(pages.ann, 'POST', `/api/sam/image/${imageId}/annotations`,
+    { category: 'seen-by-vic', segmentation: predicted.body.masks[0].rle, score: predicted.body.masks[0].score });
+  assert.ok(saved.status === 200 || saved.status === 201, JSON.stringify(saved.body));
   const predictions = [];
   p.on('request', (r) => {
     if (/\/api\/sam\/(predict|image\/[^/]+\/warm)/.test(r.url())) predictions.push(r.url());
@@ -315,7 +322,7 @@ test('b: a viewer opens the editor: the picture and its objects, no tools that c
   assert.equal(await p.locator('#object-form').count(), 0);
   assert.equal(await p.locator('#editor-view-only').isVisible(), true);
   assert.match(await p.locator('#editor-view-only').textContent(), /View only/);
-  assert.equal(await p.locator('#objects').isVisible(), true, 'the saved objects still show');
+  await p.locator('#objects .object[data-annotation-id]', { hasText: 'seen-by-vic' }).waitFor();
   assert.equal(await p.locator('#objects button').count(), 0, 'no delete button');
   assert.equal(await p.locator('#prev-image').isVisible(), true);
   assert.equal(await p.locator('#next-image').isVisible(), true);
