@@ -158,6 +158,11 @@ TEST_F(PrewarmJobsTest, ResumeTakesOverAJobWhoseRunnerIsGone) {
   EXPECT_EQ(last.job.computed, 2) << "only the images after the saved position";
   EXPECT_EQ(app_->embeddings()->Stats().runs, 2u);
   EXPECT_EQ(last.job.runner, app_->prewarm()->runner_id());
+  // The runner's snapshot says "completed" a moment before its last save reaches the row
+  // (the claims of the last images are written first); Resume reads the row.
+  for (int i = 0; i < 250 && app_->catalog().GetPrewarmJob("orphan-job")->status != "completed"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   EXPECT_EQ(app_->prewarm()->Resume("orphan-job").status().code(), StatusCode::kConflict);
 }
 
