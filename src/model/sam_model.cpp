@@ -284,6 +284,8 @@ Result<std::unique_ptr<SamModel::Impl>> SamModel::Impl::Load(const ModelFiles& f
   SAMCACHE_RETURN_IF_ERROR(CheckTensor(encoder_outputs, files.encoder_name, "output",
                                        impl->encoder_embedding_output, info.embedding_shape));
   info.embedding_names = {impl->decoder_embedding_input};
+  info.embedding_bytes = sizeof(float);
+  for (int64_t dim : info.embedding_shape) info.embedding_bytes *= static_cast<uint64_t>(dim);
   return impl;
 }
 

@@ -18,6 +18,7 @@
 
 #include "common/status.h"
 #include "image/image_decoder.h"
+#include "model/model_family.h"
 #include "store/embedding.h"
 
 namespace samcache {
@@ -31,7 +32,9 @@ struct ModelInfo {
   std::string id;  // first 16 hex of the SHA-256 of encoder.onnx: the cache key's model part
   std::string name;
   std::string description;
-  bool demo = false;   // the bundled demo model, which is not SAM
+  bool demo = false;  // the bundled demo model, which is not SAM
+  ModelFamily family = ModelFamily::kSam;
+  FrameFit frame_fit = FrameFit::kLongestSide;
   std::string source;  // the model folder, or "built-in"
   EncoderLayout encoder_layout = EncoderLayout::kNchwNormalized;
   int input_side = 1024;  // the encoder's square frame; the longest image side is resized to it
@@ -41,6 +44,10 @@ struct ModelInfo {
   std::vector<std::string> embedding_names;  // encoder outputs the decoder takes, by name
   std::vector<int64_t> embedding_shape{1, 256, 64, 64};
   int low_res_side = 256;  // mask_input / low_res_masks side
+  // Prompt points per decoder run, box corners included (the family's limit); 0: no limit.
+  int max_points = 0;
+  // One image's cached embedding in float32 (every tensor of the set).
+  uint64_t embedding_bytes = 0;
   int intra_op_threads = 0;
 };
 
