@@ -54,7 +54,7 @@ def model(g, name, inputs, outputs, what):
 
 # ---------------------------------------------------------------- SAM 2 (samexporter)
 
-def make_sam2_encoder():
+def make_sam2_encoder(graph_name):
     """`image` [1,3,1024,1024] (stretched, ImageNet-normalised: the demo's tau scale, since
     1/(255*0.229) is close to SAM's 1/58.4 per grey level) -> high_res_feats_0 (colour in
     channels 0..2), high_res_feats_1 (colour at 128, unused), image_embed (demo layout)."""
@@ -67,7 +67,7 @@ def make_sam2_encoder():
     # every output dim symbolic, as in the real export
     outs = [vi(n, F32, [f"{n}_dim_{i}" for i in range(4)])
             for n in ("high_res_feats_0", "high_res_feats_1", "image_embed")]
-    return model(g, "samcache_demo_sam2_encoder", [vi("image", F32, [1, 3, IMG, IMG])], outs, "encoder")
+    return model(g, graph_name, [vi("image", F32, [1, 3, IMG, IMG])], outs, "encoder")
 
 
 def sam2_embedding(g):
@@ -290,14 +290,16 @@ def meta(name, family, imitates, model_name, **extra):
 
 def main():
     root = sys.argv[1] if len(sys.argv) > 1 else "."
-    sam2_enc = make_sam2_encoder()
-    write(root, "models/demo-sam2/encoder.onnx", sam2_enc)
+    write(root, "models/demo-sam2/encoder.onnx", make_sam2_encoder("samcache_demo_sam2_encoder"))
     write(root, "models/demo-sam2/decoder.onnx", make_sam2_decoder())
     write(root, "models/demo-sam2/model.json", meta(
         "samcache demo, SAM 2.1 interface (not SAM)", "sam2",
         "SAM 2.1 as exported by samexporter (image stretched to 1024x1024, ImageNet mean/std; "
         "high_res_feats_0/1 + image_embed; 3 low-res masks)", "SAM 2", num_masks=3))
-    write(root, "models/demo-sam2-full-size/encoder.onnx", sam2_enc)
+    # Same graph, another name: samcache's model id hashes the encoder file, and two folders
+    # with one id cannot be served together.
+    write(root, "models/demo-sam2-full-size/encoder.onnx",
+          make_sam2_encoder("samcache_demo_sam2_full_size_encoder"))
     write(root, "models/demo-sam2-full-size/decoder.onnx", make_sam2_full_size_decoder())
     write(root, "models/demo-sam2-full-size/model.json", meta(
         "samcache demo, SAM 2 full-size interface (not SAM)", "sam2-full-size",
