@@ -161,7 +161,7 @@ json ModelJson(const ModelInfo& info) {
               {"source", info.source},
               {"encoder_input", info.encoder_layout == EncoderLayout::kNchwNormalized ? "nchw" : "hwc"},
               {"input_size", info.input_side},
-              {"embedding_shape", info.embedding_shape},
+              {"embedding_shape", info.embedding_shapes.front()},
               {"intra_op_threads", info.intra_op_threads}};
 }
 
