@@ -20,7 +20,9 @@
 namespace samcache {
 namespace {
 
-// The export's prompt tensor has room for this many points (box corners included).
+// The export takes any number of points but silently ignores every one after the sixth
+// (measured on the official export: 7 or 8 points give exactly the masks of the first 6), so a
+// box after five points would lose a corner. Refused instead; box corners count.
 constexpr int kMaxPoints = 6;
 constexpr int kEncoderSide = 1024;
 
