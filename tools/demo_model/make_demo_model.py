@@ -83,8 +83,8 @@ class G:
 
 # ---------------------------------------------------------------- encoder
 
-def encoder_body(g, x):
-    """x: normalised [1,3,1024,1024] -> image_embeddings [1,256,64,64]."""
+def colour_texture(g, x):
+    """x: normalised [1,3,1024,1024] -> (colour, texture), each [1,3,256,256]."""
     c = g.op("AveragePool", [x], "colour", kernel_shape=[4, 4], strides=[4, 4])
     x2 = g.op("Mul", [x, x])
     m2 = g.op("AveragePool", [x2], kernel_shape=[4, 4], strides=[4, 4])
@@ -93,11 +93,21 @@ def encoder_body(g, x):
     std = g.op("Sqrt", [var])
     tex = g.op("AveragePool", [std], "texture", kernel_shape=[3, 3], strides=[1, 1],
                pads=[1, 1, 1, 1], count_include_pad=0)
+    return c, tex
+
+
+def demo_embedding(g, c, tex):
+    """The demo layout [1,256,64,64]: SpaceToDepth(4) colour, then texture, then zeros."""
     cs = g.op("SpaceToDepth", [c], blocksize=4)      # [1,48,64,64]
     ts = g.op("SpaceToDepth", [tex], blocksize=4)    # [1,48,64,64]
     zeros = g.op("ConstantOfShape", [g.i64([1, EMB_C - 96, EMB, EMB])],
                  value=helper.make_tensor("v", TensorProto.FLOAT, [1], [0.0]))
-    g.op("Concat", [cs, ts, zeros], axis=1)
+    return g.op("Concat", [cs, ts, zeros], axis=1)
+
+
+def encoder_body(g, x):
+    """x: normalised [1,3,1024,1024] -> image_embeddings [1,256,64,64]."""
+    demo_embedding(g, *colour_texture(g, x))
     g.nodes[-1].output[0] = "image_embeddings"
 
 
@@ -148,26 +158,26 @@ def make_flood_body(prefix, level, kernel, steps):
     return helper.make_graph(g.nodes, "flood_fill", inputs, outputs, g.inits)
 
 
-def make_decoder(num_masks, mask_input_side=GRID):
-    g = G("d_")
-    f32 = TensorProto.FLOAT
-    inputs = [
-        helper.make_tensor_value_info("image_embeddings", f32, [1, EMB_C, EMB, EMB]),
-        helper.make_tensor_value_info("point_coords", f32, [1, "num_points", 2]),
-        helper.make_tensor_value_info("point_labels", f32, [1, "num_points"]),
-        helper.make_tensor_value_info("mask_input", f32, [1, 1, mask_input_side, mask_input_side]),
-        helper.make_tensor_value_info("has_mask_input", f32, [1]),
-        helper.make_tensor_value_info("orig_im_size", f32, [2]),
-    ]
+def decoder_taus(num_masks):
     if num_masks == 4:   # index 0 = single-mask answer (medium), 1..3 = tight/medium/loose
-        taus = [TAUS["tight"], TAUS["medium"], TAUS["loose"]]
-    else:
-        taus = [TAUS["medium"]]
+        return [TAUS["tight"], TAUS["medium"], TAUS["loose"]]
+    if num_masks == 3:   # tight / medium / loose
+        return [TAUS["tight"], TAUS["medium"], TAUS["loose"]]
+    return [TAUS["medium"]]
+
+
+def decoder_core(g, emb, point_coords, point_labels, mask_input, has_mask_input, orig, taus,
+                 mask_input_side=GRID, tag=""):
+    """The demo segmentation, shared by every variant. `emb` has the demo layout in its
+    channels 0..95; points are in the 1024 frame; `mask_input`/`has_mask_input` may be None
+    (no mask prior); `orig` (float [2], h,w) marks the padding of a longest-side frame, None
+    for a frame the whole image fills. Returns (S [1,k,256,256], iou [1,k], new_hw or None).
+    `tag` prefixes the fixed value names so the core can sit inside a Loop body."""
     k = len(taus)
     one, zero, big = g.const(1.0), g.const(0.0), g.const(BIG)
+    g.one = one   # reused by sam_postprocess
 
     # 1. features F [6, 65536] = colour (3) + W_TEXTURE * texture (3), at the 256 grid
-    emb = "image_embeddings"
     ce = g.op("Slice", [emb, g.i64([0]), g.i64([48]), g.i64([1])])
     te = g.op("Slice", [emb, g.i64([48]), g.i64([96]), g.i64([1])])
     col = g.op("DepthToSpace", [ce], blocksize=4, mode="DCR")       # [1,3,256,256]
@@ -181,8 +191,8 @@ def make_decoder(num_masks, mask_input_side=GRID):
     F8t = g.op("Transpose", [g.op("Concat", [F, Fn, ones_row], axis=0)], perm=[1, 0])  # [65536,8]
 
     # 2. prompts: points plus (if a box is given) the box centre as a foreground point
-    coords = g.op("Reshape", ["point_coords", g.i64([-1, 2])])        # [N,2] (x,y)
-    labels = g.op("Reshape", ["point_labels", g.i64([-1, 1])])        # [N,1]
+    coords = g.op("Reshape", [point_coords, g.i64([-1, 2])])          # [N,2] (x,y)
+    labels = g.op("Reshape", [point_labels, g.i64([-1, 1])])          # [N,1]
 
     def is_label(v):
         return g.op("Cast", [g.op("Equal", [labels, g.const(float(v))])], to=TensorProto.FLOAT)
@@ -234,13 +244,14 @@ def make_decoder(num_masks, mask_input_side=GRID):
     S = g.op("Reshape", [S, g.i64([1, k, GRID, GRID])])
 
     # 7. previous mask prior (bounded)
-    mi = "mask_input"
-    if mask_input_side != GRID:
-        mi = g.op("Resize", [mi, "", "", g.i64([1, 1, GRID, GRID])], mode="linear",
-                  coordinate_transformation_mode="pytorch_half_pixel")
-    prior = g.op("Tanh", [g.op("Mul", [mi, g.const(0.25)])])
-    prior = g.op("Mul", [prior, g.op("Mul", ["has_mask_input", g.const(MASK_PRIOR_W)])])
-    S = g.op("Add", [S, prior])
+    if mask_input is not None:
+        mi = mask_input
+        if mask_input_side != GRID:
+            mi = g.op("Resize", [mi, "", "", g.i64([1, 1, GRID, GRID])], mode="linear",
+                      coordinate_transformation_mode="pytorch_half_pixel")
+        prior = g.op("Tanh", [g.op("Mul", [mi, g.const(0.25)])])
+        prior = g.op("Mul", [prior, g.op("Mul", [has_mask_input, g.const(MASK_PRIOR_W)])])
+        S = g.op("Add", [S, prior])
 
     # grid cell coordinates (cell index), as row [1,1,1,256] and column [1,1,256,1]
     ramp = np.arange(GRID, dtype=np.float32)
@@ -266,21 +277,22 @@ def make_decoder(num_masks, mask_input_side=GRID):
     S = g.op("Min", [S, g.op("Add", [margin, no_box])])
 
     # valid (un-padded) area of the resized image, computed from orig_im_size
-    orig = "orig_im_size"
-    scale = g.op("Div", [g.const(float(IMG)), g.op("ReduceMax", [orig], keepdims=1)])
-    new_hw = g.op("Floor", [g.op("Add", [g.op("Mul", [orig, scale]), g.const(0.5)])])  # [2] (h,w)
-    new_h = g.op("Reshape", [g.op("Slice", [new_hw, g.i64([0]), g.i64([1])]), g.i64([1, 1, 1, 1])])
-    new_w = g.op("Reshape", [g.op("Slice", [new_hw, g.i64([1]), g.i64([2])]), g.i64([1, 1, 1, 1])])
-    valid = g.op("And", [g.op("Less", [g.op("Mul", [gy, g.const(4.0)]), new_h]),
-                         g.op("Less", [g.op("Mul", [gx, g.const(4.0)]), new_w])])  # [1,1,256,256]
-    S = g.op("Where", [valid, S, g.const(-4.0)])
+    new_hw = None
+    if orig is not None:
+        scale = g.op("Div", [g.const(float(IMG)), g.op("ReduceMax", [orig], keepdims=1)])
+        new_hw = g.op("Floor", [g.op("Add", [g.op("Mul", [orig, scale]), g.const(0.5)])])  # [2] (h,w)
+        new_h = g.op("Reshape", [g.op("Slice", [new_hw, g.i64([0]), g.i64([1])]), g.i64([1, 1, 1, 1])])
+        new_w = g.op("Reshape", [g.op("Slice", [new_hw, g.i64([1]), g.i64([2])]), g.i64([1, 1, 1, 1])])
+        valid = g.op("And", [g.op("Less", [g.op("Mul", [gy, g.const(4.0)]), new_h]),
+                             g.op("Less", [g.op("Mul", [gx, g.const(4.0)]), new_w])])  # [1,1,256,256]
+        S = g.op("Where", [valid, S, g.const(-4.0)])
 
     # 5. connectivity: flood fill from seeds through S > 0
     # allowed sets are nested (tight within medium within loose), so fill one channel of
     # levels: level = number of thresholds for which the cell is allowed (S > 0)
     allowed = g.op("Cast", [g.op("Greater", [S, zero])], to=TensorProto.FLOAT)
     g.op("ReduceSum", [allowed, g.i64([1])], keepdims=1)                # [1,1,256,256]
-    g.nodes[-1].output[0] = "level"
+    level = g.nodes[-1].output[0] = tag + "level"
     # seed: square of side 2*SEED_R+1 cells around each fg prototype, as a rank-(N+1)
     # product  rows^T . cols  (rows[n,y] = |y-cy_n| <= R and point n is fg)
     ramp_row = g.const(ramp.reshape(1, GRID))
@@ -290,22 +302,22 @@ def make_decoder(num_masks, mask_input_side=GRID):
     rows = g.op("Mul", [near(cy), fg_w])                                 # [N+1,256]
     seed = g.op("MatMul", [g.op("Transpose", [rows], perm=[1, 0]), near(cx)])  # [256,256]
     seed = g.op("Reshape", [g.op("Min", [seed, one]), g.i64([1, 1, GRID, GRID])])
-    reached0 = g.op("Mul", [seed, "level"])                             # [1,1,256,256]
+    reached0 = g.op("Mul", [seed, level])                             # [1,1,256,256]
     # Speed-up, result-neutral: first fill a 64x64 grid whose cell level is the MIN over
     # its 4x4 cells, with 3x3 (8-neighbour) steps. Every coarse path is also a fine path
     # at the same level, so the coarse result (upsampled) is <= the fine fixpoint and >=
     # the fine seeds: the fine fill started from it converges to exactly the same answer,
     # but in a few iterations instead of up to ~85 steps for a large region.
-    g.op("Neg", [g.op("MaxPool", [g.op("Neg", ["level"])], kernel_shape=[4, 4], strides=[4, 4])])
-    g.nodes[-1].output[0] = "level_c"
+    g.op("Neg", [g.op("MaxPool", [g.op("Neg", [level])], kernel_shape=[4, 4], strides=[4, 4])])
+    level_c = g.nodes[-1].output[0] = tag + "level_c"
     seed_c = g.op("MaxPool", [seed], kernel_shape=[4, 4], strides=[4, 4])
-    reached_c0 = g.op("Mul", [seed_c, "level_c"])
+    reached_c0 = g.op("Mul", [seed_c, level_c])
     reached_c = g.op("Loop", [g.i64(FILL_MAX_ITERS), g.const(True, np.bool_), reached_c0],
-                     "reached_c", body=make_flood_body("c_", "level_c", 3, FILL_STEPS_PER_ITER))
+                     "reached_c", body=make_flood_body(tag + "c_", level_c, 3, FILL_STEPS_PER_ITER))
     up_c = g.op("Resize", [reached_c, "", g.const([1.0, 1.0, 4.0, 4.0])], mode="nearest",
                 coordinate_transformation_mode="asymmetric", nearest_mode="floor")
-    reached0 = g.op("Max", [reached0, g.op("Min", [up_c, "level"])])
-    body = make_flood_body("f_", "level", 7, FILL_STEPS_PER_ITER)
+    reached0 = g.op("Max", [reached0, g.op("Min", [up_c, level])])
+    body = make_flood_body(tag + "f_", level, 7, FILL_STEPS_PER_ITER)
     reached = g.op("Loop", [g.i64(FILL_MAX_ITERS), g.const(True, np.bool_), reached0],
                    "reached", body=body)
     # threshold j (ordered tight..loose) is reached where level >= k - j
@@ -318,14 +330,19 @@ def make_decoder(num_masks, mask_input_side=GRID):
         m = g.op("Cast", [g.op("Greater", [S, g.const(t)])], to=TensorProto.FLOAT)
         return g.op("ReduceSum", [m, g.i64([2, 3])], keepdims=0)        # [1,k]
     iou = g.op("Div", [area(1.0), g.op("Max", [area(-1.0), one])])
+    return S, iou, new_hw
 
-    if num_masks == 4:
-        S = g.op("Concat", [g.op("Slice", [S, g.i64([1]), g.i64([2]), g.i64([1])]), S], axis=1)
-        iou = g.op("Concat", [g.op("Slice", [iou, g.i64([1]), g.i64([2]), g.i64([1])]), iou], axis=1)
-    g.op("Identity", [S]); g.nodes[-1].output[0] = "low_res_masks"
-    g.op("Identity", [iou]); g.nodes[-1].output[0] = "iou_predictions"
 
-    # 9. official SAM postprocessing: upsample to 1024, crop to the resized size, resize to orig
+def single_first(g, S, iou):
+    """4-mask layout: the medium answer first (SAM's single-mask token), then tight/medium/loose."""
+    S = g.op("Concat", [g.op("Slice", [S, g.i64([1]), g.i64([2]), g.i64([1])]), S], axis=1)
+    iou = g.op("Concat", [g.op("Slice", [iou, g.i64([1]), g.i64([2]), g.i64([1])]), iou], axis=1)
+    return S, iou
+
+
+def sam_postprocess(g, new_hw, orig, one):
+    """Official SAM postprocessing of "low_res_masks" into "masks": upsample to 1024, crop to
+    the resized size, resize to orig. `one` is a float 1 constant."""
     # (Only the low-res rows/cols the crop reads are upsampled: with pytorch_half_pixel and
     # scale 4, output row y < new_h reads input rows <= ceil(new_h/4), so slicing the input
     # to ceil(new_h/4)+1 rows gives bit-identical values and saves work.)
@@ -342,6 +359,27 @@ def make_decoder(num_masks, mask_input_side=GRID):
     g.op("Resize", [crop, "", "", sizes], mode="linear",
          coordinate_transformation_mode="pytorch_half_pixel")
     g.nodes[-1].output[0] = "masks"
+
+
+def make_decoder(num_masks, mask_input_side=GRID):
+    g = G("d_")
+    f32 = TensorProto.FLOAT
+    inputs = [
+        helper.make_tensor_value_info("image_embeddings", f32, [1, EMB_C, EMB, EMB]),
+        helper.make_tensor_value_info("point_coords", f32, [1, "num_points", 2]),
+        helper.make_tensor_value_info("point_labels", f32, [1, "num_points"]),
+        helper.make_tensor_value_info("mask_input", f32, [1, 1, mask_input_side, mask_input_side]),
+        helper.make_tensor_value_info("has_mask_input", f32, [1]),
+        helper.make_tensor_value_info("orig_im_size", f32, [2]),
+    ]
+    S, iou, new_hw = decoder_core(g, "image_embeddings", "point_coords", "point_labels",
+                                  "mask_input", "has_mask_input", "orig_im_size",
+                                  decoder_taus(num_masks), mask_input_side)
+    if num_masks == 4:
+        S, iou = single_first(g, S, iou)
+    g.op("Identity", [S]); g.nodes[-1].output[0] = "low_res_masks"
+    g.op("Identity", [iou]); g.nodes[-1].output[0] = "iou_predictions"
+    sam_postprocess(g, new_hw, "orig_im_size", g.one)
 
     outputs = [
         helper.make_tensor_value_info("masks", f32, [1, "num_masks", "orig_h", "orig_w"]),
