@@ -34,14 +34,14 @@ namespace fs = std::filesystem;
 const fs::path kFamilies = fs::path(SAMCACHE_SOURCE_DIR) / "tests" / "fixtures" / "models" / "families";
 
 fs::path SharedModels() {
-  if (const char* env = std::getenv("SAMCACHE_SHARED_MODELS_DIR")) return env;
+  if (const char* env = std::getenv("SAMCACHE_SHARED_MODELS")) return env;
   return SAMCACHE_SHARED_MODELS_DIR;
 }
 
 #define REQUIRE_SHARED(folder)                                                                        \
   if (!fs::exists(SharedModels() / (folder) / "decoder.onnx"))                                        \
   GTEST_SKIP() << "the shared real-architecture graphs are not here: " << (SharedModels() / (folder)) \
-               << " (set SAMCACHE_SHARED_MODELS_DIR)"
+               << " (set SAMCACHE_SHARED_MODELS)"
 
 std::unique_ptr<SamModel> Open(const fs::path& dir) {
   Result<std::unique_ptr<SamModel>> model = SamModel::OpenFolder(dir, ModelOptions{2});
