@@ -49,8 +49,19 @@ DecodedImage ResizeTo(const DecodedImage& image, int height, int width) {
   out.height = static_cast<uint32_t>(height);
   out.rgb.resize(static_cast<size_t>(width) * height * 3);
   cv::Mat dst = RgbView(out);
-  const bool shrinking = width <= static_cast<int>(image.width) && height <= static_cast<int>(image.height);
-  cv::resize(RgbView(image), dst, dst.size(), 0, 0, shrinking ? cv::INTER_AREA : cv::INTER_LINEAR);
+  const bool narrower = width <= static_cast<int>(image.width);
+  const bool shorter = height <= static_cast<int>(image.height);
+  if (narrower == shorter) {
+    cv::resize(RgbView(image), dst, dst.size(), 0, 0, narrower ? cv::INTER_AREA : cv::INTER_LINEAR);
+  } else {
+    // One side shrinks, the other grows: area averaging for the first, bilinear for the second.
+    cv::Mat half;
+    cv::resize(RgbView(image), half,
+               narrower ? cv::Size(width, static_cast<int>(image.height))
+                        : cv::Size(static_cast<int>(image.width), height),
+               0, 0, cv::INTER_AREA);
+    cv::resize(half, dst, dst.size(), 0, 0, cv::INTER_LINEAR);
+  }
   return out;
 }
 

@@ -32,8 +32,8 @@ ResizedSize LongestSideSize(int height, int width, int target = 1024);
 DecodedImage ResizeLongestSide(const DecodedImage& image, int target = 1024);
 
 // The image resized to exactly height x width, aspect ratio not kept (SAM 2 and EfficientSAM
-// stretch the image to their square frame). Area averaging when neither side grows, bilinear
-// otherwise; a same-size resize is a copy. Requires a non-empty image and positive sizes.
+// stretch the image to their square frame). Area averaging along a side that shrinks,
+// bilinear along one that grows; a same-size resize is a copy. Requires a non-empty image and positive sizes.
 DecodedImage ResizeTo(const DecodedImage& image, int height, int width);
 
 // The reference encoder input, float32 [1, 3, side, side] (NCHW), into `out`, which must hold

@@ -274,6 +274,28 @@ TEST_F(Sam2Test, APointMapsIntoTheStretchedFrame) {
   EXPECT_NE(longest->low_res_logits, wide->low_res_logits);
 }
 
+TEST(Sam2PairingTest, TheDemoSam2EncoderPairsWithTheRealDecoderWithoutModelJson) {
+  REQUIRE_SHARED("sam2.1-tiny-arch-decoder");
+  const fs::path demo = fs::path(SAMCACHE_SOURCE_DIR) / "models" / "demo-sam2" / "encoder.onnx";
+  if (!fs::exists(demo)) GTEST_SKIP() << "no " << demo;
+  testing::TempDir dir;
+  fs::create_symlink(demo, dir / "encoder.onnx");
+  fs::create_symlink(SharedModels() / "sam2.1-tiny-arch-decoder" / "decoder.onnx", dir / "decoder.onnx");
+  std::unique_ptr<SamModel> model = Open(dir.path());
+  ASSERT_TRUE(model);
+  EXPECT_EQ(model->info().family, ModelFamily::kSam2);  // detected from the graphs alone
+  testing::Scene scene = testing::MakeShapesScene(800, 500);
+  Result<Embedding> embedding = model->Encode(model->Prepare(scene.image));
+  ASSERT_TRUE(embedding.ok()) << embedding.status().message();
+  const testing::SceneObject& circle = scene.Object("circle");
+  Result<DecoderResult> decoded =
+      model->Decode(*embedding, Prompt(800, 500, {{circle.click_x, circle.click_y, 1}}));
+  ASSERT_TRUE(decoded.ok()) << decoded.status().message();
+  EXPECT_EQ(decoded->mask_count, 3);
+  BinaryMask mask = UpsampleForModel(model->info(), decoded->low_res_logits.data(), 256, 256, 500, 800);
+  EXPECT_EQ(mask.data.size(), 800u * 500u);
+}
+
 // ---- Through the Segmenter ------------------------------------------------------------------
 
 class FamilySegmenterTest : public ::testing::Test {
