@@ -25,11 +25,9 @@ Result<ServedModel*> ModelFor(App& app, const Request& request, const json* body
 
 json EmbeddingTensorsJson(const ModelInfo& info) {
   json tensors = json::array();
-  for (const std::string& name : info.embedding_names) {
-    // ModelInfo has one declared shape, that of a one-tensor set; a model of several
-    // tensors answers null until its family states each tensor's shape.
-    const json shape = info.embedding_names.size() == 1 ? json(info.embedding_shape) : json(nullptr);
-    tensors.push_back(json{{"name", name}, {"shape", shape}});
+  for (size_t i = 0; i < info.embedding_names.size(); ++i) {
+    const json shape = i < info.embedding_shapes.size() ? json(info.embedding_shapes[i]) : json(nullptr);
+    tensors.push_back(json{{"name", info.embedding_names[i]}, {"shape", shape}});
   }
   return tensors;
 }

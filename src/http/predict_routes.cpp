@@ -168,7 +168,8 @@ json ModelJson(const ModelInfo& info) {
               {"source", info.source},
               {"encoder_input", info.encoder_layout == EncoderLayout::kNchwNormalized ? "nchw" : "hwc"},
               {"input_size", info.input_side},
-              {"embedding_shape", info.embedding_shape},
+              {"embedding_shape", info.embedding_shapes.front()},
+              {"embedding_tensors", EmbeddingTensorsJson(info)},
               {"intra_op_threads", info.intra_op_threads},
               {"family", std::string(FamilyName(info.family))}};
 }

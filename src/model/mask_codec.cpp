@@ -196,6 +196,32 @@ BinaryMask UpsampleLowResLogits(const float* low_res, int low_h, int low_w, int 
   return mask;
 }
 
+std::vector<float> UpsampleStretchedLogitsToLogits(const float* low_res, int low_h, int low_w, int orig_h,
+                                                   int orig_w) {
+  assert(low_res != nullptr && low_h > 0 && low_w > 0 && orig_h > 0 && orig_w > 0);
+  std::vector<float> out(static_cast<size_t>(orig_h) * orig_w);
+  ResizeBilinear(low_res, low_h, low_w, orig_h, orig_w, orig_h, orig_w,
+                 [&](int y, const float* r0, const float* r1, float b0, float b1) {
+                   float* d = out.data() + static_cast<size_t>(y) * orig_w;
+                   for (int x = 0; x < orig_w; ++x) d[x] = r0[x] * b0 + r1[x] * b1;
+                 });
+  return out;
+}
+
+BinaryMask UpsampleStretchedLogits(const float* low_res, int low_h, int low_w, int orig_h, int orig_w) {
+  assert(low_res != nullptr && low_h > 0 && low_w > 0 && orig_h > 0 && orig_w > 0);
+  BinaryMask mask;
+  mask.height = orig_h;
+  mask.width = orig_w;
+  mask.data.resize(PixelCount(mask));
+  ResizeBilinear(low_res, low_h, low_w, orig_h, orig_w, orig_h, orig_w,
+                 [&](int y, const float* r0, const float* r1, float b0, float b1) {
+                   uint8_t* d = mask.data.data() + static_cast<size_t>(y) * orig_w;
+                   for (int x = 0; x < orig_w; ++x) d[x] = (r0[x] * b0 + r1[x] * b1) > 0.0f;
+                 });
+  return mask;
+}
+
 std::vector<uint32_t> RleCounts(const BinaryMask& mask) {
   const size_t n = PixelCount(mask);
   // pycocotools counts are 32-bit; no image the server accepts comes near 4 Gpx.

@@ -46,6 +46,13 @@ std::vector<float> UpsampleLowResLogitsToLogits(const float* low_res, int low_h,
 BinaryMask UpsampleLowResLogits(const float* low_res, int low_h, int low_w, int input_h, int input_w,
                                 int orig_h, int orig_w, int side = 1024);
 
+// The stretched-frame postprocess of SAM 2 and EfficientSAM: the low-res logits cover the
+// whole image (stretched, not padded), so one bilinear resize (align_corners=False) goes
+// straight to orig_h x orig_w, as SAM 2's predictor does. Same arithmetic as above.
+std::vector<float> UpsampleStretchedLogitsToLogits(const float* low_res, int low_h, int low_w, int orig_h,
+                                                   int orig_w);
+BinaryMask UpsampleStretchedLogits(const float* low_res, int low_h, int low_w, int orig_h, int orig_w);
+
 // --- COCO run-length encoding --------------------------------------------------------------
 //
 // As pycocotools (maskApi.c): runs are counted in COLUMN-MAJOR (Fortran) order over the

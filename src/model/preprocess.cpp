@@ -41,6 +41,45 @@ DecodedImage ResizeLongestSide(const DecodedImage& image, int target) {
   return out;
 }
 
+DecodedImage ResizeTo(const DecodedImage& image, int height, int width) {
+  assert(image.width > 0 && image.height > 0 && height > 0 && width > 0);
+  if (height == static_cast<int>(image.height) && width == static_cast<int>(image.width)) return image;
+  DecodedImage out;
+  out.width = static_cast<uint32_t>(width);
+  out.height = static_cast<uint32_t>(height);
+  out.rgb.resize(static_cast<size_t>(width) * height * 3);
+  cv::Mat dst = RgbView(out);
+  const bool narrower = width <= static_cast<int>(image.width);
+  const bool shorter = height <= static_cast<int>(image.height);
+  if (narrower == shorter) {
+    cv::resize(RgbView(image), dst, dst.size(), 0, 0, narrower ? cv::INTER_AREA : cv::INTER_LINEAR);
+  } else {
+    // One side shrinks, the other grows: area averaging for the first, bilinear for the second.
+    cv::Mat half;
+    cv::resize(RgbView(image), half,
+               narrower ? cv::Size(width, static_cast<int>(image.height))
+                        : cv::Size(static_cast<int>(image.width), height),
+               0, 0, cv::INTER_AREA);
+    cv::resize(half, dst, dst.size(), 0, 0, cv::INTER_LINEAR);
+  }
+  return out;
+}
+
+void FillNchw(const DecodedImage& image, const std::array<float, 3>& mean, const std::array<float, 3>& stddev,
+              float* out) {
+  float lut[3][256];
+  for (int c = 0; c < 3; ++c) {
+    for (int v = 0; v < 256; ++v) lut[c][v] = (static_cast<float>(v) - mean[c]) / stddev[c];
+  }
+  const size_t plane = static_cast<size_t>(image.width) * image.height;
+  const auto* src = reinterpret_cast<const uint8_t*>(image.rgb.data());
+  for (size_t i = 0; i < plane; ++i) {
+    out[i] = lut[0][src[3 * i]];
+    out[plane + i] = lut[1][src[3 * i + 1]];
+    out[2 * plane + i] = lut[2][src[3 * i + 2]];
+  }
+}
+
 void FillNchwNormalized(const DecodedImage& resized, const std::array<float, 3>& mean,
                         const std::array<float, 3>& stddev, int side, float* out) {
   const int w = static_cast<int>(resized.width);

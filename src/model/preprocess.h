@@ -31,12 +31,22 @@ ResizedSize LongestSideSize(int height, int width, int target = 1024);
 // enlarging uses bilinear; a same-size resize is a copy. Requires a non-empty image.
 DecodedImage ResizeLongestSide(const DecodedImage& image, int target = 1024);
 
+// The image resized to exactly height x width, aspect ratio not kept (SAM 2 and EfficientSAM
+// stretch the image to their square frame). Area averaging along a side that shrinks,
+// bilinear along one that grows; a same-size resize is a copy. Requires a non-empty image and positive sizes.
+DecodedImage ResizeTo(const DecodedImage& image, int height, int width);
+
 // The reference encoder input, float32 [1, 3, side, side] (NCHW), into `out`, which must hold
 // 3 * side * side floats: out[c][y][x] = (rgb[y][x][c] - mean[c]) / stddev[c] for the resized
 // image's pixels, and 0 in the padding at the bottom and the right. `mean` and `stddev` are in
 // RGB order on the 0..255 scale. Requires resized.width <= side and resized.height <= side.
 void FillNchwNormalized(const DecodedImage& resized, const std::array<float, 3>& mean,
                         const std::array<float, 3>& stddev, int side, float* out);
+
+// Float32 [3, height, width] (NCHW without the batch dim), no padding, into `out`, which must
+// hold 3 * height * width floats: out[c][y][x] = (rgb[y][x][c] - mean[c]) / stddev[c].
+void FillNchw(const DecodedImage& image, const std::array<float, 3>& mean, const std::array<float, 3>& stddev,
+              float* out);
 
 // The HWC input of exports that normalise inside the graph, float32 [height, width, 3] in
 // 0..255, RGB, no padding, into `out`, which must hold height * width * 3 floats.

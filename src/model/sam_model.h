@@ -1,8 +1,10 @@
 // A SAM-family model: one ONNX encoder and one ONNX decoder, loaded once and shared.
 //
 // Names, shapes and the encoder's input convention are read from the model files (and an
-// optional model.json), never assumed; a folder that matches no supported convention is
-// refused at Open with a message naming the file, the tensor and the expected shape.
+// optional model.json), never assumed. The family (SAM, SAM-HQ, EdgeSAM, SAM 2 in two export
+// formats, EfficientSAM) is detected from the graphs' signatures by one adapter per family
+// (src/model/*_family.cpp); a folder that matches no family is refused at Open with a message
+// naming the closest family, the file, the tensor and what differs.
 // ONNX Runtime stays behind this header.
 //
 // Thread-safety: after Open, every method may be called from any number of threads at
@@ -28,6 +30,12 @@ enum class EncoderLayout {
   kHwcResized,      // [H,W,3] 0..255: resized by us, normalised and padded in the graph
 };
 
+// How the segmenter picks among the decoder's masks (see ChooseMasks in segmenter.h).
+enum class MaskRanking {
+  kOfficial,    // four masks: index 0 is the single-mask answer, 1..3 the multimask ones
+  kAllByScore,  // every mask ranked by its score (EdgeSAM: scores are stability scores)
+};
+
 struct ModelInfo {
   std::string id;  // first 16 hex of the SHA-256 of encoder.onnx: the cache key's model part
   std::string name;
@@ -42,8 +50,11 @@ struct ModelInfo {
   std::array<float, 3> pixel_std{58.395f, 57.12f, 57.375f};
   std::string encoder_input;                 // the encoder's input tensor name
   std::vector<std::string> embedding_names;  // encoder outputs the decoder takes, by name
-  std::vector<int64_t> embedding_shape{1, 256, 64, 64};
+  // One shape per name, as the decoder takes it (-1: declared symbolic and known per run).
+  std::vector<std::vector<int64_t>> embedding_shapes{{1, 256, 64, 64}};
   int low_res_side = 256;  // mask_input / low_res_masks side
+  MaskRanking mask_ranking = MaskRanking::kOfficial;
+  bool takes_mask_input = true;  // false: refine_from's mask cannot be given to the decoder
   // Prompt points per decoder run, box corners included (the family's limit); 0: no limit.
   int max_points = 0;
   // One image's cached embedding in float32 (every tensor of the set).
@@ -59,7 +70,7 @@ struct ModelOptions {
 struct PreparedImage {
   int original_height = 0;  // the decoded, oriented image
   int original_width = 0;
-  int input_height = 0;  // after resizing the longest side to the model's frame
+  int input_height = 0;  // after resizing into the model's frame (longest side, or stretched)
   int input_width = 0;
   std::vector<int64_t> shape;
   std::vector<float> values;
@@ -105,17 +116,18 @@ class SamModel {
 
   const ModelInfo& info() const;
 
-  // Resize (longest side to the frame, area averaging when shrinking) and lay out the
-  // encoder input in the model's convention.
+  // Resize (longest side to the frame, or stretched to it; area averaging when shrinking) and
+  // lay out the encoder input in the model family's convention.
   PreparedImage Prepare(const DecodedImage& image) const;
 
   // Runs the encoder. The returned tensors' shapes are checked against what the decoder
   // takes (exports often declare symbolic output shapes, so metadata alone proves nothing).
   Result<Embedding> Encode(const PreparedImage& input) const;
 
-  // Runs the decoder with prompts mapped into the model's frame. The graph's own full-size
-  // upsample is skipped (orig_im_size is set to the resized size): callers upsample only
-  // the low-resolution mask they return, which keeps clicks fast on large images.
+  // Runs the decoder with prompts (original pixels) mapped into the model's frame. The graph's
+  // own full-size upsample is skipped where the graph has one (orig_im_size is set small):
+  // callers upsample only the low-resolution mask they return (info().frame_fit says how),
+  // which keeps clicks fast on large images. Prompts beyond info().max_points are refused.
   Result<DecoderResult> Decode(const Embedding& embedding, const DecoderPrompt& prompt) const;
 
   // As Decode, but also returns the graph's masks output at the original size. Slow on

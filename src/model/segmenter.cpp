@@ -25,9 +25,16 @@ std::string Num(float v) {
   return s;
 }
 
-Status ValidatePrompts(const PredictRequest& request, int width, int height) {
+Status ValidatePrompts(const PredictRequest& request, int width, int height, const ModelInfo& model) {
   if (request.points.empty() && !request.box) {
     return Status::InvalidArgument("points: give at least one point, or a box");
+  }
+  const size_t prompt_points = request.points.size() + (request.box ? 2 : 0);
+  if (model.max_points > 0 && prompt_points > static_cast<size_t>(model.max_points)) {
+    return Status::InvalidArgument("points: this model (" + std::string(FamilyName(model.family)) +
+                                   ") takes at most " + std::to_string(model.max_points) +
+                                   " points per request, a box counting as two (got " +
+                                   std::to_string(prompt_points) + ")");
   }
   if (request.points.size() > kMaxPromptPoints) {
     return Status::InvalidArgument("points: at most " + std::to_string(kMaxPromptPoints) +
@@ -66,10 +73,10 @@ Status ValidatePrompts(const PredictRequest& request, int width, int height) {
 
 }  // namespace
 
-std::vector<int> ChooseMasks(const std::vector<float>& scores, bool multimask) {
+std::vector<int> ChooseMasks(const std::vector<float>& scores, bool multimask, MaskRanking ranking) {
   const int count = static_cast<int>(scores.size());
   std::vector<int> chosen;
-  if (count == 4) {
+  if (count == 4 && ranking == MaskRanking::kOfficial) {
     // The official four-mask export: index 0 is the single-mask answer.
     if (!multimask) return std::vector<int>(1, 0);
     chosen = {1, 2, 3};
@@ -78,8 +85,19 @@ std::vector<int> ChooseMasks(const std::vector<float>& scores, bool multimask) {
     std::iota(chosen.begin(), chosen.end(), 0);
   }
   std::stable_sort(chosen.begin(), chosen.end(), [&](int a, int b) { return scores[a] > scores[b]; });
-  if (!multimask && chosen.size() > 1) chosen.erase(chosen.begin() + 1, chosen.end());
+  // Today's exports return every multimask answer; EdgeSAM's four compete for three places.
+  const size_t keep = !multimask ? 1 : ranking == MaskRanking::kAllByScore ? 3 : chosen.size();
+  if (chosen.size() > keep) chosen.erase(chosen.begin() + static_cast<std::ptrdiff_t>(keep), chosen.end());
   return chosen;
+}
+
+BinaryMask UpsampleForModel(const ModelInfo& info, const float* logits, int low_h, int low_w, int height,
+                            int width) {
+  if (info.frame_fit == FrameFit::kStretch)
+    return UpsampleStretchedLogits(logits, low_h, low_w, height, width);
+  const ResizedSize input = LongestSideSize(height, width, info.input_side);
+  return UpsampleLowResLogits(logits, low_h, low_w, input.height, input.width, height, width,
+                              info.input_side);
 }
 
 Segmenter::Segmenter(ImageCatalog& catalog, EmbeddingService& embeddings, const SamModel& model,
@@ -99,7 +117,7 @@ Result<PredictResult> Segmenter::Predict(const PredictRequest& request,
   const auto gone = [&cancelled] { return cancelled && cancelled(); };
   const Status kGone = Status::Unavailable("the client went away");
   SAMCACHE_ASSIGN_OR_RETURN(const ImageRecord image, catalog_.GetImage(request.image_id));
-  SAMCACHE_RETURN_IF_ERROR(ValidatePrompts(request, image.width, image.height));
+  SAMCACHE_RETURN_IF_ERROR(ValidatePrompts(request, image.width, image.height, model_.info()));
 
   std::shared_ptr<const Remembered> previous;
   if (!request.refine_from.empty()) {
@@ -156,15 +174,13 @@ Result<PredictResult> Segmenter::Predict(const PredictRequest& request,
   polygon_options.epsilon_px = std::max(1.0, std::max(image.width, image.height) / 4096.0);
   polygon_options.max_polygons = limits_.max_polygons;
   polygon_options.max_vertices = limits_.max_polygon_vertices;
-  const ResizedSize input = LongestSideSize(image.height, image.width, model_.info().input_side);
   const size_t plane = static_cast<size_t>(decoded.low_res_height) * decoded.low_res_width;
-  std::vector<int> chosen = ChooseMasks(decoded.scores, request.multimask);
+  std::vector<int> chosen = ChooseMasks(decoded.scores, request.multimask, model_.info().mask_ranking);
   for (int index : chosen) {
     if (gone()) return kGone;
     const float* logits = decoded.low_res_logits.data() + plane * static_cast<size_t>(index);
-    BinaryMask mask =
-        UpsampleLowResLogits(logits, decoded.low_res_height, decoded.low_res_width, input.height, input.width,
-                             image.height, image.width, model_.info().input_side);
+    BinaryMask mask = UpsampleForModel(model_.info(), logits, decoded.low_res_height, decoded.low_res_width,
+                                       image.height, image.width);
     PredictedMask out;
     out.rle = EncodeRle(mask);
     out.bbox = MaskBbox(mask);

@@ -135,7 +135,15 @@ class Segmenter {
 };
 
 // Which of the decoder's masks to return: the single-mask answer (index 0 of four, or the
-// best of others), or the multimask answers (1..3 of four) best score first.
-std::vector<int> ChooseMasks(const std::vector<float>& scores, bool multimask);
+// best of others), or the multimask answers (1..3 of four) best score first. With
+// MaskRanking::kAllByScore (EdgeSAM's stability scores) every mask competes: the single
+// answer is the best, the multimask answers the best three.
+std::vector<int> ChooseMasks(const std::vector<float>& scores, bool multimask,
+                             MaskRanking ranking = MaskRanking::kOfficial);
+
+// The full-size mask of one low-res logit plane, as the model's frame fit says: longest
+// side (upsample to the frame, crop the padding, resize) or stretched (one resize).
+BinaryMask UpsampleForModel(const ModelInfo& info, const float* logits, int low_h, int low_w, int height,
+                            int width);
 
 }  // namespace samcache

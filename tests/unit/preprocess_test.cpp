@@ -80,6 +80,36 @@ TEST(ResizeLongestSideTest, EnlargesBilinearAndKeepsSameSize) {
   EXPECT_EQ(same.rgb, MakeScene(1024, 512, 5).rgb);
 }
 
+TEST(ResizeToTest, StretchesAreaAlongShrinkingSidesBilinearAlongGrowingOnes) {
+  const DecodedImage image = MakeScene(1500, 600, 7);
+  const DecodedImage stretched = ResizeTo(image, 1024, 1024);
+  ASSERT_EQ(stretched.width, 1024u);
+  ASSERT_EQ(stretched.height, 1024u);
+  cv::Mat src(600, 1500, CV_8UC3, const_cast<char*>(image.rgb.data()));
+  cv::Mat half;
+  cv::Mat want;
+  cv::resize(src, half, cv::Size(1024, 600), 0, 0, cv::INTER_AREA);
+  cv::resize(half, want, cv::Size(1024, 1024), 0, 0, cv::INTER_LINEAR);
+  EXPECT_EQ(0, std::memcmp(want.data, stretched.rgb.data(), stretched.rgb.size()));
+  cv::resize(src, want, cv::Size(700, 300), 0, 0, cv::INTER_AREA);
+  EXPECT_EQ(0, std::memcmp(want.data, ResizeTo(image, 300, 700).rgb.data(), want.total() * 3));
+  EXPECT_EQ(ResizeTo(image, 600, 1500).rgb, image.rgb);
+}
+
+TEST(FillNchwTest, NormalisesEveryPixelWithoutPadding) {
+  const DecodedImage image = MakeScene(7, 5, 6);
+  std::vector<float> out(3 * 7 * 5, -1.0f);
+  FillNchw(image, {0, 0, 0}, {255, 255, 255}, out.data());
+  for (int c = 0; c < 3; ++c) {
+    for (int y = 0; y < 5; ++y) {
+      for (int x = 0; x < 7; ++x) {
+        EXPECT_EQ(out[(static_cast<size_t>(c) * 5 + y) * 7 + x],
+                  static_cast<float>(Pixel(image, y, x, c)) / 255.0f);
+      }
+    }
+  }
+}
+
 TEST(FillNchwNormalizedTest, NormalisesEveryChannelAndZeroPads) {
   const DecodedImage image = MakeScene(7, 5, 6);  // 7 wide, 5 high
   constexpr int kSide = 9;
