@@ -264,6 +264,7 @@ export function renderEditor({ main, setCrumbs }, datasetId, imageId) {
       if (!writable) {
         ui.viewOnly();
         objectsPanel.readOnly = true;
+        ui.modelSlot.hidden = true;  // no prompts, so nothing for a model to answer
       }
       index = dataset.images.findIndex((i) => i.id === imageId);
       if (index < 0) throw new Error(`the image ${imageId} is not in the dataset “${dataset.name}”`);
