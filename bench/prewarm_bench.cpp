@@ -429,7 +429,7 @@ Throughput MeasureThroughput(const ModelUnderTest& m, const fs::path& data_dir, 
   options.data_dir = data_dir;
   options.cache_dir = cache_dir;  // fresh: nothing cached
   options.load_model = true;
-  options.model_dir = m.dir;
+  options.models = {std::filesystem::path(m.dir)};  // empty: the built-in demo model
   options.model.intra_op_threads = intra_op_threads;
   auto opened = samcache::App::Open(options);
   if (!opened.ok()) Fail("App::Open: " + opened.status().message());

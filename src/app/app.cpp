@@ -42,13 +42,23 @@ Result<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   app->ingestor_->set_claim_book(app->claims_.get());
   if (!options.load_model) return app;
 
-  SAMCACHE_ASSIGN_OR_RETURN(app->model_, options.model_dir.empty()
-                                             ? SamModel::OpenDemo(options.model)
-                                             : SamModel::OpenFolder(options.model_dir, options.model));
-  const ModelInfo& info = app->model_->info();
-  spdlog::info("[MODEL] {} (id {}, from {}, {} encoder input, {} threads){}", info.name, info.id, info.source,
-               info.encoder_layout == EncoderLayout::kNchwNormalized ? "NCHW" : "HWC", info.intra_op_threads,
-               info.demo ? " -- a demo model for trying samcache out, not SAM" : "");
+  // Every model is opened (and checked) before the caches: a bad folder fails fast.
+  std::vector<std::unique_ptr<SamModel>> opened;
+  const std::vector<std::filesystem::path> sources =
+      options.models.empty() ? std::vector<std::filesystem::path>{std::filesystem::path()} : options.models;
+  for (const std::filesystem::path& dir : sources) {
+    SAMCACHE_ASSIGN_OR_RETURN(
+        std::unique_ptr<SamModel> model,
+        dir.empty() ? SamModel::OpenDemo(options.model) : SamModel::OpenFolder(dir, options.model));
+    const ModelInfo& info = model->info();
+    spdlog::info("[MODEL] {} (id {}, from {}, {} encoder input, {} threads){}", info.name, info.id,
+                 info.source, info.encoder_layout == EncoderLayout::kNchwNormalized ? "NCHW" : "HWC",
+                 info.intra_op_threads, info.demo ? " -- a demo model for trying samcache out, not SAM" : "");
+    for (const std::unique_ptr<SamModel>& other : opened) {
+      SAMCACHE_RETURN_IF_ERROR(CheckDistinctModels(other->info(), info));
+    }
+    opened.push_back(std::move(model));
+  }
   app->memory_tier_ = std::make_unique<MemoryTier>(options.memory_cache_bytes);
   const std::filesystem::path cache_dir =
       options.cache_dir.empty() ? options.data_dir / "embeddings" : options.cache_dir;
@@ -70,28 +80,27 @@ Result<std::unique_ptr<App>> App::Open(const AppOptions& options) {
     }
   }
   app->store_ = std::make_unique<TieredStore>(std::move(tiers));
+  for (std::unique_ptr<SamModel>& model : opened) {
+    SAMCACHE_RETURN_IF_ERROR(app->models_.Add(app->Serve(std::move(model))));
+  }
+  if (!options.default_model.empty())
+    SAMCACHE_RETURN_IF_ERROR(app->models_.SetDefault(options.default_model));
+  ServedModel& first = *app->models_.default_model();
+  if (app->models_.size() > 1) {
+    spdlog::info("[MODEL] {} models served; requests without a model get {} (id {})", app->models_.size(),
+                 first.name(), first.id());
+  }
   const TierStats disk = app->disk_tier_->Stats();
   spdlog::info(
       "[CACHE] {} embedding(s) on disk in {} ({:.1f} MB, {} for this model; budget {}; new entries {}), "
       "memory budget {:.0f} MB",
       disk.entries, cache_dir.string(), static_cast<double>(disk.bytes) / 1e6,
-      app->disk_tier_->EntriesFor(info.id),
+      app->disk_tier_->EntriesFor(first.id()),
       options.cache_max_bytes == 0
           ? std::string("none")
           : fmt::format("{:.1f} GB", static_cast<double>(options.cache_max_bytes) / 1e9),
       StorageDtypeName(options.cache_dtype), static_cast<double>(options.memory_cache_bytes) / 1e6);
-  EmbeddingService::Options service_options;
-  service_options.max_waiting = options.encoder_queue;
-  service_options.max_prepared = 1;
-  service_options.lease = app->redis_lease_.get();
-  app->embeddings_ =
-      std::make_unique<EmbeddingService>(*app->model_, *app->store_, *app->blobs_, service_options);
-  app->project_cache_ = std::make_unique<ProjectCache>(*app->embeddings_, *app->claims_, info.id);
-  app->segmenter_ = std::make_unique<Segmenter>(*app->catalog_, *app->embeddings_, *app->model_, 256,
-                                                SegmenterLimits{}, app->project_cache_.get());
-  app->prewarm_ = std::make_unique<PrewarmJobs>(*app->catalog_, *app->embeddings_, *app->project_cache_,
-                                                info.id, options.prewarm);
-  ProjectCache* projects = app->project_cache_.get();
+  ProjectCache* projects = first.project_cache.get();
   // `-> bool`: front() of a vector<bool> is a proxy into the temporary.
   app->ingestor_->SetEmbeddingProbe(
       [projects](const std::string& project_id, const std::string& pixel_hash) -> bool {
@@ -101,6 +110,50 @@ Result<std::unique_ptr<App>> App::Open(const AppOptions& options) {
 }
 
 App::~App() = default;
+
+std::unique_ptr<ServedModel> App::Serve(std::unique_ptr<SamModel> model) {
+  auto served = std::make_unique<ServedModel>();
+  served->model = std::move(model);
+  const std::string& id = served->id();
+  EmbeddingService::Options service_options;
+  service_options.max_waiting = options_.encoder_queue;
+  service_options.max_prepared = 1;
+  service_options.lease = redis_lease_.get();
+  served->embeddings = std::make_unique<EmbeddingService>(*served->model, *store_, *blobs_, service_options);
+  served->project_cache = std::make_unique<ProjectCache>(*served->embeddings, *claims_, id);
+  served->segmenter = std::make_unique<Segmenter>(*catalog_, *served->embeddings, *served->model, 256,
+                                                  SegmenterLimits{}, served->project_cache.get());
+  // One PrewarmJobs per model, all with this process's runner id: each claims, resumes and
+  // follows only the jobs of its own model (a job row names its model).
+  served->prewarm = std::make_unique<PrewarmJobs>(*catalog_, *served->embeddings, *served->project_cache, id,
+                                                  options_.prewarm);
+  return served;
+}
+
+SamModel* App::model() {
+  ServedModel* m = models_.default_model();
+  return m != nullptr ? m->model.get() : nullptr;
+}
+
+EmbeddingService* App::embeddings() {
+  ServedModel* m = models_.default_model();
+  return m != nullptr ? m->embeddings.get() : nullptr;
+}
+
+ProjectCache* App::project_cache() {
+  ServedModel* m = models_.default_model();
+  return m != nullptr ? m->project_cache.get() : nullptr;
+}
+
+Segmenter* App::segmenter() {
+  ServedModel* m = models_.default_model();
+  return m != nullptr ? m->segmenter.get() : nullptr;
+}
+
+PrewarmJobs* App::prewarm() {
+  ServedModel* m = models_.default_model();
+  return m != nullptr ? m->prewarm.get() : nullptr;
+}
 
 EmbeddingTier* App::embedding_store() { return store_.get(); }
 
@@ -115,12 +168,14 @@ ImageSource App::SourceFor(const ImageRecord& image, const std::string& project_
 }
 
 std::vector<bool> App::CachedFor(const std::string& project_id, const std::vector<ImageRecord>& images) {
-  if (!project_cache_) return std::vector<bool>(images.size(), false);
-  return project_cache_->CachedFor(project_id, images);
+  ProjectCache* projects = project_cache();
+  if (projects == nullptr) return std::vector<bool>(images.size(), false);
+  return projects->CachedFor(project_id, images);
 }
 
 void App::ClaimFor(const std::string& project_id, const std::vector<std::string>& pixel_hashes) {
-  if (project_cache_) project_cache_->ClaimFor(project_id, pixel_hashes);
+  if (ProjectCache* projects = project_cache(); projects != nullptr)
+    projects->ClaimFor(project_id, pixel_hashes);
 }
 
 Status App::EnableNearDuplicates() {

@@ -6,8 +6,10 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "access/claims.h"
+#include "app/model_set.h"
 #include "catalog/catalog.h"
 #include "common/status.h"
 #include "ingest/ingestor.h"
@@ -50,7 +52,10 @@ struct AppOptions {
 
   // Inference: loaded only by the commands that segment (serve, embed...).
   bool load_model = false;
-  std::filesystem::path model_dir;  // empty: the built-in demo model
+  // The models to serve at once, in order; an empty path is the built-in demo model. No
+  // entry: the built-in demo model alone. Two with the same id or name are refused.
+  std::vector<std::filesystem::path> models;
+  std::string default_model;  // id or name of one of them; empty: the first
   ModelOptions model;
   uint64_t memory_cache_bytes = uint64_t{1} << 30;
   size_t encoder_queue = 64;
@@ -69,8 +74,9 @@ struct AppOptions {
 class App {
  public:
   // Creates the data folder if needed, opens the catalog (applying migrations) and the
-  // blob store, and with load_model the model and the embedding cache. InvalidArgument for
-  // a malformed redis_url; a Redis that cannot be reached is only a warning (the tier and
+  // blob store, and with load_model the models and the embedding cache. InvalidArgument for
+  // a malformed redis_url, two models with the same id or name, or a default_model that is
+  // none of them; a Redis that cannot be reached is only a warning (the tier and
   // the lease answer misses until it can).
   static Result<std::unique_ptr<App>> Open(const AppOptions& options);
   ~App();
@@ -89,19 +95,22 @@ class App {
 
   // What each project has claimed of the embedding cache (always there: the catalog is).
   ClaimBook& claims() { return *claims_; }
-  // The embedding cache as projects see it: null without a model.
-  ProjectCache* project_cache() { return project_cache_.get(); }
+  // The embedding cache as projects see it (the default model's): null without a model.
+  ProjectCache* project_cache();
   // The image's embedding source under the project's cache key (works without a model).
   ImageSource SourceFor(const ImageRecord& image, const std::string& project_id);
   // For each image: in the store under the project's key and claimed by the project for the
-  // active model (all false without a model; a catalog error is logged and says false).
+  // default model (all false without a model; a catalog error is logged and says false).
   std::vector<bool> CachedFor(const std::string& project_id, const std::vector<ImageRecord>& images);
-  // Records that the project asked for these pictures' embeddings under the active model.
+  // Records that the project asked for these pictures' embeddings under the default model.
   // Logs a failure, never fails; nothing without a model.
   void ClaimFor(const std::string& project_id, const std::vector<std::string>& pixel_hashes);
 
-  // Only with load_model (null otherwise).
-  SamModel* model() { return model_.get(); }
+  // Every loaded model (empty without load_model). The accessors below are the default
+  // model's parts; a request that names a model goes through models().Select.
+  ModelSet& models() { return models_; }
+  // Only with load_model (null otherwise): the default model.
+  SamModel* model();
   // The whole cache: memory, then disk, then Redis when configured.
   EmbeddingTier* embedding_store();
   // Each tier's counters, in that order (empty without a model).
@@ -110,13 +119,16 @@ class App {
   KeyLease* key_lease();
   // The shared Redis (null without redis_url): also counts rate limits across instances.
   RedisClient* redis() { return redis_.get(); }
-  EmbeddingService* embeddings() { return embeddings_.get(); }
-  Segmenter* segmenter() { return segmenter_.get(); }
-  PrewarmJobs* prewarm() { return prewarm_.get(); }
+  EmbeddingService* embeddings();
+  Segmenter* segmenter();
+  PrewarmJobs* prewarm();
 
  private:
-  // Destroyed in reverse order: the segmenter and the service's threads before the model,
-  // the tier and the stores they use.
+  // The parts that serve one model over the shared tiers (needs the store).
+  std::unique_ptr<ServedModel> Serve(std::unique_ptr<SamModel> model);
+
+  // Destroyed in reverse order: the models (prewarm runners, segmenters, services' threads)
+  // before the tiers and the stores they use.
   AppOptions options_;
   std::unique_ptr<Catalog> catalog_;
   std::unique_ptr<ClaimBook> claims_;
@@ -124,17 +136,13 @@ class App {
   std::unique_ptr<SpaceReserve> space_reserve_;           // used by the ingestor: declared before it
   std::unique_ptr<NearDuplicateFinder> near_duplicates_;  // used by the ingestor: declared before it
   std::unique_ptr<Ingestor> ingestor_;
-  std::unique_ptr<SamModel> model_;
   std::unique_ptr<MemoryTier> memory_tier_;
   std::unique_ptr<DiskTier> disk_tier_;
   std::unique_ptr<RedisClient> redis_;
   std::unique_ptr<RedisTier> redis_tier_;
   std::unique_ptr<RedisKeyLease> redis_lease_;
   std::unique_ptr<TieredStore> store_;
-  std::unique_ptr<EmbeddingService> embeddings_;
-  std::unique_ptr<ProjectCache> project_cache_;
-  std::unique_ptr<Segmenter> segmenter_;
-  std::unique_ptr<PrewarmJobs> prewarm_;  // its runners use the service: destroyed first
+  ModelSet models_;  // their services use the store and the lease: destroyed first
 };
 
 }  // namespace samcache

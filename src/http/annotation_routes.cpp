@@ -13,6 +13,7 @@
 #include "common/bounded_json.h"
 #include "http/ids.h"
 #include "http/json_reply.h"
+#include "http/model_param.h"
 #include "http/route.h"
 #include "http/scope.h"
 
@@ -60,7 +61,14 @@ Result<Reply> Create(App& app, const Request& req) {
   SAMCACHE_ASSIGN_OR_RETURN(const ScopedImage scoped, ImageFor(app, req, req.param("id"), Role::kAnnotator));
   const ImageRecord& image = scoped.image;
   SAMCACHE_ASSIGN_OR_RETURN(const json body, ParseJsonObject(req.body, kAnnotationExample));
-  const std::string model_id = app.model() != nullptr ? app.model()->info().id : "";
+  // The model that made the mask (`model`: an id or name; default: the default model).
+  std::string model_id;
+  if (!app.models().empty()) {
+    SAMCACHE_ASSIGN_OR_RETURN(ServedModel* const model, ModelFor(app, req, &body));
+    model_id = model->id();
+  } else if (body.contains("model") && !body["model"].is_null()) {
+    return Status::InvalidArgument("model: this server runs without a model");
+  }
   SAMCACHE_ASSIGN_OR_RETURN(const AnnotationRecord a, CreateAnnotation(app.catalog(), image, body, model_id));
   Audit(CallerOf(req).Who(), "annotation.create", a.id + " on image " + image.id);
   Reply reply = JsonReply(201, AnnotationJson(a));

@@ -11,6 +11,7 @@
 #include "http/ids.h"
 #include "http/image_json.h"
 #include "http/json_reply.h"
+#include "http/model_param.h"
 #include "http/route.h"
 #include "http/scope.h"
 #include "http/server.h"
@@ -33,17 +34,37 @@ std::string ClippedName(const std::string& name) {
   return name.substr(0, end);
 }
 
+// For each stored image, {"<model id>": cached, ...} over every loaded model: the default
+// model's from the upload's own look (as `embedding_cached`), the others' in one query each.
+std::vector<json> CachedPerModel(App& app, const UploadBatch& batch, const std::string& project_id) {
+  std::vector<json> per_image(batch.stored().size(), json::object());
+  const ServedModel* preferred = app.models().default_model();
+  std::vector<ImageRecord> images;
+  for (const IngestedImage& img : batch.stored()) images.push_back(img.image);
+  for (const std::unique_ptr<ServedModel>& m : app.models().all()) {
+    std::vector<bool> cached;
+    if (m.get() != preferred) cached = m->project_cache->CachedFor(project_id, images);
+    for (size_t i = 0; i < per_image.size(); ++i) {
+      per_image[i][m->id()] = m.get() == preferred ? batch.stored()[i].embedding_cached : bool(cached[i]);
+    }
+  }
+  return per_image;
+}
+
 // The answer to an upload of which at least one file was stored.
-Reply UploadReply(const UploadBatch& batch, json errors) {
+Reply UploadReply(App& app, const UploadBatch& batch, const std::string& project_id, json errors) {
   json images = json::array();
   int64_t cached = 0;
   int64_t pending = 0;
+  std::vector<json> cached_models = CachedPerModel(app, batch, project_id);
+  size_t index = 0;
   for (const IngestedImage& img : batch.stored()) {
     cached += img.embedding_cached ? 1 : 0;
     pending += img.duplicate && !img.embedding_cached ? 1 : 0;
     json j = ImageJson(img.image, img.embedding_cached);
     j["duplicate"] = img.duplicate;
     j["embedding_cached"] = img.embedding_cached;
+    j["embedding_cached_models"] = std::move(cached_models[index++]);
     j["thumb_b64"] = Base64Encode(img.thumb_jpeg);
     json near = json::array();
     for (const SimilarImage& s : img.near_duplicates) near.push_back(SimilarJson(s));
@@ -135,7 +156,7 @@ Result<Reply> Upload(App& app, const Request& req, std::optional<std::string> da
                       "no image files in the request: send them as multipart/form-data file "
                       "fields named \"images\"");
   }
-  if (!batch.stored().empty()) return UploadReply(batch, std::move(errors));
+  if (!batch.stored().empty()) return UploadReply(app, batch, project_id, std::move(errors));
 
   bool server_fault = !batch.rejected().empty();
   for (const RejectedFile& r : batch.rejected()) {
@@ -163,8 +184,16 @@ Result<Reply> ListDatasets(App& app, const Request& req) {
 }
 
 Result<Reply> ShowDataset(App& app, const Request& req, const std::string& id) {
+  // `embedding_cached` and the prewarm job are the selected model's (`?model=`).
+  ProjectCache* projects = nullptr;
+  if (!app.models().empty()) {
+    SAMCACHE_ASSIGN_OR_RETURN(ServedModel* const model, ModelFor(app, req));
+    projects = model->project_cache.get();
+  } else if (req.has_query("model")) {
+    return NoModelReply();
+  }
   SAMCACHE_RETURN_IF_ERROR(DatasetFor(app, req, id, Role::kViewer));
-  SAMCACHE_ASSIGN_OR_RETURN(const DatasetView view, LoadDatasetView(app.catalog(), app.project_cache(), id));
+  SAMCACHE_ASSIGN_OR_RETURN(const DatasetView view, LoadDatasetView(app.catalog(), projects, id));
   json body = DatasetJson(view.dataset);
   json list = json::array();
   for (const DatasetViewImage& entry : view.images) {

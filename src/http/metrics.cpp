@@ -10,6 +10,7 @@
 
 #include "app/app.h"
 #include "jobs/prewarm_jobs.h"
+#include "model/model_family.h"
 
 namespace samcache {
 namespace {
@@ -82,13 +83,50 @@ std::string PrometheusMetrics(App& app, const TransportStats& transport) {
           .Add({})
           .Set(static_cast<double>(lease.held));
     }
-    gauge("samcache_embedding_cache_model_entries", "Embeddings the cache holds for the active model")
-        .Add({{"model_id", app.model()->info().id}})
-        .Set(static_cast<double>(app.embedding_store()->EntriesFor(app.model()->info().id)));
+    auto& model_entries =
+        gauge("samcache_embedding_cache_model_entries", "Embeddings the cache holds per model");
+    for (const std::unique_ptr<ServedModel>& m : app.models().all()) {
+      model_entries.Add({{"model_id", m->id()}})
+          .Set(static_cast<double>(app.embedding_store()->EntriesFor(m->id())));
+    }
   }
 
-  if (app.embeddings() != nullptr) {
-    const EncoderStats encoder = app.embeddings()->Stats();
+  if (!app.models().empty()) {
+    // The unlabelled totals over every model (as with one model), then each model's.
+    EncoderStats encoder;
+    auto& model_runs = counter("samcache_model_encoder_runs_total", "Image encoder runs per model");
+    auto& model_failures =
+        counter("samcache_model_encoder_failures_total", "Failed image encoder runs per model");
+    auto& model_seconds =
+        counter("samcache_model_encoder_seconds_total", "Time spent in image encoder runs per model");
+    auto& model_joined = counter("samcache_model_encoder_joined_total",
+                                 "Requests that waited for a run another request had started, per model");
+    auto& model_rejected = counter("samcache_model_encoder_rejected_total",
+                                   "Requests refused because the model's encoder queue was full");
+    auto& info_gauge = gauge("samcache_model_info", "The loaded models (always 1)");
+    for (const std::unique_ptr<ServedModel>& m : app.models().all()) {
+      const EncoderStats one = m->embeddings->Stats();
+      const prometheus::Labels labels{{"model_id", m->id()}};
+      model_runs.Add(labels).Increment(static_cast<double>(one.runs));
+      model_failures.Add(labels).Increment(static_cast<double>(one.failures));
+      model_seconds.Add(labels).Increment(one.encoder_seconds);
+      model_joined.Add(labels).Increment(static_cast<double>(one.joined));
+      model_rejected.Add(labels).Increment(static_cast<double>(one.rejected));
+      const ModelInfo& info = m->info();
+      info_gauge
+          .Add({{"model_id", info.id},
+                {"name", info.name},
+                {"demo", info.demo ? "true" : "false"},
+                {"family", std::string(FamilyName(info.family))},
+                {"default", m.get() == app.models().default_model() ? "true" : "false"}})
+          .Set(1);
+      encoder.runs += one.runs;
+      encoder.failures += one.failures;
+      encoder.encoder_seconds += one.encoder_seconds;
+      encoder.joined += one.joined;
+      encoder.rejected += one.rejected;
+      encoder.remote_joined += one.remote_joined;
+    }
     counter("samcache_encoder_runs_total", "Image encoder runs that produced an embedding")
         .Add({})
         .Increment(static_cast<double>(encoder.runs));
@@ -109,10 +147,6 @@ std::string PrometheusMetrics(App& app, const TransportStats& transport) {
             "Misses another instance computed while this one waited on its lease (Redis)")
         .Add({})
         .Increment(static_cast<double>(encoder.remote_joined));
-    const ModelInfo& info = app.model()->info();
-    gauge("samcache_model_info", "The active model")
-        .Add({{"model_id", info.id}, {"name", info.name}, {"demo", info.demo ? "true" : "false"}})
-        .Set(1);
   }
 
   if (Result<std::vector<std::pair<std::string, int64_t>>> jobs = app.catalog().CountPrewarmJobsByStatus();

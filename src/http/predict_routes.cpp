@@ -1,5 +1,6 @@
-// Segmentation: the model, a click's masks (POST /api/sam/predict), an image's embedding
-// as .npy, and the warm-up a labelling page asks for ahead of the next image.
+// Segmentation: the models, a click's masks (POST /api/sam/predict), an image's embedding
+// as .npy or .safetensors, and the warm-up a labelling page asks for ahead of the next image.
+// Each takes `model` (an id or a name; http/model_param.h), else the default model.
 #include <spdlog/spdlog.h>
 
 #include <array>
@@ -11,10 +12,13 @@
 #include "http/ids.h"
 #include "http/input_limits.h"
 #include "http/json_reply.h"
+#include "http/model_param.h"
 #include "http/route.h"
 #include "http/scope.h"
+#include "model/model_family.h"
 #include "model/npy.h"
 #include "model/segmenter.h"
+#include "store/safetensors.h"
 
 namespace samcache {
 namespace {
@@ -52,9 +56,8 @@ Status ParseFormats(const json& format, PredictRequest& request) {
 }
 
 // Parses the JSON body of POST /api/sam/predict. Errors name the field that is wrong.
-Result<PredictRequest> ParsePredictRequest(const std::string& body) {
-  SAMCACHE_ASSIGN_OR_RETURN(
-      json j, ParseJsonObject(body, R"({"image_id": "...", "points": [{"x": 10, "y": 20, "label": 1}]})"));
+// `model` (not a prompt) is left to ModelFor.
+Result<PredictRequest> ParsePredictRequest(const json& j) {
   PredictRequest request;
   if (!j.contains("image_id") || !j["image_id"].is_string() || j["image_id"].get<std::string>().empty()) {
     return Status::InvalidArgument("image_id: required, the id of an uploaded image (a string)");
@@ -144,7 +147,11 @@ json PredictJson(const PredictResult& r, const ModelInfo& model, bool want_polyg
               {"width", r.width},
               {"height", r.height},
               {"embedding", r.embedding_cached ? "cached" : "computed"},
-              {"model", {{"id", model.id}, {"name", model.name}, {"demo", model.demo}}},
+              {"model",
+               {{"id", model.id},
+                {"name", model.name},
+                {"family", std::string(FamilyName(model.family))},
+                {"demo", model.demo}}},
               {"masks", std::move(masks)},
               {"timings_ms",
                {{"embedding", Rounded(r.embedding_ms)},
@@ -162,78 +169,127 @@ json ModelJson(const ModelInfo& info) {
               {"encoder_input", info.encoder_layout == EncoderLayout::kNchwNormalized ? "nchw" : "hwc"},
               {"input_size", info.input_side},
               {"embedding_shape", info.embedding_shape},
-              {"intra_op_threads", info.intra_op_threads}};
+              {"intra_op_threads", info.intra_op_threads},
+              {"family", std::string(FamilyName(info.family))}};
 }
 
-Reply NoModel() { return ErrorReply(503, "no model is loaded"); }
-
 Result<Reply> Predict(App& app, const Request& req) {
-  if (!app.segmenter()) return NoModel();
-  SAMCACHE_ASSIGN_OR_RETURN(PredictRequest request, ParsePredictRequest(req.body));
+  if (app.models().empty()) return NoModelReply();
+  SAMCACHE_ASSIGN_OR_RETURN(
+      const json body,
+      ParseJsonObject(req.body, R"({"image_id": "...", "points": [{"x": 10, "y": 20, "label": 1}]})"));
+  SAMCACHE_ASSIGN_OR_RETURN(PredictRequest request, ParsePredictRequest(body));
+  SAMCACHE_ASSIGN_OR_RETURN(ServedModel* const model, ModelFor(app, req, &body));
   SAMCACHE_ASSIGN_OR_RETURN(const ScopedImage scoped, ImageFor(app, req, request.image_id, Role::kAnnotator));
   request.project_id = scoped.project_id;
   SAMCACHE_ASSIGN_OR_RETURN(const PredictResult result,
-                            app.segmenter()->Predict(request, [&req] { return req.ClientGone(); }));
+                            model->segmenter->Predict(request, [&req] { return req.ClientGone(); }));
   spdlog::info(
       "[PREDICT] image {} ({} point(s){}{}): embedding {} {:.0f} ms, decode {:.0f} ms, total {:.0f} ms",
       result.image_id, request.points.size(), request.box ? ", box" : "",
       request.refine_from.empty() ? "" : ", refined", result.embedding_cached ? "cached" : "computed",
       result.embedding_ms, result.decode_ms, result.total_ms);
-  return JsonReply(200, PredictJson(result, app.model()->info(), request.want_polygon, request.want_png));
+  return JsonReply(200, PredictJson(result, model->info(), request.want_polygon, request.want_png));
 }
 
-Result<Reply> EmbeddingNpy(App& app, const Request& req, const std::string& id) {
-  if (!app.embeddings()) return NoModel();
+// The file formats of an image's embedding.
+enum class EmbeddingFile { kNpy, kSafetensors };
+
+Result<Reply> EmbeddingDownload(App& app, const Request& req, const std::string& id, EmbeddingFile format) {
+  if (app.models().empty()) return NoModelReply();
+  SAMCACHE_ASSIGN_OR_RETURN(ServedModel* const model, ModelFor(app, req));
+  const ModelInfo& info = model->info();
+  // A .npy file holds one array: a model that caches several tensors (SAM 2) has them all
+  // in the .safetensors file. Refused before anything is computed.
+  if (format == EmbeddingFile::kNpy && info.embedding_names.size() != 1) {
+    std::string names;
+    for (const std::string& name : info.embedding_names) names += (names.empty() ? "" : ", ") + name;
+    return Status::InvalidArgument("embedding.npy holds one tensor, and model " + info.name + " caches " +
+                                   std::to_string(info.embedding_names.size()) + " per image (" + names +
+                                   "): use GET /api/sam/image/" + ShortPrefix(id) +
+                                   "/embedding.safetensors?model=" + info.id + " for all of them");
+  }
   SAMCACHE_ASSIGN_OR_RETURN(const ScopedImage scoped, ImageFor(app, req, id, Role::kAnnotator));
   const ImageRecord& image = scoped.image;
   const std::string& project_id = scoped.project_id;
+  ProjectCache& projects = *model->project_cache;
   // "cached" only for what the project itself asked for before (ProjectCache).
-  const bool was_cached = app.CachedFor(project_id, {image}).front();
+  const bool was_cached = projects.CachedFor(project_id, std::vector<ImageRecord>{image}).front();
   SAMCACHE_ASSIGN_OR_RETURN(const EmbeddingLookup lookup,
-                            app.embeddings()->Get(app.SourceFor(image, project_id)));
-  app.ClaimFor(project_id, {image.pixel_hash});
-  // The decoder's input; SAM has no other tensor.
-  const NamedTensor& tensor = lookup.embedding->tensors.front();
+                            model->embeddings->Get(projects.SourceFor(image, project_id)));
+  projects.ClaimFor(project_id, {image.pixel_hash});
+  const Embedding& embedding = *lookup.embedding;
   Reply reply;
   reply.Header("X-Embedding", was_cached && lookup.cached ? "cached" : "computed")
-      .Header("X-Model-Id", app.model()->info().id)
-      .Header("X-Tensor-Name", tensor.name)
-      .Header("Content-Disposition", "attachment; filename=\"" + image.id + ".npy\"");
-  reply.body = EncodeNpyFloat32(tensor.shape, tensor.values.data());
+      .Header("X-Model-Id", info.id);
   reply.content_type = "application/octet-stream";
+  if (format == EmbeddingFile::kNpy) {
+    // The decoder's input, the set's one tensor.
+    const NamedTensor& tensor = embedding.tensors.front();
+    reply.Header("X-Tensor-Name", tensor.name)
+        .Header("Content-Disposition", "attachment; filename=\"" + image.id + ".npy\"");
+    reply.body = EncodeNpyFloat32(tensor.shape, tensor.values.data());
+    return reply;
+  }
+  // Every tensor, float32, under the image's pixel hash (which the image's JSON shows too).
+  SAMCACHE_ASSIGN_OR_RETURN(reply.body,
+                            EncodeSafetensors(EmbeddingKey{info.id, image.pixel_hash}, embedding));
+  std::string names;
+  for (const NamedTensor& tensor : embedding.tensors) names += (names.empty() ? "" : ",") + tensor.name;
+  reply.Header("X-Tensor-Names", names)
+      .Header("Content-Disposition", "attachment; filename=\"" + image.id + ".safetensors\"");
   return reply;
 }
 
 Result<Reply> Warm(App& app, const Request& req, const std::string& id) {
-  if (!app.embeddings()) return NoModel();
+  if (app.models().empty()) return NoModelReply();
+  SAMCACHE_ASSIGN_OR_RETURN(ServedModel* const model, ModelFor(app, req));
   SAMCACHE_ASSIGN_OR_RETURN(const ScopedImage scoped, ImageFor(app, req, id, Role::kAnnotator));
   const ImageRecord& image = scoped.image;
   const std::string& project_id = scoped.project_id;
-  const bool was_cached = app.CachedFor(project_id, {image}).front();
+  ProjectCache& projects = *model->project_cache;
+  const bool was_cached = projects.CachedFor(project_id, std::vector<ImageRecord>{image}).front();
   SAMCACHE_ASSIGN_OR_RETURN(const PendingEmbedding pending,
-                            app.embeddings()->Request(app.SourceFor(image, project_id)));
+                            model->embeddings->Request(projects.SourceFor(image, project_id)));
   // Claimed now: the run goes on and stores the embedding for the click to come (a claim
   // whose embedding never arrives says nothing, as "cached" also needs the store).
-  app.ClaimFor(project_id, {image.pixel_hash});
+  projects.ClaimFor(project_id, {image.pixel_hash});
   // Not waited for: the run goes on and stores the embedding for the click to come.
   const bool cached = was_cached && pending.cached();
   return JsonReply(cached ? 200 : 202,
                    json{{"image_id", image.id}, {"embedding", cached ? "cached" : "computing"}});
 }
 
+Reply ModelsList(App& app) {
+  const ServedModel* preferred = app.models().default_model();
+  json list = json::array();
+  for (const std::unique_ptr<ServedModel>& m : app.models().all()) {
+    list.push_back(ModelSummaryJson(m->info(), m.get() == preferred));
+  }
+  return JsonReply(200, json{{"default_model", preferred != nullptr ? json(preferred->id()) : json(nullptr)},
+                             {"models", std::move(list)}});
+}
+
 }  // namespace
 
 void AddPredictRoutes(RouteTable& routes, const RouteContext& context) {
   App& app = context.app;
-  routes.push_back({Method::kGet, "/api/sam/model", [&app](const Request&) -> Result<Reply> {
-                      if (!app.model()) return NoModel();
-                      return JsonReply(200, ModelJson(app.model()->info()));
+  routes.push_back({Method::kGet, "/api/sam/model", [&app](const Request& req) -> Result<Reply> {
+                      if (app.models().empty()) return NoModelReply();
+                      SAMCACHE_ASSIGN_OR_RETURN(ServedModel* const model, ModelFor(app, req));
+                      return JsonReply(200, ModelJson(model->info()));
                     }});
+  routes.push_back(
+      {Method::kGet, "/api/sam/models", [&app](const Request&) -> Result<Reply> { return ModelsList(app); }});
   routes.push_back({Method::kPost, "/api/sam/predict",
                     [&app](const Request& req) { return Predict(app, req); },
                     /*upload=*/false, /*system=*/false, Access::kCaller, Metered::kClick});
-  routes.push_back({Method::kGet, "/api/sam/image/{id}/embedding.npy",
-                    [&app](const Request& req) { return EmbeddingNpy(app, req, req.param("id")); }});
+  routes.push_back({Method::kGet, "/api/sam/image/{id}/embedding.npy", [&app](const Request& req) {
+                      return EmbeddingDownload(app, req, req.param("id"), EmbeddingFile::kNpy);
+                    }});
+  routes.push_back({Method::kGet, "/api/sam/image/{id}/embedding.safetensors", [&app](const Request& req) {
+                      return EmbeddingDownload(app, req, req.param("id"), EmbeddingFile::kSafetensors);
+                    }});
   routes.push_back({Method::kPost, "/api/sam/image/{id}/warm",
                     [&app](const Request& req) { return Warm(app, req, req.param("id")); }});
 }

@@ -1,4 +1,6 @@
 // Prewarm endpoints: start, follow (snapshot and Server-Sent Events), cancel and resume.
+// One job per dataset and model: a start takes `model` (http/model_param.h); a job's other
+// routes go to the PrewarmJobs of the model its row names.
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -10,6 +12,7 @@
 #include "app/app.h"
 #include "http/ids.h"
 #include "http/json_reply.h"
+#include "http/model_param.h"
 #include "http/route.h"
 #include "http/scope.h"
 #include "jobs/prewarm_jobs.h"
@@ -52,9 +55,19 @@ std::string MessageFor(const PrewarmSnapshot& s) {
 
 Reply NoJobs() { return ErrorReply(503, "prewarm needs a model, and this server runs without one"); }
 
-// A job as the API shows it, texts included.
-json PrewarmJson(const PrewarmSnapshot& s) {
+// The prewarm jobs of the job's model; the default model's for a model this process does not
+// serve (they follow its row from the catalog and refuse to run it).
+PrewarmJobs& JobsOf(App& app, const std::string& model_id) {
+  ServedModel* model = app.models().ById(model_id);
+  if (model == nullptr) model = app.models().default_model();
+  return *model->prewarm;  // callers checked that the set is not empty
+}
+
+// A job as the API shows it, texts included. `model_name`: null for a model this process
+// does not serve.
+json PrewarmJson(const PrewarmSnapshot& s, const ModelSet& models) {
   const PrewarmJobRecord& j = s.job;
+  const ServedModel* model = models.ById(j.model_id);
   json current = nullptr;
   if (s.current) current = EventJson(*s.current);
   json failures = json::array();
@@ -64,6 +77,7 @@ json PrewarmJson(const PrewarmSnapshot& s) {
   return json{{"job_id", j.id},
               {"dataset_id", j.dataset_id},
               {"model_id", j.model_id},
+              {"model_name", model != nullptr ? json(model->name()) : json(nullptr)},
               {"status", j.status},
               {"total", j.total},
               {"done", j.done},
@@ -101,15 +115,16 @@ std::string SseEvent(std::string_view name, int64_t id, const json& data) {
 // every stream a few times a second).
 class UpdateCache {
  public:
-  explicit UpdateCache(PrewarmJobs& jobs) : jobs_(jobs) {}
+  UpdateCache() = default;
 
-  Result<PrewarmUpdate> Get(const std::string& job_id, int64_t after_seq) {
+  // `jobs`: the PrewarmJobs of the job's model (job ids are unique across models).
+  Result<PrewarmUpdate> Get(PrewarmJobs& jobs, const std::string& job_id, int64_t after_seq) {
     const auto now = std::chrono::steady_clock::now();
     std::lock_guard lock(mutex_);
     std::erase_if(entries_, [&](const auto& e) { return now - e.second.at > kShareUpdate; });
     const std::string key = job_id + "@" + std::to_string(after_seq);
     if (auto it = entries_.find(key); it != entries_.end()) return it->second.update;
-    Entry entry{now, jobs_.WaitForUpdate(job_id, after_seq, std::chrono::milliseconds(0))};
+    Entry entry{now, jobs.WaitForUpdate(job_id, after_seq, std::chrono::milliseconds(0))};
     Result<PrewarmUpdate> update = entry.update;
     entries_.emplace(key, std::move(entry));
     return update;
@@ -120,7 +135,6 @@ class UpdateCache {
     std::chrono::steady_clock::time_point at;
     Result<PrewarmUpdate> update;
   };
-  PrewarmJobs& jobs_;
   std::mutex mutex_;
   std::map<std::string, Entry> entries_;
 };
@@ -128,13 +142,19 @@ class UpdateCache {
 // Streams a job's changes until it finishes, the client leaves or the server stops.
 class EventStream {
  public:
-  EventStream(UpdateCache& updates, std::string job_id, int64_t after_seq, const std::atomic<bool>& stopping)
-      : updates_(updates), job_id_(std::move(job_id)), seq_(after_seq), stopping_(stopping) {}
+  EventStream(UpdateCache& updates, PrewarmJobs& jobs, const ModelSet& models, std::string job_id,
+              int64_t after_seq, const std::atomic<bool>& stopping)
+      : updates_(updates),
+        jobs_(jobs),
+        models_(models),
+        job_id_(std::move(job_id)),
+        seq_(after_seq),
+        stopping_(stopping) {}
 
   // One step: writes what changed since the last, and returns at once.
   bool Next(ReplySink& sink) {
     if (stopping_ || !sink.Writable()) return false;
-    Result<PrewarmUpdate> update = updates_.Get(job_id_, seq_);
+    Result<PrewarmUpdate> update = updates_.Get(jobs_, job_id_, seq_);
     if (!update.ok()) {
       Write(sink, SseEvent("error", 0, json{{"error", update.status().message()}}));
       sink.Done();
@@ -143,7 +163,7 @@ class EventStream {
     std::string out;
     for (const PrewarmImageEvent& e : update->events) out += SseEvent("image", e.seq, EventJson(e));
     const PrewarmSnapshot& s = update->snapshot;
-    json snapshot = PrewarmJson(s);
+    json snapshot = PrewarmJson(s, models_);
     std::string dumped = snapshot.dump(-1, ' ', false, json::error_handler_t::replace);
     const bool finished = IsFinishedPrewarmStatus(s.job.status);
     if (dumped != last_snapshot_) {
@@ -165,6 +185,8 @@ class EventStream {
   }
 
   UpdateCache& updates_;
+  PrewarmJobs& jobs_;
+  const ModelSet& models_;
   const std::string job_id_;
   int64_t seq_;
   const std::atomic<bool>& stopping_;
@@ -173,10 +195,16 @@ class EventStream {
 };
 
 Result<Reply> StartJob(App& app, const Request& req, const std::string& dataset_id) {
-  if (app.prewarm() == nullptr) return NoJobs();
+  if (app.models().empty()) return NoJobs();
+  // The body is optional: none (as the seed's curl sends), or {"model": "..."}.
+  json options = json::object();
+  if (req.body.find_first_not_of(" \t\r\n") != std::string::npos) {
+    SAMCACHE_ASSIGN_OR_RETURN(options, ParseJsonObject(req.body, R"({"model": "<id or name>"})"));
+  }
+  SAMCACHE_ASSIGN_OR_RETURN(ServedModel* const model, ModelFor(app, req, &options));
   SAMCACHE_RETURN_IF_ERROR(DatasetFor(app, req, dataset_id, Role::kAnnotator));
-  SAMCACHE_ASSIGN_OR_RETURN(const PrewarmJobs::Started started, app.prewarm()->Start(dataset_id));
-  json body = PrewarmJson(started.snapshot);
+  SAMCACHE_ASSIGN_OR_RETURN(const PrewarmJobs::Started started, model->prewarm->Start(dataset_id));
+  json body = PrewarmJson(started.snapshot, app.models());
   body["existing"] = started.existing;
   body["resumed"] = started.resumed;
   Reply reply = JsonReply(202, body);
@@ -184,18 +212,19 @@ Result<Reply> StartJob(App& app, const Request& req, const std::string& dataset_
   return reply;
 }
 
-Result<Reply> FollowJob(App& app, UpdateCache* updates, const Request& req,
+Result<Reply> FollowJob(App& app, UpdateCache& updates, const Request& req,
                         const std::atomic<bool>& stopping) {
-  if (app.prewarm() == nullptr) return NoJobs();
+  if (app.models().empty()) return NoJobs();
   const std::string job_id = req.param("job_id");
-  SAMCACHE_RETURN_IF_ERROR(PrewarmJobFor(app, req, job_id, Role::kViewer));
-  SAMCACHE_RETURN_IF_ERROR(app.prewarm()->Snapshot(job_id));
+  SAMCACHE_ASSIGN_OR_RETURN(const PrewarmJobRecord job, PrewarmJobFor(app, req, job_id, Role::kViewer));
+  PrewarmJobs& jobs = JobsOf(app, job.model_id);
+  SAMCACHE_RETURN_IF_ERROR(jobs.Snapshot(job_id));
   // A reconnecting EventSource sends the last id it saw: go on from there.
   int64_t after = 0;
   if (const std::string last = req.header("Last-Event-ID"); !last.empty()) {
     after = std::strtoll(last.c_str(), nullptr, 10);
   }
-  auto stream = std::make_shared<EventStream>(*updates, job_id, after, stopping);
+  auto stream = std::make_shared<EventStream>(updates, jobs, app.models(), job_id, after, stopping);
   Reply reply;
   reply.Header("Cache-Control", "no-cache").Header("X-Accel-Buffering", "no");
   reply.content_type = "text/event-stream";
@@ -215,11 +244,12 @@ void AddPrewarmRoutes(RouteTable& routes, const RouteContext& context) {
   using JobAction = Result<PrewarmSnapshot> (PrewarmJobs::*)(const std::string&);
   auto job_route = [&app](JobAction action, int status, Role needed) {
     return [&app, action, status, needed](const Request& req) -> Result<Reply> {
-      if (app.prewarm() == nullptr) return NoJobs();
-      SAMCACHE_RETURN_IF_ERROR(PrewarmJobFor(app, req, req.param("job_id"), needed));
+      if (app.models().empty()) return NoJobs();
+      SAMCACHE_ASSIGN_OR_RETURN(const PrewarmJobRecord job,
+                                PrewarmJobFor(app, req, req.param("job_id"), needed));
       SAMCACHE_ASSIGN_OR_RETURN(const PrewarmSnapshot snapshot,
-                                (app.prewarm()->*action)(req.param("job_id")));
-      return JsonReply(status, PrewarmJson(snapshot));
+                                (JobsOf(app, job.model_id).*action)(req.param("job_id")));
+      return JsonReply(status, PrewarmJson(snapshot, app.models()));
     };
   };
   routes.push_back(
@@ -228,12 +258,10 @@ void AddPrewarmRoutes(RouteTable& routes, const RouteContext& context) {
       {Method::kDelete, "/api/sam/prewarm/{job_id}", job_route(&PrewarmJobs::Cancel, 202, Role::kAnnotator)});
   routes.push_back({Method::kPost, "/api/sam/prewarm/{job_id}/resume",
                     job_route(&PrewarmJobs::Resume, 202, Role::kAnnotator)});
-  std::shared_ptr<UpdateCache> updates;
-  if (app.prewarm() != nullptr) updates = std::make_shared<UpdateCache>(*app.prewarm());
+  auto updates = std::make_shared<UpdateCache>();
   routes.push_back(
-      {Method::kGet, "/api/sam/prewarm/{job_id}/events", [&app, updates, &stopping](const Request& req) {
-         return FollowJob(app, updates.get(), req, stopping);
-       }});
+      {Method::kGet, "/api/sam/prewarm/{job_id}/events",
+       [&app, updates, &stopping](const Request& req) { return FollowJob(app, *updates, req, stopping); }});
 }
 
 }  // namespace samcache

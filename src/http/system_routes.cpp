@@ -25,8 +25,10 @@ Reply ApiIndex() {
                                "GET /api/sam/image/{id}",
                                "GET /api/sam/image/{id}/thumb",
                                "GET /api/sam/image/{id}/embedding.npy",
+                               "GET /api/sam/image/{id}/embedding.safetensors",
                                "GET /api/sam/image/{id}/similar",
                                "GET /api/sam/model",
+                               "GET /api/sam/models",
                                "POST /api/sam/predict",
                                "POST /api/sam/dataset/{id}/prewarm",
                                "GET /api/sam/prewarm/{job_id}",
@@ -61,6 +63,15 @@ Reply ApiIndex() {
                                "GET /healthz"}}});
 }
 
+json EncoderJson(const EncoderStats& encoder) {
+  return json{{"encoder_runs", encoder.runs},
+              {"encoder_failures", encoder.failures},
+              {"encoder_seconds", encoder.encoder_seconds},
+              {"joined_runs", encoder.joined},
+              {"rejected_busy", encoder.rejected},
+              {"remote_joined", encoder.remote_joined}};
+}
+
 Result<Reply> Stats(App& app) {
   SAMCACHE_ASSIGN_OR_RETURN(const CatalogStats stats, app.catalog().Stats());
   json body{{"datasets", stats.datasets},
@@ -69,15 +80,18 @@ Result<Reply> Stats(App& app) {
             {"blob_bytes", stats.blob_bytes},
             {"schema_version", stats.schema_version}};
   if (app.embeddings()) {
-    EncoderStats encoder = app.embeddings()->Stats();
+    // The default model's figures where they always were; every model's under "models".
     body["model_id"] = app.model()->info().id;
-    body["embeddings"] = {{"model_entries", app.embedding_store()->EntriesFor(app.model()->info().id)},
-                          {"encoder_runs", encoder.runs},
-                          {"encoder_failures", encoder.failures},
-                          {"encoder_seconds", encoder.encoder_seconds},
-                          {"joined_runs", encoder.joined},
-                          {"rejected_busy", encoder.rejected},
-                          {"remote_joined", encoder.remote_joined}};
+    body["embeddings"] = EncoderJson(app.embeddings()->Stats());
+    body["embeddings"]["model_entries"] = app.embedding_store()->EntriesFor(app.model()->info().id);
+    json models = json::object();
+    for (const std::unique_ptr<ServedModel>& m : app.models().all()) {
+      json entry = EncoderJson(m->embeddings->Stats());
+      entry["name"] = m->name();
+      entry["model_entries"] = app.embedding_store()->EntriesFor(m->id());
+      models[m->id()] = std::move(entry);
+    }
+    body["models"] = std::move(models);
     for (const TierStats& tier : app.tier_stats()) {
       json& entry = body["embeddings"][tier.name];
       entry = {{"entries", tier.entries},

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 
 #include "store/safetensors.h"
@@ -40,11 +41,35 @@ void AddNearDuplicateOption(CLI::App* cmd, CommonOptions& o) {
       ->check(CLI::Range(0, kMaxNearDuplicateDistance));
 }
 
-void AddModelOptions(CLI::App* cmd, ModelCliOptions& o, bool with_cache) {
-  cmd->add_option(
-         "--model", o.model_dir,
-         "Folder with encoder.onnx, decoder.onnx and optional model.json (default: the built-in demo model)")
-      ->check(CLI::ExistingDirectory);
+void AddModelOptions(CLI::App* cmd, ModelCliOptions& o, bool with_cache, bool several) {
+  // "builtin", or a folder that exists.
+  const CLI::Validator model_folder(
+      [](std::string& value) -> std::string {
+        if (value == kBuiltinModel) return "";
+        return CLI::ExistingDirectory(value);
+      },
+      "DIR|builtin");
+  if (several) {
+    cmd->add_option("--model", o.model_dirs,
+                    "Folder with encoder.onnx, decoder.onnx and optional model.json, or \"builtin\" for the "
+                    "built-in demo model; repeat to serve several models (default: the built-in demo model)")
+        ->check(model_folder)
+        ->type_name("DIR");
+    cmd->add_option("--models", o.models_dir,
+                    "Also serve every subfolder of this folder that holds an encoder.onnx (sorted by name)")
+        ->check(CLI::ExistingDirectory)
+        ->type_name("DIR");
+    cmd->add_option("--default-model", o.default_model,
+                    "Id or name of the model requests get when they name none (default: the first)")
+        ->type_name("ID|NAME");
+  } else {
+    cmd->add_option(
+           "--model", o.model_dir,
+           "Folder with encoder.onnx, decoder.onnx and optional model.json, or \"builtin\" (default: "
+           "the built-in demo model)")
+        ->check(model_folder)
+        ->type_name("DIR");
+  }
   cmd->add_option("--intra-op-threads", o.intra_op_threads,
                   "ONNX Runtime threads per model run (0: one per core)")
       ->capture_default_str()
@@ -94,9 +119,10 @@ void AddModelOptions(CLI::App* cmd, ModelCliOptions& o, bool with_cache) {
 
 namespace {
 
-void ApplyModelOptions(const ModelCliOptions& o, AppOptions& options) {
+Status ApplyModelOptions(const ModelCliOptions& o, AppOptions& options) {
   options.load_model = true;
-  options.model_dir = o.model_dir;
+  SAMCACHE_ASSIGN_OR_RETURN(options.models, ModelFolders(o));
+  options.default_model = o.default_model;
   options.model.intra_op_threads = o.intra_op_threads;
   options.memory_cache_bytes = o.memory_cache_bytes;
   options.encoder_queue = o.encoder_queue;
@@ -107,12 +133,41 @@ void ApplyModelOptions(const ModelCliOptions& o, AppOptions& options) {
   options.prewarm.stale_after = std::chrono::seconds(o.prewarm_stale_seconds);
   options.redis_url = o.redis_url;
   options.cache_scope = o.cache_scope == "project" ? CacheScope::kProject : CacheScope::kGlobal;
+  return Status::Ok();
 }
 
 }  // namespace
 
+Result<std::vector<std::filesystem::path>> ModelFolders(const ModelCliOptions& o) {
+  namespace fs = std::filesystem;
+  std::vector<fs::path> folders;
+  auto add = [&folders](const std::string& value) {
+    folders.push_back(value == kBuiltinModel ? fs::path() : fs::path(value));
+  };
+  if (!o.model_dir.empty()) add(o.model_dir);
+  for (const std::string& dir : o.model_dirs) add(dir);
+  if (o.models_dir.empty()) return folders;
+  std::vector<fs::path> found;
+  std::error_code ec;
+  for (const fs::directory_entry& entry : fs::directory_iterator(o.models_dir, ec)) {
+    std::error_code probe;
+    if (entry.is_directory(probe) && fs::is_regular_file(entry.path() / "encoder.onnx", probe)) {
+      found.push_back(entry.path());
+    }
+  }
+  if (ec) return Status::InvalidArgument("--models " + o.models_dir + ": " + ec.message());
+  if (found.empty()) {
+    return Status::InvalidArgument("--models " + o.models_dir +
+                                   ": no subfolder holds an encoder.onnx (one folder per model, each with "
+                                   "encoder.onnx and decoder.onnx)");
+  }
+  std::sort(found.begin(), found.end());
+  folders.insert(folders.end(), found.begin(), found.end());
+  return folders;
+}
+
 // The options of every command that opens the data folder (serve, worker, prewarm...).
-AppOptions MakeAppOptions(const CommonOptions& o, const ModelCliOptions* model) {
+Result<AppOptions> MakeAppOptions(const CommonOptions& o, const ModelCliOptions* model) {
   spdlog::set_level(spdlog::level::from_str(o.log_level));
   AppOptions options;
   options.data_dir = o.data_dir;
@@ -121,12 +176,13 @@ AppOptions MakeAppOptions(const CommonOptions& o, const ModelCliOptions* model) 
   options.blobs_dir = o.blobs_dir;
   options.ingest.max_image_pixels = o.max_image_megapixels * 1'000'000;
   options.near_duplicate_distance = o.near_duplicate_distance;
-  if (model) ApplyModelOptions(*model, options);
+  if (model) SAMCACHE_RETURN_IF_ERROR(ApplyModelOptions(*model, options));
   return options;
 }
 
 Result<std::unique_ptr<App>> OpenApp(const CommonOptions& o, const ModelCliOptions* model) {
-  return App::Open(MakeAppOptions(o, model));
+  SAMCACHE_ASSIGN_OR_RETURN(const AppOptions options, MakeAppOptions(o, model));
+  return App::Open(options);
 }
 
 std::filesystem::path CacheDir(const CommonOptions& common) {

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "app/app.h"
 #include "catalog/catalog.h"
@@ -31,7 +32,13 @@ struct CommonOptions {
 
 // Options of the commands that load the model.
 struct ModelCliOptions {
+  // --model: a folder, or "builtin" for the built-in demo model. Commands that serve several
+  // models (serve, worker) take it repeated, and --models, into model_dirs; the others take
+  // one into model_dir. None: the built-in demo model.
   std::string model_dir;
+  std::vector<std::string> model_dirs;
+  std::string models_dir;     // --models: every subfolder holding an encoder.onnx, by name
+  std::string default_model;  // --default-model: an id or name; empty: the first
   int intra_op_threads = 0;
   uint64_t memory_cache_bytes = uint64_t{1} << 30;
   uint64_t cache_max_bytes = uint64_t{10} << 30;
@@ -47,11 +54,20 @@ struct ModelCliOptions {
 // `with_data`: false for commands that do not touch the data folder (embed).
 void AddCommonOptions(CLI::App* cmd, CommonOptions& o, bool with_data = true);
 void AddNearDuplicateOption(CLI::App* cmd, CommonOptions& o);
-// `with_cache`: false for embed, which keeps no cache of its own.
-void AddModelOptions(CLI::App* cmd, ModelCliOptions& o, bool with_cache);
+// `with_cache`: false for embed, which keeps no cache of its own. `several`: --model may be
+// repeated, with --models and --default-model (serve, worker).
+void AddModelOptions(CLI::App* cmd, ModelCliOptions& o, bool with_cache, bool several = false);
 
-// Also sets the log level. Without `model`, the App opens without a model.
-AppOptions MakeAppOptions(const CommonOptions& o, const ModelCliOptions* model = nullptr);
+// The value of --model that names the built-in demo model.
+inline constexpr const char* kBuiltinModel = "builtin";
+// The model folders to load, in order (an empty path: the built-in demo model): --model
+// values as given, then --models' subfolders that hold an encoder.onnx, sorted by name.
+// InvalidArgument for a --models folder that cannot be read or holds no model.
+Result<std::vector<std::filesystem::path>> ModelFolders(const ModelCliOptions& o);
+
+// Also sets the log level. Without `model`, the App opens without a model. Fails only for a
+// --models folder that cannot be read (ModelFolders).
+Result<AppOptions> MakeAppOptions(const CommonOptions& o, const ModelCliOptions* model = nullptr);
 Result<std::unique_ptr<App>> OpenApp(const CommonOptions& o, const ModelCliOptions* model = nullptr);
 
 // <data>/embeddings: the embedding cache on disk.

@@ -18,6 +18,7 @@
 #include "model/sam_model.h"
 #include "store/redis_client.h"
 #include "store/redis_tier.h"
+#include "store/safetensors.h"
 
 namespace samcache {
 namespace {
@@ -53,9 +54,9 @@ int Embed(const CommonOptions& common, const ModelCliOptions& model_options, con
   }
   ModelOptions options;
   options.intra_op_threads = model_options.intra_op_threads;
-  Result<std::unique_ptr<SamModel>> model = model_options.model_dir.empty()
-                                                ? SamModel::OpenDemo(options)
-                                                : SamModel::OpenFolder(model_options.model_dir, options);
+  const bool builtin = model_options.model_dir.empty() || model_options.model_dir == kBuiltinModel;
+  Result<std::unique_ptr<SamModel>> model =
+      builtin ? SamModel::OpenDemo(options) : SamModel::OpenFolder(model_options.model_dir, options);
   if (!model.ok()) return Fail(model.status());
 
   Clock::time_point step = Clock::now();
@@ -90,25 +91,43 @@ int Embed(const CommonOptions& common, const ModelCliOptions& model_options, con
       }
     }
   }
-  const NamedTensor& tensor = embedding->tensors.front();
+  // .safetensors: every tensor of the set; .npy: the one tensor of a one-tensor model.
+  const bool safetensors = fs::path(out_path).extension() == ".safetensors";
+  if (!safetensors && embedding->tensors.size() != 1) {
+    return Fail(Status::InvalidArgument(
+        "model " + (*model)->info().name + " caches " + std::to_string(embedding->tensors.size()) +
+        " tensors per image; a .npy file holds one: use --out FILE.safetensors"));
+  }
+  std::string file_bytes;
+  if (safetensors) {
+    Result<std::string> encoded = EncodeSafetensors(key, *embedding);
+    if (!encoded.ok()) return Fail(encoded.status());
+    file_bytes = std::move(encoded).value();
+  } else {
+    const NamedTensor& only = embedding->tensors.front();
+    file_bytes = EncodeNpyFloat32(only.shape, only.values.data());
+  }
   const fs::path out_dir = fs::absolute(out_path).parent_path();
-  Status written =
-      WriteFileAtomically(out_path, EncodeNpyFloat32(tensor.shape, tensor.values.data()), out_dir);
+  Status written = WriteFileAtomically(out_path, file_bytes, out_dir);
   if (!written.ok()) return Fail(written);
-  std::string shape;
-  for (int64_t d : tensor.shape) shape += (shape.empty() ? "" : ",") + std::to_string(d);
+  // "name [1,256,64,64]" of each tensor written ("+" between several).
+  std::string tensors;
+  for (const NamedTensor& t : embedding->tensors) {
+    std::string shape;
+    for (int64_t d : t.shape) shape += (shape.empty() ? "" : ",") + std::to_string(d);
+    tensors += (tensors.empty() ? "" : " + ") + t.name + " [" + shape + "]";
+  }
   if (cached) {
-    std::printf(
-        "%s: %s [%s] float32 from %ux%u image, model %s (%s); decode %.0f ms, embedding cached in redis\n",
-        out_path.c_str(), tensor.name.c_str(), shape.c_str(), image.width, image.height,
-        (*model)->info().name.c_str(), (*model)->info().id.c_str(), decode_ms);
+    std::printf("%s: %s float32 from %ux%u image, model %s (%s); decode %.0f ms, embedding cached in redis\n",
+                out_path.c_str(), tensors.c_str(), image.width, image.height, (*model)->info().name.c_str(),
+                (*model)->info().id.c_str(), decode_ms);
     return 0;
   }
   std::printf(
-      "%s: %s [%s] float32 from %ux%u image, model %s (%s); decode %.0f ms, preprocess %.0f ms, encoder %.0f "
+      "%s: %s float32 from %ux%u image, model %s (%s); decode %.0f ms, preprocess %.0f ms, encoder %.0f "
       "ms\n",
-      out_path.c_str(), tensor.name.c_str(), shape.c_str(), image.width, image.height,
-      (*model)->info().name.c_str(), (*model)->info().id.c_str(), decode_ms, preprocess_ms, encoder_ms);
+      out_path.c_str(), tensors.c_str(), image.width, image.height, (*model)->info().name.c_str(),
+      (*model)->info().id.c_str(), decode_ms, preprocess_ms, encoder_ms);
   return 0;
 }
 
@@ -120,7 +139,12 @@ Command AddEmbedCommand(CLI::App& cli) {
   AddCommonOptions(embed, args->common, /*with_data=*/false);
   AddModelOptions(embed, args->model, /*with_cache=*/false);
   embed->add_option("image", args->image, "Image file")->required()->check(CLI::ExistingFile);
-  embed->add_option("--out", args->out, "Output .npy file ([1,256,64,64] float32 for SAM)")->required();
+  embed
+      ->add_option(
+          "--out", args->out,
+          "Output .npy file ([1,256,64,64] float32 for SAM), or .safetensors (every tensor the model "
+          "caches, float32)")
+      ->required();
   return {embed, [args] { return Embed(args->common, args->model, args->image, args->out); }};
 }
 

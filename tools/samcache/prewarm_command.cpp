@@ -155,7 +155,9 @@ struct PrewarmArgs {
 
 int Prewarm(const PrewarmArgs& args) {
   BlockPrewarmStopSignals();
-  AppOptions options = MakeAppOptions(args.common, &args.model);
+  Result<AppOptions> made = MakeAppOptions(args.common, &args.model);
+  if (!made.ok()) return Fail(made.status());
+  AppOptions options = std::move(made).value();
   options.prewarm.take_from_queue = false;  // this dataset's job only
   auto app = App::Open(options);
   if (!app.ok()) return Fail(app.status());

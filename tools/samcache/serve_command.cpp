@@ -90,11 +90,13 @@ int Serve(const CommonOptions& common, const ModelCliOptions& model, ServerOptio
         "[PREWARM] this process runs no prewarm jobs (--prewarm-jobs 0): it queues them in the catalog "
         "for `samcache worker` processes");
   }
-  Result<std::vector<std::string>> resumed = (*app)->prewarm()->ResumeOrphaned();
-  if (!resumed.ok()) {
-    spdlog::error("[PREWARM] cannot look for interrupted jobs: {}", resumed.status().message());
-  } else if (!resumed->empty()) {
-    spdlog::info("[PREWARM] resumed {} interrupted job(s)", resumed->size());
+  for (const std::unique_ptr<ServedModel>& served : (*app)->models().all()) {
+    Result<std::vector<std::string>> resumed = served->prewarm->ResumeOrphaned();
+    if (!resumed.ok()) {
+      spdlog::error("[PREWARM] cannot look for interrupted jobs: {}", resumed.status().message());
+    } else if (!resumed->empty()) {
+      spdlog::info("[PREWARM] resumed {} interrupted job(s)", resumed->size());
+    }
   }
 
   std::thread stopper([&server, signals] {
@@ -120,7 +122,7 @@ Command AddServeCommand(CLI::App& cli) {
   auto args = std::make_shared<ServeArgs>();
   CLI::App* serve = cli.add_subcommand("serve", "Run the HTTP API");
   AddCommonOptions(serve, args->common);
-  AddModelOptions(serve, args->model, /*with_cache=*/true);
+  AddModelOptions(serve, args->model, /*with_cache=*/true, /*several=*/true);
   ServerOptions& server = args->server;
   serve->add_option("--port", server.port, "TCP port (0 picks a free one)")->capture_default_str();
   serve

@@ -45,7 +45,9 @@ int Worker(const CommonOptions& common, const ModelCliOptions& model, ServerOpti
   const sigset_t signals = BlockStopSignals();
   if (model.prewarm_jobs == 0)
     return Fail(Status::InvalidArgument("a worker needs --prewarm-jobs 1 or more"));
-  AppOptions options = MakeAppOptions(common, &model);
+  Result<AppOptions> made = MakeAppOptions(common, &model);
+  if (!made.ok()) return Fail(made.status());
+  AppOptions options = std::move(made).value();
   options.prewarm.on_job = LogWorkerEvent;
   auto app = App::Open(options);
   if (!app.ok()) return Fail(app.status());
@@ -54,11 +56,14 @@ int Worker(const CommonOptions& common, const ModelCliOptions& model, ServerOpti
   HttpServer server(**app, server_options);
   Result<int> port = server.Bind();
   if (!port.ok()) return Fail(port.status());
-  spdlog::info(
-      "[WORKER] samcache {} worker {}: up to {} prewarm job(s) at once for model {}, catalog {}, "
-      "polling every {} ms, taking over jobs silent for {} s",
-      kVersion, (*app)->prewarm()->runner_id(), model.prewarm_jobs, (*app)->model()->info().id,
-      (*app)->options().catalog_path, model.prewarm_poll_ms, model.prewarm_stale_seconds);
+  // Each model's runners claim only that model's jobs: one line per model, as with one.
+  for (const std::unique_ptr<ServedModel>& served : (*app)->models().all()) {
+    spdlog::info(
+        "[WORKER] samcache {} worker {}: up to {} prewarm job(s) at once for model {}, catalog {}, "
+        "polling every {} ms, taking over jobs silent for {} s",
+        kVersion, served->prewarm->runner_id(), model.prewarm_jobs, served->id(),
+        (*app)->options().catalog_path, model.prewarm_poll_ms, model.prewarm_stale_seconds);
+  }
   spdlog::info("samcache worker listening on http://{}:{} (GET /metrics, GET /healthz)", server_options.host,
                *port);
 
@@ -66,7 +71,7 @@ int Worker(const CommonOptions& common, const ModelCliOptions& model, ServerOpti
     int sig = 0;
     sigwait(&signals, &sig);
     spdlog::info("[WORKER] signal {} received: finishing the images in flight, then stopping", sig);
-    (*app)->prewarm()->Shutdown();
+    (*app)->models().ShutdownPrewarm();
     server.Stop();
   });
   Status st = server.Run();
@@ -86,7 +91,7 @@ Command AddWorkerCommand(CLI::App& cli) {
                                         "Run queued prewarm jobs (any process's) until stopped; serves "
                                         "GET /metrics and GET /healthz");
   AddCommonOptions(worker, args->common);
-  AddModelOptions(worker, args->model, /*with_cache=*/true);
+  AddModelOptions(worker, args->model, /*with_cache=*/true, /*several=*/true);
   worker->add_option("--port", args->server.port, "TCP port of /metrics and /healthz (0 picks a free one)")
       ->capture_default_str();
   worker->add_option("--host", args->server.host, "Address to listen on")->capture_default_str();
