@@ -266,6 +266,29 @@ test('the choice is remembered for its dataset after a reload, and not for anoth
   assert.ok(!requests.some((r) => r.url.includes('ffffffffffffffff')));
 });
 
+test('in a narrow window the picker fits the dataset view and the editor', { timeout: STEP_TIMEOUT }, async () => {
+  const narrow = await browser.newContext({ viewport: { width: 400, height: 800 } });
+  narrow.setDefaultTimeout(60_000);
+  const p = await narrow.newPage();
+  watch(p);
+  const overflow = () => p.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  const fits = async () => {
+    const box = await p.locator('#model-select').boundingBox();
+    assert.ok(box.x >= 0 && box.x + box.width <= 400, `the picker fits the window: ${JSON.stringify(box)}`);
+  };
+  await openPage(p, `${baseUrl}/#/d/${shared.alpha}`);
+  await p.locator('#grid .thumb').nth(2).waitFor();
+  await p.locator('#model-select').waitFor();
+  assert.equal(await overflow(), 0);
+  await fits();
+  await openPage(p, `${baseUrl}/#/d/${shared.alpha}/i/${shared.images[0].id}`);
+  await p.locator('#stage.ready').waitFor();
+  assert.equal(await overflow(), 0);
+  await fits();
+  await screenshot(p, 'models-06-narrow-editor');
+  await narrow.close();
+});
+
 test('a one-model server shows no picker; an object of a model it lacks shows the id\'s start', { timeout: STEP_TIMEOUT }, async () => {
   const { second, alpha, images } = shared;
   await stopServer(server);

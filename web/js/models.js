@@ -73,8 +73,16 @@ export function modelPicker(list, selectedId, onChange) {
       m.id === list.defaultId ? `${m.name} (default)` : m.name);
     select.append(option);
   }
+  // The whole name on hover, for a select too narrow for it.
+  const showTitle = () => {
+    select.title = select.selectedOptions.length ? select.selectedOptions[0].textContent : '';
+  };
   select.value = selectedId;
-  select.addEventListener('change', () => onChange(select.value));
+  showTitle();
+  select.addEventListener('change', () => {
+    showTitle();
+    onChange(select.value);
+  });
   return el('div.model-picker#model-picker', { hidden: list.models.length < 2 },
     el('label.model-picker-label', { for: 'model-select' }, 'Model'), select);
 }
