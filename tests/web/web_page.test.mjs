@@ -295,7 +295,10 @@ test('a click inside a shape puts mask pixels on the canvas there and nowhere fa
 test('the next image is prepared ahead, and the arrow keys move between images', { timeout: STEP_TIMEOUT }, async () => {
   const dataset = await apiGet(`/api/sam/dataset/${shared.firstDataset}`);
   shared.images = dataset.images;
-  assert.ok(requests.some((r) => r.method === 'POST' && r.url.endsWith(`/api/sam/image/${dataset.images[1].id}/warm`)),
+  // The warm-up names the chosen model (here the only one).
+  const model = await apiGet('/api/sam/model');
+  assert.ok(requests.some((r) => r.method === 'POST'
+      && r.url.endsWith(`/api/sam/image/${dataset.images[1].id}/warm?model=${model.id}`)),
     'opening image 1 asked for image 2\'s embedding');
   assert.equal(await page.locator('#editor-position').textContent(), '1 / 3');
   assert.ok(await page.locator('#prev-image').isDisabled());

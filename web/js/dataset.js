@@ -1,9 +1,11 @@
 // One dataset: its thumbnails (⚡ cached / ⏳ not yet, duplicates marked), adding images,
-// pre-warming with live progress, COCO export and deletion.
+// pre-warming with live progress, COCO export and deletion. With several models on the server,
+// a picker chooses the model the marks and the pre-warm are for (remembered per dataset).
 import { api } from './api.js';
 import { MARK_OF_IMAGE_EVENT } from './constants.js';
 import { exportCoco } from './export.js';
 import { formatDate, plural } from './format.js';
+import { chosenModel, loadModels, modelName, modelPicker, rememberModel, withModel } from './models.js';
 import { PrewarmPanel } from './prewarm.js';
 import { canWriteIn } from './session.js';
 import { lastUpload, rememberUpload, setDataset, uploadInfo } from './state.js';
@@ -20,10 +22,17 @@ export function renderDataset({ main, setCrumbs }, datasetId) {
   const report = el('div.report-slot#upload-report');
   const grid = el('ul.grid#grid', { 'aria-label': 'Images' });
   const cards = new Map();  // image id -> {card, mark}
+  const modelSlot = el('div.model-choice', { hidden: true });
   let dataset = null;
+  let models = null;        // GET /api/sam/models, once read
+  let modelId = null;       // the chosen model (null until known: the server's default)
+  let generation = 0;       // bumped when the model changes, so older answers are dropped
 
   const prewarm = new PrewarmPanel({
     datasetId,
+    model: () => modelId,
+    modelLabel: (s) => (models && models.models.length > 1
+      ? `Model: ${s.model_name || modelName(models, s.model_id)}` : ''),
     onImage: (e) => {
       const state = MARK_OF_IMAGE_EVENT[e.state];
       if (state) setMark(e.image_id, state, e.detail);
@@ -84,7 +93,7 @@ export function renderDataset({ main, setCrumbs }, datasetId) {
   };
 
   main.append(el('div.dataset', {},
-    el('section.panel', {}, header, toolbar, prewarm.node),
+    el('section.panel', {}, header, modelSlot, toolbar, prewarm.node),
     report,
     el('section.panel', { 'aria-labelledby': 'images-title' },
       el('div.panel-head', {}, el('h2#images-title', {}, 'Images'),
@@ -132,11 +141,12 @@ export function renderDataset({ main, setCrumbs }, datasetId) {
 
   let following = false;
   const refresh = async () => {
+    const asked = generation;
     try {
-      const fresh = await api('GET', `/api/sam/dataset/${encodeURIComponent(datasetId)}`);
-      if (!alive) return;
+      const fresh = await api('GET', withModel(`/api/sam/dataset/${encodeURIComponent(datasetId)}`, modelId));
+      if (!alive || asked !== generation) return;
       dataset = fresh;
-      setDataset(dataset);
+      setDataset(dataset, modelId);
       // A viewer of the dataset's project sees it without the buttons the server would refuse.
       const writable = canWriteIn(dataset.project_id);
       for (const button of [...prewarm.buttons(), deleteButton]) button.classList.toggle('view-only-hidden', !writable);
@@ -145,14 +155,15 @@ export function renderDataset({ main, setCrumbs }, datasetId) {
       setCrumbs([{ label: 'Datasets', href: '#/' }, { label: dataset.name }]);
       renderGrid();
       renderHeader();
-      // A page opened while a prewarm runs follows it.
+      // A page opened while a prewarm of the chosen model runs follows it.
       if (dataset.prewarm_job && !following && !prewarm.source) {
         following = true;
         const snapshot = await api('GET', `/api/sam/prewarm/${encodeURIComponent(dataset.prewarm_job.job_id)}`);
-        if (alive) prewarm.follow(snapshot);
+        const ours = !modelId || !snapshot.model_id || snapshot.model_id === modelId;
+        if (alive && asked === generation && ours) prewarm.follow(snapshot);
       }
     } catch (error) {
-      if (!alive) return;
+      if (!alive || asked !== generation) return;
       notify(error);
       if (!dataset) {
         clear(header);
@@ -164,9 +175,35 @@ export function renderDataset({ main, setCrumbs }, datasetId) {
     }
   };
 
+  // Another model: its marks and its pre-warm job (a job of the model left goes on unseen).
+  const chooseModel = (id) => {
+    modelId = id;
+    rememberModel(datasetId, id);
+    generation += 1;
+    following = false;
+    prewarm.reset();
+    refresh();
+  };
+
+  // The models first, so the first listing is already the chosen model's; without the list
+  // (it could not be read) the page works with the server's default.
+  const start = async () => {
+    try {
+      models = await loadModels();
+      if (!alive) return;
+      modelId = chosenModel(models, datasetId);
+      modelSlot.append(modelPicker(models, modelId, chooseModel));
+      modelSlot.hidden = models.models.length < 2;
+    } catch (error) {
+      if (!alive) return;
+      if (error.status !== 401) notify(`The models could not be read: ${error.message}`);
+    }
+    refresh();
+  };
+
   const pending = lastUpload.get(datasetId);
   if (pending) showReport(pending);
-  refresh();
+  start();
   return () => {
     alive = false;
     prewarm.stop();

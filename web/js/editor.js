@@ -7,9 +7,12 @@
 // the parts in editor/: layout, canvas (drawing), prompts (the prompt history as plain data),
 // objects (the saved objects' list), pointer and keys (input), requests (the server).
 // A viewer of the dataset's project sees the picture and its objects and moves between
-// images, without prompts, saving or deleting.
+// images, without prompts, saving or deleting. With several models on the server, a picker
+// chooses the model the prompts go to (remembered per dataset, shared with the dataset view),
+// and the mask shown and each object name the model that made them.
 import { Embedding } from './constants.js';
 import { exportCoco } from './export.js';
+import { chosenModel, loadModels, modelName, modelPicker, rememberModel } from './models.js';
 import { canWriteIn } from './session.js';
 import { getDataset, setDataset } from './state.js';
 import { notify } from './ui.js';
@@ -26,7 +29,12 @@ export function renderEditor({ main, setCrumbs }, datasetId, imageId) {
   const datasetHref = `#/d/${encodeURIComponent(datasetId)}`;
   setCrumbs([{ label: 'Datasets', href: '#/' }, { label: '…', href: datasetHref }, { label: '…' }]);
 
-  const objectsPanel = new ObjectsPanel({ onDelete: (annotation) => deleteObject(annotation) });
+  let models = null;                  // GET /api/sam/models, once read
+  let modelId = null;                 // the chosen model (null: the server's default)
+  const objectsPanel = new ObjectsPanel({
+    onDelete: (annotation) => deleteObject(annotation),
+    modelName: (id) => modelName(models, id),
+  });
   const ui = editorLayout(objectsPanel);
   main.append(ui.root);
 
@@ -60,11 +68,17 @@ export function renderEditor({ main, setCrumbs }, datasetId, imageId) {
     ui.nextButton.disabled = !dataset || index < 0 || index >= dataset.images.length - 1;
   };
 
+  // Names the model of the mask shown, the one its prediction says answered it.
+  const showMaskModel = (shown) => {
+    const model = shown && shown.mask && shown.prediction.model;
+    ui.maskModel.hidden = !model;
+    ui.maskModel.textContent = model ? `Mask by ${model.name || modelName(models, model.id)}` : '';
+  };
+
   const redraw = () => {
-    if (image) {
-      const shown = prompts.currentStep(history);
-      drawMasks(ui.maskLayer, image, objects, shown && shown.mask);
-    }
+    const shown = prompts.currentStep(history);
+    if (image) drawMasks(ui.maskLayer, image, objects, shown && shown.mask);
+    showMaskModel(shown);
     redrawPrompts();
     updateButtons();
   };
@@ -83,6 +97,7 @@ export function renderEditor({ main, setCrumbs }, datasetId, imageId) {
     const base = prompts.currentStep(history);
     const next = prompts.addPrompt(base, prompt);
     const body = prompts.predictBody(image.id, base, next);
+    if (modelId) body.model = modelId;
     const started = performance.now();
     setStatus('Segmenting…');
     const prediction = await requests.predict(body);
@@ -125,6 +140,20 @@ export function renderEditor({ main, setCrumbs }, datasetId, imageId) {
   };
   ui.undoButton.addEventListener('click', undo);
   ui.clearButton.addEventListener('click', clearPrompts);
+
+  // Another model: the prompts so far were answered by the one left, so they go; the next
+  // image is prepared for the new one.
+  const chooseModel = (id) => {
+    modelId = id;
+    rememberModel(datasetId, id);
+    setDataset(null, null);  // its cached marks were the model left's: the next image reads them again
+    queue = queue.then(() => {
+      history = prompts.NO_PROMPTS;
+      setStatus(`Model: ${modelName(models, id)}. ${START_TEXT}`);
+      redraw();
+    });
+    if (dataset && index >= 0) prefetch(dataset.images[index + 1]);
+  };
 
   // --- saved objects -----------------------------------------------------------------------
   const saveObject = async () => {
@@ -198,7 +227,7 @@ export function renderEditor({ main, setCrumbs }, datasetId, imageId) {
     new Image().src = next.url;  // the browser keeps the bytes for the next view
     if (!writable) return;  // warming is an annotator's request
     try {
-      const answer = await requests.warm(next.id);
+      const answer = await requests.warm(next.id, modelId);
       if (answer.embedding === Embedding.CACHED) next.embedding_cached = true;
     } catch (error) {
       if (alive) notify(`Could not prepare the next image (${next.filename}) ahead: ${error.message}`);
@@ -206,18 +235,36 @@ export function renderEditor({ main, setCrumbs }, datasetId, imageId) {
   };
 
   // --- loading -----------------------------------------------------------------------------
+  // The models (for the picker and the objects' model names); without them the editor works
+  // with the server's default model.
+  const readModels = async () => {
+    try {
+      models = await loadModels();
+    } catch (error) {
+      if (error.status !== 401) notify(`The models could not be read: ${error.message}`);
+      return;
+    }
+    if (!alive) return;
+    modelId = chosenModel(models, datasetId);
+    ui.modelSlot.append(modelPicker(models, modelId, chooseModel));
+    ui.modelSlot.hidden = models.models.length < 2;
+  };
+
   const open = async () => {
     try {
-      dataset = getDataset(datasetId);
+      await readModels();
+      if (!alive) return;
+      dataset = getDataset(datasetId, modelId);
       if (!dataset) {
-        dataset = await requests.readDataset(datasetId);
-        setDataset(dataset);
+        dataset = await requests.readDataset(datasetId, modelId);
+        setDataset(dataset, modelId);
       }
       if (!alive) return;
       writable = canWriteIn(dataset.project_id);
       if (!writable) {
         ui.viewOnly();
         objectsPanel.readOnly = true;
+        ui.modelSlot.hidden = true;  // no prompts, so nothing for a model to answer
       }
       index = dataset.images.findIndex((i) => i.id === imageId);
       if (index < 0) throw new Error(`the image ${imageId} is not in the dataset “${dataset.name}”`);

@@ -1,11 +1,12 @@
-// The page's entry point: who is logged in (else the login screen), the active model in the
-// header, and a small hash router over the views (#/ datasets, #/d/{id} one dataset,
+// The page's entry point: who is logged in (else the login screen), the default model (and
+// how many more the server runs) in the header, and a small hash router over the views (#/ datasets, #/d/{id} one dataset,
 // #/d/{id}/i/{image} the editor, #/admin accounts, #/tokens the caller's own tokens).
 import { hideAccount, showAccount } from './account.js';
 import { api, onUnauthenticated } from './api.js';
 import { renderAdmin } from './admin.js';
 import { guardPageDrops } from './files.js';
 import { LINK_FAILED_TEXT, renderLogin } from './login.js';
+import { forgetModels, loadModels } from './models.js';
 import { applyMe, forget, reloadMe } from './session.js';
 import { renderMyTokens } from './tokens.js';
 import { el, clear, clearNotices, notify } from './ui.js';
@@ -78,7 +79,25 @@ async function showModel() {
     if (error.status === 401) return;  // the login screen is showing
     box.append(el('span.model-name.model-missing', {}, `No model: ${error.message}`));
     notify(error);
+    return;
   }
+  showOtherModels(box);
+}
+
+// With several models, the header's model is the default one; the others are counted, and
+// a dataset's picker chooses among them.
+async function showOtherModels(box) {
+  let list;
+  try {
+    list = await loadModels();
+  } catch {
+    return;  // the views that need the list say why it failed
+  }
+  if (list.models.length < 2 || !loggedIn || box.querySelector('#model-count')) return;
+  const label = box.querySelector('.model-label');
+  if (label) label.textContent = 'Default model';
+  box.append(el('span.badge.model-count#model-count', { title: list.models.map((m) => m.name).join('\n') },
+    `+${list.models.length - 1} more`));
 }
 
 // Reads /me again and redraws the header (projects added, memberships changed).
@@ -111,6 +130,7 @@ function showLogin(linkFailed = false) {
   stopView();
   loggedIn = false;
   forget();
+  forgetModels();
   hideAccount();
   clearNotices();
   clear(document.getElementById('model'));

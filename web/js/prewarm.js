@@ -1,16 +1,22 @@
 // The prewarm panel: start, cancel and follow a job through its Server-Sent Events
 // (GET /api/sam/prewarm/{id}/events: `image` per image, `progress` per change, `done` at
 // the end). The texts are the server's (progress_text, detail_text, avg_text, message),
-// which are the seed's.
+// which are the seed's. A job warms one model's cache: the panel starts and follows the job
+// of the model chosen for the dataset.
 import { api, checkSession } from './api.js';
 import { isFinished, JobStatus } from './constants.js';
+import { withModel } from './models.js';
 import { el, clear } from './ui.js';
 
 export class PrewarmPanel {
   // onImage(event) runs for each `image` event ({image_id, state, detail}); onFinished(snapshot)
-  // once a followed job ends; onError(error) for every failure.
-  constructor({ datasetId, onImage, onFinished, onError }) {
+  // once a followed job ends; onError(error) for every failure. model() is the id of the model
+  // a new job warms (null: the server's default); modelLabel(snapshot) the line naming a job's
+  // model ('' for none).
+  constructor({ datasetId, onImage, onFinished, onError, model = () => null, modelLabel = () => '' }) {
     this.datasetId = datasetId;
+    this.model = model;
+    this.modelLabel = modelLabel;
     this.onImage = onImage;
     this.onFinished = onFinished;
     this.onError = onError;
@@ -24,11 +30,12 @@ export class PrewarmPanel {
     this.progressText = el('div.prewarm-progress-text');
     this.detailText = el('div.prewarm-detail');
     this.avgText = el('div.prewarm-avg');
+    this.modelText = el('div.prewarm-model#prewarm-model');
     this.bar = el('progress.bar', { max: '1', value: '0', 'aria-label': 'Pre-warm progress' });
     this.failures = el('ul.prewarm-failures');
     this.status = el('div.prewarm-status#prewarm-status', { role: 'status', 'aria-live': 'polite', hidden: true },
       el('div.prewarm-line', {}, this.spinner,
-        el('div.prewarm-texts', {}, this.progressText, this.detailText, this.avgText)),
+        el('div.prewarm-texts', {}, this.progressText, this.detailText, this.avgText, this.modelText)),
       this.bar, this.failures);
     this.node = el('section.prewarm', { 'aria-label': 'Pre-warm the embedding cache' }, this.status);
   }
@@ -41,7 +48,10 @@ export class PrewarmPanel {
   async start() {
     this.startButton.disabled = true;
     try {
-      const snapshot = await api('POST', `/api/sam/dataset/${encodeURIComponent(this.datasetId)}/prewarm`);
+      const model = this.model();
+      const path = `/api/sam/dataset/${encodeURIComponent(this.datasetId)}/prewarm`;
+      const snapshot = await api('POST', withModel(path, model));
+      if (this.model() !== model) return;  // another model was chosen meanwhile: its job is not this one
       this.follow(snapshot);
     } catch (error) {
       this.startButton.disabled = false;
@@ -54,7 +64,7 @@ export class PrewarmPanel {
     this.cancelButton.disabled = true;
     try {
       const snapshot = await api('DELETE', `/api/sam/prewarm/${encodeURIComponent(this.job)}`);
-      this.render(snapshot);
+      if (snapshot.job_id === this.job) this.render(snapshot);
     } catch (error) {
       this.onError(error);
     } finally {
@@ -118,6 +128,7 @@ export class PrewarmPanel {
     }
     this.detailText.textContent = running ? s.detail_text || '' : '';
     this.avgText.textContent = s.avg_text || '';
+    this.modelText.textContent = this.modelLabel(s);
     this.bar.max = Math.max(1, s.total || 0);
     this.bar.value = s.done || 0;
     clear(this.failures);
@@ -132,6 +143,16 @@ export class PrewarmPanel {
     this.startButton.hidden = false;
     this.cancelButton.hidden = true;
     this.onFinished(snapshot);
+  }
+
+  // Stops following and shows no job (another model was chosen; its job, if any, goes on).
+  reset() {
+    this.stop();
+    this.job = null;
+    this.status.hidden = true;
+    this.startButton.disabled = false;
+    this.startButton.hidden = false;
+    this.cancelButton.hidden = true;
   }
 
   // Stops following (the job itself goes on).

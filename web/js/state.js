@@ -13,12 +13,14 @@ export function rememberUpload(answer) {
   }
 }
 
-// The last dataset read (GET /api/sam/dataset/{id}), so moving between images of the
-// editor does not read it again.
+// The last dataset read (GET /api/sam/dataset/{id}?model=), so moving between images of the
+// editor does not read it again. Its `embedding_cached` marks are for the model it was read for.
 let cachedDataset = null;
-export function setDataset(dataset) {
+let cachedModel = null;
+export function setDataset(dataset, modelId) {
   cachedDataset = dataset;
+  cachedModel = modelId;
 }
-export function getDataset(id) {
-  return cachedDataset && cachedDataset.id === id ? cachedDataset : null;
+export function getDataset(id, modelId) {
+  return cachedDataset && cachedDataset.id === id && cachedModel === modelId ? cachedDataset : null;
 }

@@ -1,9 +1,10 @@
 // The editor's keyboard shortcuts: ← and → move between images, Z undoes the last prompt, Esc
-// removes every prompt. Keys typed into a field, with Ctrl or ⌘, or while a dialog is open
-// are left alone.
+// removes every prompt. Keys typed into a field or a select (the arrows choose there), with
+// Ctrl or ⌘, or while a dialog is open are left alone.
 
 function typingIn(target) {
-  return target && (target.tagName === 'INPUT' || target.tagName === 'TEXTAREA' || target.isContentEditable);
+  return target && (target.tagName === 'INPUT' || target.tagName === 'TEXTAREA' || target.tagName === 'SELECT'
+    || target.isContentEditable);
 }
 
 // Listens on the document until the returned function is called. hasPrompts() says whether

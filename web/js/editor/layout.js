@@ -1,6 +1,6 @@
 // The editor's elements: the stage (picture, mask overlay and prompt layer stacked) and the
-// side panel (navigation, help, undo and clear, the object form or a viewer's note, the objects
-// list). The ids and classes are the ones style.css and the page's end-to-end test know.
+// side panel (navigation, the model picker, help, undo and clear, the model of the mask shown,
+// the object form or a viewer's note, the objects list). The ids and classes are the ones style.css and the page's end-to-end test know.
 import { el } from '../ui.js';
 
 // The status line while there is no prompt.
@@ -33,6 +33,8 @@ export function editorLayout(objects) {
     el('label', { for: 'category' }, 'Object name (category)'),
     el('div.object-form-row', {}, categoryInput, saveButton), objects.categories);
   const status = el('p.editor-status#editor-status', { role: 'status', 'aria-live': 'polite' }, START_TEXT);
+  const maskModel = el('p.mask-model#mask-model', { hidden: true });  // which model made the mask shown
+  const modelSlot = el('div.model-choice#editor-model', { hidden: true });  // the picker, with several models
   const exportButton = el('button.btn#editor-export', { type: 'button' }, '⬇ Export COCO');
   const helpBlock = el('div.side-block', {},
     el('p.help', {},
@@ -41,7 +43,7 @@ export function editorLayout(objects) {
       el('span', {}, el('kbd', {}, 'Drag'), ' box'),
       el('span', {}, el('kbd', {}, '←'), el('kbd', {}, '→'), ' images')),
     el('div.button-row', {}, undoButton, clearButton),
-    status);
+    status, maskModel);
   const formBlock = el('div.side-block', {}, objectForm);
   // A viewer's editor shows this in place of the tools that change anything.
   const viewOnlyBlock = el('div.side-block#editor-view-only', { hidden: true },
@@ -51,13 +53,14 @@ export function editorLayout(objects) {
     stageWrap,
     el('aside.editor-side', { 'aria-label': 'Segmentation tools' },
       el('div.side-block', {}, title,
-        el('div.nav-row', {}, prevButton, position, nextButton)),
+        el('div.nav-row', {}, prevButton, position, nextButton), modelSlot),
       helpBlock, formBlock, viewOnlyBlock,
       el('div.side-block', {}, objects.title, objects.list, el('div.button-row', {}, exportButton))));
 
   return {
     root, stage, imageLayer, maskLayer, promptLayer, loading, title, position, prevButton, nextButton,
-    undoButton, clearButton, categoryInput, saveButton, objectForm, status, exportButton, viewOnly,
+    undoButton, clearButton, categoryInput, saveButton, objectForm, status, maskModel, modelSlot, exportButton,
+    viewOnly,
   };
 
   // For a viewer: the editing tools go (the form leaves the page, so no Save button), the note

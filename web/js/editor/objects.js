@@ -1,12 +1,15 @@
 // The objects saved on the image (its annotations): a list with each object's colour, name,
-// area and a delete button, and the names already used, offered in the name field.
+// the model that made its mask, area and a delete button, and the names already used, offered
+// in the name field.
 import { el, clear, confirmAction } from '../ui.js';
 import { colourOf, rgb } from './canvas.js';
 
 export class ObjectsPanel {
-  // onDelete(annotation) runs once the person has confirmed deleting that object.
-  constructor({ onDelete }) {
+  // onDelete(annotation) runs once the person has confirmed deleting that object; modelName(id)
+  // names the model with that id.
+  constructor({ onDelete, modelName }) {
     this.onDelete = onDelete;
+    this.modelName = modelName;
     this.readOnly = false;  // a viewer's list: no delete buttons
     this.title = el('h2.side-title', {}, 'Objects');
     this.list = el('ul.objects#objects');
@@ -28,9 +31,12 @@ export class ObjectsPanel {
 
   row(annotation, index) {
     const remove = this.readOnly ? null : this.removeButton(annotation);
+    const model = annotation.model_id ? this.modelName(annotation.model_id) : '';
     return el('li.object', { dataset: { annotationId: annotation.id } },
       el('span.swatch', { style: `background: ${rgb(colourOf(index))}`, 'aria-hidden': 'true' }),
-      el('span.object-name', {}, annotation.category),
+      el('span.object-text', {},
+        el('span.object-name', {}, annotation.category),
+        model ? el('span.object-model.muted', { title: `Mask made by ${model}` }, model) : null),
       el('span.object-area.muted', {}, `${annotation.area} px`),
       remove);
   }

@@ -2,11 +2,12 @@
 // (annotations, each returned as {annotation, mask} with its mask decoded), and an embedding
 // ahead of time.
 import { api } from '../api.js';
+import { withModel } from '../models.js';
 import { decodeRle } from '../rle.js';
 
-// GET /api/sam/dataset/{id}: the dataset and its images.
-export function readDataset(datasetId) {
-  return api('GET', `/api/sam/dataset/${encodeURIComponent(datasetId)}`);
+// GET /api/sam/dataset/{id}: the dataset and its images (cached marks for `modelId`).
+export function readDataset(datasetId, modelId) {
+  return api('GET', withModel(`/api/sam/dataset/${encodeURIComponent(datasetId)}`, modelId));
 }
 
 const imagePath = (imageId) => `/api/sam/image/${encodeURIComponent(imageId)}`;
@@ -33,15 +34,18 @@ export async function listObjects(imageId) {
   return listed.annotations.map(withMask);
 }
 
-// Saves the best mask of a prompt step ({points, box, prediction}) as an object named `category`.
+// Saves the best mask of a prompt step ({points, box, prediction}) as an object named
+// `category`, made by the model that answered the prediction.
 export async function saveObject(imageId, category, step) {
   const best = step.prediction.masks[0];
-  const annotation = await api('POST', `${imagePath(imageId)}/annotations`, {
+  const body = {
     category,
     segmentation: best.rle,
     score: best.score,
     prompt: { points: step.points, box: step.box, prediction_id: step.prediction.prediction_id },
-  });
+  };
+  if (step.prediction.model && step.prediction.model.id) body.model = step.prediction.model.id;
+  const annotation = await api('POST', `${imagePath(imageId)}/annotations`, body);
   return withMask(annotation);
 }
 
@@ -49,7 +53,8 @@ export function deleteObject(annotationId) {
   return api('DELETE', `/api/sam/annotation/${encodeURIComponent(annotationId)}`);
 }
 
-// Asks the server to compute an image's embedding now; answers {embedding: cached|computing}.
-export function warm(imageId) {
-  return api('POST', `${imagePath(imageId)}/warm`);
+// Asks the server to compute an image's embedding for `modelId` now; answers
+// {embedding: cached|computing}.
+export function warm(imageId, modelId) {
+  return api('POST', withModel(`${imagePath(imageId)}/warm`, modelId));
 }
