@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -142,7 +143,8 @@ class App {
   std::unique_ptr<RedisTier> redis_tier_;
   std::unique_ptr<RedisKeyLease> redis_lease_;
   std::unique_ptr<TieredStore> store_;
-  ModelSet models_;  // their services use the store and the lease: destroyed first
+  std::mutex encoder_turn_;  // every model's encoder runs in turn (EmbeddingService::Options)
+  ModelSet models_;          // their services use the store and the lease: destroyed first
 };
 
 }  // namespace samcache

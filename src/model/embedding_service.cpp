@@ -217,9 +217,12 @@ void EmbeddingService::EncodeLoop() {
     std::unique_ptr<Job> job = Take(prepared_, prepared_cv_);
     if (!job) return;
 
+    std::unique_lock<std::mutex> turn;
+    if (options_.encoder_turn != nullptr) turn = std::unique_lock(*options_.encoder_turn);
     const Clock::time_point step = Clock::now();
     Result<Embedding> embedding = model_.Encode(job->prepared);
     job->timings.encoder_ms = MillisSince(step);
+    if (turn.owns_lock()) turn.unlock();
     job->prepared = PreparedImage{};
     if (!embedding.ok()) {
       {

@@ -120,6 +120,9 @@ class EmbeddingService {
     KeyLease* lease = nullptr;
     // How often keys leased by other instances are checked.
     std::chrono::milliseconds lease_poll{40};
+    // Shared by the services of every model a process serves, so that their encoders take
+    // turns instead of splitting the cores (each run already uses them all). Null: no turns.
+    std::mutex* encoder_turn = nullptr;
   };
   // `model`, `tier` and `blobs` must outlive the service.
   EmbeddingService(const SamModel& model, EmbeddingTier& tier, BlobStore& blobs, Options options);
