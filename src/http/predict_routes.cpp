@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cmath>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "app/app.h"
@@ -165,7 +166,8 @@ json ModelJson(const ModelInfo& info) {
               {"name", info.name},
               {"description", info.description},
               {"demo", info.demo},
-              {"source", info.source},
+              // The folder's name, not its path: no server path in an answer.
+              {"source", std::filesystem::path(info.source).filename().string()},
               {"encoder_input", info.encoder_layout == EncoderLayout::kNchwNormalized ? "nchw" : "hwc"},
               {"input_size", info.input_side},
               {"embedding_shape", info.embedding_shapes.front()},

@@ -158,6 +158,11 @@ TEST_F(ModelFamiliesHttpTest, RealEfficientSamAndSam21AnswerClicksAndBoxes) {
   EXPECT_EQ(models.at("sam2.1-tiny")["family"], "sam2");
   EXPECT_EQ(models.at("sam2.1-tiny")["frame_fit"], "stretch");
   EXPECT_EQ(models.at("sam2.1-tiny")["embedding_bytes"], 16 << 20);
+  // GET /api/sam/model names the folder, never its path on the server.
+  Reply one = Get("/api/sam/model?model=sam2.1-tiny");
+  EXPECT_EQ(one.body["source"], "sam2.1-tiny") << one.raw;
+  EXPECT_EQ(one.body["family"], "sam2");
+  EXPECT_EQ(one.body["embedding_tensors"].size(), 3u);
   const json image = Upload({{"wide.jpg", MakeImageFile(1280, 720, 3, ".jpg")}})[0];
   for (const char* model : {"efficientsam-arch", "sam2.1-tiny"}) ClickAndBox(image, model);
 

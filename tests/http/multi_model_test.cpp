@@ -410,7 +410,10 @@ TEST_F(MultiModelTest, AWorkerWithTwoModelsRunsBothModelsJobs) {
 // kill -9 while both models prewarm one dataset: the next server resumes both jobs and each
 // encoder still runs once per picture.
 TEST_F(MultiModelTest, KillDuringPerModelPrewarmsResumesEachOnce) {
-  Start(ModelArgs());
+  // The demo and the SAM 2.1 demo variant: one embedding of one tensor, one of three.
+  const std::vector<std::string> args{"--model", "builtin", "--model",
+                                      (fs::path(SAMCACHE_SOURCE_DIR) / "models" / "demo-sam2").string()};
+  Start(args);
   std::map<std::string, std::string> ids = Ids();
   const int count = 12;
   Reply upload = Upload(MakeImages(count, 60, 2400, 1800));
@@ -432,7 +435,7 @@ TEST_F(MultiModelTest, KillDuringPerModelPrewarmsResumesEachOnce) {
   for (const auto& [model, n] : stored) total_stored += n;
   ASSERT_LT(total_stored, 2u * count) << "both jobs finished before the kill; nothing to resume";
 
-  Start(ModelArgs());
+  Start(args);
   for (const auto& [model, job] : jobs) {
     Reply done = WaitForPrewarm(*client_, job);
     ASSERT_EQ(done.body["status"], "completed") << done.raw;
