@@ -34,29 +34,20 @@ class EdgeSamAdapter : public FamilyAdapter {
   std::string_view display_name() const override { return "EdgeSAM"; }
 
   std::vector<Difference> Differences(const ModelGraphs& graphs) const override {
-    std::vector<Difference> out;
-    auto add = [&](bool encoder, std::string text) {
-      if (!text.empty()) out.push_back({encoder, std::move(text)});
-    };
-    if (graphs.encoder_inputs.size() != 1) {
-      add(true, "expected one input 'image' [1,3,1024,1024], found " +
-                    std::to_string(graphs.encoder_inputs.size()));
-    } else {
-      add(true, TensorDifference(graphs.encoder_inputs, "input", graphs.encoder_inputs[0].name,
-                                 {1, 3, 1024, 1024}));
-    }
-    add(true, TensorDifference(graphs.encoder_outputs, "output", EncoderOutput(graphs), kEmbeddingShape));
-    add(false, TensorDifference(graphs.decoder_inputs, "input", "image_embeddings", kEmbeddingShape));
-    add(false, TensorDifference(graphs.decoder_inputs, "input", "point_coords", {1, kAny, 2}));
-    add(false, TensorDifference(graphs.decoder_inputs, "input", "point_labels", {1, kAny}));
+    DifferenceList out;
+    out.Encoder(SquareImageInputDifference(graphs));
+    out.Encoder(TensorDifference(graphs.encoder_outputs, "output", EncoderOutput(graphs), kEmbeddingShape));
+    out.Decoder(TensorDifference(graphs.decoder_inputs, "input", "image_embeddings", kEmbeddingShape));
+    out.Decoder(TensorDifference(graphs.decoder_inputs, "input", "point_coords", {1, kAny, 2}));
+    out.Decoder(TensorDifference(graphs.decoder_inputs, "input", "point_labels", {1, kAny}));
     for (const TensorSpec& spec : graphs.decoder_inputs) {
       if (spec.name != "image_embeddings" && spec.name != "point_coords" && spec.name != "point_labels") {
-        add(false, "unexpected input '" + spec.name + "' (EdgeSAM's decoder takes prompts only)");
+        out.Decoder("unexpected input '" + spec.name + "' (EdgeSAM's decoder takes prompts only)");
       }
     }
-    add(false, TensorDifference(graphs.decoder_outputs, "output", "scores", {1, kAny}));
-    add(false, TensorDifference(graphs.decoder_outputs, "output", "masks", {1, kAny, kAny, kAny}));
-    return out;
+    out.Decoder(TensorDifference(graphs.decoder_outputs, "output", "scores", {1, kAny}));
+    out.Decoder(TensorDifference(graphs.decoder_outputs, "output", "masks", {1, kAny, kAny, kAny}));
+    return std::move(out.items);
   }
 
   Status Configure(const ModelGraphs& graphs, ModelInfo& info) override {

@@ -32,25 +32,22 @@ class EfficientSamAdapter : public FamilyAdapter {
   std::string_view display_name() const override { return "EfficientSAM"; }
 
   std::vector<Difference> Differences(const ModelGraphs& graphs) const override {
-    std::vector<Difference> out;
-    auto add = [&](bool encoder, std::string text) {
-      if (!text.empty()) out.push_back({encoder, std::move(text)});
-    };
-    add(true, TensorDifference(graphs.encoder_inputs, "input", "batched_images", {kAny, 3, kAny, kAny}));
-    add(true,
+    DifferenceList out;
+    out.Encoder(TensorDifference(graphs.encoder_inputs, "input", "batched_images", {kAny, 3, kAny, kAny}));
+    out.Encoder(
         TensorDifference(graphs.encoder_outputs, "output", "image_embeddings", {kAny, 256, kAny, kAny}));
-    add(false, TensorDifference(graphs.decoder_inputs, "input", "image_embeddings", {kAny, 256, 64, 64}));
-    add(false, TensorDifference(graphs.decoder_inputs, "input", "batched_point_coords", {1, 1, kAny, 2}));
-    add(false, TensorDifference(graphs.decoder_inputs, "input", "batched_point_labels", {1, 1, kAny}));
-    add(false, TensorDifference(graphs.decoder_inputs, "input", "orig_im_size", {2},
-                                ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64));
-    add(false,
+    out.Decoder(TensorDifference(graphs.decoder_inputs, "input", "image_embeddings", {kAny, 256, 64, 64}));
+    out.Decoder(TensorDifference(graphs.decoder_inputs, "input", "batched_point_coords", {1, 1, kAny, 2}));
+    out.Decoder(TensorDifference(graphs.decoder_inputs, "input", "batched_point_labels", {1, 1, kAny}));
+    out.Decoder(TensorDifference(graphs.decoder_inputs, "input", "orig_im_size", {2},
+                                 ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64));
+    out.Decoder(
         TensorDifference(graphs.decoder_outputs, "output", "output_masks", {kAny, kAny, kAny, kAny, kAny}));
-    add(false, TensorDifference(graphs.decoder_outputs, "output", "iou_predictions", {1, 1, kAny}));
+    out.Decoder(TensorDifference(graphs.decoder_outputs, "output", "iou_predictions", {1, 1, kAny}));
     if (LowResOutput(graphs).empty()) {
-      add(false, "no rank-4 output besides output_masks and iou_predictions (the low-res masks)");
+      out.Decoder("no rank-4 output besides output_masks and iou_predictions (the low-res masks)");
     }
-    return out;
+    return std::move(out.items);
   }
 
   Status Configure(const ModelGraphs& graphs, ModelInfo& info) override {

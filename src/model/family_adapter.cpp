@@ -44,6 +44,14 @@ std::vector<std::unique_ptr<FamilyAdapter>> MakeFamilyAdapters() {
   return adapters;
 }
 
+std::string SquareImageInputDifference(const ModelGraphs& graphs) {
+  if (graphs.encoder_inputs.size() != 1) {
+    return "expected one input 'image' [1,3,1024,1024], found " +
+           std::to_string(graphs.encoder_inputs.size());
+  }
+  return TensorDifference(graphs.encoder_inputs, "input", graphs.encoder_inputs[0].name, {1, 3, 1024, 1024});
+}
+
 Result<std::unique_ptr<FamilyAdapter>> DetectFamily(const ModelGraphs& graphs,
                                                     std::optional<ModelFamily> stated) {
   std::vector<std::unique_ptr<FamilyAdapter>> adapters = MakeFamilyAdapters();

@@ -42,6 +42,20 @@ struct Difference {
   std::string text;         // e.g. "input 'orig_im_size' is float32, expected int64"
 };
 
+// What an adapter's Differences collects; an empty text (no difference) is skipped.
+struct DifferenceList {
+  std::vector<Difference> items;
+  void Encoder(std::string text) {
+    if (!text.empty()) items.push_back({true, std::move(text)});
+  }
+  void Decoder(std::string text) {
+    if (!text.empty()) items.push_back({false, std::move(text)});
+  }
+};
+
+// How the encoder's inputs differ from one input [1,3,1024,1024] (any name); "" when they don't.
+std::string SquareImageInputDifference(const ModelGraphs& graphs);
+
 class FamilyAdapter {
  public:
   virtual ~FamilyAdapter() = default;

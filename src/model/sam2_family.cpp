@@ -48,35 +48,26 @@ class Sam2Adapter : public FamilyAdapter {
   }
 
   std::vector<Difference> Differences(const ModelGraphs& graphs) const override {
-    std::vector<Difference> out;
-    auto add = [&](bool encoder, std::string text) {
-      if (!text.empty()) out.push_back({encoder, std::move(text)});
-    };
-    if (graphs.encoder_inputs.size() != 1) {
-      add(true, "expected one input 'image' [1,3,1024,1024], found " +
-                    std::to_string(graphs.encoder_inputs.size()));
-    } else {
-      add(true, TensorDifference(graphs.encoder_inputs, "input", graphs.encoder_inputs[0].name,
-                                 {1, 3, 1024, 1024}));
-    }
+    DifferenceList out;
+    out.Encoder(SquareImageInputDifference(graphs));
     for (const Part& part : Parts()) {
-      add(true, TensorDifference(graphs.encoder_outputs, "output", part.name, part.shape));
-      add(false, TensorDifference(graphs.decoder_inputs, "input", part.name, part.shape));
+      out.Encoder(TensorDifference(graphs.encoder_outputs, "output", part.name, part.shape));
+      out.Decoder(TensorDifference(graphs.decoder_inputs, "input", part.name, part.shape));
     }
-    add(false, TensorDifference(graphs.decoder_inputs, "input", "point_coords", {kAny, kAny, 2}));
-    add(false, TensorDifference(graphs.decoder_inputs, "input", "point_labels", {kAny, kAny}));
-    add(false, TensorDifference(graphs.decoder_inputs, "input", "mask_input", {kAny, 1, 256, 256}));
-    add(false, TensorDifference(graphs.decoder_inputs, "input", "has_mask_input", {kAny}));
+    out.Decoder(TensorDifference(graphs.decoder_inputs, "input", "point_coords", {kAny, kAny, 2}));
+    out.Decoder(TensorDifference(graphs.decoder_inputs, "input", "point_labels", {kAny, kAny}));
+    out.Decoder(TensorDifference(graphs.decoder_inputs, "input", "mask_input", {kAny, 1, 256, 256}));
+    out.Decoder(TensorDifference(graphs.decoder_inputs, "input", "has_mask_input", {kAny}));
     if (full_size_) {
-      add(false, TensorDifference(graphs.decoder_inputs, "input", "orig_im_size", {2},
-                                  ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32));
+      out.Decoder(TensorDifference(graphs.decoder_inputs, "input", "orig_im_size", {2},
+                                   ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32));
     }
     for (const TensorSpec& spec : graphs.decoder_inputs) {
-      if (!Known(spec.name)) add(false, "unexpected input '" + spec.name + "'");
+      if (!Known(spec.name)) out.Decoder("unexpected input '" + spec.name + "'");
     }
-    add(false, TensorDifference(graphs.decoder_outputs, "output", "masks", {kAny, kAny, kAny, kAny}));
-    add(false, TensorDifference(graphs.decoder_outputs, "output", "iou_predictions", {kAny, kAny}));
-    return out;
+    out.Decoder(TensorDifference(graphs.decoder_outputs, "output", "masks", {kAny, kAny, kAny, kAny}));
+    out.Decoder(TensorDifference(graphs.decoder_outputs, "output", "iou_predictions", {kAny, kAny}));
+    return std::move(out.items);
   }
 
   Status Configure(const ModelGraphs& graphs, ModelInfo& info) override {
