@@ -64,6 +64,9 @@ struct ModelInfo {
 
 struct ModelOptions {
   int intra_op_threads = 0;  // 0: the number of cores
+  // Run the encoder twice on a blank input in the background after loading: a session's
+  // first runs take 2-3x a steady one. info() and EncoderReady() tell when it is done.
+  bool warm_up = true;
 };
 
 // Encoder input for one image, ready to run.

@@ -1,0 +1,231 @@
+// encoder_floor_bench (issue 17): samcache's prewarm against the cost floor of the encoder.
+//
+// For each graph, side by side in one process, with the same intra-op threads:
+// (a) bare ONNX Runtime: one session of the encoder, run in a loop on a ready input tensor
+//     after two untimed warm-up runs (steady state), s/image;
+// (b) samcache: an App with the same graph, prewarm jobs over datasets of N distinct
+//     1920x1080 photo-like JPEGs (read, decode, preprocess, encode, store), nothing cached,
+//     after one untimed warm-up job (a warm server), s/image;
+// interleaved round by round (a, b, a, b, ...) so that other load on the machine hits both.
+// Prints per-round figures, the medians and the ratio (a)/(b) (1 = prewarm at the floor).
+//
+// Graphs: the shared MobileSAM-arch pair and a ViT-B-shaped encoder generated at run time by
+// tools/bench_models/make_vitb_encoder.py (paired with the MobileSAM-arch decoder).
+//
+//   encoder_floor_bench [--models mobilesam,vitb] [--images N] [--rounds R]
+//                       [--intra-op-threads T] [--shared-models DIR] [--no-warm-up]
+#include <onnxruntime_cxx_api.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <array>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "app/app.h"
+#include "bench_util.h"
+#include "ingest/ingestor.h"
+#include "jobs/prewarm_jobs.h"
+#include "model/sam_model.h"
+#include "support/http_reply.h"
+#include "support/near_dup_images.h"
+#include "support/test_support.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using samcache::bench::MsSince;
+using samcache::bench::Percentile;
+using samcache::testing::NamedFile;
+using samcache::testing::TempDir;
+
+[[noreturn]] void Fail(const std::string& message) { throw std::runtime_error(message); }
+
+std::string LoadAverage() {
+  double load[3] = {0, 0, 0};
+  if (getloadavg(load, 3) != 3) return "?";
+  char text[64];
+  std::snprintf(text, sizeof text, "%.2f %.2f %.2f", load[0], load[1], load[2]);
+  return text;
+}
+
+std::vector<NamedFile> MakeJpegs(int count, int first_seed) {
+  std::vector<NamedFile> files;
+  for (int i = 0; i < count; ++i) {
+    const int seed = first_seed + i;
+    files.push_back(
+        {"photo" + std::to_string(seed) + ".jpg",
+         samcache::testing::EncodeOrDie(samcache::testing::MakePhoto(1920, 1080, seed), ".jpg", 90)});
+  }
+  return files;
+}
+
+// (a): the encoder alone in its own session, as a user of ONNX Runtime would run it.
+class BareEncoder {
+ public:
+  BareEncoder(const fs::path& encoder, int threads) : env_(ORT_LOGGING_LEVEL_WARNING, "floor") {
+    Ort::SessionOptions options;
+    options.SetIntraOpNumThreads(threads);
+    options.SetInterOpNumThreads(1);
+    options.SetGraphOptimizationLevel(GraphOptimizationLevel::ORT_ENABLE_ALL);
+    session_ = std::make_unique<Ort::Session>(env_, encoder.c_str(), options);
+    input_ = session_->GetInputNameAllocated(0, allocator_).get();
+    output_ = session_->GetOutputNameAllocated(0, allocator_).get();
+    values_.assign(size_t{3} * 1024 * 1024, 0.5f);
+    for (int i = 0; i < 2; ++i) Run();  // the first runs of a session are slow
+  }
+
+  double Run() {
+    const Clock::time_point start = Clock::now();
+    const std::array<int64_t, 4> shape{1, 3, 1024, 1024};
+    const Ort::MemoryInfo memory = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
+    Ort::Value tensor =
+        Ort::Value::CreateTensor<float>(memory, values_.data(), values_.size(), shape.data(), shape.size());
+    const char* in = input_.c_str();
+    const char* out = output_.c_str();
+    auto outputs = session_->Run(Ort::RunOptions{nullptr}, &in, &tensor, 1, &out, 1);
+    return MsSince(start) / 1e3;
+  }
+
+ private:
+  Ort::Env env_;
+  Ort::AllocatorWithDefaultOptions allocator_;
+  std::unique_ptr<Ort::Session> session_;
+  std::string input_, output_;
+  std::vector<float> values_;
+};
+
+// (b): prewarm jobs through the real App, one fresh dataset per job.
+class Prewarmer {
+ public:
+  Prewarmer(const fs::path& model_dir, const fs::path& dir, int threads, bool warm_up) {
+    samcache::AppOptions options;
+    options.data_dir = dir / "data";
+    options.cache_dir = dir / "cache";
+    options.load_model = true;
+    options.models = {model_dir};
+    options.model.intra_op_threads = threads;
+    options.model.warm_up = warm_up;
+    auto opened = samcache::App::Open(options);
+    if (!opened.ok()) Fail("App::Open: " + opened.status().message());
+    app_ = std::move(*opened);
+  }
+
+  // Seconds per image of one prewarm job over `files` (new pixels: nothing cached).
+  double Run(const std::vector<NamedFile>& files) {
+    samcache::UploadBatch batch(app_->ingestor(), app_->catalog(), "floor");
+    for (const NamedFile& f : files) batch.Add(samcache::IncomingFile{f.filename, f.bytes, ""});
+    batch.Finish();
+    if (batch.stored().size() != files.size()) Fail("ingest stored fewer files than given");
+    samcache::PrewarmJobs& jobs = *app_->prewarm();
+    const Clock::time_point start = Clock::now();
+    auto started = jobs.Start(batch.dataset_id());
+    if (!started.ok()) Fail("prewarm: " + started.status().message());
+    const std::string job_id = started->snapshot.job.id;
+    for (int64_t seq = 0;;) {
+      auto update = jobs.WaitForUpdate(job_id, seq, std::chrono::seconds(1));
+      if (!update.ok()) Fail("prewarm: " + update.status().message());
+      seq = update->snapshot.seq;
+      const samcache::PrewarmJobRecord& job = update->snapshot.job;
+      if (!samcache::IsFinishedPrewarmStatus(job.status)) continue;
+      if (job.status != "completed" || job.computed != static_cast<int64_t>(files.size()))
+        Fail("prewarm: status " + job.status + ", computed " + std::to_string(job.computed));
+      break;
+    }
+    return MsSince(start) / 1e3 / static_cast<double>(files.size());
+  }
+
+ private:
+  std::unique_ptr<samcache::App> app_;
+};
+
+struct Graph {
+  std::string label;
+  fs::path dir;  // encoder.onnx + decoder.onnx
+};
+
+void Measure(const Graph& graph, const fs::path& work, int images, int rounds, int threads, bool warm_up,
+             int& seed) {
+  std::printf("\n%s (%s), %d intra-op threads, %d images per job, load average %s\n", graph.label.c_str(),
+              graph.dir.filename().c_str(), threads, images, LoadAverage().c_str());
+  const Clock::time_point load = Clock::now();
+  Prewarmer prewarmer(graph.dir, work, threads, warm_up);
+  std::printf("  App open (model load): %.2f s\n", MsSince(load) / 1e3);
+  // The first job after the load: what a job right after a start pays.
+  const double first = prewarmer.Run(MakeJpegs(images, seed));
+  seed += images;
+  std::printf("  first prewarm job after load: %.3f s/image\n", first);
+  BareEncoder bare(graph.dir / "encoder.onnx", threads);
+
+  std::vector<double> a_runs, b_runs;
+  std::printf("  %5s %12s %12s %7s   load average\n", "round", "bare s/img", "prewarm s/img", "ratio");
+  for (int r = 0; r < rounds; ++r) {
+    const std::vector<NamedFile> files = MakeJpegs(images, seed);
+    seed += images;
+    double a = 0;
+    for (int i = 0; i < images; ++i) a += bare.Run();
+    a /= images;
+    const double b = prewarmer.Run(files);
+    a_runs.push_back(a);
+    b_runs.push_back(b);
+    std::printf("  %5d %12.3f %12.3f %7.3f   %s\n", r + 1, a, b, a / b, LoadAverage().c_str());
+  }
+  const double a = Percentile(a_runs, 50), b = Percentile(b_runs, 50);
+  std::printf("  SUMMARY %-16s bare ORT %.3f s/image, samcache prewarm %.3f s/image, ratio %.3f (load %s)\n",
+              graph.label.c_str(), a, b, a / b, LoadAverage().c_str());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App cli{"samcache prewarm against bare ONNX Runtime on real-architecture graphs"};
+  std::string models = "mobilesam,vitb";
+  int images = 6, rounds = 3, threads = 2;
+  bool no_warm_up = false;
+  std::string shared = SAMCACHE_SHARED_MODELS_DIR;
+  cli.add_option("--models", models, "mobilesam, vitb or both (comma-separated)");
+  cli.add_option("--images", images, "images per prewarm job (and bare runs per round)")
+      ->check(CLI::Range(1, 1000));
+  cli.add_option("--rounds", rounds, "interleaved rounds")->check(CLI::Range(1, 100));
+  cli.add_option("--intra-op-threads", threads, "ONNX Runtime intra-op threads on both sides");
+  cli.add_option("--shared-models", shared, "the folder with mobilesam-arch/");
+  cli.add_flag("--no-warm-up", no_warm_up, "do not warm the encoder at model load");
+  CLI11_PARSE(cli, argc, argv);
+  spdlog::set_level(spdlog::level::warn);  // the App logs every encoder run
+
+  try {
+    TempDir dir;
+    const fs::path mobilesam = fs::path(shared) / "mobilesam-arch";
+    std::vector<Graph> graphs;
+    if (models.find("mobilesam") != std::string::npos) graphs.push_back({"MobileSAM-arch", mobilesam});
+    if (models.find("vitb") != std::string::npos) {
+      const fs::path vitb = dir / "vitb-arch";
+      fs::create_directories(vitb);
+      fs::copy_file(mobilesam / "decoder.onnx", vitb / "decoder.onnx");
+      const std::string command = "/usr/bin/python3 '" SAMCACHE_SOURCE_DIR
+                                  "/tools/bench_models/make_vitb_encoder.py' '" +
+                                  (vitb / "encoder.onnx").string() + "' >/dev/null";
+      const Clock::time_point start = Clock::now();
+      if (std::system(command.c_str()) != 0) Fail("generating the ViT-B encoder failed: " + command);
+      std::printf("ViT-B-arch encoder generated in %.1f s (%.0f MB)\n", MsSince(start) / 1e3,
+                  static_cast<double>(fs::file_size(vitb / "encoder.onnx")) / 1e6);
+      graphs.push_back({"ViT-B-arch", vitb});
+    }
+    int seed = 9000;
+    for (size_t i = 0; i < graphs.size(); ++i) {
+      Measure(graphs[i], dir / ("run-" + std::to_string(i)), images, rounds, threads, !no_warm_up, seed);
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "encoder_floor_bench: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
