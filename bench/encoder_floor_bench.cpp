@@ -14,15 +14,16 @@
 //
 //   encoder_floor_bench [--models mobilesam,vitb] [--images N] [--rounds R]
 //                       [--intra-op-threads T] [--shared-models DIR] [--no-warm-up]
+//                       [--spin on|off|both]
 #include <onnxruntime_cxx_api.h>
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <array>
 #include <filesystem>
 #include <stdexcept>
 #include <string>
@@ -106,7 +107,7 @@ class BareEncoder {
 // (b): prewarm jobs through the real App, one fresh dataset per job.
 class Prewarmer {
  public:
-  Prewarmer(const fs::path& model_dir, const fs::path& dir, int threads, bool warm_up) {
+  Prewarmer(const fs::path& model_dir, const fs::path& dir, int threads, bool warm_up, bool spinning) {
     samcache::AppOptions options;
     options.data_dir = dir / "data";
     options.cache_dir = dir / "cache";
@@ -114,9 +115,14 @@ class Prewarmer {
     options.models = {model_dir};
     options.model.intra_op_threads = threads;
     options.model.warm_up = warm_up;
+    options.model.intra_op_spinning = spinning;
     auto opened = samcache::App::Open(options);
     if (!opened.ok()) Fail("App::Open: " + opened.status().message());
     app_ = std::move(*opened);
+  }
+
+  void WaitUntilReady() {
+    while (!app_->model()->EncoderReady()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
 
   // Seconds per image of one prewarm job over `files` (new pixels: nothing cached).
@@ -152,35 +158,58 @@ struct Graph {
   fs::path dir;  // encoder.onnx + decoder.onnx
 };
 
+// A samcache configuration under test.
+struct Variant {
+  std::string label;
+  bool spinning = true;
+};
+
 void Measure(const Graph& graph, const fs::path& work, int images, int rounds, int threads, bool warm_up,
-             int& seed) {
+             const std::vector<Variant>& variants, int& seed) {
   std::printf("\n%s (%s), %d intra-op threads, %d images per job, load average %s\n", graph.label.c_str(),
               graph.dir.filename().c_str(), threads, images, LoadAverage().c_str());
-  const Clock::time_point load = Clock::now();
-  Prewarmer prewarmer(graph.dir, work, threads, warm_up);
-  std::printf("  App open (model load): %.2f s\n", MsSince(load) / 1e3);
-  // The first job after the load: what a job right after a start pays.
-  const double first = prewarmer.Run(MakeJpegs(images, seed));
-  seed += images;
-  std::printf("  first prewarm job after load: %.3f s/image\n", first);
+  std::vector<std::unique_ptr<Prewarmer>> prewarmers;
+  for (size_t v = 0; v < variants.size(); ++v) {
+    const Clock::time_point load = Clock::now();
+    prewarmers.push_back(std::make_unique<Prewarmer>(graph.dir, work / ("v" + std::to_string(v)), threads,
+                                                     warm_up, variants[v].spinning));
+    const double open_s = MsSince(load) / 1e3;
+    prewarmers.back()->WaitUntilReady();  // a server started a while before its first job
+    // The first job after the load: what the first images after a start pay.
+    const double first = prewarmers.back()->Run(MakeJpegs(images, seed));
+    seed += images;
+    std::printf("  %-24s model load %.2f s, ready after %.2f s; first job %.3f s/image\n",
+                variants[v].label.c_str(), open_s, MsSince(load) / 1e3 - first * images, first);
+  }
   BareEncoder bare(graph.dir / "encoder.onnx", threads);
 
-  std::vector<double> a_runs, b_runs;
-  std::printf("  %5s %12s %12s %7s   load average\n", "round", "bare s/img", "prewarm s/img", "ratio");
+  // Interleaved: bare, then every variant, round after round.
+  std::vector<double> a_runs;
+  std::vector<std::vector<double>> b_runs(variants.size());
+  std::printf("  %5s %10s", "round", "bare s/img");
+  for (const Variant& v : variants) std::printf(" %24s %6s", (v.label + " s/img").c_str(), "ratio");
+  std::printf("   load average\n");
   for (int r = 0; r < rounds; ++r) {
-    const std::vector<NamedFile> files = MakeJpegs(images, seed);
-    seed += images;
     double a = 0;
     for (int i = 0; i < images; ++i) a += bare.Run();
     a /= images;
-    const double b = prewarmer.Run(files);
     a_runs.push_back(a);
-    b_runs.push_back(b);
-    std::printf("  %5d %12.3f %12.3f %7.3f   %s\n", r + 1, a, b, a / b, LoadAverage().c_str());
+    std::printf("  %5d %10.3f", r + 1, a);
+    for (size_t v = 0; v < variants.size(); ++v) {
+      const double b = prewarmers[v]->Run(MakeJpegs(images, seed));
+      seed += images;
+      b_runs[v].push_back(b);
+      std::printf(" %24.3f %6.3f", b, a / b);
+    }
+    std::printf("   %s\n", LoadAverage().c_str());
   }
-  const double a = Percentile(a_runs, 50), b = Percentile(b_runs, 50);
-  std::printf("  SUMMARY %-16s bare ORT %.3f s/image, samcache prewarm %.3f s/image, ratio %.3f (load %s)\n",
-              graph.label.c_str(), a, b, a / b, LoadAverage().c_str());
+  const double a = Percentile(a_runs, 50);
+  for (size_t v = 0; v < variants.size(); ++v) {
+    const double b = Percentile(b_runs[v], 50);
+    std::printf(
+        "  SUMMARY %-15s %-22s bare ORT %.3f s/image, samcache prewarm %.3f s/image, ratio %.3f (load %s)\n",
+        graph.label.c_str(), variants[v].label.c_str(), a, b, a / b, LoadAverage().c_str());
+  }
 }
 
 }  // namespace
@@ -190,6 +219,7 @@ int main(int argc, char** argv) {
   std::string models = "mobilesam,vitb";
   int images = 6, rounds = 3, threads = 2;
   bool no_warm_up = false;
+  std::string spin = "on";
   std::string shared = SAMCACHE_SHARED_MODELS_DIR;
   cli.add_option("--models", models, "mobilesam, vitb or both (comma-separated)");
   cli.add_option("--images", images, "images per prewarm job (and bare runs per round)")
@@ -198,8 +228,11 @@ int main(int argc, char** argv) {
   cli.add_option("--intra-op-threads", threads, "ONNX Runtime intra-op threads on both sides");
   cli.add_option("--shared-models", shared, "the folder with mobilesam-arch/");
   cli.add_flag("--no-warm-up", no_warm_up, "do not warm the encoder at model load");
+  cli.add_option("--spin", spin, "samcache's intra-op threads spinning: on, off or both (side by side)")
+      ->check(CLI::IsMember({"on", "off", "both"}));
   CLI11_PARSE(cli, argc, argv);
-  spdlog::set_level(spdlog::level::warn);  // the App logs every encoder run
+  spdlog::set_level(spdlog::level::warn);    // the App logs every encoder run
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // rows as they come, also into a file
 
   try {
     TempDir dir;
@@ -219,9 +252,13 @@ int main(int argc, char** argv) {
                   static_cast<double>(fs::file_size(vitb / "encoder.onnx")) / 1e6);
       graphs.push_back({"ViT-B-arch", vitb});
     }
+    std::vector<Variant> variants;
+    if (spin != "off") variants.push_back({"samcache (spinning)", true});
+    if (spin != "on") variants.push_back({"samcache (no spinning)", false});
     int seed = 9000;
     for (size_t i = 0; i < graphs.size(); ++i) {
-      Measure(graphs[i], dir / ("run-" + std::to_string(i)), images, rounds, threads, !no_warm_up, seed);
+      Measure(graphs[i], dir / ("run-" + std::to_string(i)), images, rounds, threads, !no_warm_up, variants,
+              seed);
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "encoder_floor_bench: %s\n", e.what());

@@ -32,7 +32,7 @@ json EmbeddingTensorsJson(const ModelInfo& info) {
   return tensors;
 }
 
-json ModelSummaryJson(const ModelInfo& info, bool is_default) {
+json ModelSummaryJson(const ModelInfo& info, bool is_default, bool ready) {
   return json{{"id", info.id},
               {"name", info.name},
               {"family", std::string(FamilyName(info.family))},
@@ -42,7 +42,8 @@ json ModelSummaryJson(const ModelInfo& info, bool is_default) {
               {"frame_fit", info.frame_fit == FrameFit::kStretch ? "stretch" : "longest-side"},
               {"max_points", info.max_points > 0 ? json(info.max_points) : json(nullptr)},
               {"embedding_tensors", EmbeddingTensorsJson(info)},
-              {"embedding_bytes", info.embedding_bytes}};
+              {"embedding_bytes", info.embedding_bytes},
+              {"ready", ready}};
 }
 
 }  // namespace samcache

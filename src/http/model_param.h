@@ -24,7 +24,7 @@ Reply NoModelReply();
 Result<ServedModel*> ModelFor(App& app, const Request& request, const nlohmann::json* body = nullptr);
 
 // GET /api/sam/models' entry for one model.
-nlohmann::json ModelSummaryJson(const ModelInfo& info, bool is_default);
+nlohmann::json ModelSummaryJson(const ModelInfo& info, bool is_default, bool ready);
 // The tensors one image's cached embedding is made of: [{"name", "shape"}], in order.
 nlohmann::json EmbeddingTensorsJson(const ModelInfo& info);
 

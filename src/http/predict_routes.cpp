@@ -161,7 +161,7 @@ json PredictJson(const PredictResult& r, const ModelInfo& model, bool want_polyg
                 {"total", Rounded(r.total_ms)}}}};
 }
 
-json ModelJson(const ModelInfo& info) {
+json ModelJson(const ModelInfo& info, bool ready) {
   return json{{"id", info.id},
               {"name", info.name},
               {"description", info.description},
@@ -173,7 +173,8 @@ json ModelJson(const ModelInfo& info) {
               {"embedding_shape", info.embedding_shapes.front()},
               {"embedding_tensors", EmbeddingTensorsJson(info)},
               {"intra_op_threads", info.intra_op_threads},
-              {"family", std::string(FamilyName(info.family))}};
+              {"family", std::string(FamilyName(info.family))},
+              {"ready", ready}};  // false while the encoder warms up after loading
 }
 
 Result<Reply> Predict(App& app, const Request& req) {
@@ -267,7 +268,7 @@ Reply ModelsList(App& app) {
   const ServedModel* preferred = app.models().default_model();
   json list = json::array();
   for (const std::unique_ptr<ServedModel>& m : app.models().all()) {
-    list.push_back(ModelSummaryJson(m->info(), m.get() == preferred));
+    list.push_back(ModelSummaryJson(m->info(), m.get() == preferred, m->model->EncoderReady()));
   }
   return JsonReply(200, json{{"default_model", preferred != nullptr ? json(preferred->id()) : json(nullptr)},
                              {"models", std::move(list)}});
@@ -280,7 +281,7 @@ void AddPredictRoutes(RouteTable& routes, const RouteContext& context) {
   routes.push_back({Method::kGet, "/api/sam/model", [&app](const Request& req) -> Result<Reply> {
                       if (app.models().empty()) return NoModelReply();
                       SAMCACHE_ASSIGN_OR_RETURN(ServedModel* const model, ModelFor(app, req));
-                      return JsonReply(200, ModelJson(model->info()));
+                      return JsonReply(200, ModelJson(model->info(), model->model->EncoderReady()));
                     }});
   routes.push_back(
       {Method::kGet, "/api/sam/models", [&app](const Request&) -> Result<Reply> { return ModelsList(app); }});

@@ -1,6 +1,10 @@
 #include "model/sam_model.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -86,9 +90,46 @@ struct SamModel::Impl {
   std::unique_ptr<Ort::Session> encoder;
   std::unique_ptr<Ort::Session> decoder;
   std::unique_ptr<FamilyAdapter> adapter;
+  // A session's first runs take 2-3x a steady one: WarmUp pays them before the first job.
+  std::atomic<bool> encoder_ready{false};
+  std::atomic<bool> stopping{false};
+  std::thread warm_up;
+
+  ~Impl() {
+    stopping = true;
+    if (warm_up.joinable()) warm_up.join();
+  }
 
   static Result<std::unique_ptr<Impl>> Load(const ModelFiles& files, const ModelOptions& options);
+  void StartWarmUp(bool enabled);
 };
+
+void SamModel::Impl::StartWarmUp(bool enabled) {
+  if (!enabled) {
+    encoder_ready = true;
+    return;
+  }
+  // The logger's registry is a static: made before a static model's construction ends, it is
+  // destroyed after that model joins this thread.
+  spdlog::default_logger_raw();
+  warm_up = std::thread([this] {
+    const auto start = std::chrono::steady_clock::now();
+    DecodedImage blank;  // black, the frame's size: the shapes of a real run
+    blank.width = blank.height = static_cast<uint32_t>(info.input_side);
+    blank.rgb.assign(size_t{blank.width} * blank.height * 3, '\0');
+    const PreparedImage input = adapter->Prepare(blank, info);
+    for (int run = 0; run < 2 && !stopping; ++run) {
+      Result<Embedding> out = adapter->Encode(input, info);
+      if (!out.ok()) {  // a real run will report it; the model still serves
+        spdlog::warn("[MODEL] {}: encoder warm-up failed: {}", info.name, out.status().message());
+        break;
+      }
+    }
+    encoder_ready = true;
+    spdlog::info("[MODEL] {}: encoder warmed up in {:.0f} ms", info.name,
+                 std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+  });
+}
 
 Result<std::unique_ptr<SamModel::Impl>> SamModel::Impl::Load(const ModelFiles& files,
                                                              const ModelOptions& options) {
@@ -108,6 +149,7 @@ Result<std::unique_ptr<SamModel::Impl>> SamModel::Impl::Load(const ModelFiles& f
   Ort::SessionOptions session_options;
   session_options.SetIntraOpNumThreads(info.intra_op_threads);
   session_options.SetInterOpNumThreads(1);
+  if (!options.intra_op_spinning) session_options.AddConfigEntry("session.intra_op.allow_spinning", "0");
   session_options.SetGraphOptimizationLevel(GraphOptimizationLevel::ORT_ENABLE_ALL);
   try {
     impl->encoder = std::make_unique<Ort::Session>(OrtEnvironment(), files.encoder_bytes.data(),
@@ -142,6 +184,7 @@ Result<std::unique_ptr<SamModel>> SamModel::OpenFolder(const std::filesystem::pa
                                                        const ModelOptions& options) {
   SAMCACHE_ASSIGN_OR_RETURN(const ModelFiles files, ReadFolder(dir));
   SAMCACHE_ASSIGN_OR_RETURN(std::unique_ptr<Impl> impl, Impl::Load(files, options));
+  impl->StartWarmUp(options.warm_up);
   return std::unique_ptr<SamModel>(new SamModel(std::move(impl)));
 }
 
@@ -159,10 +202,13 @@ Result<std::unique_ptr<SamModel>> SamModel::OpenDemo(const ModelOptions& options
   files.decoder_bytes = std::string(*decoder);
   files.config_json = std::string(*config);
   SAMCACHE_ASSIGN_OR_RETURN(std::unique_ptr<Impl> impl, Impl::Load(files, options));
+  impl->StartWarmUp(options.warm_up);
   return std::unique_ptr<SamModel>(new SamModel(std::move(impl)));
 }
 
 const ModelInfo& SamModel::info() const { return impl_->info; }
+
+bool SamModel::EncoderReady() const { return impl_->encoder_ready; }
 
 PreparedImage SamModel::Prepare(const DecodedImage& image) const {
   return impl_->adapter->Prepare(image, impl_->info);

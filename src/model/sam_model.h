@@ -65,8 +65,11 @@ struct ModelInfo {
 struct ModelOptions {
   int intra_op_threads = 0;  // 0: the number of cores
   // Run the encoder twice on a blank input in the background after loading: a session's
-  // first runs take 2-3x a steady one. info() and EncoderReady() tell when it is done.
+  // first runs take 2-3x a steady one. EncoderReady() tells when it is done.
   bool warm_up = true;
+  // ONNX Runtime's intra-op threads spin between parallel sections by default, taking the
+  // cores the prepare stage (decode, preprocess) needs while the encoder runs.
+  bool intra_op_spinning = true;
 };
 
 // Encoder input for one image, ready to run.
@@ -118,6 +121,10 @@ class SamModel {
   SamModel& operator=(const SamModel&) = delete;
 
   const ModelInfo& info() const;
+
+  // False while the encoder warms up after loading (ModelOptions::warm_up); true after, and
+  // always true without a warm-up. Requests are served either way.
+  bool EncoderReady() const;
 
   // Resize (longest side to the frame, or stretched to it; area averaging when shrinking) and
   // lay out the encoder input in the model family's convention.

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <chrono>
 #include <cstring>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -118,6 +119,26 @@ class MultiModelTest : public ::testing::Test {
   std::unique_ptr<httplib::Client> client_;
 };
 
+// `ready`: every model becomes ready once its encoder has warmed up; with --no-warm-up at once.
+TEST_F(MultiModelTest, ModelsSayWhenTheirEncoderIsReady) {
+  Start(ModelArgs());
+  for (bool all_ready = false; !all_ready;) {
+    const Reply models = Get("/api/sam/models");
+    ASSERT_EQ(models.status, 200) << models.raw;
+    all_ready = true;
+    for (const json& m : models.body["models"]) all_ready = all_ready && m["ready"] == true;
+    if (!all_ready) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(Get("/api/sam/model").body["ready"], true);
+
+  std::vector<std::string> args = ModelArgs();
+  args.push_back("--no-warm-up");
+  Start(args);
+  const Reply models = Get("/api/sam/models");
+  ASSERT_EQ(models.body["models"].size(), 2u) << models.raw;
+  for (const json& m : models.body["models"]) EXPECT_EQ(m["ready"], true) << m.dump();
+}
+
 // GET /api/sam/models, /api/sam/model?model=, and what an unknown or hostile `model` gets.
 TEST_F(MultiModelTest, ListsTheModelsAndRefusesUnknownOnes) {
   Start(ModelArgs());
@@ -140,7 +161,9 @@ TEST_F(MultiModelTest, ListsTheModelsAndRefusesUnknownOnes) {
     EXPECT_EQ(m["embedding_tensors"],
               json::parse(R"([{"name": "image_embeddings", "shape": [1,256,64,64]}])"));
     EXPECT_EQ(m["embedding_bytes"], 4 * 256 * 64 * 64);
+    EXPECT_TRUE(m["ready"].is_boolean()) << m.dump();  // false while the encoder warms up
   }
+  EXPECT_TRUE(Get("/api/sam/model").body["ready"].is_boolean());
   // One model's description, by id or by name; the default without `model`.
   EXPECT_EQ(Get("/api/sam/model").body["id"], builtin["id"]);
   Reply by_id = Get("/api/sam/model?model=" + hwc["id"].get<std::string>());

@@ -4,8 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <thread>
 
 #include "model/mask_codec.h"
 #include "model/preprocess.h"
@@ -76,6 +78,23 @@ TEST(SamModelTest, DemoModelDescribesItself) {
   EXPECT_EQ(info.input_side, 1024);
   EXPECT_EQ(info.source, "built-in");
   EXPECT_GE(info.intra_op_threads, 1);
+}
+
+// The encoder warms up in the background after loading; without a warm-up it is ready at once.
+TEST(SamModelTest, EncoderWarmsUpInTheBackgroundUnlessTurnedOff) {
+  ModelOptions off;
+  off.warm_up = false;
+  Result<std::unique_ptr<SamModel>> cold = SamModel::OpenDemo(off);
+  ASSERT_TRUE(cold.ok()) << cold.status().message();
+  EXPECT_TRUE((*cold)->EncoderReady());
+
+  Result<std::unique_ptr<SamModel>> warm = SamModel::OpenDemo(ModelOptions{});
+  ASSERT_TRUE(warm.ok()) << warm.status().message();
+  while (!(*warm)->EncoderReady()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  // Encodes as before, and a model destroyed while warming up waits for its thread.
+  const auto scene = MakeShapesScene(320, 240, 3);
+  EXPECT_TRUE((*warm)->Encode((*warm)->Prepare(scene.image)).ok());
+  EXPECT_TRUE(SamModel::OpenDemo(ModelOptions{}).ok());
 }
 
 TEST(SamModelTest, FolderCopyOfTheDemoHasTheSameId) {
