@@ -14,7 +14,7 @@
 //
 //   encoder_floor_bench [--models mobilesam,vitb] [--images N] [--rounds R]
 //                       [--intra-op-threads T] [--shared-models DIR] [--no-warm-up]
-//                       [--spin on|off|both]
+//                       [--variants before,after,spin-nice10,nospin-nice0]
 #include <onnxruntime_cxx_api.h>
 #include <spdlog/spdlog.h>
 
@@ -24,6 +24,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <stdexcept>
 #include <string>
@@ -32,6 +33,8 @@
 
 #include "app/app.h"
 #include "bench_util.h"
+#include "image/image_decoder.h"
+#include "image/image_format.h"
 #include "ingest/ingestor.h"
 #include "jobs/prewarm_jobs.h"
 #include "model/sam_model.h"
@@ -107,7 +110,8 @@ class BareEncoder {
 // (b): prewarm jobs through the real App, one fresh dataset per job.
 class Prewarmer {
  public:
-  Prewarmer(const fs::path& model_dir, const fs::path& dir, int threads, bool warm_up, bool spinning) {
+  Prewarmer(const fs::path& model_dir, const fs::path& dir, int threads, bool warm_up, bool spinning,
+            int nice) {
     samcache::AppOptions options;
     options.data_dir = dir / "data";
     options.cache_dir = dir / "cache";
@@ -115,11 +119,14 @@ class Prewarmer {
     options.models = {model_dir};
     options.model.intra_op_threads = threads;
     options.model.warm_up = warm_up;
-    options.model.intra_op_spinning = spinning;
+    options.model.encoder_spinning = spinning;
+    options.pipeline_nice = nice;
     auto opened = samcache::App::Open(options);
     if (!opened.ok()) Fail("App::Open: " + opened.status().message());
     app_ = std::move(*opened);
   }
+
+  const samcache::SamModel& model() { return *app_->model(); }
 
   void WaitUntilReady() {
     while (!app_->model()->EncoderReady()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -153,6 +160,33 @@ class Prewarmer {
   std::unique_ptr<samcache::App> app_;
 };
 
+double ThreadCpuMs() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) * 1e3 + static_cast<double>(t.tv_nsec) / 1e6;
+}
+
+// What the prepare stage costs per image in CPU time (immune to other load): it runs while the
+// encoder runs, so on a busy machine it is taken from the encoder's cores.
+void PrintPrepareCost(const samcache::SamModel& model, const std::vector<NamedFile>& files) {
+  double decode = 0, hash = 0, prepare = 0;
+  for (const NamedFile& f : files) {
+    double t = ThreadCpuMs();
+    auto image = samcache::DecodeImage(f.bytes, samcache::SniffFormat(f.bytes));
+    if (!image.ok()) Fail("decode: " + image.status().message());
+    decode += ThreadCpuMs() - t;
+    t = ThreadCpuMs();
+    const std::string pixels = samcache::PixelHash(*image);
+    hash += ThreadCpuMs() - t;
+    t = ThreadCpuMs();
+    const samcache::PreparedImage input = model.Prepare(*image);
+    prepare += ThreadCpuMs() - t;
+  }
+  const double n = static_cast<double>(files.size());
+  std::printf("  prepare stage, CPU ms per image: decode %.1f, pixel hash %.1f, resize + layout %.1f\n",
+              decode / n, hash / n, prepare / n);
+}
+
 struct Graph {
   std::string label;
   fs::path dir;  // encoder.onnx + decoder.onnx
@@ -162,9 +196,11 @@ struct Graph {
 struct Variant {
   std::string label;
   bool spinning = true;
+  int nice = 0;  // of the prepare and store threads
+  bool warm_up = true;
 };
 
-void Measure(const Graph& graph, const fs::path& work, int images, int rounds, int threads, bool warm_up,
+void Measure(const Graph& graph, const fs::path& work, int images, int rounds, int threads,
              const std::vector<Variant>& variants, int& seed) {
   std::printf("\n%s (%s), %d intra-op threads, %d images per job, load average %s\n", graph.label.c_str(),
               graph.dir.filename().c_str(), threads, images, LoadAverage().c_str());
@@ -172,7 +208,8 @@ void Measure(const Graph& graph, const fs::path& work, int images, int rounds, i
   for (size_t v = 0; v < variants.size(); ++v) {
     const Clock::time_point load = Clock::now();
     prewarmers.push_back(std::make_unique<Prewarmer>(graph.dir, work / ("v" + std::to_string(v)), threads,
-                                                     warm_up, variants[v].spinning));
+                                                     variants[v].warm_up, variants[v].spinning,
+                                                     variants[v].nice));
     const double open_s = MsSince(load) / 1e3;
     prewarmers.back()->WaitUntilReady();  // a server started a while before its first job
     // The first job after the load: what the first images after a start pay.
@@ -181,6 +218,7 @@ void Measure(const Graph& graph, const fs::path& work, int images, int rounds, i
     std::printf("  %-24s model load %.2f s, ready after %.2f s; first job %.3f s/image\n",
                 variants[v].label.c_str(), open_s, MsSince(load) / 1e3 - first * images, first);
   }
+  PrintPrepareCost(prewarmers.front()->model(), MakeJpegs(images, seed));
   BareEncoder bare(graph.dir / "encoder.onnx", threads);
 
   // Interleaved: bare, then every variant, round after round.
@@ -219,7 +257,7 @@ int main(int argc, char** argv) {
   std::string models = "mobilesam,vitb";
   int images = 6, rounds = 3, threads = 2;
   bool no_warm_up = false;
-  std::string spin = "on";
+  std::string variant_names = "before,after";
   std::string shared = SAMCACHE_SHARED_MODELS_DIR;
   cli.add_option("--models", models, "mobilesam, vitb or both (comma-separated)");
   cli.add_option("--images", images, "images per prewarm job (and bare runs per round)")
@@ -228,8 +266,10 @@ int main(int argc, char** argv) {
   cli.add_option("--intra-op-threads", threads, "ONNX Runtime intra-op threads on both sides");
   cli.add_option("--shared-models", shared, "the folder with mobilesam-arch/");
   cli.add_flag("--no-warm-up", no_warm_up, "do not warm the encoder at model load");
-  cli.add_option("--spin", spin, "samcache's intra-op threads spinning: on, off or both (side by side)")
-      ->check(CLI::IsMember({"on", "off", "both"}));
+  cli.add_option("--variants", variant_names,
+                 "samcache configurations side by side, comma-separated: before (intra-op threads "
+                 "spinning, pipeline threads at nice 0), after (the defaults: no spinning, nice 10), "
+                 "spin-nice10, nospin-nice0");
   CLI11_PARSE(cli, argc, argv);
   spdlog::set_level(spdlog::level::warn);    // the App logs every encoder run
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // rows as they come, also into a file
@@ -252,13 +292,19 @@ int main(int argc, char** argv) {
                   static_cast<double>(fs::file_size(vitb / "encoder.onnx")) / 1e6);
       graphs.push_back({"ViT-B-arch", vitb});
     }
+    // "before": samcache before issue 17 (no warm-up at load either).
+    const std::vector<Variant> known{{"before", true, 0, false},
+                                     {"after", false, 10, !no_warm_up},
+                                     {"spin-nice10", true, 10, !no_warm_up},
+                                     {"nospin-nice0", false, 0, !no_warm_up}};
     std::vector<Variant> variants;
-    if (spin != "off") variants.push_back({"samcache (spinning)", true});
-    if (spin != "on") variants.push_back({"samcache (no spinning)", false});
+    for (const Variant& v : known) {
+      if (("," + variant_names + ",").find("," + v.label + ",") != std::string::npos) variants.push_back(v);
+    }
+    if (variants.empty()) Fail("--variants names none of before, after, spin-nice10, nospin-nice0");
     int seed = 9000;
     for (size_t i = 0; i < graphs.size(); ++i) {
-      Measure(graphs[i], dir / ("run-" + std::to_string(i)), images, rounds, threads, !no_warm_up, variants,
-              seed);
+      Measure(graphs[i], dir / ("run-" + std::to_string(i)), images, rounds, threads, variants, seed);
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "encoder_floor_bench: %s\n", e.what());

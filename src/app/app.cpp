@@ -120,6 +120,7 @@ std::unique_ptr<ServedModel> App::Serve(std::unique_ptr<SamModel> model) {
   service_options.max_prepared = 1;
   service_options.lease = redis_lease_.get();
   service_options.encoder_turn = &encoder_turn_;
+  service_options.stage_nice = options_.pipeline_nice;
   served->embeddings = std::make_unique<EmbeddingService>(*served->model, *store_, *blobs_, service_options);
   served->project_cache = std::make_unique<ProjectCache>(*served->embeddings, *claims_, id);
   served->segmenter = std::make_unique<Segmenter>(*catalog_, *served->embeddings, *served->model, 256,

@@ -60,6 +60,8 @@ struct AppOptions {
   ModelOptions model;
   uint64_t memory_cache_bytes = uint64_t{1} << 30;
   size_t encoder_queue = 64;
+  // Nice value of the embedding pipeline's prepare and store threads (EmbeddingService::Options).
+  int pipeline_nice = 10;
   std::filesystem::path cache_dir;                // default: <data_dir>/embeddings
   uint64_t cache_max_bytes = uint64_t{10} << 30;  // 0: no limit
   // How new disk entries store their values; entries of either dtype are read.

@@ -1,6 +1,9 @@
 #include "model/embedding_service.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "image/image_decoder.h"
 #include "image/image_format.h"
@@ -35,6 +38,16 @@ Result<DecodedImage> LoadPixels(BlobStore& blobs, const ImageSource& source, Enc
                            " no longer decodes to the recorded pixels");
   }
   return image;
+}
+
+// Nice is per thread on Linux; lowering it needs no privilege. A failure leaves the thread as
+// it was.
+void SetThisThreadsNice(int nice) {
+  if (nice == 0) return;
+  const auto tid = static_cast<id_t>(syscall(SYS_gettid));
+  if (setpriority(PRIO_PROCESS, tid, nice) != 0) {
+    spdlog::warn("cannot lower a pipeline thread's priority to nice {}", nice);
+  }
 }
 
 }  // namespace
@@ -191,6 +204,7 @@ bool EmbeddingService::Hand(std::unique_ptr<Job> job, std::deque<std::unique_ptr
 }
 
 void EmbeddingService::PrepareLoop() {
+  SetThisThreadsNice(options_.stage_nice);
   for (;;) {
     std::unique_ptr<Job> job = Take(waiting_, waiting_cv_);
     if (!job) return;
@@ -239,6 +253,7 @@ void EmbeddingService::EncodeLoop() {
 }
 
 void EmbeddingService::StoreLoop() {
+  SetThisThreadsNice(options_.stage_nice);
   for (;;) {
     std::unique_ptr<Job> job = Take(encoded_, encoded_cv_);
     if (!job) return;

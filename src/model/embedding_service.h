@@ -123,6 +123,10 @@ class EmbeddingService {
     // Shared by the services of every model a process serves, so that their encoders take
     // turns instead of splitting the cores (each run already uses them all). Null: no turns.
     std::mutex* encoder_turn = nullptr;
+    // The nice value of the prepare and store threads (0: the process's). They run while the
+    // encoder runs and would take cores from its threads, whose parallel sections then wait
+    // for the slowest; a lower priority leaves them the gaps the encoder's threads leave.
+    int stage_nice = 10;
   };
   // `model`, `tier` and `blobs` must outlive the service.
   EmbeddingService(const SamModel& model, EmbeddingTier& tier, BlobStore& blobs, Options options);

@@ -149,11 +149,12 @@ Result<std::unique_ptr<SamModel::Impl>> SamModel::Impl::Load(const ModelFiles& f
   Ort::SessionOptions session_options;
   session_options.SetIntraOpNumThreads(info.intra_op_threads);
   session_options.SetInterOpNumThreads(1);
-  if (!options.intra_op_spinning) session_options.AddConfigEntry("session.intra_op.allow_spinning", "0");
   session_options.SetGraphOptimizationLevel(GraphOptimizationLevel::ORT_ENABLE_ALL);
+  Ort::SessionOptions encoder_options = session_options.Clone();
+  if (!options.encoder_spinning) encoder_options.AddConfigEntry("session.intra_op.allow_spinning", "0");
   try {
     impl->encoder = std::make_unique<Ort::Session>(OrtEnvironment(), files.encoder_bytes.data(),
-                                                   files.encoder_bytes.size(), session_options);
+                                                   files.encoder_bytes.size(), encoder_options);
   } catch (const Ort::Exception& e) {
     return Status::InvalidArgument(files.encoder_name + ": ONNX Runtime cannot load it: " + e.what());
   }
