@@ -80,21 +80,22 @@ TEST(SamModelTest, DemoModelDescribesItself) {
   EXPECT_GE(info.intra_op_threads, 1);
 }
 
-// The encoder warms up in the background after loading; without a warm-up it is ready at once.
-TEST(SamModelTest, EncoderWarmsUpInTheBackgroundUnlessTurnedOff) {
-  ModelOptions off;
-  off.warm_up = false;
-  Result<std::unique_ptr<SamModel>> cold = SamModel::OpenDemo(off);
+// The encoder warms up in the background after loading when asked; without a warm-up (the
+// default) it is ready at once.
+TEST(SamModelTest, EncoderWarmsUpInTheBackgroundWhenAsked) {
+  Result<std::unique_ptr<SamModel>> cold = SamModel::OpenDemo(ModelOptions{});
   ASSERT_TRUE(cold.ok()) << cold.status().message();
   EXPECT_TRUE((*cold)->EncoderReady());
 
-  Result<std::unique_ptr<SamModel>> warm = SamModel::OpenDemo(ModelOptions{});
+  ModelOptions on;
+  on.warm_up = true;
+  Result<std::unique_ptr<SamModel>> warm = SamModel::OpenDemo(on);
   ASSERT_TRUE(warm.ok()) << warm.status().message();
   while (!(*warm)->EncoderReady()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   // Encodes as before, and a model destroyed while warming up waits for its thread.
   const auto scene = MakeShapesScene(320, 240, 3);
   EXPECT_TRUE((*warm)->Encode((*warm)->Prepare(scene.image)).ok());
-  EXPECT_TRUE(SamModel::OpenDemo(ModelOptions{}).ok());
+  EXPECT_TRUE(SamModel::OpenDemo(on).ok());
 }
 
 TEST(SamModelTest, FolderCopyOfTheDemoHasTheSameId) {

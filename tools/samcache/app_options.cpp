@@ -74,9 +74,13 @@ void AddModelOptions(CLI::App* cmd, ModelCliOptions& o, bool with_cache, bool se
                   "ONNX Runtime threads per model run (0: one per core)")
       ->capture_default_str()
       ->check(CLI::Range(0, 256));
-  cmd->add_flag("--no-warm-up", o.no_warm_up,
-                "Do not run the encoder twice on a blank image in the background at model load (a "
-                "session's first runs are 2-3x slower; GET /api/sam/models says when a model is ready)");
+  if (several) {  // servers; one-shot commands start encoding at once, a warm-up would compete
+    o.warm_up = true;
+    cmd->add_flag(
+        "--no-warm-up", [&o](int64_t) { o.warm_up = false; },
+        "Do not run each encoder twice on a blank image in the background at model load (a "
+        "session's first runs are 2-3x slower; GET /api/sam/models says when a model is ready)");
+  }
   cmd->add_option("--redis", o.redis_url,
                   "Shared embedding tier and per-key encoder leases for several instances: "
                   "redis://host:port[/db] (run Redis with maxmemory and allkeys-lru, see README)");
@@ -127,7 +131,7 @@ Status ApplyModelOptions(const ModelCliOptions& o, AppOptions& options) {
   SAMCACHE_ASSIGN_OR_RETURN(options.models, ModelFolders(o));
   options.default_model = o.default_model;
   options.model.intra_op_threads = o.intra_op_threads;
-  options.model.warm_up = !o.no_warm_up;
+  options.model.warm_up = o.warm_up;
   options.memory_cache_bytes = o.memory_cache_bytes;
   options.encoder_queue = o.encoder_queue;
   options.cache_max_bytes = o.cache_max_bytes;
