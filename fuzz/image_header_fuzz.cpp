@@ -1,6 +1,7 @@
 // Upload bytes as the ingestor sees them: sniffing, the header walk that refuses bombs and
 // truncated files before decoding, and the whole checked load for images small enough to
-// decode quickly (OpenCV's decoders are not instrumented, but our use of them is).
+// decode quickly, also at half scale for JPEGs (OpenCV's decoders are not instrumented, but our
+// use of them is).
 #include <opencv2/core.hpp>
 
 #include <cstddef>
@@ -8,6 +9,7 @@
 #include <string_view>
 
 #include "fuzz_check.h"
+#include "image/image_decoder.h"
 #include "image/image_format.h"
 #include "image/image_load.h"
 
@@ -44,5 +46,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // The limit was checked on the header's size; the decoder must not find more pixels than
   // that, or a bomb could pass with a small header (EXIF orientation only swaps the sides).
   FUZZ_CHECK(uint64_t{pixels.width} * pixels.height <= kMaxDecodePixels);
+
+  // The embedding service decodes large JPEGs at a reduced DCT scale: sides rounded up.
+  if (header->format != samcache::ImageFormat::kJpeg) return 0;
+  const samcache::Result<samcache::DecodedImage> half = samcache::DecodeJpegReduced(bytes, 2);
+  if (!half.ok()) return 0;
+  FUZZ_CHECK(half->rgb.size() == uint64_t{half->width} * half->height * 3);
+  FUZZ_CHECK((half->width == (pixels.width + 1) / 2 && half->height == (pixels.height + 1) / 2) ||
+             (half->width == (pixels.height + 1) / 2 && half->height == (pixels.width + 1) / 2));
   return 0;
 }

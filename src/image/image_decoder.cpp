@@ -12,7 +12,10 @@
 
 namespace samcache {
 
-Result<DecodedImage> DecodeImage(std::string_view bytes, ImageFormat format) {
+namespace {
+
+// imdecode with `flags` (8-bit, 3 channels, EXIF orientation applied), into RGB.
+Result<DecodedImage> Imdecode(std::string_view bytes, ImageFormat format, int flags) {
   // OpenCV picks a decoder by signature, not by our format: bytes that pass our header walk
   // but not its own decoder's check (a WebP whose VP8 sizes libwebp finds inconsistent) go on
   // to the DICOM decoder when "DICM" is at offset 128, and GDCM aborts the process on a bad
@@ -21,18 +24,10 @@ Result<DecodedImage> DecodeImage(std::string_view bytes, ImageFormat format) {
     return Status::Corrupt("cannot decode " + std::string(FormatName(format)) +
                            " data: the file also carries a DICOM signature");
   }
-  if (format == ImageFormat::kJpeg) {
-    // Files stored before the scan limit existed reach here from the embedding service too.
-    // The walk is linear and cheap next to any decode; only its scan verdict is used, so other
-    // damage is still reported by the decoder as before.
-    Result<ImageHeader> header = ReadImageHeader(bytes);
-    if (!header.ok() && header.status().code() == StatusCode::kInvalidArgument) return header.status();
-  }
   cv::Mat bgr;
   try {
     const cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8UC1, const_cast<char*>(bytes.data()));
-    // IMREAD_COLOR: 8-bit, 3 channels, EXIF orientation applied.
-    bgr = cv::imdecode(buffer, cv::IMREAD_COLOR);
+    bgr = cv::imdecode(buffer, flags);
   } catch (const cv::Exception& e) {
     return Status::Corrupt("cannot decode " + std::string(FormatName(format)) + ": " + e.what());
   }
@@ -47,6 +42,42 @@ Result<DecodedImage> DecodeImage(std::string_view bytes, ImageFormat format) {
   cv::Mat rgb = RgbView(out);
   cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
   return out;
+}
+
+// Files stored before the scan limit existed reach the decoder from the embedding service too.
+// The walk is linear and cheap next to any decode; only its scan verdict is used, so other
+// damage is still reported by the decoder as before.
+Status CheckJpegScans(std::string_view bytes) {
+  Result<ImageHeader> header = ReadImageHeader(bytes);
+  if (!header.ok() && header.status().code() == StatusCode::kInvalidArgument) return header.status();
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<DecodedImage> DecodeJpegReduced(std::string_view bytes, int denominator) {
+  int flags = 0;
+  switch (denominator) {
+    case 2:
+      flags = cv::IMREAD_REDUCED_COLOR_2;
+      break;
+    case 4:
+      flags = cv::IMREAD_REDUCED_COLOR_4;
+      break;
+    case 8:
+      flags = cv::IMREAD_REDUCED_COLOR_8;
+      break;
+    default:
+      return Status::InvalidArgument("a JPEG is decoded at 1/2, 1/4 or 1/8 of its size");
+  }
+  if (SniffFormat(bytes) != ImageFormat::kJpeg) return Status::InvalidArgument("not a JPEG");
+  SAMCACHE_RETURN_IF_ERROR(CheckJpegScans(bytes));
+  return Imdecode(bytes, ImageFormat::kJpeg, flags);
+}
+
+Result<DecodedImage> DecodeImage(std::string_view bytes, ImageFormat format) {
+  if (format == ImageFormat::kJpeg) SAMCACHE_RETURN_IF_ERROR(CheckJpegScans(bytes));
+  return Imdecode(bytes, format, cv::IMREAD_COLOR);
 }
 
 std::string PixelHash(const DecodedImage& image) {

@@ -23,6 +23,11 @@ struct DecodedImage {
 // The caller checks the declared size against its pixel limit before calling.
 Result<DecodedImage> DecodeImage(std::string_view bytes, ImageFormat format);
 
+// A JPEG decoded at 1/`denominator` of its size (2, 4 or 8), sides rounded up, EXIF
+// orientation applied: libjpeg scales inside the inverse DCT, at a fraction of a full
+// decode's cost. InvalidArgument for another format or denominator; Corrupt as DecodeImage.
+Result<DecodedImage> DecodeJpegReduced(std::string_view bytes, int denominator);
+
 // SHA-256 (hex) of a versioned tag, the width and height, and the RGB bytes: equal for the
 // same pixels in any file, different for anything else.
 std::string PixelHash(const DecodedImage& image);

@@ -70,12 +70,16 @@ class EfficientSamAdapter : public FamilyAdapter {
     return Status::Ok();
   }
 
+  // The image's own size, each side capped at the frame (a 12 MP float input would be 144 MB).
+  ResizedSize InputSize(int height, int width, const ModelInfo& info) const override {
+    return {std::min(height, info.input_side), std::min(width, info.input_side)};
+  }
+
   PreparedImage Prepare(const DecodedImage& image, const ModelInfo& info) const override {
     PreparedImage prepared;
     prepared.original_height = static_cast<int>(image.height);
     prepared.original_width = static_cast<int>(image.width);
-    const int height = std::min(prepared.original_height, info.input_side);
-    const int width = std::min(prepared.original_width, info.input_side);
+    const auto [height, width] = InputSize(prepared.original_height, prepared.original_width, info);
     const DecodedImage resized = ResizeTo(image, height, width);
     prepared.input_height = height;
     prepared.input_width = width;

@@ -5,6 +5,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "common/crypto.h"
 #include "image/image_decoder.h"
 #include "image/image_format.h"
 #include "store/blob_store.h"
@@ -21,9 +22,50 @@ double MillisSince(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
 
+// A large JPEG's pixels at 1/2, 1/4 or 1/8 of its size, when the model's input is no larger
+// and comes out the same size either way (libjpeg scales inside the inverse DCT: a 12 MP photo
+// decodes in a fraction of the time, and the resize after it has less to do). The pixel hash
+// needs the full decode, so these bytes are checked against their content hash instead: the
+// same bytes that decoded to the key's pixels at upload. Nullopt: decode in full.
+std::optional<Result<DecodedImage>> LoadReduced(const SamModel& model, std::string_view bytes,
+                                                const ImageSource& source, int& full_height,
+                                                int& full_width) {
+  Result<ImageHeader> header = ReadImageHeader(bytes);
+  if (!header.ok() || header->format != ImageFormat::kJpeg) return std::nullopt;
+  const int h = static_cast<int>(header->height), w = static_cast<int>(header->width);
+  // Both orientations: EXIF may turn the picture a quarter.
+  const auto fits = [&](int full_h, int full_w, int small_h, int small_w) {
+    const std::pair<int, int> input = model.InputSize(full_h, full_w);
+    return small_h >= input.first && small_w >= input.second && model.InputSize(small_h, small_w) == input;
+  };
+  for (int denominator : {8, 4, 2}) {
+    const int small_h = (h + denominator - 1) / denominator, small_w = (w + denominator - 1) / denominator;
+    if (!fits(h, w, small_h, small_w) || !fits(w, h, small_w, small_h)) continue;
+    if (Sha256Hex(bytes) != source.content_hash) {
+      return Status::Corrupt("stored file " + source.content_hash.substr(0, 12) +
+                             " no longer matches its hash");
+    }
+    Result<DecodedImage> image = DecodeJpegReduced(bytes, denominator);
+    if (!image.ok()) return image;
+    if (static_cast<int>(image->height) == small_h && static_cast<int>(image->width) == small_w) {
+      full_height = h;
+      full_width = w;
+    } else if (static_cast<int>(image->height) == small_w && static_cast<int>(image->width) == small_h) {
+      full_height = w;
+      full_width = h;
+    } else {
+      return std::nullopt;  // not the size libjpeg promises: the full decode decides
+    }
+    return image;
+  }
+  return std::nullopt;
+}
+
 // The image's pixels from its blob, checked against the pixel hash the key was made from:
-// an embedding is never computed from other pixels than its key says.
-Result<DecodedImage> LoadPixels(BlobStore& blobs, const ImageSource& source, EncodeTimings& timings) {
+// an embedding is never computed from other pixels than its key says. `full_height` and
+// `full_width`: the oriented image's size (the decoded one's unless it was reduced).
+Result<DecodedImage> LoadPixels(const SamModel& model, BlobStore& blobs, const ImageSource& source,
+                                EncodeTimings& timings, int& full_height, int& full_width) {
   Clock::time_point step = Clock::now();
   Result<std::string> bytes = blobs.Read(source.content_hash);
   timings.read_ms = MillisSince(step);
@@ -31,11 +73,24 @@ Result<DecodedImage> LoadPixels(BlobStore& blobs, const ImageSource& source, Enc
     return Status::Corrupt("the image's stored file cannot be read: " + bytes.status().message());
   }
   step = Clock::now();
+  if (std::optional<Result<DecodedImage>> reduced =
+          LoadReduced(model, *bytes, source, full_height, full_width)) {
+    timings.decode_ms = MillisSince(step);
+    if (reduced->ok()) {
+      const int width = static_cast<int>((*reduced)->width);
+      timings.decode_scale = (full_width + width - 1) / width;
+    }
+    return std::move(*reduced);
+  }
   Result<DecodedImage> image = DecodeImage(*bytes, SniffFormat(*bytes));
   timings.decode_ms = MillisSince(step);
   if (image.ok() && PixelHash(*image) != source.pixel_hash) {
     return Status::Corrupt("stored file " + source.content_hash.substr(0, 12) +
                            " no longer decodes to the recorded pixels");
+  }
+  if (image.ok()) {
+    full_height = static_cast<int>(image->height);
+    full_width = static_cast<int>(image->width);
   }
   return image;
 }
@@ -211,7 +266,9 @@ void EmbeddingService::PrepareLoop() {
     job->timings.queue_ms = MillisSince(job->queued_at);
 
     {  // the decoded image is released before waiting for the encoder
-      Result<DecodedImage> image = LoadPixels(blobs_, job->source, job->timings);
+      int full_height = 0, full_width = 0;
+      Result<DecodedImage> image =
+          LoadPixels(model_, blobs_, job->source, job->timings, full_height, full_width);
       if (!image.ok()) {
         spdlog::error("embedding {}: {}", job->key.ToString(), image.status().message());
         Finish(*job, image.status());
@@ -219,6 +276,8 @@ void EmbeddingService::PrepareLoop() {
       }
       const Clock::time_point step = Clock::now();
       job->prepared = model_.Prepare(*image);
+      job->prepared.original_height = full_height;
+      job->prepared.original_width = full_width;
       job->timings.preprocess_ms = MillisSince(step);
     }
 

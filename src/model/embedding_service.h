@@ -56,6 +56,7 @@ struct ImageSource {
 struct EncodeTimings {
   double read_ms = 0;
   double decode_ms = 0;
+  int decode_scale = 1;  // the blob was decoded at 1/decode_scale of its size (large JPEGs)
   double preprocess_ms = 0;
   double encoder_ms = 0;
   double store_ms = 0;  // writing it into the tiers

@@ -33,6 +33,11 @@ std::string Describe(const ModelGraphs& graphs, const FamilyAdapter& adapter,
 
 }  // namespace
 
+ResizedSize FamilyAdapter::InputSize(int height, int width, const ModelInfo& info) const {
+  if (info.frame_fit == FrameFit::kStretch) return {info.input_side, info.input_side};
+  return LongestSideSize(height, width, info.input_side);
+}
+
 std::vector<std::unique_ptr<FamilyAdapter>> MakeFamilyAdapters() {
   std::vector<std::unique_ptr<FamilyAdapter>> adapters;
   adapters.push_back(MakeSamAdapter());

@@ -19,6 +19,7 @@
 
 #include "model/model_family.h"
 #include "model/onnx_graph.h"
+#include "model/preprocess.h"
 #include "model/sam_model.h"
 
 namespace samcache {
@@ -71,6 +72,9 @@ class FamilyAdapter {
   // embedding_bytes, max_points, mask ranking, encoder convention).
   virtual Status Configure(const ModelGraphs& graphs, ModelInfo& info) = 0;
 
+  // The size Prepare resizes a height x width image to (before any padding): by default the
+  // longest side or the stretch to the frame, as info.frame_fit says.
+  virtual ResizedSize InputSize(int height, int width, const ModelInfo& info) const;
   virtual PreparedImage Prepare(const DecodedImage& image, const ModelInfo& info) const = 0;
   virtual Result<Embedding> Encode(const PreparedImage& input, const ModelInfo& info) const = 0;
   // `graph_masks`: also return the decoder's own masks at the original size (slow; tests).

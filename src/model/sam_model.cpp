@@ -211,6 +211,11 @@ const ModelInfo& SamModel::info() const { return impl_->info; }
 
 bool SamModel::EncoderReady() const { return impl_->encoder_ready; }
 
+std::pair<int, int> SamModel::InputSize(int height, int width) const {
+  const ResizedSize size = impl_->adapter->InputSize(height, width, impl_->info);
+  return {size.height, size.width};
+}
+
 PreparedImage SamModel::Prepare(const DecodedImage& image) const {
   return impl_->adapter->Prepare(image, impl_->info);
 }

@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/status.h"
@@ -131,6 +132,8 @@ class SamModel {
   // Resize (longest side to the frame, or stretched to it; area averaging when shrinking) and
   // lay out the encoder input in the model family's convention.
   PreparedImage Prepare(const DecodedImage& image) const;
+  // The (height, width) Prepare resizes a height x width image to, before any padding.
+  std::pair<int, int> InputSize(int height, int width) const;
 
   // Runs the encoder. The returned tensors' shapes are checked against what the decoder
   // takes (exports often declare symbolic output shapes, so metadata alone proves nothing).

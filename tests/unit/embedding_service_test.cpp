@@ -5,6 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <thread>
 
 #include "common/crypto.h"
@@ -120,6 +123,63 @@ TEST_F(EmbeddingServiceTest, CorruptOrMissingBlobsAreRefusedAndNotCached) {
   EXPECT_EQ(service.Stats().runs, 0u);
   // The service keeps working after failures.
   EXPECT_TRUE(service.Get(image).ok());
+}
+
+// Mean |a - b| over the mean |b|: how far one embedding is from another.
+double RelativeDifference(const Embedding& a, const Embedding& b) {
+  double diff = 0, scale = 0;
+  const std::vector<float>& x = a.tensors.at(0).values;
+  const std::vector<float>& y = b.tensors.at(0).values;
+  EXPECT_EQ(x.size(), y.size());
+  for (size_t i = 0; i < std::min(x.size(), y.size()); ++i) {
+    diff += std::abs(x[i] - y[i]);
+    scale += std::abs(y[i]);
+  }
+  return diff / scale;
+}
+
+// A large JPEG is decoded at a reduced DCT scale when the model's input comes out the same
+// size; its embedding stays the full decode's (to resize noise), in either EXIF orientation.
+TEST_F(EmbeddingServiceTest, LargeJpegsAreDecodedAtAReducedScale) {
+  EmbeddingService service(*model_, tier_, blobs_, {});
+  const testing::Scene scene = testing::MakeShapesScene(4100, 3000, 7);
+  struct Case {
+    std::string name;
+    std::string jpeg;
+    int scale;
+  };
+  std::vector<Case> cases{{"4100x3000", EncodeImage(scene.image, ".jpg", 95).value(), 4},
+                          {"rotated", testing::JpegWithOrientation6(scene.image), 4}};
+  const testing::Scene medium = testing::MakeShapesScene(1920, 1080, 8);
+  cases.push_back({"1920x1080", EncodeImage(medium.image, ".jpg", 95).value(), 1});  // 960 < 1024
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    Result<DecodedImage> full = DecodeImage(c.jpeg, ImageFormat::kJpeg);
+    ASSERT_TRUE(full.ok());
+    const std::string hash = Sha256Hex(c.jpeg);
+    ASSERT_TRUE(blobs_.Put(hash, c.jpeg).ok());
+    Result<EmbeddingLookup> lookup = service.Get(ImageSource{hash, PixelHash(*full)});
+    ASSERT_TRUE(lookup.ok()) << lookup.status().message();
+    EXPECT_EQ(lookup->timings.decode_scale, c.scale);
+    Result<Embedding> reference = model_->Encode(model_->Prepare(*full));
+    ASSERT_TRUE(reference.ok());
+    const double difference = RelativeDifference(*lookup->embedding, *reference);
+    std::printf("%s: relative difference %.5f\n", c.name.c_str(), difference);
+    if (c.scale == 1) {
+      EXPECT_EQ(difference, 0.0);
+    } else {
+      EXPECT_LT(difference, 0.02);
+    }
+  }
+  // The reduced path checks the bytes against their content hash (it cannot check pixels).
+  const std::string& jpeg = cases.front().jpeg;
+  const std::string wrong_hash = Sha256Hex("other bytes");
+  ASSERT_TRUE(blobs_.Put(wrong_hash, jpeg).ok());
+  Result<EmbeddingLookup> lookup = service.Get(ImageSource{wrong_hash, std::string(64, 'd')});
+  ASSERT_FALSE(lookup.ok());
+  EXPECT_EQ(lookup.status().code(), StatusCode::kCorrupt);
+  EXPECT_NE(lookup.status().message().find("no longer matches its hash"), std::string::npos)
+      << lookup.status().message();
 }
 
 TEST_F(EmbeddingServiceTest, AFullQueueAnswersUnavailableAtOnce) {
