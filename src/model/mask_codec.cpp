@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstring>
 #include <limits>
+#include <utility>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -47,15 +48,17 @@ std::vector<Tap> BilinearTaps(int in, int out, int count) {
 }
 
 // Resizes the row-major in_h x in_w float image `src` to out_h x out_w, but produces only the
-// top-left rows x cols of the result (the crop costs nothing). Horizontal pass first, as OpenCV
-// and PyTorch do; each source row is resized horizontally once and kept while output rows need
-// it. For every output row y, in order, calls emit(y, r0, r1, b0, b1): the row is
-// r0[x] * b0 + r1[x] * b1 for x < cols, and `emit` decides what to store.
+// output rows [y0, y1) and columns [x0, x1) (a crop costs nothing). Horizontal pass first, as
+// OpenCV and PyTorch do; each source row is resized horizontally once and kept while output
+// rows need it. For every output row y, in order, calls emit(y, r0, r1, b0, b1): the row's
+// columns x0 + i are r0[i] * b0 + r1[i] * b1 for i < x1 - x0, and `emit` decides what to store.
+// A value does not depend on the window it is computed in (same taps, same operations).
 template <typename Emit>
-void ResizeBilinear(const float* src, int in_h, int in_w, int out_h, int out_w, int rows, int cols,
-                    Emit&& emit) {
-  const std::vector<Tap> xt = BilinearTaps(in_w, out_w, cols);
-  const std::vector<Tap> yt = BilinearTaps(in_h, out_h, rows);
+void ResizeBilinear(const float* src, int in_h, int in_w, int out_h, int out_w, int y0, int y1, int x0,
+                    int x1, Emit&& emit) {
+  const std::vector<Tap> xt = BilinearTaps(in_w, out_w, x1);
+  const std::vector<Tap> yt = BilinearTaps(in_h, out_h, y1);
+  const int cols = x1 - x0;
   // Two slots by source-row parity: an output row needs rows s and s + 1 (or s twice), which
   // never share a slot, and rows are needed in increasing order.
   std::vector<float> slots(2 * static_cast<size_t>(cols));
@@ -65,19 +68,26 @@ void ResizeBilinear(const float* src, int in_h, int in_w, int out_h, int out_w, 
     if (cached[sy & 1] != sy) {
       const float* s = src + static_cast<size_t>(sy) * in_w;
       for (int x = 0; x < cols; ++x) {
-        const Tap& t = xt[x];
+        const Tap& t = xt[x0 + x];
         dst[x] = s[t.i0] * t.w0 + s[t.i1] * t.w1;
       }
       cached[sy & 1] = sy;
     }
     return dst;
   };
-  for (int y = 0; y < rows; ++y) {
+  for (int y = y0; y < y1; ++y) {
     const Tap& t = yt[y];
     const float* r0 = row(t.i0);
     const float* r1 = row(t.i1);
     emit(y, r0, r1, t.w0, t.w1);
   }
+}
+
+// The top-left rows x cols of the full resize.
+template <typename Emit>
+void ResizeBilinear(const float* src, int in_h, int in_w, int out_h, int out_w, int rows, int cols,
+                    Emit&& emit) {
+  ResizeBilinear(src, in_h, in_w, out_h, out_w, 0, rows, 0, cols, std::forward<Emit>(emit));
 }
 
 void CheckUpsampleArgs([[maybe_unused]] const float* low_res, [[maybe_unused]] int low_h,
@@ -159,6 +169,123 @@ void TransposeToBinary(const uint8_t* src, size_t stride, int rows, int cols, ui
   scalar(full_rows, rows, 0, cols);       // bottom edge
 }
 
+// Run lengths in the making, COCO style: runs alternate background and foreground and start
+// with background.
+struct RunCounter {
+  std::vector<uint32_t> counts;
+  uint8_t value = 0;
+  size_t run = 0;
+
+  // n background pixels.
+  void Background(size_t n) {
+    if (n == 0) return;
+    if (value == 1) {
+      counts.push_back(static_cast<uint32_t>(run));
+      run = 0;
+      value = 0;
+    }
+    run += n;
+  }
+  // Pixels given as 0/1 bytes.
+  void Bytes(const uint8_t* p, const uint8_t* const end) {
+    while (p < end) {
+      const void* next = std::memchr(p, value ^ 1, static_cast<size_t>(end - p));
+      if (next == nullptr) {
+        run += static_cast<size_t>(end - p);
+        return;
+      }
+      run += static_cast<size_t>(static_cast<const uint8_t*>(next) - p);
+      counts.push_back(static_cast<uint32_t>(run));
+      run = 0;
+      p = static_cast<const uint8_t*>(next);
+      value ^= 1;
+    }
+  }
+  // The last run (never empty unless the mask is: pycocotools gives [0] for an empty mask).
+  std::vector<uint32_t> Finish(size_t pixels) {
+    if (run > 0 || pixels == 0) counts.push_back(static_cast<uint32_t>(run));
+    return std::move(counts);
+  }
+};
+
+// Output indices [first, last) of a resize from `in` to `out` samples whose taps read one of
+// the source samples s0..s1. Every other output reads only values <= 0 with weights >= 0, and
+// such a sum is <= 0 in float as in the reals: it is background.
+std::pair<int, int> ReachedRange(int in, int out, int s0, int s1) {
+  const std::vector<Tap> taps = BilinearTaps(in, out, out);
+  int first = out, last = 0;
+  for (int d = 0; d < out; ++d) {
+    const Tap& t = taps[d];
+    if ((t.i0 >= s0 && t.i0 <= s1) || (t.i1 >= s0 && t.i1 <= s1)) {
+      first = std::min(first, d);
+      last = d + 1;
+    }
+  }
+  return {first, last};
+}
+
+// The RLE, bbox and area of the mask "resize of src to out_h x out_w, > 0", computed on the
+// part of the output that can be positive only (the rest is known to be background).
+EncodedMask EncodeResized(const float* src, int in_h, int in_w, int out_h, int out_w) {
+  EncodedMask out;
+  out.rle.height = out_h;
+  out.rle.width = out_w;
+  const size_t pixels = static_cast<size_t>(out_h) * out_w;
+  int sy0 = in_h, sy1 = -1, sx0 = in_w, sx1 = -1;
+  for (int y = 0; y < in_h; ++y) {
+    const float* row = src + static_cast<size_t>(y) * in_w;
+    int x = 0;
+    while (x < in_w && !(row[x] > 0.0f)) ++x;
+    if (x == in_w) continue;
+    int right = in_w - 1;
+    while (!(row[right] > 0.0f)) --right;
+    sy0 = std::min(sy0, y);
+    sy1 = y;
+    sx0 = std::min(sx0, x);
+    sx1 = std::max(sx1, right);
+  }
+  RunCounter runs;
+  // When shrinking, taps skip some source samples: positives there reach no output.
+  const auto [y0, y1] = sy1 < 0 ? std::pair{0, 0} : ReachedRange(in_h, out_h, sy0, sy1);
+  const auto [x0, x1] = sy1 < 0 ? std::pair{0, 0} : ReachedRange(in_w, out_w, sx0, sx1);
+  if (y0 >= y1 || x0 >= x1) {
+    runs.Background(pixels);
+    out.rle.counts = CompressRleCounts(runs.Finish(pixels));
+    return out;
+  }
+  BinaryMask box;
+  box.height = y1 - y0;
+  box.width = x1 - x0;
+  box.data.resize(static_cast<size_t>(box.height) * box.width);
+  ResizeBilinear(src, in_h, in_w, out_h, out_w, y0, y1, x0, x1,
+                 [&](int y, const float* r0, const float* r1, float b0, float b1) {
+                   uint8_t* d = box.data.data() + static_cast<size_t>(y - y0) * box.width;
+                   for (int x = 0; x < box.width; ++x) d[x] = (r0[x] * b0 + r1[x] * b1) > 0.0f;
+                 });
+  // Column-major runs: whole background columns left of the box, then per box column the
+  // background above it, its pixels and the background below, then the columns to the right.
+  runs.Background(static_cast<size_t>(x0) * out_h);
+  constexpr int kBlockColumns = 64;
+  std::vector<uint8_t> block(static_cast<size_t>(kBlockColumns) * box.height);
+  for (int c0 = 0; c0 < box.width; c0 += kBlockColumns) {
+    const int columns = std::min(kBlockColumns, box.width - c0);
+    TransposeToBinary(box.data.data() + c0, static_cast<size_t>(box.width), box.height, columns,
+                      block.data());
+    for (int c = 0; c < columns; ++c) {
+      const uint8_t* column = block.data() + static_cast<size_t>(c) * box.height;
+      runs.Background(static_cast<size_t>(y0));
+      runs.Bytes(column, column + box.height);
+      runs.Background(static_cast<size_t>(out_h - y1));
+    }
+  }
+  runs.Background(static_cast<size_t>(out_w - x1) * out_h);
+  out.rle.counts = CompressRleCounts(runs.Finish(pixels));
+  const std::array<int, 4> b = MaskBbox(box);
+  if (b[2] > 0) out.bbox = {b[0] + x0, b[1] + y0, b[2], b[3]};
+  out.area = MaskArea(box);
+  return out;
+}
+
 size_t PixelCount(const BinaryMask& mask) { return static_cast<size_t>(mask.height) * mask.width; }
 
 cv::Mat MaskView(const BinaryMask& mask) {
@@ -231,31 +358,14 @@ std::vector<uint32_t> RleCounts(const BinaryMask& mask) {
   // kilobytes here rather than a second 100 MB copy. Runs continue from block to block.
   constexpr int kBlockColumns = 64;
   std::vector<uint8_t> block(static_cast<size_t>(kBlockColumns) * mask.height);
-  std::vector<uint32_t> counts;
-  uint8_t value = 0;  // runs start with background
-  size_t run = 0;
+  RunCounter runs;
   for (int c0 = 0; c0 < mask.width; c0 += kBlockColumns) {
     const int columns = std::min(kBlockColumns, mask.width - c0);
     TransposeToBinary(mask.data.data() + c0, static_cast<size_t>(mask.width), mask.height, columns,
                       block.data());
-    const uint8_t* p = block.data();
-    const uint8_t* const end = p + static_cast<size_t>(columns) * mask.height;
-    while (p < end) {
-      const void* next = std::memchr(p, value ^ 1, static_cast<size_t>(end - p));
-      if (next == nullptr) {
-        run += static_cast<size_t>(end - p);
-        break;
-      }
-      run += static_cast<size_t>(static_cast<const uint8_t*>(next) - p);
-      counts.push_back(static_cast<uint32_t>(run));
-      run = 0;
-      p = static_cast<const uint8_t*>(next);
-      value ^= 1;
-    }
+    runs.Bytes(block.data(), block.data() + static_cast<size_t>(columns) * mask.height);
   }
-  // The last run (never empty unless the mask is: pycocotools gives [0] for an empty mask).
-  if (run > 0 || n == 0) counts.push_back(static_cast<uint32_t>(run));
-  return counts;
+  return runs.Finish(n);
 }
 
 Result<BinaryMask> MaskFromRleCounts(const std::vector<uint32_t>& counts, int height, int width) {
@@ -438,6 +548,18 @@ std::vector<std::vector<float>> MaskPolygons(const BinaryMask& mask, const Polyg
     if (vertices <= options.max_vertices || epsilon > largest) break;
   }
   return polygons;
+}
+
+EncodedMask EncodeLowResLogits(const float* low_res, int low_h, int low_w, int input_h, int input_w,
+                               int orig_h, int orig_w, int side) {
+  CheckUpsampleArgs(low_res, low_h, low_w, input_h, input_w, orig_h, orig_w, side);
+  const std::vector<float> cropped = UpsampleAndCrop(low_res, low_h, low_w, input_h, input_w, side);
+  return EncodeResized(cropped.data(), input_h, input_w, orig_h, orig_w);
+}
+
+EncodedMask EncodeStretchedLogits(const float* low_res, int low_h, int low_w, int orig_h, int orig_w) {
+  assert(low_res != nullptr && low_h > 0 && low_w > 0 && orig_h > 0 && orig_w > 0);
+  return EncodeResized(low_res, low_h, low_w, orig_h, orig_w);
 }
 
 Result<std::string> MaskPng(const BinaryMask& mask) {
