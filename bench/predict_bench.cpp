@@ -12,11 +12,16 @@
 // throughput, and where a click's time goes: the server's own decode / postprocess / total
 // (timings_ms, p50) and the rest (HTTP, JSON, transport) as client p50 minus server total p50.
 //
-// With --compare-binary (e.g. a build from before a change), each binary serves the model and
-// their rows alternate, so both see the same machine.
+// Before and after in one run: each --decoder-sessions value (default 1, the single shared
+// session of before, and 0, one one-thread session per core) and each --compare-binary (e.g. a
+// build from before a change, served without that flag) serves the model, and their rows
+// alternate, so all see the same machine. "/target" is clicks/s over 0.9 x cores / the
+// decoder's single-run core-time (in-process, one-thread session). The in-process "decoder
+// alone" table shows the same configurations without HTTP; "core ms" is CPU time of the
+// whole process per run (ONNX Runtime's spinning threads included).
 //
 //   predict_bench [--model DIR]... [--no-demo] [--requests R] [--runs N] [--binary PATH]
-//                 [--compare-binary PATH]...
+//                 [--compare-binary PATH]... [--decoder-sessions N...] [--variant FLAGS]...
 #include <httplib.h>
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -24,9 +29,11 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -68,6 +75,13 @@ std::string LoadAverage() {
   return text;
 }
 
+// CPU time of the whole process (every thread), in ms.
+double ProcessCpuMs() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) * 1e3 + static_cast<double>(t.tv_nsec) / 1e6;
+}
+
 struct BenchImage {
   std::string label;
   Scene scene;
@@ -91,9 +105,10 @@ void PipelineTable(const samcache::SamModel& model, const std::vector<BenchImage
   const ModelInfo& info = model.info();
   std::printf("\nmodel %s (id %s, %s, %d intra-op threads)%s\n", info.name.c_str(), info.id.c_str(),
               info.source.c_str(), info.intra_op_threads, info.demo ? " [demo]" : "");
-  std::printf("%-22s %10s %11s %10s %10s | %10s %9s %7s %9s %9s %9s %14s\n", "image", "decode ms",
-              "preprocess", "encoder", "sum", "decoder", "upsample", "RLE", "bbox+area", "box-only", "RLE KB",
-              "graph upsample");
+  std::printf("%-22s %10s %11s %10s %10s | %10s %9s %9s %7s %9s %9s %9s %14s\n", "image", "decode ms",
+              "preprocess", "encoder", "sum", "decoder", "core ms", "upsample", "RLE", "bbox+area",
+              "box-only", "RLE KB", "graph upsample");
+
   for (const BenchImage& image : images) {
     Result<ImageHeader> header = ReadImageHeader(image.jpeg);
     if (!header.ok()) Fail(header.status().message());
@@ -117,11 +132,13 @@ void PipelineTable(const samcache::SamModel& model, const std::vector<BenchImage
     const auto& circle = image.scene.Object("circle");
     prompt.points = {{circle.click_x, circle.click_y, 1}};
     DecoderResult result;
+    const double cpu_before = ProcessCpuMs();
     const double decoder_ms = TimeMedian(runs, [&] {
       Result<DecoderResult> r = model.Decode(embedding, prompt);
       if (!r.ok()) Fail(r.status().message());
       result = std::move(*r);
     });
+    const double core_ms = (ProcessCpuMs() - cpu_before) / runs;
     const ResizedSize input = LongestSideSize(prompt.original_height, prompt.original_width, info.input_side);
     const int index = ChooseMasks(result.scores, false).front();
     const size_t plane = static_cast<size_t>(result.low_res_height) * result.low_res_width;
@@ -152,12 +169,94 @@ void PipelineTable(const samcache::SamModel& model, const std::vector<BenchImage
       Result<DecoderResult> r = model.DecodeWithGraphMasks(embedding, prompt);
       if (!r.ok()) Fail(r.status().message());
     });
-    std::printf("%-22s %10.1f %11.1f %10.1f %10.1f | %10.1f %9.1f %7.1f %9.1f %9.1f %9.1f %14.1f\n",
+    std::printf("%-22s %10.1f %11.1f %10.1f %10.1f | %10.1f %9.1f %9.1f %7.1f %9.1f %9.1f %9.1f %14.1f\n",
                 image.label.c_str(), decode_ms, preprocess_ms, encoder_ms,
-                decode_ms + preprocess_ms + encoder_ms, decoder_ms, upsample_ms, rle_ms, box_ms, fast_ms,
-                static_cast<double>(fast.rle.counts.size()) / 1024.0, graph_ms);
+                decode_ms + preprocess_ms + encoder_ms, decoder_ms, core_ms, upsample_ms, rle_ms, box_ms,
+                fast_ms, static_cast<double>(fast.rle.counts.size()) / 1024.0, graph_ms);
     std::fflush(stdout);
   }
+}
+
+// The decoder alone, in process, for each --decoder-sessions value: one caller's latency and
+// core-time, and what 1, 4 and 16 threads calling Decode at once get through. Configurations
+// alternate per row so they see the same machine.
+// Returns the core-time of one run in a one-thread session (the first row): the decoder's
+// single-run cost, with no parallel overhead.
+double DecoderSessionsTable(const std::string& dir, const std::vector<int>& session_counts,
+                            const BenchImage& image, int runs) {
+  using namespace samcache;
+  std::vector<std::unique_ptr<SamModel>> models;
+  std::vector<std::string> labels{"1 thread"};
+  std::vector<ModelOptions> configs{ModelOptions{1, 1}};
+  for (int sessions : session_counts) {
+    ModelOptions options;
+    options.decoder_sessions = sessions;
+    configs.push_back(options);
+    labels.push_back(std::to_string(sessions));
+    if (sessions != 1) {
+      // Without the wide session: one intra-op thread everywhere, a lone click too.
+      options.intra_op_threads = 1;
+      configs.push_back(options);
+      labels.push_back(std::to_string(sessions) + " narrow");
+    }
+  }
+  for (const ModelOptions& options : configs) {
+    auto model = dir.empty() ? SamModel::OpenDemo(options) : SamModel::OpenFolder(dir, options);
+    if (!model.ok()) Fail(model.status().message());
+    models.push_back(std::move(*model));
+  }
+  Result<ImageHeader> header = ReadImageHeader(image.jpeg);
+  if (!header.ok()) Fail(header.status().message());
+  Result<DecodedImage> decoded = DecodeImage(image.jpeg, header->format);
+  if (!decoded.ok()) Fail(decoded.status().message());
+  Result<Embedding> embedding = models.front()->Encode(models.front()->Prepare(*decoded));
+  if (!embedding.ok()) Fail(embedding.status().message());
+  DecoderPrompt prompt;
+  prompt.original_height = static_cast<int>(decoded->height);
+  prompt.original_width = static_cast<int>(decoded->width);
+  const auto& circle = image.scene.Object("circle");
+  prompt.points = {{circle.click_x, circle.click_y, 1}};
+  std::printf("\ndecoder alone, %s, %s: --decoder-sessions N (0: one per core, %u here)\n",
+              dir.empty() ? "demo model" : dir.c_str(), image.label.c_str(),
+              std::thread::hardware_concurrency());
+  std::printf(
+      "\"1 thread\": one session, one intra-op thread (the core-time reference); \"N narrow\": "
+      "--intra-op-threads 1, so no wide session for a lone click\n");
+  double reference_core_ms = 0;
+  std::printf("%-10s %8s %10s %9s | %9s %9s %9s | %s\n", "sessions", "threads", "1 run ms", "core ms",
+              "1 thr/s", "4 thr/s", "16 thr/s", "load avg");
+  for (size_t m = 0; m < models.size(); ++m) {
+    const SamModel& model = *models[m];
+    auto decode = [&] {
+      Result<DecoderResult> r = model.Decode(*embedding, prompt);
+      if (!r.ok()) Fail(r.status().message());
+    };
+    decode();  // a fresh session's first run is slow
+    const double cpu_before = ProcessCpuMs();
+    const double ms = TimeMedian(runs, decode);
+    const double core_ms = (ProcessCpuMs() - cpu_before) / runs;
+    if (m == 0) reference_core_ms = core_ms;
+    std::array<double, 3> rates{};
+    const int thread_counts[] = {1, 4, 16};
+    for (size_t k = 0; k < 3; ++k) {
+      const int threads = thread_counts[k];
+      const int each = std::max(2, runs * 2 / threads);
+      const Clock::time_point start = Clock::now();
+      std::vector<std::thread> callers;
+      for (int t = 0; t < threads; ++t) {
+        callers.emplace_back([&] {
+          for (int i = 0; i < each; ++i) decode();
+        });
+      }
+      for (auto& t : callers) t.join();
+      rates[k] = threads * each / (MsSince(start) / 1000.0);
+    }
+    std::printf("%-10s %8d %10.1f %9.1f | %9.1f %9.1f %9.1f | %s\n", labels[m].c_str(),
+                model.info().intra_op_threads, ms, core_ms, rates[0], rates[1], rates[2],
+                LoadAverage().c_str());
+    std::fflush(stdout);
+  }
+  return reference_core_ms;
 }
 
 json Post(httplib::Client& client, const std::string& path, const json& body) {
@@ -168,7 +267,9 @@ json Post(httplib::Client& client, const std::string& path, const json& body) {
 }
 
 // One row: `clients` concurrent clients each sending `requests` copies of `body` to `port`.
-void LatencyRow(const std::string& label, int port, const json& body, int clients, int requests) {
+// `target`: clicks/s the machine's cores could decode (0.9 x cores / decoder core-time).
+void LatencyRow(const std::string& label, int port, const json& body, int clients, int requests,
+                double target) {
   std::vector<std::vector<double>> latencies(static_cast<size_t>(clients));
   // The server's own timings (decode, postprocess, total) and the reply size, per request.
   std::vector<std::vector<std::array<double, 4>>> server(static_cast<size_t>(clients));
@@ -211,31 +312,49 @@ void LatencyRow(const std::string& label, int port, const json& body, int client
     }
   }
   const double p50 = Percentile(all, 50);
-  std::printf("%-26s %7d %8.1f %8.1f %8.1f %9.1f | %7.1f %7.1f %7.1f %8.1f %8.0f | %s\n", label.c_str(),
-              clients, p50, Percentile(all, 99), *std::max_element(all.begin(), all.end()),
-              static_cast<double>(all.size()) / seconds, Median(parts[0]), Median(parts[1]), Median(parts[2]),
+  const double rate = static_cast<double>(all.size()) / seconds;
+  std::printf("%-28s %7d %8.1f %8.1f %8.1f %9.1f %7.2f | %7.1f %7.1f %7.1f %8.1f %8.0f | %s\n", label.c_str(),
+              clients, p50, Percentile(all, 99), *std::max_element(all.begin(), all.end()), rate,
+              target > 0 ? rate / target : 0.0, Median(parts[0]), Median(parts[1]), Median(parts[2]),
               p50 - Median(parts[2]), Median(parts[3]), LoadAverage().c_str());
   std::fflush(stdout);
 }
 
-// Every binary serves the same model; their rows alternate, so they see the same machine load.
-void LatencyTable(const std::vector<std::string>& binaries, const std::vector<std::string>& server_args,
-                  const std::vector<BenchImage>& images, int requests) {
+// One server to measure: a binary and the flags that set it apart.
+struct Variant {
+  std::string label;
+  std::string binary;
+  std::vector<std::string> args;
+};
+
+// Every variant serves the same model; their rows alternate, so they see the same machine load.
+void LatencyTable(const std::vector<Variant>& variants, const std::vector<std::string>& server_args,
+                  const std::vector<BenchImage>& images, int requests, double decoder_core_ms) {
   std::vector<std::unique_ptr<samcache::testing::TempDir>> dirs;
   std::vector<std::unique_ptr<samcache::testing::ServerProcess>> servers;
-  for (const std::string& binary : binaries) {
+  for (const Variant& variant : variants) {
+    std::vector<std::string> args = server_args;
+    args.insert(args.end(), variant.args.begin(), variant.args.end());
     dirs.push_back(std::make_unique<samcache::testing::TempDir>());
     servers.push_back(
-        std::make_unique<samcache::testing::ServerProcess>(*dirs.back() / "data", server_args, binary));
+        std::make_unique<samcache::testing::ServerProcess>(*dirs.back() / "data", args, variant.binary));
   }
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   std::printf("\nHTTP predict on a cached embedding: serve %s, %d requests per client\n",
               server_args.empty() ? "(demo model)" : server_args.back().c_str(), requests);
-  for (size_t b = 0; b < binaries.size(); ++b) std::printf("  [%zu] %s\n", b, binaries[b].c_str());
+  for (const Variant& v : variants) {
+    std::string flags;
+    for (const std::string& a : v.args) flags += " " + a;
+    std::printf("  [%s] %s%s\n", v.label.c_str(), v.binary.c_str(), flags.c_str());
+  }
   std::printf(
-      "(decode / post / server: the server's timings_ms, p50; outside: client p50 - server p50, i.e. HTTP, "
-      "JSON and transport)\n");
-  std::printf("%-26s %7s %8s %8s %8s %9s | %7s %7s %7s %8s %8s | %s\n", "image [binary]", "clients", "p50 ms",
-              "p99 ms", "max ms", "clicks/s", "decode", "post", "server", "outside", "reply KB", "load avg");
+      "(/target: clicks/s / (0.9 x %u cores / %.1f ms, the decoder's one-thread core-time); decode / post / "
+      "server: the server's timings_ms, p50; outside: client p50 - server p50, i.e. HTTP, JSON and "
+      "transport)\n",
+      cores, decoder_core_ms);
+  std::printf("%-28s %7s %8s %8s %8s %9s %7s | %7s %7s %7s %8s %8s | %s\n", "image [variant]", "clients",
+              "p50 ms", "p99 ms", "max ms", "clicks/s", "/target", "decode", "post", "server", "outside",
+              "reply KB", "load avg");
   for (const BenchImage& image : images) {
     std::vector<json> bodies;
     for (auto& server : servers) {
@@ -251,10 +370,11 @@ void LatencyTable(const std::vector<std::string>& binaries, const std::vector<st
       if (warm["embedding"] != "computed") Fail("expected the first predict to compute the embedding");
       bodies.push_back(std::move(body));
     }
+    const double target = 0.9 * cores / (decoder_core_ms / 1000.0);
     for (int clients : {1, 4, 16}) {
       for (size_t b = 0; b < servers.size(); ++b) {
-        LatencyRow(image.label + (servers.size() > 1 ? " [" + std::to_string(b) + "]" : ""),
-                   servers[b]->port(), bodies[b], clients, requests);
+        LatencyRow(image.label + " [" + variants[b].label + "]", servers[b]->port(), bodies[b], clients,
+                   requests, target);
       }
     }
   }
@@ -270,12 +390,21 @@ int main(int argc, char** argv) {
   bool no_demo = false;
   std::string binary = (fs::path(argv[0]).parent_path().parent_path() / "samcache").string();
   std::vector<std::string> compare;
+  std::vector<int> decoder_sessions{1, 0};
+  std::vector<std::string> extra_variants;
   cli.add_option("--model", model_dirs, "Also measure these model folders (encoder.onnx, decoder.onnx)");
   cli.add_option("--requests", requests, "Predict requests per client")->capture_default_str();
   cli.add_option("--runs", runs, "Repetitions per in-process step (median)")->capture_default_str();
   cli.add_option("--binary", binary, "The samcache binary to start")->capture_default_str();
   cli.add_option("--compare-binary", compare,
                  "Also serve with these binaries (e.g. a build before a change); rows alternate");
+  cli.add_option(
+         "--decoder-sessions", decoder_sessions,
+         "Serve with each of these --decoder-sessions values (1: one shared session, as before; 0: one "
+         "per core); rows alternate")
+      ->capture_default_str();
+  cli.add_option("--variant", extra_variants,
+                 "Also serve with these flags, e.g. \"--decoder-sessions 2 --intra-op-threads 1\"");
   cli.add_flag("--no-demo", no_demo, "Skip the built-in demo model (only the --model folders)");
   CLI11_PARSE(cli, argc, argv);
 
@@ -295,21 +424,39 @@ int main(int argc, char** argv) {
         "machine: %u hardware threads; in-process rows are medians of %d runs (graph upsample: of 3)\n",
         std::thread::hardware_concurrency(), runs);
 
+    // The HTTP target comes from the decoder's core-time in a one-thread session.
+    double demo_core_ms = 0;
     if (!no_demo) {
       auto demo = samcache::SamModel::OpenDemo({});
       if (!demo.ok()) Fail(demo.status().message());
       PipelineTable(**demo, images, runs);
+      demo_core_ms = DecoderSessionsTable("", decoder_sessions, images.front(), runs * 4);
     }
+    std::vector<double> model_core_ms;
     for (const std::string& dir : model_dirs) {
       auto model = samcache::SamModel::OpenFolder(dir, {});
       if (!model.ok()) Fail(model.status().message());
       PipelineTable(**model, images, runs);
+      model_core_ms.push_back(DecoderSessionsTable(dir, decoder_sessions, images.front(), runs * 4));
     }
 
-    std::vector<std::string> binaries = compare;
-    binaries.push_back(binary);
-    if (!no_demo) LatencyTable(binaries, {}, images, requests);
-    for (const std::string& dir : model_dirs) LatencyTable(binaries, {"--model", dir}, images, requests);
+    std::vector<Variant> variants;
+    for (size_t i = 0; i < compare.size(); ++i)
+      variants.push_back({"binary " + std::to_string(i), compare[i], {}});
+    for (int sessions : decoder_sessions) {
+      variants.push_back(
+          {"sessions " + std::to_string(sessions), binary, {"--decoder-sessions", std::to_string(sessions)}});
+    }
+    for (const std::string& flags : extra_variants) {
+      Variant variant{flags, binary, {}};
+      std::istringstream words(flags);
+      for (std::string word; words >> word;) variant.args.push_back(word);
+      variants.push_back(std::move(variant));
+    }
+    if (!no_demo) LatencyTable(variants, {}, images, requests, demo_core_ms);
+    for (size_t i = 0; i < model_dirs.size(); ++i) {
+      LatencyTable(variants, {"--model", model_dirs[i]}, images, requests, model_core_ms[i]);
+    }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "predict_bench: %s\n", e.what());
     return 1;

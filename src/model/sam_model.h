@@ -64,7 +64,11 @@ struct ModelInfo {
 
 struct ModelOptions {
   int intra_op_threads = 0;  // 0: the number of cores
+  // Decoder sessions concurrent clicks run in, each with intra_op_threads / decoder_sessions
+  // threads (at least 1); 1: one session shared by every click, as before. 0: one per core.
+  int decoder_sessions = 0;
 };
+inline constexpr int kMaxDecoderSessions = 64;
 
 // Encoder input for one image, ready to run.
 struct PreparedImage {

@@ -74,6 +74,15 @@ void AddModelOptions(CLI::App* cmd, ModelCliOptions& o, bool with_cache, bool se
                   "ONNX Runtime threads per model run (0: one per core)")
       ->capture_default_str()
       ->check(CLI::Range(0, 256));
+  if (several) {  // the commands that answer clicks
+    cmd->add_option(
+           "--decoder-sessions", o.decoder_sessions,
+           "Decoder sessions clicks run in at once, each with intra-op-threads / N threads (at least "
+           "1; each takes about the decoder's size in memory, 16 MB for SAM's). 1: one session every "
+           "click shares; 0: one per core")
+        ->capture_default_str()
+        ->check(CLI::Range(0, kMaxDecoderSessions));
+  }
   cmd->add_option("--redis", o.redis_url,
                   "Shared embedding tier and per-key encoder leases for several instances: "
                   "redis://host:port[/db] (run Redis with maxmemory and allkeys-lru, see README)");
@@ -124,6 +133,7 @@ Status ApplyModelOptions(const ModelCliOptions& o, AppOptions& options) {
   SAMCACHE_ASSIGN_OR_RETURN(options.models, ModelFolders(o));
   options.default_model = o.default_model;
   options.model.intra_op_threads = o.intra_op_threads;
+  options.model.decoder_sessions = o.decoder_sessions;
   options.memory_cache_bytes = o.memory_cache_bytes;
   options.encoder_queue = o.encoder_queue;
   options.cache_max_bytes = o.cache_max_bytes;
