@@ -53,11 +53,10 @@ std::vector<Tap> BilinearTaps(int in, int out, int count) {
 // rows need it. For every output row y, in order, calls emit(y, r0, r1, b0, b1): the row's
 // columns x0 + i are r0[i] * b0 + r1[i] * b1 for i < x1 - x0, and `emit` decides what to store.
 // A value does not depend on the window it is computed in (same taps, same operations).
+// `xt` and `yt` are the taps of at least x1 columns and y1 rows.
 template <typename Emit>
-void ResizeBilinear(const float* src, int in_h, int in_w, int out_h, int out_w, int y0, int y1, int x0,
-                    int x1, Emit&& emit) {
-  const std::vector<Tap> xt = BilinearTaps(in_w, out_w, x1);
-  const std::vector<Tap> yt = BilinearTaps(in_h, out_h, y1);
+void ResizeBilinearWithTaps(const float* src, int in_w, const std::vector<Tap>& xt,
+                            const std::vector<Tap>& yt, int y0, int y1, int x0, int x1, Emit&& emit) {
   const int cols = x1 - x0;
   // Two slots by source-row parity: an output row needs rows s and s + 1 (or s twice), which
   // never share a slot, and rows are needed in increasing order.
@@ -81,6 +80,34 @@ void ResizeBilinear(const float* src, int in_h, int in_w, int out_h, int out_w, 
     const float* r1 = row(t.i1);
     emit(y, r0, r1, t.w0, t.w1);
   }
+}
+
+template <typename Emit>
+void ResizeBilinear(const float* src, int in_h, int in_w, int out_h, int out_w, int y0, int y1, int x0,
+                    int x1, Emit&& emit) {
+  ResizeBilinearWithTaps(src, in_w, BilinearTaps(in_w, out_w, x1), BilinearTaps(in_h, out_h, y1), y0, y1, x0,
+                         x1, std::forward<Emit>(emit));
+}
+
+// d[x] = r0[x] * b0 + r1[x] * b1 > 0 for x < n, as 0/1 bytes. The SSE2 lanes do the same
+// float multiplies and add as the scalar tail (no fused multiply-add), so every path gives the
+// same mask.
+void ThresholdRow(const float* r0, const float* r1, float b0, float b1, int n, uint8_t* d) {
+  int x = 0;
+#if defined(__SSE2__)
+  const __m128 w0 = _mm_set1_ps(b0), w1 = _mm_set1_ps(b1), zero = _mm_setzero_ps();
+  const __m128i one = _mm_set1_epi8(1);
+  auto positive = [&](int at) {
+    const __m128 v = _mm_add_ps(_mm_mul_ps(_mm_loadu_ps(r0 + at), w0), _mm_mul_ps(_mm_loadu_ps(r1 + at), w1));
+    return _mm_castps_si128(_mm_cmpgt_ps(v, zero));  // all ones where > 0
+  };
+  for (; x + 16 <= n; x += 16) {
+    const __m128i lo = _mm_packs_epi32(positive(x), positive(x + 4));
+    const __m128i hi = _mm_packs_epi32(positive(x + 8), positive(x + 12));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(d + x), _mm_and_si128(_mm_packs_epi16(lo, hi), one));
+  }
+#endif
+  for (; x < n; ++x) d[x] = (r0[x] * b0 + r1[x] * b1) > 0.0f;
 }
 
 // The top-left rows x cols of the full resize.
@@ -224,6 +251,31 @@ std::pair<int, int> ReachedRange(int in, int out, int s0, int s1) {
   return {first, last};
 }
 
+// MaskBbox and MaskArea from column-major run lengths: a run within one column spans its
+// rows; one that crosses into the next column spans every row.
+void BboxAndArea(const std::vector<uint32_t>& counts, int height, EncodedMask& out) {
+  const uint64_t h = static_cast<uint64_t>(height);
+  uint64_t at = 0, area = 0;
+  uint64_t min_x = UINT64_MAX, max_x = 0, min_y = UINT64_MAX, max_y = 0;
+  for (size_t i = 0; i < counts.size(); ++i) {
+    const uint64_t n = counts[i];
+    if (i % 2 == 1 && n > 0) {
+      const uint64_t first = at, last = at + n - 1;
+      const uint64_t c0 = first / h, c1 = last / h;
+      min_x = std::min(min_x, c0);
+      max_x = std::max(max_x, c1);
+      min_y = std::min(min_y, c0 == c1 ? first % h : 0);
+      max_y = std::max(max_y, c0 == c1 ? last % h : h - 1);
+      area += n;
+    }
+    at += n;
+  }
+  out.area = area;
+  if (area == 0) return;
+  out.bbox = {static_cast<int>(min_x), static_cast<int>(min_y), static_cast<int>(max_x - min_x + 1),
+              static_cast<int>(max_y - min_y + 1)};
+}
+
 // The RLE, bbox and area of the mask "resize of src to out_h x out_w, > 0", computed on the
 // part of the output that can be positive only (the rest is known to be background).
 EncodedMask EncodeResized(const float* src, int in_h, int in_w, int out_h, int out_w) {
@@ -253,36 +305,36 @@ EncodedMask EncodeResized(const float* src, int in_h, int in_w, int out_h, int o
     out.rle.counts = CompressRleCounts(runs.Finish(pixels));
     return out;
   }
-  BinaryMask box;
-  box.height = y1 - y0;
-  box.width = x1 - x0;
-  box.data.resize(static_cast<size_t>(box.height) * box.width);
-  ResizeBilinear(src, in_h, in_w, out_h, out_w, y0, y1, x0, x1,
-                 [&](int y, const float* r0, const float* r1, float b0, float b1) {
-                   uint8_t* d = box.data.data() + static_cast<size_t>(y - y0) * box.width;
-                   for (int x = 0; x < box.width; ++x) d[x] = (r0[x] * b0 + r1[x] * b1) > 0.0f;
-                 });
-  // Column-major runs: whole background columns left of the box, then per box column the
-  // background above it, its pixels and the background below, then the columns to the right.
+  // The box is made a strip of columns at a time, which stays in cache while it is
+  // transposed to column-major runs: whole background columns left of the box, then per box
+  // column the background above it, its pixels and the background below, then the columns to
+  // the right.
+  const int box_h = y1 - y0;
+  const std::vector<Tap> xt = BilinearTaps(in_w, out_w, x1);
+  const std::vector<Tap> yt = BilinearTaps(in_h, out_h, y1);
+  constexpr int kStripColumns = 64;
+  std::vector<uint8_t> strip(static_cast<size_t>(kStripColumns) * box_h);
+  std::vector<uint8_t> block(static_cast<size_t>(kStripColumns) * box_h);
   runs.Background(static_cast<size_t>(x0) * out_h);
-  constexpr int kBlockColumns = 64;
-  std::vector<uint8_t> block(static_cast<size_t>(kBlockColumns) * box.height);
-  for (int c0 = 0; c0 < box.width; c0 += kBlockColumns) {
-    const int columns = std::min(kBlockColumns, box.width - c0);
-    TransposeToBinary(box.data.data() + c0, static_cast<size_t>(box.width), box.height, columns,
-                      block.data());
+  for (int c0 = x0; c0 < x1; c0 += kStripColumns) {
+    const int columns = std::min(kStripColumns, x1 - c0);
+    ResizeBilinearWithTaps(src, in_w, xt, yt, y0, y1, c0, c0 + columns,
+                           [&](int y, const float* r0, const float* r1, float b0, float b1) {
+                             uint8_t* d = strip.data() + static_cast<size_t>(y - y0) * columns;
+                             ThresholdRow(r0, r1, b0, b1, columns, d);
+                           });
+    TransposeToBinary(strip.data(), static_cast<size_t>(columns), box_h, columns, block.data());
     for (int c = 0; c < columns; ++c) {
-      const uint8_t* column = block.data() + static_cast<size_t>(c) * box.height;
+      const uint8_t* column = block.data() + static_cast<size_t>(c) * box_h;
       runs.Background(static_cast<size_t>(y0));
-      runs.Bytes(column, column + box.height);
+      runs.Bytes(column, column + box_h);
       runs.Background(static_cast<size_t>(out_h - y1));
     }
   }
   runs.Background(static_cast<size_t>(out_w - x1) * out_h);
-  out.rle.counts = CompressRleCounts(runs.Finish(pixels));
-  const std::array<int, 4> b = MaskBbox(box);
-  if (b[2] > 0) out.bbox = {b[0] + x0, b[1] + y0, b[2], b[3]};
-  out.area = MaskArea(box);
+  const std::vector<uint32_t> counts = runs.Finish(pixels);
+  BboxAndArea(counts, out_h, out);
+  out.rle.counts = CompressRleCounts(counts);
   return out;
 }
 
@@ -318,7 +370,7 @@ BinaryMask UpsampleLowResLogits(const float* low_res, int low_h, int low_w, int 
   ResizeBilinear(cropped.data(), input_h, input_w, orig_h, orig_w, orig_h, orig_w,
                  [&](int y, const float* r0, const float* r1, float b0, float b1) {
                    uint8_t* d = mask.data.data() + static_cast<size_t>(y) * orig_w;
-                   for (int x = 0; x < orig_w; ++x) d[x] = (r0[x] * b0 + r1[x] * b1) > 0.0f;
+                   ThresholdRow(r0, r1, b0, b1, orig_w, d);
                  });
   return mask;
 }
@@ -344,7 +396,7 @@ BinaryMask UpsampleStretchedLogits(const float* low_res, int low_h, int low_w, i
   ResizeBilinear(low_res, low_h, low_w, orig_h, orig_w, orig_h, orig_w,
                  [&](int y, const float* r0, const float* r1, float b0, float b1) {
                    uint8_t* d = mask.data.data() + static_cast<size_t>(y) * orig_w;
-                   for (int x = 0; x < orig_w; ++x) d[x] = (r0[x] * b0 + r1[x] * b1) > 0.0f;
+                   ThresholdRow(r0, r1, b0, b1, orig_w, d);
                  });
   return mask;
 }
