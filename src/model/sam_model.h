@@ -65,8 +65,9 @@ struct ModelInfo {
 struct ModelOptions {
   int intra_op_threads = 0;  // 0: the number of cores
   // Decoder sessions concurrent clicks run in, each with intra_op_threads / decoder_sessions
-  // threads (at least 1); 1: one session shared by every click, as before. 0: one per core.
-  int decoder_sessions = 0;
+  // threads (at least 1), plus one with every thread for a click alone. 1: one session every
+  // click shares. 0: one per core (serve and worker).
+  int decoder_sessions = 1;
 };
 inline constexpr int kMaxDecoderSessions = 64;
 

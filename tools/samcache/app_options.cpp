@@ -75,6 +75,7 @@ void AddModelOptions(CLI::App* cmd, ModelCliOptions& o, bool with_cache, bool se
       ->capture_default_str()
       ->check(CLI::Range(0, 256));
   if (several) {  // the commands that answer clicks
+    o.decoder_sessions = 0;
     cmd->add_option(
            "--decoder-sessions", o.decoder_sessions,
            "Decoder sessions clicks run in at once, each with intra-op-threads / N threads (at least "
