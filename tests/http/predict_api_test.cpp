@@ -200,6 +200,9 @@ TEST_F(PredictApiTest, ExtraFormatsOnRequest) {
   Reply plain = Predict(json{{"image_id", id}, {"points", PointsAt(scene.Object("rectangle"))}});
   EXPECT_FALSE(plain.body["masks"][0].contains("polygons"));
   EXPECT_FALSE(plain.body["masks"][0].contains("png_b64"));
+  // RLE only goes straight from the logits, without the full-size mask: the same RLE, box and
+  // area as through it.
+  for (const char* key : {"rle", "bbox", "area", "score"}) EXPECT_EQ(plain.body["masks"][0][key], mask[key]);
   // The reply is written by hand around the RLE strings: byte for byte what a json DOM of it
   // dumps (sorted keys, number formats, escaped backslashes in the counts).
   Reply multi = Predict(json{{"image_id", id},
