@@ -187,7 +187,9 @@ double DecoderSessionsTable(const std::string& dir, const std::vector<int>& sess
   using namespace samcache;
   std::vector<std::unique_ptr<SamModel>> models;
   std::vector<std::string> labels{"1 thread"};
-  std::vector<ModelOptions> configs{ModelOptions{1, 1}};
+  std::vector<ModelOptions> configs(1);
+  configs[0].intra_op_threads = 1;
+  configs[0].decoder_sessions = 1;
   for (int sessions : session_counts) {
     ModelOptions options;
     options.decoder_sessions = sessions;

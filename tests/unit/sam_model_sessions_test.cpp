@@ -42,6 +42,14 @@ std::string ClickRle(const SamModel& model, const Embedding& embedding, const De
       .counts;
 }
 
+// By name: ModelOptions has other fields between these.
+ModelOptions Options(int intra_op_threads, int decoder_sessions) {
+  ModelOptions options;
+  options.intra_op_threads = intra_op_threads;
+  options.decoder_sessions = decoder_sessions;
+  return options;
+}
+
 class DecoderSessionsTest : public ::testing::TestWithParam<std::string> {};
 
 // One-thread sessions throughout, so the float results are the same to the bit; then a pool
@@ -50,8 +58,8 @@ TEST_P(DecoderSessionsTest, PoolGivesTheMasksOfOneSharedSession) {
   const std::string folder = GetParam();
   for (int threads : {1, 3}) {
     SCOPED_TRACE("intra-op threads " + std::to_string(threads));
-    std::unique_ptr<SamModel> shared = Open(folder, ModelOptions{threads, 1});
-    std::unique_ptr<SamModel> pool = Open(folder, ModelOptions{threads, 3});
+    std::unique_ptr<SamModel> shared = Open(folder, Options(threads, 1));
+    std::unique_ptr<SamModel> pool = Open(folder, Options(threads, 3));
     ASSERT_TRUE(shared && pool);
     testing::Scene scene = testing::MakeShapesScene(640, 480);
     Result<Embedding> embedding = shared->Encode(shared->Prepare(scene.image));
@@ -96,7 +104,7 @@ INSTANTIATE_TEST_SUITE_P(Families, DecoderSessionsTest,
 
 TEST(DecoderSessionsBoundsTest, OutOfRangeIsRefusedNamingTheRange) {
   for (int sessions : {-1, kMaxDecoderSessions + 1, 1000}) {
-    Result<std::unique_ptr<SamModel>> model = SamModel::OpenDemo(ModelOptions{1, sessions});
+    Result<std::unique_ptr<SamModel>> model = SamModel::OpenDemo(Options(1, sessions));
     ASSERT_FALSE(model.ok()) << sessions;
     EXPECT_EQ(model.status().code(), StatusCode::kInvalidArgument);
     EXPECT_EQ(model.status().message(), "decoder sessions must be 0 (one per core) to " +
@@ -105,7 +113,7 @@ TEST(DecoderSessionsBoundsTest, OutOfRangeIsRefusedNamingTheRange) {
   }
   // Both ends of the range load.
   for (int sessions : {0, 1, kMaxDecoderSessions}) {
-    EXPECT_TRUE(SamModel::OpenDemo(ModelOptions{1, sessions}).ok()) << sessions;
+    EXPECT_TRUE(SamModel::OpenDemo(Options(1, sessions)).ok()) << sessions;
   }
 }
 
