@@ -88,7 +88,9 @@ Result<BinaryMask> DecodeRle(const Rle& rle);
 // area of UpsampleLowResLogits / UpsampleStretchedLogits with the same arguments, identical to
 // EncodeRle, MaskBbox and MaskArea of that mask. Only the output rows and columns that a
 // positive logit can reach are upsampled (a bilinear sum of values <= 0 stays <= 0), so a
-// small object on a 12-megapixel image costs a small box, not 12 MB.
+// small object on a 12-megapixel image costs a small box, not 12 MB. The box is made a strip
+// of columns at a time, and one of 2 megapixels or more on two threads (this one and one it
+// starts), so a lone click on a large image uses two cores.
 struct EncodedMask {
   Rle rle;
   std::array<int, 4> bbox{};  // as MaskBbox
