@@ -7,6 +7,7 @@
 #include <cmath>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <string_view>
 
 #include "app/app.h"
 #include "common/crypto.h"
@@ -14,6 +15,7 @@
 #include "http/input_limits.h"
 #include "http/json_reply.h"
 #include "http/model_param.h"
+#include "http/predict_body.h"
 #include "http/route.h"
 #include "http/scope.h"
 #include "model/model_family.h"
@@ -129,38 +131,6 @@ Result<PredictRequest> ParsePredictRequest(const json& j) {
   return request;
 }
 
-// Milliseconds to 0.01: finer digits are noise.
-double Rounded(double ms) { return std::round(ms * 100.0) / 100.0; }
-
-json PredictJson(const PredictResult& r, const ModelInfo& model, bool want_polygon, bool want_png) {
-  json masks = json::array();
-  for (const PredictedMask& m : r.masks) {
-    json mask{{"rle", {{"size", {m.rle.height, m.rle.width}}, {"counts", m.rle.counts}}},
-              {"bbox", m.bbox},
-              {"area", m.area},
-              {"score", m.score}};
-    if (want_polygon) mask["polygons"] = m.polygons;
-    if (want_png) mask["png_b64"] = Base64Encode(m.png);
-    masks.push_back(std::move(mask));
-  }
-  return json{{"prediction_id", r.prediction_id},
-              {"image_id", r.image_id},
-              {"width", r.width},
-              {"height", r.height},
-              {"embedding", r.embedding_cached ? "cached" : "computed"},
-              {"model",
-               {{"id", model.id},
-                {"name", model.name},
-                {"family", std::string(FamilyName(model.family))},
-                {"demo", model.demo}}},
-              {"masks", std::move(masks)},
-              {"timings_ms",
-               {{"embedding", Rounded(r.embedding_ms)},
-                {"decode", Rounded(r.decode_ms)},
-                {"postprocess", Rounded(r.postprocess_ms)},
-                {"total", Rounded(r.total_ms)}}}};
-}
-
 json ModelJson(const ModelInfo& info, bool ready) {
   return json{{"id", info.id},
               {"name", info.name},
@@ -193,7 +163,10 @@ Result<Reply> Predict(App& app, const Request& req) {
       result.image_id, request.points.size(), request.box ? ", box" : "",
       request.refine_from.empty() ? "" : ", refined", result.embedding_cached ? "cached" : "computed",
       result.embedding_ms, result.decode_ms, result.total_ms);
-  return JsonReply(200, PredictJson(result, model->info(), request.want_polygon, request.want_png));
+  Reply reply;
+  reply.content_type = "application/json";
+  reply.body = PredictBody(result, model->info(), request.want_polygon, request.want_png);
+  return reply;
 }
 
 // The file formats of an image's embedding.

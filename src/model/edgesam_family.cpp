@@ -52,7 +52,7 @@ class EdgeSamAdapter : public FamilyAdapter {
 
   Status Configure(const ModelGraphs& graphs, ModelInfo& info) override {
     encoder_ = graphs.encoder;
-    decoder_ = graphs.decoder;
+    decoder_ = graphs.decoders;
     encoder_input_ = graphs.encoder_inputs.at(0).name;
     encoder_output_ = EncoderOutput(graphs);
     info.family = family();
@@ -102,7 +102,7 @@ class EdgeSamAdapter : public FamilyAdapter {
     feed.Float("point_coords", points.coords.data(), points.coords.size(), {1, points.count(), 2});
     feed.Float("point_labels", points.labels.data(), points.labels.size(), {1, points.count()});
     SAMCACHE_ASSIGN_OR_RETURN(std::vector<Ort::Value> values,
-                              feed.Run(*decoder_, {"scores", "masks"}, "decoder"));
+                              feed.Run(*decoder_->Take(), {"scores", "masks"}, "decoder"));
     DecoderResult result;
     SAMCACHE_RETURN_IF_ERROR(FillLowRes(ViewOf(values[1]), ViewOf(values[0]), result));
     const size_t plane = static_cast<size_t>(result.low_res_height) * result.low_res_width;
@@ -122,7 +122,7 @@ class EdgeSamAdapter : public FamilyAdapter {
   }
 
   Ort::Session* encoder_ = nullptr;
-  Ort::Session* decoder_ = nullptr;
+  SessionPool* decoder_ = nullptr;
   std::string encoder_input_;
   std::string encoder_output_;
 };

@@ -52,7 +52,7 @@ class EfficientSamAdapter : public FamilyAdapter {
 
   Status Configure(const ModelGraphs& graphs, ModelInfo& info) override {
     encoder_ = graphs.encoder;
-    decoder_ = graphs.decoder;
+    decoder_ = graphs.decoders;
     low_res_output_ = LowResOutput(graphs);
     info.family = family();
     info.frame_fit = FrameFit::kStretch;
@@ -115,7 +115,8 @@ class EfficientSamAdapter : public FamilyAdapter {
     feed.Int64("orig_im_size", {frame_h, frame_w}, {2});
     std::vector<std::string> outputs = {"iou_predictions", low_res_output_};
     if (graph_masks) outputs.push_back("output_masks");
-    SAMCACHE_ASSIGN_OR_RETURN(std::vector<Ort::Value> values, feed.Run(*decoder_, outputs, "decoder"));
+    SAMCACHE_ASSIGN_OR_RETURN(std::vector<Ort::Value> values,
+                              feed.Run(*decoder_->Take(), outputs, "decoder"));
     DecoderResult result;
     SAMCACHE_RETURN_IF_ERROR(FillLowRes(ViewOf(values[1]), ViewOf(values[0]), result));
     if (graph_masks) SAMCACHE_RETURN_IF_ERROR(FillGraphMasks(ViewOf(values[2]), result));
@@ -133,7 +134,7 @@ class EfficientSamAdapter : public FamilyAdapter {
   }
 
   Ort::Session* encoder_ = nullptr;
-  Ort::Session* decoder_ = nullptr;
+  SessionPool* decoder_ = nullptr;
   std::string low_res_output_;
 };
 

@@ -21,6 +21,7 @@
 #include "model/onnx_graph.h"
 #include "model/preprocess.h"
 #include "model/sam_model.h"
+#include "model/session_pool.h"
 
 namespace samcache {
 
@@ -29,7 +30,8 @@ struct ModelGraphs {
   std::string encoder_file;  // for messages: a path or "models/demo/encoder.onnx"
   std::string decoder_file;
   Ort::Session* encoder = nullptr;
-  Ort::Session* decoder = nullptr;
+  Ort::Session* decoder = nullptr;  // signatures only; runs take a session from `decoders`
+  SessionPool* decoders = nullptr;
   std::vector<TensorSpec> encoder_inputs;
   std::vector<TensorSpec> encoder_outputs;
   std::vector<TensorSpec> decoder_inputs;

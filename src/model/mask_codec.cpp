@@ -10,6 +10,9 @@
 #include <cstddef>
 #include <cstring>
 #include <limits>
+#include <system_error>
+#include <thread>
+#include <utility>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -47,15 +50,16 @@ std::vector<Tap> BilinearTaps(int in, int out, int count) {
 }
 
 // Resizes the row-major in_h x in_w float image `src` to out_h x out_w, but produces only the
-// top-left rows x cols of the result (the crop costs nothing). Horizontal pass first, as OpenCV
-// and PyTorch do; each source row is resized horizontally once and kept while output rows need
-// it. For every output row y, in order, calls emit(y, r0, r1, b0, b1): the row is
-// r0[x] * b0 + r1[x] * b1 for x < cols, and `emit` decides what to store.
+// output rows [y0, y1) and columns [x0, x1) (a crop costs nothing). Horizontal pass first, as
+// OpenCV and PyTorch do; each source row is resized horizontally once and kept while output
+// rows need it. For every output row y, in order, calls emit(y, r0, r1, b0, b1): the row's
+// columns x0 + i are r0[i] * b0 + r1[i] * b1 for i < x1 - x0, and `emit` decides what to store.
+// A value does not depend on the window it is computed in (same taps, same operations).
+// `xt` and `yt` are the taps of at least x1 columns and y1 rows.
 template <typename Emit>
-void ResizeBilinear(const float* src, int in_h, int in_w, int out_h, int out_w, int rows, int cols,
-                    Emit&& emit) {
-  const std::vector<Tap> xt = BilinearTaps(in_w, out_w, cols);
-  const std::vector<Tap> yt = BilinearTaps(in_h, out_h, rows);
+void ResizeBilinearWithTaps(const float* src, int in_w, const std::vector<Tap>& xt,
+                            const std::vector<Tap>& yt, int y0, int y1, int x0, int x1, Emit&& emit) {
+  const int cols = x1 - x0;
   // Two slots by source-row parity: an output row needs rows s and s + 1 (or s twice), which
   // never share a slot, and rows are needed in increasing order.
   std::vector<float> slots(2 * static_cast<size_t>(cols));
@@ -65,19 +69,54 @@ void ResizeBilinear(const float* src, int in_h, int in_w, int out_h, int out_w, 
     if (cached[sy & 1] != sy) {
       const float* s = src + static_cast<size_t>(sy) * in_w;
       for (int x = 0; x < cols; ++x) {
-        const Tap& t = xt[x];
+        const Tap& t = xt[x0 + x];
         dst[x] = s[t.i0] * t.w0 + s[t.i1] * t.w1;
       }
       cached[sy & 1] = sy;
     }
     return dst;
   };
-  for (int y = 0; y < rows; ++y) {
+  for (int y = y0; y < y1; ++y) {
     const Tap& t = yt[y];
     const float* r0 = row(t.i0);
     const float* r1 = row(t.i1);
     emit(y, r0, r1, t.w0, t.w1);
   }
+}
+
+template <typename Emit>
+void ResizeBilinear(const float* src, int in_h, int in_w, int out_h, int out_w, int y0, int y1, int x0,
+                    int x1, Emit&& emit) {
+  ResizeBilinearWithTaps(src, in_w, BilinearTaps(in_w, out_w, x1), BilinearTaps(in_h, out_h, y1), y0, y1, x0,
+                         x1, std::forward<Emit>(emit));
+}
+
+// d[x] = r0[x] * b0 + r1[x] * b1 > 0 for x < n, as 0/1 bytes. The SSE2 lanes do the same
+// float multiplies and add as the scalar tail (no fused multiply-add), so every path gives the
+// same mask.
+void ThresholdRow(const float* r0, const float* r1, float b0, float b1, int n, uint8_t* d) {
+  int x = 0;
+#if defined(__SSE2__)
+  const __m128 w0 = _mm_set1_ps(b0), w1 = _mm_set1_ps(b1), zero = _mm_setzero_ps();
+  const __m128i one = _mm_set1_epi8(1);
+  auto positive = [&](int at) {
+    const __m128 v = _mm_add_ps(_mm_mul_ps(_mm_loadu_ps(r0 + at), w0), _mm_mul_ps(_mm_loadu_ps(r1 + at), w1));
+    return _mm_castps_si128(_mm_cmpgt_ps(v, zero));  // all ones where > 0
+  };
+  for (; x + 16 <= n; x += 16) {
+    const __m128i lo = _mm_packs_epi32(positive(x), positive(x + 4));
+    const __m128i hi = _mm_packs_epi32(positive(x + 8), positive(x + 12));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(d + x), _mm_and_si128(_mm_packs_epi16(lo, hi), one));
+  }
+#endif
+  for (; x < n; ++x) d[x] = (r0[x] * b0 + r1[x] * b1) > 0.0f;
+}
+
+// The top-left rows x cols of the full resize.
+template <typename Emit>
+void ResizeBilinear(const float* src, int in_h, int in_w, int out_h, int out_w, int rows, int cols,
+                    Emit&& emit) {
+  ResizeBilinear(src, in_h, in_w, out_h, out_w, 0, rows, 0, cols, std::forward<Emit>(emit));
 }
 
 void CheckUpsampleArgs([[maybe_unused]] const float* low_res, [[maybe_unused]] int low_h,
@@ -159,6 +198,199 @@ void TransposeToBinary(const uint8_t* src, size_t stride, int rows, int cols, ui
   scalar(full_rows, rows, 0, cols);       // bottom edge
 }
 
+// Run lengths in the making, COCO style: runs alternate background and foreground and start
+// with background.
+struct RunCounter {
+  std::vector<uint32_t> counts;
+  uint8_t value = 0;
+  size_t run = 0;
+
+  // n foreground pixels.
+  void Foreground(size_t n) {
+    if (n == 0) return;
+    if (value == 0) {
+      counts.push_back(static_cast<uint32_t>(run));
+      run = 0;
+      value = 1;
+    }
+    run += n;
+  }
+  // The pixels `other` counted, after these.
+  void Append(const RunCounter& other) {
+    for (size_t i = 0; i < other.counts.size(); ++i) {
+      if (i % 2 == 0) {
+        Background(other.counts[i]);
+      } else {
+        Foreground(other.counts[i]);
+      }
+    }
+    if (other.value == 0) {
+      Background(other.run);
+    } else {
+      Foreground(other.run);
+    }
+  }
+  // n background pixels.
+  void Background(size_t n) {
+    if (n == 0) return;
+    if (value == 1) {
+      counts.push_back(static_cast<uint32_t>(run));
+      run = 0;
+      value = 0;
+    }
+    run += n;
+  }
+  // Pixels given as 0/1 bytes.
+  void Bytes(const uint8_t* p, const uint8_t* const end) {
+    while (p < end) {
+      const void* next = std::memchr(p, value ^ 1, static_cast<size_t>(end - p));
+      if (next == nullptr) {
+        run += static_cast<size_t>(end - p);
+        return;
+      }
+      run += static_cast<size_t>(static_cast<const uint8_t*>(next) - p);
+      counts.push_back(static_cast<uint32_t>(run));
+      run = 0;
+      p = static_cast<const uint8_t*>(next);
+      value ^= 1;
+    }
+  }
+  // The last run (never empty unless the mask is: pycocotools gives [0] for an empty mask).
+  std::vector<uint32_t> Finish(size_t pixels) {
+    if (run > 0 || pixels == 0) counts.push_back(static_cast<uint32_t>(run));
+    return std::move(counts);
+  }
+};
+
+// Output indices [first, last) of a resize from `in` to `out` samples whose taps read one of
+// the source samples s0..s1. Every other output reads only values <= 0 with weights >= 0, and
+// such a sum is <= 0 in float as in the reals: it is background.
+std::pair<int, int> ReachedRange(int in, int out, int s0, int s1) {
+  const std::vector<Tap> taps = BilinearTaps(in, out, out);
+  int first = out, last = 0;
+  for (int d = 0; d < out; ++d) {
+    const Tap& t = taps[d];
+    if ((t.i0 >= s0 && t.i0 <= s1) || (t.i1 >= s0 && t.i1 <= s1)) {
+      first = std::min(first, d);
+      last = d + 1;
+    }
+  }
+  return {first, last};
+}
+
+// MaskBbox and MaskArea from column-major run lengths: a run within one column spans its
+// rows; one that crosses into the next column spans every row.
+void BboxAndArea(const std::vector<uint32_t>& counts, int height, EncodedMask& out) {
+  const uint64_t h = static_cast<uint64_t>(height);
+  uint64_t at = 0, area = 0;
+  uint64_t min_x = UINT64_MAX, max_x = 0, min_y = UINT64_MAX, max_y = 0;
+  for (size_t i = 0; i < counts.size(); ++i) {
+    const uint64_t n = counts[i];
+    if (i % 2 == 1 && n > 0) {
+      const uint64_t first = at, last = at + n - 1;
+      const uint64_t c0 = first / h, c1 = last / h;
+      min_x = std::min(min_x, c0);
+      max_x = std::max(max_x, c1);
+      min_y = std::min(min_y, c0 == c1 ? first % h : 0);
+      max_y = std::max(max_y, c0 == c1 ? last % h : h - 1);
+      area += n;
+    }
+    at += n;
+  }
+  out.area = area;
+  if (area == 0) return;
+  out.bbox = {static_cast<int>(min_x), static_cast<int>(min_y), static_cast<int>(max_x - min_x + 1),
+              static_cast<int>(max_y - min_y + 1)};
+}
+
+// Boxes of at least this many pixels are encoded on two threads.
+constexpr uint64_t kSplitPixels = 2'000'000;
+
+// The RLE, bbox and area of the mask "resize of src to out_h x out_w, > 0", computed on the
+// part of the output that can be positive only (the rest is known to be background).
+EncodedMask EncodeResized(const float* src, int in_h, int in_w, int out_h, int out_w) {
+  EncodedMask out;
+  out.rle.height = out_h;
+  out.rle.width = out_w;
+  const size_t pixels = static_cast<size_t>(out_h) * out_w;
+  int sy0 = in_h, sy1 = -1, sx0 = in_w, sx1 = -1;
+  for (int y = 0; y < in_h; ++y) {
+    const float* row = src + static_cast<size_t>(y) * in_w;
+    int x = 0;
+    while (x < in_w && !(row[x] > 0.0f)) ++x;
+    if (x == in_w) continue;
+    int right = in_w - 1;
+    while (!(row[right] > 0.0f)) --right;
+    sy0 = std::min(sy0, y);
+    sy1 = y;
+    sx0 = std::min(sx0, x);
+    sx1 = std::max(sx1, right);
+  }
+  RunCounter runs;
+  // When shrinking, taps skip some source samples: positives there reach no output.
+  const auto [y0, y1] = sy1 < 0 ? std::pair{0, 0} : ReachedRange(in_h, out_h, sy0, sy1);
+  const auto [x0, x1] = sy1 < 0 ? std::pair{0, 0} : ReachedRange(in_w, out_w, sx0, sx1);
+  if (y0 >= y1 || x0 >= x1) {
+    runs.Background(pixels);
+    out.rle.counts = CompressRleCounts(runs.Finish(pixels));
+    return out;
+  }
+  // The box is made a strip of columns at a time, which stays in cache while it is
+  // transposed to column-major runs: whole background columns left of the box, then per box
+  // column the background above it, its pixels and the background below, then the columns to
+  // the right.
+  const int box_h = y1 - y0;
+  const std::vector<Tap> xt = BilinearTaps(in_w, out_w, x1);
+  const std::vector<Tap> yt = BilinearTaps(in_h, out_h, y1);
+  constexpr int kStripColumns = 64;
+  // The runs of box columns [from, to), counted from a background run.
+  auto encode_columns = [&](int from, int to, RunCounter& into) {
+    std::vector<uint8_t> strip(static_cast<size_t>(kStripColumns) * box_h);
+    std::vector<uint8_t> block(static_cast<size_t>(kStripColumns) * box_h);
+    for (int c0 = from; c0 < to; c0 += kStripColumns) {
+      const int columns = std::min(kStripColumns, to - c0);
+      ResizeBilinearWithTaps(src, in_w, xt, yt, y0, y1, c0, c0 + columns,
+                             [&](int y, const float* r0, const float* r1, float b0, float b1) {
+                               uint8_t* d = strip.data() + static_cast<size_t>(y - y0) * columns;
+                               ThresholdRow(r0, r1, b0, b1, columns, d);
+                             });
+      TransposeToBinary(strip.data(), static_cast<size_t>(columns), box_h, columns, block.data());
+      for (int c = 0; c < columns; ++c) {
+        const uint8_t* column = block.data() + static_cast<size_t>(c) * box_h;
+        into.Background(static_cast<size_t>(y0));
+        into.Bytes(column, column + box_h);
+        into.Background(static_cast<size_t>(out_h - y1));
+      }
+    }
+  };
+  runs.Background(static_cast<size_t>(x0) * out_h);
+  // A large box in two halves on two threads (a lone click on a 12-megapixel image has the
+  // cores to itself); the right half's runs continue the left's.
+  const uint64_t box_pixels = static_cast<uint64_t>(box_h) * static_cast<uint64_t>(x1 - x0);
+  const int mid = x0 + (x1 - x0) / (2 * kStripColumns) * kStripColumns;
+  bool split = box_pixels >= kSplitPixels && mid > x0 && std::thread::hardware_concurrency() > 1;
+  if (split) {
+    RunCounter right;
+    std::thread helper;
+    try {
+      helper = std::thread([&] { encode_columns(mid, x1, right); });
+    } catch (const std::system_error&) {
+      split = false;  // no thread to be had: all on this one
+    }
+    if (split) {
+      encode_columns(x0, mid, runs);
+      helper.join();
+      runs.Append(right);
+    }
+  }
+  if (!split) encode_columns(x0, x1, runs);
+  runs.Background(static_cast<size_t>(out_w - x1) * out_h);
+  const std::vector<uint32_t> counts = runs.Finish(pixels);
+  BboxAndArea(counts, out_h, out);
+  out.rle.counts = CompressRleCounts(counts);
+  return out;
+}
+
 size_t PixelCount(const BinaryMask& mask) { return static_cast<size_t>(mask.height) * mask.width; }
 
 cv::Mat MaskView(const BinaryMask& mask) {
@@ -191,7 +423,7 @@ BinaryMask UpsampleLowResLogits(const float* low_res, int low_h, int low_w, int 
   ResizeBilinear(cropped.data(), input_h, input_w, orig_h, orig_w, orig_h, orig_w,
                  [&](int y, const float* r0, const float* r1, float b0, float b1) {
                    uint8_t* d = mask.data.data() + static_cast<size_t>(y) * orig_w;
-                   for (int x = 0; x < orig_w; ++x) d[x] = (r0[x] * b0 + r1[x] * b1) > 0.0f;
+                   ThresholdRow(r0, r1, b0, b1, orig_w, d);
                  });
   return mask;
 }
@@ -217,7 +449,7 @@ BinaryMask UpsampleStretchedLogits(const float* low_res, int low_h, int low_w, i
   ResizeBilinear(low_res, low_h, low_w, orig_h, orig_w, orig_h, orig_w,
                  [&](int y, const float* r0, const float* r1, float b0, float b1) {
                    uint8_t* d = mask.data.data() + static_cast<size_t>(y) * orig_w;
-                   for (int x = 0; x < orig_w; ++x) d[x] = (r0[x] * b0 + r1[x] * b1) > 0.0f;
+                   ThresholdRow(r0, r1, b0, b1, orig_w, d);
                  });
   return mask;
 }
@@ -231,31 +463,14 @@ std::vector<uint32_t> RleCounts(const BinaryMask& mask) {
   // kilobytes here rather than a second 100 MB copy. Runs continue from block to block.
   constexpr int kBlockColumns = 64;
   std::vector<uint8_t> block(static_cast<size_t>(kBlockColumns) * mask.height);
-  std::vector<uint32_t> counts;
-  uint8_t value = 0;  // runs start with background
-  size_t run = 0;
+  RunCounter runs;
   for (int c0 = 0; c0 < mask.width; c0 += kBlockColumns) {
     const int columns = std::min(kBlockColumns, mask.width - c0);
     TransposeToBinary(mask.data.data() + c0, static_cast<size_t>(mask.width), mask.height, columns,
                       block.data());
-    const uint8_t* p = block.data();
-    const uint8_t* const end = p + static_cast<size_t>(columns) * mask.height;
-    while (p < end) {
-      const void* next = std::memchr(p, value ^ 1, static_cast<size_t>(end - p));
-      if (next == nullptr) {
-        run += static_cast<size_t>(end - p);
-        break;
-      }
-      run += static_cast<size_t>(static_cast<const uint8_t*>(next) - p);
-      counts.push_back(static_cast<uint32_t>(run));
-      run = 0;
-      p = static_cast<const uint8_t*>(next);
-      value ^= 1;
-    }
+    runs.Bytes(block.data(), block.data() + static_cast<size_t>(columns) * mask.height);
   }
-  // The last run (never empty unless the mask is: pycocotools gives [0] for an empty mask).
-  if (run > 0 || n == 0) counts.push_back(static_cast<uint32_t>(run));
-  return counts;
+  return runs.Finish(n);
 }
 
 Result<BinaryMask> MaskFromRleCounts(const std::vector<uint32_t>& counts, int height, int width) {
@@ -438,6 +653,18 @@ std::vector<std::vector<float>> MaskPolygons(const BinaryMask& mask, const Polyg
     if (vertices <= options.max_vertices || epsilon > largest) break;
   }
   return polygons;
+}
+
+EncodedMask EncodeLowResLogits(const float* low_res, int low_h, int low_w, int input_h, int input_w,
+                               int orig_h, int orig_w, int side) {
+  CheckUpsampleArgs(low_res, low_h, low_w, input_h, input_w, orig_h, orig_w, side);
+  const std::vector<float> cropped = UpsampleAndCrop(low_res, low_h, low_w, input_h, input_w, side);
+  return EncodeResized(cropped.data(), input_h, input_w, orig_h, orig_w);
+}
+
+EncodedMask EncodeStretchedLogits(const float* low_res, int low_h, int low_w, int orig_h, int orig_w) {
+  assert(low_res != nullptr && low_h > 0 && low_w > 0 && orig_h > 0 && orig_w > 0);
+  return EncodeResized(low_res, low_h, low_w, orig_h, orig_w);
 }
 
 Result<std::string> MaskPng(const BinaryMask& mask) {

@@ -82,6 +82,24 @@ Rle EncodeRle(const BinaryMask& mask);
 // InvalidArgument for a malformed string, negative sizes, or counts not summing to h * w.
 Result<BinaryMask> DecodeRle(const Rle& rle);
 
+// --- Straight from logits to RLE ----------------------------------------------------------
+//
+// What a click returns when it needs no full-size mask (no polygons, no PNG): the RLE, box and
+// area of UpsampleLowResLogits / UpsampleStretchedLogits with the same arguments, identical to
+// EncodeRle, MaskBbox and MaskArea of that mask. Only the output rows and columns that a
+// positive logit can reach are upsampled (a bilinear sum of values <= 0 stays <= 0), so a
+// small object on a 12-megapixel image costs a small box, not 12 MB. The box is made a strip
+// of columns at a time, and one of 2 megapixels or more on two threads (this one and one it
+// starts), so a lone click on a large image uses two cores.
+struct EncodedMask {
+  Rle rle;
+  std::array<int, 4> bbox{};  // as MaskBbox
+  uint64_t area = 0;
+};
+EncodedMask EncodeLowResLogits(const float* low_res, int low_h, int low_w, int input_h, int input_w,
+                               int orig_h, int orig_w, int side = 1024);
+EncodedMask EncodeStretchedLogits(const float* low_res, int low_h, int low_w, int orig_h, int orig_w);
+
 // --- Derived shapes ------------------------------------------------------------------------
 
 // COCO bounding box [x, y, width, height] of the foreground, tight and inclusive (a single

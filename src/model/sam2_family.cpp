@@ -72,7 +72,7 @@ class Sam2Adapter : public FamilyAdapter {
 
   Status Configure(const ModelGraphs& graphs, ModelInfo& info) override {
     encoder_ = graphs.encoder;
-    decoder_ = graphs.decoder;
+    decoder_ = graphs.decoders;
     encoder_input_ = graphs.encoder_inputs.at(0).name;
     info.family = family();
     info.frame_fit = FrameFit::kStretch;
@@ -169,7 +169,7 @@ class Sam2Adapter : public FamilyAdapter {
     feed.Float("has_mask_input", &has_mask, 1, {1});
     if (full_size_) feed.Int32("orig_im_size", {out_h, out_w}, {2});
     SAMCACHE_ASSIGN_OR_RETURN(std::vector<Ort::Value> values,
-                              feed.Run(*decoder_, {"masks", "iou_predictions"}, "decoder"));
+                              feed.Run(*decoder_->Take(), {"masks", "iou_predictions"}, "decoder"));
     DecoderResult result;
     SAMCACHE_RETURN_IF_ERROR(FillLowRes(ViewOf(values[0]), ViewOf(values[1]), result));
     return result;
@@ -177,7 +177,7 @@ class Sam2Adapter : public FamilyAdapter {
 
   const bool full_size_;
   Ort::Session* encoder_ = nullptr;
-  Ort::Session* decoder_ = nullptr;
+  SessionPool* decoder_ = nullptr;
   std::string encoder_input_;
 };
 

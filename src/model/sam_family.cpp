@@ -141,7 +141,7 @@ Status SamAdapter::Configure(const ModelGraphs& graphs, ModelInfo& info) {
   std::vector<Difference> differences = Match(graphs, plan_);
   if (!differences.empty()) return Status::Internal("Configure called on a family that does not match");
   encoder_ = graphs.encoder;
-  decoder_ = graphs.decoder;
+  decoder_ = graphs.decoders;
   info.family = family();
   info.frame_fit = FrameFit::kLongestSide;
   info.encoder_layout = plan_.layout;
@@ -226,7 +226,7 @@ Result<DecoderResult> SamAdapter::Decode(const Embedding& embedding, const Decod
   feed.Float("orig_im_size", orig_size, 2, {2});
   std::vector<std::string> outputs = {"iou_predictions", "low_res_masks"};
   if (graph_masks) outputs.push_back("masks");
-  SAMCACHE_ASSIGN_OR_RETURN(std::vector<Ort::Value> values, feed.Run(*decoder_, outputs, "decoder"));
+  SAMCACHE_ASSIGN_OR_RETURN(std::vector<Ort::Value> values, feed.Run(*decoder_->Take(), outputs, "decoder"));
   DecoderResult result;
   SAMCACHE_RETURN_IF_ERROR(FillLowRes(ViewOf(values[1]), ViewOf(values[0]), result));
   if (graph_masks) SAMCACHE_RETURN_IF_ERROR(FillGraphMasks(ViewOf(values[2]), result));

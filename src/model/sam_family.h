@@ -40,7 +40,7 @@ class SamAdapter : public FamilyAdapter {
   std::vector<Difference> Match(const ModelGraphs& graphs, Plan& plan) const;
 
   Ort::Session* encoder_ = nullptr;
-  Ort::Session* decoder_ = nullptr;
+  SessionPool* decoder_ = nullptr;
   Plan plan_;
 };
 

@@ -13,6 +13,7 @@
 #include "common/files.h"
 #include "model/family_adapter.h"
 #include "model/onnx_graph.h"
+#include "model/session_pool.h"
 
 namespace samcache {
 namespace {
@@ -83,12 +84,23 @@ Status ApplyConfig(const std::string& json_text, const std::string& source, Mode
   return Status::Ok();
 }
 
+int Cores() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
+
+Result<int> DecoderSessions(const ModelOptions& options) {
+  if (options.decoder_sessions < 0 || options.decoder_sessions > kMaxDecoderSessions) {
+    return Status::InvalidArgument("decoder sessions must be 0 (one per core) to " +
+                                   std::to_string(kMaxDecoderSessions) + ", got " +
+                                   std::to_string(options.decoder_sessions));
+  }
+  return options.decoder_sessions > 0 ? options.decoder_sessions : Cores();
+}
+
 }  // namespace
 
 struct SamModel::Impl {
   ModelInfo info;
   std::unique_ptr<Ort::Session> encoder;
-  std::unique_ptr<Ort::Session> decoder;
+  std::unique_ptr<SessionPool> decoders;
   std::unique_ptr<FamilyAdapter> adapter;
   // A session's first runs take 2-3x a steady one: WarmUp pays them before the first job.
   std::atomic<bool> encoder_ready{false};
@@ -146,6 +158,7 @@ Result<std::unique_ptr<SamModel::Impl>> SamModel::Impl::Load(const ModelFiles& f
   info.intra_op_threads = options.intra_op_threads > 0
                               ? options.intra_op_threads
                               : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  SAMCACHE_ASSIGN_OR_RETURN(const int sessions, DecoderSessions(options));
   Ort::SessionOptions session_options;
   session_options.SetIntraOpNumThreads(info.intra_op_threads);
   session_options.SetInterOpNumThreads(1);
@@ -158,21 +171,21 @@ Result<std::unique_ptr<SamModel::Impl>> SamModel::Impl::Load(const ModelFiles& f
   } catch (const Ort::Exception& e) {
     return Status::InvalidArgument(files.encoder_name + ": ONNX Runtime cannot load it: " + e.what());
   }
-  try {
-    impl->decoder = std::make_unique<Ort::Session>(OrtEnvironment(), files.decoder_bytes.data(),
-                                                   files.decoder_bytes.size(), session_options);
-  } catch (const Ort::Exception& e) {
-    return Status::InvalidArgument(files.decoder_name + ": ONNX Runtime cannot load it: " + e.what());
-  }
+  // With several, a click alone still gets every thread (the wide session).
+  const SessionPoolShape decoder_shape{sessions, std::max(1, info.intra_op_threads / sessions),
+                                       info.intra_op_threads};
+  SAMCACHE_ASSIGN_OR_RETURN(impl->decoders, SessionPool::Load(files.decoder_bytes, files.decoder_name,
+                                                              decoder_shape, session_options));
 
   graphs.encoder_file = files.encoder_name;
   graphs.decoder_file = files.decoder_name;
   graphs.encoder = impl->encoder.get();
-  graphs.decoder = impl->decoder.get();
+  graphs.decoder = &impl->decoders->first();
+  graphs.decoders = impl->decoders.get();
   graphs.encoder_inputs = ReadSpecs(*impl->encoder, true);
   graphs.encoder_outputs = ReadSpecs(*impl->encoder, false);
-  graphs.decoder_inputs = ReadSpecs(*impl->decoder, true);
-  graphs.decoder_outputs = ReadSpecs(*impl->decoder, false);
+  graphs.decoder_inputs = ReadSpecs(*graphs.decoder, true);
+  graphs.decoder_outputs = ReadSpecs(*graphs.decoder, false);
   SAMCACHE_ASSIGN_OR_RETURN(impl->adapter, DetectFamily(graphs, stated_family));
   SAMCACHE_RETURN_IF_ERROR(impl->adapter->Configure(graphs, info));
   return impl;

@@ -73,7 +73,12 @@ struct ModelOptions {
   // then take the cores the embedding pipeline's prepare and store threads need while it runs
   // (bench/encoder_floor_bench measures both).
   bool encoder_spinning = false;
+  // Decoder sessions concurrent clicks run in, each with intra_op_threads / decoder_sessions
+  // threads (at least 1), plus one with every thread for a click alone. 1: one session every
+  // click shares. 0: one per core (serve and worker).
+  int decoder_sessions = 1;
 };
+inline constexpr int kMaxDecoderSessions = 64;
 
 // Encoder input for one image, ready to run.
 struct PreparedImage {

@@ -100,6 +100,13 @@ BinaryMask UpsampleForModel(const ModelInfo& info, const float* logits, int low_
                               info.input_side);
 }
 
+EncodedMask EncodeForModel(const ModelInfo& info, const float* logits, int low_h, int low_w, int height,
+                           int width) {
+  if (info.frame_fit == FrameFit::kStretch) return EncodeStretchedLogits(logits, low_h, low_w, height, width);
+  const ResizedSize input = LongestSideSize(height, width, info.input_side);
+  return EncodeLowResLogits(logits, low_h, low_w, input.height, input.width, height, width, info.input_side);
+}
+
 Segmenter::Segmenter(ImageCatalog& catalog, EmbeddingService& embeddings, const SamModel& model,
                      size_t remembered_predictions, SegmenterLimits limits, ProjectCache* projects)
     : catalog_(catalog),
@@ -179,13 +186,23 @@ Result<PredictResult> Segmenter::Predict(const PredictRequest& request,
   for (int index : chosen) {
     if (gone()) return kGone;
     const float* logits = decoded.low_res_logits.data() + plane * static_cast<size_t>(index);
+    PredictedMask out;
+    out.score = decoded.scores[static_cast<size_t>(index)];
+    if (!request.want_polygon && !request.want_png) {
+      // RLE only: no full-size mask, only the part of the image the mask can reach.
+      EncodedMask encoded = EncodeForModel(model_.info(), logits, decoded.low_res_height,
+                                           decoded.low_res_width, image.height, image.width);
+      out.rle = std::move(encoded.rle);
+      out.bbox = encoded.bbox;
+      out.area = encoded.area;
+      result.masks.push_back(std::move(out));
+      continue;
+    }
     BinaryMask mask = UpsampleForModel(model_.info(), logits, decoded.low_res_height, decoded.low_res_width,
                                        image.height, image.width);
-    PredictedMask out;
     out.rle = EncodeRle(mask);
     out.bbox = MaskBbox(mask);
     out.area = MaskArea(mask);
-    out.score = decoded.scores[static_cast<size_t>(index)];
     if (request.want_polygon) {
       if (gone()) return kGone;
       out.polygons = MaskPolygons(mask, polygon_options);

@@ -145,5 +145,8 @@ std::vector<int> ChooseMasks(const std::vector<float>& scores, bool multimask,
 // side (upsample to the frame, crop the padding, resize) or stretched (one resize).
 BinaryMask UpsampleForModel(const ModelInfo& info, const float* logits, int low_h, int low_w, int height,
                             int width);
+// The RLE, bbox and area of UpsampleForModel's mask, without making the full-size mask.
+EncodedMask EncodeForModel(const ModelInfo& info, const float* logits, int low_h, int low_w, int height,
+                           int width);
 
 }  // namespace samcache

@@ -200,6 +200,19 @@ TEST_F(PredictApiTest, ExtraFormatsOnRequest) {
   Reply plain = Predict(json{{"image_id", id}, {"points", PointsAt(scene.Object("rectangle"))}});
   EXPECT_FALSE(plain.body["masks"][0].contains("polygons"));
   EXPECT_FALSE(plain.body["masks"][0].contains("png_b64"));
+  // RLE only goes straight from the logits, without the full-size mask: the same RLE, box and
+  // area as through it.
+  for (const char* key : {"rle", "bbox", "area", "score"}) EXPECT_EQ(plain.body["masks"][0][key], mask[key]);
+  // The reply is written by hand around the RLE strings: byte for byte what a json DOM of it
+  // dumps (sorted keys, number formats, escaped backslashes in the counts).
+  Reply multi = Predict(json{{"image_id", id},
+                             {"points", PointsAt(scene.Object("rectangle"))},
+                             {"multimask", true},
+                             {"format", json::array({"png", "polygon"})}});
+  for (const Reply* r : {&reply, &plain, &multi}) {
+    ASSERT_EQ(r->status, 200) << r->raw;
+    EXPECT_EQ(r->raw, r->body.dump());
+  }
 }
 
 TEST_F(PredictApiTest, BadInputIsRefusedNamingTheField) {
@@ -351,6 +364,53 @@ TEST_F(PredictApiTest, ConcurrentPredictsOnThreeImagesAreAllCorrect) {
   // Three distinct images: three encoder runs, however the 48 requests interleaved.
   Reply stats = Get("/api/sam/stats");
   EXPECT_EQ(stats.body["embeddings"]["encoder_runs"], 3) << stats.raw;
+}
+
+// Clicks on one cached image from many clients at once, with one shared decoder session and
+// with a pool (--decoder-sessions): every reply is the lone click's, byte for byte.
+TEST_F(PredictApiTest, ConcurrentClicksGetTheLoneClickMaskWithAnyDecoderSessions) {
+  const Scene scene = MakeShapesScene(1600, 900, 5);
+  for (const char* sessions : {"1", "3"}) {
+    SCOPED_TRACE(std::string("--decoder-sessions ") + sessions);
+    Start({"--decoder-sessions", sessions});
+    const std::string id = UploadScene(scene);
+    const json body{{"image_id", id}, {"points", PointsAt(scene.Object("circle"))}};
+    ASSERT_EQ(Predict(body).status, 200);  // computes the embedding
+    Reply lone = Predict(body);
+    ASSERT_EQ(lone.status, 200) << lone.raw;
+    const json want = lone.body["masks"];
+    EXPECT_GT(MaskIoU(FirstMask(lone.body), scene.Object("circle").mask), 0.9);
+    constexpr int kClients = 8, kEach = 4;
+    std::vector<std::string> failures(kClients);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kClients; ++t) {
+      threads.emplace_back([&, t] {
+        httplib::Client client("127.0.0.1", server_->port());
+        client.set_read_timeout(120, 0);
+        for (int i = 0; i < kEach; ++i) {
+          Reply reply = ToReply(client.Post("/api/sam/predict", body.dump(), "application/json"));
+          if (reply.status != 200) {
+            failures[static_cast<size_t>(t)] +=
+                "status " + std::to_string(reply.status) + " " + reply.raw + "; ";
+          } else if (reply.body["masks"] != want || reply.body["embedding"] != "cached") {
+            failures[static_cast<size_t>(t)] += "a different answer; ";
+          }
+        }
+      });
+    }
+    for (auto& thread : threads) thread.join();
+    for (const std::string& failure : failures) EXPECT_EQ(failure, "");
+  }
+}
+
+TEST_F(PredictApiTest, DecoderSessionsOutOfRangeAreRefused) {
+  for (const char* sessions : {"-1", "65", "1000", "many"}) {
+    CommandResult run = RunSamcache(
+        {"serve", "--port", "0", "--data", (tmp_ / "data2").string(), "--decoder-sessions", sessions});
+    EXPECT_NE(run.exit_code, 0) << sessions;
+    EXPECT_NE(run.output.find("--decoder-sessions"), std::string::npos) << run.output;
+    EXPECT_NE(run.output.find(sessions), std::string::npos) << run.output;
+  }
 }
 
 TEST_F(PredictApiTest, EmbeddingNpyMatchesTheCli) {

@@ -80,6 +80,14 @@ void AddModelOptions(CLI::App* cmd, ModelCliOptions& o, bool with_cache, bool se
         "--no-warm-up", [&o](int64_t) { o.warm_up = false; },
         "Do not run each encoder twice on a blank image in the background at model load (a "
         "session's first runs are 2-3x slower; GET /api/sam/models says when a model is ready)");
+    o.decoder_sessions = 0;
+    cmd->add_option(
+           "--decoder-sessions", o.decoder_sessions,
+           "Decoder sessions clicks run in at once, each with intra-op-threads / N threads (at least "
+           "1; each takes about the decoder's size in memory, 16 MB for SAM's). 1: one session every "
+           "click shares; 0: one per core")
+        ->capture_default_str()
+        ->check(CLI::Range(0, kMaxDecoderSessions));
   }
   cmd->add_option("--redis", o.redis_url,
                   "Shared embedding tier and per-key encoder leases for several instances: "
@@ -132,6 +140,7 @@ Status ApplyModelOptions(const ModelCliOptions& o, AppOptions& options) {
   options.default_model = o.default_model;
   options.model.intra_op_threads = o.intra_op_threads;
   options.model.warm_up = o.warm_up;
+  options.model.decoder_sessions = o.decoder_sessions;
   options.memory_cache_bytes = o.memory_cache_bytes;
   options.encoder_queue = o.encoder_queue;
   options.cache_max_bytes = o.cache_max_bytes;

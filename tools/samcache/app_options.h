@@ -40,7 +40,8 @@ struct ModelCliOptions {
   std::string models_dir;     // --models: every subfolder holding an encoder.onnx, by name
   std::string default_model;  // --default-model: an id or name; empty: the first
   int intra_op_threads = 0;
-  bool warm_up = false;  // serve and worker: true unless --no-warm-up
+  bool warm_up = false;      // serve and worker: true unless --no-warm-up
+  int decoder_sessions = 1;  // serve and worker: 0, one per core (the others answer no clicks)
   uint64_t memory_cache_bytes = uint64_t{1} << 30;
   uint64_t cache_max_bytes = uint64_t{10} << 30;
   std::string cache_dtype = "fp32";

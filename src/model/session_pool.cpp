@@ -1,0 +1,90 @@
+#include "model/session_pool.h"
+
+#include "model/onnx_graph.h"
+
+namespace samcache {
+namespace {
+
+Result<std::unique_ptr<Ort::Session>> NewSession(std::string_view bytes, const std::string& file,
+                                                 const Ort::SessionOptions& options, int threads) {
+  Ort::SessionOptions own = options.Clone();
+  own.SetIntraOpNumThreads(threads);
+  try {
+    return std::make_unique<Ort::Session>(OrtEnvironment(), bytes.data(), bytes.size(), own);
+  } catch (const Ort::Exception& e) {
+    return Status::InvalidArgument(file + ": ONNX Runtime cannot load it: " + e.what());
+  }
+}
+
+}  // namespace
+
+Result<std::unique_ptr<SessionPool>> SessionPool::Load(std::string_view bytes, const std::string& file,
+                                                       const SessionPoolShape& shape,
+                                                       const Ort::SessionOptions& options) {
+  std::unique_ptr<SessionPool> pool(new SessionPool());
+  pool->shape_ = shape;
+  pool->shape_.sessions = std::max(1, shape.sessions);
+  pool->shape_.threads = std::max(1, shape.threads);
+  for (int i = 0; i < pool->shape_.sessions; ++i) {
+    SAMCACHE_ASSIGN_OR_RETURN(std::unique_ptr<Ort::Session> session,
+                              NewSession(bytes, file, options, pool->shape_.threads));
+    pool->free_.push_back(session.get());
+    pool->narrow_.push_back(std::move(session));
+  }
+  // A lone shared session already has every thread.
+  if (pool->shape_.sessions > 1 && shape.wide_threads > pool->shape_.threads) {
+    SAMCACHE_ASSIGN_OR_RETURN(pool->wide_, NewSession(bytes, file, options, shape.wide_threads));
+    pool->wide_free_ = true;
+  } else {
+    pool->shape_.wide_threads = 0;
+  }
+  return pool;
+}
+
+SessionPool::~SessionPool() = default;
+
+SessionPool::Lease SessionPool::Take() {
+  if (narrow_.size() == 1) return Lease(nullptr, narrow_.front().get());  // shared, as before
+  std::unique_lock lock(mu_);
+  const uint64_t ticket = next_ticket_++;
+  // Alone: every core for this click. Else a narrow session, so clicks run side by side
+  // (never the wide one beside others: its threads would fight theirs for the cores).
+  const auto alone = [&] { return running_ == 0 && wide_free_; };
+  freed_.wait(lock, [&] { return ticket == serving_ && (alone() || !free_.empty()); });
+  Ort::Session* session = nullptr;
+  if (alone()) {
+    wide_free_ = false;
+    session = wide_.get();
+  } else {
+    session = free_.back();
+    free_.pop_back();
+  }
+  ++serving_;
+  ++running_;
+  lock.unlock();
+  freed_.notify_all();  // the next ticket may be served too
+  return Lease(this, session);
+}
+
+void SessionPool::GiveBack(Ort::Session* session) {
+  {
+    std::lock_guard lock(mu_);
+    --running_;
+    if (session == wide_.get()) {
+      wide_free_ = true;
+    } else {
+      free_.push_back(session);
+    }
+  }
+  freed_.notify_all();
+}
+
+SessionPool::Lease::Lease(Lease&& other) noexcept : pool_(other.pool_), session_(other.session_) {
+  other.pool_ = nullptr;
+}
+
+SessionPool::Lease::~Lease() {
+  if (pool_ != nullptr) pool_->GiveBack(session_);
+}
+
+}  // namespace samcache
