@@ -295,12 +295,14 @@ int main(int argc, char** argv) {
   cli.add_option("--intra-op-threads", threads, "ONNX Runtime intra-op threads on both sides");
   cli.add_option("--shared-models", shared, "the folder with mobilesam-arch/");
   cli.add_flag("--no-warm-up", no_warm_up, "do not warm the encoder at model load");
+  bool verbose = false;
+  cli.add_flag("--verbose", verbose, "log every encoder run with its stages' times ([ENCODE] lines)");
   cli.add_option("--variants", variant_names,
                  "samcache configurations side by side, comma-separated: before (intra-op threads "
                  "spinning, pipeline threads at nice 0), after (the defaults: no spinning, nice 10), "
                  "spin-nice10, nospin-nice0");
   CLI11_PARSE(cli, argc, argv);
-  spdlog::set_level(spdlog::level::warn);    // the App logs every encoder run
+  spdlog::set_level(verbose ? spdlog::level::info : spdlog::level::warn);  // info: every encoder run
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // rows as they come, also into a file
 
   try {
@@ -325,7 +327,9 @@ int main(int argc, char** argv) {
     const std::vector<Variant> known{{"before", true, 0, false},
                                      {"after", false, 10, !no_warm_up},
                                      {"spin-nice10", true, 10, !no_warm_up},
-                                     {"nospin-nice0", false, 0, !no_warm_up}};
+                                     {"nospin-nice0", false, 0, !no_warm_up},
+                                     {"nospin-nice19", false, 19, !no_warm_up},
+                                     {"spin-nice19", true, 19, !no_warm_up}};
     std::vector<Variant> variants;
     for (const Variant& v : known) {
       if (("," + variant_names + ",").find("," + v.label + ",") != std::string::npos) variants.push_back(v);
