@@ -39,6 +39,7 @@
 #include "ingest/ingestor.h"
 #include "jobs/prewarm_jobs.h"
 #include "model/sam_model.h"
+#include "photo_files.h"
 #include "support/http_reply.h"
 #include "support/near_dup_images.h"
 #include "support/test_support.h"
@@ -47,6 +48,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
+using samcache::bench::MakePhotoJpegs;
 using samcache::bench::MsSince;
 using samcache::bench::Percentile;
 using samcache::testing::NamedFile;
@@ -60,17 +62,6 @@ std::string LoadAverage() {
   char text[64];
   std::snprintf(text, sizeof text, "%.2f %.2f %.2f", load[0], load[1], load[2]);
   return text;
-}
-
-std::vector<NamedFile> MakeJpegs(int count, int first_seed, int width = 1920, int height = 1080) {
-  std::vector<NamedFile> files;
-  for (int i = 0; i < count; ++i) {
-    const int seed = first_seed + i;
-    files.push_back(
-        {"photo" + std::to_string(seed) + ".jpg",
-         samcache::testing::EncodeOrDie(samcache::testing::MakePhoto(width, height, seed), ".jpg", 90)});
-  }
-  return files;
 }
 
 // (a): the encoder alone in its own session, as a user of ONNX Runtime would run it.
@@ -241,13 +232,13 @@ void Measure(const Graph& graph, const fs::path& work, int images, int rounds, i
     const double open_s = MsSince(load) / 1e3;
     prewarmers.back()->WaitUntilReady();  // a server started a while before its first job
     // The first job after the load: what the first images after a start pay.
-    const double first = prewarmers.back()->Run(MakeJpegs(images, seed));
+    const double first = prewarmers.back()->Run(MakePhotoJpegs(images, 1920, 1080, seed));
     seed += images;
     std::printf("  %-24s model load %.2f s, ready after %.2f s; first job %.3f s/image\n",
                 variants[v].label.c_str(), open_s, MsSince(load) / 1e3 - first * images, first);
   }
-  PrintPrepareCost(prewarmers.front()->model(), MakeJpegs(images, seed), "1920x1080");
-  PrintPrepareCost(prewarmers.front()->model(), MakeJpegs(2, seed, 4000, 3000), "4000x3000");
+  PrintPrepareCost(prewarmers.front()->model(), MakePhotoJpegs(images, 1920, 1080, seed), "1920x1080");
+  PrintPrepareCost(prewarmers.front()->model(), MakePhotoJpegs(2, 4000, 3000, seed), "4000x3000");
   BareEncoder bare(graph.dir / "encoder.onnx", threads);
 
   // Interleaved: bare, then every variant, round after round.
@@ -263,7 +254,7 @@ void Measure(const Graph& graph, const fs::path& work, int images, int rounds, i
     a_runs.push_back(a);
     std::printf("  %5d %10.3f", r + 1, a);
     for (size_t v = 0; v < variants.size(); ++v) {
-      const double b = prewarmers[v]->Run(MakeJpegs(images, seed));
+      const double b = prewarmers[v]->Run(MakePhotoJpegs(images, 1920, 1080, seed));
       seed += images;
       b_runs[v].push_back(b);
       std::printf(" %24.3f %6.3f", b, a / b);

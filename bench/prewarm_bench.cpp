@@ -46,6 +46,7 @@
 #include "ingest/ingestor.h"
 #include "jobs/prewarm_jobs.h"
 #include "model/sam_model.h"
+#include "photo_files.h"
 #include "store/disk_tier.h"
 #include "store/memory_tier.h"
 #include "store/tiered_store.h"
@@ -64,24 +65,13 @@ using samcache::testing::TempDir;
 
 [[noreturn]] void Fail(const std::string& message) { throw std::runtime_error(message); }
 
+using samcache::bench::MakePhotoJpegs;
 using samcache::bench::Mean;
 using samcache::bench::MsSince;
 using samcache::bench::Percentile;
 using samcache::bench::SamEmbedding;
 
 double Median(std::vector<double> values) { return Percentile(std::move(values), 50); }
-
-// Photo-like JPEGs (q90) with distinct pixels: MakePhoto draws noise and shapes from the seed.
-std::vector<NamedFile> MakeJpegs(int count, int width, int height, int first_seed) {
-  std::vector<NamedFile> files;
-  for (int i = 0; i < count; ++i) {
-    const int seed = first_seed + i;
-    files.push_back(
-        {"photo" + std::to_string(seed) + ".jpg",
-         samcache::testing::EncodeOrDie(samcache::testing::MakePhoto(width, height, seed), ".jpg", 90)});
-  }
-  return files;
-}
 
 size_t TotalBytes(const std::vector<NamedFile>& files) {
   size_t bytes = 0;
@@ -254,7 +244,7 @@ void CachedPrewarmLatency(const std::string& binary, const std::vector<size_t>& 
   int first_seed = 1;
   for (size_t size : sizes) {
     const Clock::time_point generated = Clock::now();
-    const std::vector<NamedFile> files = MakeJpegs(static_cast<int>(size), 160, 120, first_seed);
+    const std::vector<NamedFile> files = MakePhotoJpegs(static_cast<int>(size), 160, 120, first_seed);
     first_seed += static_cast<int>(size);
     const double generate_ms = MsSince(generated);
     Clock::time_point step = Clock::now();
@@ -568,7 +558,7 @@ void EncoderThroughput(const ModelUnderTest& first_model, int images, int width,
     models.push_back({"slow encoder, " + std::to_string(layers) + " layers", slow});
   }
   const Clock::time_point generated = Clock::now();
-  const std::vector<NamedFile> files = MakeJpegs(images, width, height, 5000);
+  const std::vector<NamedFile> files = MakePhotoJpegs(images, width, height, 5000);
   std::printf(
       "\n\n(c) prewarm throughput against the encoder, in-process: %d distinct photo-like %dx%d JPEGs q90 "
       "(%.1f MB, generated in %.1f s), one model session per model for all its rows\n",
