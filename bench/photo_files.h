@@ -4,8 +4,8 @@
 #include <string>
 #include <vector>
 
-#include "support/near_dup_images.h"
 #include "support/http_reply.h"
+#include "support/near_dup_images.h"
 
 namespace samcache::bench {
 
