@@ -328,8 +328,10 @@ EncodedMask EncodeResized(const float* src, int in_h, int in_w, int out_h, int o
   }
   RunCounter runs;
   // When shrinking, taps skip some source samples: positives there reach no output.
-  const auto [y0, y1] = sy1 < 0 ? std::pair{0, 0} : ReachedRange(in_h, out_h, sy0, sy1);
-  const auto [x0, x1] = sy1 < 0 ? std::pair{0, 0} : ReachedRange(in_w, out_w, sx0, sx1);
+  // Plain ints, not structured bindings: the lambdas below capture them (clang 14 refuses).
+  const std::pair<int, int> rows = sy1 < 0 ? std::pair{0, 0} : ReachedRange(in_h, out_h, sy0, sy1);
+  const std::pair<int, int> cols = sy1 < 0 ? std::pair{0, 0} : ReachedRange(in_w, out_w, sx0, sx1);
+  const int y0 = rows.first, y1 = rows.second, x0 = cols.first, x1 = cols.second;
   if (y0 >= y1 || x0 >= x1) {
     runs.Background(pixels);
     out.rle.counts = CompressRleCounts(runs.Finish(pixels));
