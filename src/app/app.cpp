@@ -5,6 +5,7 @@
 #include <chrono>
 #include <optional>
 
+#include "image/image_decoder.h"
 #include "store/disk_tier.h"
 #include "store/memory_tier.h"
 #include "store/redis_client.h"
@@ -19,6 +20,7 @@ Result<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   if (!options.redis_url.empty()) {  // checked before anything is opened or created
     SAMCACHE_ASSIGN_OR_RETURN(redis, ParseRedisUrl(options.redis_url));
   }
+  KeepImageWorkOnCallingThreads();
   auto app = std::unique_ptr<App>(new App());
   app->options_ = options;
   std::error_code ec;

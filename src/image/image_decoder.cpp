@@ -92,6 +92,8 @@ std::string PixelHash(const DecodedImage& image) {
   return hasher.FinishHex();
 }
 
+void KeepImageWorkOnCallingThreads() { cv::setNumThreads(1); }
+
 Result<std::string> MakeThumbnailJpeg(const DecodedImage& image, int max_side) {
   const double scale = std::min(1.0, static_cast<double>(max_side) / std::max(image.width, image.height));
   const int w = std::max(1, static_cast<int>(std::lround(image.width * scale)));

@@ -35,6 +35,11 @@ std::string PixelHash(const DecodedImage& image);
 // A JPEG preview whose longest side is at most `max_side` (smaller images are not enlarged).
 Result<std::string> MakeThumbnailJpeg(const DecodedImage& image, int max_side);
 
+// Makes OpenCV do its work on the calling thread only. Its own pool would run, say, the
+// embedding pipeline's resize at normal priority beside the encoder, while every job here
+// already has threads of its own. Called once at start; affects the whole process.
+void KeepImageWorkOnCallingThreads();
+
 // Re-encodes a decoded image (tests and benchmarks use it to make inputs). `extension` is
 // ".png", ".jpg", ".bmp", ".webp" or ".tiff".
 Result<std::string> EncodeImage(const DecodedImage& image, const std::string& extension,

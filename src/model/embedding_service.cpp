@@ -24,12 +24,10 @@ double MillisSince(Clock::time_point start) {
 
 // A large JPEG's pixels at 1/2, 1/4 or 1/8 of its size, when the model's input is no larger
 // and comes out the same size either way (libjpeg scales inside the inverse DCT: a 12 MP photo
-// decodes in a fraction of the time, and the resize after it has less to do). The pixel hash
-// needs the full decode, so these bytes are checked against their content hash instead: the
-// same bytes that decoded to the key's pixels at upload. Nullopt: decode in full.
+// decodes in a fraction of the time, and the resize after it has less to do). Nullopt: decode
+// in full.
 std::optional<Result<DecodedImage>> LoadReduced(const SamModel& model, std::string_view bytes,
-                                                const ImageSource& source, int& full_height,
-                                                int& full_width) {
+                                                int& full_height, int& full_width) {
   Result<ImageHeader> header = ReadImageHeader(bytes);
   if (!header.ok() || header->format != ImageFormat::kJpeg) return std::nullopt;
   const int h = static_cast<int>(header->height), w = static_cast<int>(header->width);
@@ -41,10 +39,6 @@ std::optional<Result<DecodedImage>> LoadReduced(const SamModel& model, std::stri
   for (int denominator : {8, 4, 2}) {
     const int small_h = (h + denominator - 1) / denominator, small_w = (w + denominator - 1) / denominator;
     if (!fits(h, w, small_h, small_w) || !fits(w, h, small_w, small_h)) continue;
-    if (Sha256Hex(bytes) != source.content_hash) {
-      return Status::Corrupt("stored file " + source.content_hash.substr(0, 12) +
-                             " no longer matches its hash");
-    }
     Result<DecodedImage> image = DecodeJpegReduced(bytes, denominator);
     if (!image.ok()) return image;
     if (static_cast<int>(image->height) == small_h && static_cast<int>(image->width) == small_w) {
@@ -61,9 +55,11 @@ std::optional<Result<DecodedImage>> LoadReduced(const SamModel& model, std::stri
   return std::nullopt;
 }
 
-// The image's pixels from its blob, checked against the pixel hash the key was made from:
-// an embedding is never computed from other pixels than its key says. `full_height` and
-// `full_width`: the oriented image's size (the decoded one's unless it was reduced).
+// The image's pixels from its blob. The bytes are checked against their content hash: they
+// are the bytes that decoded to the key's pixels at upload, so an embedding is never computed
+// from other pixels than its key says. (Hashing the bytes costs a fraction of hashing the
+// decoded pixels, and works for a reduced decode too.) `full_height` and `full_width`: the
+// oriented image's size (the decoded one's unless it was reduced).
 Result<DecodedImage> LoadPixels(const SamModel& model, BlobStore& blobs, const ImageSource& source,
                                 EncodeTimings& timings, int& full_height, int& full_width) {
   Clock::time_point step = Clock::now();
@@ -73,8 +69,11 @@ Result<DecodedImage> LoadPixels(const SamModel& model, BlobStore& blobs, const I
     return Status::Corrupt("the image's stored file cannot be read: " + bytes.status().message());
   }
   step = Clock::now();
-  if (std::optional<Result<DecodedImage>> reduced =
-          LoadReduced(model, *bytes, source, full_height, full_width)) {
+  if (Sha256Hex(*bytes) != source.content_hash) {
+    return Status::Corrupt("stored file " + source.content_hash.substr(0, 12) +
+                           " no longer matches its hash");
+  }
+  if (std::optional<Result<DecodedImage>> reduced = LoadReduced(model, *bytes, full_height, full_width)) {
     timings.decode_ms = MillisSince(step);
     if (reduced->ok()) {
       const int width = static_cast<int>((*reduced)->width);
@@ -84,10 +83,6 @@ Result<DecodedImage> LoadPixels(const SamModel& model, BlobStore& blobs, const I
   }
   Result<DecodedImage> image = DecodeImage(*bytes, SniffFormat(*bytes));
   timings.decode_ms = MillisSince(step);
-  if (image.ok() && PixelHash(*image) != source.pixel_hash) {
-    return Status::Corrupt("stored file " + source.content_hash.substr(0, 12) +
-                           " no longer decodes to the recorded pixels");
-  }
   if (image.ok()) {
     full_height = static_cast<int>(image->height);
     full_width = static_cast<int>(image->width);
@@ -155,7 +150,7 @@ Result<EmbeddingLookup> EmbeddingService::Get(const ImageSource& image) {
 Result<PendingEmbedding> EmbeddingService::Request(const ImageSource& image) {
   PendingEmbedding pending;
   pending.start_ = Clock::now();
-  // Keyed on the cache hash; the pixels are still checked against the pixel hash.
+  // Keyed on the cache hash; the stored bytes are still checked against their content hash.
   const EmbeddingKey key = KeyFor(image.cache_hash.empty() ? image.pixel_hash : image.cache_hash);
   if (auto embedding = tier_.Get(key)) {
     pending.ready_ =

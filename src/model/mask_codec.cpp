@@ -5,6 +5,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include <algorithm>
+#include <bit>
 #include <cassert>
 #include <cmath>
 #include <cstddef>
@@ -20,6 +21,8 @@
 
 namespace samcache {
 namespace {
+
+void CompressRleRange(const std::vector<uint32_t>& counts, size_t from, size_t to, std::string& out);
 
 // --- Bilinear resize ------------------------------------------------------------------------
 
@@ -240,6 +243,24 @@ struct RunCounter {
     }
     run += n;
   }
+  // The first n (1..64) pixels of `bits`, bit 0 first.
+  void Bits(uint64_t bits, int n) {
+    int at = 0;
+    while (at < n) {
+      // Ones where a pixel differs from the run's value.
+      const uint64_t other = (value != 0 ? ~bits : bits) >> at;
+      const int same = other == 0 ? 64 : std::countr_zero(other);
+      if (at + same >= n) {
+        run += static_cast<size_t>(n - at);
+        return;
+      }
+      run += static_cast<size_t>(same);
+      counts.push_back(static_cast<uint32_t>(run));
+      run = 0;
+      value ^= 1;
+      at += same;
+    }
+  }
   // Pixels given as 0/1 bytes.
   void Bytes(const uint8_t* p, const uint8_t* const end) {
     while (p < end) {
@@ -303,64 +324,177 @@ void BboxAndArea(const std::vector<uint32_t>& counts, int height, EncodedMask& o
               static_cast<int>(max_y - min_y + 1)};
 }
 
-// Boxes of at least this many pixels are encoded on two threads.
-constexpr uint64_t kSplitPixels = 2'000'000;
+// Bit x of the result: r0[x] * b0 + r1[x] * b1 > 0, for x < n <= 64. The same float operations
+// as ThresholdRow, so the same mask.
+uint64_t PositiveBits(const float* r0, const float* r1, float b0, float b1, int n) {
+  uint64_t bits = 0;
+  int x = 0;
+#if defined(__SSE2__)
+  const __m128 w0 = _mm_set1_ps(b0), w1 = _mm_set1_ps(b1), zero = _mm_setzero_ps();
+  for (; x + 4 <= n; x += 4) {
+    const __m128 v = _mm_add_ps(_mm_mul_ps(_mm_loadu_ps(r0 + x), w0), _mm_mul_ps(_mm_loadu_ps(r1 + x), w1));
+    bits |= static_cast<uint64_t>(_mm_movemask_ps(_mm_cmpgt_ps(v, zero))) << x;
+  }
+#endif
+  for (; x < n; ++x) bits |= static_cast<uint64_t>((r0[x] * b0 + r1[x] * b1) > 0.0f) << x;
+  return bits;
+}
 
-// The RLE, bbox and area of the mask "resize of src to out_h x out_w, > 0", computed on the
-// part of the output that can be positive only (the rest is known to be background).
-EncodedMask EncodeResized(const float* src, int in_h, int in_w, int out_h, int out_w) {
+// Transposes a 64 x 64 bit matrix in place: bit c of a[r] becomes bit r of a[c]. Swaps the
+// off-diagonal halves of ever smaller blocks (Hacker's Delight, 7-3, with bit 0 first).
+void TransposeBits64(uint64_t a[64]) {
+  uint64_t m = 0x00000000FFFFFFFFull;
+  for (int j = 32; j != 0; j >>= 1, m ^= m << j) {
+    for (int k = 0; k < 64; k = (k + j + 1) & ~j) {
+      const uint64_t t = ((a[k] >> j) ^ a[k + j]) & m;
+      a[k + j] ^= t;
+      a[k] ^= t << j;
+    }
+  }
+}
+
+// Boxes of at least this many pixels are encoded on two threads, and so is the text of at
+// least this many runs.
+constexpr uint64_t kSplitPixels = 2'000'000;
+constexpr size_t kSplitCounts = 20'000;
+
+// Inclusive bounds of the positive values of a source; sy1 < 0 when there are none.
+struct PositiveBox {
+  int sy0, sy1, sx0, sx1;
+};
+
+// A row-major in_h x in_w matrix EncodeResized reads from.
+struct MatrixSource {
+  const float* data;
+  int height;
+  int width;
+
+  PositiveBox Positives() const {
+    PositiveBox box{height, -1, width, -1};
+    for (int y = 0; y < height; ++y) {
+      const float* row = data + static_cast<size_t>(y) * width;
+      int x = 0;
+      while (x < width && !(row[x] > 0.0f)) ++x;
+      if (x == width) continue;
+      int right = width - 1;
+      while (!(row[right] > 0.0f)) --right;
+      box = {std::min(box.sy0, y), y, std::min(box.sx0, x), std::max(box.sx1, right)};
+    }
+    return box;
+  }
+  // Rows [r0, r1) x columns [c0, c1) into `out`, row-major.
+  void Block(int r0, int r1, int c0, int c1, float* out) const {
+    for (int y = r0; y < r1; ++y) {
+      std::memcpy(out, data + static_cast<size_t>(y) * width + c0,
+                  sizeof(float) * static_cast<size_t>(c1 - c0));
+      out += c1 - c0;
+    }
+  }
+};
+
+// SAM's side x side upsample of the low-res logits, cropped to the model's input, made block
+// by block as EncodeResized needs it. Made whole, it is 3 MB at 1024 x 768, and a strip of
+// output columns reads a few values from each of its rows: a cache (and TLB) miss per row and
+// strip. A value does not depend on the block it is made in, so the result is UpsampleAndCrop's.
+struct CroppedUpsampleSource {
+  const float* low_res;
+  int low_h;
+  int low_w;
+  int side;
+  int height;  // the input's, at most side
+  int width;
+  std::vector<Tap> xt = BilinearTaps(low_w, side, width);
+  std::vector<Tap> yt = BilinearTaps(low_h, side, height);
+
+  // A box around the positives, from the low-res logits' own: a value of the upsample can be
+  // positive only where a tap reads a positive logit.
+  PositiveBox Positives() const {
+    const PositiveBox low = MatrixSource{low_res, low_h, low_w}.Positives();
+    if (low.sy1 < 0) return low;
+    const std::pair<int, int> rows = ReachedRange(low_h, side, low.sy0, low.sy1);
+    const std::pair<int, int> cols = ReachedRange(low_w, side, low.sx0, low.sx1);
+    const int sy0 = rows.first, sy1 = std::min(rows.second, height) - 1;
+    const int sx0 = cols.first, sx1 = std::min(cols.second, width) - 1;
+    if (sy0 > sy1 || sx0 > sx1) return {height, -1, width, -1};
+    return {sy0, sy1, sx0, sx1};
+  }
+  void Block(int r0, int r1, int c0, int c1, float* out) const {
+    const size_t stride = static_cast<size_t>(c1 - c0);
+    ResizeBilinearWithTaps(low_res, low_w, xt, yt, r0, r1, c0, c1,
+                           [&](int y, const float* a, const float* b, float b0, float b1) {
+                             float* d = out + static_cast<size_t>(y - r0) * stride;
+                             for (size_t x = 0; x < stride; ++x) d[x] = a[x] * b0 + b[x] * b1;
+                           });
+  }
+};
+
+// The RLE, bbox and area of the mask "resize of the source to out_h x out_w, > 0", computed on
+// the part of the output that can be positive only (the rest is known to be background).
+template <typename Source>
+EncodedMask EncodeResized(const Source& src, int out_h, int out_w) {
+  const int in_h = src.height, in_w = src.width;
   EncodedMask out;
   out.rle.height = out_h;
   out.rle.width = out_w;
   const size_t pixels = static_cast<size_t>(out_h) * out_w;
-  int sy0 = in_h, sy1 = -1, sx0 = in_w, sx1 = -1;
-  for (int y = 0; y < in_h; ++y) {
-    const float* row = src + static_cast<size_t>(y) * in_w;
-    int x = 0;
-    while (x < in_w && !(row[x] > 0.0f)) ++x;
-    if (x == in_w) continue;
-    int right = in_w - 1;
-    while (!(row[right] > 0.0f)) --right;
-    sy0 = std::min(sy0, y);
-    sy1 = y;
-    sx0 = std::min(sx0, x);
-    sx1 = std::max(sx1, right);
-  }
+  const PositiveBox positives = src.Positives();
   RunCounter runs;
   // When shrinking, taps skip some source samples: positives there reach no output.
   // Plain ints, not structured bindings: the lambdas below capture them (clang 14 refuses).
-  const std::pair<int, int> rows = sy1 < 0 ? std::pair{0, 0} : ReachedRange(in_h, out_h, sy0, sy1);
-  const std::pair<int, int> cols = sy1 < 0 ? std::pair{0, 0} : ReachedRange(in_w, out_w, sx0, sx1);
+  const std::pair<int, int> rows =
+      positives.sy1 < 0 ? std::pair{0, 0} : ReachedRange(in_h, out_h, positives.sy0, positives.sy1);
+  const std::pair<int, int> cols =
+      positives.sy1 < 0 ? std::pair{0, 0} : ReachedRange(in_w, out_w, positives.sx0, positives.sx1);
   const int y0 = rows.first, y1 = rows.second, x0 = cols.first, x1 = cols.second;
   if (y0 >= y1 || x0 >= x1) {
     runs.Background(pixels);
     out.rle.counts = CompressRleCounts(runs.Finish(pixels));
     return out;
   }
-  // The box is made a strip of columns at a time, which stays in cache while it is
-  // transposed to column-major runs: whole background columns left of the box, then per box
-  // column the background above it, its pixels and the background below, then the columns to
-  // the right.
+  // The box is made a strip of 64 columns at a time: one 64-bit word of positives per row,
+  // then per 64 rows a bit transpose gives each column's pixels as a word, from which the runs
+  // come a run (not a pixel) at a time. Whole background columns left of the box, then per
+  // box column the background above it, its pixels and the background below, then the
+  // columns to the right. Each strip first copies (or makes) the block of the source its taps
+  // read, so that the resize reads from a few kilobytes rather than from every row of the
+  // source.
   const int box_h = y1 - y0;
+  const int row_blocks = (box_h + 63) / 64;
   const std::vector<Tap> xt = BilinearTaps(in_w, out_w, x1);
-  const std::vector<Tap> yt = BilinearTaps(in_h, out_h, y1);
+  std::vector<Tap> yt = BilinearTaps(in_h, out_h, y1);
+  const int source_row0 = yt[y0].i0, source_rows = yt[y1 - 1].i1 + 1 - source_row0;
+  for (Tap& t : yt) t.i0 -= source_row0, t.i1 -= source_row0;  // rows of the block
   constexpr int kStripColumns = 64;
   // The runs of box columns [from, to), counted from a background run.
   auto encode_columns = [&](int from, int to, RunCounter& into) {
-    std::vector<uint8_t> strip(static_cast<size_t>(kStripColumns) * box_h);
-    std::vector<uint8_t> block(static_cast<size_t>(kStripColumns) * box_h);
+    std::vector<uint64_t> rows_bits(static_cast<size_t>(row_blocks) * 64);  // zero past box_h
+    std::vector<uint64_t> column_bits(static_cast<size_t>(row_blocks) * 64);
+    std::vector<float> source;
+    std::vector<Tap> strip_taps(kStripColumns);
     for (int c0 = from; c0 < to; c0 += kStripColumns) {
       const int columns = std::min(kStripColumns, to - c0);
-      ResizeBilinearWithTaps(src, in_w, xt, yt, y0, y1, c0, c0 + columns,
+      const int source_col0 = xt[c0].i0, source_cols = xt[c0 + columns - 1].i1 + 1 - source_col0;
+      source.resize(static_cast<size_t>(source_rows) * source_cols);
+      src.Block(source_row0, source_row0 + source_rows, source_col0, source_col0 + source_cols,
+                source.data());
+      for (int x = 0; x < columns; ++x) {
+        const Tap& t = xt[c0 + x];
+        strip_taps[x] = Tap{t.i0 - source_col0, t.i1 - source_col0, t.w0, t.w1};
+      }
+      ResizeBilinearWithTaps(source.data(), source_cols, strip_taps, yt, y0, y1, 0, columns,
                              [&](int y, const float* r0, const float* r1, float b0, float b1) {
-                               uint8_t* d = strip.data() + static_cast<size_t>(y - y0) * columns;
-                               ThresholdRow(r0, r1, b0, b1, columns, d);
+                               rows_bits[static_cast<size_t>(y - y0)] = PositiveBits(r0, r1, b0, b1, columns);
                              });
-      TransposeToBinary(strip.data(), static_cast<size_t>(columns), box_h, columns, block.data());
+      // column_bits[c * row_blocks + b]: rows 64b.. of column c.
+      for (int b = 0; b < row_blocks; ++b) {
+        uint64_t* block = rows_bits.data() + static_cast<size_t>(b) * 64;
+        TransposeBits64(block);
+        for (int c = 0; c < columns; ++c) column_bits[static_cast<size_t>(c) * row_blocks + b] = block[c];
+      }
       for (int c = 0; c < columns; ++c) {
-        const uint8_t* column = block.data() + static_cast<size_t>(c) * box_h;
         into.Background(static_cast<size_t>(y0));
-        into.Bytes(column, column + box_h);
+        const uint64_t* column = column_bits.data() + static_cast<size_t>(c) * row_blocks;
+        for (int b = 0; b < row_blocks; ++b) into.Bits(column[b], std::min(64, box_h - 64 * b));
         into.Background(static_cast<size_t>(out_h - y1));
       }
     }
@@ -388,8 +522,24 @@ EncodedMask EncodeResized(const float* src, int in_h, int in_w, int out_h, int o
   if (!split) encode_columns(x0, x1, runs);
   runs.Background(static_cast<size_t>(out_w - x1) * out_h);
   const std::vector<uint32_t> counts = runs.Finish(pixels);
+  // A speckled mask has a hundred thousand runs: the second half of their text is written on
+  // another thread while this one writes the first and finds the box and area.
+  std::string tail;
+  std::thread writer;
+  const size_t half = split && counts.size() >= kSplitCounts ? counts.size() / 2 : counts.size();
+  if (half < counts.size()) {
+    try {
+      writer = std::thread([&] { CompressRleRange(counts, half, counts.size(), tail); });
+    } catch (const std::system_error&) {
+    }
+  }
+  const size_t first_end = writer.joinable() ? half : counts.size();
+  CompressRleRange(counts, 0, first_end, out.rle.counts);
   BboxAndArea(counts, out_h, out);
-  out.rle.counts = CompressRleCounts(counts);
+  if (writer.joinable()) {
+    writer.join();
+    out.rle.counts += tail;
+  }
   return out;
 }
 
@@ -503,10 +653,16 @@ Result<BinaryMask> MaskFromRleCounts(const std::vector<uint32_t>& counts, int he
   return mask;
 }
 
-std::string CompressRleCounts(const std::vector<uint32_t>& counts) {
-  std::string s;
-  s.reserve(counts.size() * 2);
-  for (size_t i = 0; i < counts.size(); ++i) {
+namespace {
+
+// Appends the compressed form of counts [from, to) to `out`: each count stands alone given
+// the one two places before it, so ranges can be compressed apart and joined.
+void CompressRleRange(const std::vector<uint32_t>& counts, size_t from, size_t to, std::string& out) {
+  // At most seven characters a count (a 33-bit delta in 5-bit groups), written in place.
+  const size_t start = out.size();
+  out.resize(start + (to - from) * 7);
+  char* p = out.data() + start;
+  for (size_t i = from; i < to; ++i) {
     int64_t x = counts[i];
     if (i > 2) x -= counts[i - 2];
     bool more = true;
@@ -515,9 +671,17 @@ std::string CompressRleCounts(const std::vector<uint32_t>& counts) {
       x >>= 5;  // arithmetic: negative deltas end when only sign bits remain
       more = (c & 0x10) ? x != -1 : x != 0;
       if (more) c |= 0x20;
-      s.push_back(static_cast<char>(c + 48));
+      *p++ = static_cast<char>(c + 48);
     }
   }
+  out.resize(static_cast<size_t>(p - out.data()));
+}
+
+}  // namespace
+
+std::string CompressRleCounts(const std::vector<uint32_t>& counts) {
+  std::string s;
+  CompressRleRange(counts, 0, counts.size(), s);
   return s;
 }
 
@@ -660,13 +824,12 @@ std::vector<std::vector<float>> MaskPolygons(const BinaryMask& mask, const Polyg
 EncodedMask EncodeLowResLogits(const float* low_res, int low_h, int low_w, int input_h, int input_w,
                                int orig_h, int orig_w, int side) {
   CheckUpsampleArgs(low_res, low_h, low_w, input_h, input_w, orig_h, orig_w, side);
-  const std::vector<float> cropped = UpsampleAndCrop(low_res, low_h, low_w, input_h, input_w, side);
-  return EncodeResized(cropped.data(), input_h, input_w, orig_h, orig_w);
+  return EncodeResized(CroppedUpsampleSource{low_res, low_h, low_w, side, input_h, input_w}, orig_h, orig_w);
 }
 
 EncodedMask EncodeStretchedLogits(const float* low_res, int low_h, int low_w, int orig_h, int orig_w) {
   assert(low_res != nullptr && low_h > 0 && low_w > 0 && orig_h > 0 && orig_w > 0);
-  return EncodeResized(low_res, low_h, low_w, orig_h, orig_w);
+  return EncodeResized(MatrixSource{low_res, low_h, low_w}, orig_h, orig_w);
 }
 
 Result<std::string> MaskPng(const BinaryMask& mask) {

@@ -174,8 +174,12 @@ Result<std::unique_ptr<SamModel::Impl>> SamModel::Impl::Load(const ModelFiles& f
   // With several, a click alone still gets every thread (the wide session).
   const SessionPoolShape decoder_shape{sessions, std::max(1, info.intra_op_threads / sessions),
                                        info.intra_op_threads};
+  // A click's threads spin inside its run (where it pays) but stop when the run returns: spinning
+  // on, they would take the cores the click's mask encoding needs next.
+  Ort::SessionOptions decoder_options = session_options.Clone();
+  decoder_options.AddConfigEntry("session.force_spinning_stop", "1");
   SAMCACHE_ASSIGN_OR_RETURN(impl->decoders, SessionPool::Load(files.decoder_bytes, files.decoder_name,
-                                                              decoder_shape, session_options));
+                                                              decoder_shape, decoder_options));
 
   graphs.encoder_file = files.encoder_name;
   graphs.decoder_file = files.decoder_name;

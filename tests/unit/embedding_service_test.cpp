@@ -109,12 +109,16 @@ TEST_F(EmbeddingServiceTest, ManyCallersForOneKeyRunTheEncoderOnce) {
 TEST_F(EmbeddingServiceTest, CorruptOrMissingBlobsAreRefusedAndNotCached) {
   EmbeddingService service(*model_, tier_, blobs_, {});
   ImageSource image = StoreImage(2);
-  ImageSource wrong_pixels{image.content_hash, std::string(64, 'a')};
-  Result<EmbeddingLookup> lookup = service.Get(wrong_pixels);
+  // A stored file whose bytes changed on disk (here: another file's bytes under its name).
+  const std::string changed_hash = Sha256Hex("the bytes this file had at upload");
+  ASSERT_TRUE(blobs_.Put(changed_hash, blobs_.Read(image.content_hash).value()).ok());
+  ImageSource changed{changed_hash, std::string(64, 'a')};
+  Result<EmbeddingLookup> lookup = service.Get(changed);
   ASSERT_FALSE(lookup.ok());
   EXPECT_EQ(lookup.status().code(), StatusCode::kCorrupt);
-  EXPECT_NE(lookup.status().message().find("pixels"), std::string::npos) << lookup.status().message();
-  EXPECT_FALSE(service.AreCached({wrong_pixels.pixel_hash}).front());
+  EXPECT_NE(lookup.status().message().find("no longer matches its hash"), std::string::npos)
+      << lookup.status().message();
+  EXPECT_FALSE(service.AreCached({changed.pixel_hash}).front());
 
   ImageSource missing{std::string(64, 'b'), std::string(64, 'c')};
   lookup = service.Get(missing);
