@@ -7,7 +7,7 @@
 //                         '*'. The store is not asked here: the caller checks the page's
 //                         images against it (an evicted embedding stays "claimed").
 //   kDuplicates           an older image of the project has the same pixels (duplicate_of).
-//   kNearDuplicates       marked by MarkNearDuplicates when an upload found a near duplicate.
+//   kNearDuplicates       marked (ImageCatalog::MarkNearDuplicates) when an upload found one.
 //   kAnnotated            at least one annotation.
 #pragma once
 
@@ -74,9 +74,6 @@ class ImagePages {
   // `model_id` selects the claimed counter (empty: claimed is 0).
   virtual Result<DatasetCounts> CountDatasetImages(const std::string& dataset_id,
                                                    const std::string& model_id) = 0;
-  // Marks these images as having a near duplicate in their project (unknown ids are skipped).
-  // Never unmarked: a near duplicate deleted later leaves the mark (docs/API.md).
-  virtual Status MarkNearDuplicates(const std::vector<std::string>& image_ids) = 0;
   // 64 hex digits made at migration and shared by every process of the catalog: the key that
   // signs page cursors, so a cursor from one instance is good at another.
   virtual Result<std::string> CursorKey() = 0;

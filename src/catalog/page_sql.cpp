@@ -205,7 +205,9 @@ Result<ImagePage> BuildImagePage(
     }
   }
   // Counters and rows are read one after the other: under concurrent uploads `matched` may lag.
-  page.matched = std::max(page.matched, page.first_index + static_cast<int64_t>(page.images.size()));
+  if (!page.images.empty()) {
+    page.matched = std::max(page.matched, page.first_index + static_cast<int64_t>(page.images.size()));
+  }
   return page;
 }
 

@@ -70,12 +70,12 @@ class PostgresCatalog final : public Catalog {
                                                               size_t limit) override;
   Status SetPerceptualHash(const std::string& content_hash, const PerceptualHash& hash) override;
   Result<std::vector<PixelCopy>> ListPixelCopies(const std::string& dataset_id) override;
+  Status MarkNearDuplicates(const std::vector<std::string>& image_ids) override;
 
   // ImagePages
   Result<ImagePage> ListImagePage(const ImagePageQuery& query) override;
   Result<DatasetCounts> CountDatasetImages(const std::string& dataset_id,
                                            const std::string& model_id) override;
-  Status MarkNearDuplicates(const std::vector<std::string>& image_ids) override;
   Result<std::string> CursorKey() override;
 
   // PrewarmQueue
