@@ -120,7 +120,7 @@ void Measure(const std::string& backend, const std::string& db, const std::files
   }
   const std::string base = "/api/sam/dataset/" + dataset + "?limit=" + std::to_string(limit);
   const int deep = n * 9 / 10;
-  std::printf("%-32s %10s %10s %12s %12s %12s %12s\n", "case (limit " + std::to_string(limit) + ")", "p1 p50",
+  std::printf("%-32s %10s %10s %12s %12s %12s %12s\n", ("case (limit " + std::to_string(limit) + ")").c_str(), "p1 p50",
               "p1 p99", "off p50", "off p99", "cursor p50", "cursor p99");
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"filter=all", "&filter=all"},
@@ -170,13 +170,13 @@ int main(int argc, char** argv) {
   CLI11_PARSE(cli, argc, argv);
   try {
     samcache::testing::TempDir dir;
-    if (sqlite) samcache::bench::Measure("sqlite", (dir / "catalog.db").string(), dir, n, samples, limit);
+    if (sqlite) samcache::bench::Measure("sqlite", (dir / "catalog.db").string(), dir.path(), n, samples, limit);
     if (postgres) {
       if (samcache::testing::TestPostgresUrl().empty()) {
         std::printf("\n(PostgreSQL skipped: %s)\n", samcache::testing::kNoPostgresMessage);
       } else {
         samcache::testing::PostgresTestDatabase db;
-        samcache::bench::Measure("postgresql", db.url(), dir, n, samples, limit);
+        samcache::bench::Measure("postgresql", db.url(), dir.path(), n, samples, limit);
       }
     }
   } catch (const std::exception& e) {
