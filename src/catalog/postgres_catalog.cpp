@@ -74,7 +74,7 @@ Result<DatasetRecord> PostgresCatalog::GetDataset(const std::string& id) {
   return Run("read a dataset", [&](pqxx::connection& c) -> Result<DatasetRecord> {
     pqxx::nontransaction tx(c);
     std::optional<DatasetRecord> dataset =
-        First(tx.exec_params(SAMCACHE_DATASET_SELECT "WHERE d.id = $1", id), ReadDataset);
+        First(tx.exec_params(SAMCACHE_DATASET_SELECT "WHERE d.id = $1 AND d.deleting = 0", id), ReadDataset);
     if (!dataset) return Status::NotFound("no dataset with id '" + id + "'");
     return *std::move(dataset);
   });
@@ -84,7 +84,7 @@ Result<std::optional<DatasetRecord>> PostgresCatalog::FindDataset(const std::str
   return Run("find a dataset", [&](pqxx::connection& c) -> Result<std::optional<DatasetRecord>> {
     pqxx::nontransaction tx(c);
     return First(tx.exec_params(SAMCACHE_DATASET_SELECT
-                                "WHERE d.id = $1 OR d.name = $1 "
+                                "WHERE (d.id = $1 OR d.name = $1) AND d.deleting = 0 "
                                 "ORDER BY (d.id = $1) DESC, d.created_at DESC, d.seq DESC LIMIT 1",
                                 id_or_name),
                  ReadDataset);
@@ -94,7 +94,9 @@ Result<std::optional<DatasetRecord>> PostgresCatalog::FindDataset(const std::str
 Result<std::vector<DatasetRecord>> PostgresCatalog::ListDatasets() {
   return Run("list datasets", [&](pqxx::connection& c) -> Result<std::vector<DatasetRecord>> {
     pqxx::nontransaction tx(c);
-    return Collect(tx.exec(SAMCACHE_DATASET_SELECT "ORDER BY d.created_at DESC, d.seq DESC"), ReadDataset);
+    return Collect(
+        tx.exec(SAMCACHE_DATASET_SELECT "WHERE d.deleting = 0 ORDER BY d.created_at DESC, d.seq DESC"),
+        ReadDataset);
   });
 }
 
@@ -157,8 +159,8 @@ Result<AddImageOutcome> PostgresCatalog::AddImage(const NewImage& img) {
   return Run("add an image", [&](pqxx::connection& c) -> Result<AddImageOutcome> {
     pqxx::work tx(c);
     // Adds to one dataset take turns: each position is MAX + 1 of the committed ones.
-    const pqxx::result dataset =
-        tx.exec_params("SELECT project_id FROM datasets WHERE id = $1 FOR NO KEY UPDATE", img.dataset_id);
+    const pqxx::result dataset = tx.exec_params(
+        "SELECT project_id FROM datasets WHERE id = $1 AND deleting = 0 FOR NO KEY UPDATE", img.dataset_id);
     if (dataset.empty()) return Status::NotFound("no dataset with id '" + img.dataset_id + "'");
     const std::string project_id = dataset[0][0].as<std::string>();
     const BlobRecord& b = img.blob;
@@ -273,11 +275,12 @@ Result<std::vector<ImageRecord>> PostgresCatalog::ListImagesWithPixelHash(const 
                                                                           const std::string& project_id) {
   return Run("list images by pixels", [&](pqxx::connection& c) -> Result<std::vector<ImageRecord>> {
     pqxx::nontransaction tx(c);
-    return Collect(tx.exec_params(SAMCACHE_IMAGE_SELECT
-                                  "JOIN datasets d ON d.id = i.dataset_id WHERE b.pixel_hash = $1 "
-                                  "AND ($2::varchar = '' OR d.project_id = $2) ORDER BY i.created_at, i.seq",
-                                  pixel_hash, project_id),
-                   ReadImage);
+    return Collect(
+        tx.exec_params(SAMCACHE_IMAGE_SELECT
+                       "JOIN datasets d ON d.id = i.dataset_id WHERE b.pixel_hash = $1 AND d.deleting = 0 "
+                       "AND ($2::varchar = '' OR d.project_id = $2) ORDER BY i.created_at, i.seq",
+                       pixel_hash, project_id),
+        ReadImage);
   });
 }
 
