@@ -128,8 +128,11 @@ Status DatasetDeleter::RemovePendingFiles(const std::string& dataset_id) {
   SAMCACHE_ASSIGN_OR_RETURN(const std::vector<std::string> pending,
                             catalog_.ListPendingBlobRemovals(dataset_id));
   if (pending.empty()) return Status::Ok();
+  // A file already gone was removed before a crash kept it from being forgotten: it counts.
+  size_t removed = static_cast<size_t>(std::count_if(
+      pending.begin(), pending.end(), [&](const std::string& hash) { return !blobs_.Contains(hash); }));
   // An upload may have brought the same content back since the batch committed: its row keeps the file.
-  const size_t removed = blobs_.RemoveUnreferenced(pending, [&](const std::string& hash) {
+  removed += blobs_.RemoveUnreferenced(pending, [&](const std::string& hash) {
     Result<bool> recorded = catalog_.HasBlob(hash);
     return !recorded.ok() || *recorded;  // when unsure, keep the file
   });
