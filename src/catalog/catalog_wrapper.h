@@ -185,6 +185,15 @@ class CatalogWrapper : public Catalog {
       const std::string& stored_since, const std::string& after_pixel_hash, size_t limit) override {
     return target_.ListPicturesAfter(stored_since, after_pixel_hash, limit);
   }
+  Result<std::vector<std::string>> ListSharedContent(const std::string& after, size_t limit) override {
+    return target_.ListSharedContent(after, limit);
+  }
+  Result<std::vector<std::string>> ListMultiFilePictures(const std::string& after, size_t limit) override {
+    return target_.ListMultiFilePictures(after, limit);
+  }
+  Result<std::vector<ImageRecord>> ListImagesWithContentHash(const std::string& content_hash) override {
+    return target_.ListImagesWithContentHash(content_hash);
+  }
   Result<DatasetDeletion> BeginDatasetDeletion(const std::string& id, const std::string& now) override {
     return target_.BeginDatasetDeletion(id, now);
   }

@@ -78,6 +78,13 @@ class ImageCatalog {
   virtual Result<std::vector<std::pair<std::string, PerceptualHash>>> ListPicturesAfter(
       const std::string& stored_since, const std::string& after_pixel_hash, size_t limit) = 0;
 
+  // Up to `limit` content hashes shown by two images or more, in order, after `after`.
+  virtual Result<std::vector<std::string>> ListSharedContent(const std::string& after, size_t limit) = 0;
+  // Up to `limit` pixel hashes stored in two distinct files or more, in order, after `after`.
+  virtual Result<std::vector<std::string>> ListMultiFilePictures(const std::string& after, size_t limit) = 0;
+  // Every image of this content, oldest first.
+  virtual Result<std::vector<ImageRecord>> ListImagesWithContentHash(const std::string& content_hash) = 0;
+
   // Background deletion of a dataset. Begin hides the dataset (GetDataset, FindDataset,
   // ListDatasets, ListImagesWithPixelHash no longer see it, AddImage refuses it, its
   // unfinished prewarm jobs are cancelled) and records the deletion, in one transaction; on a

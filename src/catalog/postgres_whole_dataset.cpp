@@ -56,6 +56,40 @@ Result<std::vector<std::string>> PostgresCatalog::ListDatasetCategories(const st
   });
 }
 
+Result<std::vector<std::string>> PostgresCatalog::ListSharedContent(const std::string& after, size_t limit) {
+  return Run("list shared content", [&](pqxx::connection& c) -> Result<std::vector<std::string>> {
+    pqxx::nontransaction tx(c);
+    return Collect(
+        tx.exec_params("SELECT i.content_hash FROM images i JOIN datasets d ON d.id = i.dataset_id "
+                       "WHERE d.deleting = 0 AND i.content_hash > $1 GROUP BY i.content_hash "
+                       "HAVING COUNT(*) > 1 ORDER BY i.content_hash LIMIT $2",
+                       after, static_cast<int64_t>(limit)),
+        ReadFirstText);
+  });
+}
+
+Result<std::vector<std::string>> PostgresCatalog::ListMultiFilePictures(const std::string& after,
+                                                                        size_t limit) {
+  return Run("list pictures in several files", [&](pqxx::connection& c) -> Result<std::vector<std::string>> {
+    pqxx::nontransaction tx(c);
+    return Collect(tx.exec_params("SELECT pixel_hash FROM blobs WHERE pixel_hash > $1 GROUP BY pixel_hash "
+                                  "HAVING COUNT(*) > 1 ORDER BY pixel_hash LIMIT $2",
+                                  after, static_cast<int64_t>(limit)),
+                   ReadFirstText);
+  });
+}
+
+Result<std::vector<ImageRecord>> PostgresCatalog::ListImagesWithContentHash(const std::string& content_hash) {
+  return Run("list images by content", [&](pqxx::connection& c) -> Result<std::vector<ImageRecord>> {
+    pqxx::nontransaction tx(c);
+    return Collect(tx.exec_params(SAMCACHE_IMAGE_SELECT
+                                  "JOIN datasets d ON d.id = i.dataset_id WHERE i.content_hash = $1 "
+                                  "AND d.deleting = 0 ORDER BY i.created_at, i.seq",
+                                  content_hash),
+                   ReadImage);
+  });
+}
+
 // ---- Background deletion ---------------------------------------------------------------------
 
 Result<DatasetDeletion> PostgresCatalog::BeginDatasetDeletion(const std::string& id, const std::string& now) {

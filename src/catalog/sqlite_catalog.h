@@ -107,6 +107,9 @@ class SqliteCatalog final : public Catalog {
                                                            int64_t after_position, size_t limit) override;
   Result<std::vector<std::pair<std::string, PerceptualHash>>> ListPicturesAfter(
       const std::string& stored_since, const std::string& after_pixel_hash, size_t limit) override;
+  Result<std::vector<std::string>> ListSharedContent(const std::string& after, size_t limit) override;
+  Result<std::vector<std::string>> ListMultiFilePictures(const std::string& after, size_t limit) override;
+  Result<std::vector<ImageRecord>> ListImagesWithContentHash(const std::string& content_hash) override;
   Result<DatasetDeletion> BeginDatasetDeletion(const std::string& id, const std::string& now) override;
   Result<DeletionBatch> DeleteDatasetBatch(const std::string& id, size_t limit,
                                            const std::string& now) override;

@@ -18,18 +18,22 @@ Result<std::vector<ImageRecord>> SqliteCatalog::ListImagesAfterPosition(const st
 Result<std::vector<std::pair<std::string, PerceptualHash>>> SqliteCatalog::ListPicturesAfter(
     const std::string& stored_since, const std::string& after_pixel_hash, size_t limit) {
   std::lock_guard lock(mu_);
-  // Everything: the pixel_hash index gives the groups in order. Recent ones only: the
-  // storage-time index finds the few rows (as ForEachPicture), which are then sorted.
-  SAMCACHE_ASSIGN_OR_RETURN(
-      Query q, stored_since.empty()
-                   ? conn_.Prepare("SELECT pixel_hash, MIN(phash), MIN(phash_mirrored) FROM blobs "
-                                   "WHERE phash IS NOT NULL AND pixel_hash > ? AND created_at >= ? "
-                                   "GROUP BY pixel_hash ORDER BY pixel_hash LIMIT ?")
-                   : conn_.Prepare("SELECT pixel_hash, MIN(phash), MIN(phash_mirrored) FROM blobs "
-                                   "INDEXED BY idx_blobs_created_at "
-                                   "WHERE phash IS NOT NULL AND pixel_hash > ? AND created_at >= ? "
-                                   "GROUP BY pixel_hash ORDER BY pixel_hash LIMIT ?"));
-  return q.Bind(after_pixel_hash).Bind(stored_since).Bind(static_cast<int64_t>(limit)).Collect(ReadPicture);
+  if (stored_since.empty()) {
+    // Everything: the pixel_hash index gives the groups in order, a page at a time.
+    SAMCACHE_ASSIGN_OR_RETURN(Query q,
+                              conn_.Prepare("SELECT pixel_hash, MIN(phash), MIN(phash_mirrored) FROM blobs "
+                                            "INDEXED BY idx_blobs_pixel_hash "
+                                            "WHERE phash IS NOT NULL AND pixel_hash > ? "
+                                            "GROUP BY pixel_hash ORDER BY pixel_hash LIMIT ?"));
+    return q.Bind(after_pixel_hash).Bind(static_cast<int64_t>(limit)).Collect(ReadPicture);
+  }
+  // The recent ones only: the storage-time index finds the few rows (as ForEachPicture).
+  SAMCACHE_ASSIGN_OR_RETURN(Query q,
+                            conn_.Prepare("SELECT pixel_hash, MIN(phash), MIN(phash_mirrored) FROM blobs "
+                                          "INDEXED BY idx_blobs_created_at "
+                                          "WHERE phash IS NOT NULL AND created_at >= ? AND pixel_hash > ? "
+                                          "GROUP BY pixel_hash ORDER BY pixel_hash LIMIT ?"));
+  return q.Bind(stored_since).Bind(after_pixel_hash).Bind(static_cast<int64_t>(limit)).Collect(ReadPicture);
 }
 
 Result<std::vector<PlacedAnnotation>> SqliteCatalog::ListDatasetAnnotationsAfter(
@@ -54,6 +58,34 @@ Result<std::vector<std::string>> SqliteCatalog::ListDatasetCategories(const std:
                             conn_.Prepare("SELECT DISTINCT a.category FROM annotations a "
                                           "JOIN images i ON i.id = a.image_id WHERE i.dataset_id = ?"));
   return q.Bind(dataset_id).Collect(ReadFirstText);
+}
+
+Result<std::vector<std::string>> SqliteCatalog::ListSharedContent(const std::string& after, size_t limit) {
+  std::lock_guard lock(mu_);
+  SAMCACHE_ASSIGN_OR_RETURN(Query q,
+                            conn_.Prepare("SELECT i.content_hash FROM images i JOIN datasets d ON d.id = "
+                                          "i.dataset_id WHERE d.deleting = 0 AND i.content_hash > ? "
+                                          "GROUP BY i.content_hash HAVING COUNT(*) > 1 "
+                                          "ORDER BY i.content_hash LIMIT ?"));
+  return q.Bind(after).Bind(static_cast<int64_t>(limit)).Collect(ReadFirstText);
+}
+
+Result<std::vector<std::string>> SqliteCatalog::ListMultiFilePictures(const std::string& after,
+                                                                      size_t limit) {
+  std::lock_guard lock(mu_);
+  SAMCACHE_ASSIGN_OR_RETURN(Query q, conn_.Prepare("SELECT pixel_hash FROM blobs WHERE pixel_hash > ? "
+                                                   "GROUP BY pixel_hash HAVING COUNT(*) > 1 "
+                                                   "ORDER BY pixel_hash LIMIT ?"));
+  return q.Bind(after).Bind(static_cast<int64_t>(limit)).Collect(ReadFirstText);
+}
+
+Result<std::vector<ImageRecord>> SqliteCatalog::ListImagesWithContentHash(const std::string& content_hash) {
+  std::lock_guard lock(mu_);
+  SAMCACHE_ASSIGN_OR_RETURN(
+      Query q,
+      conn_.Prepare(SAMCACHE_IMAGE_SELECT "JOIN datasets d ON d.id = i.dataset_id WHERE i.content_hash = ? "
+                                          "AND d.deleting = 0 ORDER BY i.created_at, i.rowid"));
+  return q.Bind(content_hash).Collect(ReadImage);
 }
 
 // ---- Background deletion ---------------------------------------------------------------------
