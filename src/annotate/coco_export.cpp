@@ -1,7 +1,7 @@
 #include "annotate/coco_export.h"
 
-#include <map>
-#include <vector>
+#include <algorithm>
+#include <nlohmann/json.hpp>
 
 #include "common/files.h"
 
@@ -26,49 +26,7 @@ bool IsDroppedSequence(std::string_view s, size_t i, size_t& length) {
   return false;
 }
 
-json CocoJson(const DatasetRecord& dataset, const std::vector<ImageRecord>& images,
-              const std::vector<AnnotationRecord>& annotations) {
-  std::map<std::string, int64_t> image_ids;
-  json coco_images = json::array();
-  for (const ImageRecord& image : images) {
-    const int64_t id = static_cast<int64_t>(image_ids.size()) + 1;
-    image_ids.emplace(image.id, id);
-    coco_images.push_back({{"id", id},
-                           {"file_name", ExportText(image.filename)},
-                           {"width", image.width},
-                           {"height", image.height},
-                           {"samcache_image_id", image.id}});
-  }
-  std::map<std::string, int64_t> category_ids;
-  for (const AnnotationRecord& a : annotations) category_ids.emplace(ExportText(a.category), 0);
-  json categories = json::array();
-  for (auto& [name, id] : category_ids) {
-    id = static_cast<int64_t>(categories.size()) + 1;
-    categories.push_back({{"id", id}, {"name", name}, {"supercategory", ""}});
-  }
-  json coco_annotations = json::array();
-  for (const AnnotationRecord& a : annotations) {
-    json entry{{"id", static_cast<int64_t>(coco_annotations.size()) + 1},
-               {"image_id", image_ids.at(a.image_id)},
-               {"category_id", category_ids.at(ExportText(a.category))},
-               {"segmentation", {{"size", {a.mask_height, a.mask_width}}, {"counts", a.rle_counts}}},
-               {"area", a.area},
-               {"bbox", a.bbox},
-               {"iscrowd", 0},
-               {"samcache_annotation_id", a.id}};
-    if (a.score) entry["score"] = *a.score;
-    coco_annotations.push_back(std::move(entry));
-  }
-  return json{{"info",
-               {{"description", "samcache dataset " + ExportText(dataset.name)},
-                {"version", "1.0"},
-                {"date_created", NowIso8601()},
-                {"samcache_dataset_id", dataset.id}}},
-              {"licenses", json::array()},
-              {"images", std::move(coco_images)},
-              {"annotations", std::move(coco_annotations)},
-              {"categories", std::move(categories)}};
-}
+std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 }  // namespace
 
@@ -89,17 +47,140 @@ std::string ExportText(std::string_view text) {
   return out.empty() ? std::string("unnamed") : out;
 }
 
-Result<CocoExport> ExportCoco(Catalog& catalog, const std::string& dataset_id) {
-  CocoExport out;
-  SAMCACHE_ASSIGN_OR_RETURN(out.dataset, catalog.GetDataset(dataset_id));
-  SAMCACHE_ASSIGN_OR_RETURN(const std::vector<ImageRecord> images, catalog.ListImages(out.dataset.id));
-  SAMCACHE_ASSIGN_OR_RETURN(const std::vector<AnnotationRecord> annotations,
-                            catalog.ListDatasetAnnotations(out.dataset.id));
-  out.coco = CocoJson(out.dataset, images, annotations);
-  out.images = images.size();
-  out.annotations = annotations.size();
-  out.categories = out.coco["categories"].size();
-  return out;
+Result<CocoWriter> CocoWriter::Open(Catalog& catalog, const std::string& dataset_id, size_t page_rows) {
+  CocoWriter writer(catalog, std::max<size_t>(page_rows, 1));
+  SAMCACHE_ASSIGN_OR_RETURN(writer.dataset_, catalog.GetDataset(dataset_id));
+  writer.date_created_ = NowIso8601();
+  SAMCACHE_ASSIGN_OR_RETURN(const std::vector<std::string> categories,
+                            catalog.ListDatasetCategories(writer.dataset_.id));
+  for (const std::string& category : categories) writer.category_ids_.emplace(ExportText(category), 0);
+  int64_t id = 0;
+  for (auto& [name, category_id] : writer.category_ids_) category_id = ++id;
+  return writer;
+}
+
+Result<bool> CocoWriter::Next(std::string& out, size_t budget) {
+  const size_t start = out.size();
+  bool fetched = false;  // one catalog page per call: a caller interleaving streams stays fair
+  while (out.size() - start < budget || out.size() == start) {
+    switch (phase_) {
+      case Phase::kStart:
+        out += "{\"annotations\":[";
+        phase_ = Phase::kAnnotations;
+        break;
+      case Phase::kAnnotations:
+        if (annotation_next_ == annotation_page_.size()) {
+          if (fetched) return true;
+          fetched = true;
+          SAMCACHE_ASSIGN_OR_RETURN(annotation_page_, catalog_->ListDatasetAnnotationsAfter(
+                                                          dataset_.id, annotation_after_, page_rows_));
+          annotation_next_ = 0;
+          if (annotation_page_.empty()) {
+            json categories = json::array();
+            for (const auto& [name, id] : category_ids_)
+              categories.push_back({{"id", id}, {"name", name}, {"supercategory", ""}});
+            out += "],\"categories\":" + Dump(categories) + ",\"images\":[";
+            phase_ = Phase::kImages;
+          } else {
+            annotation_after_ = annotation_page_.back().place;
+          }
+          break;
+        }
+        SAMCACHE_RETURN_IF_ERROR(AppendAnnotation(out));
+        break;
+      case Phase::kImages:
+        if (image_next_ == image_page_.size()) {
+          if (fetched) return true;
+          fetched = true;
+          SAMCACHE_ASSIGN_OR_RETURN(image_page_,
+                                    catalog_->ListImagesAfterPosition(dataset_.id, image_after_, page_rows_));
+          image_next_ = 0;
+          if (image_page_.empty()) {
+            phase_ = Phase::kEnd;
+          } else {
+            image_after_ = image_page_.back().position;
+          }
+          break;
+        }
+        AppendImage(out);
+        break;
+      case Phase::kEnd:
+        out += "],\"info\":" +
+               Dump(json{{"description", "samcache dataset " + ExportText(dataset_.name)},
+                         {"version", "1.0"},
+                         {"date_created", date_created_},
+                         {"samcache_dataset_id", dataset_.id}}) +
+               ",\"licenses\":[]}";
+        phase_ = Phase::kDone;
+        return false;
+      case Phase::kDone:
+        return false;
+    }
+  }
+  return true;
+}
+
+Status CocoWriter::AppendAnnotation(std::string& out) {
+  const PlacedAnnotation& placed = annotation_page_[annotation_next_++];
+  const AnnotationRecord& a = placed.annotation;
+  SAMCACHE_ASSIGN_OR_RETURN(const int64_t image_id, RankOf(placed.place.image_position, a.image_id));
+  const auto category = category_ids_.find(ExportText(a.category));
+  if (category == category_ids_.end())
+    return Status::Conflict("the dataset's annotations changed during the export; export it again");
+  json entry{{"id", static_cast<int64_t>(annotations_written_) + 1},
+             {"image_id", image_id},
+             {"category_id", category->second},
+             {"segmentation", {{"size", {a.mask_height, a.mask_width}}, {"counts", a.rle_counts}}},
+             {"area", a.area},
+             {"bbox", a.bbox},
+             {"iscrowd", 0},
+             {"samcache_annotation_id", a.id}};
+  if (a.score) entry["score"] = *a.score;
+  if (annotations_written_ > 0) out += ',';
+  out += Dump(entry);
+  ++annotations_written_;
+  return Status::Ok();
+}
+
+void CocoWriter::AppendImage(std::string& out) {
+  const ImageRecord& image = image_page_[image_next_++];
+  if (images_written_ > 0) out += ',';
+  out += Dump(json{{"id", static_cast<int64_t>(images_written_) + 1},
+                   {"file_name", ExportText(image.filename)},
+                   {"width", image.width},
+                   {"height", image.height},
+                   {"samcache_image_id", image.id}});
+  ++images_written_;
+}
+
+Result<int64_t> CocoWriter::RankOf(int64_t position, const std::string& image_id) {
+  for (;;) {
+    if (rank_next_ == rank_page_.size()) {
+      SAMCACHE_ASSIGN_OR_RETURN(rank_page_,
+                                catalog_->ListImagesAfterPosition(dataset_.id, rank_after_, page_rows_));
+      rank_next_ = 0;
+      if (rank_page_.empty()) break;
+      rank_after_ = rank_page_.back().position;
+    }
+    const ImageRecord& image = rank_page_[rank_next_];
+    if (image.position > position) break;
+    if (image.position == position) {
+      if (image.id != image_id) break;
+      return rank_ + 1;
+    }
+    ++rank_;
+    ++rank_next_;
+  }
+  return Status::Conflict("the dataset's images changed during the export; export it again");
+}
+
+Result<std::string> ExportCocoText(Catalog& catalog, const std::string& dataset_id) {
+  SAMCACHE_ASSIGN_OR_RETURN(CocoWriter writer, CocoWriter::Open(catalog, dataset_id));
+  std::string out;
+  for (;;) {
+    SAMCACHE_ASSIGN_OR_RETURN(const bool more, writer.Next(out, size_t{1} << 20));
+    if (!more) return out;
+  }
 }
 
 }  // namespace samcache

@@ -42,6 +42,8 @@ Result<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   app->space_reserve_->Restore();
   app->ingestor_->set_space_reserve(app->space_reserve_.get());
   app->ingestor_->set_claim_book(app->claims_.get());
+  app->deleter_ = std::make_unique<DatasetDeleter>(*app->catalog_, *app->blobs_, options.deleter);
+  app->deleter_->set_claim_book(app->claims_.get());
   if (!options.load_model) return app;
 
   // Every model is opened (and checked) before the caches: a bad folder fails fast.
@@ -200,6 +202,7 @@ Status App::EnableNearDuplicates() {
                finder->default_distance());
   near_duplicates_ = std::move(finder);
   ingestor_->set_near_duplicate_finder(near_duplicates_.get());
+  deleter_->set_near_duplicate_finder(near_duplicates_.get());
   return Status::Ok();
 }
 

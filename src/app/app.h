@@ -13,6 +13,7 @@
 #include "app/model_set.h"
 #include "catalog/catalog.h"
 #include "common/status.h"
+#include "ingest/dataset_deleter.h"
 #include "ingest/ingestor.h"
 #include "jobs/prewarm_jobs.h"
 #include "model/embedding_service.h"
@@ -50,6 +51,8 @@ struct AppOptions {
   // when the disk is full (see SpaceReserve); 0: none.
   uint64_t space_reserve_bytes = uint64_t{8} << 20;
   int near_duplicate_distance = kDefaultNearDuplicateDistance;
+  // Background deletion of datasets larger than one batch.
+  DeleterOptions deleter;
 
   // Inference: loaded only by the commands that segment (serve, embed...).
   bool load_model = false;
@@ -87,6 +90,8 @@ class App {
   Catalog& catalog() { return *catalog_; }
   BlobStore& blobs() { return *blobs_; }
   Ingestor& ingestor() { return *ingestor_; }
+  // Background deletion of large datasets (serve starts it: DatasetDeleter::Start).
+  DatasetDeleter& deleter() { return *deleter_; }
   // Null until EnableNearDuplicates().
   NearDuplicateFinder* near_duplicates() { return near_duplicates_.get(); }
 
@@ -139,6 +144,7 @@ class App {
   std::unique_ptr<SpaceReserve> space_reserve_;           // used by the ingestor: declared before it
   std::unique_ptr<NearDuplicateFinder> near_duplicates_;  // used by the ingestor: declared before it
   std::unique_ptr<Ingestor> ingestor_;
+  std::unique_ptr<DatasetDeleter> deleter_;  // uses the finder and the claims: declared after them
   std::unique_ptr<MemoryTier> memory_tier_;
   std::unique_ptr<DiskTier> disk_tier_;
   std::unique_ptr<RedisClient> redis_;

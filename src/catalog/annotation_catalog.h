@@ -4,6 +4,7 @@
 // An image's annotations go with it when its dataset is deleted (ImageCatalog::DeleteDataset).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -33,6 +34,15 @@ class AnnotationCatalog {
   // (image_id, count) for the dataset's images that have annotations.
   virtual Result<std::vector<std::pair<std::string, int64_t>>> CountAnnotationsPerImage(
       const std::string& dataset_id) = 0;
+
+  // --- Whole-dataset work (streamed) ---
+  // Up to `limit` of the dataset's annotations after `after`, in ListDatasetAnnotations' order
+  // (image position, then the annotation's), each with its place for the next call's `after`.
+  virtual Result<std::vector<PlacedAnnotation>> ListDatasetAnnotationsAfter(const std::string& dataset_id,
+                                                                            const AnnotationPlace& after,
+                                                                            size_t limit) = 0;
+  // The distinct categories of the dataset's annotations, in no particular order.
+  virtual Result<std::vector<std::string>> ListDatasetCategories(const std::string& dataset_id) = 0;
 };
 
 }  // namespace samcache

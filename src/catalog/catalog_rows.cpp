@@ -100,6 +100,28 @@ AnnotationRecord ReadAnnotation(const RowReader& r) {
   return a;
 }
 
+// --- Whole-dataset work (streamed) ---
+PlacedAnnotation ReadPlacedAnnotation(const RowReader& r) {
+  PlacedAnnotation placed;
+  placed.annotation = ReadAnnotation(r);
+  placed.place = AnnotationPlace{r.Int(17), r.Int(18)};
+  return placed;
+}
+
+DatasetDeletion ReadDatasetDeletion(const RowReader& r) {
+  DatasetDeletion d;
+  d.dataset_id = r.Text(0);
+  d.project_id = r.Text(1);
+  d.name = r.Text(2);
+  d.images_total = r.Int(3);
+  d.images_removed = r.Int(4);
+  d.blobs_removed = r.Int(5);
+  d.started_at = r.Text(6);
+  d.finished_at = r.Text(7);
+  d.state = d.finished_at.empty() ? DeletionState::kDeleting : DeletionState::kDeleted;
+  return d;
+}
+
 PixelCopy ReadPixelCopy(const RowReader& r) { return PixelCopy{r.Text(0), r.Text(1)}; }
 
 ProjectRecord ReadProject(const RowReader& r) { return ProjectRecord{r.Text(0), r.Text(1), r.Text(2)}; }

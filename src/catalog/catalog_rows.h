@@ -49,6 +49,16 @@
   "SELECT a.id, a.image_id, i.dataset_id, a.category, a.mask_height, a.mask_width, a.rle_counts, " \
   "a.bbox_x, a.bbox_y, a.bbox_w, a.bbox_h, a.area, a.score, a.prompt_json, a.model_id, "           \
   "a.created_at, a.updated_at FROM annotations a JOIN images i ON i.id = a.image_id "
+// --- Whole-dataset work (streamed) ---
+// Read by ReadPlacedAnnotation: the annotation's columns, then its image's position and its own.
+#define SAMCACHE_PLACED_ANNOTATION_SELECT                                                          \
+  "SELECT a.id, a.image_id, i.dataset_id, a.category, a.mask_height, a.mask_width, a.rle_counts, " \
+  "a.bbox_x, a.bbox_y, a.bbox_w, a.bbox_h, a.area, a.score, a.prompt_json, a.model_id, "           \
+  "a.created_at, a.updated_at, i.position, a.position FROM annotations a JOIN images i ON i.id = " \
+  "a.image_id "
+// Read by ReadDatasetDeletion.
+#define SAMCACHE_DELETION_COLUMNS \
+  "dataset_id, project_id, name, images_total, images_removed, blobs_removed, started_at, finished_at"
 // The columns CreateAnnotation writes, position (numbered by the backend) third.
 #define SAMCACHE_ANNOTATION_COLUMNS                                                                 \
   "id, image_id, position, category, mask_height, mask_width, rle_counts, bbox_x, bbox_y, bbox_w, " \
@@ -86,6 +96,9 @@ PrewarmJobRecord ReadPrewarmJob(const RowReader& row);
 // image_id, filename, reason.
 PrewarmFailure ReadPrewarmFailure(const RowReader& row);
 AnnotationRecord ReadAnnotation(const RowReader& row);
+// --- Whole-dataset work (streamed) ---
+PlacedAnnotation ReadPlacedAnnotation(const RowReader& row);
+DatasetDeletion ReadDatasetDeletion(const RowReader& row);
 // image_id, original_image_id.
 PixelCopy ReadPixelCopy(const RowReader& row);
 // A role or kind the catalog does not know reads as the least it could be (viewer, login).

@@ -189,6 +189,53 @@ class CatalogWrapper : public Catalog {
     return target_.ListClaims(model_id);
   }
 
+  // --- Whole-dataset work (streamed) ---
+  Result<std::vector<ImageRecord>> ListImagesAfterPosition(const std::string& dataset_id,
+                                                           int64_t after_position, size_t limit) override {
+    return target_.ListImagesAfterPosition(dataset_id, after_position, limit);
+  }
+  Result<std::vector<std::pair<std::string, PerceptualHash>>> ListPicturesAfter(
+      const std::string& stored_since, const std::string& after_pixel_hash, size_t limit) override {
+    return target_.ListPicturesAfter(stored_since, after_pixel_hash, limit);
+  }
+  Result<std::vector<std::string>> ListSharedContent(const std::string& after, size_t limit) override {
+    return target_.ListSharedContent(after, limit);
+  }
+  Result<std::vector<std::string>> ListMultiFilePictures(const std::string& after, size_t limit) override {
+    return target_.ListMultiFilePictures(after, limit);
+  }
+  Result<std::vector<ImageRecord>> ListImagesWithContentHash(const std::string& content_hash) override {
+    return target_.ListImagesWithContentHash(content_hash);
+  }
+  Result<DatasetDeletion> BeginDatasetDeletion(const std::string& id, const std::string& now) override {
+    return target_.BeginDatasetDeletion(id, now);
+  }
+  Result<DeletionBatch> DeleteDatasetBatch(const std::string& id, size_t limit,
+                                           const std::string& now) override {
+    return target_.DeleteDatasetBatch(id, limit, now);
+  }
+  Result<std::optional<DatasetDeletion>> GetDatasetDeletion(const std::string& id) override {
+    return target_.GetDatasetDeletion(id);
+  }
+  Result<std::vector<DatasetDeletion>> ListUnfinishedDatasetDeletions() override {
+    return target_.ListUnfinishedDatasetDeletions();
+  }
+  Result<std::vector<std::string>> ListPendingBlobRemovals(const std::string& id) override {
+    return target_.ListPendingBlobRemovals(id);
+  }
+  Status ForgetPendingBlobRemovals(const std::string& id, const std::vector<std::string>& content_hashes,
+                                   int64_t files_removed) override {
+    return target_.ForgetPendingBlobRemovals(id, content_hashes, files_removed);
+  }
+  Result<std::vector<PlacedAnnotation>> ListDatasetAnnotationsAfter(const std::string& dataset_id,
+                                                                    const AnnotationPlace& after,
+                                                                    size_t limit) override {
+    return target_.ListDatasetAnnotationsAfter(dataset_id, after, limit);
+  }
+  Result<std::vector<std::string>> ListDatasetCategories(const std::string& dataset_id) override {
+    return target_.ListDatasetCategories(dataset_id);
+  }
+
  private:
   Catalog& target_;
 };

@@ -5,9 +5,11 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "catalog/records.h"
@@ -69,6 +71,46 @@ class ImageCatalog {
   // The dataset's images whose pixels an older image of the same project (same order as
   // ListImagesWithPixelHash) already has, each with that oldest image.
   virtual Result<std::vector<PixelCopy>> ListPixelCopies(const std::string& dataset_id) = 0;
+
+  // --- Whole-dataset work (streamed) ---
+  // Up to `limit` of the dataset's images with a position above `after_position`, in upload
+  // order (ListImages' order). -1 starts at the first.
+  virtual Result<std::vector<ImageRecord>> ListImagesAfterPosition(const std::string& dataset_id,
+                                                                   int64_t after_position, size_t limit) = 0;
+  // Up to `limit` distinct pictures with a perceptual hash (as ForEachPicture, stored at or
+  // after `stored_since`), by pixel_hash after `after_pixel_hash`.
+  virtual Result<std::vector<std::pair<std::string, PerceptualHash>>> ListPicturesAfter(
+      const std::string& stored_since, const std::string& after_pixel_hash, size_t limit) = 0;
+
+  // Up to `limit` content hashes shown by two images or more, in order, after `after`.
+  virtual Result<std::vector<std::string>> ListSharedContent(const std::string& after, size_t limit) = 0;
+  // Up to `limit` pixel hashes stored in two distinct files or more, in order, after `after`.
+  virtual Result<std::vector<std::string>> ListMultiFilePictures(const std::string& after, size_t limit) = 0;
+  // Every image of this content, oldest first.
+  virtual Result<std::vector<ImageRecord>> ListImagesWithContentHash(const std::string& content_hash) = 0;
+
+  // Background deletion of a dataset. Begin hides the dataset (GetDataset, FindDataset,
+  // ListDatasets, ListImagesWithPixelHash no longer see it, AddImage refuses it, its
+  // unfinished prewarm jobs are cancelled) and records the deletion, in one transaction; on a
+  // dataset being deleted already it returns that deletion. NotFound for an unknown dataset.
+  virtual Result<DatasetDeletion> BeginDatasetDeletion(const std::string& id, const std::string& now) = 0;
+  // One transaction: removes up to `limit` of the hidden dataset's images (with their
+  // annotations and the project's claims no other dataset of the project backs), their blob
+  // rows no image refers to any more (recorded as pending blob removals, see below), and,
+  // when no image is left, the dataset row (the deletion is then finished at `now`).
+  // NotFound when no deletion of this dataset is under way.
+  virtual Result<DeletionBatch> DeleteDatasetBatch(const std::string& id, size_t limit,
+                                                   const std::string& now) = 0;
+  // The deletion of `id` (under way or finished), if any.
+  virtual Result<std::optional<DatasetDeletion>> GetDatasetDeletion(const std::string& id) = 0;
+  virtual Result<std::vector<DatasetDeletion>> ListUnfinishedDatasetDeletions() = 0;
+  // Blob rows a batch removed whose files may still exist: the deleter removes the files, then
+  // forgets them (adding `files_removed` to the deletion's blobs_removed), so a crash between
+  // the two leaves them listed here for the next start.
+  virtual Result<std::vector<std::string>> ListPendingBlobRemovals(const std::string& id) = 0;
+  virtual Status ForgetPendingBlobRemovals(const std::string& id,
+                                           const std::vector<std::string>& content_hashes,
+                                           int64_t files_removed) = 0;
 };
 
 }  // namespace samcache

@@ -36,7 +36,7 @@ void ReassignDuplicates(pqxx::work& tx, const std::string& dataset_id) {
   const pqxx::result affected = tx.exec_params(
       "UPDATE images SET duplicate_of = NULLIF((SELECT o.id FROM images o "
       "JOIN datasets od ON od.id = o.dataset_id WHERE o.pixel_hash = images.pixel_hash "
-      "AND o.dataset_id <> $1 AND od.project_id = (SELECT project_id FROM datasets "
+      "AND o.dataset_id <> $1 AND od.deleting = 0 AND od.project_id = (SELECT project_id FROM datasets "
       "WHERE id = images.dataset_id) ORDER BY o.created_at, o.seq LIMIT 1), images.id) "
       "WHERE dataset_id <> $1 AND duplicate_of IN (SELECT id FROM images WHERE dataset_id = $1) "
       "RETURNING dataset_id",
@@ -107,7 +107,7 @@ Result<DatasetRecord> PostgresCatalog::GetDataset(const std::string& id) {
   return Run("read a dataset", [&](pqxx::connection& c) -> Result<DatasetRecord> {
     pqxx::nontransaction tx(c);
     std::optional<DatasetRecord> dataset =
-        First(tx.exec_params(SAMCACHE_DATASET_SELECT "WHERE d.id = $1", id), ReadDataset);
+        First(tx.exec_params(SAMCACHE_DATASET_SELECT "WHERE d.id = $1 AND d.deleting = 0", id), ReadDataset);
     if (!dataset) return Status::NotFound("no dataset with id '" + id + "'");
     return *std::move(dataset);
   });
@@ -117,7 +117,7 @@ Result<std::optional<DatasetRecord>> PostgresCatalog::FindDataset(const std::str
   return Run("find a dataset", [&](pqxx::connection& c) -> Result<std::optional<DatasetRecord>> {
     pqxx::nontransaction tx(c);
     return First(tx.exec_params(SAMCACHE_DATASET_SELECT
-                                "WHERE d.id = $1 OR d.name = $1 "
+                                "WHERE (d.id = $1 OR d.name = $1) AND d.deleting = 0 "
                                 "ORDER BY (d.id = $1) DESC, d.created_at DESC, d.seq DESC LIMIT 1",
                                 id_or_name),
                  ReadDataset);
@@ -127,7 +127,9 @@ Result<std::optional<DatasetRecord>> PostgresCatalog::FindDataset(const std::str
 Result<std::vector<DatasetRecord>> PostgresCatalog::ListDatasets() {
   return Run("list datasets", [&](pqxx::connection& c) -> Result<std::vector<DatasetRecord>> {
     pqxx::nontransaction tx(c);
-    return Collect(tx.exec(SAMCACHE_DATASET_SELECT "ORDER BY d.created_at DESC, d.seq DESC"), ReadDataset);
+    return Collect(
+        tx.exec(SAMCACHE_DATASET_SELECT "WHERE d.deleting = 0 ORDER BY d.created_at DESC, d.seq DESC"),
+        ReadDataset);
   });
 }
 
@@ -192,8 +194,8 @@ Result<AddImageOutcome> PostgresCatalog::AddImage(const NewImage& img) {
   return Run("add an image", [&](pqxx::connection& c) -> Result<AddImageOutcome> {
     pqxx::work tx(c);
     // Adds to one dataset take turns: each position is MAX + 1 of the committed ones.
-    const pqxx::result dataset =
-        tx.exec_params("SELECT project_id FROM datasets WHERE id = $1 FOR NO KEY UPDATE", img.dataset_id);
+    const pqxx::result dataset = tx.exec_params(
+        "SELECT project_id FROM datasets WHERE id = $1 AND deleting = 0 FOR NO KEY UPDATE", img.dataset_id);
     if (dataset.empty()) return Status::NotFound("no dataset with id '" + img.dataset_id + "'");
     const std::string project_id = dataset[0][0].as<std::string>();
     const BlobRecord& b = img.blob;
@@ -237,7 +239,8 @@ Result<AddImageOutcome> PostgresCatalog::AddImage(const NewImage& img) {
                    PixelLockKey(project_id, pixel_hash));
     const pqxx::result oldest = tx.exec_params(
         "SELECT o.id FROM images o JOIN datasets od ON od.id = o.dataset_id "
-        "WHERE o.pixel_hash = $1 AND od.project_id = $2 ORDER BY o.created_at, o.seq LIMIT 1",
+        "WHERE o.pixel_hash = $1 AND od.project_id = $2 AND od.deleting = 0 ORDER BY o.created_at, o.seq "
+        "LIMIT 1",
         pixel_hash, project_id);
     NullableParam duplicate_of;
     if (!oldest.empty()) duplicate_of = NullableParam{oldest[0][0].as<std::string>(), false};
@@ -333,11 +336,12 @@ Result<std::vector<ImageRecord>> PostgresCatalog::ListImagesWithPixelHash(const 
                                                                           const std::string& project_id) {
   return Run("list images by pixels", [&](pqxx::connection& c) -> Result<std::vector<ImageRecord>> {
     pqxx::nontransaction tx(c);
-    return Collect(tx.exec_params(SAMCACHE_IMAGE_SELECT
-                                  "JOIN datasets d ON d.id = i.dataset_id WHERE b.pixel_hash = $1 "
-                                  "AND ($2::varchar = '' OR d.project_id = $2) ORDER BY i.created_at, i.seq",
-                                  pixel_hash, project_id),
-                   ReadImage);
+    return Collect(
+        tx.exec_params(SAMCACHE_IMAGE_SELECT
+                       "JOIN datasets d ON d.id = i.dataset_id WHERE b.pixel_hash = $1 AND d.deleting = 0 "
+                       "AND ($2::varchar = '' OR d.project_id = $2) ORDER BY i.created_at, i.seq",
+                       pixel_hash, project_id),
+        ReadImage);
   });
 }
 

@@ -134,6 +134,27 @@ class PostgresCatalog final : public Catalog {
                                                  const std::vector<std::string>& pixel_hashes) override;
   Result<std::vector<std::pair<std::string, std::string>>> ListClaims(const std::string& model_id) override;
 
+  // --- Whole-dataset work (streamed) ---
+  Result<std::vector<ImageRecord>> ListImagesAfterPosition(const std::string& dataset_id,
+                                                           int64_t after_position, size_t limit) override;
+  Result<std::vector<std::pair<std::string, PerceptualHash>>> ListPicturesAfter(
+      const std::string& stored_since, const std::string& after_pixel_hash, size_t limit) override;
+  Result<std::vector<std::string>> ListSharedContent(const std::string& after, size_t limit) override;
+  Result<std::vector<std::string>> ListMultiFilePictures(const std::string& after, size_t limit) override;
+  Result<std::vector<ImageRecord>> ListImagesWithContentHash(const std::string& content_hash) override;
+  Result<DatasetDeletion> BeginDatasetDeletion(const std::string& id, const std::string& now) override;
+  Result<DeletionBatch> DeleteDatasetBatch(const std::string& id, size_t limit,
+                                           const std::string& now) override;
+  Result<std::optional<DatasetDeletion>> GetDatasetDeletion(const std::string& id) override;
+  Result<std::vector<DatasetDeletion>> ListUnfinishedDatasetDeletions() override;
+  Result<std::vector<std::string>> ListPendingBlobRemovals(const std::string& id) override;
+  Status ForgetPendingBlobRemovals(const std::string& id, const std::vector<std::string>& content_hashes,
+                                   int64_t files_removed) override;
+  Result<std::vector<PlacedAnnotation>> ListDatasetAnnotationsAfter(const std::string& dataset_id,
+                                                                    const AnnotationPlace& after,
+                                                                    size_t limit) override;
+  Result<std::vector<std::string>> ListDatasetCategories(const std::string& dataset_id) override;
+
  private:
   template <typename Body>
   auto Run(const char* what, Body&& body) {

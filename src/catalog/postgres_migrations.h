@@ -262,6 +262,25 @@ CREATE TABLE catalog_settings (
 INSERT INTO catalog_settings (name, value)
   VALUES ('cursor_key', replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', ''));
 )sql"},
+    {10, "background dataset deletion", R"sql(
+ALTER TABLE datasets ADD COLUMN deleting INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE dataset_deletions (
+  dataset_id VARCHAR(64) PRIMARY KEY,
+  project_id VARCHAR(64) NOT NULL,
+  name TEXT NOT NULL,
+  images_total BIGINT NOT NULL,
+  images_removed BIGINT NOT NULL DEFAULT 0,
+  blobs_removed BIGINT NOT NULL DEFAULT 0,
+  started_at TEXT COLLATE "C" NOT NULL,
+  finished_at TEXT COLLATE "C" NOT NULL DEFAULT ''
+);
+CREATE INDEX idx_dataset_deletions_unfinished ON dataset_deletions(started_at) WHERE finished_at = '';
+CREATE TABLE pending_blob_removals (
+  dataset_id VARCHAR(64) NOT NULL,
+  content_hash VARCHAR(64) NOT NULL,
+  PRIMARY KEY (dataset_id, content_hash)
+);
+)sql"},
 };
 
 }  // namespace samcache::postgres_schema

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "image/perceptual_hash.h"
 
@@ -123,6 +124,42 @@ struct AnnotationRecord {
 struct PixelCopy {
   std::string image_id;
   std::string original_image_id;
+};
+
+// --- Whole-dataset work (streamed) ---
+
+// Where an annotation stands in a dataset's export order: its image's position, then its own.
+struct AnnotationPlace {
+  int64_t image_position = -1;  // -1, -1: before the first
+  int64_t position = -1;
+};
+
+struct PlacedAnnotation {
+  AnnotationRecord annotation;
+  AnnotationPlace place;
+};
+
+// A dataset being deleted in the background (or deleted). The dataset is hidden from the
+// moment the deletion begins; its rows go in batches, each one short transaction.
+enum class DeletionState { kDeleting, kDeleted };
+
+struct DatasetDeletion {
+  std::string dataset_id;
+  std::string project_id;  // whose members may follow it
+  std::string name;
+  DeletionState state = DeletionState::kDeleting;
+  int64_t images_total = 0;    // when the deletion began
+  int64_t images_removed = 0;  // an upload racing the hide may add a few more than the total
+  int64_t blobs_removed = 0;   // blob files removed (no other image referred to them)
+  std::string started_at;
+  std::string finished_at;  // empty while deleting
+};
+
+// What one batch of a background deletion removed.
+struct DeletionBatch {
+  std::vector<ImageRecord> images;          // the image rows removed
+  std::vector<std::string> orphaned_blobs;  // content hashes whose blob rows went with them
+  bool finished = false;                    // nothing is left: the dataset row is gone too
 };
 
 struct CatalogStats {

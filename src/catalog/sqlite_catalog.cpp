@@ -72,7 +72,8 @@ Status SqliteCatalog::CreateDataset(const DatasetRecord& d) {
 
 Result<DatasetRecord> SqliteCatalog::GetDataset(const std::string& id) {
   std::lock_guard lock(mu_);
-  SAMCACHE_ASSIGN_OR_RETURN(Query q, conn_.Prepare(SAMCACHE_DATASET_SELECT "WHERE d.id = ?"));
+  SAMCACHE_ASSIGN_OR_RETURN(Query q,
+                            conn_.Prepare(SAMCACHE_DATASET_SELECT "WHERE d.id = ? AND d.deleting = 0"));
   SAMCACHE_ASSIGN_OR_RETURN(std::optional<DatasetRecord> dataset, q.Bind(id).First(ReadDataset));
   if (!dataset) return Status::NotFound("no dataset with id '" + id + "'");
   return *std::move(dataset);
@@ -82,7 +83,7 @@ Result<std::optional<DatasetRecord>> SqliteCatalog::FindDataset(const std::strin
   std::lock_guard lock(mu_);
   SAMCACHE_ASSIGN_OR_RETURN(
       Query q, conn_.Prepare(SAMCACHE_DATASET_SELECT
-                             "WHERE d.id = ? OR d.name = ? "
+                             "WHERE (d.id = ? OR d.name = ?) AND d.deleting = 0 "
                              "ORDER BY (d.id = ?) DESC, d.created_at DESC, d.rowid DESC LIMIT 1"));
   return q.Bind(id_or_name).Bind(id_or_name).Bind(id_or_name).First(ReadDataset);
 }
@@ -90,7 +91,8 @@ Result<std::optional<DatasetRecord>> SqliteCatalog::FindDataset(const std::strin
 Result<std::vector<DatasetRecord>> SqliteCatalog::ListDatasets() {
   std::lock_guard lock(mu_);
   SAMCACHE_ASSIGN_OR_RETURN(
-      Query q, conn_.Prepare(SAMCACHE_DATASET_SELECT "ORDER BY d.created_at DESC, d.rowid DESC"));
+      Query q,
+      conn_.Prepare(SAMCACHE_DATASET_SELECT "WHERE d.deleting = 0 ORDER BY d.created_at DESC, d.rowid DESC"));
   return q.Collect(ReadDataset);
 }
 
@@ -178,7 +180,7 @@ Status SqliteCatalog::ReassignDuplicatesLocked(const std::string& id) {
         conn_.Prepare(
             "UPDATE images SET duplicate_of = NULLIF((SELECT o.id FROM images o "
             "JOIN datasets od ON od.id = o.dataset_id WHERE o.pixel_hash = images.pixel_hash "
-            "AND o.dataset_id <> ?1 AND od.project_id = (SELECT project_id FROM datasets "
+            "AND o.dataset_id <> ?1 AND od.deleting = 0 AND od.project_id = (SELECT project_id FROM datasets "
             "WHERE id = images.dataset_id) ORDER BY o.created_at, o.rowid LIMIT 1), images.id) "
             "WHERE dataset_id <> ?1 AND duplicate_of IN (SELECT id FROM images WHERE dataset_id = ?1)"));
     SAMCACHE_RETURN_IF_ERROR(q.Bind(id).Run());
@@ -203,7 +205,8 @@ Result<AddImageOutcome> SqliteCatalog::AddImage(const NewImage& img) {
 Result<AddImageOutcome> SqliteCatalog::AddImageLocked(const NewImage& img) {
   std::string project_id;
   {
-    SAMCACHE_ASSIGN_OR_RETURN(Query q, conn_.Prepare("SELECT project_id FROM datasets WHERE id = ?"));
+    SAMCACHE_ASSIGN_OR_RETURN(Query q,
+                              conn_.Prepare("SELECT project_id FROM datasets WHERE id = ? AND deleting = 0"));
     SAMCACHE_ASSIGN_OR_RETURN(const std::optional<std::string> found,
                               q.Bind(img.dataset_id).First(ReadFirstText));
     if (!found) return Status::NotFound("no dataset with id '" + img.dataset_id + "'");
@@ -245,9 +248,9 @@ Result<AddImageOutcome> SqliteCatalog::AddImageLocked(const NewImage& img) {
   std::optional<std::string> duplicate_of;
   {
     SAMCACHE_ASSIGN_OR_RETURN(
-        Query q,
-        conn_.Prepare("SELECT o.id FROM images o JOIN datasets od ON od.id = o.dataset_id "
-                      "WHERE o.pixel_hash = ? AND od.project_id = ? ORDER BY o.created_at, o.rowid LIMIT 1"));
+        Query q, conn_.Prepare("SELECT o.id FROM images o JOIN datasets od ON od.id = o.dataset_id "
+                               "WHERE o.pixel_hash = ? AND od.project_id = ? AND od.deleting = 0 "
+                               "ORDER BY o.created_at, o.rowid LIMIT 1"));
     SAMCACHE_ASSIGN_OR_RETURN(duplicate_of, q.Bind(blob->pixel_hash).Bind(project_id).First(ReadFirstText));
   }
   {
@@ -359,8 +362,9 @@ Result<std::vector<ImageRecord>> SqliteCatalog::ListImagesWithPixelHash(const st
   std::lock_guard lock(mu_);
   SAMCACHE_ASSIGN_OR_RETURN(
       Query q,
-      conn_.Prepare(SAMCACHE_IMAGE_SELECT "JOIN datasets d ON d.id = i.dataset_id WHERE b.pixel_hash = ? "
-                                          "AND (? = '' OR d.project_id = ?) ORDER BY i.created_at, i.rowid"));
+      conn_.Prepare(SAMCACHE_IMAGE_SELECT
+                    "JOIN datasets d ON d.id = i.dataset_id WHERE b.pixel_hash = ? AND d.deleting = 0 "
+                    "AND (? = '' OR d.project_id = ?) ORDER BY i.created_at, i.rowid"));
   return q.Bind(pixel_hash).Bind(project_id).Bind(project_id).Collect(ReadImage);
 }
 

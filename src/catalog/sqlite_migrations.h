@@ -240,6 +240,25 @@ CREATE TABLE catalog_settings (
 );
 INSERT INTO catalog_settings (name, value) VALUES ('cursor_key', lower(hex(randomblob(32))));
 )sql"},
+    {10, "background dataset deletion", R"sql(
+ALTER TABLE datasets ADD COLUMN deleting INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE dataset_deletions (
+  dataset_id VARCHAR(64) PRIMARY KEY,
+  project_id VARCHAR(64) NOT NULL,
+  name TEXT NOT NULL,
+  images_total BIGINT NOT NULL,
+  images_removed BIGINT NOT NULL DEFAULT 0,
+  blobs_removed BIGINT NOT NULL DEFAULT 0,
+  started_at TEXT NOT NULL,
+  finished_at TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX idx_dataset_deletions_unfinished ON dataset_deletions(started_at) WHERE finished_at = '';
+CREATE TABLE pending_blob_removals (
+  dataset_id VARCHAR(64) NOT NULL,
+  content_hash VARCHAR(64) NOT NULL,
+  PRIMARY KEY (dataset_id, content_hash)
+);
+)sql"},
 };
 
 }  // namespace samcache::sqlite_schema

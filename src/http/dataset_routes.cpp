@@ -273,14 +273,53 @@ Result<Reply> ShowDataset(App& app, const Request& req, const std::string& id) {
   return JsonReply(200, body);
 }
 
+json DeletionJson(const DatasetDeletion& d) {
+  const bool done = d.state == DeletionState::kDeleted;
+  return json{{"deleted", d.dataset_id},
+              {"status", done ? "deleted" : "deleting"},
+              {"images_total", d.images_total},
+              {"images_removed", d.images_removed},
+              {"blobs_removed", d.blobs_removed},
+              {"started_at", d.started_at},
+              {"finished_at", done ? json(d.finished_at) : json(nullptr)},
+              {"progress_url", "/api/sam/dataset/" + d.dataset_id + "/deletion"}};
+}
+
+// A dataset of at most one batch goes at once, in one transaction, as it always did. A larger
+// one is hidden at once and deleted in the background (ingest/dataset_deleter.h): 202, and
+// its progress at progress_url.
 Result<Reply> DeleteDataset(App& app, const Request& req, const std::string& id) {
   SAMCACHE_ASSIGN_OR_RETURN(const DatasetRecord dataset, DatasetFor(app, req, id, Role::kAnnotator));
-  SAMCACHE_ASSIGN_OR_RETURN(const DeleteOutcome deleted, app.ingestor().DeleteDataset(id));
+  const size_t batch = app.deleter().options().batch_images;
+  if (dataset.image_count <= static_cast<int64_t>(batch)) {
+    SAMCACHE_ASSIGN_OR_RETURN(const DeleteOutcome deleted, app.ingestor().DeleteDataset(id));
+    Audit(CallerOf(req).Who(), "dataset.delete",
+          id + " '" + dataset.name + "' in project " + dataset.project_id);
+    spdlog::info("[DATASET] deleted {} ({} blob file(s) no longer referenced removed)", id,
+                 deleted.blobs_removed);
+    return JsonReply(200,
+                     json{{"deleted", id}, {"status", "deleted"}, {"blobs_removed", deleted.blobs_removed}});
+  }
+  SAMCACHE_ASSIGN_OR_RETURN(const DatasetDeletion deletion, app.deleter().Begin(id));
   Audit(CallerOf(req).Who(), "dataset.delete",
         id + " '" + dataset.name + "' in project " + dataset.project_id);
-  spdlog::info("[DATASET] deleted {} ({} blob file(s) no longer referenced removed)", id,
-               deleted.blobs_removed);
-  return JsonReply(200, json{{"deleted", id}, {"blobs_removed", deleted.blobs_removed}});
+  spdlog::info("[DATASET] deleting {} in the background: {} image(s), {} per batch", id,
+               deletion.images_total, batch);
+  Reply reply = JsonReply(202, DeletionJson(deletion));
+  reply.Header("Location", "/api/sam/dataset/" + id + "/deletion");
+  return reply;
+}
+
+// The progress of a background deletion, while it runs and after (the dataset itself is
+// gone from every other route). Visible to the project's viewers, as the dataset was.
+Result<Reply> ShowDeletion(App& app, const Request& req, const std::string& id) {
+  SAMCACHE_RETURN_IF_ERROR(CheckId(id, "dataset"));
+  const std::string unknown = "no deletion of a dataset with id '" + ShortPrefix(id) + "'";
+  SAMCACHE_ASSIGN_OR_RETURN(const std::optional<DatasetDeletion> deletion,
+                            app.catalog().GetDatasetDeletion(id));
+  if (!deletion) return Status::NotFound(unknown);
+  SAMCACHE_RETURN_IF_ERROR(CheckRole(CallerOf(req), deletion->project_id, Role::kViewer, unknown));
+  return JsonReply(200, DeletionJson(*deletion));
 }
 
 }  // namespace
@@ -299,6 +338,8 @@ void AddDatasetRoutes(RouteTable& routes, const RouteContext& context) {
                     [&app](const Request& req) { return ShowDataset(app, req, req.param("id")); }});
   routes.push_back({Method::kDelete, "/api/sam/dataset/{id}",
                     [&app](const Request& req) { return DeleteDataset(app, req, req.param("id")); }});
+  routes.push_back({Method::kGet, "/api/sam/dataset/{id}/deletion",
+                    [&app](const Request& req) { return ShowDeletion(app, req, req.param("id")); }});
 }
 
 }  // namespace samcache

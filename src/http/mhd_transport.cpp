@@ -36,6 +36,8 @@ namespace {
 constexpr size_t kPostBufferBytes = 16 * 1024;   // a part's header must fit: a 10 KB filename does
 constexpr size_t kConnectionMemory = 64 * 1024;  // request line and headers
 constexpr size_t kStreamBacklogBytes = 1 << 20;  // an event stream's client that stops reading
+// Below this, a stream's buffer asks the pump for more (StreamPump::Nudge): large bodies flow.
+constexpr size_t kStreamLowWaterBytes = 64 * 1024;
 constexpr auto kStreamPeriod = std::chrono::milliseconds(250);
 // How far past its limit a body is still read (and dropped) so the client can read the 413.
 constexpr uint64_t kDrainBytes = 4 << 20;
@@ -69,11 +71,12 @@ bool PeerGone(int fd) {
   return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
 }
 
-// An event stream's output: the pump writes into `pending`; the network thread takes from
+// A streamed reply's output: the pump writes into `pending`; the network thread takes from
 // it when the socket can take more, and the connection sleeps (suspended) while it is empty.
 class MhdStreamOutput final : public StreamOutput {
  public:
-  MhdStreamOutput(MHD_Connection* connection, int fd) : connection_(connection), fd_(fd) {}
+  MhdStreamOutput(MHD_Connection* connection, int fd, StreamPump& pump)
+      : connection_(connection), fd_(fd), pump_(pump) {}
 
   // While the connection sleeps its socket is ours to look at: a client that left frees its
   // stream now, not at the next keep-alive write.
@@ -85,7 +88,8 @@ class MhdStreamOutput final : public StreamOutput {
   bool Write(std::string_view bytes) override {
     std::lock_guard lock(mutex_);
     if (closed_ || aborted_) return false;
-    if (pending_.size() + bytes.size() > kStreamBacklogBytes) {
+    // Checked before adding: one write may be larger than the backlog (a big annotation).
+    if (pending_.size() - taken_ > kStreamBacklogBytes) {
       aborted_ = true;  // the client stopped reading: do not buffer for it forever
       WakeLocked();
       return false;
@@ -99,6 +103,10 @@ class MhdStreamOutput final : public StreamOutput {
     done_ = true;
     WakeLocked();
   }
+  size_t Buffered() const override {
+    std::lock_guard lock(mutex_);
+    return pending_.size() - taken_;
+  }
   bool Finished() const override {
     std::lock_guard lock(mutex_);
     return done_ || aborted_ || closed_;
@@ -111,11 +119,23 @@ class MhdStreamOutput final : public StreamOutput {
 
   // MHD's content reader, on the network thread.
   ssize_t Read(char* buffer, size_t max) {
-    std::lock_guard lock(mutex_);
-    if (!pending_.empty()) {
-      const size_t n = std::min(max, pending_.size());
-      std::copy_n(pending_.data(), n, buffer);
-      pending_.erase(0, n);
+    std::unique_lock lock(mutex_);
+    if (taken_ < pending_.size()) {
+      const size_t before = pending_.size() - taken_;
+      const size_t n = std::min(max, before);
+      std::copy_n(pending_.data() + taken_, n, buffer);
+      taken_ += n;
+      // Taken from the front without moving the rest each time: compacted once half is read.
+      if (taken_ == pending_.size()) {
+        pending_.clear();
+        taken_ = 0;
+      } else if (taken_ >= kStreamLowWaterBytes && 2 * taken_ >= pending_.size()) {
+        pending_.erase(0, taken_);
+        taken_ = 0;
+      }
+      const bool wants_more = before >= kStreamLowWaterBytes && before - n < kStreamLowWaterBytes && !done_;
+      lock.unlock();  // the pump's lock is never taken under an output's (Stop aborts under its own)
+      if (wants_more) pump_.Nudge(this);
       return static_cast<ssize_t>(n);
     }
     if (aborted_) return MHD_CONTENT_READER_END_WITH_ERROR;
@@ -139,8 +159,10 @@ class MhdStreamOutput final : public StreamOutput {
 
   MHD_Connection* const connection_;
   const int fd_;
+  StreamPump& pump_;
   mutable std::mutex mutex_;
   std::string pending_;
+  size_t taken_ = 0;  // bytes at the front of pending_ already sent
   bool done_ = false;
   bool aborted_ = false;
   bool closed_ = false;
@@ -527,7 +549,7 @@ MHD_Result HttpServer::Impl::Answer(Exchange& ex, Reply reply) {
   spdlog::debug("[HTTP] {} {} {}", ex.request.method, ex.request.path.substr(0, 200), reply.status);
   MHD_Response* response = nullptr;
   if (reply.stream) {
-    auto output = std::make_shared<MhdStreamOutput>(ex.connection, SocketOf(ex.connection));
+    auto output = std::make_shared<MhdStreamOutput>(ex.connection, SocketOf(ex.connection), pump);
     // The response keeps the output alive until MHD is done with it.
     auto* held = new std::shared_ptr<MhdStreamOutput>(output);
     response = MHD_create_response_from_callback(

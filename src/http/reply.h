@@ -1,7 +1,8 @@
 // A route's answer, whatever carries it: status, headers and a body that is either whole or
-// produced piece by piece (the prewarm event stream). The transport adapter writes it out.
+// produced piece by piece (the prewarm event stream, the COCO export). The transport adapter writes it out.
 #pragma once
 
+#include <cstddef>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -20,6 +21,9 @@ class ReplySink {
   virtual bool Write(std::string_view bytes) = 0;
   // The body is complete.
   virtual void Done() = 0;
+  // Bytes written and not yet taken by the client: a step producing a large body (the COCO
+  // export) writes while this is small, and stops for the client to catch up.
+  virtual size_t Buffered() const { return 0; }
 };
 
 // One step of a streamed body: the transport's stream pump calls it a few times a second

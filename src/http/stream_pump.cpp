@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <exception>
 
 namespace samcache {
@@ -19,6 +20,15 @@ bool StreamPump::Add(ReplyStream step, std::shared_ptr<StreamOutput> output) {
   }
   wake_.notify_one();  // the first step at once: the client gets its snapshot without waiting
   return true;
+}
+
+void StreamPump::Nudge(const StreamOutput* output) {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return;
+    nudged_.push_back(output);
+  }
+  wake_.notify_one();
 }
 
 size_t StreamPump::open_streams() const {
@@ -41,8 +51,8 @@ void StreamPump::Stop() {
   added_.clear();
 }
 
-// One round: every stream if a period has passed, else only the ones added since (so a
-// burst of new followers costs one step each, not a round each).
+// One round: every stream if a period has passed, else only the ones added or nudged since
+// (so a burst of new followers costs one step each, not a round each).
 void StreamPump::Run() {
   auto next_round = std::chrono::steady_clock::now();
   std::unique_lock lock(mutex_);
@@ -55,7 +65,16 @@ void StreamPump::Run() {
       batch.insert(batch.end(), std::make_move_iterator(entries_.begin()),
                    std::make_move_iterator(entries_.end()));
       entries_.clear();
+    } else if (!nudged_.empty()) {
+      const auto nudged = [this](const Entry& e) {
+        return std::find(nudged_.begin(), nudged_.end(), e.output.get()) != nudged_.end();
+      };
+      const auto first =
+          std::stable_partition(entries_.begin(), entries_.end(), [&](const Entry& e) { return !nudged(e); });
+      batch.insert(batch.end(), std::make_move_iterator(first), std::make_move_iterator(entries_.end()));
+      entries_.erase(first, entries_.end());
     }
+    nudged_.clear();
     // Step outside the lock: a step may take a moment (a catalog read), and Add must not wait
     // (but counts the streams being stepped).
     stepping_ = batch.size();
@@ -70,7 +89,7 @@ void StreamPump::Run() {
     entries_.insert(entries_.end(), std::make_move_iterator(keep.begin()),
                     std::make_move_iterator(keep.end()));
     if (stopping_) break;
-    if (added_.empty()) wake_.wait_until(lock, next_round);
+    if (added_.empty() && nudged_.empty()) wake_.wait_until(lock, next_round);
   }
 }
 

@@ -33,6 +33,10 @@ class StreamPump {
 
   // False when max_streams are open already (or the pump stopped): answer 503.
   bool Add(ReplyStream step, std::shared_ptr<StreamOutput> output);
+  // Steps the stream writing into `output` now rather than at the next round: its client has
+  // taken most of what was buffered (a large body is then sent at the network's pace, not a
+  // piece per round). A stream being stepped right now is stepped at the next round.
+  void Nudge(const StreamOutput* output);
   // Aborts every stream and joins the thread.
   void Stop();
   size_t open_streams() const;
@@ -52,7 +56,8 @@ class StreamPump {
   std::condition_variable wake_;
   std::vector<Entry> entries_;
   std::vector<Entry> added_;  // not stepped yet
-  size_t stepping_ = 0;       // taken out of both by the round running now
+  std::vector<const StreamOutput*> nudged_;
+  size_t stepping_ = 0;  // taken out of both by the round running now
   bool stopping_ = false;
   std::thread thread_;
 };

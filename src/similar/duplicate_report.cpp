@@ -1,8 +1,10 @@
 #include "similar/duplicate_report.h"
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <numeric>
+#include <optional>
 #include <set>
 #include <tuple>
 
@@ -43,30 +45,50 @@ void SortGroups(std::vector<DuplicateGroup>& groups) {
   });
 }
 
-// Groups of images sharing `key`, of at least two images, that include one of `in_scope`.
-template <typename Key>
-std::vector<DuplicateGroup> GroupBy(const std::vector<ReportedImage>& images, Key key,
-                                    const std::set<std::string>& in_scope, bool whole_catalog) {
-  std::map<std::string, std::vector<const ReportedImage*>> by_key;
-  for (const ReportedImage& r : images) by_key[key(r.image)].push_back(&r);
-  std::vector<DuplicateGroup> groups;
-  for (auto& [k, members] : by_key) {
-    if (members.size() < 2) continue;
-    const bool wanted =
-        whole_catalog || std::any_of(members.begin(), members.end(),
-                                     [&](const ReportedImage* r) { return in_scope.count(r->image.id) > 0; });
-    if (!wanted) continue;
-    DuplicateGroup g;
-    g.key = k;
-    for (const ReportedImage* r : members) g.images.push_back(*r);
-    groups.push_back(std::move(g));
+// The group of `images` if it has two or more and, for a dataset's report, one of them is in
+// the dataset.
+std::optional<DuplicateGroup> GroupOf(std::string key, std::vector<ImageRecord> images,
+                                      const std::map<std::string, std::string>& dataset_names,
+                                      const std::optional<DatasetRecord>& scope) {
+  if (images.size() < 2) return std::nullopt;
+  if (scope && std::none_of(images.begin(), images.end(),
+                            [&](const ImageRecord& i) { return i.dataset_id == scope->id; })) {
+    return std::nullopt;
   }
-  SortGroups(groups);
-  return groups;
+  DuplicateGroup g;
+  g.key = std::move(key);
+  for (ImageRecord& image : images) {
+    const auto name = dataset_names.find(image.dataset_id);
+    g.images.push_back(
+        ReportedImage{std::move(image), name == dataset_names.end() ? "" : name->second, 0, false});
+  }
+  return g;
+}
+
+// Pages of keys (content or pixel hashes) from `list`, each turned into a group by `images`.
+template <typename List, typename Images>
+Status CollectGroups(List list, Images images, const std::map<std::string, std::string>& dataset_names,
+                     const std::optional<DatasetRecord>& scope, std::vector<DuplicateGroup>& out) {
+  constexpr size_t kPage = 1000;
+  std::string after;
+  for (;;) {
+    SAMCACHE_ASSIGN_OR_RETURN(const std::vector<std::string> keys, list(after, kPage));
+    for (const std::string& key : keys) {
+      SAMCACHE_ASSIGN_OR_RETURN(std::vector<ImageRecord> members, images(key));
+      if (std::optional<DuplicateGroup> g = GroupOf(key, std::move(members), dataset_names, scope))
+        out.push_back(std::move(*g));
+    }
+    if (keys.size() < kPage) return Status::Ok();
+    after = keys.back();
+  }
 }
 
 }  // namespace
 
+// Bounded memory at any catalog size: the groups come from the catalog a page of keys at a
+// time, and the near-duplicate components are found over the finder's picture slots (8 bytes
+// per picture for the union-find, 4 for the component sizes, a bit for "shown by an image"),
+// so memory grows with the report, not with the catalog.
 Result<DuplicateReport> BuildDuplicateReport(ImageCatalog& catalog, const NearDuplicateFinder& finder,
                                              const std::optional<std::string>& dataset_id, int max_distance) {
   DuplicateReport report;
@@ -74,67 +96,91 @@ Result<DuplicateReport> BuildDuplicateReport(ImageCatalog& catalog, const NearDu
   if (dataset_id) {
     SAMCACHE_ASSIGN_OR_RETURN(report.dataset, catalog.GetDataset(*dataset_id));
   }
-
-  // Every image, since a dataset's duplicates may be anywhere.
+  const std::optional<DatasetRecord>& scope = report.dataset;
+  std::map<std::string, std::string> dataset_names;
   SAMCACHE_ASSIGN_OR_RETURN(const std::vector<DatasetRecord> datasets, catalog.ListDatasets());
-  std::vector<ReportedImage> images;
-  std::set<std::string> in_scope;
+  int64_t images = 0;
   for (const DatasetRecord& d : datasets) {
-    SAMCACHE_ASSIGN_OR_RETURN(std::vector<ImageRecord> listed, catalog.ListImages(d.id));
-    for (ImageRecord& image : listed) {
-      if (report.dataset && d.id == report.dataset->id) in_scope.insert(image.id);
-      images.push_back(ReportedImage{std::move(image), d.name, 0, false});
-    }
+    dataset_names.emplace(d.id, d.name);
+    images += d.image_count;
   }
-  const bool whole_catalog = !report.dataset;
-  report.images_examined = whole_catalog ? images.size() : in_scope.size();
+  report.images_examined = static_cast<size_t>(scope ? scope->image_count : images);
 
-  report.same_file = GroupBy(
-      images, [](const ImageRecord& i) { return i.content_hash; }, in_scope, whole_catalog);
-  // Same pixels: only pictures stored in two or more distinct files.
-  {
-    std::map<std::string, std::set<std::string>> files_per_picture;
-    for (const ReportedImage& r : images) files_per_picture[r.image.pixel_hash].insert(r.image.content_hash);
-    std::vector<ReportedImage> multi_file;
-    for (const ReportedImage& r : images) {
-      if (files_per_picture[r.image.pixel_hash].size() > 1) multi_file.push_back(r);
-    }
-    report.same_pixels = GroupBy(
-        multi_file, [](const ImageRecord& i) { return i.pixel_hash; }, in_scope, whole_catalog);
-  }
+  SAMCACHE_RETURN_IF_ERROR(
+      CollectGroups([&](const std::string& after, size_t n) { return catalog.ListSharedContent(after, n); },
+                    [&](const std::string& key) { return catalog.ListImagesWithContentHash(key); },
+                    dataset_names, scope, report.same_file));
+  SortGroups(report.same_file);
+  // Same pixels: pictures stored in two or more distinct files (that images still show).
+  SAMCACHE_RETURN_IF_ERROR(CollectGroups(
+      [&](const std::string& after, size_t n) { return catalog.ListMultiFilePictures(after, n); },
+      [&](const std::string& key) -> Result<std::vector<ImageRecord>> {
+        SAMCACHE_ASSIGN_OR_RETURN(std::vector<ImageRecord> shown, catalog.ListImagesWithPixelHash(key, ""));
+        std::set<std::string> files;
+        for (const ImageRecord& i : shown) files.insert(i.content_hash);
+        if (files.size() < 2) shown.clear();
+        return shown;
+      },
+      dataset_names, scope, report.same_pixels));
+  SortGroups(report.same_pixels);
 
-  // Near duplicates: pictures are the nodes, index matches the links.
-  std::map<std::string, size_t> picture_of;  // pixel_hash -> node
-  std::vector<PerceptualHash> hashes;
-  for (const ReportedImage& r : images) {
-    if (!r.image.perceptual_hash) continue;
-    if (picture_of.emplace(r.image.pixel_hash, hashes.size()).second)
-      hashes.push_back(*r.image.perceptual_hash);
-  }
-  Components components(hashes.size());
-  for (const auto& [pixel_hash, node] : picture_of) {
-    for (const PictureIndex::Match& m : finder.FindPictures(hashes[node], max_distance, pixel_hash)) {
-      auto other = picture_of.find(m.pixel_hash);
-      if (other != picture_of.end()) components.Join(node, other->second);
+  // Near duplicates: pictures are the nodes (by slot), index matches the links. Only pictures
+  // the catalog lists (an image shows them) take part.
+  const PictureIndex& index = finder.pictures();
+  const size_t slots = index.slot_bound();
+  Components components(slots);
+  std::vector<bool> shown(slots, false);
+  constexpr size_t kPage = 10'000;
+  const auto each_picture =
+      [&](const std::function<Status(const std::string&, const PerceptualHash&, uint32_t)>& visit) -> Status {
+    std::string after;
+    for (;;) {
+      SAMCACHE_ASSIGN_OR_RETURN(const auto page, catalog.ListPicturesAfter("", after, kPage));
+      for (const auto& [pixel_hash, hash] : page) {
+        const int64_t slot = index.SlotOf(pixel_hash, hash.hash);
+        if (slot >= 0 && static_cast<size_t>(slot) < slots)
+          SAMCACHE_RETURN_IF_ERROR(visit(pixel_hash, hash, static_cast<uint32_t>(slot)));
+      }
+      if (page.size() < kPage) return Status::Ok();
+      after = page.back().first;
     }
+  };
+  SAMCACHE_RETURN_IF_ERROR(each_picture([&](const std::string&, const PerceptualHash&, uint32_t slot) {
+    shown[slot] = true;
+    return Status::Ok();
+  }));
+  SAMCACHE_RETURN_IF_ERROR(each_picture([&](const std::string&, const PerceptualHash& hash, uint32_t slot) {
+    for (const uint32_t other : index.FindSlots(hash, max_distance)) {
+      if (other < slots && other != slot && shown[other]) components.Join(slot, other);
+    }
+    return Status::Ok();
+  }));
+  std::vector<uint32_t> size(slots, 0);
+  for (size_t slot = 0; slot < slots; ++slot) {
+    if (shown[slot]) ++size[components.Find(slot)];
   }
-  std::map<size_t, std::vector<const ReportedImage*>> members;     // root -> images
-  std::map<size_t, std::set<std::string>> pictures_per_component;  // root -> pixel hashes
-  for (const ReportedImage& r : images) {
-    auto node = picture_of.find(r.image.pixel_hash);
-    if (node == picture_of.end()) continue;
-    const size_t root = components.Find(node->second);
-    members[root].push_back(&r);
-    pictures_per_component[root].insert(r.image.pixel_hash);
-  }
-  for (auto& [root, list] : members) {
-    if (pictures_per_component[root].size() < 2) continue;
-    const bool wanted = whole_catalog || std::any_of(list.begin(), list.end(), [&](const ReportedImage* r) {
-                          return in_scope.count(r->image.id) > 0;
-                        });
-    if (!wanted) continue;
-    DuplicateGroup g;
-    for (const ReportedImage* r : list) g.images.push_back(*r);
+  // The members of components of two pictures or more: only these need their images.
+  std::map<size_t, std::vector<std::string>> members;  // root -> pixel hashes
+  SAMCACHE_RETURN_IF_ERROR(
+      each_picture([&](const std::string& pixel_hash, const PerceptualHash&, uint32_t slot) {
+        const size_t root = components.Find(slot);
+        if (size[root] >= 2) members[root].push_back(pixel_hash);
+        return Status::Ok();
+      }));
+  for (auto& [root, pictures] : members) {
+    std::vector<ImageRecord> list;
+    for (const std::string& pixel_hash : pictures) {
+      SAMCACHE_ASSIGN_OR_RETURN(std::vector<ImageRecord> of, catalog.ListImagesWithPixelHash(pixel_hash, ""));
+      for (ImageRecord& image : of) {
+        if (image.perceptual_hash) list.push_back(std::move(image));
+      }
+    }
+    std::set<std::string> distinct;
+    for (const ImageRecord& image : list) distinct.insert(image.pixel_hash);
+    if (distinct.size() < 2) continue;
+    std::optional<DuplicateGroup> group = GroupOf("", std::move(list), dataset_names, scope);
+    if (!group) continue;
+    DuplicateGroup& g = *group;
     std::stable_sort(g.images.begin(), g.images.end(), Older);
     const PerceptualHash& first = *g.images.front().image.perceptual_hash;
     for (ReportedImage& r : g.images) {

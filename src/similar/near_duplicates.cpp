@@ -155,10 +155,11 @@ Status NearDuplicateFinder::Rebuild() {
   std::lock_guard membership(membership_mu_);
   pictures_.Clear();
   size_t skipped = 0;
-  SAMCACHE_RETURN_IF_ERROR(
-      catalog_.ForEachPicture("", [&](const std::string& pixel_hash, const PerceptualHash& hash) {
-        if (!pictures_.Add(pixel_hash, hash.hash)) ++skipped;
-      }));
+  SAMCACHE_RETURN_IF_ERROR(ScanPictures("", [&](const PicturePage& page) {
+    for (const auto& [pixel_hash, hash] : page) {
+      if (!pictures_.Add(pixel_hash, hash.hash)) ++skipped;
+    }
+  }));
   if (skipped > 0)
     spdlog::warn("[NEAR-DUP] {} picture(s) with a malformed pixel_hash left out of the index", skipped);
   last_scan_start_ = scan_start;
@@ -171,24 +172,22 @@ void NearDuplicateFinder::CatchUp() {
   if (!catching_up.owns_lock()) return;  // another search is catching up right now
   if (std::chrono::steady_clock::now() - last_catch_up_ < catch_up_interval_) return;
   const auto scan_start = std::chrono::system_clock::now();
-  // Read first, then add under the membership lock, as a stored image's picture is added.
-  std::vector<std::pair<std::string, uint64_t>> stored;
+  // Each page is read first, then added under the membership lock, as a stored image's picture is.
+  size_t added = 0;
   const Status listed =
-      catalog_.ForEachPicture(Iso8601(last_scan_start_ - kCatchUpOverlap),
-                              [&](const std::string& pixel_hash, const PerceptualHash& hash) {
-                                stored.emplace_back(pixel_hash, hash.hash);
-                              });
+      ScanPictures(Iso8601(last_scan_start_ - kCatchUpOverlap), [&](const PicturePage& page) {
+        std::lock_guard membership(membership_mu_);
+        const size_t before = pictures_.size();
+        for (const auto& [pixel_hash, hash] : page) pictures_.Add(pixel_hash, hash.hash);
+        added += pictures_.size() - before;
+      });
   last_catch_up_ = std::chrono::steady_clock::now();
   if (!listed.ok()) {
     spdlog::warn("[NEAR-DUP] could not read the pictures stored by other instances: {}", listed.message());
     return;
   }
   last_scan_start_ = scan_start;
-  std::lock_guard membership(membership_mu_);
-  const size_t before = pictures_.size();
-  for (const auto& [pixel_hash, hash] : stored) pictures_.Add(pixel_hash, hash);
-  if (pictures_.size() > before)
-    spdlog::debug("[NEAR-DUP] took in {} picture(s) stored by other instances", pictures_.size() - before);
+  if (added > 0) spdlog::debug("[NEAR-DUP] took in {} picture(s) stored by other instances", added);
 }
 
 Result<std::string> NearDuplicateFinder::DatasetName(const std::string& dataset_id) {
@@ -302,6 +301,46 @@ Result<std::vector<SimilarImage>> NearDuplicateFinder::FindSimilar(const ImageRe
   SAMCACHE_RETURN_IF_ERROR(Resolve(pictures_.Find(*image.perceptual_hash, max_distance, image.pixel_hash),
                                    project_id, limit, out));
   return out;
+}
+
+// --- Whole-dataset work (streamed) ----------------------------------------------------------
+
+Status NearDuplicateFinder::ScanPictures(const std::string& stored_since,
+                                         const std::function<void(const PicturePage&)>& add) {
+  constexpr size_t kPage = 10'000;
+  std::string after;
+  for (;;) {
+    SAMCACHE_ASSIGN_OR_RETURN(const PicturePage page, catalog_.ListPicturesAfter(stored_since, after, kPage));
+    if (page.empty()) return Status::Ok();
+    add(page);
+    if (page.size() < kPage) return Status::Ok();
+    after = page.back().first;
+  }
+}
+
+int64_t PictureIndex::SlotOf(const std::string& pixel_hash, uint64_t hash) const {
+  Digest digest;
+  if (!ParseDigest(pixel_hash, digest)) return -1;
+  std::shared_lock lock(mu_);
+  return SlotOfLocked(digest, hash);
+}
+
+std::vector<uint32_t> PictureIndex::FindSlots(const PerceptualHash& hash, int max_distance) const {
+  std::vector<HammingIndex::Match> found;
+  std::shared_lock lock(mu_);
+  index_.Search(hash.hash, max_distance, found);
+  index_.Search(hash.mirrored, max_distance, found);
+  std::vector<uint32_t> slots;
+  slots.reserve(found.size());
+  for (const HammingIndex::Match& m : found) slots.push_back(m.value);
+  std::sort(slots.begin(), slots.end());
+  slots.erase(std::unique(slots.begin(), slots.end()), slots.end());
+  return slots;
+}
+
+size_t PictureIndex::slot_bound() const {
+  std::shared_lock lock(mu_);
+  return slots_.size();
 }
 
 }  // namespace samcache

@@ -10,10 +10,12 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "catalog/image_catalog.h"
@@ -57,6 +59,15 @@ class PictureIndex {
   // Find, then Add, as one step: of two similar pictures added at the same time, the second
   // finds the first.
   std::vector<Match> FindAndAdd(const std::string& pixel_hash, const PerceptualHash& hash, int max_distance);
+
+  // --- Whole-dataset work (streamed): the duplicate report links pictures by slot, a small
+  // integer below slot_bound() per picture, so it needs 4 bytes per picture, not a copy of
+  // every pixel_hash.
+  // The picture's slot, or -1 when it is not in the index.
+  int64_t SlotOf(const std::string& pixel_hash, uint64_t hash) const;
+  // The slots of the pictures within `max_distance` of `hash.hash` or `hash.mirrored`.
+  std::vector<uint32_t> FindSlots(const PerceptualHash& hash, int max_distance) const;
+  size_t slot_bound() const;
 
  private:
   using Digest = std::array<uint8_t, 32>;
@@ -137,6 +148,7 @@ class NearDuplicateFinder {
 
   int default_distance() const { return default_distance_; }
   size_t picture_count() const { return pictures_.size(); }
+  const PictureIndex& pictures() const { return pictures_; }
 
  private:
   // Appends the images of `matches` in the project's datasets as near duplicates, up to
@@ -149,6 +161,10 @@ class NearDuplicateFinder {
   // Removes `pixel_hash` from the index if no image shows it. Serialised with
   // OnImageStored's add, so a picture being stored again is never dropped.
   Status DropIfUnused(const std::string& pixel_hash, uint64_t hash);
+  // Reads the pictures stored since `stored_since` in pages (bounded memory at any catalog
+  // size), handing each page to `add`.
+  using PicturePage = std::vector<std::pair<std::string, PerceptualHash>>;
+  Status ScanPictures(const std::string& stored_since, const std::function<void(const PicturePage&)>& add);
 
   ImageCatalog& catalog_;
   const int default_distance_;

@@ -58,6 +58,7 @@ class ServerProcess {
   ServerProcess& operator=(const ServerProcess&) = delete;
 
   int port() const { return port_; }
+  pid_t pid() const { return pid_; }  // -1 once stopped
   const std::filesystem::path& log_path() const { return log_path_; }
   std::string Log() const;
   // SIGTERM and wait; returns the exit status (as from waitpid).

@@ -41,6 +41,18 @@ void AddNearDuplicateOption(CLI::App* cmd, CommonOptions& o) {
       ->check(CLI::Range(0, kMaxNearDuplicateDistance));
 }
 
+void AddDeletionOptions(CLI::App* cmd, CommonOptions& o) {
+  cmd->add_option(
+         "--delete-batch", o.delete_batch_images,
+         "Images per transaction when deleting a dataset; larger datasets are deleted in the background")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1}, size_t{100000}));
+  cmd->add_option("--delete-pause-ms", o.delete_pause_ms,
+                  "Pause between the batches of a background deletion (a throttle for a busy disk)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 60000));
+}
+
 void AddModelOptions(CLI::App* cmd, ModelCliOptions& o, bool with_cache, bool several) {
   // "builtin", or a folder that exists.
   const CLI::Validator model_folder(
@@ -193,6 +205,8 @@ Result<AppOptions> MakeAppOptions(const CommonOptions& o, const ModelCliOptions*
   options.blobs_dir = o.blobs_dir;
   options.ingest.max_image_pixels = o.max_image_megapixels * 1'000'000;
   options.near_duplicate_distance = o.near_duplicate_distance;
+  options.deleter.batch_images = o.delete_batch_images;
+  options.deleter.pause = std::chrono::milliseconds(o.delete_pause_ms);
   if (model) SAMCACHE_RETURN_IF_ERROR(ApplyModelOptions(*model, options));
   return options;
 }

@@ -28,6 +28,9 @@ struct CommonOptions {
   std::string log_level = "info";
   uint64_t max_image_megapixels = 100;
   int near_duplicate_distance = kDefaultNearDuplicateDistance;
+  // serve: background deletion of large datasets (AddDeletionOptions).
+  size_t delete_batch_images = DeleterOptions{}.batch_images;
+  int delete_pause_ms = 0;
 };
 
 // Options of the commands that load the model.
@@ -52,6 +55,9 @@ struct ModelCliOptions {
   std::string redis_url;
   std::string cache_scope = "global";  // "project": embeddings keyed by project too
 };
+
+// serve's --delete-batch and --delete-pause-ms (DeleterOptions).
+void AddDeletionOptions(CLI::App* cmd, CommonOptions& o);
 
 // `with_data`: false for commands that do not touch the data folder (embed).
 void AddCommonOptions(CLI::App* cmd, CommonOptions& o, bool with_data = true);

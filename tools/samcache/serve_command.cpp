@@ -56,6 +56,8 @@ int Serve(const CommonOptions& common, const ModelCliOptions& model, ServerOptio
   if (!app.ok()) return Fail(app.status());
   Status near_duplicates = (*app)->EnableNearDuplicates();
   if (!near_duplicates.ok()) return Fail(near_duplicates);
+  // Deletions a restart interrupted go on in the background.
+  if (Status deleting = (*app)->deleter().Start(); !deleting.ok()) return Fail(deleting);
   HttpServer server(**app, server_options);
   Result<int> port = server.Bind();
   if (!port.ok()) return Fail(port.status());
@@ -205,6 +207,7 @@ Command AddServeCommand(CLI::App& cli) {
       ->capture_default_str()
       ->check(CLI::Range(1, 1 << 20));
   AddNearDuplicateOption(serve, args->common);
+  AddDeletionOptions(serve, args->common);
   return {serve, [args] {
             ServerOptions server_options = args->server;
             server_options.max_upload_bytes = args->max_upload_mb << 20;
