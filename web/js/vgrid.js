@@ -72,13 +72,19 @@ export class VirtualGrid {
     return { first, end };
   }
 
+  // Makes the list as tall as its rows; returns the count of cards.
+  size() {
+    if (!this.layout) this.measure();
+    const count = this.count();
+    const rows = Math.ceil(count / this.layout.columns);
+    this.grid.style.height = `${Math.max(0, rows * this.layout.rowHeight - this.layout.gap)}px`;
+    return count;
+  }
+
   update() {
     this.frame = 0;
-    if (!this.layout) this.measure();
+    const count = this.size();
     const { columns, cardWidth, rowHeight } = this.layout;
-    const count = this.count();
-    const rows = Math.ceil(count / columns);
-    this.grid.style.height = `${Math.max(0, rows * rowHeight - this.layout.gap)}px`;
     const seen = this.visibleRows();
     const from = Math.min(count, Math.max(0, seen.first - MARGIN_ROWS) * columns);
     const to = Math.min(count, (seen.end + MARGIN_ROWS) * columns);
@@ -156,7 +162,7 @@ export class VirtualGrid {
 
   // Scrolls so that card `index` is in the first row seen (below a sticky header, if any).
   scrollTo(index) {
-    if (!this.layout) this.measure();
+    this.size();  // the page must be tall enough to scroll there
     const row = Math.floor(index / this.layout.columns);
     const top = this.grid.getBoundingClientRect().top + window.scrollY + row * this.layout.rowHeight;
     window.scrollTo({ top: Math.max(0, top - 8), behavior: 'instant' });
