@@ -4,7 +4,7 @@
 // the pre-warm are for (remembered per dataset).
 import { api } from './api.js';
 import { exportCoco } from './export.js';
-import { formatDate, plural } from './format.js';
+import { deletedText, formatDate, plural } from './format.js';
 import { imageGrid } from './imagegrid.js';
 import { chosenModel, loadModels, modelName, modelPicker, rememberModel } from './models.js';
 import { PrewarmPanel } from './prewarm.js';
@@ -58,8 +58,8 @@ export function renderDataset({ main, setCrumbs }, datasetId) {
       + 'Files that other datasets also hold stay stored; cached embeddings stay cached.');
     if (!ok) return;
     try {
-      await api('DELETE', `/api/sam/dataset/${encodeURIComponent(datasetId)}`);
-      notify(`Deleted the dataset “${dataset ? dataset.name : datasetId}”.`, 'info');
+      const answer = await api('DELETE', `/api/sam/dataset/${encodeURIComponent(datasetId)}`);
+      notify(deletedText(dataset ? dataset.name : datasetId, answer), 'info');
       location.hash = '#/';
     } catch (error) {
       notify(error);

@@ -158,7 +158,7 @@ export function imageGrid({ datasetId, href, onAnswer, onCounts, onError }) {
     open(id) {
       modelId = id;
       marks.clear();
-      start(state.at);
+      start(pages ? vgrid.firstVisible() : state.at);  // another model: stay where the view is
     },
     // Reads everything again where the view is (after an upload or at the end of a job).
     async refresh() {
