@@ -215,8 +215,9 @@ test('filters, search and go-to show the right images, and a reload keeps them',
   await chip('duplicates').click();
   await page.waitForFunction(() => location.hash.includes('filter=duplicates'));
   await settled(page);
-  const copies = await cardNames(page);
-  assert.deepEqual(copies, Array.from({ length: duplicates }, (_, k) => nameOf(k * DUPLICATE_EVERY + DUPLICATE_EVERY - 1)));
+  const copies = await cardNames(page);  // the cards drawn: all of them, or the first screens
+  assert.ok(copies.length >= Math.min(duplicates, 24), JSON.stringify(copies));
+  assert.deepEqual(copies, Array.from({ length: copies.length }, (_, k) => nameOf(k * DUPLICATE_EVERY + DUPLICATE_EVERY - 1)));
   assert.equal(await chip('duplicates').getAttribute('aria-pressed'), 'true');
 
   await chip('annotated').click();

@@ -70,6 +70,10 @@ export function imageGrid({ datasetId, href, onAnswer, onCounts, onError }) {
     },
     onRange: (from, to) => pages && pages.want(from, to),
     onSettled: () => saveState(),
+    inset: () => {
+      const header = document.querySelector('.topbar');
+      return header && getComputedStyle(header).position === 'sticky' ? header.offsetHeight : 0;
+    },
   });
 
   const saveState = () => {

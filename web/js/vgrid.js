@@ -15,7 +15,9 @@ export class VirtualGrid {
   // unknown. render(image, i): the {card, picture} of a known record; same(a, b): whether a
   // card drawn for record a still shows b; refreshed(entry) after such a card got record b.
   // onRange(from, to): the cards the view needs now; onSettled() once the scrolling stopped.
-  constructor({ grid, count, image, render, same, refreshed = () => {}, onRange, onSettled = () => {} }) {
+  // inset(): the height a sticky header covers at the top of the window.
+  constructor({ grid, count, image, render, same, refreshed = () => {}, onRange, onSettled = () => {},
+    inset = () => 0 }) {
     this.grid = grid;
     this.count = count;
     this.imageAt = image;
@@ -24,6 +26,7 @@ export class VirtualGrid {
     this.refreshed = refreshed;
     this.onRange = onRange;
     this.onSettled = onSettled;
+    this.inset = inset;
     this.cards = new Map();  // index -> {card, picture, image (or null for a placeholder)}
     this.byId = new Map();   // image id -> entry
     this.layout = null;
@@ -58,7 +61,7 @@ export class VirtualGrid {
     // The picture's square frame inside the link's padding and border, then two lines of text.
     const frame = cardWidth - 2 * (0.4 * rem + 1);
     const cardHeight = Math.ceil(frame + 0.8 * rem + 2 + 0.5 * rem + 0.2 * rem + 1.25 * 0.85 * rem + 1.25 * 0.78 * rem + 4);
-    this.layout = { width, gap, columns, cardWidth, cardHeight, rowHeight: cardHeight + gap };
+    this.layout = { width, gap, columns, cardWidth, cardHeight, rowHeight: cardHeight + gap, inset: this.inset() };
     this.grid.style.setProperty('--card-w', `${cardWidth}px`);
     this.grid.style.setProperty('--card-h', `${cardHeight}px`);
   }
@@ -66,7 +69,7 @@ export class VirtualGrid {
   // The rows [first, end) the window shows, the margin not included.
   visibleRows() {
     const { rowHeight } = this.layout;
-    const top = this.grid.getBoundingClientRect().top;
+    const top = this.grid.getBoundingClientRect().top - this.layout.inset;
     const first = Math.max(0, Math.floor(-top / rowHeight));
     const end = Math.max(first, Math.ceil((window.innerHeight - top) / rowHeight));
     return { first, end };
@@ -160,12 +163,12 @@ export class VirtualGrid {
     return Math.min(Math.max(0, this.count() - 1), this.visibleRows().first * this.layout.columns);
   }
 
-  // Scrolls so that card `index` is in the first row seen (below a sticky header, if any).
+  // Scrolls so that card `index` is in the first row seen (below the sticky header).
   scrollTo(index) {
     this.size();  // the page must be tall enough to scroll there
     const row = Math.floor(index / this.layout.columns);
     const top = this.grid.getBoundingClientRect().top + window.scrollY + row * this.layout.rowHeight;
-    window.scrollTo({ top: Math.max(0, top - 8), behavior: 'instant' });
+    window.scrollTo({ top: Math.max(0, top - this.layout.inset - 8), behavior: 'instant' });
     this.schedule();
   }
 
