@@ -118,8 +118,11 @@ export class VirtualGrid {
         this.byId.set(image.id, entry);
         this.refreshed(entry);
       }
-      const row = Math.floor(i / columns);
-      entry.card.style.transform = `translate(${(i % columns) * (cardWidth + this.layout.gap)}px, ${row * rowHeight}px)`;
+      const at = `translate(${(i % columns) * (cardWidth + this.layout.gap)}px, ${Math.floor(i / columns) * rowHeight}px)`;
+      if (entry.at !== at) {
+        entry.at = at;
+        entry.card.style.transform = at;
+      }
       // Pictures on screen load now; those in the margin once the scrolling stops.
       if (entry.picture && !entry.picture.getAttribute('src') && (settled || (i >= onScreenFrom && i < onScreenTo))) {
         entry.picture.src = entry.image.thumb_url;
