@@ -67,10 +67,15 @@ async function waitForMarks(p, state, count) {
   return p.locator('#grid .thumb').evaluateAll((cards) => cards.map((c) => c.dataset.embedding));
 }
 
+// Whether `url` reads the listing of `datasetId` (a page of it) for model `modelId`.
+function isListing(url, datasetId, modelId) {
+  const u = new URL(url);
+  return u.pathname === `/api/sam/dataset/${datasetId}` && u.searchParams.get('model') === modelId;
+}
+
 // Chooses `modelId` in the picker and waits for the dataset listing it brings.
 async function chooseInDataset(p, datasetId, modelId) {
-  const listed = p.waitForResponse((r) => r.url().includes(`/api/sam/dataset/${datasetId}?`)
-    && new URL(r.url()).searchParams.get('model') === modelId);
+  const listed = p.waitForResponse((r) => isListing(r.url(), datasetId, modelId));
   await p.locator('#model-select').selectOption(modelId);
   assert.equal((await listed).status(), 200);
 }
@@ -147,7 +152,7 @@ test('the picker of a new dataset lists both models, the default chosen', { time
   const options = await select.locator('option').evaluateAll((os) => os.map((o) => [o.value, o.textContent]));
   assert.deepEqual(options, [[first.id, `${first.name} (default)`], [second.id, second.name]]);
   // The listing asked for the chosen model's marks.
-  assert.ok(requests.some((r) => r.url.endsWith(`/api/sam/dataset/${shared.alpha}?model=${first.id}`)));
+  assert.ok(requests.some((r) => isListing(r.url, shared.alpha, first.id)));
   await screenshot(page, 'models-01-picker');
 });
 
@@ -175,7 +180,7 @@ test('pre-warming the second model marks its cache only; the marks follow the pi
 
   // Back to the default, from the keyboard: its marks say not cached, and the finished job of
   // the other model is no longer shown.
-  const back = page.waitForResponse((r) => r.url().endsWith(`/api/sam/dataset/${alpha}?model=${first.id}`));
+  const back = page.waitForResponse((r) => isListing(r.url(), alpha, first.id));
   await page.locator('#model-select').focus();
   await page.keyboard.press('ArrowUp');
   await back;
@@ -262,7 +267,7 @@ test('the choice is remembered for its dataset after a reload, and not for anoth
   await page.reload();
   await waitForMarks(page, 'pending', 1);
   assert.equal(await page.locator('#model-select').inputValue(), first.id);
-  assert.ok(requests.some((r) => r.url.endsWith(`/api/sam/dataset/${shared.beta}?model=${first.id}`)));
+  assert.ok(requests.some((r) => isListing(r.url, shared.beta, first.id)));
   assert.ok(!requests.some((r) => r.url.includes('ffffffffffffffff')));
 });
 

@@ -62,8 +62,9 @@ async function errorFrom(response, method, path) {
 }
 
 // Sends a request and returns the parsed JSON answer. `body` (an object) is sent as JSON.
-export async function api(method, path, body = undefined) {
-  const init = { method, headers: { Accept: 'application/json' } };
+// `signal` (an AbortSignal) cancels it: the promise then rejects with the AbortError itself.
+export async function api(method, path, body = undefined, { signal } = {}) {
+  const init = { method, headers: { Accept: 'application/json' }, signal };
   if (body !== undefined) {
     init.headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
@@ -73,13 +74,15 @@ export async function api(method, path, body = undefined) {
   let response;
   try {
     response = await fetch(path, init);
-  } catch {
+  } catch (error) {
+    if (signal && signal.aborted) throw error;
     throw new ApiError(describeNetworkFailure(method, path));
   }
   if (!response.ok) throw tell401(await errorFrom(response, method, path), path);
   try {
     return await response.json();
-  } catch {
+  } catch (error) {
+    if (signal && signal.aborted) throw error;
     throw new ApiError(`${method} ${path} answered something that is not JSON`, response.status);
   }
 }

@@ -1,15 +1,15 @@
-// One dataset: its thumbnails (⚡ cached / ⏳ not yet, duplicates marked), adding images,
-// pre-warming with live progress, COCO export and deletion. With several models on the server,
-// a picker chooses the model the marks and the pre-warm are for (remembered per dataset).
+// One dataset: its thumbnails (⚡ cached / ⏳ not yet, duplicates marked) in a virtual grid
+// read page by page (imagegrid.js), adding images, pre-warming with live progress, COCO export
+// and deletion. With several models on the server, a picker chooses the model the marks and
+// the pre-warm are for (remembered per dataset).
 import { api } from './api.js';
-import { MARK_OF_IMAGE_EVENT } from './constants.js';
 import { exportCoco } from './export.js';
-import { formatDate, plural } from './format.js';
-import { chosenModel, loadModels, modelName, modelPicker, rememberModel, withModel } from './models.js';
+import { deletedText, formatDate, plural } from './format.js';
+import { imageGrid } from './imagegrid.js';
+import { chosenModel, loadModels, modelName, modelPicker, rememberModel } from './models.js';
 import { PrewarmPanel } from './prewarm.js';
 import { canWriteIn } from './session.js';
-import { lastUpload, rememberUpload, setDataset, uploadInfo } from './state.js';
-import { countCached, initialMark, showMark, thumbnailCard } from './thumbnails.js';
+import { lastUpload, rememberUpload } from './state.js';
 import { el, clear, confirmAction, notify } from './ui.js';
 import { uploadBox, uploadReport } from './upload.js';
 
@@ -20,8 +20,6 @@ export function renderDataset({ main, setCrumbs }, datasetId) {
   const header = el('div.dataset-head');
   const toolbar = el('div.toolbar', { role: 'toolbar', 'aria-label': 'Dataset actions' });
   const report = el('div.report-slot#upload-report');
-  const grid = el('ul.grid#grid', { 'aria-label': 'Images' });
-  const cards = new Map();  // image id -> {card, mark}
   const modelSlot = el('div.model-choice', { hidden: true });
   let dataset = null;
   let models = null;        // GET /api/sam/models, once read
@@ -33,12 +31,19 @@ export function renderDataset({ main, setCrumbs }, datasetId) {
     model: () => modelId,
     modelLabel: (s) => (models && models.models.length > 1
       ? `Model: ${s.model_name || modelName(models, s.model_id)}` : ''),
-    onImage: (e) => {
-      const state = MARK_OF_IMAGE_EVENT[e.state];
-      if (state) setMark(e.image_id, state, e.detail);
-    },
-    onFinished: () => refresh(),
+    onImage: (e) => images.imageEvent(e),
+    onFinished: () => images.refresh(),
     onError: (error) => notify(error),
+  });
+
+  const images = imageGrid({
+    datasetId,
+    href,
+    onAnswer: (answer) => shown(answer),
+    onCounts: () => {
+      if (dataset) renderMeta();
+    },
+    onError: (error, first) => failed(error, first),
   });
 
   const exportButton = el('button.btn#export-coco', { type: 'button' }, '⬇ Export COCO');
@@ -53,8 +58,8 @@ export function renderDataset({ main, setCrumbs }, datasetId) {
       + 'Files that other datasets also hold stay stored; cached embeddings stay cached.');
     if (!ok) return;
     try {
-      await api('DELETE', `/api/sam/dataset/${encodeURIComponent(datasetId)}`);
-      notify(`Deleted the dataset “${dataset ? dataset.name : datasetId}”.`, 'info');
+      const answer = await api('DELETE', `/api/sam/dataset/${encodeURIComponent(datasetId)}`);
+      notify(deletedText(dataset ? dataset.name : datasetId, answer), 'info');
       location.hash = '#/';
     } catch (error) {
       notify(error);
@@ -69,7 +74,7 @@ export function renderDataset({ main, setCrumbs }, datasetId) {
     onUploaded: (answer) => {
       rememberUpload(answer);
       showReport(answer);
-      refresh();
+      images.refresh();
     },
     onFailed: (error) => {
       notify(error);
@@ -98,23 +103,14 @@ export function renderDataset({ main, setCrumbs }, datasetId) {
     el('section.panel', { 'aria-labelledby': 'images-title' },
       el('div.panel-head', {}, el('h2#images-title', {}, 'Images'),
         el('span.legend.muted', {}, '⚡ cached • ⏳ not cached yet')),
-      grid),
+      images.node),
     add));
 
-  const setMark = (imageId, state, detail) => {
-    const entry = cards.get(imageId);
-    if (!entry) return;
-    showMark(entry, state, detail);
-    if (dataset) renderMeta();
-  };
-
   const meta = el('p.muted.dataset-meta#dataset-meta');
-  // The counts follow the marks, so they move with a running prewarm.
+  // The counts follow the prewarm's events, so they move with a running prewarm.
   const renderMeta = () => {
-    const cached = cards.size
-      ? countCached([...cards.values()])
-      : dataset.embeddings_cached;
-    meta.textContent = `${plural(dataset.images.length, 'image')} • ${cached} of ${dataset.images.length} `
+    const total = dataset.image_count;
+    meta.textContent = `${plural(total, 'image')} • ${images.cached()} of ${total} `
       + `embeddings cached • created ${formatDate(dataset.created_at)}`;
   };
 
@@ -124,54 +120,40 @@ export function renderDataset({ main, setCrumbs }, datasetId) {
     renderMeta();
   };
 
-  const renderGrid = () => {
-    clear(grid);
-    cards.clear();
-    if (dataset.images.length === 0) {
-      grid.append(el('li.empty', {}, 'No images in this dataset.'));
-      return;
-    }
-    dataset.images.forEach((image, index) => {
-      const entry = thumbnailCard(image, index, dataset.images.length, href, uploadInfo.get(image.id));
-      grid.append(entry.card);
-      cards.set(image.id, entry);
-      setMark(image.id, initialMark(image));
-    });
-  };
-
   let following = false;
-  const refresh = async () => {
+  // The first answer of each reading: the dataset's fields (its images are the grid's).
+  const shown = async (answer) => {
     const asked = generation;
-    try {
-      const fresh = await api('GET', withModel(`/api/sam/dataset/${encodeURIComponent(datasetId)}`, modelId));
-      if (!alive || asked !== generation) return;
-      dataset = fresh;
-      setDataset(dataset, modelId);
-      // A viewer of the dataset's project sees it without the buttons the server would refuse.
-      const writable = canWriteIn(dataset.project_id);
-      for (const button of [...prewarm.buttons(), deleteButton]) button.classList.toggle('view-only-hidden', !writable);
-      add.hidden = !writable;
-      document.title = `samcache — ${dataset.name}`;
-      setCrumbs([{ label: 'Datasets', href: '#/' }, { label: dataset.name }]);
-      renderGrid();
-      renderHeader();
-      // A page opened while a prewarm of the chosen model runs follows it.
-      if (dataset.prewarm_job && !following && !prewarm.source) {
-        following = true;
+    dataset = answer;
+    // A viewer of the dataset's project sees it without the buttons the server would refuse.
+    const writable = canWriteIn(dataset.project_id);
+    for (const button of [...prewarm.buttons(), deleteButton]) button.classList.toggle('view-only-hidden', !writable);
+    add.hidden = !writable;
+    document.title = `samcache — ${dataset.name}`;
+    setCrumbs([{ label: 'Datasets', href: '#/' }, { label: dataset.name }]);
+    renderHeader();
+    // A page opened while a prewarm of the chosen model runs follows it.
+    if (dataset.prewarm_job && !following && !prewarm.source) {
+      following = true;
+      try {
         const snapshot = await api('GET', `/api/sam/prewarm/${encodeURIComponent(dataset.prewarm_job.job_id)}`);
         const ours = !modelId || !snapshot.model_id || snapshot.model_id === modelId;
         if (alive && asked === generation && ours) prewarm.follow(snapshot);
+      } catch (error) {
+        if (alive) notify(error);
       }
-    } catch (error) {
-      if (!alive || asked !== generation) return;
-      notify(error);
-      if (!dataset) {
-        clear(header);
-        header.append(el('h1', {}, 'Dataset not available'), el('p.error-text', {}, error.message),
-          el('a', { href: '#/' }, 'Back to the datasets'));
-        toolbar.hidden = true;
-        add.hidden = true;
-      }
+    }
+  };
+
+  const failed = (error, first) => {
+    if (!alive) return;
+    notify(error);
+    if (first && !dataset) {
+      clear(header);
+      header.append(el('h1', {}, 'Dataset not available'), el('p.error-text', {}, error.message),
+        el('a', { href: '#/' }, 'Back to the datasets'));
+      toolbar.hidden = true;
+      add.hidden = true;
     }
   };
 
@@ -182,7 +164,7 @@ export function renderDataset({ main, setCrumbs }, datasetId) {
     generation += 1;
     following = false;
     prewarm.reset();
-    refresh();
+    images.open(id);
   };
 
   // The models first, so the first listing is already the chosen model's; without the list
@@ -198,7 +180,7 @@ export function renderDataset({ main, setCrumbs }, datasetId) {
       if (!alive) return;
       if (error.status !== 401) notify(`The models could not be read: ${error.message}`);
     }
-    refresh();
+    images.open(modelId);
   };
 
   const pending = lastUpload.get(datasetId);
@@ -207,5 +189,6 @@ export function renderDataset({ main, setCrumbs }, datasetId) {
   return () => {
     alive = false;
     prewarm.stop();
+    images.stop();
   };
 }

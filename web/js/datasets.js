@@ -1,7 +1,8 @@
 // The home view: create a dataset by dropping or picking images, and the list of datasets
-// (open, delete) — with accounts, those of the project chosen in the header.
+// (open, delete) — with accounts, those of the project chosen in the header. The list is read
+// a page at a time (`page.next_cursor`); a server without paging sends it whole.
 import { api } from './api.js';
-import { formatDate, plural } from './format.js';
+import { deletedText, formatDate, plural } from './format.js';
 import { canWriteIn, currentProject, projectParam, session } from './session.js';
 import { rememberUpload } from './state.js';
 import { el, clear, confirmAction, notify } from './ui.js';
@@ -51,20 +52,37 @@ export function renderDatasets({ main, setCrumbs }) {
         el('div.panel-head', {}, el('h1#datasets-title', {}, 'Datasets')),
         list)));
 
-  const load = async () => {
+  const rows = el('ul.rows');
+  const more = el('button.btn.btn-quiet#more-datasets', { type: 'button' }, 'Show more datasets');
+  let cursor = null;
+  more.addEventListener('click', () => load(cursor));
+
+  // The first page (cursor null: the list drawn again) or the one after `after`.
+  const load = async (after = null) => {
+    more.disabled = true;
     try {
-      const { datasets } = await api('GET', `/api/sam/datasets${projectParam()}`);
+      const params = projectParam();
+      const path = after
+        ? `/api/sam/datasets${params}${params ? '&' : '?'}cursor=${encodeURIComponent(after)}`
+        : `/api/sam/datasets${params}`;
+      const { datasets, page } = await api('GET', path);
       if (!alive) return;
-      clear(list);
-      list.removeAttribute('aria-busy');
-      if (datasets.length === 0) {
-        list.append(el('p.empty', {}, 'No datasets yet. Drop some images on the box to create one.'));
-        return;
+      if (!after) {
+        clear(list);
+        clear(rows);
+        list.removeAttribute('aria-busy');
+        if (datasets.length === 0) {
+          list.append(el('p.empty', {}, 'No datasets yet. Drop some images on the box to create one.'));
+          return;
+        }
+        list.append(rows, more);
       }
-      const rows = el('ul.rows');
-      for (const d of datasets) rows.append(datasetRow(d, load, writable));
-      list.append(rows);
+      for (const d of datasets) rows.append(datasetRow(d, () => load(), writable));
+      cursor = page ? page.next_cursor : null;
+      more.hidden = !cursor;
+      more.disabled = false;
     } catch (error) {
+      more.disabled = false;
       if (!alive) return;
       clear(list);
       list.append(el('p.error-text', {}, `The datasets could not be read: ${error.message}`));
@@ -88,8 +106,8 @@ function datasetRow(d, reload, writable) {
     if (!ok) return;
     remove.disabled = true;
     try {
-      await api('DELETE', `/api/sam/dataset/${encodeURIComponent(d.id)}`);
-      notify(`Deleted the dataset “${d.name}”.`, 'info');
+      const answer = await api('DELETE', `/api/sam/dataset/${encodeURIComponent(d.id)}`);
+      notify(deletedText(d.name, answer), 'info');
       reload();
     } catch (error) {
       remove.disabled = false;

@@ -14,11 +14,12 @@ import { Embedding } from './constants.js';
 import { exportCoco } from './export.js';
 import { chosenModel, loadModels, modelName, modelPicker, rememberModel } from './models.js';
 import { canWriteIn } from './session.js';
-import { getDataset, setDataset } from './state.js';
+import { forgetImages, knownImage, rememberImage } from './state.js';
 import { notify } from './ui.js';
 import { drawMasks, drawPicture, drawPrompts, loadImage, sizeStage } from './editor/canvas.js';
 import { bindKeys } from './editor/keys.js';
 import { editorLayout, START_TEXT } from './editor/layout.js';
+import { readAround } from './editor/neighbours.js';
 import { ObjectsPanel } from './editor/objects.js';
 import { bindPointer } from './editor/pointer.js';
 import * as prompts from './editor/prompts.js';
@@ -38,8 +39,8 @@ export function renderEditor({ main, setCrumbs }, datasetId, imageId) {
   const ui = editorLayout(objectsPanel);
   main.append(ui.root);
 
-  let dataset = null;
-  let index = -1;
+  let dataset = null;                 // the dataset's fields (name, project)
+  let around = null;                  // {index, count, previous, next} of the image shown
   let image = null;                   // the dataset's image entry
   let history = prompts.NO_PROMPTS;   // the prompt steps, the last is shown
   let pending = null;                 // a prompt whose prediction is on its way
@@ -64,8 +65,8 @@ export function renderEditor({ main, setCrumbs }, datasetId, imageId) {
     ui.undoButton.disabled = history.length === 0;
     ui.clearButton.disabled = history.length === 0;
     ui.saveButton.disabled = !(shown && shown.mask);
-    ui.prevButton.disabled = !dataset || index <= 0;
-    ui.nextButton.disabled = !dataset || index < 0 || index >= dataset.images.length - 1;
+    ui.prevButton.disabled = !around || !around.previous;
+    ui.nextButton.disabled = !around || !around.next;
   };
 
   // Names the model of the mask shown, the one its prediction says answered it.
@@ -87,7 +88,7 @@ export function renderEditor({ main, setCrumbs }, datasetId, imageId) {
     ui.status.textContent = text;
   };
 
-  // Keeps the cached dataset's object count in step, for its thumbnails.
+  // Keeps the remembered record's object count in step.
   const adjustCount = (delta) => {
     if (image) image.annotation_count = Math.max(0, (image.annotation_count || 0) + delta);
   };
@@ -146,13 +147,13 @@ export function renderEditor({ main, setCrumbs }, datasetId, imageId) {
   const chooseModel = (id) => {
     modelId = id;
     rememberModel(datasetId, id);
-    setDataset(null, null);  // its cached marks were the model left's: the next image reads them again
+    forgetImages();  // their cached marks were the model left's: the next image reads them again
     queue = queue.then(() => {
       history = prompts.NO_PROMPTS;
       setStatus(`Model: ${modelName(models, id)}. ${START_TEXT}`);
       redraw();
     });
-    if (dataset && index >= 0) prefetch(dataset.images[index + 1]);
+    if (around) prefetch(around.next);
   };
 
   // --- saved objects -----------------------------------------------------------------------
@@ -203,16 +204,18 @@ export function renderEditor({ main, setCrumbs }, datasetId, imageId) {
   });
 
   // --- moving between images ---------------------------------------------------------------
-  const goTo = (i) => {
-    if (!dataset || i < 0 || i >= dataset.images.length) return;
-    location.hash = `${datasetHref}/i/${encodeURIComponent(dataset.images[i].id)}`;
+  // `neighbour` is the record of the previous or next image (read with this one).
+  const goTo = (neighbour) => {
+    if (!neighbour) return;
+    rememberImage(datasetId, modelId, neighbour);
+    location.hash = `${datasetHref}/i/${encodeURIComponent(neighbour.id)}`;
   };
-  ui.prevButton.addEventListener('click', () => goTo(index - 1));
-  ui.nextButton.addEventListener('click', () => goTo(index + 1));
+  ui.prevButton.addEventListener('click', () => goTo(around && around.previous));
+  ui.nextButton.addEventListener('click', () => goTo(around && around.next));
 
   const unbindKeys = bindKeys({
-    previous: () => goTo(index - 1),
-    next: () => goTo(index + 1),
+    previous: () => goTo(around && around.previous),
+    next: () => goTo(around && around.next),
     undo,
     clear: clearPrompts,
     hasPrompts: () => history.length > 0,
@@ -254,27 +257,25 @@ export function renderEditor({ main, setCrumbs }, datasetId, imageId) {
     try {
       await readModels();
       if (!alive) return;
-      dataset = getDataset(datasetId, modelId);
-      if (!dataset) {
-        dataset = await requests.readDataset(datasetId, modelId);
-        setDataset(dataset, modelId);
-      }
+      const read = await readAround(datasetId, modelId, imageId, knownImage(datasetId, modelId, imageId));
       if (!alive) return;
+      dataset = read.dataset;
+      around = read;
+      image = read.image;
       writable = canWriteIn(dataset.project_id);
       if (!writable) {
         ui.viewOnly();
         objectsPanel.readOnly = true;
         ui.modelSlot.hidden = true;  // no prompts, so nothing for a model to answer
       }
-      index = dataset.images.findIndex((i) => i.id === imageId);
-      if (index < 0) throw new Error(`the image ${imageId} is not in the dataset “${dataset.name}”`);
-      image = dataset.images[index];
       document.title = `samcache — ${image.filename}`;
-      setCrumbs([{ label: 'Datasets', href: '#/' }, { label: dataset.name, href: datasetHref },
+      // Back to the grid where this image is.
+      const gridHref = around.index > 0 ? `${datasetHref}?at=${around.index}` : datasetHref;
+      setCrumbs([{ label: 'Datasets', href: '#/' }, { label: dataset.name, href: gridHref },
         { label: image.filename }]);
       ui.title.textContent = image.filename;
       ui.title.title = image.filename;
-      ui.position.textContent = `${index + 1} / ${dataset.images.length}`;
+      ui.position.textContent = `${around.index + 1} / ${around.count}`;
       updateButtons();
       sizeStage(ui.stage, [ui.imageLayer, ui.maskLayer], image);
       const [picture, listed] = await Promise.all([loadImage(image.url), requests.listObjects(image.id)]);
@@ -287,7 +288,7 @@ export function renderEditor({ main, setCrumbs }, datasetId, imageId) {
       objectsPanel.render(objects);
       redraw();
       ui.promptLayer.focus({ preventScroll: true });
-      prefetch(dataset.images[index + 1]);
+      prefetch(around.next);
     } catch (error) {
       if (!alive) return;
       ui.loading.textContent = `This image cannot be shown: ${error.message}`;

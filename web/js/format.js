@@ -21,3 +21,10 @@ export function formatDate(iso) {
 export function plural(n, one, many = `${one}s`) {
   return `${n} ${n === 1 ? one : many}`;
 }
+
+// What a dataset's DELETE answered: deleted at once, or (a large one) deleting in the background.
+export function deletedText(name, answer) {
+  return answer && answer.status === 'deleting'
+    ? `Deleting the dataset “${name}” in the background.`
+    : `Deleted the dataset “${name}”.`;
+}

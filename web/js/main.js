@@ -39,7 +39,8 @@ function stopView() {
 function route() {
   stopView();
   if (!loggedIn) return;
-  const hash = location.hash.replace(/^#/, '') || '/';
+  // A view's own state may follow a `?` (the dataset grid's filter and position).
+  const hash = location.hash.replace(/^#/, '').split('?')[0] || '/';
   const parts = hash.split('/').filter(Boolean).map(decodeURIComponent);
   const context = { main: clear(main), setCrumbs };
   try {

@@ -13,14 +13,26 @@ export function rememberUpload(answer) {
   }
 }
 
-// The last dataset read (GET /api/sam/dataset/{id}?model=), so moving between images of the
-// editor does not read it again. Its `embedding_cached` marks are for the model it was read for.
-let cachedDataset = null;
-let cachedModel = null;
-export function setDataset(dataset, modelId) {
-  cachedDataset = dataset;
-  cachedModel = modelId;
+// Image records (as the dataset listing gives them) the page saw last, so the editor opened
+// from a card, or moved to a neighbour it read, needs not read the image again. Their
+// `embedding_cached` is for the model they were read for. Bounded: the oldest go first.
+const KNOWN_LIMIT = 2000;
+const known = new Map();  // image id -> {datasetId, modelId, image}
+
+export function rememberImage(datasetId, modelId, image) {
+  if (!image) return;
+  known.delete(image.id);
+  known.set(image.id, { datasetId, modelId, image });
+  if (known.size > KNOWN_LIMIT) known.delete(known.keys().next().value);
 }
-export function getDataset(id, modelId) {
-  return cachedDataset && cachedDataset.id === id && cachedModel === modelId ? cachedDataset : null;
+
+// The record of image `id` of `datasetId` read for `modelId`, or null.
+export function knownImage(datasetId, modelId, id) {
+  const entry = known.get(id);
+  return entry && entry.datasetId === datasetId && entry.modelId === modelId ? entry.image : null;
+}
+
+// Forgets the records (another model: their cached marks were the other model's).
+export function forgetImages() {
+  known.clear();
 }

@@ -7,10 +7,11 @@ import { el } from './ui.js';
 
 // The card of the image at `index` of `count` in the dataset at `datasetHref`. `info` is what
 // an upload said about the image ({duplicate, near_duplicates}), or undefined. Returns
-// {card, mark}: the list item and its mark, for showMark.
+// {card, mark, picture}: the list item, its mark (for showMark) and its <img>, whose `src`
+// (the image's thumb_url) the grid sets once the card is on screen.
 export function thumbnailCard(image, index, count, datasetHref, info) {
   const mark = el('span.mark');
-  const picture = el('img', { src: image.thumb_url, alt: '', loading: 'lazy', width: '256', height: '256' });
+  const picture = el('img', { alt: '', decoding: 'async', width: '256', height: '256' });
   picture.addEventListener('error', () => checkSession(), { once: true });  // a 401 means the login screen
   const card = el('li.thumb', { dataset: { imageId: image.id } },
     el('a.thumb-link', {
@@ -22,7 +23,7 @@ export function thumbnailCard(image, index, count, datasetHref, info) {
     mark, badgesOf(image, info),
     el('span.thumb-name', { title: image.filename }, image.filename),
     el('span.thumb-size.muted', {}, `${image.width}×${image.height}`)));
-  return { card, mark };
+  return { card, mark, picture };
 }
 
 function badgesOf(image, info) {
@@ -36,6 +37,8 @@ function badgesOf(image, info) {
   if (info && info.near_duplicates && info.near_duplicates.length) {
     const names = info.near_duplicates.map((n) => `${n.filename} (${n.dataset_name})`).join(', ');
     badges.append(el('span.badge.badge-near', { title: `Looks like ${names}` }, '≈ similar'));
+  } else if (image.near_duplicate) {
+    badges.append(el('span.badge.badge-near', { title: 'Looks like another image of the project' }, '≈ similar'));
   }
   if (image.annotation_count) {
     badges.append(el('span.badge.badge-objects', {}, plural(image.annotation_count, 'object')));
@@ -58,7 +61,9 @@ export function initialMark(image) {
   return image.embedding_cached ? Mark.CACHED : Mark.PENDING;
 }
 
-// How many of `entries` ({card}) are marked cached.
-export function countCached(entries) {
-  return entries.filter((entry) => entry.card.dataset.embedding === Mark.CACHED).length;
+// Whether a card drawn for image record `a` shows record `b` as it is (same badges and text).
+export function sameCard(a, b) {
+  return a.id === b.id && a.filename === b.filename && a.width === b.width && a.height === b.height
+    && a.duplicate_of === b.duplicate_of && a.annotation_count === b.annotation_count
+    && Boolean(a.near_duplicate) === Boolean(b.near_duplicate);
 }

@@ -1,14 +1,9 @@
-// What the editor asks the server: the dataset, masks for prompts, an image's saved objects
+// What the editor asks the server: masks for prompts, an image's saved objects
 // (annotations, each returned as {annotation, mask} with its mask decoded), and an embedding
 // ahead of time.
 import { api } from '../api.js';
 import { withModel } from '../models.js';
 import { decodeRle } from '../rle.js';
-
-// GET /api/sam/dataset/{id}: the dataset and its images (cached marks for `modelId`).
-export function readDataset(datasetId, modelId) {
-  return api('GET', withModel(`/api/sam/dataset/${encodeURIComponent(datasetId)}`, modelId));
-}
 
 const imagePath = (imageId) => `/api/sam/image/${encodeURIComponent(imageId)}`;
 
