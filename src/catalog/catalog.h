@@ -4,6 +4,7 @@
 // Several narrow interfaces, each in its own header, that a caller can read whole:
 //   CatalogSchema      catalog_schema.h      schema version and migration
 //   ImageCatalog       image_catalog.h       datasets, images, blobs, perceptual hashes
+//   ImagePages         image_pages.h         a dataset's images a page at a time, its counters
 //   PrewarmQueue       prewarm_queue.h       prewarm job rows, claims, heartbeats, progress
 //   AnnotationCatalog  annotation_catalog.h  annotations
 //   AccessCatalog      access_catalog.h      projects, users, memberships, tokens, claims
@@ -29,6 +30,7 @@
 #include "catalog/annotation_catalog.h"
 #include "catalog/catalog_schema.h"
 #include "catalog/image_catalog.h"
+#include "catalog/image_pages.h"
 #include "catalog/prewarm_queue.h"
 #include "catalog/records.h"
 #include "common/status.h"
@@ -37,6 +39,7 @@ namespace samcache {
 
 class Catalog : public CatalogSchema,
                 public ImageCatalog,
+                public ImagePages,
                 public PrewarmQueue,
                 public AnnotationCatalog,
                 public AccessCatalog {

@@ -14,9 +14,10 @@
 #include "catalog/records.h"
 
 // Read by ReadDataset: id, name, created_at, image_count, project_id.
-#define SAMCACHE_DATASET_SELECT                                                             \
-  "SELECT d.id, d.name, d.created_at, (SELECT COUNT(*) FROM images i WHERE i.dataset_id = " \
-  "d.id), d.project_id FROM datasets d "
+// image_count is the dataset's counter (image_pages.h), not a count of its rows.
+#define SAMCACHE_DATASET_SELECT                                                              \
+  "SELECT d.id, d.name, d.created_at, COALESCE((SELECT c.value FROM dataset_counts c WHERE " \
+  "c.dataset_id = d.id AND c.name = 'images'), 0), d.project_id FROM datasets d "
 
 // Read by ReadImage. The picture's fields come from the blob row.
 #define SAMCACHE_IMAGE_SELECT                                                                    \

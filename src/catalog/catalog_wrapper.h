@@ -65,6 +65,19 @@ class CatalogWrapper : public Catalog {
     return target_.ListPixelCopies(dataset_id);
   }
 
+  // ImagePages
+  Result<ImagePage> ListImagePage(const ImagePageQuery& query) override {
+    return target_.ListImagePage(query);
+  }
+  Result<DatasetCounts> CountDatasetImages(const std::string& dataset_id,
+                                           const std::string& model_id) override {
+    return target_.CountDatasetImages(dataset_id, model_id);
+  }
+  Status MarkNearDuplicates(const std::vector<std::string>& image_ids) override {
+    return target_.MarkNearDuplicates(image_ids);
+  }
+  Result<std::string> CursorKey() override { return target_.CursorKey(); }
+
   // PrewarmQueue
   Status CreatePrewarmJob(const PrewarmJobRecord& job) override { return target_.CreatePrewarmJob(job); }
   Result<PrewarmJobRecord> GetPrewarmJob(const std::string& id) override { return target_.GetPrewarmJob(id); }

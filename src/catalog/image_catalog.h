@@ -62,6 +62,10 @@ class ImageCatalog {
                                                                       size_t limit) = 0;
   // NotFound when no blob has this content hash.
   virtual Status SetPerceptualHash(const std::string& content_hash, const PerceptualHash& hash) = 0;
+  // Marks these images as having a near duplicate in their project (unknown ids are skipped),
+  // for ImagePages' near_duplicates filter. Never unmarked: a near duplicate deleted later
+  // leaves the mark (docs/API.md).
+  virtual Status MarkNearDuplicates(const std::vector<std::string>& image_ids) = 0;
   // The dataset's images whose pixels an older image of the same project (same order as
   // ListImagesWithPixelHash) already has, each with that oldest image.
   virtual Result<std::vector<PixelCopy>> ListPixelCopies(const std::string& dataset_id) = 0;

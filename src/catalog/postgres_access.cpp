@@ -5,6 +5,7 @@
 
 #include "catalog/access_names.h"
 #include "catalog/catalog_rows.h"
+#include "catalog/page_sql.h"
 #include "catalog/postgres_catalog.h"
 
 namespace samcache::catalog_internal::postgres {
@@ -272,11 +273,35 @@ Status PostgresCatalog::AddClaims(const std::string& project_id, const std::stri
     // Sorted, so that two batches claiming the same pictures lock them in one order.
     std::vector<std::string> sorted = pixel_hashes;
     std::sort(sorted.begin(), sorted.end());
+    sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
     for (size_t begin = 0; begin < sorted.size(); begin += kClaimChunk) {
+      const std::string chunk = ArrayLiteral(Slice(sorted, begin));
+      // Taken in one order (sorted), as AddImage takes it for one picture: the images counted
+      // below and the claims an upload counts see each other.
+      tx.exec_params(
+          "SELECT pg_advisory_xact_lock(hashtextextended('pixels/' || $1 || '/' || h, 0)) "
+          "FROM unnest($2::varchar[]) AS h ORDER BY h",
+          project_id, chunk);
+      // The pictures newly claimed for the model (not yet by it, nor by '*'): the images
+      // showing them in the project's datasets count as claimed from now on.
+      const std::vector<std::string> fresh =
+          Collect(tx.exec_params("SELECT h FROM unnest($3::varchar[]) AS h WHERE NOT EXISTS (SELECT 1 FROM "
+                                 "embedding_claims c WHERE c.project_id = $1 AND c.pixel_hash = h "
+                                 "AND c.model_id IN ($2, '*'))",
+                                 project_id, model_id, chunk),
+                  ReadFirstText);
       tx.exec_params(
           "INSERT INTO embedding_claims (project_id, model_id, pixel_hash) "
           "SELECT $1, $2, h FROM unnest($3::varchar[]) AS h ORDER BY h ON CONFLICT DO NOTHING",
-          project_id, model_id, ArrayLiteral(Slice(sorted, begin)));
+          project_id, model_id, chunk);
+      if (fresh.empty()) continue;
+      tx.exec_params(
+          "INSERT INTO dataset_counts (dataset_id, name, value) "
+          "SELECT i.dataset_id, $1, COUNT(*) FROM images i JOIN datasets d ON d.id = i.dataset_id "
+          "WHERE i.pixel_hash = ANY($2::varchar[]) AND d.project_id = $3 GROUP BY i.dataset_id ORDER BY "
+          "i.dataset_id "
+          "ON CONFLICT (dataset_id, name) DO UPDATE SET value = dataset_counts.value + excluded.value",
+          ClaimedCounter(model_id), ArrayLiteral(fresh), project_id);
     }
     tx.commit();
     return Status::Ok();

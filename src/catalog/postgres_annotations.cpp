@@ -3,6 +3,24 @@
 #include "catalog/postgres_catalog.h"
 
 namespace samcache::catalog_internal::postgres {
+namespace {
+
+// Adds `delta` to the image's annotation_count and moves its dataset's "annotated" counter
+// when the count leaves or reaches 0. The UPDATE locks the image row: annotations of one image
+// are counted one at a time.
+void CountAnnotation(pqxx::work& tx, const std::string& image_id, int64_t delta) {
+  const pqxx::result r = tx.exec_params(
+      "UPDATE images SET annotation_count = annotation_count + $1 WHERE id = $2 "
+      "RETURNING dataset_id, annotation_count",
+      delta, image_id);
+  if (r.empty()) return;
+  const std::string dataset_id = r[0][0].as<std::string>();
+  const int64_t count = r[0][1].as<int64_t>();
+  if (delta > 0 && count == delta) BumpCounter(tx, dataset_id, "annotated", 1);
+  if (delta < 0 && count == 0) BumpCounter(tx, dataset_id, "annotated", -1);
+}
+
+}  // namespace
 
 Status PostgresCatalog::CreateAnnotation(const AnnotationRecord& a) {
   return Run("create an annotation", [&](pqxx::connection& c) -> Status {
@@ -19,6 +37,7 @@ Status PostgresCatalog::CreateAnnotation(const AnnotationRecord& a) {
         "WHERE image_id = $2::varchar), $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
         a.id, a.image_id, a.category, a.mask_height, a.mask_width, a.rle_counts, a.bbox[0], a.bbox[1],
         a.bbox[2], a.bbox[3], a.area, score.get(), a.prompt_json, a.model_id, a.created_at, a.updated_at);
+    CountAnnotation(tx, a.image_id, 1);
     tx.commit();
     return Status::Ok();
   });
@@ -71,10 +90,11 @@ Status PostgresCatalog::UpdateAnnotation(const AnnotationRecord& a) {
 
 Status PostgresCatalog::DeleteAnnotation(const std::string& id) {
   return Run("delete an annotation", [&](pqxx::connection& c) -> Status {
-    pqxx::nontransaction tx(c);
-    if (tx.exec_params("DELETE FROM annotations WHERE id = $1", id).affected_rows() == 0) {
-      return Status::NotFound("no annotation with id '" + id + "'");
-    }
+    pqxx::work tx(c);
+    const pqxx::result r = tx.exec_params("DELETE FROM annotations WHERE id = $1 RETURNING image_id", id);
+    if (r.empty()) return Status::NotFound("no annotation with id '" + id + "'");
+    CountAnnotation(tx, r[0][0].as<std::string>(), -1);
+    tx.commit();
     return Status::Ok();
   });
 }

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <set>
 
 #include "catalog/catalog_rows.h"
 #include "catalog/postgres_migrations.h"
@@ -17,6 +18,38 @@ namespace {
 constexpr int64_t kMigrationLockKey = 8314046660705740901;
 
 }  // namespace
+
+std::string PixelLockKey(const std::string& project_id, const std::string& pixel_hash) {
+  return "pixels/" + project_id + "/" + pixel_hash;
+}
+
+void BumpCounter(pqxx::work& tx, const std::string& dataset_id, const std::string& name, int64_t delta) {
+  tx.exec_params(
+      "INSERT INTO dataset_counts (dataset_id, name, value) VALUES ($1, $2, $3) "
+      "ON CONFLICT (dataset_id, name) DO UPDATE SET value = dataset_counts.value + excluded.value",
+      dataset_id, name, delta);
+}
+
+// Points the other datasets' images whose oldest copy is in `dataset_id` at the next oldest (or
+// at none) and recounts their datasets' duplicates: before `dataset_id` is deleted.
+void ReassignDuplicates(pqxx::work& tx, const std::string& dataset_id) {
+  const pqxx::result affected = tx.exec_params(
+      "UPDATE images SET duplicate_of = NULLIF((SELECT o.id FROM images o "
+      "JOIN datasets od ON od.id = o.dataset_id WHERE o.pixel_hash = images.pixel_hash "
+      "AND o.dataset_id <> $1 AND od.project_id = (SELECT project_id FROM datasets "
+      "WHERE id = images.dataset_id) ORDER BY o.created_at, o.seq LIMIT 1), images.id) "
+      "WHERE dataset_id <> $1 AND duplicate_of IN (SELECT id FROM images WHERE dataset_id = $1) "
+      "RETURNING dataset_id",
+      dataset_id);
+  std::set<std::string> datasets;
+  for (const auto& row : affected) datasets.insert(row[0].as<std::string>());
+  for (const std::string& d : datasets) {
+    tx.exec_params(
+        "UPDATE dataset_counts SET value = (SELECT COUNT(*) FROM images WHERE dataset_id = $1 "
+        "AND duplicate_of IS NOT NULL) WHERE dataset_id = $1 AND name = 'duplicates'",
+        d);
+  }
+}
 
 Status PostgresCatalog::Connect() {
   return Run("connect", [](pqxx::connection&) { return Status::Ok(); });
@@ -121,6 +154,8 @@ Result<std::vector<std::string>> PostgresCatalog::DeleteDataset(const std::strin
         ReadFirstText);
     // Locked before their annotations go, so that no annotation is added to them meanwhile.
     tx.exec_params("SELECT 1 FROM images WHERE dataset_id = $1 ORDER BY id FOR UPDATE", id);
+    ReassignDuplicates(tx, id);
+    tx.exec_params("DELETE FROM dataset_counts WHERE dataset_id = $1", id);
     tx.exec_params("DELETE FROM annotations WHERE image_id IN (SELECT id FROM images WHERE dataset_id = $1)",
                    id);
     tx.exec_params("DELETE FROM images WHERE dataset_id = $1", id);
@@ -193,12 +228,37 @@ Result<AddImageOutcome> PostgresCatalog::AddImage(const NewImage& img) {
                           "WHERE i.content_hash = $1 AND d.project_id = $2)",
                           b.content_hash, project_id)[0][0]
                         .as<bool>();
+    // Uploads and claims of these pixels in this project take turns too, so that the oldest
+    // copy and the claimed counters (AddClaims) see each other's rows.
+    const std::string pixel_hash =
+        tx.exec_params1("SELECT pixel_hash FROM blobs WHERE content_hash = $1", b.content_hash)[0]
+            .as<std::string>();
+    tx.exec_params("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                   PixelLockKey(project_id, pixel_hash));
+    const pqxx::result oldest = tx.exec_params(
+        "SELECT o.id FROM images o JOIN datasets od ON od.id = o.dataset_id "
+        "WHERE o.pixel_hash = $1 AND od.project_id = $2 ORDER BY o.created_at, o.seq LIMIT 1",
+        pixel_hash, project_id);
+    NullableParam duplicate_of;
+    if (!oldest.empty()) duplicate_of = NullableParam{oldest[0][0].as<std::string>(), false};
     tx.exec_params(
-        "INSERT INTO images (id, dataset_id, filename, content_hash, width, height, created_at, position) "
+        "INSERT INTO images (id, dataset_id, filename, content_hash, width, height, created_at, position, "
+        "pixel_hash, duplicate_of) "
         "SELECT $1, $2::varchar, $3, $4::varchar, b.width, b.height, $5, "
-        "(SELECT COALESCE(MAX(position) + 1, 0) FROM images WHERE dataset_id = $2) "
+        "(SELECT COALESCE(MAX(position) + 1, 0) FROM images WHERE dataset_id = $2), b.pixel_hash, $6 "
         "FROM blobs b WHERE b.content_hash = $4",
-        img.id, img.dataset_id, img.filename, b.content_hash, b.created_at);
+        img.id, img.dataset_id, img.filename, b.content_hash, b.created_at, duplicate_of.get());
+    BumpCounter(tx, img.dataset_id, "images", 1);
+    if (!duplicate_of.null) BumpCounter(tx, img.dataset_id, "duplicates", 1);
+    // The claims the project already has on these pixels count for the new image too.
+    tx.exec_params(
+        "INSERT INTO dataset_counts (dataset_id, name, value) "
+        "SELECT $1, 'claimed:' || c.model_id, 1 FROM embedding_claims c "
+        "WHERE c.project_id = $2 AND c.pixel_hash = $3 AND (c.model_id = '*' OR NOT EXISTS "
+        "(SELECT 1 FROM embedding_claims s WHERE s.project_id = c.project_id "
+        "AND s.pixel_hash = c.pixel_hash AND s.model_id = '*')) "
+        "ON CONFLICT (dataset_id, name) DO UPDATE SET value = dataset_counts.value + 1",
+        img.dataset_id, project_id, pixel_hash);
     std::optional<ImageRecord> image =
         First(tx.exec_params(SAMCACHE_IMAGE_SELECT "WHERE i.id = $1", img.id), ReadImage);
     if (!image) return Status::Internal("image " + img.id + " vanished within its transaction");

@@ -17,8 +17,8 @@
 // serialization failures are retried a few times. Error messages never contain the password.
 //
 // Its methods are defined by area: postgres_catalog.cpp (schema, datasets, images, blobs),
-// postgres_prewarm_queue.cpp, postgres_annotations.cpp and postgres_access.cpp. Internal to src/catalog:
-// callers use OpenPostgresCatalog (catalog.h).
+// postgres_pages.cpp, postgres_prewarm_queue.cpp, postgres_annotations.cpp and postgres_access.cpp. Internal
+// to src/catalog: callers use OpenPostgresCatalog (catalog.h).
 #pragma once
 
 #include <memory>
@@ -29,6 +29,13 @@
 #include "catalog/postgres_pool.h"
 
 namespace samcache::catalog_internal::postgres {
+
+// The advisory lock AddImage and AddClaims take on a project's pixels (hashtextextended).
+std::string PixelLockKey(const std::string& project_id, const std::string& pixel_hash);
+// Adds `delta` to a counter of dataset_counts (image_pages.h), creating it at 0.
+void BumpCounter(pqxx::work& tx, const std::string& dataset_id, const std::string& name, int64_t delta);
+// Before a dataset is deleted: its images' copies in other datasets get the next oldest.
+void ReassignDuplicates(pqxx::work& tx, const std::string& dataset_id);
 
 class PostgresCatalog final : public Catalog {
  public:
@@ -63,6 +70,13 @@ class PostgresCatalog final : public Catalog {
                                                               size_t limit) override;
   Status SetPerceptualHash(const std::string& content_hash, const PerceptualHash& hash) override;
   Result<std::vector<PixelCopy>> ListPixelCopies(const std::string& dataset_id) override;
+  Status MarkNearDuplicates(const std::vector<std::string>& image_ids) override;
+
+  // ImagePages
+  Result<ImagePage> ListImagePage(const ImagePageQuery& query) override;
+  Result<DatasetCounts> CountDatasetImages(const std::string& dataset_id,
+                                           const std::string& model_id) override;
+  Result<std::string> CursorKey() override;
 
   // PrewarmQueue
   Status CreatePrewarmJob(const PrewarmJobRecord& j) override;

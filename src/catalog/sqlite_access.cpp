@@ -285,12 +285,34 @@ Status SqliteCatalog::AddClaims(const std::string& project_id, const std::string
   return InWriteTransaction([&]() -> Status {
     for (size_t begin = 0; begin < pixel_hashes.size(); begin += kClaimChunk) {
       const size_t end = std::min(pixel_hashes.size(), begin + kClaimChunk);
+      const std::string chunk = JsonArray(pixel_hashes, begin, end);
+      // The pictures this claim makes newly claimed for the model (not yet by it, nor by '*'):
+      // the images showing them in the project's datasets count as claimed from now on.
+      std::vector<std::string> fresh;
+      {
+        SAMCACHE_ASSIGN_OR_RETURN(
+            Query q, conn_.Prepare("SELECT DISTINCT value FROM json_each(?1) WHERE NOT EXISTS (SELECT 1 FROM "
+                                   "embedding_claims c WHERE c.project_id = ?2 AND c.pixel_hash = value "
+                                   "AND c.model_id IN (?3, '*'))"));
+        SAMCACHE_ASSIGN_OR_RETURN(fresh,
+                                  q.Bind(chunk).Bind(project_id).Bind(model_id).Collect(ReadFirstText));
+      }
       // "WHERE true" tells the parser that ON CONFLICT is the upsert clause, not a join's.
       SAMCACHE_ASSIGN_OR_RETURN(
           Query q, conn_.Prepare("INSERT INTO embedding_claims (project_id, model_id, pixel_hash) "
                                  "SELECT ?, ?, value FROM json_each(?) WHERE true ON CONFLICT DO NOTHING"));
+      SAMCACHE_RETURN_IF_ERROR(q.Bind(project_id).Bind(model_id).Bind(chunk).Run());
+      if (fresh.empty()) continue;
+      SAMCACHE_ASSIGN_OR_RETURN(
+          Query count,
+          conn_.Prepare(
+              "INSERT INTO dataset_counts (dataset_id, name, value) "
+              "SELECT i.dataset_id, ?1, COUNT(*) FROM images i JOIN datasets d ON d.id = i.dataset_id "
+              "WHERE i.pixel_hash IN (SELECT value FROM json_each(?2)) AND d.project_id = ?3 "
+              "GROUP BY i.dataset_id "
+              "ON CONFLICT (dataset_id, name) DO UPDATE SET value = value + excluded.value"));
       SAMCACHE_RETURN_IF_ERROR(
-          q.Bind(project_id).Bind(model_id).Bind(JsonArray(pixel_hashes, begin, end)).Run());
+          count.Bind("claimed:" + model_id).Bind(JsonArray(fresh, 0, fresh.size())).Bind(project_id).Run());
     }
     return Status::Ok();
   });

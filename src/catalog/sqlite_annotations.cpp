@@ -41,7 +41,20 @@ Status SqliteCatalog::CreateAnnotationLocked(const AnnotationRecord& a) {
           "VALUES (?, ?, (SELECT COALESCE(MAX(position), -1) + 1 FROM annotations WHERE image_id = ?), "
           "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
   q.Bind(a.id).Bind(a.image_id).Bind(a.image_id);
-  return BindContent(q, a).Bind(a.model_id).Bind(a.created_at).Bind(a.updated_at).Run();
+  SAMCACHE_RETURN_IF_ERROR(BindContent(q, a).Bind(a.model_id).Bind(a.created_at).Bind(a.updated_at).Run());
+  return CountAnnotationLocked(a.image_id, 1);
+}
+
+Status SqliteCatalog::CountAnnotationLocked(const std::string& image_id, int64_t delta) {
+  SAMCACHE_ASSIGN_OR_RETURN(
+      Query q, conn_.Prepare("UPDATE images SET annotation_count = annotation_count + ? WHERE id = ? "
+                             "RETURNING dataset_id, annotation_count"));
+  SAMCACHE_ASSIGN_OR_RETURN(const auto row, q.Bind(delta).Bind(image_id).First(ReadKeyCount));
+  if (!row) return Status::Ok();
+  // The dataset's "annotated" counter moves when the image's count leaves or reaches 0.
+  if (delta > 0 && row->second == delta) return BumpCounterLocked(row->first, "annotated", 1);
+  if (delta < 0 && row->second == 0) return BumpCounterLocked(row->first, "annotated", -1);
+  return Status::Ok();
 }
 
 Result<AnnotationRecord> SqliteCatalog::GetAnnotation(const std::string& id) {
@@ -81,10 +94,13 @@ Status SqliteCatalog::UpdateAnnotation(const AnnotationRecord& a) {
 
 Status SqliteCatalog::DeleteAnnotation(const std::string& id) {
   std::lock_guard lock(mu_);
-  SAMCACHE_ASSIGN_OR_RETURN(Query q, conn_.Prepare("DELETE FROM annotations WHERE id = ?"));
-  SAMCACHE_RETURN_IF_ERROR(q.Bind(id).Run());
-  if (conn_.Changes() == 0) return Status::NotFound("no annotation with id '" + id + "'");
-  return Status::Ok();
+  return InWriteTransaction([&]() -> Status {
+    SAMCACHE_ASSIGN_OR_RETURN(Query q,
+                              conn_.Prepare("DELETE FROM annotations WHERE id = ? RETURNING image_id"));
+    SAMCACHE_ASSIGN_OR_RETURN(const std::optional<std::string> image_id, q.Bind(id).First(ReadFirstText));
+    if (!image_id) return Status::NotFound("no annotation with id '" + id + "'");
+    return CountAnnotationLocked(*image_id, -1);
+  });
 }
 
 Result<std::vector<std::pair<std::string, int64_t>>> SqliteCatalog::CountAnnotationsPerImage(

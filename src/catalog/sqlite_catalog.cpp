@@ -116,6 +116,11 @@ Result<std::vector<std::string>> SqliteCatalog::DeleteDatasetLocked(const std::s
             "AND od.project_id = embedding_claims.project_id AND o.dataset_id <> ?)"));
     SAMCACHE_RETURN_IF_ERROR(q.Bind(id).Bind(id).Bind(id).Run());
   }
+  SAMCACHE_RETURN_IF_ERROR(ReassignDuplicatesLocked(id));
+  {
+    SAMCACHE_ASSIGN_OR_RETURN(Query q, conn_.Prepare("DELETE FROM dataset_counts WHERE dataset_id = ?"));
+    SAMCACHE_RETURN_IF_ERROR(q.Bind(id).Run());
+  }
   {
     SAMCACHE_ASSIGN_OR_RETURN(Query q,
                               conn_.Prepare("SELECT DISTINCT content_hash FROM images WHERE dataset_id = ?"));
@@ -157,6 +162,37 @@ Result<std::vector<std::string>> SqliteCatalog::DeleteDatasetLocked(const std::s
   return orphans;
 }
 
+Status SqliteCatalog::ReassignDuplicatesLocked(const std::string& id) {
+  std::vector<std::string> affected;
+  {
+    SAMCACHE_ASSIGN_OR_RETURN(
+        Query q,
+        conn_.Prepare("SELECT DISTINCT dataset_id FROM images WHERE dataset_id <> ?1 AND duplicate_of IN "
+                      "(SELECT id FROM images WHERE dataset_id = ?1)"));
+    SAMCACHE_ASSIGN_OR_RETURN(affected, q.Bind(id).Collect(ReadFirstText));
+  }
+  if (affected.empty()) return Status::Ok();
+  {
+    SAMCACHE_ASSIGN_OR_RETURN(
+        Query q,
+        conn_.Prepare(
+            "UPDATE images SET duplicate_of = NULLIF((SELECT o.id FROM images o "
+            "JOIN datasets od ON od.id = o.dataset_id WHERE o.pixel_hash = images.pixel_hash "
+            "AND o.dataset_id <> ?1 AND od.project_id = (SELECT project_id FROM datasets "
+            "WHERE id = images.dataset_id) ORDER BY o.created_at, o.rowid LIMIT 1), images.id) "
+            "WHERE dataset_id <> ?1 AND duplicate_of IN (SELECT id FROM images WHERE dataset_id = ?1)"));
+    SAMCACHE_RETURN_IF_ERROR(q.Bind(id).Run());
+  }
+  for (const std::string& dataset : affected) {
+    SAMCACHE_ASSIGN_OR_RETURN(Query q,
+                              conn_.Prepare("UPDATE dataset_counts SET value = (SELECT COUNT(*) FROM images "
+                                            "WHERE dataset_id = ?1 AND duplicate_of IS NOT NULL) "
+                                            "WHERE dataset_id = ?1 AND name = 'duplicates'"));
+    SAMCACHE_RETURN_IF_ERROR(q.Bind(dataset).Run());
+  }
+  return Status::Ok();
+}
+
 // ---- Images and blobs ----------------------------------------------------------------------
 
 Result<AddImageOutcome> SqliteCatalog::AddImage(const NewImage& img) {
@@ -165,10 +201,13 @@ Result<AddImageOutcome> SqliteCatalog::AddImage(const NewImage& img) {
 }
 
 Result<AddImageOutcome> SqliteCatalog::AddImageLocked(const NewImage& img) {
+  std::string project_id;
   {
-    SAMCACHE_ASSIGN_OR_RETURN(Query q, conn_.Prepare("SELECT 1 FROM datasets WHERE id = ?"));
-    SAMCACHE_ASSIGN_OR_RETURN(const bool found, q.Bind(img.dataset_id).Step());
+    SAMCACHE_ASSIGN_OR_RETURN(Query q, conn_.Prepare("SELECT project_id FROM datasets WHERE id = ?"));
+    SAMCACHE_ASSIGN_OR_RETURN(const std::optional<std::string> found,
+                              q.Bind(img.dataset_id).First(ReadFirstText));
     if (!found) return Status::NotFound("no dataset with id '" + img.dataset_id + "'");
+    project_id = *found;
   }
   AddImageOutcome out;
   {
@@ -200,21 +239,51 @@ Result<AddImageOutcome> SqliteCatalog::AddImageLocked(const NewImage& img) {
                                  .BindHash(ph ? std::optional(ph->mirrored) : std::nullopt)
                                  .Run());
   }
+  SAMCACHE_ASSIGN_OR_RETURN(const std::optional<BlobRecord> blob, FindBlobLocked(img.blob.content_hash));
+  if (!blob) return Status::Internal("the blob of image " + img.id + " vanished within its transaction");
+  // The oldest image of the project with these pixels, if any: this one repeats it.
+  std::optional<std::string> duplicate_of;
   {
     SAMCACHE_ASSIGN_OR_RETURN(
-        Query q, conn_.Prepare(
-                     "INSERT INTO images (id, dataset_id, filename, content_hash, width, height, created_at, "
-                     "position) SELECT ?, ?, ?, ?, b.width, b.height, ?, "
-                     "(SELECT COALESCE(MAX(position) + 1, 0) FROM images WHERE dataset_id = ?) "
-                     "FROM blobs b WHERE b.content_hash = ?"));
-    SAMCACHE_RETURN_IF_ERROR(q.Bind(img.id)
-                                 .Bind(img.dataset_id)
-                                 .Bind(img.filename)
-                                 .Bind(img.blob.content_hash)
-                                 .Bind(img.blob.created_at)
-                                 .Bind(img.dataset_id)
-                                 .Bind(img.blob.content_hash)
-                                 .Run());
+        Query q,
+        conn_.Prepare("SELECT o.id FROM images o JOIN datasets od ON od.id = o.dataset_id "
+                      "WHERE o.pixel_hash = ? AND od.project_id = ? ORDER BY o.created_at, o.rowid LIMIT 1"));
+    SAMCACHE_ASSIGN_OR_RETURN(duplicate_of, q.Bind(blob->pixel_hash).Bind(project_id).First(ReadFirstText));
+  }
+  {
+    SAMCACHE_ASSIGN_OR_RETURN(
+        Query q,
+        conn_.Prepare(
+            "INSERT INTO images (id, dataset_id, filename, content_hash, width, height, created_at, "
+            "position, pixel_hash, duplicate_of) SELECT ?, ?, ?, ?, b.width, b.height, ?, "
+            "(SELECT COALESCE(MAX(position) + 1, 0) FROM images WHERE dataset_id = ?), b.pixel_hash, ? "
+            "FROM blobs b WHERE b.content_hash = ?"));
+    q.Bind(img.id)
+        .Bind(img.dataset_id)
+        .Bind(img.filename)
+        .Bind(img.blob.content_hash)
+        .Bind(img.blob.created_at)
+        .Bind(img.dataset_id);
+    if (duplicate_of) {
+      q.Bind(*duplicate_of);
+    } else {
+      q.Bind(std::optional<double>());  // NULL
+    }
+    SAMCACHE_RETURN_IF_ERROR(q.Bind(img.blob.content_hash).Run());
+  }
+  SAMCACHE_RETURN_IF_ERROR(BumpCounterLocked(img.dataset_id, "images", 1));
+  if (duplicate_of) SAMCACHE_RETURN_IF_ERROR(BumpCounterLocked(img.dataset_id, "duplicates", 1));
+  {
+    // The claims the project already has on these pixels count for the new image too.
+    SAMCACHE_ASSIGN_OR_RETURN(
+        Query q,
+        conn_.Prepare("INSERT INTO dataset_counts (dataset_id, name, value) "
+                      "SELECT ?, 'claimed:' || c.model_id, 1 FROM embedding_claims c "
+                      "WHERE c.project_id = ? AND c.pixel_hash = ? AND (c.model_id = '*' OR NOT EXISTS "
+                      "(SELECT 1 FROM embedding_claims s WHERE s.project_id = c.project_id "
+                      "AND s.pixel_hash = c.pixel_hash AND s.model_id = '*')) "
+                      "ON CONFLICT (dataset_id, name) DO UPDATE SET value = value + 1"));
+    SAMCACHE_RETURN_IF_ERROR(q.Bind(img.dataset_id).Bind(project_id).Bind(blob->pixel_hash).Run());
   }
   SAMCACHE_ASSIGN_OR_RETURN(out.image, GetImageLocked(img.id));
   return out;
@@ -241,6 +310,10 @@ Result<std::vector<ImageRecord>> SqliteCatalog::ListImages(const std::string& da
 
 Result<std::optional<BlobRecord>> SqliteCatalog::FindBlob(const std::string& content_hash) {
   std::lock_guard lock(mu_);
+  return FindBlobLocked(content_hash);
+}
+
+Result<std::optional<BlobRecord>> SqliteCatalog::FindBlobLocked(const std::string& content_hash) {
   SAMCACHE_ASSIGN_OR_RETURN(
       Query q, conn_.Prepare("SELECT " SAMCACHE_BLOB_COLUMNS " FROM blobs WHERE content_hash = ?"));
   return q.Bind(content_hash).First(ReadBlob);

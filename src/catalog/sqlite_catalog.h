@@ -3,8 +3,8 @@
 // (BEGIN IMMEDIATE) and wait on each other (busy_timeout).
 //
 // Its methods are defined by area: sqlite_catalog.cpp (schema, datasets, images, blobs),
-// sqlite_prewarm_queue.cpp, sqlite_annotations.cpp and sqlite_access.cpp. Internal to src/catalog: callers
-// use OpenSqliteCatalog (catalog.h).
+// sqlite_pages.cpp, sqlite_prewarm_queue.cpp, sqlite_annotations.cpp and sqlite_access.cpp. Internal to
+// src/catalog: callers use OpenSqliteCatalog (catalog.h).
 #pragma once
 
 #include <mutex>
@@ -45,6 +45,13 @@ class SqliteCatalog final : public Catalog {
                                                               size_t limit) override;
   Status SetPerceptualHash(const std::string& content_hash, const PerceptualHash& hash) override;
   Result<std::vector<PixelCopy>> ListPixelCopies(const std::string& dataset_id) override;
+  Status MarkNearDuplicates(const std::vector<std::string>& image_ids) override;
+
+  // ImagePages
+  Result<ImagePage> ListImagePage(const ImagePageQuery& query) override;
+  Result<DatasetCounts> CountDatasetImages(const std::string& dataset_id,
+                                           const std::string& model_id) override;
+  Result<std::string> CursorKey() override;
 
   // PrewarmQueue
   Status CreatePrewarmJob(const PrewarmJobRecord& j) override;
@@ -125,6 +132,7 @@ class SqliteCatalog final : public Catalog {
 
   Result<int> VersionLocked();
   Result<ImageRecord> GetImageLocked(const std::string& id);
+  Result<std::optional<BlobRecord>> FindBlobLocked(const std::string& content_hash);
   Result<AddImageOutcome> AddImageLocked(const NewImage& img);
   Result<std::vector<std::string>> DeleteDatasetLocked(const std::string& id);
   Result<std::optional<PrewarmJobRecord>> ClaimNextPrewarmJobLocked(const std::string& model_id,
@@ -133,6 +141,14 @@ class SqliteCatalog final : public Catalog {
   Result<bool> SavePrewarmProgressLocked(const PrewarmJobRecord& j,
                                          const std::vector<PrewarmFailure>& new_failures);
   Status CreateAnnotationLocked(const AnnotationRecord& a);
+  // Adds `delta` to the image's annotation_count and moves its dataset's "annotated" counter.
+  Status CountAnnotationLocked(const std::string& image_id, int64_t delta);
+  Result<DatasetCounts> CountDatasetImagesLocked(const std::string& dataset_id, const std::string& model_id);
+  // Adds `delta` to a counter of dataset_counts (image_pages.h), creating it at 0.
+  Status BumpCounterLocked(const std::string& dataset_id, const std::string& name, int64_t delta);
+  // Points the other datasets' images whose oldest copy is in `dataset_id` at the next oldest
+  // (or at none), and recounts their datasets' duplicates: before `dataset_id` is deleted.
+  Status ReassignDuplicatesLocked(const std::string& dataset_id);
 
   std::mutex mu_;
   Connection conn_;

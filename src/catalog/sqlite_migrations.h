@@ -195,6 +195,51 @@ INSERT INTO embedding_claims (project_id, model_id, pixel_hash)
   SELECT DISTINCT '0000000000000000', '*', b.pixel_hash
   FROM images i JOIN blobs b ON b.content_hash = i.content_hash;
 )sql"},
+    // Issue 18, a dataset a page at a time: the picture, annotation count, oldest copy and
+    // near-duplicate mark on each image row (filters served by partial indexes), counters per
+    // dataset kept in the transactions that change them (image_pages.h), and the key that signs
+    // page cursors.
+    {9, "paged image listing", R"sql(
+ALTER TABLE images ADD COLUMN pixel_hash VARCHAR(64) NOT NULL DEFAULT '';
+UPDATE images SET pixel_hash = (SELECT b.pixel_hash FROM blobs b WHERE b.content_hash = images.content_hash);
+CREATE INDEX idx_images_pixel_hash ON images(pixel_hash, created_at);
+ALTER TABLE images ADD COLUMN annotation_count BIGINT NOT NULL DEFAULT 0;
+UPDATE images SET annotation_count = (SELECT COUNT(*) FROM annotations a WHERE a.image_id = images.id);
+ALTER TABLE images ADD COLUMN duplicate_of VARCHAR(64);
+UPDATE images SET duplicate_of = NULLIF((SELECT o.id FROM images o JOIN datasets od ON od.id = o.dataset_id
+    WHERE o.pixel_hash = images.pixel_hash
+      AND od.project_id = (SELECT project_id FROM datasets WHERE id = images.dataset_id)
+    ORDER BY o.created_at, o.rowid LIMIT 1), images.id);
+ALTER TABLE images ADD COLUMN near_duplicate INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX idx_images_duplicate_of ON images(duplicate_of) WHERE duplicate_of IS NOT NULL;
+CREATE INDEX idx_images_dataset_duplicates ON images(dataset_id, position) WHERE duplicate_of IS NOT NULL;
+CREATE INDEX idx_images_dataset_near ON images(dataset_id, position) WHERE near_duplicate <> 0;
+CREATE INDEX idx_images_dataset_annotated ON images(dataset_id, position) WHERE annotation_count > 0;
+CREATE TABLE dataset_counts (
+  dataset_id VARCHAR(64) NOT NULL,
+  name VARCHAR(100) NOT NULL,
+  value BIGINT NOT NULL,
+  PRIMARY KEY (dataset_id, name)
+);
+INSERT INTO dataset_counts (dataset_id, name, value)
+  SELECT dataset_id, 'images', COUNT(*) FROM images GROUP BY dataset_id;
+INSERT INTO dataset_counts (dataset_id, name, value)
+  SELECT dataset_id, 'duplicates', COUNT(*) FROM images WHERE duplicate_of IS NOT NULL GROUP BY dataset_id;
+INSERT INTO dataset_counts (dataset_id, name, value)
+  SELECT dataset_id, 'annotated', COUNT(*) FROM images WHERE annotation_count > 0 GROUP BY dataset_id;
+INSERT INTO dataset_counts (dataset_id, name, value)
+  SELECT i.dataset_id, 'claimed:' || c.model_id, COUNT(*)
+  FROM images i JOIN datasets d ON d.id = i.dataset_id
+  JOIN embedding_claims c ON c.project_id = d.project_id AND c.pixel_hash = i.pixel_hash
+  WHERE c.model_id = '*' OR NOT EXISTS (SELECT 1 FROM embedding_claims s WHERE s.project_id = c.project_id
+    AND s.pixel_hash = c.pixel_hash AND s.model_id = '*')
+  GROUP BY i.dataset_id, c.model_id;
+CREATE TABLE catalog_settings (
+  name VARCHAR(64) PRIMARY KEY,
+  value TEXT NOT NULL
+);
+INSERT INTO catalog_settings (name, value) VALUES ('cursor_key', lower(hex(randomblob(32))));
+)sql"},
 };
 
 }  // namespace samcache::sqlite_schema

@@ -12,11 +12,13 @@
 #include "http/image_json.h"
 #include "http/json_reply.h"
 #include "http/model_param.h"
+#include "http/page_params.h"
 #include "http/route.h"
 #include "http/scope.h"
 #include "http/server.h"
 #include "ingest/ingestor.h"
 #include "service/dataset_view.h"
+#include "service/page_cursor.h"
 
 namespace samcache {
 namespace {
@@ -24,6 +26,7 @@ namespace {
 using json = nlohmann::json;
 
 constexpr size_t kMaxNameBytes = 255;
+constexpr int64_t kMaxDatasetListLimit = 1000;
 
 // A file or dataset name as a client sent it, cut to a length a person can read (not
 // refused: the upload itself is fine), at a UTF-8 character boundary.
@@ -171,16 +174,55 @@ Result<Reply> Upload(App& app, const Request& req, std::optional<std::string> da
       json{{"error", message}, {"errors", errors}, {"images", json::array()}, {"duplicates_found", 0}});
 }
 
+// GET /api/sam/datasets: the caller's datasets, newest first, a page at a time. A cursor
+// names the last dataset shown (created_at and id), so a dataset created meanwhile (it is
+// newer) or deleted does not shift the pages after it.
 Result<Reply> ListDatasets(App& app, const Request& req) {
-  SAMCACHE_ASSIGN_OR_RETURN(const std::vector<DatasetRecord> datasets, app.catalog().ListDatasets());
+  SAMCACHE_ASSIGN_OR_RETURN(const int64_t limit, Int64Param(req, "limit", 1, kMaxDatasetListLimit, 100));
+  SAMCACHE_ASSIGN_OR_RETURN(const std::string cursor_text, CursorParam(req));
   const Caller& caller = CallerOf(req);
   const std::string project = req.query_value("project");
-  json list = json::array();
-  for (const DatasetRecord& d : datasets) {
-    if (!caller.Sees(d.project_id) || (!project.empty() && d.project_id != project)) continue;
-    list.push_back(DatasetJson(d));
+  const std::string listing = "datasets\n" + project;
+  SAMCACHE_ASSIGN_OR_RETURN(const std::string key, app.catalog().CursorKey());
+  std::optional<PageCursor> cursor;
+  if (!cursor_text.empty()) {
+    SAMCACHE_ASSIGN_OR_RETURN(cursor, DecodeCursor(cursor_text, listing, key));
   }
-  return JsonReply(200, json{{"datasets", std::move(list)}});
+  SAMCACHE_ASSIGN_OR_RETURN(const std::vector<DatasetRecord> datasets, app.catalog().ListDatasets());
+  std::vector<const DatasetRecord*> visible;
+  for (const DatasetRecord& d : datasets) {
+    if (caller.Sees(d.project_id) && (project.empty() || d.project_id == project)) visible.push_back(&d);
+  }
+  size_t begin = 0;
+  if (cursor) {
+    // Just after the cursor's dataset; if it was deleted, at the first one older than it.
+    // The key is "<created_at>-<id>" (an id is 16 characters).
+    const std::string& k = cursor->key;
+    const std::string created_at = k.size() > 17 ? k.substr(0, k.size() - 17) : "";
+    const std::string id = k.size() > 16 ? k.substr(k.size() - 16) : "";
+    begin = visible.size();
+    for (size_t i = 0; i < visible.size(); ++i) {
+      if (visible[i]->id == id) {
+        begin = i + 1;
+        break;
+      }
+      if (visible[i]->created_at < created_at) {
+        begin = i;
+        break;
+      }
+    }
+  }
+  const size_t end = std::min(visible.size(), begin + static_cast<size_t>(limit));
+  json list = json::array();
+  for (size_t i = begin; i < end; ++i) list.push_back(DatasetJson(*visible[i]));
+  json next = nullptr;
+  if (end < visible.size() && end > begin) {
+    const DatasetRecord& last = *visible[end - 1];
+    next = EncodeCursor({PageCursor::Direction::kAfter, 0, last.created_at + "-" + last.id}, listing, key);
+  }
+  return JsonReply(200,
+                   json{{"datasets", std::move(list)},
+                        {"page", {{"limit", limit}, {"next_cursor", next}, {"matched", visible.size()}}}});
 }
 
 Result<Reply> ShowDataset(App& app, const Request& req, const std::string& id) {
@@ -192,14 +234,17 @@ Result<Reply> ShowDataset(App& app, const Request& req, const std::string& id) {
   } else if (req.has_query("model")) {
     return NoModelReply();
   }
+  SAMCACHE_ASSIGN_OR_RETURN(const DatasetPageRequest request, DatasetPageParams(req));
   SAMCACHE_RETURN_IF_ERROR(DatasetFor(app, req, id, Role::kViewer));
-  SAMCACHE_ASSIGN_OR_RETURN(const DatasetView view, LoadDatasetView(app.catalog(), projects, id));
+  SAMCACHE_ASSIGN_OR_RETURN(const DatasetView view, LoadDatasetView(app.catalog(), projects, id, request));
   json body = DatasetJson(view.dataset);
   json list = json::array();
   for (const DatasetViewImage& entry : view.images) {
     json image = ImageJson(entry.image, entry.embedding_cached);
     image["annotation_count"] = entry.annotation_count;
     image["duplicate_of"] = entry.duplicate_of ? json(*entry.duplicate_of) : json(nullptr);
+    image["near_duplicate"] = entry.near_duplicate;
+    image["index"] = entry.index;
     list.push_back(std::move(image));
   }
   body["images"] = std::move(list);
@@ -210,6 +255,21 @@ Result<Reply> ShowDataset(App& app, const Request& req, const std::string& id) {
                            {"status", job->status},
                            {"events_url", "/api/sam/prewarm/" + job->id + "/events"}};
   }
+  auto optional = [](const std::optional<std::string>& s) { return s ? json(*s) : json(nullptr); };
+  body["page"] = {{"limit", view.limit},
+                  {"offset", view.offset},
+                  {"matched", view.matched},
+                  {"next_cursor", optional(view.next_cursor)},
+                  {"prev_cursor", optional(view.prev_cursor)},
+                  {"filter", ImageFilterName(request.filter)},
+                  {"q", request.q}};
+  const DatasetViewCounts& c = view.counts;
+  body["counts"] = {{"all", c.all},
+                    {"cached", c.cached},
+                    {"not_cached", c.not_cached},
+                    {"duplicates", c.duplicates},
+                    {"near_duplicates", c.near_duplicates},
+                    {"annotated", c.annotated}};
   return JsonReply(200, body);
 }
 

@@ -252,7 +252,20 @@ Result<std::vector<SimilarImage>> NearDuplicateFinder::OnImageStored(const Image
     matches = pictures_.FindAndAdd(image.pixel_hash, *image.perceptual_hash, default_distance_);
   }
   SAMCACHE_RETURN_IF_ERROR(Resolve(matches, project_id, limit, out));
+  MarkNearDuplicates(image, out);
   return out;
+}
+
+void NearDuplicateFinder::MarkNearDuplicates(const ImageRecord& image,
+                                             const std::vector<SimilarImage>& found) {
+  if (found.empty()) return;
+  std::vector<std::string> ids{image.id};
+  for (const SimilarImage& similar : found) ids.push_back(similar.image.id);
+  // A mark for the dataset page's filter: a failure costs the mark, not the upload.
+  if (const Status marked = catalog_.MarkNearDuplicates(ids); !marked.ok()) {
+    spdlog::warn("[NEAR-DUP] could not mark image {} and its near duplicates: {}", image.id,
+                 marked.message());
+  }
 }
 
 Status NearDuplicateFinder::OnImagesDeleted(const std::vector<ImageRecord>& deleted) {

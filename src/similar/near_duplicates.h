@@ -144,6 +144,8 @@ class NearDuplicateFinder {
   Status Resolve(const std::vector<PictureIndex::Match>& matches, const std::string& project_id, size_t limit,
                  std::vector<SimilarImage>& out);
   Result<std::string> DatasetName(const std::string& dataset_id);
+  // Marks a stored image and the near duplicates found for it (ImageCatalog::MarkNearDuplicates).
+  void MarkNearDuplicates(const ImageRecord& image, const std::vector<SimilarImage>& found);
   // Removes `pixel_hash` from the index if no image shows it. Serialised with
   // OnImageStored's add, so a picture being stored again is never dropped.
   Status DropIfUnused(const std::string& pixel_hash, uint64_t hash);

@@ -32,6 +32,7 @@ Command AddEmbedCommand(CLI::App& cli);
 Command AddPrewarmCommand(CLI::App& cli);
 Command AddMigrateCommand(CLI::App& cli);
 Command AddStatsCommand(CLI::App& cli);
+Command AddListCommand(CLI::App& cli);
 Command AddGcCommand(CLI::App& cli);
 Command AddDupesCommand(CLI::App& cli);
 Command AddUserCommand(CLI::App& cli);  // account_commands.cpp, with token and project

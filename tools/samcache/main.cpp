@@ -23,8 +23,9 @@ int main(int argc, char** argv) {
   // Braced initialisation runs in order: `samcache --help` lists the commands as added here.
   const std::vector<Command> commands = {
       AddServeCommand(cli),   AddWorkerCommand(cli),  AddIngestCommand(cli), AddEmbedCommand(cli),
-      AddPrewarmCommand(cli), AddMigrateCommand(cli), AddStatsCommand(cli),  AddGcCommand(cli),
-      AddDupesCommand(cli),   AddUserCommand(cli),    AddTokenCommand(cli),  AddProjectCommand(cli),
+      AddPrewarmCommand(cli), AddMigrateCommand(cli), AddStatsCommand(cli),  AddListCommand(cli),
+      AddGcCommand(cli),      AddDupesCommand(cli),   AddUserCommand(cli),   AddTokenCommand(cli),
+      AddProjectCommand(cli),
   };
 
   CLI11_PARSE(cli, argc, argv);
