@@ -97,6 +97,7 @@ AnnotationRecord ReadAnnotation(const RowReader& r) {
   a.model_id = r.Text(14);
   a.created_at = r.Text(15);
   a.updated_at = r.Text(16);
+  a.position = r.Int(17);
   return a;
 }
 

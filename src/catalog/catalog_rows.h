@@ -48,7 +48,7 @@
 #define SAMCACHE_ANNOTATION_SELECT                                                                 \
   "SELECT a.id, a.image_id, i.dataset_id, a.category, a.mask_height, a.mask_width, a.rle_counts, " \
   "a.bbox_x, a.bbox_y, a.bbox_w, a.bbox_h, a.area, a.score, a.prompt_json, a.model_id, "           \
-  "a.created_at, a.updated_at FROM annotations a JOIN images i ON i.id = a.image_id "
+  "a.created_at, a.updated_at, a.position FROM annotations a JOIN images i ON i.id = a.image_id "
 // The columns CreateAnnotation writes, position (numbered by the backend) third.
 #define SAMCACHE_ANNOTATION_COLUMNS                                                                 \
   "id, image_id, position, category, mask_height, mask_width, rle_counts, bbox_x, bbox_y, bbox_w, " \
