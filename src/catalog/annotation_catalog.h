@@ -25,6 +25,10 @@ class AnnotationCatalog {
   virtual Result<AnnotationRecord> GetAnnotation(const std::string& id) = 0;
   // In creation order.
   virtual Result<std::vector<AnnotationRecord>> ListAnnotations(const std::string& image_id) = 0;
+  // Up to `limit` of them, from the first with a position above `after_position` (-1: from
+  // the first), in creation order: a page of an image's annotations (keyset on its index).
+  virtual Result<std::vector<AnnotationRecord>> ListAnnotationsPage(const std::string& image_id,
+                                                                    int64_t after_position, size_t limit) = 0;
   // The dataset's images in upload order, each image's annotations in creation order.
   virtual Result<std::vector<AnnotationRecord>> ListDatasetAnnotations(const std::string& dataset_id) = 0;
   // Replaces category, mask, bbox, area, score, prompt_json and updated_at. NotFound when gone.

@@ -97,6 +97,7 @@ AnnotationRecord ReadAnnotation(const RowReader& r) {
   a.model_id = r.Text(14);
   a.created_at = r.Text(15);
   a.updated_at = r.Text(16);
+  a.position = r.Int(17);
   return a;
 }
 
@@ -104,7 +105,7 @@ AnnotationRecord ReadAnnotation(const RowReader& r) {
 PlacedAnnotation ReadPlacedAnnotation(const RowReader& r) {
   PlacedAnnotation placed;
   placed.annotation = ReadAnnotation(r);
-  placed.place = AnnotationPlace{r.Int(17), r.Int(18)};
+  placed.place = AnnotationPlace{r.Int(18), r.Int(17)};
   return placed;
 }
 

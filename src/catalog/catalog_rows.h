@@ -48,13 +48,14 @@
 #define SAMCACHE_ANNOTATION_SELECT                                                                 \
   "SELECT a.id, a.image_id, i.dataset_id, a.category, a.mask_height, a.mask_width, a.rle_counts, " \
   "a.bbox_x, a.bbox_y, a.bbox_w, a.bbox_h, a.area, a.score, a.prompt_json, a.model_id, "           \
-  "a.created_at, a.updated_at FROM annotations a JOIN images i ON i.id = a.image_id "
+  "a.created_at, a.updated_at, a.position FROM annotations a JOIN images i ON i.id = a.image_id "
 // --- Whole-dataset work (streamed) ---
-// Read by ReadPlacedAnnotation: the annotation's columns, then its image's position and its own.
+// Read by ReadPlacedAnnotation: the annotation's columns (its own position last), then its
+// image's position.
 #define SAMCACHE_PLACED_ANNOTATION_SELECT                                                          \
   "SELECT a.id, a.image_id, i.dataset_id, a.category, a.mask_height, a.mask_width, a.rle_counts, " \
   "a.bbox_x, a.bbox_y, a.bbox_w, a.bbox_h, a.area, a.score, a.prompt_json, a.model_id, "           \
-  "a.created_at, a.updated_at, i.position, a.position FROM annotations a JOIN images i ON i.id = " \
+  "a.created_at, a.updated_at, a.position, i.position FROM annotations a JOIN images i ON i.id = " \
   "a.image_id "
 // Read by ReadDatasetDeletion.
 #define SAMCACHE_DELETION_COLUMNS \

@@ -123,6 +123,10 @@ class CatalogWrapper : public Catalog {
   Result<std::vector<AnnotationRecord>> ListAnnotations(const std::string& image_id) override {
     return target_.ListAnnotations(image_id);
   }
+  Result<std::vector<AnnotationRecord>> ListAnnotationsPage(const std::string& image_id,
+                                                            int64_t after_position, size_t limit) override {
+    return target_.ListAnnotationsPage(image_id, after_position, limit);
+  }
   Result<std::vector<AnnotationRecord>> ListDatasetAnnotations(const std::string& dataset_id) override {
     return target_.ListDatasetAnnotations(dataset_id);
   }

@@ -62,6 +62,18 @@ Result<std::vector<AnnotationRecord>> PostgresCatalog::ListAnnotations(const std
   });
 }
 
+Result<std::vector<AnnotationRecord>> PostgresCatalog::ListAnnotationsPage(const std::string& image_id,
+                                                                           int64_t after_position,
+                                                                           size_t limit) {
+  return Run("list annotations", [&](pqxx::connection& c) -> Result<std::vector<AnnotationRecord>> {
+    pqxx::nontransaction tx(c);
+    return Collect(tx.exec_params(SAMCACHE_ANNOTATION_SELECT
+                                  "WHERE a.image_id = $1 AND a.position > $2 ORDER BY a.position LIMIT $3",
+                                  image_id, after_position, static_cast<int64_t>(limit)),
+                   ReadAnnotation);
+  });
+}
+
 Result<std::vector<AnnotationRecord>> PostgresCatalog::ListDatasetAnnotations(const std::string& dataset_id) {
   return Run("list annotations", [&](pqxx::connection& c) -> Result<std::vector<AnnotationRecord>> {
     pqxx::nontransaction tx(c);
@@ -101,17 +113,16 @@ Status PostgresCatalog::DeleteAnnotation(const std::string& id) {
 
 Result<std::vector<std::pair<std::string, int64_t>>> PostgresCatalog::CountAnnotationsPerImage(
     const std::string& dataset_id) {
-  return Run("count annotations",
-             [&](pqxx::connection& c) -> Result<std::vector<std::pair<std::string, int64_t>>> {
-               pqxx::nontransaction tx(c);
-               return Collect(
-                   tx.exec_params(
-                       // The images' counts (kept by Create/DeleteAnnotation), on the partial index.
-                       "SELECT i.id, i.annotation_count FROM images i "
-                       "WHERE i.dataset_id = $1 AND i.annotation_count > 0",
-                       dataset_id),
-                   ReadKeyCount);
-             });
+  return Run(
+      "count annotations", [&](pqxx::connection& c) -> Result<std::vector<std::pair<std::string, int64_t>>> {
+        pqxx::nontransaction tx(c);
+        return Collect(tx.exec_params(
+                           // The images' counts (kept by Create/DeleteAnnotation), on the partial index.
+                           "SELECT i.id, i.annotation_count FROM images i "
+                           "WHERE i.dataset_id = $1 AND i.annotation_count > 0",
+                           dataset_id),
+                       ReadKeyCount);
+      });
 }
 
 }  // namespace samcache::catalog_internal::postgres

@@ -100,6 +100,8 @@ class PostgresCatalog final : public Catalog {
   Status CreateAnnotation(const AnnotationRecord& a) override;
   Result<AnnotationRecord> GetAnnotation(const std::string& id) override;
   Result<std::vector<AnnotationRecord>> ListAnnotations(const std::string& image_id) override;
+  Result<std::vector<AnnotationRecord>> ListAnnotationsPage(const std::string& image_id,
+                                                            int64_t after_position, size_t limit) override;
   Result<std::vector<AnnotationRecord>> ListDatasetAnnotations(const std::string& dataset_id) override;
   Status UpdateAnnotation(const AnnotationRecord& a) override;
   Status DeleteAnnotation(const std::string& id) override;

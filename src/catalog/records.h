@@ -118,6 +118,7 @@ struct AnnotationRecord {
   std::string model_id;
   std::string created_at;
   std::string updated_at;
+  int64_t position = 0;  // creation order within the image; filled by reads, ignored by writes
 };
 
 // An image with the same pixels as an older image (in any dataset of the same project).

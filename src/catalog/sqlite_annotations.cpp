@@ -72,6 +72,16 @@ Result<std::vector<AnnotationRecord>> SqliteCatalog::ListAnnotations(const std::
   return q.Bind(image_id).Collect(ReadAnnotation);
 }
 
+Result<std::vector<AnnotationRecord>> SqliteCatalog::ListAnnotationsPage(const std::string& image_id,
+                                                                         int64_t after_position,
+                                                                         size_t limit) {
+  std::lock_guard lock(mu_);
+  SAMCACHE_ASSIGN_OR_RETURN(
+      Query q, conn_.Prepare(SAMCACHE_ANNOTATION_SELECT
+                             "WHERE a.image_id = ? AND a.position > ? ORDER BY a.position LIMIT ?"));
+  return q.Bind(image_id).Bind(after_position).Bind(static_cast<int64_t>(limit)).Collect(ReadAnnotation);
+}
+
 Result<std::vector<AnnotationRecord>> SqliteCatalog::ListDatasetAnnotations(const std::string& dataset_id) {
   std::lock_guard lock(mu_);
   SAMCACHE_ASSIGN_OR_RETURN(Query q, conn_.Prepare(SAMCACHE_ANNOTATION_SELECT

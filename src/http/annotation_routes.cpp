@@ -15,13 +15,17 @@
 #include "http/ids.h"
 #include "http/json_reply.h"
 #include "http/model_param.h"
+#include "http/page_params.h"
 #include "http/route.h"
 #include "http/scope.h"
+#include "service/page_cursor.h"
 
 namespace samcache {
 namespace {
 
 using json = nlohmann::json;
+
+constexpr int64_t kMaxAnnotationPage = 1000;
 
 constexpr std::string_view kAnnotationExample =
     R"({"category": "cat", "segmentation": {"size": [480, 640], "counts": "..."}})";
@@ -48,14 +52,35 @@ json AnnotationJson(const AnnotationRecord& a) {
               {"updated_at", a.updated_at}};
 }
 
+// A page of the image's annotations in creation order (`limit` 1..1000, default 1000; `cursor`
+// a next_cursor of an earlier answer for this image).
 Result<Reply> ListAnnotations(App& app, const Request& req, const std::string& image_id) {
+  SAMCACHE_ASSIGN_OR_RETURN(const int64_t limit,
+                            Int64Param(req, "limit", 1, kMaxAnnotationPage, kMaxAnnotationPage));
+  SAMCACHE_ASSIGN_OR_RETURN(const std::string cursor_text, CursorParam(req));
   SAMCACHE_ASSIGN_OR_RETURN(const ScopedImage scoped, ImageFor(app, req, image_id, Role::kViewer));
   const ImageRecord& image = scoped.image;
-  SAMCACHE_ASSIGN_OR_RETURN(const std::vector<AnnotationRecord> annotations,
-                            app.catalog().ListAnnotations(image.id));
+  const std::string listing = "annotations\n" + image.id;
+  SAMCACHE_ASSIGN_OR_RETURN(const std::string key, app.catalog().CursorKey());
+  int64_t after = -1;
+  if (!cursor_text.empty()) {
+    SAMCACHE_ASSIGN_OR_RETURN(const PageCursor cursor, DecodeCursor(cursor_text, listing, key));
+    after = cursor.position;
+  }
+  // One more than the page: is there a next one?
+  SAMCACHE_ASSIGN_OR_RETURN(
+      std::vector<AnnotationRecord> annotations,
+      app.catalog().ListAnnotationsPage(image.id, after, static_cast<size_t>(limit) + 1));
+  json next = nullptr;
+  if (annotations.size() > static_cast<size_t>(limit)) {
+    annotations.pop_back();
+    next = EncodeCursor({PageCursor::Direction::kAfter, annotations.back().position, ""}, listing, key);
+  }
   json list = json::array();
   for (const AnnotationRecord& a : annotations) list.push_back(AnnotationJson(a));
-  return JsonReply(200, json{{"image_id", image.id}, {"annotations", std::move(list)}});
+  return JsonReply(200, json{{"image_id", image.id},
+                             {"annotations", std::move(list)},
+                             {"page", {{"limit", limit}, {"next_cursor", next}}}});
 }
 
 Result<Reply> Create(App& app, const Request& req) {

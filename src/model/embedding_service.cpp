@@ -312,6 +312,12 @@ void EmbeddingService::StoreLoop() {
     std::unique_ptr<Job> job = Take(encoded_, encoded_cv_);
     if (!job) return;
 
+    // Counted before the store makes the embedding visible: whoever sees it cached sees the run.
+    {
+      std::lock_guard lock(mutex_);
+      ++stats_.runs;
+      stats_.encoder_seconds += job->timings.encoder_ms / 1000.0;
+    }
     const Clock::time_point step = Clock::now();
     Status put = tier_.Put(job->key, job->embedding);
     if (!put.ok()) {
@@ -320,11 +326,6 @@ void EmbeddingService::StoreLoop() {
       spdlog::error("could not store embedding {}: {}", job->key.ToString(), put.message());
     }
     job->timings.store_ms = MillisSince(step);
-    {
-      std::lock_guard lock(mutex_);
-      ++stats_.runs;
-      stats_.encoder_seconds += job->timings.encoder_ms / 1000.0;
-    }
     spdlog::info(
         "[ENCODE] {} in {:.0f} ms (read {:.0f}, decode {:.0f}, preprocess {:.0f}, encoder {:.0f}, store "
         "{:.0f})",

@@ -126,6 +126,25 @@ TEST_F(AnnotationsApiTest, SavedMasksComeBackAndExportAsCoco) {
   ASSERT_EQ(listed.body["annotations"].size(), 2u);
   EXPECT_EQ(listed.body["annotations"][0]["id"], box_id) << "creation order";
   EXPECT_EQ(listed.body["annotations"][1]["id"], third.body["id"]);
+  EXPECT_EQ(listed.body["page"]["limit"], 1000);
+  EXPECT_TRUE(listed.body["page"]["next_cursor"].is_null());
+  // A page at a time: limit and cursor (issue 18).
+  Reply page1 = Get("/api/sam/image/" + first + "/annotations?limit=1");
+  ASSERT_EQ(page1.body["annotations"].size(), 1u);
+  EXPECT_EQ(page1.body["annotations"][0]["id"], box_id);
+  const std::string cursor = page1.body["page"]["next_cursor"].get<std::string>();
+  Reply page2 = Get("/api/sam/image/" + first + "/annotations?limit=1&cursor=" + cursor);
+  ASSERT_EQ(page2.body["annotations"].size(), 1u) << page2.raw;
+  EXPECT_EQ(page2.body["annotations"][0]["id"], third.body["id"]);
+  EXPECT_TRUE(page2.body["page"]["next_cursor"].is_null());
+  for (const std::string bad : {"limit=0", "limit=1001", "limit=x", "cursor=", "cursor=a1.bad"}) {
+    Reply refused = Get("/api/sam/image/" + first + "/annotations?" + bad);
+    EXPECT_EQ(refused.status, 400) << bad << " " << refused.raw;
+    EXPECT_EQ(refused.body["error"].get<std::string>().rfind(bad.substr(0, bad.find('=')) + ":", 0), 0u)
+        << refused.raw;
+  }
+  // Another image's cursor does not fit.
+  EXPECT_EQ(Get("/api/sam/image/" + second + "/annotations?cursor=" + cursor).status, 400);
 
   Reply view = Get("/api/sam/dataset/" + dataset_id);
   ASSERT_EQ(view.status, 200);

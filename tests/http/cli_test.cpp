@@ -86,6 +86,29 @@ TEST(CliTest, MigrateReportsTheSchemaVersion) {
   EXPECT_TRUE(fs::exists(tmp / "data" / "samcache.db"));
 }
 
+TEST(CliTest, ListPrintsDatasetsAndAPageOfImages) {
+  TempDir tmp;
+  const std::string data = (tmp / "data").string();
+  for (int i = 0; i < 4; ++i) {
+    WriteFile(tmp / "in" / ("img" + std::to_string(i) + ".png"), MakeImageFile(40 + i, 30, 50 + i, ".png"));
+  }
+  ASSERT_EQ(RunSamcache({"ingest", "--data", data, "--dataset", "pics", (tmp / "in").string()}).exit_code, 0);
+  CommandResult datasets = RunSamcache({"list", "--data", data});
+  ASSERT_EQ(datasets.exit_code, 0) << datasets.output;
+  EXPECT_NE(datasets.output.find("4 image(s)"), std::string::npos) << datasets.output;
+  EXPECT_NE(datasets.output.find("pics"), std::string::npos) << datasets.output;
+  CommandResult page = RunSamcache({"list", "--data", data, "pics", "--limit", "2", "--offset", "1"});
+  ASSERT_EQ(page.exit_code, 0) << page.output;
+  EXPECT_NE(page.output.find("4 image(s), 4 matching, showing 1-3"), std::string::npos) << page.output;
+  EXPECT_EQ(page.output.find("img0.png"), std::string::npos) << page.output;
+  EXPECT_NE(page.output.find("img1.png"), std::string::npos) << page.output;
+  EXPECT_NE(page.output.find("img2.png"), std::string::npos) << page.output;
+  CommandResult search = RunSamcache({"list", "--data", data, "pics", "--search", "IMG3"});
+  EXPECT_NE(search.output.find("1 matching"), std::string::npos) << search.output;
+  EXPECT_NE(RunSamcache({"list", "--data", data, "pics", "--filter", "bogus"}).exit_code, 0);
+  EXPECT_NE(RunSamcache({"list", "--data", data, "nope"}).exit_code, 0);
+}
+
 TEST(CliTest, GcRemovesFilesWithoutRows) {
   TempDir tmp;
   const std::string data = (tmp / "data").string();

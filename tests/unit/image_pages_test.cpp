@@ -115,44 +115,44 @@ class ImagePagesTest : public ::testing::TestWithParam<Backend> {
     return counts.ok() ? *counts : DatasetCounts{};
   }
 
-
   // A dataset of 200 images in a catalog holding many more (another project's), analysed:
   // the planners choose as at scale. Returns the dataset's id.
   std::string ScaleCatalog() {
     const std::string d = Dataset();
     Fill(*catalog_, d, 200);
-  // The listed dataset is a small part of the catalog, as one of many datasets would be.
-  if (GetParam() == Backend::kSqlite) {
-    Fill(*catalog_, Dataset(), 1000);
-  } else {
-    // PostgreSQL's planner rightly hashes small tables whole: 50,000 images and 25,000 claims
-    // of another project (written with SQL, for speed) make it plan as in a shared catalog.
-    postgres_->Exec(
-        "INSERT INTO projects (id, name, created_at) VALUES ('b1b1b1b1b1b1b1b1', 'bulk', "
-        "'2026-01-01T00:00:00.000Z');"
-        "INSERT INTO datasets (id, name, created_at, project_id) VALUES ('b0b0b0b0b0b0b0b0', 'bulk', "
-        "'2026-01-01T00:00:00.000Z', 'b1b1b1b1b1b1b1b1');"
-        "INSERT INTO blobs (content_hash, pixel_hash, format, mime_type, byte_size, width, height, "
-        "thumb_jpeg, "
-        "created_at) SELECT md5('c' || g) || md5('d' || g), md5('p' || g) || md5('q' || g), 'png', "
-        "'image/png', "
-        "1, 1, 1, '\\x00'::bytea, '2026-01-01T00:00:00.000Z' FROM generate_series(1, 50000) g;"
-        "INSERT INTO images (id, dataset_id, filename, content_hash, width, height, created_at, position, "
-        "pixel_hash) SELECT substr(md5('i' || g), 1, 16), 'b0b0b0b0b0b0b0b0', 'f' || g || '.png', "
-        "md5('c' || g) || md5('d' || g), 1, 1, '2026-01-01T00:00:00.000Z', g, md5('p' || g) || md5('q' || g) "
-        "FROM generate_series(1, 50000) g;"
-        "INSERT INTO embedding_claims (project_id, model_id, pixel_hash) SELECT 'b1b1b1b1b1b1b1b1', "
-        "'model-a', md5('p' || g) || md5('q' || g) "
-        "FROM generate_series(1, 50000, 2) g;");
-  }
-  if (GetParam() == Backend::kSqlite) {
-    sqlite3* db = nullptr;
-    EXPECT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
-    sqlite3_exec(db, "ANALYZE", nullptr, nullptr, nullptr);
-    sqlite3_close(db);
-  } else {
-    postgres_->Exec("ANALYZE");
-  }
+    // The listed dataset is a small part of the catalog, as one of many datasets would be.
+    if (GetParam() == Backend::kSqlite) {
+      Fill(*catalog_, Dataset(), 1000);
+    } else {
+      // PostgreSQL's planner rightly hashes small tables whole: 50,000 images and 25,000 claims
+      // of another project (written with SQL, for speed) make it plan as in a shared catalog.
+      postgres_->Exec(
+          "INSERT INTO projects (id, name, created_at) VALUES ('b1b1b1b1b1b1b1b1', 'bulk', "
+          "'2026-01-01T00:00:00.000Z');"
+          "INSERT INTO datasets (id, name, created_at, project_id) VALUES ('b0b0b0b0b0b0b0b0', 'bulk', "
+          "'2026-01-01T00:00:00.000Z', 'b1b1b1b1b1b1b1b1');"
+          "INSERT INTO blobs (content_hash, pixel_hash, format, mime_type, byte_size, width, height, "
+          "thumb_jpeg, "
+          "created_at) SELECT md5('c' || g) || md5('d' || g), md5('p' || g) || md5('q' || g), 'png', "
+          "'image/png', "
+          "1, 1, 1, '\\x00'::bytea, '2026-01-01T00:00:00.000Z' FROM generate_series(1, 50000) g;"
+          "INSERT INTO images (id, dataset_id, filename, content_hash, width, height, created_at, position, "
+          "pixel_hash) SELECT substr(md5('i' || g), 1, 16), 'b0b0b0b0b0b0b0b0', 'f' || g || '.png', "
+          "md5('c' || g) || md5('d' || g), 1, 1, '2026-01-01T00:00:00.000Z', g, md5('p' || g) || md5('q' || "
+          "g) "
+          "FROM generate_series(1, 50000) g;"
+          "INSERT INTO embedding_claims (project_id, model_id, pixel_hash) SELECT 'b1b1b1b1b1b1b1b1', "
+          "'model-a', md5('p' || g) || md5('q' || g) "
+          "FROM generate_series(1, 50000, 2) g;");
+    }
+    if (GetParam() == Backend::kSqlite) {
+      sqlite3* db = nullptr;
+      EXPECT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+      sqlite3_exec(db, "ANALYZE", nullptr, nullptr, nullptr);
+      sqlite3_close(db);
+    } else {
+      postgres_->Exec("ANALYZE");
+    }
     return d;
   }
 
@@ -449,7 +449,6 @@ TEST_P(ImagePagesTest, EveryPageAndCountStatementUsesAnIndex) {
   }
 }
 
-
 // The other statements of listing, counting and the jobs around it (text as in the backends'
 // .cpp files, values inlined): the dataset's images in order (prewarm, export), the batched
 // claim question (prewarm's "what is cached?"), the counter upkeep of uploads, claims and
@@ -464,27 +463,31 @@ TEST_P(ImagePagesTest, TheStatementsAroundPagesUseIndexes) {
   const std::vector<std::pair<std::string, std::string>> statements = {
       {"ListImages",
        "SELECT i.id, i.position FROM images i JOIN blobs b ON b.content_hash = i.content_hash "
-       "WHERE i.dataset_id = '" + d + "' ORDER BY i.position"},
+       "WHERE i.dataset_id = '" +
+           d + "' ORDER BY i.position"},
       {"FilterClaimed", "SELECT DISTINCT pixel_hash FROM embedding_claims WHERE project_id = '" + p +
                             "' AND model_id IN ('model-a', '*') AND pixel_hash" + in + hashes},
-      {"AddImage: oldest copy", "SELECT o.id FROM images o JOIN datasets od ON od.id = o.dataset_id "
-                                "WHERE o.pixel_hash = '" + Sha256Hex("a") + "' AND od.project_id = '" + p +
-                                "' ORDER BY o.created_at LIMIT 1"},
-      {"AddClaims: counters", "SELECT i.dataset_id, COUNT(*) FROM images i JOIN datasets d ON d.id = i.dataset_id "
-                              "WHERE i.pixel_hash" + in + hashes + " AND d.project_id = '" + p +
-                              "' GROUP BY i.dataset_id"},
-      {"DeleteDataset: copies elsewhere", "SELECT DISTINCT dataset_id FROM images WHERE dataset_id <> '" + d +
-                                              "' AND duplicate_of IN (SELECT id FROM images WHERE dataset_id = '" +
-                                              d + "')"},
+      {"AddImage: oldest copy",
+       "SELECT o.id FROM images o JOIN datasets od ON od.id = o.dataset_id "
+       "WHERE o.pixel_hash = '" +
+           Sha256Hex("a") + "' AND od.project_id = '" + p + "' ORDER BY o.created_at LIMIT 1"},
+      {"AddClaims: counters",
+       "SELECT i.dataset_id, COUNT(*) FROM images i JOIN datasets d ON d.id = i.dataset_id "
+       "WHERE i.pixel_hash" +
+           in + hashes + " AND d.project_id = '" + p + "' GROUP BY i.dataset_id"},
+      {"DeleteDataset: copies elsewhere",
+       "SELECT DISTINCT dataset_id FROM images WHERE dataset_id <> '" + d +
+           "' AND duplicate_of IN (SELECT id FROM images WHERE dataset_id = '" + d + "')"},
       {"counters", "SELECT name, value FROM dataset_counts WHERE dataset_id = '" + d + "'"},
       {"image_count", "SELECT COALESCE((SELECT c.value FROM dataset_counts c WHERE c.dataset_id = '" + d +
                           "' AND c.name = 'images'), 0)"},
-      {"CountAnnotationsPerImage", "SELECT i.id, i.annotation_count FROM images i WHERE i.dataset_id = '" + d +
-                                       "' AND i.annotation_count > 0"},
+      {"CountAnnotationsPerImage", "SELECT i.id, i.annotation_count FROM images i WHERE i.dataset_id = '" +
+                                       d + "' AND i.annotation_count > 0"},
       {"ListPrewarmFailures", "SELECT image_id, filename, reason FROM prewarm_failures WHERE job_id = 'j'"},
-      {"ClaimNextPrewarmJob", "SELECT id FROM prewarm_jobs WHERE model_id = 'model-a' AND ((status = 'queued' "
-                              "AND runner = '') OR (status IN ('queued', 'running') AND heartbeat_ms < 5)) "
-                              "ORDER BY created_at LIMIT 1"},
+      {"ClaimNextPrewarmJob",
+       "SELECT id FROM prewarm_jobs WHERE model_id = 'model-a' AND ((status = 'queued' "
+       "AND runner = '') OR (status IN ('queued', 'running') AND heartbeat_ms < 5)) "
+       "ORDER BY created_at LIMIT 1"},
   };
   for (const auto& [what, sql] : statements) ExpectIndexed(PlanOf(GetParam(), path_, sql), what);
 }
