@@ -21,6 +21,7 @@ Reply ApiIndex() {
                                "GET /api/sam/datasets",
                                "GET /api/sam/dataset/{id}",
                                "DELETE /api/sam/dataset/{id}",
+                               "GET /api/sam/dataset/{id}/deletion",
                                "POST /api/sam/dataset/{id}/images",
                                "GET /api/sam/image/{id}",
                                "GET /api/sam/image/{id}/thumb",
