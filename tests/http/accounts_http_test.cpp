@@ -148,6 +148,7 @@ TEST_F(AccountsHttpTest, EveryRouteButTheOpenOnesAnswers401WithoutAToken) {
       {"PUT", "/api/sam/annotation/" + id},
       {"DELETE", "/api/sam/annotation/" + id},
       {"GET", "/api/sam/dataset/" + id + "/export/coco"},
+      {"GET", "/api/sam/dataset/" + id + "/deletion"},
       {"GET", "/api/sam/stats"},
       {"GET", "/metrics"},
       {"GET", "/api/sam/me"},
