@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <tuple>
 
 namespace samcache::catalog_internal {
@@ -61,9 +62,19 @@ std::string Build(Dialect dialect, PageStatement statement, ImageFilter filter, 
       sql = "SELECT COUNT(*) FROM images i WHERE i.dataset_id = $1" + match;
       uses[2] = uses[3] = false;
       break;
+    case PageStatement::kFirstPosition:
+    case PageStatement::kLastPosition:
+      // Both ends of idx_images_dataset_position: a lookup each, not a scan.
+      sql = std::string("SELECT COALESCE(") + (statement == PageStatement::kFirstPosition ? "MIN" : "MAX") +
+            "(i.position), -1) FROM images i WHERE i.dataset_id = $1";
+      uses[2] = uses[3] = false;
+      break;
   }
-  if (filter == ImageFilter::kCached || filter == ImageFilter::kNotCached) uses[4] = uses[5] = true;
-  uses[6] = has_q;
+  const bool matches =
+      statement != PageStatement::kFirstPosition && statement != PageStatement::kLastPosition;
+  if (matches && (filter == ImageFilter::kCached || filter == ImageFilter::kNotCached))
+    uses[4] = uses[5] = true;
+  uses[6] = matches && has_q;
   if (dialect == Dialect::kPostgres) {
     const char* types[7] = {"", "text", "bigint", "bigint", "text", "text", "text"};
     std::string unused;
@@ -72,7 +83,7 @@ std::string Build(Dialect dialect, PageStatement statement, ImageFilter filter, 
     }
     // Before ORDER BY of the outer statement, or at the end of a count.
     const size_t order = sql.rfind(" ORDER BY i.position");
-    if (statement == PageStatement::kCountBefore || statement == PageStatement::kCountAll) {
+    if (statement == PageStatement::kCountBefore || statement == PageStatement::kCountAll || !matches) {
       sql += unused;
     } else {
       sql.insert(order, unused);
@@ -170,10 +181,31 @@ Result<ImagePage> BuildImagePage(
         break;
     }
   }
+  // A dataset's positions are 0, 1, 2... in upload order, and images leave only with their
+  // dataset (from the lowest position up): so they are usually dense, which is checked exactly
+  // with the counters of this snapshot. Then, unfiltered, an offset is a position and a rank a
+  // difference of positions, found by index lookups instead of walking the index to the offset.
+  std::optional<int64_t> dense_from;
+  if (query.filter == ImageFilter::kAll && query.q.empty() && page.matched > 0) {
+    SAMCACHE_ASSIGN_OR_RETURN(const int64_t first, count(PageStatement::kFirstPosition, 0));
+    SAMCACHE_ASSIGN_OR_RETURN(const int64_t last, count(PageStatement::kLastPosition, 0));
+    if (first >= 0 && last - first + 1 == page.matched) dense_from = first;
+  }
+  // The rank of the first image at or after `position` among the matching images.
+  auto rank_of = [&](int64_t position) -> Result<int64_t> {
+    if (dense_from) return std::clamp<int64_t>(position - *dense_from, 0, page.matched);
+    return count(PageStatement::kCountBefore, position);
+  };
   const int64_t fetch = static_cast<int64_t>(query.limit) + 1;  // one more: is there a next page?
   switch (query.from) {
     case ImagePageQuery::From::kOffset: {
-      SAMCACHE_ASSIGN_OR_RETURN(page.images, rows(PageStatement::kOffset, query.offset, fetch));
+      if (dense_from) {
+        SAMCACHE_ASSIGN_OR_RETURN(
+            page.images,
+            rows(PageStatement::kAfter, *dense_from + std::min(query.offset, page.matched) - 1, fetch));
+      } else {
+        SAMCACHE_ASSIGN_OR_RETURN(page.images, rows(PageStatement::kOffset, query.offset, fetch));
+      }
       page.first_index = query.offset;
       page.more_before = query.offset > 0 && page.matched > 0;
       page.more_after = page.images.size() > query.limit;
@@ -185,7 +217,7 @@ Result<ImagePage> BuildImagePage(
       page.more_after = page.images.size() > query.limit;
       if (page.more_after) page.images.pop_back();
       const int64_t first = page.images.empty() ? query.position + 1 : page.images.front().image.position;
-      SAMCACHE_ASSIGN_OR_RETURN(page.first_index, count(PageStatement::kCountBefore, first));
+      SAMCACHE_ASSIGN_OR_RETURN(page.first_index, rank_of(first));
       page.more_before = page.first_index > 0;
       break;
     }
@@ -197,8 +229,7 @@ Result<ImagePage> BuildImagePage(
       if (page.images.empty()) {
         page.first_index = 0;
       } else {
-        SAMCACHE_ASSIGN_OR_RETURN(page.first_index,
-                                  count(PageStatement::kCountBefore, page.images.front().image.position));
+        SAMCACHE_ASSIGN_OR_RETURN(page.first_index, rank_of(page.images.front().image.position));
       }
       page.more_after = page.first_index + static_cast<int64_t>(page.images.size()) < page.matched;
       break;

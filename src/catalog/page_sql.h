@@ -23,11 +23,13 @@ namespace samcache::catalog_internal {
 enum class Dialect { kSqlite, kPostgres };
 
 enum class PageStatement {
-  kAfter,        // rows with position > key, ascending, up to limit
-  kBefore,       // rows with position < key, descending, up to limit
-  kOffset,       // rows from the key-th matching one, ascending, up to limit
-  kCountBefore,  // matching rows with position < key
-  kCountAll,     // matching rows
+  kAfter,          // rows with position > key, ascending, up to limit
+  kBefore,         // rows with position < key, descending, up to limit
+  kOffset,         // rows from the key-th matching one, ascending, up to limit
+  kCountBefore,    // matching rows with position < key
+  kCountAll,       // matching rows
+  kFirstPosition,  // the dataset's lowest position (-1 when empty); filter and q ignored
+  kLastPosition,   // the dataset's highest position (-1 when empty); filter and q ignored
 };
 
 const char* PageSql(Dialect dialect, PageStatement statement, ImageFilter filter, bool has_q);

@@ -22,6 +22,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 
@@ -165,6 +166,9 @@ class PostgresCatalog final : public Catalog {
   const std::vector<std::string>& secrets() const { return pool_->url().secrets; }
 
   std::unique_ptr<ConnectionPool> pool_;
+  // Made once at migration and never changed: read once, not at every listing.
+  std::mutex cursor_key_mu_;
+  std::string cursor_key_;
 };
 
 }  // namespace samcache::catalog_internal::postgres

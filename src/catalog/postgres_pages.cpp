@@ -73,12 +73,16 @@ Status PostgresCatalog::MarkNearDuplicates(const std::vector<std::string>& image
 }
 
 Result<std::string> PostgresCatalog::CursorKey() {
-  return Run("read the cursor key", [&](pqxx::connection& c) -> Result<std::string> {
-    pqxx::nontransaction tx(c);
-    const pqxx::result r = tx.exec("SELECT value FROM catalog_settings WHERE name = 'cursor_key'");
-    if (r.empty()) return Status::Internal("the catalog has no cursor key (schema version 9)");
-    return r[0][0].as<std::string>();
-  });
+  std::lock_guard lock(cursor_key_mu_);
+  if (!cursor_key_.empty()) return cursor_key_;
+  SAMCACHE_ASSIGN_OR_RETURN(
+      cursor_key_, Run("read the cursor key", [&](pqxx::connection& c) -> Result<std::string> {
+        pqxx::nontransaction tx(c);
+        const pqxx::result r = tx.exec("SELECT value FROM catalog_settings WHERE name = 'cursor_key'");
+        if (r.empty()) return Status::Internal("the catalog has no cursor key (schema version 9)");
+        return r[0][0].as<std::string>();
+      }));
+  return cursor_key_;
 }
 
 }  // namespace samcache::catalog_internal::postgres

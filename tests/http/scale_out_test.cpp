@@ -130,11 +130,13 @@ class ScaleOutTest : public ::testing::Test {
 };
 
 // The flow: upload through A; the same files through B are exact duplicates across
-// instances; B lists A's dataset and prewarms it (run by B or W); A and B follow the shared job
-// to the end; predict through A finds every embedding through Redis with no encoder run on A;
-// each image was encoded once over all processes.
+// instances; B lists A's dataset and prewarms it (run by B or W, A runs no jobs); A and B follow the shared
+// job to the end; predict through A finds every embedding through Redis with no encoder run on A; each image
+// was encoded once over all processes.
 TEST_F(ScaleOutTest, UploadOnAPrewarmOnBPredictOnA) {
-  auto a = Start("a", "serve");
+  // A runs no prewarm jobs: every serve takes jobs from the shared queue, and A taking this one
+  // would fill its own cache, not show that A reads what the others computed.
+  auto a = Start("a", "serve", {"--prewarm-jobs", "0"});
   auto b = Start("b", "serve");
   auto w = Start("w", "worker");
   constexpr int kImages = 6;

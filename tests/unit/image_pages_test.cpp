@@ -229,6 +229,61 @@ TEST_P(ImagePagesTest, OffsetJumpsAndAnswersEmptyPastTheEnd) {
   EXPECT_FALSE(page.more_after);
 }
 
+// Unfiltered pages find an offset and count an index from positions when they are dense, and
+// walk the index when they are not: a gap (written with SQL; the catalog itself removes images
+// only with their dataset) gives the same pages and indexes as the walk.
+TEST_P(ImagePagesTest, OffsetsAndIndexesAreExactWithAndWithoutGapsInThePositions) {
+  const std::string d = Dataset();
+  std::vector<ImageRecord> images;
+  for (int i = 0; i < 20; ++i)
+    images.push_back(Add(d, "g" + std::to_string(10 + i), "p" + std::to_string(i)));
+  auto check = [&](const std::vector<ImageRecord>& expected, const std::string& what) {
+    ImagePageQuery q{d, kDefaultProjectId, kModel, ImageFilter::kAll, "", ImagePageQuery::From::kOffset, 0, 0,
+                     4};
+    for (int64_t offset = 0; offset < static_cast<int64_t>(expected.size()); offset += 3) {
+      q.from = ImagePageQuery::From::kOffset;
+      q.offset = offset;
+      const ImagePage page = Page(q);
+      ASSERT_FALSE(page.images.empty()) << what << " offset " << offset;
+      EXPECT_EQ(page.first_index, offset) << what;
+      EXPECT_EQ(page.images.front().image.id, expected[offset].id) << what << " offset " << offset;
+      EXPECT_EQ(page.matched, static_cast<int64_t>(expected.size())) << what;
+      // The same images after the one before, and before the one after the page.
+      q.from = ImagePageQuery::From::kAfter;
+      q.position = offset > 0 ? expected[offset - 1].position : -1;
+      const ImagePage after = Page(q);
+      EXPECT_EQ(after.first_index, offset) << what << " after, offset " << offset;
+      EXPECT_EQ(Names(after), Names(page)) << what;
+      const size_t end = std::min(expected.size(), static_cast<size_t>(offset) + page.images.size());
+      if (end < expected.size()) {
+        q.from = ImagePageQuery::From::kBefore;
+        q.position = expected[end].position;
+        const ImagePage before = Page(q);
+        EXPECT_EQ(before.first_index, static_cast<int64_t>(end) - static_cast<int64_t>(before.images.size()))
+            << what << " before, offset " << offset;
+        EXPECT_EQ(before.images.back().image.id, expected[end - 1].id) << what;
+      }
+    }
+  };
+  check(images, "dense");
+
+  // Image 5 goes, and its count with it.
+  const std::string gap = "DELETE FROM images WHERE id = '" + images[5].id +
+                          "'; UPDATE dataset_counts SET value = value - 1 WHERE dataset_id = '" + d +
+                          "' AND name = 'images'";
+  if (GetParam() == Backend::kSqlite) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, gap.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+    sqlite3_close(db);
+  } else {
+    postgres_->Exec(gap);
+  }
+  images.erase(images.begin() + 5);
+  ASSERT_EQ(Counts(d).all, 19);
+  check(images, "with a gap");
+}
+
 TEST_P(ImagePagesTest, FilenameSearchIsCaseInsensitiveAndTakesWildcardsLiterally) {
   const std::string d = Dataset();
   Add(d, "Cat_01.PNG", "a");
@@ -369,9 +424,10 @@ TEST_P(ImagePagesTest, TheDatasetsImageCountIsItsCounter) {
 constexpr ImageFilter kFilters[] = {
     ImageFilter::kAll,        ImageFilter::kNotCached,      ImageFilter::kCached,
     ImageFilter::kDuplicates, ImageFilter::kNearDuplicates, ImageFilter::kAnnotated};
-constexpr PageStatement kStatements[] = {PageStatement::kAfter, PageStatement::kBefore,
-                                         PageStatement::kOffset, PageStatement::kCountBefore,
-                                         PageStatement::kCountAll};
+constexpr PageStatement kStatements[] = {PageStatement::kAfter,       PageStatement::kBefore,
+                                         PageStatement::kOffset,      PageStatement::kCountBefore,
+                                         PageStatement::kCountAll,    PageStatement::kFirstPosition,
+                                         PageStatement::kLastPosition};
 
 // The plan of `sql` (literal values, no parameters) on the test's catalog.
 std::string PlanOf(Backend backend, const std::string& path, const std::string& sql) {

@@ -288,8 +288,9 @@ test('a prewarm flips the marks of images scrolled off screen', { timeout: STEP_
   } while (cached.length < 3 && !finished(snapshot));
   await page.evaluate(() => window.scrollTo(0, 0));
   await settled(page);
+  // The server said cached before the page's event stream did: wait for each event to arrive.
   for (const id of cached) {
-    assert.equal(await page.locator(`#grid [data-image-id="${id}"]`).getAttribute('data-embedding'), 'cached', id);
+    await page.locator(`#grid [data-image-id="${id}"][data-embedding="cached"]`).waitFor();
   }
   // Drawn from the page's own copy of the first page and the events, not read again (unless the
   // job had already ended and the page read everything again).

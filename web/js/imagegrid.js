@@ -77,7 +77,10 @@ export function imageGrid({ datasetId, href, onAnswer, onCounts, onError }) {
   });
 
   const saveState = () => {
-    if (!alive || !pages || !location.hash.startsWith(href)) return;
+    // Only while the address is this grid's own: a card's link to the editor (`${href}/i/…`)
+    // changes the address before the hashchange stops this grid, and writing it back would
+    // cancel the navigation.
+    if (!alive || !pages || location.hash.split('?')[0] !== href) return;
     const params = new URLSearchParams();
     if (state.filter !== Filter.ALL) params.set('filter', state.filter);
     if (state.q) params.set('q', state.q);
