@@ -84,3 +84,39 @@ export function pageUpload(p, path, bytes) {
     return { status: response.status, body: await response.json() };
   }, { path, bytes: Array.from(bytes) });
 }
+
+// What the page showed when a step failed: its address, the editor's loading line, the
+// notices, and the last API requests with their answers. Collected as steps fail and printed
+// once the run is over, so that the end of a long log says why.
+export function failureNotes() {
+  const notes = [];
+  const describe = async (p) => {
+    if (!p || p.isClosed()) return 'no page';
+    try {
+      return await p.evaluate(() => JSON.stringify({
+        url: location.href,
+        loading: document.querySelector('.stage-loading:not([hidden])')?.textContent ?? null,
+        notices: [...document.querySelectorAll('#notices > *')].map((n) => n.textContent),
+      }));
+    } catch (error) {
+      return `the page could not be read: ${error.message}`;
+    }
+  };
+  return {
+    // `fn` as a test body that notes the state of pageOf() and the answers when it throws.
+    wrap(fn, pageOf, answers) {
+      return async (t) => {
+        try {
+          return await fn(t);
+        } catch (error) {
+          const last = answers.slice(-8).map((a) => `${a.status} ${a.method} ${a.url}`).join('; ');
+          notes.push(`${t.name}: ${String(error.message).split('\n')[0]} | page ${await describe(pageOf())} | last answers: ${last}`);
+          throw error;
+        }
+      };
+    },
+    print() {
+      for (const note of notes) console.log(`# failed step: ${note}`);
+    },
+  };
+}

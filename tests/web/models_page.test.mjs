@@ -6,14 +6,14 @@
 //
 // Environment: SAMCACHE_BINARY (required), SAMCACHE_WEB_ARTIFACTS (screenshots; a temporary
 // folder when unset), CHROMIUM (default /usr/bin/chromium).
-import { after, before, test } from 'node:test';
+import { after, before, test as nodeTest } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { CHROMIUM_ARGS, startServer, stopServer } from './harness.mjs';
+import { CHROMIUM_ARGS, failureNotes, startServer, stopServer } from './harness.mjs';
 import { makeScene } from './scenes.mjs';
 
 const binary = process.env.SAMCACHE_BINARY;
@@ -35,12 +35,20 @@ let page;
 const problems = [];  // console errors and page errors, from every page of the run
 const requests = [];  // {method, url, body} of the API requests the page made
 const shared = {};    // what one step finds and a later one needs
+const answers = [];   // {status, method, url} of the API answers, for the failure notes
+const notes = failureNotes();
+const test = (name, options, fn) => (fn ? nodeTest(name, options, notes.wrap(fn, () => page, answers)) : nodeTest(name, options));
 
 function watch(p) {
   p.on('console', (message) => {
     if (message.type() === 'error') problems.push(`console error: ${message.text()} (${message.location().url || ''})`);
   });
   p.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+  p.on('response', (response) => {
+    if (response.url().includes('/api/')) {
+      answers.push({ status: response.status(), method: response.request().method(), url: response.url() });
+    }
+  });
   p.on('request', (request) => {
     if (request.url().includes('/api/')) requests.push({ method: request.method(), url: request.url(), body: request.postData() });
   });
@@ -125,6 +133,7 @@ after(async () => {
   await stopServer(server);
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   console.log(`screenshots in ${artifacts}`);
+  notes.print();
 });
 
 test('the picker of a new dataset lists both models, the default chosen', { timeout: STEP_TIMEOUT }, async () => {
