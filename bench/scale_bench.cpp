@@ -227,9 +227,12 @@ void ExportAndPrewarm(const std::string& binary, const fs::path& data, int64_t a
   const json models = json::parse(client.Get("/api/sam/models")->body);
   const std::string model_id = models["models"][0]["id"];
   const std::string dataset_id = [&] {
-    for (const json& d : json::parse(client.Get("/api/sam/datasets")->body)["datasets"])
+    auto listed = client.Get("/api/sam/datasets");
+    if (!listed) throw std::runtime_error("GET /api/sam/datasets: no answer");
+    const json answer = json::parse(listed->body);  // alive for the loop (not a temporary's member)
+    for (const json& d : answer["datasets"])
       if (d["name"] == "scale") return d["id"].get<std::string>();
-    throw std::runtime_error("no dataset 'scale' served");
+    throw std::runtime_error("no dataset 'scale' served: " + listed->body.substr(0, 300));
   }();
   (void)annotations;
   const double rss_before = StatusMiB(server.pid(), "VmRSS");

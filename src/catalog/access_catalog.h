@@ -83,6 +83,9 @@ class AccessCatalog {
   virtual Result<std::vector<std::string>> FilterClaimed(const std::string& project_id,
                                                          const std::string& model_id,
                                                          const std::vector<std::string>& pixel_hashes) = 0;
+  // How many distinct pictures the project has claimed for the model (or for "*"): the
+  // embeddings its cache holds for the model, counted on the claims' index.
+  virtual Result<int64_t> CountClaims(const std::string& project_id, const std::string& model_id) = 0;
   // Every claim of a model (with the "*" ones): the embeddings the garbage collector keeps.
   virtual Result<std::vector<std::pair<std::string, std::string>>> ListClaims(
       const std::string& model_id) = 0;

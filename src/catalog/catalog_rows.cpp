@@ -39,6 +39,10 @@ ImageRecord ReadImage(const RowReader& r) {
   return i;
 }
 
+ImageKey ReadImageKey(const RowReader& r) {
+  return ImageKey{r.Text(0), r.Text(1), r.Text(2), r.Text(3), r.Int(4)};
+}
+
 BlobRecord ReadBlob(const RowReader& r) {
   BlobRecord b;
   b.content_hash = r.Text(0);

@@ -19,6 +19,8 @@
   "SELECT d.id, d.name, d.created_at, COALESCE((SELECT c.value FROM dataset_counts c WHERE " \
   "c.dataset_id = d.id AND c.name = 'images'), 0), d.project_id FROM datasets d "
 
+// Read by ReadImageKey: the images table alone (images.pixel_hash is kept with the row).
+#define SAMCACHE_IMAGE_KEY_SELECT "SELECT id, filename, content_hash, pixel_hash, position FROM images "
 // Read by ReadImage. The picture's fields come from the blob row.
 #define SAMCACHE_IMAGE_SELECT                                                                    \
   "SELECT i.id, i.dataset_id, i.filename, i.content_hash, b.pixel_hash, b.format, b.mime_type, " \
@@ -92,6 +94,7 @@ class RowReader {
 DatasetRecord ReadDataset(const RowReader& row);
 CatalogStats ReadStats(const RowReader& row);
 ImageRecord ReadImage(const RowReader& row);
+ImageKey ReadImageKey(const RowReader& row);
 BlobRecord ReadBlob(const RowReader& row);
 PrewarmJobRecord ReadPrewarmJob(const RowReader& row);
 // image_id, filename, reason.

@@ -40,6 +40,9 @@ class CatalogWrapper : public Catalog {
   Result<std::vector<ImageRecord>> ListImages(const std::string& dataset_id) override {
     return target_.ListImages(dataset_id);
   }
+  Result<std::vector<ImageKey>> ListImageKeys(const std::string& dataset_id) override {
+    return target_.ListImageKeys(dataset_id);
+  }
   Result<std::optional<BlobRecord>> FindBlob(const std::string& content_hash) override {
     return target_.FindBlob(content_hash);
   }
@@ -188,6 +191,9 @@ class CatalogWrapper : public Catalog {
   Result<std::vector<std::string>> FilterClaimed(const std::string& project_id, const std::string& model_id,
                                                  const std::vector<std::string>& pixel_hashes) override {
     return target_.FilterClaimed(project_id, model_id, pixel_hashes);
+  }
+  Result<int64_t> CountClaims(const std::string& project_id, const std::string& model_id) override {
+    return target_.CountClaims(project_id, model_id);
   }
   Result<std::vector<std::pair<std::string, std::string>>> ListClaims(const std::string& model_id) override {
     return target_.ListClaims(model_id);

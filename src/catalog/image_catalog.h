@@ -43,6 +43,8 @@ class ImageCatalog {
   virtual Result<ImageRecord> GetImage(const std::string& id) = 0;
   // In upload order.
   virtual Result<std::vector<ImageRecord>> ListImages(const std::string& dataset_id) = 0;
+  // The same images as ListImages, in the same order, as keys only.
+  virtual Result<std::vector<ImageKey>> ListImageKeys(const std::string& dataset_id) = 0;
 
   virtual Result<std::optional<BlobRecord>> FindBlob(const std::string& content_hash) = 0;
   virtual Result<bool> HasBlob(const std::string& content_hash) = 0;

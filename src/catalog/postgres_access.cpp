@@ -331,6 +331,18 @@ Result<std::vector<std::string>> PostgresCatalog::FilterClaimed(
   });
 }
 
+Result<int64_t> PostgresCatalog::CountClaims(const std::string& project_id, const std::string& model_id) {
+  return Run("count claims", [&](pqxx::connection& c) -> Result<int64_t> {
+    pqxx::nontransaction tx(c);
+    return tx
+        .exec_params(
+            "SELECT COUNT(DISTINCT pixel_hash) FROM embedding_claims "
+            "WHERE project_id = $1 AND model_id IN ($2, '*')",
+            project_id, model_id)[0][0]
+        .as<int64_t>();
+  });
+}
+
 Result<std::vector<std::pair<std::string, std::string>>> PostgresCatalog::ListClaims(
     const std::string& model_id) {
   return Run("list embedding claims",

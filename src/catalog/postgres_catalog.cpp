@@ -290,6 +290,15 @@ Result<std::vector<ImageRecord>> PostgresCatalog::ListImages(const std::string& 
   });
 }
 
+Result<std::vector<ImageKey>> PostgresCatalog::ListImageKeys(const std::string& dataset_id) {
+  return Run("list image keys", [&](pqxx::connection& c) -> Result<std::vector<ImageKey>> {
+    pqxx::nontransaction tx(c);
+    return Collect(
+        tx.exec_params(SAMCACHE_IMAGE_KEY_SELECT "WHERE dataset_id = $1 ORDER BY position", dataset_id),
+        ReadImageKey);
+  });
+}
+
 Result<std::optional<BlobRecord>> PostgresCatalog::FindBlob(const std::string& content_hash) {
   return Run("read a blob", [&](pqxx::connection& c) -> Result<std::optional<BlobRecord>> {
     pqxx::nontransaction tx(c);

@@ -59,6 +59,7 @@ class PostgresCatalog final : public Catalog {
   Result<AddImageOutcome> AddImage(const NewImage& img) override;
   Result<ImageRecord> GetImage(const std::string& id) override;
   Result<std::vector<ImageRecord>> ListImages(const std::string& dataset_id) override;
+  Result<std::vector<ImageKey>> ListImageKeys(const std::string& dataset_id) override;
   Result<std::optional<BlobRecord>> FindBlob(const std::string& content_hash) override;
   Result<bool> HasBlob(const std::string& content_hash) override;
   Result<CatalogStats> Stats() override;
@@ -135,6 +136,7 @@ class PostgresCatalog final : public Catalog {
                    const std::vector<std::string>& pixel_hashes) override;
   Result<std::vector<std::string>> FilterClaimed(const std::string& project_id, const std::string& model_id,
                                                  const std::vector<std::string>& pixel_hashes) override;
+  Result<int64_t> CountClaims(const std::string& project_id, const std::string& model_id) override;
   Result<std::vector<std::pair<std::string, std::string>>> ListClaims(const std::string& model_id) override;
 
   // --- Whole-dataset work (streamed) ---

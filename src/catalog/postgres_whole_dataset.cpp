@@ -39,7 +39,9 @@ Result<std::vector<PlacedAnnotation>> PostgresCatalog::ListDatasetAnnotationsAft
     pqxx::nontransaction tx(c);
     return Collect(
         tx.exec_params(SAMCACHE_PLACED_ANNOTATION_SELECT
-                       "WHERE i.dataset_id = $1 AND (i.position, a.position) > ($2, $3) "
+                       // The row comparison spans two tables: `i.position >= $2` is the
+                       // range the index of images can start from.
+                       "WHERE i.dataset_id = $1 AND i.position >= $2 AND (i.position, a.position) > ($2, $3) "
                        "ORDER BY i.position, a.position LIMIT $4",
                        dataset_id, after.image_position, after.position, static_cast<int64_t>(limit)),
         ReadPlacedAnnotation);

@@ -55,6 +55,16 @@ struct ImageRecord {
   std::optional<PerceptualHash> perceptual_hash;  // of its blob
 };
 
+// What a whole-dataset job (prewarm) needs of an image, from the images table alone: reading
+// the blob rows too (which hold the thumbnails) costs ten times as much at 100,000 images.
+struct ImageKey {
+  std::string id;
+  std::string filename;
+  std::string content_hash;
+  std::string pixel_hash;
+  int64_t position = 0;
+};
+
 struct NewImage {
   std::string id;
   std::string dataset_id;

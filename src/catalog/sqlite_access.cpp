@@ -341,6 +341,14 @@ Result<std::vector<std::string>> SqliteCatalog::FilterClaimed(const std::string&
   return out;
 }
 
+Result<int64_t> SqliteCatalog::CountClaims(const std::string& project_id, const std::string& model_id) {
+  std::lock_guard lock(mu_);
+  SAMCACHE_ASSIGN_OR_RETURN(Query q, conn_.Prepare("SELECT COUNT(DISTINCT pixel_hash) FROM embedding_claims "
+                                                   "WHERE project_id = ? AND model_id IN (?, '*')"));
+  SAMCACHE_RETURN_IF_ERROR(q.Bind(project_id).Bind(model_id).Step());
+  return q.Int(0);
+}
+
 Result<std::vector<std::pair<std::string, std::string>>> SqliteCatalog::ListClaims(
     const std::string& model_id) {
   std::lock_guard lock(mu_);

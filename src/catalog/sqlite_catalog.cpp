@@ -311,6 +311,13 @@ Result<std::vector<ImageRecord>> SqliteCatalog::ListImages(const std::string& da
   return q.Bind(dataset_id).Collect(ReadImage);
 }
 
+Result<std::vector<ImageKey>> SqliteCatalog::ListImageKeys(const std::string& dataset_id) {
+  std::lock_guard lock(mu_);
+  SAMCACHE_ASSIGN_OR_RETURN(
+      Query q, conn_.Prepare(SAMCACHE_IMAGE_KEY_SELECT "WHERE dataset_id = ? ORDER BY position"));
+  return q.Bind(dataset_id).Collect(ReadImageKey);
+}
+
 Result<std::optional<BlobRecord>> SqliteCatalog::FindBlob(const std::string& content_hash) {
   std::lock_guard lock(mu_);
   return FindBlobLocked(content_hash);

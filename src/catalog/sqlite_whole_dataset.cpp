@@ -40,11 +40,14 @@ Result<std::vector<PlacedAnnotation>> SqliteCatalog::ListDatasetAnnotationsAfter
     const std::string& dataset_id, const AnnotationPlace& after, size_t limit) {
   std::lock_guard lock(mu_);
   SAMCACHE_ASSIGN_OR_RETURN(
-      Query q,
-      conn_.Prepare(SAMCACHE_PLACED_ANNOTATION_SELECT
-                    "WHERE i.dataset_id = ? AND (i.position > ? OR (i.position = ? AND a.position > ?)) "
-                    "ORDER BY i.position, a.position LIMIT ?"));
+      Query q, conn_.Prepare(SAMCACHE_PLACED_ANNOTATION_SELECT
+                             // `i.position >= ?` says what the OR implies: without it, bound parameters
+                             // make SQLite read the dataset's images from the first on every page.
+                             "WHERE i.dataset_id = ? AND i.position >= ? AND "
+                             "(i.position > ? OR (i.position = ? AND a.position > ?)) "
+                             "ORDER BY i.position, a.position LIMIT ?"));
   return q.Bind(dataset_id)
+      .Bind(after.image_position)
       .Bind(after.image_position)
       .Bind(after.image_position)
       .Bind(after.position)

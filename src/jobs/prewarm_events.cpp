@@ -51,18 +51,14 @@ PrewarmBoard::PrewarmBoard(Catalog& catalog, EmbeddingService& embeddings, Proje
 int64_t PrewarmBoard::CountProjectEmbeddings(const PrewarmJobRecord& job) {
   Result<DatasetRecord> dataset = catalog_.GetDataset(job.dataset_id);
   if (!dataset.ok()) return 0;  // deleted meanwhile: its claims may be gone too
-  Result<std::vector<std::pair<std::string, std::string>>> claims = catalog_.ListClaims(job.model_id);
-  if (!claims.ok()) {
+  // Distinct pictures: one claimed for the model and from before projects ("*") is one.
+  Result<int64_t> claimed = catalog_.CountClaims(dataset->project_id, job.model_id);
+  if (!claimed.ok()) {
     spdlog::warn("[PREWARM] job {}: cannot count the project's embeddings: {}", job.id,
-                 claims.status().message());
+                 claimed.status().message());
     return 0;
   }
-  // Distinct pixel hashes: a picture claimed for the model and from before projects ("*") is one.
-  std::set<std::string> pictures;
-  for (const auto& [project_id, pixel_hash] : *claims) {
-    if (project_id == dataset->project_id) pictures.insert(pixel_hash);
-  }
-  return static_cast<int64_t>(pictures.size());
+  return *claimed;
 }
 
 std::shared_ptr<PrewarmLiveJob> PrewarmBoard::Track(const PrewarmJobRecord& row,
@@ -212,10 +208,10 @@ void PrewarmBoard::AdoptCompleted(const PrewarmJobRecord& row) {
   }
   Result<DatasetRecord> dataset = catalog_.GetDataset(row.dataset_id);
   if (!dataset.ok()) return;
-  if (Result<std::vector<ImageRecord>> images = catalog_.ListImages(row.dataset_id); images.ok()) {
+  if (Result<std::vector<ImageKey>> images = catalog_.ListImageKeys(row.dataset_id); images.ok()) {
     std::vector<std::string> hashes;
     hashes.reserve(images->size());
-    for (const ImageRecord& image : *images) hashes.push_back(image.pixel_hash);
+    for (const ImageKey& image : *images) hashes.push_back(image.pixel_hash);
     embeddings_.AreCached(projects_.CacheHashes(dataset->project_id, hashes));  // under the project's keys
   }
 }

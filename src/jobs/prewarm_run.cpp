@@ -18,7 +18,7 @@ using Clock = std::chrono::steady_clock;
 constexpr auto kSaveInterval = std::chrono::milliseconds(200);
 constexpr auto kQueueFullRetry = std::chrono::milliseconds(100);
 
-PrewarmImageEvent Event(const ImageRecord& image, PrewarmImageState state, std::string detail) {
+PrewarmImageEvent Event(const ImageKey& image, PrewarmImageState state, std::string detail) {
   return PrewarmImageEvent{0, image.id, image.filename, state, std::move(detail)};
 }
 
@@ -49,19 +49,19 @@ bool PrewarmRun::Prepare() {
     return false;
   }
   project_id_ = dataset->project_id;
-  Result<std::vector<ImageRecord>> images = catalog_.ListImages(job_.record.dataset_id);
+  Result<std::vector<ImageKey>> images = catalog_.ListImageKeys(job_.record.dataset_id);
   if (!images.ok()) {
     spdlog::error("[PREWARM] job {}: cannot list the dataset's images: {}", id_, images.status().message());
     Finish(PrewarmJobState::kFailed, "cannot list the dataset's images: " + images.status().message());
     return false;
   }
   images_ = std::move(images).value();
-  for (const ImageRecord& image : images_) {
+  for (const ImageKey& image : images_) {
     if (image.position >= job_.record.next_position) remaining_.push_back(&image);
   }
   std::vector<std::string> pixel_hashes;
   pixel_hashes.reserve(remaining_.size());
-  for (const ImageRecord* image : remaining_) pixel_hashes.push_back(image->pixel_hash);
+  for (const ImageKey* image : remaining_) pixel_hashes.push_back(image->pixel_hash);
   cached_ = projects_.CachedFor(project_id_, pixel_hashes);  // one batched claim query, one store query
 
   std::set<std::string> to_compute;
@@ -99,7 +99,7 @@ void PrewarmRun::Pipeline() {
 }
 
 bool PrewarmRun::Admit(size_t i) {
-  const ImageRecord& image = *remaining_[i];
+  const ImageKey& image = *remaining_[i];
   Entry entry{&image, std::nullopt, ""};
   if (cached_[i]) {
     entry.skip_reason = "cached";
@@ -137,7 +137,7 @@ void PrewarmRun::SettleFront() {
 }
 
 std::optional<PrewarmImageEvent> PrewarmRun::Await(Entry& entry) {
-  const ImageRecord& image = *entry.image;
+  const ImageKey& image = *entry.image;
   if (!entry.pending) return Event(image, PrewarmImageState::kSkipped, entry.skip_reason);
   --computing_;
   board_.Publish(job_, Event(image, PrewarmImageState::kComputing, ""));
@@ -159,7 +159,7 @@ std::optional<PrewarmImageEvent> PrewarmRun::Await(Entry& entry) {
 }
 
 void PrewarmRun::Count(const Entry& entry, PrewarmImageEvent outcome) {
-  const ImageRecord& image = *entry.image;
+  const ImageKey& image = *entry.image;
   const Clock::time_point now = Clock::now();
   board_.Locked([&] {
     PrewarmJobRecord& r = job_.record;

@@ -41,7 +41,7 @@ class PrewarmRun {
  private:
   // One image of the job on its way through, in upload order.
   struct Entry {
-    const ImageRecord* image = nullptr;
+    const ImageKey* image = nullptr;
     std::optional<PendingEmbedding> pending;  // empty: skipped without asking the service
     std::string skip_reason;
   };
@@ -86,10 +86,10 @@ class PrewarmRun {
 
   std::string project_id_;              // the dataset's
   std::vector<std::string> unclaimed_;  // pixel hashes handled since the last FlushClaims
-  std::vector<ImageRecord> images_;
-  std::vector<const ImageRecord*> remaining_;  // from the job's position, in upload order
-  std::vector<bool> cached_;                   // per remaining image, from one batched query
-  std::set<std::string> asked_;                // pixel hashes requested from the service
+  std::vector<ImageKey> images_;
+  std::vector<const ImageKey*> remaining_;  // from the job's position, in upload order
+  std::vector<bool> cached_;                // per remaining image, from one batched query
+  std::set<std::string> asked_;             // pixel hashes requested from the service
   std::deque<Entry> in_order_;
   size_t computing_ = 0;
   std::chrono::steady_clock::time_point mark_;  // the last image settled; time since then is the next one's

@@ -11,6 +11,10 @@ ImageSource ProjectCache::SourceFor(const ImageRecord& image, const std::string&
   return ImageSource{image.content_hash, image.pixel_hash, claims_.CacheHash(project_id, image.pixel_hash)};
 }
 
+ImageSource ProjectCache::SourceFor(const ImageKey& image, const std::string& project_id) const {
+  return ImageSource{image.content_hash, image.pixel_hash, claims_.CacheHash(project_id, image.pixel_hash)};
+}
+
 std::vector<std::string> ProjectCache::CacheHashes(const std::string& project_id,
                                                    const std::vector<std::string>& pixel_hashes) const {
   std::vector<std::string> out;

@@ -30,6 +30,7 @@ class ProjectCache {
 
   // The image's source with the project's cache hash.
   ImageSource SourceFor(const ImageRecord& image, const std::string& project_id) const;
+  ImageSource SourceFor(const ImageKey& image, const std::string& project_id) const;
   // The project's cache hash of each pixel hash, in order.
   std::vector<std::string> CacheHashes(const std::string& project_id,
                                        const std::vector<std::string>& pixel_hashes) const;

@@ -135,6 +135,10 @@ ServerProcess::ServerProcess(fs::path data_dir, std::vector<std::string> extra_a
     args.push_back("--insecure-no-auth");
   }
   args.insert(args.end(), extra_args.begin(), extra_args.end());
+  // The child truncates it, but maybe after the first look below: a log left by an earlier
+  // process with this data folder would name its port.
+  std::error_code ignored;
+  fs::remove(log_path_, ignored);
   pid_ = Spawn(args, log_path_);
   const std::regex listening(R"(listening on http://127\.0\.0\.1:(\d+))");
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);

@@ -302,6 +302,20 @@ TEST_P(CatalogTest, AddImageDetectsDuplicatesAndNumbersPositions) {
   Result<std::vector<ImageRecord>> d2 = catalog_->ListImages("d2");
   ASSERT_TRUE(d2.ok());
   EXPECT_EQ(Ids(*d2), (std::vector<std::string>{"i4"}));
+  // The keys of the same images, in the same order, with the same fields.
+  Result<std::vector<ImageKey>> keys = catalog_->ListImageKeys("d1");
+  ASSERT_TRUE(keys.ok()) << keys.status().message();
+  ASSERT_EQ(keys->size(), d1->size());
+  for (size_t i = 0; i < keys->size(); ++i) {
+    const ImageRecord& image = (*d1)[i];
+    const ImageKey& key = (*keys)[i];
+    EXPECT_EQ(key.id, image.id);
+    EXPECT_EQ(key.filename, image.filename);
+    EXPECT_EQ(key.content_hash, image.content_hash);
+    EXPECT_EQ(key.pixel_hash, image.pixel_hash);
+    EXPECT_EQ(key.position, image.position);
+  }
+  EXPECT_TRUE(catalog_->ListImageKeys("no-such-dataset")->empty());
 
   const CatalogStats stats = StatsOrDie(*catalog_);
   EXPECT_EQ(stats.datasets, 2);
@@ -1176,6 +1190,14 @@ TEST_P(CatalogTest, ClaimsAreFilteredByProjectAndModelInBatches) {
   std::sort(want_b.begin(), want_b.end(), [](const auto& x, const auto& y) { return x.second < y.second; });
   EXPECT_EQ(*of_b, want_b);
   EXPECT_EQ(catalog_->ListClaims("model-a")->size(), even.size() + 1);
+
+  // The counts: distinct pictures per project and model, a "*" claim counting for every model
+  // and a picture claimed both ways counting once.
+  ASSERT_TRUE(catalog_->AddClaims("p1", "*", {hashes[0]}).ok());
+  EXPECT_EQ(*catalog_->CountClaims("p1", "model-a"), static_cast<int64_t>(even.size()) + 1);
+  EXPECT_EQ(*catalog_->CountClaims("p1", "model-b"), 2);
+  EXPECT_EQ(*catalog_->CountClaims(kDefaultProjectId, "model-b"), 1);
+  EXPECT_EQ(*catalog_->CountClaims(kDefaultProjectId, "model-a"), 0);
 }
 
 TEST_P(CatalogTest, DuplicatesAndPixelCopiesAreFoundWithinTheProject) {

@@ -548,5 +548,45 @@ TEST_P(ImagePagesTest, TheStatementsAroundPagesUseIndexes) {
   for (const auto& [what, sql] : statements) ExpectIndexed(PlanOf(GetParam(), path_, sql), what);
 }
 
+// The export's annotation pages (text as in the backends' ListDatasetAnnotationsAfter, with
+// parameters as they run there, left unbound): each page starts from its image position on
+// the index, not from the dataset's first image, so that a whole export is linear.
+TEST_P(ImagePagesTest, AnnotationPagesOfTheExportStartAtTheirPosition) {
+  const std::string d = ScaleCatalog();
+  std::string plan;
+  if (GetParam() == Backend::kSqlite) {
+    plan = PlanOf(GetParam(), path_,
+                  "SELECT a.id FROM annotations a JOIN images i ON i.id = a.image_id "
+                  "WHERE i.dataset_id = ? AND i.position >= ? AND "
+                  "(i.position > ? OR (i.position = ? AND a.position > ?)) "
+                  "ORDER BY i.position, a.position LIMIT ?");
+    EXPECT_NE(plan.find("(dataset_id=? AND position>?)"), std::string::npos) << plan;
+  } else {
+    // Annotations as in a labelled catalog: 250,000 on the other project's images, 5 on each of
+    // the dataset's; the planner then walks the images' index as it would at scale.
+    const std::string columns =
+        "INSERT INTO annotations (id, image_id, position, category, mask_height, mask_width, rle_counts, "
+        "bbox_x, bbox_y, bbox_w, bbox_h, area, created_at, updated_at) ";
+    postgres_->Exec(
+        columns +
+        "SELECT 'a' || g, substr(md5('i' || (g % 50000 + 1)), 1, 16), g, 'c', 1, 1, '1', 0, 0, 1, "
+        "1, 1, 't', 't' FROM generate_series(1, 250000) g;" +
+        columns +
+        "SELECT 'b' || i.id || g, i.id, g, 'c', 1, 1, '1', 0, 0, 1, 1, 1, 't', 't' FROM images i, "
+        "generate_series(1, 5) g WHERE i.dataset_id = '" +
+        d + "'; ANALYZE");
+    pqxx::connection c(path_);
+    pqxx::nontransaction tx(c);
+    tx.exec(
+        "PREPARE annotations_after(text, bigint, bigint, bigint) AS SELECT a.id FROM annotations a JOIN "
+        "images i ON i.id = a.image_id WHERE i.dataset_id = $1 AND i.position >= $2 AND "
+        "(i.position, a.position) > ($2, $3) ORDER BY i.position, a.position LIMIT $4");
+    for (const auto& row : tx.exec("EXPLAIN EXECUTE annotations_after('" + d + "', 150, 0, 256)"))
+      plan += row[0].as<std::string>() + "\n";
+    EXPECT_NE(plan.find("AND (\"position\" >= '150'::bigint))"), std::string::npos) << plan;
+  }
+  ExpectIndexed(plan, "ListDatasetAnnotationsAfter");
+}
+
 }  // namespace
 }  // namespace samcache
