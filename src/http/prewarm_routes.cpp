@@ -1,6 +1,7 @@
 // Prewarm endpoints: start, follow (snapshot and Server-Sent Events), cancel and resume.
 // One job per dataset and model: a start takes `model` (http/model_param.h); a job's other
 // routes go to the PrewarmJobs of the model its row names.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -63,6 +64,10 @@ PrewarmJobs& JobsOf(App& app, const std::string& model_id) {
   return *model->prewarm;  // callers checked that the set is not empty
 }
 
+// Failed images listed in a job's JSON: a job over 100,000 broken files is followed by
+// polling, and each poll must stay small. `failed` counts them all.
+constexpr size_t kListedFailures = 100;
+
 // A job as the API shows it, texts included. `model_name`: null for a model this process
 // does not serve.
 json PrewarmJson(const PrewarmSnapshot& s, const ModelSet& models) {
@@ -71,7 +76,9 @@ json PrewarmJson(const PrewarmSnapshot& s, const ModelSet& models) {
   json current = nullptr;
   if (s.current) current = EventJson(*s.current);
   json failures = json::array();
-  for (const PrewarmFailure& f : s.failures) {
+  const size_t listed = std::min(s.failures.size(), kListedFailures);
+  for (size_t i = 0; i < listed; ++i) {
+    const PrewarmFailure& f = s.failures[i];
     failures.push_back(json{{"image_id", f.image_id}, {"filename", f.filename}, {"reason", f.reason}});
   }
   return json{{"job_id", j.id},
@@ -94,6 +101,7 @@ json PrewarmJson(const PrewarmSnapshot& s, const ModelSet& models) {
               {"message", MessageFor(s)},
               {"cache_embeddings", s.cache_embeddings},
               {"failures", std::move(failures)},
+              {"failures_not_listed", std::max<int64_t>(0, j.failed - static_cast<int64_t>(listed))},
               {"error", j.error},
               {"runner", j.runner},
               {"created_at", j.created_at},

@@ -47,10 +47,14 @@ SessionPool::Lease SessionPool::Take() {
   if (narrow_.size() == 1) return Lease(nullptr, narrow_.front().get());  // shared, as before
   std::unique_lock lock(mu_);
   const uint64_t ticket = next_ticket_++;
-  // Alone: every core for this click. Else a narrow session, so clicks run side by side
-  // (never the wide one beside others: its threads would fight theirs for the cores).
-  const auto alone = [&] { return running_ == 0 && wide_free_; };
-  freed_.wait(lock, [&] { return ticket == serving_ && (alone() || !free_.empty()); });
+  // Alone (nothing running, nobody queued behind): every core for this click. Else a narrow
+  // session, so clicks run side by side. Never beside the wide one: its threads would fight
+  // theirs for the cores, so a click that comes while it runs waits for it (a lone click's
+  // time), and a queue that built up meanwhile goes on in narrow sessions.
+  const bool has_wide = wide_ != nullptr;
+  const auto alone = [&] { return has_wide && wide_free_ && running_ == 0 && next_ticket_ == ticket + 1; };
+  const auto wide_out = [&] { return has_wide && !wide_free_; };
+  freed_.wait(lock, [&] { return ticket == serving_ && !wide_out() && (alone() || !free_.empty()); });
   Ort::Session* session = nullptr;
   if (alone()) {
     wide_free_ = false;

@@ -380,6 +380,25 @@ TEST_F(PrewarmApiTest, FailedImagesAreCountedAndTheJobGoesOn) {
   EXPECT_EQ(job.body["message"], "Dataset ready (cache: 3 embeddings, computed: 3, skipped: 0, failed: 1)");
 }
 
+// A job's JSON lists the first 100 failed images and says how many more there are.
+TEST_F(PrewarmApiTest, AJobListsAtMostAHundredFailures) {
+  const auto files = MakeImages(103, 200, 32, 24);
+  Reply upload = Upload(files);
+  ASSERT_EQ(upload.status, 200) << upload.raw;
+  for (const json& image : upload.body["images"]) {
+    const std::string hash = image["content_hash"];
+    WriteFile(data() / "blobs" / hash.substr(0, 2) / hash, "not an image any more");
+  }
+  Reply job = Prewarm(*client_, upload.body["dataset_id"]);
+  ASSERT_EQ(job.body["status"], "completed") << job.raw;
+  EXPECT_EQ(job.body["failed"], 103);
+  ASSERT_EQ(job.body["failures"].size(), 100u);
+  EXPECT_EQ(job.body["failures_not_listed"], 3);
+  EXPECT_EQ(job.body["failures"][0]["filename"], files[0].filename);
+  Reply small = Prewarm(*client_, Upload(MakeImages(1, 400)).body["dataset_id"]);
+  EXPECT_EQ(small.body["failures_not_listed"], 0) << small.raw;
+}
+
 TEST_F(PrewarmApiTest, BadRequestsGetClearErrors) {
   Reply unknown = StartPrewarm(*client_, "no-such-dataset");
   EXPECT_EQ(unknown.status, 404);
