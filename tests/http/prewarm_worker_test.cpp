@@ -83,16 +83,6 @@ class PrewarmWorkerTest : public ::testing::Test {
     return reply;
   }
   Reply Get(const std::string& path) { return ToReply(client_->Get(path)); }
-  // Polls serve's snapshot until the job has handled at least `done` images.
-  Reply WaitForDone(const std::string& job_id, int done) {
-    Reply reply;
-    for (int i = 0; i < 6000; ++i) {
-      reply = Get("/api/sam/prewarm/" + job_id);
-      if (reply.status != 200 || reply.body["done"].get<int>() >= done) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return reply;
-  }
 
   TempDir tmp_;
   std::unique_ptr<ServerProcess> serve_;
@@ -228,7 +218,9 @@ TEST_F(PrewarmWorkerTest, AHungWorkerLosesItsJobAfterTheStaleInterval) {
   const size_t holder = workers[0]->Log().find(claimed) != std::string::npos ? 0 : 1;
   ServerProcess& hung = *workers[holder];
   ServerProcess& other = *workers[1 - holder];
-  ASSERT_GE(WaitForDone(job_id, 2).body["done"].get<int>(), 2);
+  // After its second picture, from its own log: the job's saved progress lags by up to a
+  // save interval, in which the demo model may finish the rest.
+  ASSERT_TRUE(Eventually([&] { return Count(hung.Log(), "[ENCODE]") >= 2; })) << hung.Log();
 
   // Stop it outside a catalog write: a process stopped while holding SQLite's write lock
   // would block every process, which is not what this test is about.
