@@ -165,7 +165,7 @@ TEST_F(PrewarmWorkerTest, AKilledWorkersJobIsFinishedByAnother) {
   const std::string job_id = started.body["job_id"];
   // Killed after its third picture: the demo model encodes one in a few tens of ms, so the
   // worker is stopped first, which keeps the job unfinished on a machine of any speed.
-  ASSERT_TRUE(Eventually([&] { return Count(first->Log(), "[ENCODE]") >= 3; })) << first->Log();
+  ASSERT_TRUE(Eventually([&] { return first->LogCount("[ENCODE]") >= 3; })) << first->Log();
   first->Signal(SIGSTOP);
   first->Kill();
   const size_t stored = CacheFiles(data());
@@ -220,7 +220,7 @@ TEST_F(PrewarmWorkerTest, AHungWorkerLosesItsJobAfterTheStaleInterval) {
   ServerProcess& other = *workers[1 - holder];
   // After its second picture, from its own log: the job's saved progress lags by up to a
   // save interval, in which the demo model may finish the rest.
-  ASSERT_TRUE(Eventually([&] { return Count(hung.Log(), "[ENCODE]") >= 2; })) << hung.Log();
+  ASSERT_TRUE(Eventually([&] { return hung.LogCount("[ENCODE]") >= 2; })) << hung.Log();
 
   // Stop it outside a catalog write: a process stopped while holding SQLite's write lock
   // would block every process, which is not what this test is about.

@@ -173,6 +173,13 @@ std::string ServerProcess::Log() const {
   return ss.str();
 }
 
+size_t ServerProcess::LogCount(const std::string& needle) const {
+  const std::string log = Log();
+  size_t n = 0;
+  for (size_t at = log.find(needle); at != std::string::npos; at = log.find(needle, at + needle.size())) ++n;
+  return n;
+}
+
 int ServerProcess::Stop() {
   if (pid_ <= 0) return -1;
   kill(pid_, SIGTERM);

@@ -61,6 +61,9 @@ class ServerProcess {
   pid_t pid() const { return pid_; }  // -1 once stopped
   const std::filesystem::path& log_path() const { return log_path_; }
   std::string Log() const;
+  // How many times `needle` is in the log, e.g. "[ENCODE]": pictures encoded so far (the
+  // catalog's saved progress lags by a save interval).
+  size_t LogCount(const std::string& needle) const;
   // SIGTERM and wait; returns the exit status (as from waitpid).
   int Stop();
   // SIGKILL and wait: a crash at whatever point the server had reached.
