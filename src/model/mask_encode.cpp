@@ -3,7 +3,9 @@
 // columns at a time as bits, and a large box on two threads. The result is identical to the
 // full-mask path's (mask_encode_test).
 #include <algorithm>
+#include <array>
 #include <bit>
+#include <climits>
 #include <cstring>
 #include <string>
 #include <system_error>
@@ -13,11 +15,8 @@
 
 #include "model/bilinear_resize.h"
 #include "model/mask_codec.h"
+#include "model/mask_kernels.h"
 #include "model/rle_runs.h"
-
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
 namespace samcache {
 namespace {
@@ -40,64 +39,69 @@ std::pair<int, int> ReachedRange(int in, int out, int s0, int s1) {
   return {first, last};
 }
 
-// MaskBbox and MaskArea from column-major run lengths: a run within one column spans its
-// rows; one that crosses into the next column spans every row.
-void BboxAndArea(const std::vector<uint32_t>& counts, int height, EncodedMask& out) {
-  const uint64_t h = static_cast<uint64_t>(height);
-  uint64_t at = 0, area = 0;
-  uint64_t min_x = UINT64_MAX, max_x = 0, min_y = UINT64_MAX, max_y = 0;
-  for (size_t i = 0; i < counts.size(); ++i) {
-    const uint64_t n = counts[i];
-    if (i % 2 == 1 && n > 0) {
-      const uint64_t first = at, last = at + n - 1;
-      const uint64_t c0 = first / h, c1 = last / h;
-      min_x = std::min(min_x, c0);
-      max_x = std::max(max_x, c1);
-      min_y = std::min(min_y, c0 == c1 ? first % h : 0);
-      max_y = std::max(max_y, c0 == c1 ? last % h : h - 1);
-      area += n;
-    }
-    at += n;
+// Taps [first, first + count) of `xt` (count <= 64) as a strip's, with source columns counted
+// from the first one the strip reads.
+StripTaps MakeStripTaps(const std::vector<Tap>& xt, int first, int count) {
+  StripTaps taps;
+  taps.columns = count;
+  const int base = xt[static_cast<size_t>(first)].i0;
+  for (int x = 0; x < count; ++x) {
+    const Tap& t = xt[static_cast<size_t>(first + x)];
+    taps.i0[x] = t.i0 - base;
+    taps.i1[x] = t.i1 - base;
+    taps.w0[x] = t.w0;
+    taps.w1[x] = t.w1;
+    taps.source_cols = std::max(taps.source_cols, t.i1 - base + 1);
   }
-  out.area = area;
-  if (area == 0) return;
-  out.bbox = {static_cast<int>(min_x), static_cast<int>(min_y), static_cast<int>(max_x - min_x + 1),
-              static_cast<int>(max_y - min_y + 1)};
+  return taps;
 }
 
-// Bit x of the result: r0[x] * b0 + r1[x] * b1 > 0, for x < n <= 64. The same float operations
-// as ThresholdRow, so the same mask.
-uint64_t PositiveBits(const float* r0, const float* r1, float b0, float b1, int n) {
-  uint64_t bits = 0;
-  int x = 0;
-#if defined(__SSE2__)
-  const __m128 w0 = _mm_set1_ps(b0), w1 = _mm_set1_ps(b1), zero = _mm_setzero_ps();
-  for (; x + 4 <= n; x += 4) {
-    const __m128 v = _mm_add_ps(_mm_mul_ps(_mm_loadu_ps(r0 + x), w0), _mm_mul_ps(_mm_loadu_ps(r1 + x), w1));
-    bits |= static_cast<uint64_t>(_mm_movemask_ps(_mm_cmpgt_ps(v, zero))) << x;
-  }
-#endif
-  for (; x < n; ++x) bits |= static_cast<uint64_t>((r0[x] * b0 + r1[x] * b1) > 0.0f) << x;
-  return bits;
-}
+// The tight box and area of the foreground, gathered from the positive bits strip by strip.
+struct BoxStats {
+  int min_x = INT_MAX, max_x = -1, min_y = INT_MAX, max_y = -1;
 
-// Transposes a 64 x 64 bit matrix in place: bit c of a[r] becomes bit r of a[c]. Swaps the
-// off-diagonal halves of ever smaller blocks (Hacker's Delight, 7-3, with bit 0 first).
-void TransposeBits64(uint64_t a[64]) {
-  uint64_t m = 0x00000000FFFFFFFFull;
-  for (int j = 32; j != 0; j >>= 1, m ^= m << j) {
-    for (int k = 0; k < 64; k = (k + j + 1) & ~j) {
-      const uint64_t t = ((a[k] >> j) ^ a[k + j]) & m;
-      a[k + j] ^= t;
-      a[k] ^= t << j;
-    }
+  // Box rows y0.. of one strip whose first column is x0 (bit c of a word: column x0 + c).
+  void Strip(const uint64_t* rows, int count, int x0, int y0) {
+    int first = 0, last = count - 1;
+    while (first < count && rows[first] == 0) ++first;
+    if (first == count) return;
+    while (rows[last] == 0) --last;
+    uint64_t any = 0;
+    for (int r = first; r <= last; ++r) any |= rows[r];
+    min_y = std::min(min_y, y0 + first);
+    max_y = std::max(max_y, y0 + last);
+    min_x = std::min(min_x, x0 + std::countr_zero(any));
+    max_x = std::max(max_x, x0 + 63 - std::countl_zero(any));
   }
+  void Merge(const BoxStats& other) {
+    min_x = std::min(min_x, other.min_x);
+    max_x = std::max(max_x, other.max_x);
+    min_y = std::min(min_y, other.min_y);
+    max_y = std::max(max_y, other.max_y);
+  }
+  std::array<int, 4> Bbox() const {
+    if (max_x < 0) return {0, 0, 0, 0};
+    return {min_x, min_y, max_x - min_x + 1, max_y - min_y + 1};
+  }
+};
+
+// Foreground pixels of column-major run lengths (every second run, from the second).
+uint64_t ForegroundArea(const std::vector<uint32_t>& counts) {
+  uint64_t area = 0;
+  for (size_t i = 1; i < counts.size(); i += 2) area += counts[i];
+  return area;
 }
 
 // Boxes of at least this many pixels are encoded on two threads, and so is the text of at
 // least this many runs.
 constexpr uint64_t kSplitPixels = 2'000'000;
 constexpr size_t kSplitCounts = 20'000;
+
+// Where a block of a source is: row r at data + r * stride.
+struct BlockView {
+  const float* data;
+  size_t stride;
+};
 
 // Inclusive bounds of the positive values of a source; sy1 < 0 when there are none.
 struct PositiveBox {
@@ -123,13 +127,9 @@ struct MatrixSource {
     }
     return box;
   }
-  // Rows [r0, r1) x columns [c0, c1) into `out`, row-major.
-  void Block(int r0, int r1, int c0, int c1, float* out) const {
-    for (int y = r0; y < r1; ++y) {
-      std::memcpy(out, data + static_cast<size_t>(y) * width + c0,
-                  sizeof(float) * static_cast<size_t>(c1 - c0));
-      out += c1 - c0;
-    }
+  // Rows [r0, r1) x columns [c0, c1): where they are, no copy.
+  BlockView Block(int r0, int /*r1*/, int c0, int /*c1*/, std::vector<float>& /*scratch*/) const {
+    return {data + static_cast<size_t>(r0) * width + c0, static_cast<size_t>(width)};
   }
 };
 
@@ -159,13 +159,26 @@ struct CroppedUpsampleSource {
     if (sy0 > sy1 || sx0 > sx1) return {height, -1, width, -1};
     return {sy0, sy1, sx0, sx1};
   }
-  void Block(int r0, int r1, int c0, int c1, float* out) const {
+  // Rows [r0, r1) x columns [c0, c1), made in `scratch`: per 64 columns, the horizontal pass of
+  // the low-res rows they read, then each row a blend of two of those.
+  BlockView Block(int r0, int r1, int c0, int c1, std::vector<float>& scratch) const {
     const size_t stride = static_cast<size_t>(c1 - c0);
-    ResizeBilinearWithTaps(low_res, low_w, xt, yt, r0, r1, c0, c1,
-                           [&](int y, const float* a, const float* b, float b0, float b1) {
-                             float* d = out + static_cast<size_t>(y - r0) * stride;
-                             for (size_t x = 0; x < stride; ++x) d[x] = a[x] * b0 + b[x] * b1;
-                           });
+    scratch.resize(static_cast<size_t>(r1 - r0) * stride);
+    const int low0 = yt[static_cast<size_t>(r0)].i0, low_rows = yt[static_cast<size_t>(r1 - 1)].i1 + 1 - low0;
+    std::vector<float> rows(static_cast<size_t>(low_rows) * StripTaps::kMaxColumns);
+    for (int cc = c0; cc < c1; cc += StripTaps::kMaxColumns) {
+      const int n = std::min(StripTaps::kMaxColumns, c1 - cc);
+      const StripTaps taps = MakeStripTaps(xt, cc, n);
+      HorizontalStrip(low_res + static_cast<size_t>(low0) * low_w + xt[static_cast<size_t>(cc)].i0,
+                      static_cast<size_t>(low_w), low_rows, taps, rows.data());
+      for (int y = r0; y < r1; ++y) {
+        const Tap& t = yt[static_cast<size_t>(y)];
+        BlendRow(rows.data() + static_cast<size_t>(t.i0 - low0) * StripTaps::kMaxColumns,
+                 rows.data() + static_cast<size_t>(t.i1 - low0) * StripTaps::kMaxColumns, t.w0, t.w1, n,
+                 scratch.data() + static_cast<size_t>(y - r0) * stride + (cc - c0));
+      }
+    }
+    return {scratch.data(), stride};
   }
 };
 
@@ -192,50 +205,46 @@ EncodedMask EncodeResized(const Source& src, int out_h, int out_w) {
     out.rle.counts = CompressRleCounts(runs.Finish(pixels));
     return out;
   }
-  // The box is made a strip of 64 columns at a time: one 64-bit word of positives per row,
-  // then per 64 rows a bit transpose gives each column's pixels as a word, from which the runs
-  // come a run (not a pixel) at a time. Whole background columns left of the box, then per
-  // box column the background above it, its pixels and the background below, then the
-  // columns to the right. Each strip first copies (or makes) the block of the source its taps
-  // read, so that the resize reads from a few kilobytes rather than from every row of the
-  // source.
+  // The box is made a strip of 64 columns at a time: the horizontal pass of the source rows the
+  // strip reads (64 floats each), then one 64-bit word of positives per output row, then per
+  // 64 rows a bit transpose gives each column's pixels as a word, from which the runs come a
+  // run (not a pixel) at a time. Whole background columns left of the box, then per box
+  // column the background above it, its pixels and the background below, then the columns to
+  // the right. The strip's source block is a few kilobytes wide, not every row of the source.
   const int box_h = y1 - y0;
   const int row_blocks = (box_h + 63) / 64;
   const std::vector<Tap> xt = BilinearTaps(in_w, out_w, x1);
   std::vector<Tap> yt = BilinearTaps(in_h, out_h, y1);
   const int source_row0 = yt[y0].i0, source_rows = yt[y1 - 1].i1 + 1 - source_row0;
   for (Tap& t : yt) t.i0 -= source_row0, t.i1 -= source_row0;  // rows of the block
-  constexpr int kStripColumns = 64;
-  // The runs of box columns [from, to), counted from a background run.
-  auto encode_columns = [&](int from, int to, RunCounter& into) {
+  constexpr int kStripColumns = StripTaps::kMaxColumns;
+  // The runs of box columns [from, to), counted from a background run, and their box.
+  auto encode_columns = [&](int from, int to, RunCounter& into, BoxStats& box) {
     std::vector<uint64_t> rows_bits(static_cast<size_t>(row_blocks) * 64);  // zero past box_h
     std::vector<uint64_t> column_bits(static_cast<size_t>(row_blocks) * 64);
-    std::vector<float> source;
-    std::vector<Tap> strip_taps(kStripColumns);
+    std::vector<float> scratch;
+    std::vector<float> strip(static_cast<size_t>(source_rows) * kStripColumns);
     for (int c0 = from; c0 < to; c0 += kStripColumns) {
       const int columns = std::min(kStripColumns, to - c0);
-      const int source_col0 = xt[c0].i0, source_cols = xt[c0 + columns - 1].i1 + 1 - source_col0;
-      source.resize(static_cast<size_t>(source_rows) * source_cols);
-      src.Block(source_row0, source_row0 + source_rows, source_col0, source_col0 + source_cols,
-                source.data());
-      for (int x = 0; x < columns; ++x) {
-        const Tap& t = xt[c0 + x];
-        strip_taps[x] = Tap{t.i0 - source_col0, t.i1 - source_col0, t.w0, t.w1};
-      }
-      ResizeBilinearWithTaps(source.data(), source_cols, strip_taps, yt, y0, y1, 0, columns,
-                             [&](int y, const float* r0, const float* r1, float b0, float b1) {
-                               rows_bits[static_cast<size_t>(y - y0)] = PositiveBits(r0, r1, b0, b1, columns);
-                             });
+      const StripTaps taps = MakeStripTaps(xt, c0, columns);
+      const int source_col0 = xt[c0].i0;
+      const BlockView block = src.Block(source_row0, source_row0 + source_rows, source_col0,
+                                        source_col0 + taps.source_cols, scratch);
+      HorizontalStrip(block.data, block.stride, source_rows, taps, strip.data());
+      PositiveRows(strip.data(), yt.data(), y0, y1, columns, rows_bits.data());
+      box.Strip(rows_bits.data(), box_h, c0, y0);
       // column_bits[c * row_blocks + b]: rows 64b.. of column c.
       for (int b = 0; b < row_blocks; ++b) {
-        uint64_t* block = rows_bits.data() + static_cast<size_t>(b) * 64;
-        TransposeBits64(block);
-        for (int c = 0; c < columns; ++c) column_bits[static_cast<size_t>(c) * row_blocks + b] = block[c];
+        uint64_t* words = rows_bits.data() + static_cast<size_t>(b) * 64;
+        uint64_t any = 0;
+        for (int r = 0; r < 64; ++r) any |= words[r];
+        if (any != 0) TransposeBits64(words);  // all background is its own transpose
+        for (int c = 0; c < columns; ++c) column_bits[static_cast<size_t>(c) * row_blocks + b] = words[c];
       }
       for (int c = 0; c < columns; ++c) {
         into.Background(static_cast<size_t>(y0));
         const uint64_t* column = column_bits.data() + static_cast<size_t>(c) * row_blocks;
-        for (int b = 0; b < row_blocks; ++b) into.Bits(column[b], std::min(64, box_h - 64 * b));
+        into.Words(column, static_cast<size_t>(box_h));
         into.Background(static_cast<size_t>(out_h - y1));
       }
     }
@@ -246,25 +255,28 @@ EncodedMask EncodeResized(const Source& src, int out_h, int out_w) {
   const uint64_t box_pixels = static_cast<uint64_t>(box_h) * static_cast<uint64_t>(x1 - x0);
   const int mid = x0 + (x1 - x0) / (2 * kStripColumns) * kStripColumns;
   bool split = box_pixels >= kSplitPixels && mid > x0 && std::thread::hardware_concurrency() > 1;
+  BoxStats box;
   if (split) {
     RunCounter right;
+    BoxStats right_box;
     std::thread helper;
     try {
-      helper = std::thread([&] { encode_columns(mid, x1, right); });
+      helper = std::thread([&] { encode_columns(mid, x1, right, right_box); });
     } catch (const std::system_error&) {
       split = false;  // no thread to be had: all on this one
     }
     if (split) {
-      encode_columns(x0, mid, runs);
+      encode_columns(x0, mid, runs, box);
       helper.join();
       runs.Append(right);
+      box.Merge(right_box);
     }
   }
-  if (!split) encode_columns(x0, x1, runs);
+  if (!split) encode_columns(x0, x1, runs, box);
   runs.Background(static_cast<size_t>(out_w - x1) * out_h);
   const std::vector<uint32_t> counts = runs.Finish(pixels);
   // A speckled mask has a hundred thousand runs: the second half of their text is written on
-  // another thread while this one writes the first and finds the box and area.
+  // another thread while this one writes the first and sums the area.
   std::string tail;
   std::thread writer;
   const size_t half = split && counts.size() >= kSplitCounts ? counts.size() / 2 : counts.size();
@@ -276,7 +288,8 @@ EncodedMask EncodeResized(const Source& src, int out_h, int out_w) {
   }
   const size_t first_end = writer.joinable() ? half : counts.size();
   CompressRleRange(counts, 0, first_end, out.rle.counts);
-  BboxAndArea(counts, out_h, out);
+  out.area = ForegroundArea(counts);
+  out.bbox = box.Bbox();
   if (writer.joinable()) {
     writer.join();
     out.rle.counts += tail;

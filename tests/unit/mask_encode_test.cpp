@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "model/mask_codec.h"
+#include "model/mask_kernels.h"
 #include "model/preprocess.h"
 #include "model/segmenter.h"
 
@@ -169,6 +170,27 @@ TEST(MaskEncodeTest, EncodeForModelMatchesUpsampleForModel) {
       }
     }
   }
+}
+
+// The portable kernels (what a CPU without AVX-512 runs) give the same masks as the reference
+// too; on such a CPU the tests above already ran them.
+TEST(MaskEncodeTest, PortableKernelsMatchTheFullMask) {
+  mask_internal::UsePortableMaskKernels(true);
+  uint32_t seed = 20000;
+  for (const Size& size : kSizes) {
+    const ResizedSize input = LongestSideSize(size.height, size.width, 1024);
+    for (Pattern pattern : {Pattern::kBlob, Pattern::kDenseNoise, Pattern::kEdges}) {
+      SCOPED_TRACE(std::to_string(size.height) + "x" + std::to_string(size.width) + " pattern " +
+                   std::to_string(static_cast<int>(pattern)));
+      const std::vector<float> low = Logits(pattern, seed++);
+      ExpectSame(
+          EncodeLowResLogits(low.data(), kLow, kLow, input.height, input.width, size.height, size.width),
+          UpsampleLowResLogits(low.data(), kLow, kLow, input.height, input.width, size.height, size.width));
+      ExpectSame(EncodeStretchedLogits(low.data(), kLow, kLow, size.height, size.width),
+                 UpsampleStretchedLogits(low.data(), kLow, kLow, size.height, size.width));
+    }
+  }
+  mask_internal::UsePortableMaskKernels(false);
 }
 
 }  // namespace

@@ -1,0 +1,310 @@
+// See mask_kernels.h. The AVX-512 functions carry their own target attribute, so the rest of the
+// binary keeps the baseline instruction set, and they run only where the CPU says it has AVX-512F.
+#include "model/mask_kernels.h"
+
+#include <atomic>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define SAMCACHE_MASK_AVX512 1
+// GCC 12's AVX-512 intrinsics start some results from an "undefined" vector, which
+// -Wuninitialized flags where they are inlined (GCC bug 105593).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#include <immintrin.h>
+#pragma GCC diagnostic pop
+#endif
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+namespace samcache::mask_internal {
+namespace {
+
+std::atomic<bool> g_portable{false};
+
+// ---- Portable: SSE2 where the baseline has it, else scalar. ----
+
+void HorizontalStripPortable(const float* src, size_t stride, int rows, const StripTaps& t, float* out) {
+  for (int r = 0; r < rows; ++r) {
+    const float* row = src + static_cast<size_t>(r) * stride;
+    float* d = out + static_cast<size_t>(r) * StripTaps::kMaxColumns;
+    for (int x = 0; x < t.columns; ++x) d[x] = row[t.i0[x]] * t.w0[x] + row[t.i1[x]] * t.w1[x];
+  }
+}
+
+void BlendRowPortable(const float* a, const float* b, float b0, float b1, int n, float* out) {
+  int x = 0;
+#if defined(__SSE2__)
+  const __m128 w0 = _mm_set1_ps(b0), w1 = _mm_set1_ps(b1);
+  for (; x + 4 <= n; x += 4) {
+    _mm_storeu_ps(out + x,
+                  _mm_add_ps(_mm_mul_ps(_mm_loadu_ps(a + x), w0), _mm_mul_ps(_mm_loadu_ps(b + x), w1)));
+  }
+#endif
+  for (; x < n; ++x) out[x] = a[x] * b0 + b[x] * b1;
+}
+
+uint64_t PositiveBitsPortable(const float* a, const float* b, float b0, float b1, int n) {
+  uint64_t bits = 0;
+  int x = 0;
+#if defined(__SSE2__)
+  const __m128 w0 = _mm_set1_ps(b0), w1 = _mm_set1_ps(b1), zero = _mm_setzero_ps();
+  for (; x + 4 <= n; x += 4) {
+    const __m128 v = _mm_add_ps(_mm_mul_ps(_mm_loadu_ps(a + x), w0), _mm_mul_ps(_mm_loadu_ps(b + x), w1));
+    bits |= static_cast<uint64_t>(_mm_movemask_ps(_mm_cmpgt_ps(v, zero))) << x;
+  }
+#endif
+  for (; x < n; ++x) bits |= static_cast<uint64_t>((a[x] * b0 + b[x] * b1) > 0.0f) << x;
+  return bits;
+}
+
+void PositiveRowsPortable(const float* strip, const Tap* yt, int y0, int y1, int columns, uint64_t* out) {
+  for (int y = y0; y < y1; ++y) {
+    const Tap& t = yt[y];
+    out[y - y0] =
+        PositiveBitsPortable(strip + static_cast<size_t>(t.i0) * StripTaps::kMaxColumns,
+                             strip + static_cast<size_t>(t.i1) * StripTaps::kMaxColumns, t.w0, t.w1, columns);
+  }
+}
+
+// Swaps the off-diagonal halves of ever smaller blocks (Hacker's Delight, 7-3, with bit 0
+// first): at step j, rows k and k + j (bit j of k clear) exchange the bits under m << j and m.
+void TransposeBits64Portable(uint64_t a[64]) {
+  uint64_t m = 0x00000000FFFFFFFFull;
+  for (int j = 32; j != 0; j >>= 1, m ^= m << j) {
+    for (int k = 0; k < 64; k = (k + j + 1) & ~j) {
+      const uint64_t t = ((a[k] >> j) ^ a[k + j]) & m;
+      a[k + j] ^= t;
+      a[k] ^= t << j;
+    }
+  }
+}
+
+#if defined(SAMCACHE_MASK_AVX512)
+
+#define SAMCACHE_AVX512 __attribute__((target("avx512f")))
+
+// Lanes [0, n) of a 16-lane vector, for n in 0..16 (anything larger counts as 16).
+SAMCACHE_AVX512 inline __mmask16 FirstLanes(int n) {
+  return n >= 16 ? static_cast<__mmask16>(0xFFFF) : n <= 0 ? 0 : static_cast<__mmask16>((1u << n) - 1);
+}
+
+// Each output lane picks its two taps from the source row with permutes: from two registers
+// when the strip reads at most 32 source columns (an upsample, or a mild shrink), from four
+// (and a blend on the index's bit 5) up to 64. Wider (a strong shrink) gathers them.
+SAMCACHE_AVX512 void HorizontalStripAvx512(const float* src, size_t stride, int rows, const StripTaps& t,
+                                           float* out) {
+  const int vectors = (t.columns + 15) / 16;
+  const int registers = t.source_cols <= 32 ? 2 : t.source_cols <= 64 ? 4 : 0;
+  __m512i i0[4], i1[4];
+  __m512 w0[4], w1[4];
+  __mmask16 keep[4], upper0[4], upper1[4];
+  const __m512i bit5 = _mm512_set1_epi32(32);
+  for (int v = 0; v < vectors; ++v) {
+    i0[v] = _mm512_loadu_si512(t.i0 + 16 * v);
+    i1[v] = _mm512_loadu_si512(t.i1 + 16 * v);
+    w0[v] = _mm512_loadu_ps(t.w0 + 16 * v);
+    w1[v] = _mm512_loadu_ps(t.w1 + 16 * v);
+    keep[v] = FirstLanes(t.columns - 16 * v);
+    upper0[v] = _mm512_test_epi32_mask(i0[v], bit5);
+    upper1[v] = _mm512_test_epi32_mask(i1[v], bit5);
+  }
+  __mmask16 load[4];
+  for (int k = 0; k < 4; ++k) load[k] = FirstLanes(t.source_cols - 16 * k);
+  for (int r = 0; r < rows; ++r) {
+    const float* row = src + static_cast<size_t>(r) * stride;
+    float* d = out + static_cast<size_t>(r) * StripTaps::kMaxColumns;
+    if (registers == 0) {
+      for (int v = 0; v < vectors; ++v) {
+        const __m512 a = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), keep[v], i0[v], row, 4);
+        const __m512 b = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), keep[v], i1[v], row, 4);
+        _mm512_mask_storeu_ps(d + 16 * v, keep[v],
+                              _mm512_add_ps(_mm512_mul_ps(a, w0[v]), _mm512_mul_ps(b, w1[v])));
+      }
+      continue;
+    }
+    const __m512 r0 = _mm512_maskz_loadu_ps(load[0], row);
+    const __m512 r1 = _mm512_maskz_loadu_ps(load[1], row + 16);
+    if (registers == 2) {
+      for (int v = 0; v < vectors; ++v) {
+        const __m512 a = _mm512_permutex2var_ps(r0, i0[v], r1);
+        const __m512 b = _mm512_permutex2var_ps(r0, i1[v], r1);
+        _mm512_mask_storeu_ps(d + 16 * v, keep[v],
+                              _mm512_add_ps(_mm512_mul_ps(a, w0[v]), _mm512_mul_ps(b, w1[v])));
+      }
+      continue;
+    }
+    const __m512 r2 = _mm512_maskz_loadu_ps(load[2], row + 32);
+    const __m512 r3 = _mm512_maskz_loadu_ps(load[3], row + 48);
+    for (int v = 0; v < vectors; ++v) {
+      const __m512 a = _mm512_mask_blend_ps(upper0[v], _mm512_permutex2var_ps(r0, i0[v], r1),
+                                            _mm512_permutex2var_ps(r2, i0[v], r3));
+      const __m512 b = _mm512_mask_blend_ps(upper1[v], _mm512_permutex2var_ps(r0, i1[v], r1),
+                                            _mm512_permutex2var_ps(r2, i1[v], r3));
+      _mm512_mask_storeu_ps(d + 16 * v, keep[v],
+                            _mm512_add_ps(_mm512_mul_ps(a, w0[v]), _mm512_mul_ps(b, w1[v])));
+    }
+  }
+}
+
+SAMCACHE_AVX512 void BlendRowAvx512(const float* a, const float* b, float b0, float b1, int n, float* out) {
+  const __m512 w0 = _mm512_set1_ps(b0), w1 = _mm512_set1_ps(b1);
+  for (int x = 0; x < n; x += 16) {
+    const __mmask16 m = FirstLanes(n - x);
+    const __m512 v = _mm512_add_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, a + x), w0),
+                                   _mm512_mul_ps(_mm512_maskz_loadu_ps(m, b + x), w1));
+    _mm512_mask_storeu_ps(out + x, m, v);
+  }
+}
+
+SAMCACHE_AVX512 void PositiveRowsAvx512(const float* strip, const Tap* yt, int y0, int y1, int columns,
+                                        uint64_t* out) {
+  const __m512 zero = _mm512_setzero_ps();
+  const __mmask16 m[4] = {FirstLanes(columns), FirstLanes(columns - 16), FirstLanes(columns - 32),
+                          FirstLanes(columns - 48)};
+  for (int y = y0; y < y1; ++y) {
+    const Tap& t = yt[y];
+    const float* a = strip + static_cast<size_t>(t.i0) * StripTaps::kMaxColumns;
+    const float* b = strip + static_cast<size_t>(t.i1) * StripTaps::kMaxColumns;
+    const __m512 w0 = _mm512_set1_ps(t.w0), w1 = _mm512_set1_ps(t.w1);
+    uint64_t bits = 0;
+    for (int v = 0; v < 4; ++v) {
+      const __m512 sum = _mm512_add_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m[v], a + 16 * v), w0),
+                                       _mm512_mul_ps(_mm512_maskz_loadu_ps(m[v], b + 16 * v), w1));
+      bits |= static_cast<uint64_t>(_mm512_mask_cmp_ps_mask(m[v], sum, zero, _CMP_GT_OQ)) << (16 * v);
+    }
+    out[y - y0] = bits;
+  }
+}
+
+// One step of the portable transpose for rows in two registers, lane by lane: lo holds rows k,
+// hi rows k + j.
+SAMCACHE_AVX512 inline void TransposeAcross(__m512i& lo, __m512i& hi, unsigned j, uint64_t m) {
+  const __m512i t = _mm512_and_si512(_mm512_xor_si512(_mm512_srli_epi64(lo, j), hi),
+                                     _mm512_set1_epi64(static_cast<long long>(m)));
+  hi = _mm512_xor_si512(hi, t);
+  lo = _mm512_xor_si512(lo, _mm512_slli_epi64(t, j));
+}
+
+// The same for rows k and k + j in one register (j < 8): `high` marks the lanes of rows k + j.
+SAMCACHE_AVX512 inline void TransposeWithin(__m512i& x, unsigned j, __mmask8 high, uint64_t m) {
+  const __m512i lanes = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
+  const __m512i partner =
+      _mm512_permutexvar_epi64(_mm512_xor_si512(lanes, _mm512_set1_epi64(static_cast<long long>(j))), x);
+  const __m512i lo = _mm512_mask_blend_epi64(high, x, partner);  // row k of each pair
+  const __m512i hi = _mm512_mask_blend_epi64(high, partner, x);  // row k + j
+  const __m512i t = _mm512_and_si512(_mm512_xor_si512(_mm512_srli_epi64(lo, j), hi),
+                                     _mm512_set1_epi64(static_cast<long long>(m)));
+  x = _mm512_xor_si512(x, _mm512_mask_blend_epi64(high, _mm512_slli_epi64(t, j), t));
+}
+
+// The portable transpose's steps on eight rows a register: steps 32, 16 and 8 pair whole
+// registers, steps 4, 2 and 1 pair lanes of one register.
+SAMCACHE_AVX512 void TransposeBits64Avx512(uint64_t a[64]) {
+  __m512i v[8];
+  for (int i = 0; i < 8; ++i) v[i] = _mm512_loadu_si512(a + 8 * i);
+  for (int i = 0; i < 4; ++i) TransposeAcross(v[i], v[i + 4], 32, 0x00000000FFFFFFFFull);
+  for (int i : {0, 1, 4, 5}) TransposeAcross(v[i], v[i + 2], 16, 0x0000FFFF0000FFFFull);
+  for (int i : {0, 2, 4, 6}) TransposeAcross(v[i], v[i + 1], 8, 0x00FF00FF00FF00FFull);
+  for (int i = 0; i < 8; ++i) {
+    TransposeWithin(v[i], 4, 0xF0, 0x0F0F0F0F0F0F0F0Full);
+    TransposeWithin(v[i], 2, 0xCC, 0x3333333333333333ull);
+    TransposeWithin(v[i], 1, 0xAA, 0x5555555555555555ull);
+  }
+  for (int i = 0; i < 8; ++i) _mm512_storeu_si512(a + 8 * i, v[i]);
+}
+
+bool UseAvx512() {
+  static const bool has = __builtin_cpu_supports("avx512f");
+  return has && !g_portable.load(std::memory_order_relaxed);
+}
+
+#else
+constexpr SAMCACHE_AVX512 void PositiveRowsAvx512(const float* strip, const Tap* yt, int y0, int y1,
+                                                  int columns, uint64_t* out) {
+  const __m512 zero = _mm512_setzero_ps();
+  const __mmask16 m[4] = {FirstLanes(columns), FirstLanes(columns - 16), FirstLanes(columns - 32),
+                          FirstLanes(columns - 48)};
+  for (int y = y0; y < y1; ++y) {
+    const Tap& t = yt[y];
+    const float* a = strip + static_cast<size_t>(t.i0) * StripTaps::kMaxColumns;
+    const float* b = strip + static_cast<size_t>(t.i1) * StripTaps::kMaxColumns;
+    const __m512 w0 = _mm512_set1_ps(t.w0), w1 = _mm512_set1_ps(t.w1);
+    uint64_t bits = 0;
+    for (int v = 0; v < 4; ++v) {
+      const __m512 sum = _mm512_add_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m[v], a + 16 * v), w0),
+                                       _mm512_mul_ps(_mm512_maskz_loadu_ps(m[v], b + 16 * v), w1));
+      bits |= static_cast<uint64_t>(_mm512_mask_cmp_ps_mask(m[v], sum, zero, _CMP_GT_OQ)) << (16 * v);
+    }
+    out[y - y0] = bits;
+  }
+}
+
+// The portable transpose's steps on eight rows a register: steps 32, 16 and 8 pair whole
+// registers, steps 4, 2 and 1 pair lanes of one register (fetched with a permute).
+SAMCACHE_AVX512 void TransposeBits64Avx512(uint64_t a[64]) {
+  __m512i v[8];
+  for (int i = 0; i < 8; ++i) v[i] = _mm512_loadu_si512(a + 8 * i);
+  auto across = [](__m512i& lo, __m512i& hi, unsigned j, uint64_t m) {
+    const __m512i t = _mm512_and_si512(_mm512_xor_si512(_mm512_srli_epi64(lo, j), hi),
+                                       _mm512_set1_epi64(static_cast<long long>(m)));
+    hi = _mm512_xor_si512(hi, t);
+    lo = _mm512_xor_si512(lo, _mm512_slli_epi64(t, j));
+  };
+  for (int i = 0; i < 4; ++i) across(v[i], v[i + 4], 32, 0x00000000FFFFFFFFull);
+  for (int i : {0, 1, 4, 5}) across(v[i], v[i + 2], 16, 0x0000FFFF0000FFFFull);
+  for (int i : {0, 2, 4, 6}) across(v[i], v[i + 1], 8, 0x00FF00FF00FF00FFull);
+  const __m512i lanes = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
+  auto within = [&](__m512i& x, unsigned j, __mmask8 high, uint64_t m) {
+    const __m512i partner =
+        _mm512_permutexvar_epi64(_mm512_xor_si512(lanes, _mm512_set1_epi64(static_cast<long long>(j))), x);
+    const __m512i lo = _mm512_mask_blend_epi64(high, x, partner);  // row k of each pair
+    const __m512i hi = _mm512_mask_blend_epi64(high, partner, x);  // row k + j
+    const __m512i t = _mm512_and_si512(_mm512_xor_si512(_mm512_srli_epi64(lo, j), hi),
+                                       _mm512_set1_epi64(static_cast<long long>(m)));
+    x = _mm512_xor_si512(x, _mm512_mask_blend_epi64(high, _mm512_slli_epi64(t, j), t));
+  };
+  for (int i = 0; i < 8; ++i) {
+    within(v[i], 4, 0xF0, 0x0F0F0F0F0F0F0F0Full);
+    within(v[i], 2, 0xCC, 0x3333333333333333ull);
+    within(v[i], 1, 0xAA, 0x5555555555555555ull);
+  }
+  for (int i = 0; i < 8; ++i) _mm512_storeu_si512(a + 8 * i, v[i]);
+}
+
+bool UseAvx512() { return false; }
+#endif
+
+}  // namespace
+
+void HorizontalStrip(const float* src, size_t stride, int rows, const StripTaps& taps, float* out) {
+#if defined(SAMCACHE_MASK_AVX512)
+  if (UseAvx512()) return HorizontalStripAvx512(src, stride, rows, taps, out);
+#endif
+  HorizontalStripPortable(src, stride, rows, taps, out);
+}
+
+void BlendRow(const float* a, const float* b, float b0, float b1, int n, float* out) {
+#if defined(SAMCACHE_MASK_AVX512)
+  if (UseAvx512()) return BlendRowAvx512(a, b, b0, b1, n, out);
+#endif
+  BlendRowPortable(a, b, b0, b1, n, out);
+}
+
+void PositiveRows(const float* strip, const Tap* yt, int y0, int y1, int columns, uint64_t* out) {
+#if defined(SAMCACHE_MASK_AVX512)
+  if (UseAvx512()) return PositiveRowsAvx512(strip, yt, y0, y1, columns, out);
+#endif
+  PositiveRowsPortable(strip, yt, y0, y1, columns, out);
+}
+
+void TransposeBits64(uint64_t a[64]) {
+#if defined(SAMCACHE_MASK_AVX512)
+  if (UseAvx512()) return TransposeBits64Avx512(a);
+#endif
+  TransposeBits64Portable(a);
+}
+
+void UsePortableMaskKernels(bool portable) { g_portable.store(portable, std::memory_order_relaxed); }
+
+}  // namespace samcache::mask_internal

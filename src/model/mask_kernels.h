@@ -1,0 +1,45 @@
+// The inner loops of a click's straight-to-RLE postprocess (mask_encode.cpp), with an AVX-512
+// version picked at run time where the CPU has it. Every version does the same float multiplies
+// and adds per value, in the same order and without fused multiply-add (this file's .cpp is
+// built with -ffp-contract=off), so all give the same mask, bit for bit. Private to src/model.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "model/bilinear_resize.h"
+
+namespace samcache::mask_internal {
+
+// The horizontal taps of up to 64 output columns of one strip, with source indices counted from
+// the strip's first source column: out[x] = row[i0[x]] * w0[x] + row[i1[x]] * w1[x].
+struct StripTaps {
+  static constexpr int kMaxColumns = 64;
+  int columns = 0;      // output columns, 1..64
+  int source_cols = 0;  // 1 + the largest index
+  int32_t i0[kMaxColumns] = {};
+  int32_t i1[kMaxColumns] = {};
+  float w0[kMaxColumns] = {};
+  float w1[kMaxColumns] = {};
+};
+
+// The horizontal pass of `rows` rows of `src` (row r at src + r * stride, source_cols floats
+// each) into `out`, 64 floats a row; columns past taps.columns are not written.
+void HorizontalStrip(const float* src, size_t stride, int rows, const StripTaps& taps, float* out);
+
+// out[x] = a[x] * b0 + b[x] * b1 for x < n.
+void BlendRow(const float* a, const float* b, float b0, float b1, int n, float* out);
+
+// The vertical pass of a strip made by HorizontalStrip, thresholded: for output rows y in
+// [y0, y1), bit x (x < columns <= 64) of out[y - y0] is
+//   strip[yt[y].i0 * 64 + x] * yt[y].w0 + strip[yt[y].i1 * 64 + x] * yt[y].w1 > 0,
+// and higher bits are 0.
+void PositiveRows(const float* strip, const Tap* yt, int y0, int y1, int columns, uint64_t* out);
+
+// Transposes a 64 x 64 bit matrix in place: bit c of a[r] becomes bit r of a[c].
+void TransposeBits64(uint64_t a[64]);
+
+// Tests compare the versions: true makes every call above take the portable one.
+void UsePortableMaskKernels(bool portable);
+
+}  // namespace samcache::mask_internal
