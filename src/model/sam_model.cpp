@@ -130,15 +130,32 @@ void SamModel::Impl::StartWarmUp(bool enabled) {
     blank.width = blank.height = static_cast<uint32_t>(info.input_side);
     blank.rgb.assign(size_t{blank.width} * blank.height * 3, '\0');
     const PreparedImage input = adapter->Prepare(blank, info);
+    Result<Embedding> out = Status::Unavailable("stopping");
     for (int run = 0; run < 2 && !stopping; ++run) {
-      Result<Embedding> out = adapter->Encode(input, info);
+      out = adapter->Encode(input, info);
       if (!out.ok()) {  // a real run will report it; the model still serves
         spdlog::warn("[MODEL] {}: encoder warm-up failed: {}", info.name, out.status().message());
         break;
       }
     }
+    // Then each decoder session twice, with a click on that embedding, so that no user's click
+    // gets a fresh session.
+    if (out.ok()) {
+      DecoderPrompt click;
+      click.original_height = click.original_width = info.input_side;
+      click.points = {{info.input_side / 2.0f, info.input_side / 2.0f, 1}};
+      decoders->ForEachSession([&] {
+        for (int run = 0; run < 2 && !stopping; ++run) {
+          Result<DecoderResult> decoded = adapter->Decode(*out, click, info, /*graph_masks=*/false);
+          if (!decoded.ok()) {
+            spdlog::warn("[MODEL] {}: decoder warm-up failed: {}", info.name, decoded.status().message());
+            break;
+          }
+        }
+      });
+    }
     encoder_ready = true;
-    spdlog::info("[MODEL] {}: encoder warmed up in {:.0f} ms", info.name,
+    spdlog::info("[MODEL] {}: encoder and decoder sessions warmed up in {:.0f} ms", info.name,
                  std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
   });
 }

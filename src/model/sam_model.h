@@ -65,8 +65,9 @@ struct ModelInfo {
 
 struct ModelOptions {
   int intra_op_threads = 0;  // 0: the number of cores
-  // Run the encoder twice on a blank input in the background after loading: a session's
-  // first runs take 2-3x a steady one. EncoderReady() tells when it is done. Servers turn it
+  // Run the encoder twice on a blank input in the background after loading, then each decoder
+  // session twice: a session's first runs take 2-3x a steady one. EncoderReady() tells when it
+  // is done. Servers turn it
   // on; a one-shot command would have the warm-up compete with its first run.
   bool warm_up = false;
   // ONNX Runtime's intra-op threads spin between parallel sections by default. The encoder's

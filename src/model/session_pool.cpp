@@ -1,9 +1,15 @@
 #include "model/session_pool.h"
 
+#include <algorithm>
+
 #include "model/onnx_graph.h"
 
 namespace samcache {
 namespace {
+
+// The session ForEachSession holds for this thread's Take(), and its pool.
+thread_local const SessionPool* t_pinned_pool = nullptr;
+thread_local Ort::Session* t_pinned_session = nullptr;
 
 Result<std::unique_ptr<Ort::Session>> NewSession(std::string_view bytes, const std::string& file,
                                                  const Ort::SessionOptions& options, int threads) {
@@ -44,6 +50,7 @@ Result<std::unique_ptr<SessionPool>> SessionPool::Load(std::string_view bytes, c
 SessionPool::~SessionPool() = default;
 
 SessionPool::Lease SessionPool::Take() {
+  if (t_pinned_pool == this) return Lease(nullptr, t_pinned_session);     // ForEachSession holds it
   if (narrow_.size() == 1) return Lease(nullptr, narrow_.front().get());  // shared, as before
   std::unique_lock lock(mu_);
   const uint64_t ticket = next_ticket_++;
@@ -68,6 +75,44 @@ SessionPool::Lease SessionPool::Take() {
   lock.unlock();
   freed_.notify_all();  // the next ticket may be served too
   return Lease(this, session);
+}
+
+void SessionPool::ForEachSession(const std::function<void()>& run) {
+  // `held` goes back to the pool when `run` returns or throws.
+  auto with = [&](Lease held) {
+    struct Unpin {
+      ~Unpin() {
+        t_pinned_pool = nullptr;
+        t_pinned_session = nullptr;
+      }
+    } unpin;
+    t_pinned_pool = this;
+    t_pinned_session = held.session_;
+    run();
+  };
+  if (narrow_.size() == 1) return with(Lease(nullptr, narrow_.front().get()));  // shared: never held
+  const bool has_wide = wide_ != nullptr;
+  for (const std::unique_ptr<Ort::Session>& own : narrow_) {
+    Ort::Session* session = own.get();
+    {
+      std::unique_lock lock(mu_);
+      freed_.wait(lock, [&] {
+        return (!has_wide || wide_free_) && std::find(free_.begin(), free_.end(), session) != free_.end();
+      });
+      free_.erase(std::find(free_.begin(), free_.end(), session));
+      ++running_;
+    }
+    with(Lease(this, session));
+  }
+  if (has_wide) {
+    {
+      std::unique_lock lock(mu_);
+      freed_.wait(lock, [&] { return wide_free_ && running_ == 0; });
+      wide_free_ = false;
+      ++running_;
+    }
+    with(Lease(this, wide_.get()));
+  }
 }
 
 void SessionPool::GiveBack(Ort::Session* session) {

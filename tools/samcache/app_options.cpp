@@ -90,8 +90,9 @@ void AddModelOptions(CLI::App* cmd, ModelCliOptions& o, bool with_cache, bool se
     o.warm_up = true;
     cmd->add_flag(
         "--no-warm-up", [&o](int64_t) { o.warm_up = false; },
-        "Do not run each encoder twice on a blank image in the background at model load (a "
-        "session's first runs are 2-3x slower; GET /api/sam/models says when a model is ready)");
+        "Do not run each encoder and decoder session twice on a blank image in the background at "
+        "model load (a session's first runs are 2-3x slower; GET /api/sam/models says when a model "
+        "is ready)");
     o.decoder_sessions = 0;
     cmd->add_option(
            "--decoder-sessions", o.decoder_sessions,
