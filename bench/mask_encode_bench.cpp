@@ -3,7 +3,8 @@
 // at 0.3, 2 and 12 MP, on the logits of a real decoder (--model: a SAM folder; its random
 // weights give speckled masks, near the worst case for the RLE) and on a smooth blob: wall p50,
 // CPU ms per call of the whole process (the encoder may use a second thread), and CPU ms per
-// call with two callers at once, as under four clients on two cores.
+// call with two callers at once, as under four clients on two cores, with and without that
+// second thread (EncodeThreads::kOne, what the server does for a click beside others).
 //
 //   mask_encode_bench [--model DIR] [--runs N]
 #include <CLI/CLI.hpp>
@@ -55,8 +56,9 @@ Logits SmoothBlob(const samcache::ModelInfo& info) {
 }
 
 void Measure(const Logits& logits, int height, int width, int runs) {
-  auto encode = [&] {
-    return samcache::EncodeForModel(logits.info, logits.values.data(), logits.low, logits.low, height, width);
+  auto encode = [&](samcache::EncodeThreads threads = samcache::EncodeThreads::kTwoForLargeBoxes) {
+    return samcache::EncodeForModel(logits.info, logits.values.data(), logits.low, logits.low, height, width,
+                                    threads);
   };
   const samcache::EncodedMask first = encode();
   std::vector<double> wall;
@@ -76,8 +78,18 @@ void Measure(const Logits& logits, int height, int width, int runs) {
   }
   for (std::thread& t : callers) t.join();
   const double cpu_two = (ProcessCpuMs() - cpu1) / (2.0 * runs);
-  std::printf("%-18s %5dx%-5d %9.2f %9.2f %9.2f %10zu %9.1f\n", logits.label.c_str(), width, height,
-              Percentile(wall, 50), cpu_one, cpu_two, first.rle.counts.size(),
+  // The same two callers, each on one thread (as the server encodes a click beside others).
+  const double cpu2 = ProcessCpuMs();
+  callers.clear();
+  for (int t = 0; t < 2; ++t) {
+    callers.emplace_back([&] {
+      for (int i = 0; i < runs; ++i) encode(samcache::EncodeThreads::kOne);
+    });
+  }
+  for (std::thread& t : callers) t.join();
+  const double cpu_two_single = (ProcessCpuMs() - cpu2) / (2.0 * runs);
+  std::printf("%-26s %5dx%-5d %9.2f %9.2f %9.2f %9.2f %10zu %7.1f\n", logits.label.c_str(), width, height,
+              Percentile(wall, 50), cpu_one, cpu_two, cpu_two_single, first.rle.counts.size(),
               static_cast<double>(first.area) * 100.0 / (static_cast<double>(height) * width));
 }
 
@@ -113,8 +125,11 @@ int main(int argc, char** argv) {
                          r->low_res_logits.begin() + static_cast<long>(plane * (index + 1)));
       cases.push_back(std::move(real));
     }
-    std::printf("%-18s %11s %9s %9s %9s %10s %9s   (%d calls each; cpu: process CPU per call)\n", "logits",
-                "image", "p50 ms", "cpu 1", "cpu 2", "RLE bytes", "area %", runs);
+    std::printf(
+        "%-26s %11s %9s %9s %9s %9s %10s %7s\n(%d calls each; cpu: process CPU ms per call, with one caller, "
+        "with "
+        "two at once, and with two at once each on one thread)\n",
+        "logits", "image", "p50 ms", "cpu 1", "cpu 2", "cpu 2x1", "RLE bytes", "area %", runs);
     const int sizes[][2] = {{480, 640}, {1080, 1920}, {3000, 4000}};
     for (const Logits& logits : cases) {
       for (const auto& size : sizes) Measure(logits, size[0], size[1], runs);

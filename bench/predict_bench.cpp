@@ -16,7 +16,8 @@
 // session of before, and 0, one one-thread session per core) and each --compare-binary (e.g. a
 // build from before a change, served without that flag) serves the model, and their rows
 // alternate, so all see the same machine. "/target" is clicks/s over 0.9 x cores / the
-// decoder's single-run core-time (in-process, one-thread session). The in-process "decoder
+// decoder's single-run core-time (in-process, one-thread session), measured again right before
+// each group of rows, as the machine's speed drifts over the minutes a run takes. The in-process "decoder
 // alone" table shows the same configurations without HTTP; "core ms" is CPU time of the
 // whole process per run (ONNX Runtime's spinning threads included).
 //
@@ -268,6 +269,50 @@ json Post(httplib::Client& client, const std::string& path, const json& body) {
   return json::parse(r->body);
 }
 
+// The core-time reference of the HTTP tables: one decoder run's CPU time in a one-thread session
+// in this process (the "1 thread" row of DecoderSessionsTable), on demand.
+class ReferenceDecoder {
+ public:
+  ReferenceDecoder(const std::string& dir, const BenchImage& image, int runs) : runs_(runs) {
+    using namespace samcache;
+    ModelOptions options;
+    options.intra_op_threads = 1;
+    options.decoder_sessions = 1;
+    auto model = dir.empty() ? SamModel::OpenDemo(options) : SamModel::OpenFolder(dir, options);
+    if (!model.ok()) Fail(model.status().message());
+    model_ = std::move(*model);
+    Result<ImageHeader> header = ReadImageHeader(image.jpeg);
+    if (!header.ok()) Fail(header.status().message());
+    Result<DecodedImage> decoded = DecodeImage(image.jpeg, header->format);
+    if (!decoded.ok()) Fail(decoded.status().message());
+    Result<Embedding> embedding = model_->Encode(model_->Prepare(*decoded));
+    if (!embedding.ok()) Fail(embedding.status().message());
+    embedding_ = std::move(*embedding);
+    prompt_.original_height = static_cast<int>(decoded->height);
+    prompt_.original_width = static_cast<int>(decoded->width);
+    const auto& circle = image.scene.Object("circle");
+    prompt_.points = {{circle.click_x, circle.click_y, 1}};
+  }
+
+  // CPU ms of the whole process per run, over `runs` runs after one more.
+  double CoreMs() const {
+    auto decode = [&] {
+      samcache::Result<samcache::DecoderResult> r = model_->Decode(embedding_, prompt_);
+      if (!r.ok()) Fail(r.status().message());
+    };
+    decode();
+    const double cpu_before = ProcessCpuMs();
+    for (int i = 0; i < runs_; ++i) decode();
+    return (ProcessCpuMs() - cpu_before) / runs_;
+  }
+
+ private:
+  int runs_;
+  std::unique_ptr<samcache::SamModel> model_;
+  samcache::Embedding embedding_;
+  samcache::DecoderPrompt prompt_;
+};
+
 // The reply's "timings_ms", read without parsing the rest: the clients share the server's cores,
 // and a DOM of a 12-megapixel mask's half-megabyte RLE text costs a client milliseconds of CPU
 // per click that a real client spends on its own machine. Fails unless the embedding was cached.
@@ -283,7 +328,7 @@ json ServerTimings(const std::string& body) {
 // One row: `clients` concurrent clients each sending `requests` copies of `body` to `port`.
 // `target`: clicks/s the machine's cores could decode (0.9 x cores / decoder core-time).
 void LatencyRow(const std::string& label, int port, const json& body, int clients, int requests,
-                double target) {
+                double target, double reference_ms) {
   std::vector<std::vector<double>> latencies(static_cast<size_t>(clients));
   // The server's own timings (decode, postprocess, total) and the reply size, per request.
   std::vector<std::vector<std::array<double, 4>>> server(static_cast<size_t>(clients));
@@ -325,10 +370,10 @@ void LatencyRow(const std::string& label, int port, const json& body, int client
   }
   const double p50 = Percentile(all, 50);
   const double rate = static_cast<double>(all.size()) / seconds;
-  std::printf("%-28s %7d %8.1f %8.1f %8.1f %9.1f %7.2f | %7.1f %7.1f %7.1f %8.1f %8.0f | %s\n", label.c_str(),
-              clients, p50, Percentile(all, 99), *std::max_element(all.begin(), all.end()), rate,
-              target > 0 ? rate / target : 0.0, Median(parts[0]), Median(parts[1]), Median(parts[2]),
-              p50 - Median(parts[2]), Median(parts[3]), LoadAverage().c_str());
+  std::printf("%-28s %7d %8.1f %8.1f %8.1f %9.1f %7.2f %7.1f | %7.1f %7.1f %7.1f %8.1f %8.0f | %s\n",
+              label.c_str(), clients, p50, Percentile(all, 99), *std::max_element(all.begin(), all.end()),
+              rate, target > 0 ? rate / target : 0.0, reference_ms, Median(parts[0]), Median(parts[1]),
+              Median(parts[2]), p50 - Median(parts[2]), Median(parts[3]), LoadAverage().c_str());
   std::fflush(stdout);
 }
 
@@ -341,7 +386,7 @@ struct Variant {
 
 // Every variant serves the same model; their rows alternate, so they see the same machine load.
 void LatencyTable(const std::vector<Variant>& variants, const std::vector<std::string>& server_args,
-                  const std::vector<BenchImage>& images, int requests, double decoder_core_ms) {
+                  const std::vector<BenchImage>& images, int requests, ReferenceDecoder& reference) {
   std::vector<std::unique_ptr<samcache::testing::TempDir>> dirs;
   std::vector<std::unique_ptr<samcache::testing::ServerProcess>> servers;
   for (const Variant& variant : variants) {
@@ -360,13 +405,15 @@ void LatencyTable(const std::vector<Variant>& variants, const std::vector<std::s
     std::printf("  [%s] %s%s\n", v.label.c_str(), v.binary.c_str(), flags.c_str());
   }
   std::printf(
-      "(/target: clicks/s / (0.9 x %u cores / %.1f ms, the decoder's one-thread core-time); decode / post / "
-      "server: the server's timings_ms, p50; outside: client p50 - server p50, i.e. HTTP, JSON and "
-      "transport)\n",
-      cores, decoder_core_ms);
-  std::printf("%-28s %7s %8s %8s %8s %9s %7s | %7s %7s %7s %8s %8s | %s\n", "image [variant]", "clients",
-              "p50 ms", "p99 ms", "max ms", "clicks/s", "/target", "decode", "post", "server", "outside",
-              "reply KB", "load avg");
+      "(/target: clicks/s / (0.9 x %u cores / ref ms, the decoder's one-thread core-time, measured in "
+      "process "
+      "just before each group of rows); decode / post / server: the server's timings_ms, p50; outside: "
+      "client "
+      "p50 - server p50, i.e. HTTP, JSON and transport)\n",
+      cores);
+  std::printf("%-28s %7s %8s %8s %8s %9s %7s %7s | %7s %7s %7s %8s %8s | %s\n", "image [variant]", "clients",
+              "p50 ms", "p99 ms", "max ms", "clicks/s", "/target", "ref ms", "decode", "post", "server",
+              "outside", "reply KB", "load avg");
   for (const BenchImage& image : images) {
     std::vector<json> bodies;
     for (auto& server : servers) {
@@ -382,11 +429,14 @@ void LatencyTable(const std::vector<Variant>& variants, const std::vector<std::s
       if (warm["embedding"] != "computed") Fail("expected the first predict to compute the embedding");
       bodies.push_back(std::move(body));
     }
-    const double target = 0.9 * cores / (decoder_core_ms / 1000.0);
     for (int clients : {1, 4, 16}) {
+      // The machine's speed drifts over a run of minutes (other guests on its host): each group
+      // of rows gets its own reference, measured right before it.
+      const double reference_ms = reference.CoreMs();
+      const double target = 0.9 * cores / (reference_ms / 1000.0);
       for (size_t b = 0; b < servers.size(); ++b) {
         LatencyRow(image.label + " [" + variants[b].label + "]", servers[b]->port(), bodies[b], clients,
-                   requests, target);
+                   requests, target, reference_ms);
       }
     }
   }
@@ -437,19 +487,17 @@ int main(int argc, char** argv) {
         std::thread::hardware_concurrency(), runs);
 
     // The HTTP target comes from the decoder's core-time in a one-thread session.
-    double demo_core_ms = 0;
     if (!no_demo) {
       auto demo = samcache::SamModel::OpenDemo({});
       if (!demo.ok()) Fail(demo.status().message());
       PipelineTable(**demo, images, runs);
-      demo_core_ms = DecoderSessionsTable("", decoder_sessions, images.front(), runs * 4);
+      DecoderSessionsTable("", decoder_sessions, images.front(), runs * 4);
     }
-    std::vector<double> model_core_ms;
     for (const std::string& dir : model_dirs) {
       auto model = samcache::SamModel::OpenFolder(dir, {});
       if (!model.ok()) Fail(model.status().message());
       PipelineTable(**model, images, runs);
-      model_core_ms.push_back(DecoderSessionsTable(dir, decoder_sessions, images.front(), runs * 4));
+      DecoderSessionsTable(dir, decoder_sessions, images.front(), runs * 4);
     }
 
     std::vector<Variant> variants;
@@ -465,9 +513,13 @@ int main(int argc, char** argv) {
       for (std::string word; words >> word;) variant.args.push_back(word);
       variants.push_back(std::move(variant));
     }
-    if (!no_demo) LatencyTable(variants, {}, images, requests, demo_core_ms);
-    for (size_t i = 0; i < model_dirs.size(); ++i) {
-      LatencyTable(variants, {"--model", model_dirs[i]}, images, requests, model_core_ms[i]);
+    if (!no_demo) {
+      ReferenceDecoder reference("", images.front(), runs * 4);
+      LatencyTable(variants, {}, images, requests, reference);
+    }
+    for (const std::string& dir : model_dirs) {
+      ReferenceDecoder reference(dir, images.front(), runs * 4);
+      LatencyTable(variants, {"--model", dir}, images, requests, reference);
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "predict_bench: %s\n", e.what());

@@ -185,7 +185,7 @@ struct CroppedUpsampleSource {
 // The RLE, bbox and area of the mask "resize of the source to out_h x out_w, > 0", computed on
 // the part of the output that can be positive only (the rest is known to be background).
 template <typename Source>
-EncodedMask EncodeResized(const Source& src, int out_h, int out_w) {
+EncodedMask EncodeResized(const Source& src, int out_h, int out_w, EncodeThreads threads) {
   const int in_h = src.height, in_w = src.width;
   EncodedMask out;
   out.rle.height = out_h;
@@ -254,7 +254,8 @@ EncodedMask EncodeResized(const Source& src, int out_h, int out_w) {
   // cores to itself); the right half's runs continue the left's.
   const uint64_t box_pixels = static_cast<uint64_t>(box_h) * static_cast<uint64_t>(x1 - x0);
   const int mid = x0 + (x1 - x0) / (2 * kStripColumns) * kStripColumns;
-  bool split = box_pixels >= kSplitPixels && mid > x0 && std::thread::hardware_concurrency() > 1;
+  bool split = threads == EncodeThreads::kTwoForLargeBoxes && box_pixels >= kSplitPixels && mid > x0 &&
+               std::thread::hardware_concurrency() > 1;
   BoxStats box;
   if (split) {
     RunCounter right;
@@ -300,14 +301,16 @@ EncodedMask EncodeResized(const Source& src, int out_h, int out_w) {
 }  // namespace
 
 EncodedMask EncodeLowResLogits(const float* low_res, int low_h, int low_w, int input_h, int input_w,
-                               int orig_h, int orig_w, int side) {
+                               int orig_h, int orig_w, int side, EncodeThreads threads) {
   CheckUpsampleArgs(low_res, low_h, low_w, input_h, input_w, orig_h, orig_w, side);
-  return EncodeResized(CroppedUpsampleSource{low_res, low_h, low_w, side, input_h, input_w}, orig_h, orig_w);
+  return EncodeResized(CroppedUpsampleSource{low_res, low_h, low_w, side, input_h, input_w}, orig_h, orig_w,
+                       threads);
 }
 
-EncodedMask EncodeStretchedLogits(const float* low_res, int low_h, int low_w, int orig_h, int orig_w) {
+EncodedMask EncodeStretchedLogits(const float* low_res, int low_h, int low_w, int orig_h, int orig_w,
+                                  EncodeThreads threads) {
   assert(low_res != nullptr && low_h > 0 && low_w > 0 && orig_h > 0 && orig_w > 0);
-  return EncodeResized(MatrixSource{low_res, low_h, low_w}, orig_h, orig_w);
+  return EncodeResized(MatrixSource{low_res, low_h, low_w}, orig_h, orig_w, threads);
 }
 
 }  // namespace samcache

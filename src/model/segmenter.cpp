@@ -1,6 +1,7 @@
 #include "model/segmenter.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <numeric>
@@ -13,6 +14,19 @@ namespace samcache {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// Clicks in this process between their start and their answer, across models: one alone may
+// take a second core for its mask.
+std::atomic<int> g_clicks_in_flight{0};
+
+class ClickInFlight {
+ public:
+  ClickInFlight() { g_clicks_in_flight.fetch_add(1, std::memory_order_relaxed); }
+  ~ClickInFlight() { g_clicks_in_flight.fetch_sub(1, std::memory_order_relaxed); }
+  ClickInFlight(const ClickInFlight&) = delete;
+  ClickInFlight& operator=(const ClickInFlight&) = delete;
+  bool Alone() const { return g_clicks_in_flight.load(std::memory_order_relaxed) == 1; }
+};
 
 double MillisSince(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
@@ -101,10 +115,13 @@ BinaryMask UpsampleForModel(const ModelInfo& info, const float* logits, int low_
 }
 
 EncodedMask EncodeForModel(const ModelInfo& info, const float* logits, int low_h, int low_w, int height,
-                           int width) {
-  if (info.frame_fit == FrameFit::kStretch) return EncodeStretchedLogits(logits, low_h, low_w, height, width);
+                           int width, EncodeThreads threads) {
+  if (info.frame_fit == FrameFit::kStretch) {
+    return EncodeStretchedLogits(logits, low_h, low_w, height, width, threads);
+  }
   const ResizedSize input = LongestSideSize(height, width, info.input_side);
-  return EncodeLowResLogits(logits, low_h, low_w, input.height, input.width, height, width, info.input_side);
+  return EncodeLowResLogits(logits, low_h, low_w, input.height, input.width, height, width, info.input_side,
+                            threads);
 }
 
 Segmenter::Segmenter(ImageCatalog& catalog, EmbeddingService& embeddings, const SamModel& model,
@@ -123,6 +140,7 @@ Result<PredictResult> Segmenter::Predict(const PredictRequest& request,
   // Between stages: the work of a click nobody waits for any more is abandoned.
   const auto gone = [&cancelled] { return cancelled && cancelled(); };
   const Status kGone = Status::Unavailable("the client went away");
+  const ClickInFlight in_flight;
   SAMCACHE_ASSIGN_OR_RETURN(const ImageRecord image, catalog_.GetImage(request.image_id));
   SAMCACHE_RETURN_IF_ERROR(ValidatePrompts(request, image.width, image.height, model_.info()));
 
@@ -190,8 +208,11 @@ Result<PredictResult> Segmenter::Predict(const PredictRequest& request,
     out.score = decoded.scores[static_cast<size_t>(index)];
     if (!request.want_polygon && !request.want_png) {
       // RLE only: no full-size mask, only the part of the image the mask can reach.
+      // A second thread only for a click alone: beside others, the cores are taken already.
+      const EncodeThreads threads =
+          in_flight.Alone() ? EncodeThreads::kTwoForLargeBoxes : EncodeThreads::kOne;
       EncodedMask encoded = EncodeForModel(model_.info(), logits, decoded.low_res_height,
-                                           decoded.low_res_width, image.height, image.width);
+                                           decoded.low_res_width, image.height, image.width, threads);
       out.rle = std::move(encoded.rle);
       out.bbox = encoded.bbox;
       out.area = encoded.area;

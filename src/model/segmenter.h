@@ -147,6 +147,6 @@ BinaryMask UpsampleForModel(const ModelInfo& info, const float* logits, int low_
                             int width);
 // The RLE, bbox and area of UpsampleForModel's mask, without making the full-size mask.
 EncodedMask EncodeForModel(const ModelInfo& info, const float* logits, int low_h, int low_w, int height,
-                           int width);
+                           int width, EncodeThreads threads = EncodeThreads::kTwoForLargeBoxes);
 
 }  // namespace samcache

@@ -172,6 +172,30 @@ TEST(MaskEncodeTest, EncodeForModelMatchesUpsampleForModel) {
   }
 }
 
+// A large box on one thread (a click beside others) gives what two give.
+TEST(MaskEncodeTest, OneThreadMatchesTwo) {
+  uint32_t seed = 30000;
+  for (const Size& size : {Size{3000, 4000}, Size{2000, 1500}, Size{1080, 1920}}) {
+    const ResizedSize input = LongestSideSize(size.height, size.width, 1024);
+    for (Pattern pattern : {Pattern::kBlob, Pattern::kDenseNoise, Pattern::kAllPositive}) {
+      SCOPED_TRACE(std::to_string(size.height) + "x" + std::to_string(size.width) + " pattern " +
+                   std::to_string(static_cast<int>(pattern)));
+      const std::vector<float> low = Logits(pattern, seed++);
+      const EncodedMask two =
+          EncodeLowResLogits(low.data(), kLow, kLow, input.height, input.width, size.height, size.width);
+      const EncodedMask one = EncodeLowResLogits(low.data(), kLow, kLow, input.height, input.width,
+                                                 size.height, size.width, 1024, EncodeThreads::kOne);
+      EXPECT_EQ(one.rle.counts, two.rle.counts);
+      EXPECT_EQ(one.bbox, two.bbox);
+      EXPECT_EQ(one.area, two.area);
+      const EncodedMask stretched_one =
+          EncodeStretchedLogits(low.data(), kLow, kLow, size.height, size.width, EncodeThreads::kOne);
+      EXPECT_EQ(stretched_one.rle.counts,
+                EncodeStretchedLogits(low.data(), kLow, kLow, size.height, size.width).rle.counts);
+    }
+  }
+}
+
 // The portable kernels (what a CPU without AVX-512 runs) give the same masks as the reference
 // too; on such a CPU the tests above already ran them.
 TEST(MaskEncodeTest, PortableKernelsMatchTheFullMask) {
