@@ -219,60 +219,6 @@ bool UseAvx512() {
   return has && !g_portable.load(std::memory_order_relaxed);
 }
 
-#else
-constexpr SAMCACHE_AVX512 void PositiveRowsAvx512(const float* strip, const Tap* yt, int y0, int y1,
-                                                  int columns, uint64_t* out) {
-  const __m512 zero = _mm512_setzero_ps();
-  const __mmask16 m[4] = {FirstLanes(columns), FirstLanes(columns - 16), FirstLanes(columns - 32),
-                          FirstLanes(columns - 48)};
-  for (int y = y0; y < y1; ++y) {
-    const Tap& t = yt[y];
-    const float* a = strip + static_cast<size_t>(t.i0) * StripTaps::kMaxColumns;
-    const float* b = strip + static_cast<size_t>(t.i1) * StripTaps::kMaxColumns;
-    const __m512 w0 = _mm512_set1_ps(t.w0), w1 = _mm512_set1_ps(t.w1);
-    uint64_t bits = 0;
-    for (int v = 0; v < 4; ++v) {
-      const __m512 sum = _mm512_add_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m[v], a + 16 * v), w0),
-                                       _mm512_mul_ps(_mm512_maskz_loadu_ps(m[v], b + 16 * v), w1));
-      bits |= static_cast<uint64_t>(_mm512_mask_cmp_ps_mask(m[v], sum, zero, _CMP_GT_OQ)) << (16 * v);
-    }
-    out[y - y0] = bits;
-  }
-}
-
-// The portable transpose's steps on eight rows a register: steps 32, 16 and 8 pair whole
-// registers, steps 4, 2 and 1 pair lanes of one register (fetched with a permute).
-SAMCACHE_AVX512 void TransposeBits64Avx512(uint64_t a[64]) {
-  __m512i v[8];
-  for (int i = 0; i < 8; ++i) v[i] = _mm512_loadu_si512(a + 8 * i);
-  auto across = [](__m512i& lo, __m512i& hi, unsigned j, uint64_t m) {
-    const __m512i t = _mm512_and_si512(_mm512_xor_si512(_mm512_srli_epi64(lo, j), hi),
-                                       _mm512_set1_epi64(static_cast<long long>(m)));
-    hi = _mm512_xor_si512(hi, t);
-    lo = _mm512_xor_si512(lo, _mm512_slli_epi64(t, j));
-  };
-  for (int i = 0; i < 4; ++i) across(v[i], v[i + 4], 32, 0x00000000FFFFFFFFull);
-  for (int i : {0, 1, 4, 5}) across(v[i], v[i + 2], 16, 0x0000FFFF0000FFFFull);
-  for (int i : {0, 2, 4, 6}) across(v[i], v[i + 1], 8, 0x00FF00FF00FF00FFull);
-  const __m512i lanes = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
-  auto within = [&](__m512i& x, unsigned j, __mmask8 high, uint64_t m) {
-    const __m512i partner =
-        _mm512_permutexvar_epi64(_mm512_xor_si512(lanes, _mm512_set1_epi64(static_cast<long long>(j))), x);
-    const __m512i lo = _mm512_mask_blend_epi64(high, x, partner);  // row k of each pair
-    const __m512i hi = _mm512_mask_blend_epi64(high, partner, x);  // row k + j
-    const __m512i t = _mm512_and_si512(_mm512_xor_si512(_mm512_srli_epi64(lo, j), hi),
-                                       _mm512_set1_epi64(static_cast<long long>(m)));
-    x = _mm512_xor_si512(x, _mm512_mask_blend_epi64(high, _mm512_slli_epi64(t, j), t));
-  };
-  for (int i = 0; i < 8; ++i) {
-    within(v[i], 4, 0xF0, 0x0F0F0F0F0F0F0F0Full);
-    within(v[i], 2, 0xCC, 0x3333333333333333ull);
-    within(v[i], 1, 0xAA, 0x5555555555555555ull);
-  }
-  for (int i = 0; i < 8; ++i) _mm512_storeu_si512(a + 8 * i, v[i]);
-}
-
-bool UseAvx512() { return false; }
 #endif
 
 }  // namespace
