@@ -7,9 +7,13 @@
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define SAMCACHE_MASK_AVX512 1
 // GCC 12's AVX-512 intrinsics start some results from an "undefined" vector, which
-// -Wuninitialized flags where they are inlined (GCC bug 105593).
+// -Wuninitialized (or, in other builds, -Wmaybe-uninitialized) flags where they are inlined
+// (GCC bug 105593).
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
+#if !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <immintrin.h>
 #pragma GCC diagnostic pop
 #endif
