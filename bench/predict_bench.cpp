@@ -16,8 +16,10 @@
 // session of before, and 0, one one-thread session per core) and each --compare-binary (e.g. a
 // build from before a change, served without that flag) serves the model, and their rows
 // alternate, so all see the same machine. "/target" is clicks/s over 0.9 x cores / the
-// decoder's single-run core-time (in-process, one-thread session), measured again right before
-// each group of rows, as the machine's speed drifts over the minutes a run takes. The in-process "decoder
+// decoder's single-run core-time (in-process, one-thread session, the graph as the model folder
+// has it), measured again right before each group of rows, as the machine's speed drifts over
+// the minutes a run takes. samcache's clicks run that graph trimmed to the outputs they read;
+// "/trimmed" is the same ratio against the trimmed graph's core-time. The in-process "decoder
 // alone" table shows the same configurations without HTTP; "core ms" is CPU time of the
 // whole process per run (ONNX Runtime's spinning threads included).
 //
@@ -187,10 +189,13 @@ double DecoderSessionsTable(const std::string& dir, const std::vector<int>& sess
                             const BenchImage& image, int runs) {
   using namespace samcache;
   std::vector<std::unique_ptr<SamModel>> models;
-  std::vector<std::string> labels{"1 thread"};
-  std::vector<ModelOptions> configs(1);
-  configs[0].intra_op_threads = 1;
-  configs[0].decoder_sessions = 1;
+  std::vector<std::string> labels{"1 thread", "1 thr whole"};
+  std::vector<ModelOptions> configs(2);
+  for (ModelOptions& options : configs) {
+    options.intra_op_threads = 1;
+    options.decoder_sessions = 1;
+  }
+  configs[1].trim_decoder = false;
   for (int sessions : session_counts) {
     ModelOptions options;
     options.decoder_sessions = sessions;
@@ -223,8 +228,9 @@ double DecoderSessionsTable(const std::string& dir, const std::vector<int>& sess
               dir.empty() ? "demo model" : dir.c_str(), image.label.c_str(),
               std::thread::hardware_concurrency());
   std::printf(
-      "\"1 thread\": one session, one intra-op thread (the core-time reference); \"N narrow\": "
-      "--intra-op-threads 1, so no wide session for a lone click\n");
+      "\"1 thread\": one session, one intra-op thread (the core-time reference); \"1 thr whole\": the "
+      "same, running the whole graph, not trimmed to what clicks read; \"N narrow\": --intra-op-threads 1, "
+      "so no wide session for a lone click\n");
   double reference_core_ms = 0;
   std::printf("%-10s %8s %10s %9s | %9s %9s %9s | %s\n", "sessions", "threads", "1 run ms", "core ms",
               "1 thr/s", "4 thr/s", "16 thr/s", "load avg");
@@ -269,15 +275,18 @@ json Post(httplib::Client& client, const std::string& path, const json& body) {
   return json::parse(r->body);
 }
 
-// The core-time reference of the HTTP tables: one decoder run's CPU time in a one-thread session
-// in this process (the "1 thread" row of DecoderSessionsTable), on demand.
+// A core-time reference of the HTTP tables: one decoder run's CPU time in a one-thread session
+// in this process (the "1 thread" rows of DecoderSessionsTable), on demand. `trim_decoder`:
+// the graph trimmed to what clicks read, as samcache runs it; else the graph as the folder has it.
 class ReferenceDecoder {
  public:
-  ReferenceDecoder(const std::string& dir, const BenchImage& image, int runs) : runs_(runs) {
+  ReferenceDecoder(const std::string& dir, const BenchImage& image, int runs, bool trim_decoder)
+      : runs_(runs) {
     using namespace samcache;
     ModelOptions options;
     options.intra_op_threads = 1;
     options.decoder_sessions = 1;
+    options.trim_decoder = trim_decoder;
     auto model = dir.empty() ? SamModel::OpenDemo(options) : SamModel::OpenFolder(dir, options);
     if (!model.ok()) Fail(model.status().message());
     model_ = std::move(*model);
@@ -326,9 +335,16 @@ json ServerTimings(const std::string& body) {
 }
 
 // One row: `clients` concurrent clients each sending `requests` copies of `body` to `port`.
-// `target`: clicks/s the machine's cores could decode (0.9 x cores / decoder core-time).
+// `target`: clicks/s the machine's cores could decode (0.9 x cores / decoder core-time), of the
+// whole graph and of the trimmed one.
+struct Targets {
+  double reference_ms = 0;  // the whole graph's core-time
+  double target = 0;
+  double trimmed_target = 0;
+};
+
 void LatencyRow(const std::string& label, int port, const json& body, int clients, int requests,
-                double target, double reference_ms) {
+                const Targets& targets) {
   std::vector<std::vector<double>> latencies(static_cast<size_t>(clients));
   // The server's own timings (decode, postprocess, total) and the reply size, per request.
   std::vector<std::vector<std::array<double, 4>>> server(static_cast<size_t>(clients));
@@ -370,10 +386,11 @@ void LatencyRow(const std::string& label, int port, const json& body, int client
   }
   const double p50 = Percentile(all, 50);
   const double rate = static_cast<double>(all.size()) / seconds;
-  std::printf("%-28s %7d %8.1f %8.1f %8.1f %9.1f %7.2f %7.1f | %7.1f %7.1f %7.1f %8.1f %8.0f | %s\n",
+  std::printf("%-28s %7d %8.1f %8.1f %8.1f %9.1f %7.2f %8.2f %7.1f | %7.1f %7.1f %7.1f %8.1f %8.0f | %s\n",
               label.c_str(), clients, p50, Percentile(all, 99), *std::max_element(all.begin(), all.end()),
-              rate, target > 0 ? rate / target : 0.0, reference_ms, Median(parts[0]), Median(parts[1]),
-              Median(parts[2]), p50 - Median(parts[2]), Median(parts[3]), LoadAverage().c_str());
+              rate, rate / targets.target, rate / targets.trimmed_target, targets.reference_ms,
+              Median(parts[0]), Median(parts[1]), Median(parts[2]), p50 - Median(parts[2]), Median(parts[3]),
+              LoadAverage().c_str());
   std::fflush(stdout);
 }
 
@@ -386,7 +403,8 @@ struct Variant {
 
 // Every variant serves the same model; their rows alternate, so they see the same machine load.
 void LatencyTable(const std::vector<Variant>& variants, const std::vector<std::string>& server_args,
-                  const std::vector<BenchImage>& images, int requests, ReferenceDecoder& reference) {
+                  const std::vector<BenchImage>& images, int requests, const ReferenceDecoder& whole,
+                  const ReferenceDecoder& trimmed) {
   std::vector<std::unique_ptr<samcache::testing::TempDir>> dirs;
   std::vector<std::unique_ptr<samcache::testing::ServerProcess>> servers;
   for (const Variant& variant : variants) {
@@ -405,15 +423,14 @@ void LatencyTable(const std::vector<Variant>& variants, const std::vector<std::s
     std::printf("  [%s] %s%s\n", v.label.c_str(), v.binary.c_str(), flags.c_str());
   }
   std::printf(
-      "(/target: clicks/s / (0.9 x %u cores / ref ms, the decoder's one-thread core-time, measured in "
-      "process "
-      "just before each group of rows); decode / post / server: the server's timings_ms, p50; outside: "
-      "client "
-      "p50 - server p50, i.e. HTTP, JSON and transport)\n",
+      "(/target: clicks/s / (0.9 x %u cores / ref ms, the decoder's one-thread core-time, the graph as the "
+      "folder has it, measured in process just before each group of rows); /trimmed: the same against the "
+      "graph trimmed to what clicks read, as samcache runs it; decode / post / server: the server's "
+      "timings_ms, p50; outside: client p50 - server p50, i.e. HTTP, JSON and transport)\n",
       cores);
-  std::printf("%-28s %7s %8s %8s %8s %9s %7s %7s | %7s %7s %7s %8s %8s | %s\n", "image [variant]", "clients",
-              "p50 ms", "p99 ms", "max ms", "clicks/s", "/target", "ref ms", "decode", "post", "server",
-              "outside", "reply KB", "load avg");
+  std::printf("%-28s %7s %8s %8s %8s %9s %7s %8s %7s | %7s %7s %7s %8s %8s | %s\n", "image [variant]",
+              "clients", "p50 ms", "p99 ms", "max ms", "clicks/s", "/target", "/trimmed", "ref ms", "decode",
+              "post", "server", "outside", "reply KB", "load avg");
   for (const BenchImage& image : images) {
     std::vector<json> bodies;
     for (auto& server : servers) {
@@ -432,11 +449,13 @@ void LatencyTable(const std::vector<Variant>& variants, const std::vector<std::s
     for (int clients : {1, 4, 16}) {
       // The machine's speed drifts over a run of minutes (other guests on its host): each group
       // of rows gets its own reference, measured right before it.
-      const double reference_ms = reference.CoreMs();
-      const double target = 0.9 * cores / (reference_ms / 1000.0);
+      Targets targets;
+      targets.reference_ms = whole.CoreMs();
+      targets.target = 0.9 * cores / (targets.reference_ms / 1000.0);
+      targets.trimmed_target = 0.9 * cores / (trimmed.CoreMs() / 1000.0);
       for (size_t b = 0; b < servers.size(); ++b) {
         LatencyRow(image.label + " [" + variants[b].label + "]", servers[b]->port(), bodies[b], clients,
-                   requests, target, reference_ms);
+                   requests, targets);
       }
     }
   }
@@ -514,12 +533,14 @@ int main(int argc, char** argv) {
       variants.push_back(std::move(variant));
     }
     if (!no_demo) {
-      ReferenceDecoder reference("", images.front(), runs * 4);
-      LatencyTable(variants, {}, images, requests, reference);
+      ReferenceDecoder whole("", images.front(), runs * 4, /*trim_decoder=*/false);
+      ReferenceDecoder trimmed("", images.front(), runs * 4, /*trim_decoder=*/true);
+      LatencyTable(variants, {}, images, requests, whole, trimmed);
     }
     for (const std::string& dir : model_dirs) {
-      ReferenceDecoder reference(dir, images.front(), runs * 4);
-      LatencyTable(variants, {"--model", dir}, images, requests, reference);
+      ReferenceDecoder whole(dir, images.front(), runs * 4, /*trim_decoder=*/false);
+      ReferenceDecoder trimmed(dir, images.front(), runs * 4, /*trim_decoder=*/true);
+      LatencyTable(variants, {"--model", dir}, images, requests, whole, trimmed);
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "predict_bench: %s\n", e.what());

@@ -30,6 +30,7 @@ debian_packages=(
   libopencv-imgcodecs-dev libopencv-imgproc-dev
   nlohmann-json3-dev libcpp-httplib-dev libmicrohttpd-dev libargon2-dev libspdlog-dev libcli11-dev
   libzstd-dev libxxhash-dev prometheus-cpp-dev
+  libonnx-dev libprotobuf-dev
   libpqxx-dev postgresql
   libhiredis-dev redis-server
   libgtest-dev libgmock-dev libbenchmark-dev
@@ -37,6 +38,7 @@ debian_packages=(
   chromium fonts-noto-color-emoji
   clang libclang-rt-14-dev
 )
+# libonnx-dev, libprotobuf-dev: the ONNX schema, to trim a decoder graph to what clicks read.
 # clang, libclang-rt-14-dev: the libFuzzer targets (scripts/fuzz.sh); Debian 12's clang is
 # clang 14, whose libFuzzer and sanitizer runtimes are only recommended, so named here.
 # chromium: the web page's end-to-end test drives it headless (tests/web, with playwright-core

@@ -52,7 +52,6 @@ class EdgeSamAdapter : public FamilyAdapter {
 
   Status Configure(const ModelGraphs& graphs, ModelInfo& info) override {
     encoder_ = graphs.encoder;
-    decoder_ = graphs.decoders;
     encoder_input_ = graphs.encoder_inputs.at(0).name;
     encoder_output_ = EncoderOutput(graphs);
     info.family = family();
@@ -87,7 +86,10 @@ class EdgeSamAdapter : public FamilyAdapter {
                       {{encoder_output_, "image_embeddings", kEmbeddingShape}}, info.id);
   }
 
+  std::vector<std::string> ClickOutputs() const override { return {"scores", "masks"}; }
+
   Result<DecoderResult> Decode(const Embedding& embedding, const DecoderPrompt& prompt, const ModelInfo& info,
+                               SessionPool& decoder,
                                bool /*graph_masks: the graph has no full-size output*/) const override {
     SAMCACHE_RETURN_IF_ERROR(CheckPromptSize(prompt));
     SAMCACHE_ASSIGN_OR_RETURN(const NamedTensor* features,
@@ -102,7 +104,7 @@ class EdgeSamAdapter : public FamilyAdapter {
     feed.Float("point_coords", points.coords.data(), points.coords.size(), {1, points.count(), 2});
     feed.Float("point_labels", points.labels.data(), points.labels.size(), {1, points.count()});
     SAMCACHE_ASSIGN_OR_RETURN(std::vector<Ort::Value> values,
-                              feed.Run(*decoder_->Take(), {"scores", "masks"}, "decoder"));
+                              feed.Run(*decoder.Take(), ClickOutputs(), "decoder"));
     DecoderResult result;
     SAMCACHE_RETURN_IF_ERROR(FillLowRes(ViewOf(values[1]), ViewOf(values[0]), result));
     const size_t plane = static_cast<size_t>(result.low_res_height) * result.low_res_width;
@@ -122,7 +124,6 @@ class EdgeSamAdapter : public FamilyAdapter {
   }
 
   Ort::Session* encoder_ = nullptr;
-  SessionPool* decoder_ = nullptr;
   std::string encoder_input_;
   std::string encoder_output_;
 };

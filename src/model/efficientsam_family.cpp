@@ -52,7 +52,6 @@ class EfficientSamAdapter : public FamilyAdapter {
 
   Status Configure(const ModelGraphs& graphs, ModelInfo& info) override {
     encoder_ = graphs.encoder;
-    decoder_ = graphs.decoders;
     low_res_output_ = LowResOutput(graphs);
     info.family = family();
     info.frame_fit = FrameFit::kStretch;
@@ -94,8 +93,10 @@ class EfficientSamAdapter : public FamilyAdapter {
                       {{"image_embeddings", "image_embeddings", info.embedding_shapes[0]}}, info.id);
   }
 
+  std::vector<std::string> ClickOutputs() const override { return {"iou_predictions", low_res_output_}; }
+
   Result<DecoderResult> Decode(const Embedding& embedding, const DecoderPrompt& prompt, const ModelInfo& info,
-                               bool graph_masks) const override {
+                               SessionPool& decoder, bool graph_masks) const override {
     SAMCACHE_RETURN_IF_ERROR(CheckPromptSize(prompt));
     SAMCACHE_RETURN_IF_ERROR(CheckPointCount(prompt, info, display_name()));
     SAMCACHE_ASSIGN_OR_RETURN(const NamedTensor* features,
@@ -113,10 +114,9 @@ class EfficientSamAdapter : public FamilyAdapter {
     feed.Float("batched_point_coords", points.coords.data(), points.coords.size(), {1, 1, points.count(), 2});
     feed.Float("batched_point_labels", points.labels.data(), points.labels.size(), {1, 1, points.count()});
     feed.Int64("orig_im_size", {frame_h, frame_w}, {2});
-    std::vector<std::string> outputs = {"iou_predictions", low_res_output_};
+    std::vector<std::string> outputs = ClickOutputs();
     if (graph_masks) outputs.push_back("output_masks");
-    SAMCACHE_ASSIGN_OR_RETURN(std::vector<Ort::Value> values,
-                              feed.Run(*decoder_->Take(), outputs, "decoder"));
+    SAMCACHE_ASSIGN_OR_RETURN(std::vector<Ort::Value> values, feed.Run(*decoder.Take(), outputs, "decoder"));
     DecoderResult result;
     SAMCACHE_RETURN_IF_ERROR(FillLowRes(ViewOf(values[1]), ViewOf(values[0]), result));
     if (graph_masks) SAMCACHE_RETURN_IF_ERROR(FillGraphMasks(ViewOf(values[2]), result));
@@ -134,7 +134,6 @@ class EfficientSamAdapter : public FamilyAdapter {
   }
 
   Ort::Session* encoder_ = nullptr;
-  SessionPool* decoder_ = nullptr;
   std::string low_res_output_;
 };
 

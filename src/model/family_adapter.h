@@ -30,8 +30,7 @@ struct ModelGraphs {
   std::string encoder_file;  // for messages: a path or "models/demo/encoder.onnx"
   std::string decoder_file;
   Ort::Session* encoder = nullptr;
-  Ort::Session* decoder = nullptr;  // signatures only; runs take a session from `decoders`
-  SessionPool* decoders = nullptr;
+  Ort::Session* decoder = nullptr;  // signatures only: the graph as the folder has it
   std::vector<TensorSpec> encoder_inputs;
   std::vector<TensorSpec> encoder_outputs;
   std::vector<TensorSpec> decoder_inputs;
@@ -79,9 +78,14 @@ class FamilyAdapter {
   virtual ResizedSize InputSize(int height, int width, const ModelInfo& info) const;
   virtual PreparedImage Prepare(const DecodedImage& image, const ModelInfo& info) const = 0;
   virtual Result<Embedding> Encode(const PreparedImage& input, const ModelInfo& info) const = 0;
-  // `graph_masks`: also return the decoder's own masks at the original size (slow; tests).
+  // The decoder outputs Decode reads for a click (without graph_masks). Clicks run in sessions
+  // of a graph trimmed to them (graph_trim.h), so these must be all a click needs.
+  virtual std::vector<std::string> ClickOutputs() const = 0;
+  // Runs the decoder in a session from `decoder`. `graph_masks`: also return the decoder's own
+  // masks at the original size (slow; tests), so `decoder` must hold the whole graph.
   virtual Result<DecoderResult> Decode(const Embedding& embedding, const DecoderPrompt& prompt,
-                                       const ModelInfo& info, bool graph_masks) const = 0;
+                                       const ModelInfo& info, SessionPool& decoder,
+                                       bool graph_masks) const = 0;
 };
 
 // A fresh adapter for every family, in detection order.

@@ -72,7 +72,6 @@ class Sam2Adapter : public FamilyAdapter {
 
   Status Configure(const ModelGraphs& graphs, ModelInfo& info) override {
     encoder_ = graphs.encoder;
-    decoder_ = graphs.decoders;
     encoder_input_ = graphs.encoder_inputs.at(0).name;
     info.family = family();
     info.frame_fit = FrameFit::kStretch;
@@ -113,14 +112,16 @@ class Sam2Adapter : public FamilyAdapter {
     return RunEncoder(*encoder_, encoder_input_, input, parts, info.id);
   }
 
+  std::vector<std::string> ClickOutputs() const override { return {"masks", "iou_predictions"}; }
+
   Result<DecoderResult> Decode(const Embedding& embedding, const DecoderPrompt& prompt, const ModelInfo& info,
-                               bool graph_masks) const override {
+                               SessionPool& decoder, bool graph_masks) const override {
     SAMCACHE_RETURN_IF_ERROR(CheckPromptSize(prompt));
     SAMCACHE_ASSIGN_OR_RETURN(DecoderResult result,
-                              Run(embedding, prompt, info, info.low_res_side, info.low_res_side));
+                              Run(embedding, prompt, info, decoder, info.low_res_side, info.low_res_side));
     if (graph_masks && full_size_) {
-      SAMCACHE_ASSIGN_OR_RETURN(DecoderResult full,
-                                Run(embedding, prompt, info, prompt.original_height, prompt.original_width));
+      SAMCACHE_ASSIGN_OR_RETURN(DecoderResult full, Run(embedding, prompt, info, decoder,
+                                                        prompt.original_height, prompt.original_width));
       result.graph_height = full.low_res_height;
       result.graph_width = full.low_res_width;
       result.graph_masks = std::move(full.low_res_logits);
@@ -139,7 +140,7 @@ class Sam2Adapter : public FamilyAdapter {
 
   // One decoder run; with full_size_, the masks come at out_h x out_w.
   Result<DecoderResult> Run(const Embedding& embedding, const DecoderPrompt& prompt, const ModelInfo& info,
-                            int out_h, int out_w) const {
+                            SessionPool& decoder, int out_h, int out_w) const {
     Feed feed;
     for (const Part& part : Parts()) {
       SAMCACHE_ASSIGN_OR_RETURN(const NamedTensor* tensor, EmbeddingTensor(embedding, info, part.name));
@@ -169,7 +170,7 @@ class Sam2Adapter : public FamilyAdapter {
     feed.Float("has_mask_input", &has_mask, 1, {1});
     if (full_size_) feed.Int32("orig_im_size", {out_h, out_w}, {2});
     SAMCACHE_ASSIGN_OR_RETURN(std::vector<Ort::Value> values,
-                              feed.Run(*decoder_->Take(), {"masks", "iou_predictions"}, "decoder"));
+                              feed.Run(*decoder.Take(), ClickOutputs(), "decoder"));
     DecoderResult result;
     SAMCACHE_RETURN_IF_ERROR(FillLowRes(ViewOf(values[0]), ViewOf(values[1]), result));
     return result;
@@ -177,7 +178,6 @@ class Sam2Adapter : public FamilyAdapter {
 
   const bool full_size_;
   Ort::Session* encoder_ = nullptr;
-  SessionPool* decoder_ = nullptr;
   std::string encoder_input_;
 };
 

@@ -141,7 +141,6 @@ Status SamAdapter::Configure(const ModelGraphs& graphs, ModelInfo& info) {
   std::vector<Difference> differences = Match(graphs, plan_);
   if (!differences.empty()) return Status::Internal("Configure called on a family that does not match");
   encoder_ = graphs.encoder;
-  decoder_ = graphs.decoders;
   info.family = family();
   info.frame_fit = FrameFit::kLongestSide;
   info.encoder_layout = plan_.layout;
@@ -190,7 +189,8 @@ Result<Embedding> SamAdapter::Encode(const PreparedImage& input, const ModelInfo
 }
 
 Result<DecoderResult> SamAdapter::Decode(const Embedding& embedding, const DecoderPrompt& prompt,
-                                         const ModelInfo& info, bool graph_masks) const {
+                                         const ModelInfo& info, SessionPool& decoder,
+                                         bool graph_masks) const {
   SAMCACHE_RETURN_IF_ERROR(CheckPromptSize(prompt));
   Feed feed;
   for (const EmbeddingPart& part : plan_.parts) {
@@ -224,9 +224,9 @@ Result<DecoderResult> SamAdapter::Decode(const Embedding& embedding, const Decod
   feed.Float("mask_input", mask, static_cast<size_t>(side * side), {1, 1, side, side});
   feed.Float("has_mask_input", &has_mask, 1, {1});
   feed.Float("orig_im_size", orig_size, 2, {2});
-  std::vector<std::string> outputs = {"iou_predictions", "low_res_masks"};
+  std::vector<std::string> outputs = ClickOutputs();
   if (graph_masks) outputs.push_back("masks");
-  SAMCACHE_ASSIGN_OR_RETURN(std::vector<Ort::Value> values, feed.Run(*decoder_->Take(), outputs, "decoder"));
+  SAMCACHE_ASSIGN_OR_RETURN(std::vector<Ort::Value> values, feed.Run(*decoder.Take(), outputs, "decoder"));
   DecoderResult result;
   SAMCACHE_RETURN_IF_ERROR(FillLowRes(ViewOf(values[1]), ViewOf(values[0]), result));
   if (graph_masks) SAMCACHE_RETURN_IF_ERROR(FillGraphMasks(ViewOf(values[2]), result));

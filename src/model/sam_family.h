@@ -18,8 +18,9 @@ class SamAdapter : public FamilyAdapter {
   Status Configure(const ModelGraphs& graphs, ModelInfo& info) override;
   PreparedImage Prepare(const DecodedImage& image, const ModelInfo& info) const override;
   Result<Embedding> Encode(const PreparedImage& input, const ModelInfo& info) const override;
+  std::vector<std::string> ClickOutputs() const override { return {"iou_predictions", "low_res_masks"}; }
   Result<DecoderResult> Decode(const Embedding& embedding, const DecoderPrompt& prompt, const ModelInfo& info,
-                               bool graph_masks) const override;
+                               SessionPool& decoder, bool graph_masks) const override;
 
  protected:
   // Decoder inputs beyond the image embedding and the official prompt inputs, each cached
@@ -40,7 +41,6 @@ class SamAdapter : public FamilyAdapter {
   std::vector<Difference> Match(const ModelGraphs& graphs, Plan& plan) const;
 
   Ort::Session* encoder_ = nullptr;
-  SessionPool* decoder_ = nullptr;
   Plan plan_;
 };
 

@@ -12,6 +12,7 @@
 #include "common/embedded_files.h"
 #include "common/files.h"
 #include "model/family_adapter.h"
+#include "model/graph_trim.h"
 #include "model/onnx_graph.h"
 #include "model/session_pool.h"
 
@@ -100,7 +101,10 @@ Result<int> DecoderSessions(const ModelOptions& options) {
 struct SamModel::Impl {
   ModelInfo info;
   std::unique_ptr<Ort::Session> encoder;
-  std::unique_ptr<SessionPool> decoders;
+  std::unique_ptr<SessionPool> decoders;  // for clicks: the graph trimmed to what they read
+  // One session of the decoder as the folder has it, when `decoders` runs a trimmed graph:
+  // the signature, and DecodeWithGraphMasks.
+  std::unique_ptr<SessionPool> whole_decoder;
   std::unique_ptr<FamilyAdapter> adapter;
   // A session's first runs take 2-3x a steady one: WarmUp pays them before the first job.
   std::atomic<bool> encoder_ready{false};
@@ -146,7 +150,8 @@ void SamModel::Impl::StartWarmUp(bool enabled) {
       click.points = {{info.input_side / 2.0f, info.input_side / 2.0f, 1}};
       decoders->ForEachSession([&] {
         for (int run = 0; run < 2 && !stopping; ++run) {
-          Result<DecoderResult> decoded = adapter->Decode(*out, click, info, /*graph_masks=*/false);
+          Result<DecoderResult> decoded =
+              adapter->Decode(*out, click, info, *decoders, /*graph_masks=*/false);
           if (!decoded.ok()) {
             spdlog::warn("[MODEL] {}: decoder warm-up failed: {}", info.name, decoded.status().message());
             break;
@@ -195,20 +200,43 @@ Result<std::unique_ptr<SamModel::Impl>> SamModel::Impl::Load(const ModelFiles& f
   // on, they would take the cores the click's mask encoding needs next.
   Ort::SessionOptions decoder_options = session_options.Clone();
   decoder_options.AddConfigEntry("session.force_spinning_stop", "1");
-  SAMCACHE_ASSIGN_OR_RETURN(impl->decoders, SessionPool::Load(files.decoder_bytes, files.decoder_name,
-                                                              decoder_shape, decoder_options));
+  SAMCACHE_ASSIGN_OR_RETURN(
+      impl->whole_decoder, SessionPool::Load(files.decoder_bytes, files.decoder_name,
+                                             SessionPoolShape{1, info.intra_op_threads, 0}, decoder_options));
 
   graphs.encoder_file = files.encoder_name;
   graphs.decoder_file = files.decoder_name;
   graphs.encoder = impl->encoder.get();
-  graphs.decoder = &impl->decoders->first();
-  graphs.decoders = impl->decoders.get();
+  graphs.decoder = &impl->whole_decoder->first();
   graphs.encoder_inputs = ReadSpecs(*impl->encoder, true);
   graphs.encoder_outputs = ReadSpecs(*impl->encoder, false);
   graphs.decoder_inputs = ReadSpecs(*graphs.decoder, true);
   graphs.decoder_outputs = ReadSpecs(*graphs.decoder, false);
   SAMCACHE_ASSIGN_OR_RETURN(impl->adapter, DetectFamily(graphs, stated_family));
   SAMCACHE_RETURN_IF_ERROR(impl->adapter->Configure(graphs, info));
+
+  std::optional<TrimmedGraph> trimmed;
+  if (options.trim_decoder) {
+    Result<std::optional<TrimmedGraph>> trim =
+        TrimToOutputs(files.decoder_bytes, impl->adapter->ClickOutputs());
+    if (trim.ok()) {
+      trimmed = std::move(*trim);
+    } else {  // ONNX Runtime took the graph, so clicks can still run it whole
+      spdlog::warn("[MODEL] {}: clicks run the whole decoder graph: {}", info.name, trim.status().message());
+    }
+  }
+  if (trimmed) {
+    info.decoder_nodes_trimmed = trimmed->removed_nodes;
+    spdlog::info(
+        "[MODEL] {}: clicks run the decoder without {} nodes that only feed outputs they do not read",
+        info.name, trimmed->removed_nodes);
+    SAMCACHE_ASSIGN_OR_RETURN(impl->decoders, SessionPool::Load(trimmed->bytes, files.decoder_name,
+                                                                decoder_shape, decoder_options));
+  } else {
+    SAMCACHE_ASSIGN_OR_RETURN(impl->decoders, SessionPool::Load(files.decoder_bytes, files.decoder_name,
+                                                                decoder_shape, decoder_options));
+    impl->whole_decoder.reset();  // the same graph as `decoders`
+  }
   return impl;
 }
 
@@ -259,12 +287,13 @@ Result<Embedding> SamModel::Encode(const PreparedImage& input) const {
 }
 
 Result<DecoderResult> SamModel::Decode(const Embedding& embedding, const DecoderPrompt& prompt) const {
-  return impl_->adapter->Decode(embedding, prompt, impl_->info, /*graph_masks=*/false);
+  return impl_->adapter->Decode(embedding, prompt, impl_->info, *impl_->decoders, /*graph_masks=*/false);
 }
 
 Result<DecoderResult> SamModel::DecodeWithGraphMasks(const Embedding& embedding,
                                                      const DecoderPrompt& prompt) const {
-  return impl_->adapter->Decode(embedding, prompt, impl_->info, /*graph_masks=*/true);
+  SessionPool& whole = impl_->whole_decoder ? *impl_->whole_decoder : *impl_->decoders;
+  return impl_->adapter->Decode(embedding, prompt, impl_->info, whole, /*graph_masks=*/true);
 }
 
 std::string OnnxRuntimeVersion() { return OrtGetApiBase()->GetVersionString(); }

@@ -61,6 +61,8 @@ struct ModelInfo {
   // One image's cached embedding in float32 (every tensor of the set).
   uint64_t embedding_bytes = 0;
   int intra_op_threads = 0;
+  // Decoder nodes clicks skip: they only feed outputs clicks do not read (ModelOptions::trim_decoder).
+  int decoder_nodes_trimmed = 0;
 };
 
 struct ModelOptions {
@@ -78,6 +80,10 @@ struct ModelOptions {
   // threads (at least 1), plus one with every thread for a click alone. 1: one session every
   // click shares. 0: one per core (serve and worker).
   int decoder_sessions = 1;
+  // Clicks run the decoder graph trimmed to the outputs they read: SAM's official export also
+  // computes a full-size `masks` output on every run, which samcache never reads. false: the
+  // graph as the folder has it (benchmarks compare the two).
+  bool trim_decoder = true;
 };
 inline constexpr int kMaxDecoderSessions = 64;
 

@@ -43,8 +43,10 @@ fs::path SharedModels() {
   GTEST_SKIP() << "the shared real-architecture graphs are not here: " << (SharedModels() / (folder)) \
                << " (set SAMCACHE_SHARED_MODELS)"
 
-std::unique_ptr<SamModel> Open(const fs::path& dir) {
-  Result<std::unique_ptr<SamModel>> model = SamModel::OpenFolder(dir, ModelOptions{2});
+std::unique_ptr<SamModel> Open(const fs::path& dir, bool trim_decoder = true) {
+  ModelOptions options{2};
+  options.trim_decoder = trim_decoder;
+  Result<std::unique_ptr<SamModel>> model = SamModel::OpenFolder(dir, options);
   EXPECT_TRUE(model.ok()) << dir << ": " << model.status().message();
   return model.ok() ? std::move(model).value() : nullptr;
 }
@@ -90,6 +92,29 @@ TEST(SharedGraphsTest, MobileSamIsSamAndOurUpsampleMatchesTheGraphs) {
     std::vector<float> graph(full->graph_masks.begin() + 480000 * m,
                              full->graph_masks.begin() + 480000 * (m + 1));
     EXPECT_GE(IoU(graph, ours.data), 0.99) << "mask " << m;
+  }
+}
+
+// The official export computes its full-size `masks` on every run; clicks run the graph without
+// those nodes, and what they read is the whole graph's, bit for bit.
+TEST(SharedGraphsTest, ClicksOnTheTrimmedDecoderGiveTheWholeGraphsResultBitForBit) {
+  for (const char* folder : {"mobilesam-arch", "efficientsam-arch"}) {
+    SCOPED_TRACE(folder);
+    REQUIRE_SHARED(folder);
+    std::unique_ptr<SamModel> trimmed = Open(SharedModels() / folder);
+    std::unique_ptr<SamModel> whole = Open(SharedModels() / folder, /*trim_decoder=*/false);
+    ASSERT_TRUE(trimmed && whole);
+    EXPECT_GT(trimmed->info().decoder_nodes_trimmed, 0);
+    EXPECT_EQ(whole->info().decoder_nodes_trimmed, 0);
+    testing::Scene scene = testing::MakeShapesScene(800, 600);
+    Result<Embedding> embedding = whole->Encode(whole->Prepare(scene.image));
+    ASSERT_TRUE(embedding.ok()) << embedding.status().message();
+    DecoderPrompt prompt = Prompt(800, 600, {{300, 200, 1}, {700, 500, 0}});
+    Result<DecoderResult> a = trimmed->Decode(*embedding, prompt);
+    Result<DecoderResult> b = whole->Decode(*embedding, prompt);
+    ASSERT_TRUE(a.ok() && b.ok());
+    EXPECT_EQ(a->low_res_logits, b->low_res_logits);
+    EXPECT_EQ(a->scores, b->scores);
   }
 }
 

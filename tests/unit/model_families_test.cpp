@@ -21,8 +21,10 @@ namespace fs = std::filesystem;
 
 const fs::path kFamilies = fs::path(SAMCACHE_SOURCE_DIR) / "tests" / "fixtures" / "models" / "families";
 
-std::unique_ptr<SamModel> Open(const fs::path& dir) {
-  Result<std::unique_ptr<SamModel>> model = SamModel::OpenFolder(dir, ModelOptions{2});
+std::unique_ptr<SamModel> Open(const fs::path& dir, bool trim_decoder = true) {
+  ModelOptions options{2};
+  options.trim_decoder = trim_decoder;
+  Result<std::unique_ptr<SamModel>> model = SamModel::OpenFolder(dir, options);
   EXPECT_TRUE(model.ok()) << dir << ": " << model.status().message();
   return model.ok() ? std::move(model).value() : nullptr;
 }
@@ -104,6 +106,29 @@ TEST_P(FamilyFixtureTest, IsDetectedAndRunsEndToEnd) {
   BinaryMask mask = UpsampleForModel(info, decoded->low_res_logits.data(), 256, 256, 480, 640);
   EXPECT_EQ(mask.height, 480);
   EXPECT_EQ(mask.width, 640);
+}
+
+// Clicks run the decoder trimmed to the outputs they read: the same nodes compute those outputs,
+// so the masks and scores are the whole graph's, bit for bit.
+TEST_P(FamilyFixtureTest, ClicksOnTheTrimmedDecoderGiveTheWholeGraphsResultBitForBit) {
+  std::unique_ptr<SamModel> trimmed = Open(kFamilies / GetParam().folder);
+  std::unique_ptr<SamModel> whole = Open(kFamilies / GetParam().folder, /*trim_decoder=*/false);
+  ASSERT_TRUE(trimmed && whole);
+  EXPECT_EQ(whole->info().decoder_nodes_trimmed, 0);
+  // The fixtures' SAM-HQ and EfficientSAM decoders have a full-size output clicks do not read.
+  const bool full_size_output =
+      GetParam().family == ModelFamily::kSamHq || GetParam().family == ModelFamily::kEfficientSam;
+  EXPECT_EQ(trimmed->info().decoder_nodes_trimmed > 0, full_size_output);
+  testing::Scene scene = testing::MakeShapesScene(640, 480);
+  Result<Embedding> embedding = whole->Encode(whole->Prepare(scene.image));
+  ASSERT_TRUE(embedding.ok()) << embedding.status().message();
+  DecoderPrompt prompt = Prompt(640, 480, {{100, 200, 1}, {500, 60, 0}});
+  Result<DecoderResult> a = trimmed->Decode(*embedding, prompt);
+  Result<DecoderResult> b = whole->Decode(*embedding, prompt);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->mask_count, b->mask_count);
+  EXPECT_EQ(a->low_res_logits, b->low_res_logits);
+  EXPECT_EQ(a->scores, b->scores);
 }
 
 INSTANTIATE_TEST_SUITE_P(
