@@ -1,11 +1,13 @@
-// See mask_kernels.h. The AVX-512 functions carry their own target attribute, so the rest of the
-// binary keeps the baseline instruction set, and they run only where the CPU says it has AVX-512F.
+// See mask_kernels.h. The AVX-512 and AVX2 functions carry their own target attributes, so the
+// rest of the binary keeps the baseline instruction set, and they run only where the CPU says it
+// has AVX-512F or AVX2.
 #include "model/mask_kernels.h"
 
+#include <algorithm>
 #include <atomic>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define SAMCACHE_MASK_AVX512 1
+#define SAMCACHE_MASK_X86 1
 // GCC 12's AVX-512 intrinsics start some results from an "undefined" vector, which
 // -Wuninitialized (or, in other builds, -Wmaybe-uninitialized) flags where they are inlined
 // (GCC bug 105593).
@@ -24,7 +26,7 @@
 namespace samcache::mask_internal {
 namespace {
 
-std::atomic<bool> g_portable{false};
+std::atomic<int> g_cap{static_cast<int>(MaskKernels::kAvx512)};
 
 // ---- Portable: SSE2 where the baseline has it, else scalar. ----
 
@@ -84,7 +86,7 @@ void TransposeBits64Portable(uint64_t a[64]) {
   }
 }
 
-#if defined(SAMCACHE_MASK_AVX512)
+#if defined(SAMCACHE_MASK_X86)
 
 #define SAMCACHE_AVX512 __attribute__((target("avx512f")))
 
@@ -218,43 +220,176 @@ SAMCACHE_AVX512 void TransposeBits64Avx512(uint64_t a[64]) {
   for (int i = 0; i < 8; ++i) _mm512_storeu_si512(a + 8 * i, v[i]);
 }
 
-bool UseAvx512() {
-  static const bool has = __builtin_cpu_supports("avx512f");
-  return has && !g_portable.load(std::memory_order_relaxed);
+// ---- AVX2: eight lanes, the taps picked with in-register permutes. ----
+
+#define SAMCACHE_AVX2 __attribute__((target("avx2")))
+
+// Lanes [0, n) of an eight-lane mask, for n in 0..8 (anything larger counts as 8).
+SAMCACHE_AVX2 inline __m256i FirstLanes8(int n) {
+  const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(std::clamp(n, 0, 8)), lanes);
 }
 
+// Lane x of the result is source column idx[x] of the row in `r` (eight columns a register):
+// a permute per register, then blends on the index's bit 3 (sign of bit3) and bit 4.
+template <int kRegisters>
+SAMCACHE_AVX2 inline __m256 PickTaps(const __m256 r[4], __m256i idx, __m256 bit3, __m256 bit4) {
+  const __m256 low = _mm256_permutevar8x32_ps(r[0], idx);
+  if constexpr (kRegisters == 1) return low;
+  const __m256 first = _mm256_blendv_ps(low, _mm256_permutevar8x32_ps(r[1], idx), bit3);
+  if constexpr (kRegisters == 2) return first;
+  const __m256 second =
+      _mm256_blendv_ps(_mm256_permutevar8x32_ps(r[2], idx), _mm256_permutevar8x32_ps(r[3], idx), bit3);
+  return _mm256_blendv_ps(first, second, bit4);
+}
+
+// For strips reading at most 8 * kRegisters source columns.
+template <int kRegisters>
+SAMCACHE_AVX2 void HorizontalStripAvx2(const float* src, size_t stride, int rows, const StripTaps& t,
+                                       float* out) {
+  constexpr int kVectors = StripTaps::kMaxColumns / 8;
+  const int vectors = (t.columns + 7) / 8;
+  __m256i i0[kVectors], i1[kVectors], keep[kVectors];
+  __m256 w0[kVectors], w1[kVectors], i0_bit3[kVectors], i0_bit4[kVectors], i1_bit3[kVectors],
+      i1_bit4[kVectors];
+  for (int v = 0; v < vectors; ++v) {
+    i0[v] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(t.i0 + 8 * v));
+    i1[v] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(t.i1 + 8 * v));
+    w0[v] = _mm256_loadu_ps(t.w0 + 8 * v);
+    w1[v] = _mm256_loadu_ps(t.w1 + 8 * v);
+    keep[v] = FirstLanes8(t.columns - 8 * v);
+    i0_bit3[v] = _mm256_castsi256_ps(_mm256_slli_epi32(i0[v], 28));
+    i0_bit4[v] = _mm256_castsi256_ps(_mm256_slli_epi32(i0[v], 27));
+    i1_bit3[v] = _mm256_castsi256_ps(_mm256_slli_epi32(i1[v], 28));
+    i1_bit4[v] = _mm256_castsi256_ps(_mm256_slli_epi32(i1[v], 27));
+  }
+  __m256i load[4];
+  for (int k = 0; k < kRegisters; ++k) load[k] = FirstLanes8(t.source_cols - 8 * k);
+  __m256 r[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  for (int y = 0; y < rows; ++y) {
+    const float* row = src + static_cast<size_t>(y) * stride;
+    float* d = out + static_cast<size_t>(y) * StripTaps::kMaxColumns;
+    for (int k = 0; k < kRegisters; ++k) r[k] = _mm256_maskload_ps(row + 8 * k, load[k]);  // no read past
+    for (int v = 0; v < vectors; ++v) {
+      const __m256 a = PickTaps<kRegisters>(r, i0[v], i0_bit3[v], i0_bit4[v]);
+      const __m256 b = PickTaps<kRegisters>(r, i1[v], i1_bit3[v], i1_bit4[v]);
+      _mm256_maskstore_ps(d + 8 * v, keep[v],
+                          _mm256_add_ps(_mm256_mul_ps(a, w0[v]), _mm256_mul_ps(b, w1[v])));
+    }
+  }
+}
+
+// Up to 32 source columns (an upsample, or a mild shrink) in registers; wider ones are rare
+// (a strong shrink) and run the portable loop.
+SAMCACHE_AVX2 void HorizontalStripAvx2(const float* src, size_t stride, int rows, const StripTaps& t,
+                                       float* out) {
+  if (t.source_cols <= 8) return HorizontalStripAvx2<1>(src, stride, rows, t, out);
+  if (t.source_cols <= 16) return HorizontalStripAvx2<2>(src, stride, rows, t, out);
+  if (t.source_cols <= 32) return HorizontalStripAvx2<4>(src, stride, rows, t, out);
+  HorizontalStripPortable(src, stride, rows, t, out);
+}
+
+SAMCACHE_AVX2 void BlendRowAvx2(const float* a, const float* b, float b0, float b1, int n, float* out) {
+  const __m256 w0 = _mm256_set1_ps(b0), w1 = _mm256_set1_ps(b1);
+  int x = 0;
+  for (; x + 8 <= n; x += 8) {
+    _mm256_storeu_ps(out + x, _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(a + x), w0),
+                                            _mm256_mul_ps(_mm256_loadu_ps(b + x), w1)));
+  }
+  for (; x < n; ++x) out[x] = a[x] * b0 + b[x] * b1;
+}
+
+SAMCACHE_AVX2 void PositiveRowsAvx2(const float* strip, const Tap* yt, int y0, int y1, int columns,
+                                    uint64_t* out) {
+  const __m256 zero = _mm256_setzero_ps();
+  for (int y = y0; y < y1; ++y) {
+    const Tap& t = yt[y];
+    const float* a = strip + static_cast<size_t>(t.i0) * StripTaps::kMaxColumns;
+    const float* b = strip + static_cast<size_t>(t.i1) * StripTaps::kMaxColumns;
+    const __m256 w0 = _mm256_set1_ps(t.w0), w1 = _mm256_set1_ps(t.w1);
+    uint64_t bits = 0;
+    int x = 0;
+    for (; x + 8 <= columns; x += 8) {
+      const __m256 sum =
+          _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(a + x), w0), _mm256_mul_ps(_mm256_loadu_ps(b + x), w1));
+      bits |= static_cast<uint64_t>(_mm256_movemask_ps(_mm256_cmp_ps(sum, zero, _CMP_GT_OQ))) << x;
+    }
+    for (; x < columns; ++x) bits |= static_cast<uint64_t>((a[x] * t.w0 + b[x] * t.w1) > 0.0f) << x;
+    out[y - y0] = bits;
+  }
+}
+
+MaskKernels CpuMaskKernels() {
+  static const MaskKernels best = __builtin_cpu_supports("avx512f") ? MaskKernels::kAvx512
+                                  : __builtin_cpu_supports("avx2")  ? MaskKernels::kAvx2
+                                                                    : MaskKernels::kPortable;
+  return best;
+}
+
+#else
+
+MaskKernels CpuMaskKernels() { return MaskKernels::kPortable; }
+
 #endif
+
+MaskKernels Kernels() {
+  return static_cast<MaskKernels>(
+      std::min(static_cast<int>(CpuMaskKernels()), g_cap.load(std::memory_order_relaxed)));
+}
 
 }  // namespace
 
 void HorizontalStrip(const float* src, size_t stride, int rows, const StripTaps& taps, float* out) {
-#if defined(SAMCACHE_MASK_AVX512)
-  if (UseAvx512()) return HorizontalStripAvx512(src, stride, rows, taps, out);
+#if defined(SAMCACHE_MASK_X86)
+  switch (Kernels()) {
+    case MaskKernels::kAvx512:
+      return HorizontalStripAvx512(src, stride, rows, taps, out);
+    case MaskKernels::kAvx2:
+      return HorizontalStripAvx2(src, stride, rows, taps, out);
+    case MaskKernels::kPortable:
+      break;
+  }
 #endif
   HorizontalStripPortable(src, stride, rows, taps, out);
 }
 
 void BlendRow(const float* a, const float* b, float b0, float b1, int n, float* out) {
-#if defined(SAMCACHE_MASK_AVX512)
-  if (UseAvx512()) return BlendRowAvx512(a, b, b0, b1, n, out);
+#if defined(SAMCACHE_MASK_X86)
+  switch (Kernels()) {
+    case MaskKernels::kAvx512:
+      return BlendRowAvx512(a, b, b0, b1, n, out);
+    case MaskKernels::kAvx2:
+      return BlendRowAvx2(a, b, b0, b1, n, out);
+    case MaskKernels::kPortable:
+      break;
+  }
 #endif
   BlendRowPortable(a, b, b0, b1, n, out);
 }
 
 void PositiveRows(const float* strip, const Tap* yt, int y0, int y1, int columns, uint64_t* out) {
-#if defined(SAMCACHE_MASK_AVX512)
-  if (UseAvx512()) return PositiveRowsAvx512(strip, yt, y0, y1, columns, out);
+#if defined(SAMCACHE_MASK_X86)
+  switch (Kernels()) {
+    case MaskKernels::kAvx512:
+      return PositiveRowsAvx512(strip, yt, y0, y1, columns, out);
+    case MaskKernels::kAvx2:
+      return PositiveRowsAvx2(strip, yt, y0, y1, columns, out);
+    case MaskKernels::kPortable:
+      break;
+  }
 #endif
   PositiveRowsPortable(strip, yt, y0, y1, columns, out);
 }
 
 void TransposeBits64(uint64_t a[64]) {
-#if defined(SAMCACHE_MASK_AVX512)
-  if (UseAvx512()) return TransposeBits64Avx512(a);
+#if defined(SAMCACHE_MASK_X86)
+  if (Kernels() == MaskKernels::kAvx512) return TransposeBits64Avx512(a);
 #endif
   TransposeBits64Portable(a);
 }
 
-void UsePortableMaskKernels(bool portable) { g_portable.store(portable, std::memory_order_relaxed); }
+MaskKernels BestMaskKernels() { return CpuMaskKernels(); }
+
+void CapMaskKernels(MaskKernels cap) { g_cap.store(static_cast<int>(cap), std::memory_order_relaxed); }
 
 }  // namespace samcache::mask_internal

@@ -1,5 +1,5 @@
-// The inner loops of a click's straight-to-RLE postprocess (mask_encode.cpp), with an AVX-512
-// version picked at run time where the CPU has it. Every version does the same float multiplies
+// The inner loops of a click's straight-to-RLE postprocess (mask_encode.cpp), with AVX-512 and
+// AVX2 versions picked at run time where the CPU has them. Every version does the same float multiplies
 // and adds per value, in the same order and without fused multiply-add (this file's .cpp is
 // built with -ffp-contract=off), so all give the same mask, bit for bit. Private to src/model.
 #pragma once
@@ -39,7 +39,11 @@ void PositiveRows(const float* strip, const Tap* yt, int y0, int y1, int columns
 // Transposes a 64 x 64 bit matrix in place: bit c of a[r] becomes bit r of a[c].
 void TransposeBits64(uint64_t a[64]);
 
-// Tests compare the versions: true makes every call above take the portable one.
-void UsePortableMaskKernels(bool portable);
+// The versions, in order. The AVX2 set has no transpose of its own (the portable one runs).
+enum class MaskKernels { kPortable, kAvx2, kAvx512 };
+// The best version this CPU runs.
+MaskKernels BestMaskKernels();
+// Tests compare the versions: every call above takes the best version up to `cap` this CPU runs.
+void CapMaskKernels(MaskKernels cap);
 
 }  // namespace samcache::mask_internal

@@ -1,6 +1,6 @@
-// The postprocess kernels (mask_kernels.h): the AVX-512 versions, where this CPU has them, give
-// exactly what the portable ones and the plain formulas give, at every strip width and for
-// every register layout (source spans up to 32, up to 64 and wider).
+// The postprocess kernels (mask_kernels.h): the AVX-512 and AVX2 versions, where this CPU has
+// them, give exactly what the portable ones and the plain formulas give, at every strip width
+// and for every register layout (source spans up to 8, 16, 32, 64 and wider).
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -15,14 +15,16 @@
 namespace samcache::mask_internal {
 namespace {
 
-// Runs `f` with the dispatched kernels and again with the portable ones.
+// Runs `f` with every version of the kernels this CPU runs.
 template <typename F>
-void BothWays(F&& f) {
-  UsePortableMaskKernels(false);
-  f();
-  UsePortableMaskKernels(true);
-  f();
-  UsePortableMaskKernels(false);
+void EveryVersion(F&& f) {
+  for (MaskKernels version : {MaskKernels::kAvx512, MaskKernels::kAvx2, MaskKernels::kPortable}) {
+    if (version > BestMaskKernels()) continue;
+    SCOPED_TRACE("kernels " + std::to_string(static_cast<int>(version)));
+    CapMaskKernels(version);
+    f();
+  }
+  CapMaskKernels(MaskKernels::kAvx512);
 }
 
 std::vector<float> RandomFloats(size_t n, uint32_t seed) {
@@ -38,7 +40,7 @@ TEST(MaskKernelsTest, TransposeBitsMovesEveryBit) {
   for (int round = 0; round < 20; ++round) {
     uint64_t original[64];
     for (uint64_t& w : original) w = round == 0 ? 0 : rng() & (round % 3 == 0 ? rng() : ~uint64_t{0});
-    BothWays([&] {
+    EveryVersion([&] {
       uint64_t a[64];
       std::memcpy(a, original, sizeof a);
       TransposeBits64(a);
@@ -74,7 +76,7 @@ TEST(MaskKernelsTest, HorizontalStripIsTheTapFormulaForEverySpan) {
         }
         const int rows = 5;
         const std::vector<float> src = RandomFloats(static_cast<size_t>(rows) * in, in * 7 + out);
-        BothWays([&] {
+        EveryVersion([&] {
           std::vector<float> strip(rows * 64, -99.0f);
           HorizontalStrip(src.data() + base, static_cast<size_t>(in), rows, taps, strip.data());
           for (int r = 0; r < rows; ++r) {
@@ -96,7 +98,7 @@ TEST(MaskKernelsTest, BlendRowAndPositiveRowsAreTheTapFormula) {
   const std::vector<float> strip = RandomFloats(30 * 64, 5);
   for (int columns : {1, 15, 16, 33, 64}) {
     SCOPED_TRACE(std::to_string(columns) + " columns");
-    BothWays([&] {
+    EveryVersion([&] {
       std::vector<uint64_t> bits(117);
       PositiveRows(strip.data(), yt.data(), 3, 117, columns, bits.data());
       std::vector<float> blended(columns);
