@@ -4,7 +4,9 @@
 // weights give speckled masks, near the worst case for the RLE) and on a smooth blob: wall p50,
 // CPU ms per call of the whole process (the encoder may use a second thread), and CPU ms per
 // call with two callers at once, as under four clients on two cores, with and without that
-// second thread (EncodeThreads::kOne, what the server does for a click beside others).
+// second thread (EncodeThreads::kOne, what the server does for a click beside others). Each
+// case runs with every version of the inner loops this CPU has (AVX-512, AVX2, portable), side
+// by side.
 //
 //   mask_encode_bench [--model DIR] [--runs N]
 #include <CLI/CLI.hpp>
@@ -16,10 +18,12 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "bench_util.h"
 #include "model/mask_codec.h"
+#include "model/mask_kernels.h"
 #include "model/sam_model.h"
 #include "model/segmenter.h"
 
@@ -55,7 +59,7 @@ Logits SmoothBlob(const samcache::ModelInfo& info) {
   return out;
 }
 
-void Measure(const Logits& logits, int height, int width, int runs) {
+void Measure(const Logits& logits, int height, int width, int runs, const char* kernels) {
   auto encode = [&](samcache::EncodeThreads threads = samcache::EncodeThreads::kTwoForLargeBoxes) {
     return samcache::EncodeForModel(logits.info, logits.values.data(), logits.low, logits.low, height, width,
                                     threads);
@@ -88,8 +92,9 @@ void Measure(const Logits& logits, int height, int width, int runs) {
   }
   for (std::thread& t : callers) t.join();
   const double cpu_two_single = (ProcessCpuMs() - cpu2) / (2.0 * runs);
-  std::printf("%-26s %5dx%-5d %9.2f %9.2f %9.2f %9.2f %10zu %7.1f\n", logits.label.c_str(), width, height,
-              Percentile(wall, 50), cpu_one, cpu_two, cpu_two_single, first.rle.counts.size(),
+  std::printf("%-26s %5dx%-5d %-8s %9.2f %9.2f %9.2f %9.2f %10zu %7.1f\n", logits.label.c_str(), width,
+              height, kernels, Percentile(wall, 50), cpu_one, cpu_two, cpu_two_single,
+              first.rle.counts.size(),
               static_cast<double>(first.area) * 100.0 / (static_cast<double>(height) * width));
 }
 
@@ -126,14 +131,23 @@ int main(int argc, char** argv) {
       cases.push_back(std::move(real));
     }
     std::printf(
-        "%-26s %11s %9s %9s %9s %9s %10s %7s\n(%d calls each; cpu: process CPU ms per call, with one caller, "
-        "with "
-        "two at once, and with two at once each on one thread)\n",
-        "logits", "image", "p50 ms", "cpu 1", "cpu 2", "cpu 2x1", "RLE bytes", "area %", runs);
+        "%-26s %11s %-8s %9s %9s %9s %9s %10s %7s\n(%d calls each; cpu: process CPU ms per call, with one "
+        "caller, with two at once, and with two at once each on one thread)\n",
+        "logits", "image", "kernels", "p50 ms", "cpu 1", "cpu 2", "cpu 2x1", "RLE bytes", "area %", runs);
     const int sizes[][2] = {{480, 640}, {1080, 1920}, {3000, 4000}};
+    using mask_internal::MaskKernels;
+    const std::pair<MaskKernels, const char*> versions[] = {
+        {MaskKernels::kAvx512, "avx512"}, {MaskKernels::kAvx2, "avx2"}, {MaskKernels::kPortable, "portable"}};
     for (const Logits& logits : cases) {
-      for (const auto& size : sizes) Measure(logits, size[0], size[1], runs);
+      for (const auto& size : sizes) {
+        for (const auto& [version, name] : versions) {
+          if (version > mask_internal::BestMaskKernels()) continue;
+          mask_internal::CapMaskKernels(version);
+          Measure(logits, size[0], size[1], runs, name);
+        }
+      }
     }
+    mask_internal::CapMaskKernels(MaskKernels::kAvx512);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "mask_encode_bench: %s\n", e.what());
     return 1;
