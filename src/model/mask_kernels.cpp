@@ -319,6 +319,42 @@ SAMCACHE_AVX2 void PositiveRowsAvx2(const float* strip, const Tap* yt, int y0, i
   }
 }
 
+// The portable transpose's steps on four rows a register: steps 32 to 4 pair whole registers,
+// steps 2 and 1 pair lanes of one register.
+template <int kShift>
+SAMCACHE_AVX2 inline void TransposeAcross4(__m256i& lo, __m256i& hi, uint64_t m) {
+  const __m256i t = _mm256_and_si256(_mm256_xor_si256(_mm256_srli_epi64(lo, kShift), hi),
+                                     _mm256_set1_epi64x(static_cast<long long>(m)));
+  hi = _mm256_xor_si256(hi, t);
+  lo = _mm256_xor_si256(lo, _mm256_slli_epi64(t, kShift));
+}
+
+// kPartner: the lane permute pairing rows k and k + kShift; kHigh: the 32-bit elements of rows
+// k + kShift.
+template <int kShift, int kPartner, int kHigh>
+SAMCACHE_AVX2 inline void TransposeWithin4(__m256i& x, uint64_t m) {
+  const __m256i partner = _mm256_permute4x64_epi64(x, kPartner);
+  const __m256i lo = _mm256_blend_epi32(x, partner, kHigh);  // row k of each pair
+  const __m256i hi = _mm256_blend_epi32(partner, x, kHigh);  // row k + kShift
+  const __m256i t = _mm256_and_si256(_mm256_xor_si256(_mm256_srli_epi64(lo, kShift), hi),
+                                     _mm256_set1_epi64x(static_cast<long long>(m)));
+  x = _mm256_xor_si256(x, _mm256_blend_epi32(_mm256_slli_epi64(t, kShift), t, kHigh));
+}
+
+SAMCACHE_AVX2 void TransposeBits64Avx2(uint64_t a[64]) {
+  __m256i v[16];
+  for (int i = 0; i < 16; ++i) v[i] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + 4 * i));
+  for (int i = 0; i < 8; ++i) TransposeAcross4<32>(v[i], v[i + 8], 0x00000000FFFFFFFFull);
+  for (int i : {0, 1, 2, 3, 8, 9, 10, 11}) TransposeAcross4<16>(v[i], v[i + 4], 0x0000FFFF0000FFFFull);
+  for (int i : {0, 1, 4, 5, 8, 9, 12, 13}) TransposeAcross4<8>(v[i], v[i + 2], 0x00FF00FF00FF00FFull);
+  for (int i = 0; i < 16; i += 2) TransposeAcross4<4>(v[i], v[i + 1], 0x0F0F0F0F0F0F0F0Full);
+  for (int i = 0; i < 16; ++i) {
+    TransposeWithin4<2, 0x4E, 0xF0>(v[i], 0x3333333333333333ull);  // lanes 2, 3, 0, 1
+    TransposeWithin4<1, 0xB1, 0xCC>(v[i], 0x5555555555555555ull);  // lanes 1, 0, 3, 2
+  }
+  for (int i = 0; i < 16; ++i) _mm256_storeu_si256(reinterpret_cast<__m256i*>(a + 4 * i), v[i]);
+}
+
 MaskKernels CpuMaskKernels() {
   static const MaskKernels best = __builtin_cpu_supports("avx512f") ? MaskKernels::kAvx512
                                   : __builtin_cpu_supports("avx2")  ? MaskKernels::kAvx2
@@ -383,7 +419,14 @@ void PositiveRows(const float* strip, const Tap* yt, int y0, int y1, int columns
 
 void TransposeBits64(uint64_t a[64]) {
 #if defined(SAMCACHE_MASK_X86)
-  if (Kernels() == MaskKernels::kAvx512) return TransposeBits64Avx512(a);
+  switch (Kernels()) {
+    case MaskKernels::kAvx512:
+      return TransposeBits64Avx512(a);
+    case MaskKernels::kAvx2:
+      return TransposeBits64Avx2(a);
+    case MaskKernels::kPortable:
+      break;
+  }
 #endif
   TransposeBits64Portable(a);
 }

@@ -39,7 +39,7 @@ void PositiveRows(const float* strip, const Tap* yt, int y0, int y1, int columns
 // Transposes a 64 x 64 bit matrix in place: bit c of a[r] becomes bit r of a[c].
 void TransposeBits64(uint64_t a[64]);
 
-// The versions, in order. The AVX2 set has no transpose of its own (the portable one runs).
+// The versions, in order.
 enum class MaskKernels { kPortable, kAvx2, kAvx512 };
 // The best version this CPU runs.
 MaskKernels BestMaskKernels();
