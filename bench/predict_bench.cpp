@@ -17,8 +17,9 @@
 // build from before a change, served without that flag) serves the model, and their rows
 // alternate, so all see the same machine. "/target" is clicks/s over 0.9 x cores / the
 // decoder's single-run core-time (in-process, one-thread session, the graph as the model folder
-// has it), measured again right before each group of rows, as the machine's speed drifts over
-// the minutes a run takes. samcache's clicks run that graph trimmed to the outputs they read;
+// has it), measured again right before and right after each group of rows (their mean), as the
+// machine's speed drifts over the minutes a run takes. samcache's clicks run that graph trimmed to the
+// outputs they read;
 // "/trimmed" is the same ratio against the trimmed graph's core-time. The in-process "decoder
 // alone" table shows the same configurations without HTTP; "core ms" is CPU time of the
 // whole process per run (ONNX Runtime's spinning threads included).
@@ -343,8 +344,24 @@ struct Targets {
   double trimmed_target = 0;
 };
 
-void LatencyRow(const std::string& label, int port, const json& body, int clients, int requests,
-                const Targets& targets) {
+// What one row measured, printed once the group's reference after it is known.
+struct RowResult {
+  std::string label;
+  int clients = 0;
+  double p50 = 0, p99 = 0, max = 0, rate = 0;
+  double decode = 0, post = 0, server = 0, reply_kb = 0;
+  std::string load;
+};
+
+void PrintRow(const RowResult& row, const Targets& targets) {
+  std::printf("%-28s %7d %8.1f %8.1f %8.1f %9.1f %7.2f %8.2f %7.1f | %7.1f %7.1f %7.1f %8.1f %8.0f | %s\n",
+              row.label.c_str(), row.clients, row.p50, row.p99, row.max, row.rate, row.rate / targets.target,
+              row.rate / targets.trimmed_target, targets.reference_ms, row.decode, row.post, row.server,
+              row.p50 - row.server, row.reply_kb, row.load.c_str());
+  std::fflush(stdout);
+}
+
+RowResult LatencyRow(const std::string& label, int port, const json& body, int clients, int requests) {
   std::vector<std::vector<double>> latencies(static_cast<size_t>(clients));
   // The server's own timings (decode, postprocess, total) and the reply size, per request.
   std::vector<std::vector<std::array<double, 4>>> server(static_cast<size_t>(clients));
@@ -384,14 +401,19 @@ void LatencyRow(const std::string& label, int port, const json& body, int client
       for (size_t k = 0; k < 4; ++k) parts[k].push_back(t[k]);
     }
   }
-  const double p50 = Percentile(all, 50);
-  const double rate = static_cast<double>(all.size()) / seconds;
-  std::printf("%-28s %7d %8.1f %8.1f %8.1f %9.1f %7.2f %8.2f %7.1f | %7.1f %7.1f %7.1f %8.1f %8.0f | %s\n",
-              label.c_str(), clients, p50, Percentile(all, 99), *std::max_element(all.begin(), all.end()),
-              rate, rate / targets.target, rate / targets.trimmed_target, targets.reference_ms,
-              Median(parts[0]), Median(parts[1]), Median(parts[2]), p50 - Median(parts[2]), Median(parts[3]),
-              LoadAverage().c_str());
-  std::fflush(stdout);
+  RowResult row;
+  row.label = label;
+  row.clients = clients;
+  row.p50 = Percentile(all, 50);
+  row.p99 = Percentile(all, 99);
+  row.max = *std::max_element(all.begin(), all.end());
+  row.rate = static_cast<double>(all.size()) / seconds;
+  row.decode = Median(parts[0]);
+  row.post = Median(parts[1]);
+  row.server = Median(parts[2]);
+  row.reply_kb = Median(parts[3]);
+  row.load = LoadAverage();
+  return row;
 }
 
 // One server to measure: a binary and the flags that set it apart.
@@ -424,7 +446,8 @@ void LatencyTable(const std::vector<Variant>& variants, const std::vector<std::s
   }
   std::printf(
       "(/target: clicks/s / (0.9 x %u cores / ref ms, the decoder's one-thread core-time, the graph as the "
-      "folder has it, measured in process just before each group of rows); /trimmed: the same against the "
+      "folder has it, measured in process before and after each group of rows, their mean); /trimmed: the "
+      "same against the "
       "graph trimmed to what clicks read, as samcache runs it; decode / post / server: the server's "
       "timings_ms, p50; outside: client p50 - server p50, i.e. HTTP, JSON and transport)\n",
       cores);
@@ -448,15 +471,19 @@ void LatencyTable(const std::vector<Variant>& variants, const std::vector<std::s
     }
     for (int clients : {1, 4, 16}) {
       // The machine's speed drifts over a run of minutes (other guests on its host): each group
-      // of rows gets its own reference, measured right before it.
-      Targets targets;
-      targets.reference_ms = whole.CoreMs();
-      targets.target = 0.9 * cores / (targets.reference_ms / 1000.0);
-      targets.trimmed_target = 0.9 * cores / (trimmed.CoreMs() / 1000.0);
+      // of rows gets its own reference, the mean of one measured right before it and one right
+      // after.
+      const double whole_before = whole.CoreMs(), trimmed_before = trimmed.CoreMs();
+      std::vector<RowResult> rows;
       for (size_t b = 0; b < servers.size(); ++b) {
-        LatencyRow(image.label + " [" + variants[b].label + "]", servers[b]->port(), bodies[b], clients,
-                   requests, targets);
+        rows.push_back(LatencyRow(image.label + " [" + variants[b].label + "]", servers[b]->port(), bodies[b],
+                                  clients, requests));
       }
+      Targets targets;
+      targets.reference_ms = (whole_before + whole.CoreMs()) / 2;
+      targets.target = 0.9 * cores / (targets.reference_ms / 1000.0);
+      targets.trimmed_target = 0.9 * cores / ((trimmed_before + trimmed.CoreMs()) / 2 / 1000.0);
+      for (const RowResult& row : rows) PrintRow(row, targets);
     }
   }
 }
