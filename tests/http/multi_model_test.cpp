@@ -141,6 +141,24 @@ TEST_F(MultiModelTest, ModelsSayWhenTheirEncoderIsReady) {
   for (const json& m : models.body["models"]) EXPECT_EQ(m["ready"], true) << m.dump();
 }
 
+// Clicks run each model's decoder trimmed to the outputs they read (both demo decoders compute
+// a full-size `masks` no click reads), unless --whole-decoder; the click's mask is the same.
+TEST_F(MultiModelTest, ClicksRunATrimmedDecoderUnlessTheWholeOneIsAskedFor) {
+  const std::string trimmed_line = "clicks run the decoder without";
+  std::vector<json> masks;
+  for (bool whole : {false, true}) {
+    std::vector<std::string> args = ModelArgs();
+    if (whole) args.push_back("--whole-decoder");
+    Start(args);
+    EXPECT_EQ(server_->LogCount(trimmed_line), whole ? 0u : 2u) << server_->Log();
+    Reply upload = Upload(MakeImages(1, 3, 640, 480));
+    Reply predict = PredictCenter(upload.body["images"][0], "");
+    ASSERT_EQ(predict.status, 200) << predict.raw;
+    masks.push_back(predict.body["masks"]);
+  }
+  EXPECT_EQ(masks[0], masks[1]);
+}
+
 // GET /api/sam/models, /api/sam/model?model=, and what an unknown or hostile `model` gets.
 TEST_F(MultiModelTest, ListsTheModelsAndRefusesUnknownOnes) {
   Start(ModelArgs());

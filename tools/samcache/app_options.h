@@ -45,6 +45,7 @@ struct ModelCliOptions {
   int intra_op_threads = 0;
   bool warm_up = false;      // serve and worker: true unless --no-warm-up
   int decoder_sessions = 1;  // serve and worker: 0, one per core (the others answer no clicks)
+  bool trim_decoder = true;  // false: --whole-decoder
   uint64_t memory_cache_bytes = uint64_t{1} << 30;
   uint64_t cache_max_bytes = uint64_t{10} << 30;
   std::string cache_dtype = "fp32";
