@@ -8,7 +8,7 @@
 // case runs with every version of the inner loops this CPU has (AVX-512, AVX2, portable), side
 // by side.
 //
-//   mask_encode_bench [--model DIR] [--runs N]
+//   mask_encode_bench [--model DIR] [--runs N] [--kernels avx512|avx2|portable]
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
@@ -106,6 +106,8 @@ int main(int argc, char** argv) {
   int runs = 40;
   cli.add_option("--model", model_dir, "A SAM model folder whose decoder gives the logits");
   cli.add_option("--runs", runs, "Calls per case")->capture_default_str();
+  std::string only_kernels;
+  cli.add_option("--kernels", only_kernels, "Only this version of the inner loops (avx512, avx2, portable)");
   CLI11_PARSE(cli, argc, argv);
   try {
     using namespace samcache;
@@ -142,6 +144,7 @@ int main(int argc, char** argv) {
       for (const auto& size : sizes) {
         for (const auto& [version, name] : versions) {
           if (version > mask_internal::BestMaskKernels()) continue;
+          if (!only_kernels.empty() && only_kernels != name) continue;
           mask_internal::CapMaskKernels(version);
           Measure(logits, size[0], size[1], runs, name);
         }

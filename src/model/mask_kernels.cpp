@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <climits>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define SAMCACHE_MASK_X86 1
@@ -243,18 +244,48 @@ SAMCACHE_AVX2 inline __m256 PickTaps(const __m256 r[4], __m256i idx, __m256 bit3
   return _mm256_blendv_ps(first, second, bit4);
 }
 
-// For strips reading at most 8 * kRegisters source columns.
+// The first source column (relative to the strip's) that output columns [x, x + 8) read, and
+// how many from there on.
+int FirstTap(const StripTaps& t, int x) {
+  int first = INT_MAX;
+  for (int c = x; c < std::min(x + 8, t.columns); ++c) first = std::min({first, t.i0[c], t.i1[c]});
+  return first;
+}
+int TapWindow(const StripTaps& t, int x) {
+  int last = 0;
+  for (int c = x; c < std::min(x + 8, t.columns); ++c) last = std::max({last, t.i0[c], t.i1[c]});
+  return last + 1 - FirstTap(t, x);
+}
+
+// Source columns [0, 8 * kRegisters) from `row` into r, plain or under `mask` (past the strip).
 template <int kRegisters>
+SAMCACHE_AVX2 inline void LoadRegisters(const float* row, bool plain, const __m256i mask[kRegisters],
+                                        __m256 r[4]) {
+  for (int k = 0; k < kRegisters; ++k)
+    r[k] = plain ? _mm256_loadu_ps(row + 8 * k) : _mm256_maskload_ps(row + 8 * k, mask[k]);
+}
+
+// The strip's taps, eight output columns a vector, read from kRegisters registers of eight
+// source columns: the same registers for every vector (the strip's first 8 * kRegisters
+// columns), or, kWindowed, each vector's own from its first tap on (wide strips whose vectors
+// each read a few columns: an upsample's, or a shrink's up to 4x). Loads and stores that would
+// cross the strip's edge are masked; the rest are plain, as masked stores are slow on some CPUs.
+template <int kRegisters, bool kWindowed>
 SAMCACHE_AVX2 void HorizontalStripAvx2(const float* src, size_t stride, int rows, const StripTaps& t,
                                        float* out) {
   constexpr int kVectors = StripTaps::kMaxColumns / 8;
   const int vectors = (t.columns + 7) / 8;
-  __m256i i0[kVectors], i1[kVectors], keep[kVectors];
+  const int full_vectors = t.columns / 8;
+  int base[kVectors] = {};
+  bool plain_loads[kVectors] = {};
+  __m256i i0[kVectors], i1[kVectors], keep[kVectors], load[kVectors][kRegisters];
   __m256 w0[kVectors], w1[kVectors], i0_bit3[kVectors], i0_bit4[kVectors], i1_bit3[kVectors],
       i1_bit4[kVectors];
   for (int v = 0; v < vectors; ++v) {
-    i0[v] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(t.i0 + 8 * v));
-    i1[v] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(t.i1 + 8 * v));
+    base[v] = kWindowed ? FirstTap(t, 8 * v) : 0;
+    const __m256i first = _mm256_set1_epi32(base[v]);
+    i0[v] = _mm256_sub_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(t.i0 + 8 * v)), first);
+    i1[v] = _mm256_sub_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(t.i1 + 8 * v)), first);
     w0[v] = _mm256_loadu_ps(t.w0 + 8 * v);
     w1[v] = _mm256_loadu_ps(t.w1 + 8 * v);
     keep[v] = FirstLanes8(t.columns - 8 * v);
@@ -262,30 +293,39 @@ SAMCACHE_AVX2 void HorizontalStripAvx2(const float* src, size_t stride, int rows
     i0_bit4[v] = _mm256_castsi256_ps(_mm256_slli_epi32(i0[v], 27));
     i1_bit3[v] = _mm256_castsi256_ps(_mm256_slli_epi32(i1[v], 28));
     i1_bit4[v] = _mm256_castsi256_ps(_mm256_slli_epi32(i1[v], 27));
+    for (int k = 0; k < kRegisters; ++k) load[v][k] = FirstLanes8(t.source_cols - base[v] - 8 * k);
+    plain_loads[v] = base[v] + 8 * kRegisters <= t.source_cols;
   }
-  __m256i load[4];
-  for (int k = 0; k < kRegisters; ++k) load[k] = FirstLanes8(t.source_cols - 8 * k);
   __m256 r[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
   for (int y = 0; y < rows; ++y) {
     const float* row = src + static_cast<size_t>(y) * stride;
     float* d = out + static_cast<size_t>(y) * StripTaps::kMaxColumns;
-    for (int k = 0; k < kRegisters; ++k) r[k] = _mm256_maskload_ps(row + 8 * k, load[k]);  // no read past
     for (int v = 0; v < vectors; ++v) {
+      if (kWindowed || v == 0) LoadRegisters<kRegisters>(row + base[v], plain_loads[v], load[v], r);
       const __m256 a = PickTaps<kRegisters>(r, i0[v], i0_bit3[v], i0_bit4[v]);
       const __m256 b = PickTaps<kRegisters>(r, i1[v], i1_bit3[v], i1_bit4[v]);
-      _mm256_maskstore_ps(d + 8 * v, keep[v],
-                          _mm256_add_ps(_mm256_mul_ps(a, w0[v]), _mm256_mul_ps(b, w1[v])));
+      const __m256 sum = _mm256_add_ps(_mm256_mul_ps(a, w0[v]), _mm256_mul_ps(b, w1[v]));
+      if (v < full_vectors) {
+        _mm256_storeu_ps(d + 8 * v, sum);
+      } else {
+        _mm256_maskstore_ps(d + 8 * v, keep[v], sum);
+      }
     }
   }
 }
 
-// Up to 32 source columns (an upsample, or a mild shrink) in registers; wider ones are rare
-// (a strong shrink) and run the portable loop.
+// The fewest registers a vector's taps need: the whole strip's columns when they fit in one or
+// two, else each vector's own window; the portable loop for a strong shrink.
 SAMCACHE_AVX2 void HorizontalStripAvx2(const float* src, size_t stride, int rows, const StripTaps& t,
                                        float* out) {
-  if (t.source_cols <= 8) return HorizontalStripAvx2<1>(src, stride, rows, t, out);
-  if (t.source_cols <= 16) return HorizontalStripAvx2<2>(src, stride, rows, t, out);
-  if (t.source_cols <= 32) return HorizontalStripAvx2<4>(src, stride, rows, t, out);
+  int window = 0;  // the most source columns one vector of eight outputs reads
+  for (int x = 0; x < t.columns; x += 8) window = std::max(window, TapWindow(t, x));
+  if (t.source_cols <= 8) return HorizontalStripAvx2<1, false>(src, stride, rows, t, out);
+  if (window <= 8) return HorizontalStripAvx2<1, true>(src, stride, rows, t, out);
+  if (t.source_cols <= 16) return HorizontalStripAvx2<2, false>(src, stride, rows, t, out);
+  if (window <= 16) return HorizontalStripAvx2<2, true>(src, stride, rows, t, out);
+  if (t.source_cols <= 32) return HorizontalStripAvx2<4, false>(src, stride, rows, t, out);
+  if (window <= 32) return HorizontalStripAvx2<4, true>(src, stride, rows, t, out);
   HorizontalStripPortable(src, stride, rows, t, out);
 }
 

@@ -1,6 +1,7 @@
 // The postprocess kernels (mask_kernels.h): the AVX-512 and AVX2 versions, where this CPU has
 // them, give exactly what the portable ones and the plain formulas give, at every strip width
-// and for every register layout (source spans up to 8, 16, 32, 64 and wider).
+// and for every register layout (source spans up to 8, 16, 32, 64 and wider, read by the whole
+// strip or by each eight output columns).
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -57,37 +58,39 @@ TEST(MaskKernelsTest, HorizontalStripIsTheTapFormulaForEverySpan) {
   // Output columns from `in` source columns: 64 columns read about 64 * in / out of them.
   for (int in : {7, 20, 40, 100, 300}) {
     for (int out : {64, 100, 640, 4000}) {
-      for (int columns : {1, 17, 64}) {
+      for (int columns : {1, 10, 17, 64}) {
         if (columns > out) continue;
-        SCOPED_TRACE(std::to_string(in) + " to " + std::to_string(out) + ", " + std::to_string(columns) +
-                     " columns");
-        const std::vector<Tap> xt = BilinearTaps(in, out, out);
-        const int first = out - columns;  // the last strip, where taps clamp to the edge
-        StripTaps taps;
-        taps.columns = columns;
-        const int base = xt[first].i0;
-        for (int x = 0; x < columns; ++x) {
-          const Tap& t = xt[first + x];
-          taps.i0[x] = t.i0 - base;
-          taps.i1[x] = t.i1 - base;
-          taps.w0[x] = t.w0;
-          taps.w1[x] = t.w1;
-          taps.source_cols = std::max(taps.source_cols, t.i1 - base + 1);
-        }
-        const int rows = 5;
-        const std::vector<float> src = RandomFloats(static_cast<size_t>(rows) * in, in * 7 + out);
-        EveryVersion([&] {
-          std::vector<float> strip(rows * 64, -99.0f);
-          HorizontalStrip(src.data() + base, static_cast<size_t>(in), rows, taps, strip.data());
-          for (int r = 0; r < rows; ++r) {
-            const float* row = src.data() + static_cast<size_t>(r) * in + base;
-            for (int x = 0; x < 64; ++x) {
-              const float want =
-                  x < columns ? row[taps.i0[x]] * taps.w0[x] + row[taps.i1[x]] * taps.w1[x] : -99.0f;
-              ASSERT_EQ(strip[r * 64 + x], want) << "row " << r << " column " << x;
-            }
+        // The first strip, one in the middle, and the last (where taps clamp to the edge).
+        for (const int first : {0, (out - columns) / 2, out - columns}) {
+          SCOPED_TRACE(std::to_string(in) + " to " + std::to_string(out) + ", " + std::to_string(columns) +
+                       " columns from " + std::to_string(first));
+          const std::vector<Tap> xt = BilinearTaps(in, out, out);
+          StripTaps taps;
+          taps.columns = columns;
+          const int base = xt[first].i0;
+          for (int x = 0; x < columns; ++x) {
+            const Tap& t = xt[first + x];
+            taps.i0[x] = t.i0 - base;
+            taps.i1[x] = t.i1 - base;
+            taps.w0[x] = t.w0;
+            taps.w1[x] = t.w1;
+            taps.source_cols = std::max(taps.source_cols, t.i1 - base + 1);
           }
-        });
+          const int rows = 5;
+          const std::vector<float> src = RandomFloats(static_cast<size_t>(rows) * in, in * 7 + out);
+          EveryVersion([&] {
+            std::vector<float> strip(rows * 64, -99.0f);
+            HorizontalStrip(src.data() + base, static_cast<size_t>(in), rows, taps, strip.data());
+            for (int r = 0; r < rows; ++r) {
+              const float* row = src.data() + static_cast<size_t>(r) * in + base;
+              for (int x = 0; x < 64; ++x) {
+                const float want =
+                    x < columns ? row[taps.i0[x]] * taps.w0[x] + row[taps.i1[x]] * taps.w1[x] : -99.0f;
+                ASSERT_EQ(strip[r * 64 + x], want) << "row " << r << " column " << x;
+              }
+            }
+          });
+        }
       }
     }
   }
