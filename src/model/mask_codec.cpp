@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "model/bilinear_resize.h"
+#include "model/mask_kernels.h"
 #include "model/rle_runs.h"
 
 #if defined(__SSE2__)
@@ -211,43 +212,11 @@ namespace mask_internal {
 
 // Appends the compressed form of counts [from, to) to `out`: each count stands alone given
 // the one two places before it, so ranges can be compressed apart and joined.
-static_assert(std::endian::native == std::endian::little, "CompressRleRange stores a word's bytes in order");
-
 void CompressRleRange(const std::vector<uint32_t>& counts, size_t from, size_t to, std::string& out) {
-  // rleToString writes 5-bit groups, least significant first, until the rest is the sign of
-  // the last one: the fewest groups that hold the delta as a signed number. Without a branch
-  // per character (a speckled mask has 10^5 counts): the group count from the delta's length,
-  // the groups spread into the bytes of a word, "more follows" on all but the last, one
-  // 8-byte store, and the pointer moves on by the group count.
   const size_t start = out.size();
-  out.resize(start + (to - from) * 7 + 8);  // at most seven characters a count, plus the store's slack
-  char* p = out.data() + start;
-  constexpr auto kGroups = [] {  // by the bit width of the magnitude: value bits and a sign bit
-    std::array<uint8_t, 65> groups{};
-    for (int width = 0; width <= 64; ++width)
-      groups[static_cast<size_t>(width)] = static_cast<uint8_t>((width + 5) / 5);
-    return groups;
-  }();
-  constexpr auto kMore = [] {  // "more follows" on the first n - 1 of n characters
-    std::array<uint64_t, 8> more{};
-    for (int n = 1; n < 8; ++n)
-      more[static_cast<size_t>(n)] = ((uint64_t{1} << (8 * (n - 1))) - 1) & 0x2020202020202020ull;
-    return more;
-  }();
-  for (size_t i = from; i < to; ++i) {
-    const int64_t x = static_cast<int64_t>(counts[i]) - (i > 2 ? static_cast<int64_t>(counts[i - 2]) : 0);
-    const uint64_t magnitude = static_cast<uint64_t>(x ^ (x >> 63));  // |x| - 1 for negatives
-    const int groups = kGroups[static_cast<size_t>(std::bit_width(magnitude))];
-    const uint64_t u = static_cast<uint64_t>(x);
-    // Group g (bits 5g..5g+4) to byte g; bytes past `groups` are overwritten by the next count.
-    uint64_t word = (u & 0x1f) | ((u << 3) & 0x1f00) | ((u << 6) & 0x1f0000) | ((u << 9) & 0x1f000000) |
-                    ((u << 12) & 0x1f00000000) | ((u << 15) & 0x1f0000000000) |
-                    ((u << 18) & 0x1f000000000000);
-    word = (word | kMore[static_cast<size_t>(groups)]) + 0x3030303030303030ull;  // bytes <= 63 + 48: no carry
-    std::memcpy(p, &word, sizeof word);
-    p += groups;
-  }
-  out.resize(static_cast<size_t>(p - out.data()));
+  out.resize(start + (to - from) * 7 + 8);  // at most seven characters a count, plus the slack
+  char* const end = WriteRleText(counts.data(), from, to, out.data() + start);
+  out.resize(static_cast<size_t>(end - out.data()));
 }
 
 }  // namespace mask_internal

@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <climits>
+#include <cstring>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define SAMCACHE_MASK_X86 1
@@ -85,6 +87,72 @@ void TransposeBits64Portable(uint64_t a[64]) {
       a[k] ^= t << j;
     }
   }
+}
+
+// ---- Runs from bits ----
+
+uint32_t* WordRunsPortable(const uint64_t* words, size_t rows, RunCursor& cursor, uint32_t* out) {
+  uint64_t before = cursor.before;
+  size_t at = cursor.at, start = cursor.start;
+  for (size_t left = rows; left > 0; words++) {
+    const size_t n = left < 64 ? left : 64;
+    const uint64_t w = *words;
+    uint64_t changes = w ^ ((w << 1) | before);  // bit i: pixel i differs from the one before
+    if (n < 64) changes &= (uint64_t{1} << n) - 1;
+    while (changes != 0) {
+      const size_t boundary = at + static_cast<size_t>(std::countr_zero(changes));
+      *out++ = static_cast<uint32_t>(boundary - start);
+      start = boundary;
+      changes &= changes - 1;
+    }
+    before = (w >> (n - 1)) & 1;
+    at += n;
+    left -= n;
+  }
+  cursor = {before, at, start};
+  return out;
+}
+
+// ---- The RLE text ----
+// rleToString writes a count's difference x from the count two places before it as 5-bit
+// groups, least significant first, 48 added, 32 added on all but the last ("more follows"):
+// the fewest groups that hold x as a signed number. Both versions put group g in byte g of a
+// word and store the word whole; the next count's word overwrites the bytes past its groups.
+
+static_assert(std::endian::native == std::endian::little, "the RLE text is stored a word at a time");
+
+// Groups 0..6 of x (two's complement) in bytes 0..6, in three steps that each shift half of
+// what is left: groups 4..6 by 12 bits, then the upper pair of each four by 6, then every odd one by 3.
+constexpr uint64_t kSpreadLow1 = 0x00000000000FFFFFull, kSpreadHigh1 = 0x00007FFF00000000ull;
+constexpr uint64_t kSpreadLow2 = 0x000003FF000003FFull, kSpreadHigh2 = 0x03FF000003FF0000ull;
+constexpr uint64_t kSpreadLow3 = 0x001F001F001F001Full, kSpreadHigh3 = 0x1F001F001F001F00ull;
+constexpr uint64_t kMoreFollows = 0x2020202020202020ull, kDigitZero = 0x3030303030303030ull;
+
+inline uint64_t SpreadGroups(uint64_t x) {
+  x = (x & kSpreadLow1) | ((x << 12) & kSpreadHigh1);
+  x = (x & kSpreadLow2) | ((x << 6) & kSpreadHigh2);
+  return (x & kSpreadLow3) | ((x << 3) & kSpreadHigh3);
+}
+
+inline int64_t RleDelta(const uint32_t* counts, size_t i) {
+  return static_cast<int64_t>(counts[i]) - (i > 2 ? static_cast<int64_t>(counts[i - 2]) : 0);
+}
+
+// One count's characters at p; returns the end of them.
+inline char* WriteRleCount(int64_t x, char* p) {
+  const uint64_t magnitude = static_cast<uint64_t>(x ^ (x >> 63));  // |x| - 1 for negatives
+  // Value bits and a sign bit, five a group; | 1: widths 0 and 1 both take one group.
+  const int groups = (std::bit_width(magnitude | 1) + 5) / 5;
+  const uint64_t more = ((uint64_t{1} << (8 * (groups - 1))) - 1) & kMoreFollows;
+  const uint64_t word =
+      (SpreadGroups(static_cast<uint64_t>(x)) | more) + kDigitZero;  // bytes <= 111: no carry
+  std::memcpy(p, &word, sizeof word);
+  return p + groups;
+}
+
+char* WriteRleTextPortable(const uint32_t* counts, size_t from, size_t to, char* p) {
+  for (size_t i = from; i < to; ++i) p = WriteRleCount(RleDelta(counts, i), p);
+  return p;
 }
 
 #if defined(SAMCACHE_MASK_X86)
@@ -395,10 +463,95 @@ SAMCACHE_AVX2 void TransposeBits64Avx2(uint64_t a[64]) {
   for (int i = 0; i < 16; ++i) _mm256_storeu_si256(reinterpret_cast<__m256i*>(a + 4 * i), v[i]);
 }
 
+// The AVX2 kernels' CPUs (Haswell, Excavator and later) have these too.
+#define SAMCACHE_BITS __attribute__((target("popcnt,bmi")))
+
+// The next boundary of `rest` (bit i: a run ends before pixel at + i) as a run length after the
+// one at `previous`; past the last, a length nobody reads.
+SAMCACHE_BITS inline void NextRun(uint64_t& rest, size_t at, size_t& previous, uint32_t* out) {
+  // tzcnt itself, not std::countr_zero: the latter's test for 0 lets the compiler branch on it.
+  const size_t boundary = at + static_cast<size_t>(_tzcnt_u64(rest));
+  *out = static_cast<uint32_t>(boundary - previous);
+  previous = boundary;
+  rest = _blsr_u64(rest);
+}
+
+// The same runs with few branches: the first four boundaries of a word that has any are written
+// whether it has them or not (a speckled mask's words mostly have fewer), the output moves on by
+// their number, and the run start comes from the word's last boundary.
+SAMCACHE_BITS uint32_t* WordRunsBits(const uint64_t* words, size_t rows, RunCursor& cursor, uint32_t* out) {
+  uint64_t before = cursor.before;
+  size_t at = cursor.at, start = cursor.start;
+  for (size_t left = rows; left > 0; words++) {
+    const size_t n = left < 64 ? left : 64;
+    const uint64_t w = *words;
+    uint64_t changes = w ^ ((w << 1) | before);
+    if (n < 64) changes &= (uint64_t{1} << n) - 1;
+    before = (w >> (n - 1)) & 1;
+    const size_t word_at = at;
+    at += n;
+    left -= n;
+    if (changes == 0) continue;  // most words of a smooth mask
+    const int boundaries = static_cast<int>(_mm_popcnt_u64(changes));
+    uint64_t rest = changes;
+    size_t previous = start;
+    NextRun(rest, word_at, previous, out);
+    NextRun(rest, word_at, previous, out + 1);
+    NextRun(rest, word_at, previous, out + 2);
+    NextRun(rest, word_at, previous, out + 3);
+    for (int k = 4; k < boundaries; ++k) NextRun(rest, word_at, previous, out + k);
+    out += boundaries;
+    start = word_at + static_cast<size_t>(std::bit_width(changes)) - 1;
+  }
+  cursor = {before, at, start};
+  return out;
+}
+
+SAMCACHE_AVX2 inline __m256i Set64(uint64_t v) { return _mm256_set1_epi64x(static_cast<long long>(v)); }
+
+// Four counts' words and group counts at once; the stores one after another.
+SAMCACHE_AVX2 char* WriteRleTextAvx2(const uint32_t* counts, size_t from, size_t to, char* p) {
+  size_t i = from;
+  for (; i < to && i < 3; ++i) p = WriteRleCount(RleDelta(counts, i), p);  // no count two before
+  const __m256i zero = _mm256_setzero_si256(), one = Set64(1);
+  alignas(32) uint64_t words[4], groups[4];
+  for (; i + 4 <= to; i += 4) {
+    const __m256i x = _mm256_sub_epi64(
+        _mm256_cvtepu32_epi64(_mm_loadu_si128(reinterpret_cast<const __m128i*>(counts + i))),
+        _mm256_cvtepu32_epi64(_mm_loadu_si128(reinterpret_cast<const __m128i*>(counts + i - 2))));
+    const __m256i magnitude = _mm256_xor_si256(x, _mm256_cmpgt_epi64(zero, x));
+    // Groups after the first: how many of the widths 5, 10, .. 30 the magnitude reaches.
+    __m256i extra = zero;
+    for (int width = 5; width <= 30; width += 5) {
+      extra = _mm256_sub_epi64(extra, _mm256_cmpgt_epi64(magnitude, Set64((uint64_t{1} << (width - 1)) - 1)));
+    }
+    __m256i spread = _mm256_or_si256(_mm256_and_si256(x, Set64(kSpreadLow1)),
+                                     _mm256_and_si256(_mm256_slli_epi64(x, 12), Set64(kSpreadHigh1)));
+    spread = _mm256_or_si256(_mm256_and_si256(spread, Set64(kSpreadLow2)),
+                             _mm256_and_si256(_mm256_slli_epi64(spread, 6), Set64(kSpreadHigh2)));
+    spread = _mm256_or_si256(_mm256_and_si256(spread, Set64(kSpreadLow3)),
+                             _mm256_and_si256(_mm256_slli_epi64(spread, 3), Set64(kSpreadHigh3)));
+    const __m256i more = _mm256_and_si256(
+        _mm256_sub_epi64(_mm256_sllv_epi64(one, _mm256_slli_epi64(extra, 3)), one), Set64(kMoreFollows));
+    _mm256_store_si256(reinterpret_cast<__m256i*>(words),
+                       _mm256_add_epi64(_mm256_or_si256(spread, more), Set64(kDigitZero)));
+    _mm256_store_si256(reinterpret_cast<__m256i*>(groups), _mm256_add_epi64(extra, one));
+    for (int k = 0; k < 4; ++k) {
+      std::memcpy(p, &words[k], sizeof words[k]);
+      p += groups[k];
+    }
+  }
+  return WriteRleTextPortable(counts, i, to, p);
+}
+
 MaskKernels CpuMaskKernels() {
-  static const MaskKernels best = __builtin_cpu_supports("avx512f") ? MaskKernels::kAvx512
-                                  : __builtin_cpu_supports("avx2")  ? MaskKernels::kAvx2
-                                                                    : MaskKernels::kPortable;
+  static const MaskKernels best = [] {
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("popcnt") ||
+        !__builtin_cpu_supports("bmi")) {
+      return MaskKernels::kPortable;
+    }
+    return __builtin_cpu_supports("avx512f") ? MaskKernels::kAvx512 : MaskKernels::kAvx2;
+  }();
   return best;
 }
 
@@ -469,6 +622,32 @@ void TransposeBits64(uint64_t a[64]) {
   }
 #endif
   TransposeBits64Portable(a);
+}
+
+uint32_t* WordRuns(const uint64_t* words, size_t rows, RunCursor& cursor, uint32_t* out) {
+#if defined(SAMCACHE_MASK_X86)
+  switch (Kernels()) {
+    case MaskKernels::kAvx512:
+    case MaskKernels::kAvx2:
+      return WordRunsBits(words, rows, cursor, out);
+    case MaskKernels::kPortable:
+      break;
+  }
+#endif
+  return WordRunsPortable(words, rows, cursor, out);
+}
+
+char* WriteRleText(const uint32_t* counts, size_t from, size_t to, char* out) {
+#if defined(SAMCACHE_MASK_X86)
+  switch (Kernels()) {
+    case MaskKernels::kAvx512:
+    case MaskKernels::kAvx2:
+      return WriteRleTextAvx2(counts, from, to, out);
+    case MaskKernels::kPortable:
+      break;
+  }
+#endif
+  return WriteRleTextPortable(counts, from, to, out);
 }
 
 MaskKernels BestMaskKernels() { return CpuMaskKernels(); }

@@ -39,6 +39,26 @@ void PositiveRows(const float* strip, const Tap* yt, int y0, int y1, int columns
 // Transposes a 64 x 64 bit matrix in place: bit c of a[r] becomes bit r of a[c].
 void TransposeBits64(uint64_t a[64]);
 
+// Where run lengths are being counted: pixel `at` is the next to come, the current run began at
+// pixel `start`, and `before` is the value (0 or 1) of the pixel before `at`.
+struct RunCursor {
+  uint64_t before = 0;
+  size_t at = 0;
+  size_t start = 0;
+};
+
+// The runs that end in `rows` pixels (rows > 0) given as bits, 64 a word and bit 0 first (bits
+// past `rows` in the last word are 0): a run ends wherever a pixel differs from the one before
+// it. Writes each ended run's length from `out` on, and returns the end of them; moves `cursor`
+// past the pixels. Up to 8 counts past the end are overwritten: `out` needs room for rows + 8.
+uint32_t* WordRuns(const uint64_t* words, size_t rows, RunCursor& cursor, uint32_t* out);
+
+// The COCO RLE text (pycocotools' rleToString) of counts [from, to) of `counts`, written from
+// `out` on; returns the end. Each count is written as its difference from the count two places
+// before it (from the fourth count of the whole list on). Up to 8 bytes past the end are
+// overwritten: `out` needs room for 7 characters a count, plus 8.
+char* WriteRleText(const uint32_t* counts, size_t from, size_t to, char* out);
+
 // The versions, in order.
 enum class MaskKernels { kPortable, kAvx2, kAvx512 };
 // The best version this CPU runs.

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "model/mask_kernels.h"
+
 namespace samcache::mask_internal {
 
 // Run lengths in the making, COCO style: runs alternate background and foreground and start
@@ -48,31 +50,14 @@ struct RunCounter {
     Same(other.value, other.pos - other.run_start);
   }
   // `rows` pixels (rows > 0) given as bits, 64 a word and bit 0 first; bits past `rows` in the
-  // last word are 0. A run ends wherever a bit differs from the one before it.
+  // last word are 0.
   void Words(const uint64_t* words, size_t rows) {
-    Room(rows);
-    uint32_t* out = counts.data() + used;
-    uint64_t before = value;  // the pixel before the word's first
-    size_t at = pos, start = run_start;
-    for (size_t left = rows; left > 0; words++) {
-      const size_t n = left < 64 ? left : 64;
-      const uint64_t w = *words;
-      uint64_t changes = w ^ ((w << 1) | before);
-      if (n < 64) changes &= (uint64_t{1} << n) - 1;
-      while (changes != 0) {
-        const size_t boundary = at + static_cast<size_t>(std::countr_zero(changes));
-        *out++ = static_cast<uint32_t>(boundary - start);
-        start = boundary;
-        changes &= changes - 1;
-      }
-      before = (w >> (n - 1)) & 1;
-      at += n;
-      left -= n;
-    }
-    used = static_cast<size_t>(out - counts.data());
-    value = static_cast<uint8_t>(before);
-    pos = at;
-    run_start = start;
+    Room(rows + 8);
+    RunCursor cursor{value, pos, run_start};
+    used = static_cast<size_t>(WordRuns(words, rows, cursor, counts.data() + used) - counts.data());
+    value = static_cast<uint8_t>(cursor.before);
+    pos = cursor.at;
+    run_start = cursor.start;
   }
   // Pixels given as 0/1 bytes.
   void Bytes(const uint8_t* p, const uint8_t* const end) {

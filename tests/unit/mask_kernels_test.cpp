@@ -122,5 +122,95 @@ TEST(MaskKernelsTest, BlendRowAndPositiveRowsAreTheTapFormula) {
   }
 }
 
+TEST(MaskKernelsTest, WordRunsEndARunAtEveryChangeOfPixel) {
+  std::mt19937_64 rng(7);
+  for (size_t rows : {size_t{1}, size_t{5}, size_t{63}, size_t{64}, size_t{65}, size_t{200}, size_t{1000}}) {
+    // Densities from one change in hundreds to a change at almost every pixel.
+    for (int density = 0; density < 6; ++density) {
+      for (uint64_t before : {uint64_t{0}, uint64_t{1}}) {
+        SCOPED_TRACE(std::to_string(rows) + " rows, density " + std::to_string(density) + ", before " +
+                     std::to_string(before));
+        std::vector<uint64_t> words((rows + 63) / 64);
+        std::vector<uint8_t> pixels(rows);
+        uint8_t value = static_cast<uint8_t>(before);
+        for (size_t i = 0; i < rows; ++i) {
+          if (density == 5 ? rng() % 8 != 0 : rng() % (size_t{1} << (2 * (5 - density))) == 0) value ^= 1;
+          pixels[i] = value;
+          words[i / 64] |= static_cast<uint64_t>(value) << (i % 64);
+        }
+        // The runs so far began 17 pixels before these.
+        const size_t at = 1000, start = 983;
+        std::vector<uint32_t> want;
+        size_t run_start = start;
+        for (size_t i = 0; i < rows; ++i) {
+          if (pixels[i] != (i == 0 ? before : pixels[i - 1])) {
+            want.push_back(static_cast<uint32_t>(at + i - run_start));
+            run_start = at + i;
+          }
+        }
+        EveryVersion([&] {
+          std::vector<uint32_t> out(rows + 8, 12345);
+          RunCursor cursor{before, at, start};
+          uint32_t* end = WordRuns(words.data(), rows, cursor, out.data());
+          ASSERT_EQ(std::vector<uint32_t>(out.data(), end), want);
+          EXPECT_EQ(cursor.before, pixels.back());
+          EXPECT_EQ(cursor.at, at + rows);
+          EXPECT_EQ(cursor.start, run_start);
+        });
+      }
+    }
+  }
+}
+
+// pycocotools' rleToString, a character at a time.
+std::string ReferenceRleText(const std::vector<uint32_t>& counts, size_t from, size_t to) {
+  std::string out;
+  for (size_t i = from; i < to; ++i) {
+    int64_t x = counts[i];
+    if (i > 2) x -= counts[i - 2];
+    bool more = true;
+    while (more) {
+      char c = static_cast<char>(x & 0x1f);
+      x >>= 5;
+      more = (c & 0x10) ? x != -1 : x != 0;
+      if (more) c |= 0x20;
+      out.push_back(static_cast<char>(c + 48));
+    }
+  }
+  return out;
+}
+
+TEST(MaskKernelsTest, RleTextIsRleToStringForEveryWidthAndRange) {
+  // Counts of every bit width, so the deltas take one to seven groups either sign; and runs of
+  // equal and near counts (deltas 0 and -1, one group).
+  std::mt19937_64 rng(11);
+  std::vector<uint32_t> counts;
+  for (int width = 0; width <= 32; ++width) {
+    for (int k = 0; k < 40; ++k) {
+      const uint64_t top = width == 0 ? 0 : (uint64_t{1} << width) - 1;
+      counts.push_back(static_cast<uint32_t>(top == 0 ? 0 : rng() % (top + 1)));
+      counts.push_back(static_cast<uint32_t>(top));
+    }
+  }
+  for (int k = 0; k < 200; ++k) counts.push_back(counts.back() - (k % 3 == 0 ? 1 : 0));
+  counts.push_back(0xFFFFFFFFu);
+  counts.push_back(0);
+  counts.push_back(0);
+  counts.push_back(0xFFFFFFFFu);
+  for (size_t from : {size_t{0}, size_t{1}, size_t{2}, size_t{3}, size_t{5}, counts.size() / 2}) {
+    for (size_t to : {from, from + 1, from + 6, counts.size() - 1, counts.size()}) {
+      if (to > counts.size()) continue;
+      SCOPED_TRACE("counts " + std::to_string(from) + " to " + std::to_string(to));
+      const std::string want = ReferenceRleText(counts, from, to);
+      EveryVersion([&] {
+        std::string text((to - from) * 7 + 8, '\0');
+        char* end = WriteRleText(counts.data(), from, to, text.data());
+        text.resize(static_cast<size_t>(end - text.data()));
+        ASSERT_EQ(text, want);
+      });
+    }
+  }
+}
+
 }  // namespace
 }  // namespace samcache::mask_internal
