@@ -177,7 +177,8 @@ std::vector<uint32_t> RleCounts(const BinaryMask& mask) {
                       block.data());
     runs.Bytes(block.data(), block.data() + static_cast<size_t>(columns) * mask.height);
   }
-  return runs.Finish(n);
+  const RunCounts counts = runs.Finish(n);
+  return {counts.begin(), counts.end()};
 }
 
 Result<BinaryMask> MaskFromRleCounts(const std::vector<uint32_t>& counts, int height, int width) {
@@ -212,7 +213,7 @@ namespace mask_internal {
 
 // Appends the compressed form of counts [from, to) to `out`: each count stands alone given
 // the one two places before it, so ranges can be compressed apart and joined.
-void CompressRleRange(const std::vector<uint32_t>& counts, size_t from, size_t to, std::string& out) {
+void CompressRleRange(std::span<const uint32_t> counts, size_t from, size_t to, std::string& out) {
   const size_t start = out.size();
   out.resize(start + (to - from) * 7 + 8);  // at most seven characters a count, plus the slack
   char* const end = WriteRleText(counts.data(), from, to, out.data() + start);

@@ -86,7 +86,7 @@ struct BoxStats {
 };
 
 // Foreground pixels of column-major run lengths (every second run, from the second).
-uint64_t ForegroundArea(const std::vector<uint32_t>& counts) {
+uint64_t ForegroundArea(const RunCounts& counts) {
   uint64_t area = 0;
   for (size_t i = 1; i < counts.size(); i += 2) area += counts[i];
   return area;
@@ -202,7 +202,8 @@ EncodedMask EncodeResized(const Source& src, int out_h, int out_w, EncodeThreads
   const int y0 = rows.first, y1 = rows.second, x0 = cols.first, x1 = cols.second;
   if (y0 >= y1 || x0 >= x1) {
     runs.Background(pixels);
-    out.rle.counts = CompressRleCounts(runs.Finish(pixels));
+    const RunCounts counts = runs.Finish(pixels);
+    CompressRleRange(counts, 0, counts.size(), out.rle.counts);
     return out;
   }
   // The box is made a strip of 64 columns at a time: the horizontal pass of the source rows the
@@ -275,7 +276,7 @@ EncodedMask EncodeResized(const Source& src, int out_h, int out_w, EncodeThreads
   }
   if (!split) encode_columns(x0, x1, runs, box);
   runs.Background(static_cast<size_t>(out_w - x1) * out_h);
-  const std::vector<uint32_t> counts = runs.Finish(pixels);
+  const RunCounts counts = runs.Finish(pixels);
   // A speckled mask has a hundred thousand runs: the second half of their text is written on
   // another thread while this one writes the first and sums the area.
   std::string tail;

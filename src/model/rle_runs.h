@@ -7,19 +7,45 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <new>
+#include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "model/mask_kernels.h"
 
 namespace samcache::mask_internal {
 
+// An allocator whose resize leaves new elements uninitialised: the counts' room is written by
+// the hot loops before it is read, and zero-filling megabytes of it each click is waste.
+template <typename T>
+struct NoFillAllocator : std::allocator<T> {
+  template <typename U>
+  struct rebind {
+    using other = NoFillAllocator<U>;
+  };
+  NoFillAllocator() = default;
+  template <typename U>
+  NoFillAllocator(const NoFillAllocator<U>&) noexcept {}
+  template <typename U>
+  void construct(U* p) noexcept {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <typename U, typename... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+};
+
+using RunCounts = std::vector<uint32_t, NoFillAllocator<uint32_t>>;
+
 // Run lengths in the making, COCO style: runs alternate background and foreground and start
 // with background. Kept as positions: `pos` pixels are counted, the current run (of `value`)
 // began at `run_start`, and counts[0, used) are finished; counts past `used` are room, so the
 // hot loops write without a capacity check per run.
 struct RunCounter {
-  std::vector<uint32_t> counts;
+  RunCounts counts;
   size_t used = 0;
   uint8_t value = 0;
   size_t pos = 0;
@@ -73,7 +99,7 @@ struct RunCounter {
     }
   }
   // The last run (never empty unless the mask is: pycocotools gives [0] for an empty mask).
-  std::vector<uint32_t> Finish(size_t pixels) {
+  RunCounts Finish(size_t pixels) {
     counts.resize(used);
     if (pos > run_start || pixels == 0) counts.push_back(static_cast<uint32_t>(pos - run_start));
     return std::move(counts);
@@ -82,6 +108,6 @@ struct RunCounter {
 
 // Appends the compressed (COCO) text of counts [from, to) to `out`: each count stands alone
 // given the one two places before it, so ranges can be compressed apart and joined.
-void CompressRleRange(const std::vector<uint32_t>& counts, size_t from, size_t to, std::string& out);
+void CompressRleRange(std::span<const uint32_t> counts, size_t from, size_t to, std::string& out);
 
 }  // namespace samcache::mask_internal
