@@ -624,28 +624,17 @@ void TransposeBits64(uint64_t a[64]) {
   TransposeBits64Portable(a);
 }
 
+// These two have no AVX-512 version: AVX-512 CPUs run the AVX2 one.
 uint32_t* WordRuns(const uint64_t* words, size_t rows, RunCursor& cursor, uint32_t* out) {
 #if defined(SAMCACHE_MASK_X86)
-  switch (Kernels()) {
-    case MaskKernels::kAvx512:
-    case MaskKernels::kAvx2:
-      return WordRunsBits(words, rows, cursor, out);
-    case MaskKernels::kPortable:
-      break;
-  }
+  if (Kernels() >= MaskKernels::kAvx2) return WordRunsBits(words, rows, cursor, out);
 #endif
   return WordRunsPortable(words, rows, cursor, out);
 }
 
 char* WriteRleText(const uint32_t* counts, size_t from, size_t to, char* out) {
 #if defined(SAMCACHE_MASK_X86)
-  switch (Kernels()) {
-    case MaskKernels::kAvx512:
-    case MaskKernels::kAvx2:
-      return WriteRleTextAvx2(counts, from, to, out);
-    case MaskKernels::kPortable:
-      break;
-  }
+  if (Kernels() >= MaskKernels::kAvx2) return WriteRleTextAvx2(counts, from, to, out);
 #endif
   return WriteRleTextPortable(counts, from, to, out);
 }
